@@ -1,0 +1,107 @@
+//! The commands the UI calls. Each is listed in build.rs and granted to the main
+//! window in capabilities/main.json; nothing else is callable.
+
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State};
+use ts_rs::TS;
+
+use crate::DatabaseLocation;
+
+/// What the status line shows about this app instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AppInfo {
+    /// The app's version (from the package).
+    pub version: String,
+    /// The database file this desk works on.
+    pub db_path: String,
+}
+
+/// Version and database location, for the status line.
+#[tauri::command(async)]
+pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocation>) -> AppInfo {
+    AppInfo {
+        version: app.package_info().version.to_string(),
+        db_path: location.path().display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tauri::ipc::{CallbackFn, InvokeBody, InvokeRequest};
+    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+    use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+    use ts_rs::{Config, TS};
+
+    use super::*;
+
+    fn invoke(window: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str) -> Result<serde_json::Value, serde_json::Value> {
+        get_ipc_response(
+            window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::default(),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize().unwrap())
+    }
+
+    #[test]
+    fn app_info_reports_the_version_and_the_database_file() {
+        let app = crate::install(mock_builder())
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+
+        let info: AppInfo = serde_json::from_value(invoke(&window, "app_info").unwrap()).unwrap();
+
+        assert_eq!(info.version, app.package_info().version.to_string());
+        let expected = app.state::<DatabaseLocation>();
+        assert_eq!(Path::new(&info.db_path), expected.path(), "db_path must name the file the desk opened");
+    }
+
+    /// The real configuration and access control list, as compiled into the binary.
+    fn real_app() -> tauri::App<tauri::test::MockRuntime> {
+        crate::install(mock_builder()).build(crate::context()).unwrap()
+    }
+
+    #[test]
+    fn the_main_window_may_call_app_info() {
+        let app = real_app();
+        let main = app.get_webview_window("main").expect("the configuration opens a window labelled main");
+        let info = invoke(&main, "app_info").expect("capabilities/main.json grants app_info to main");
+        assert!(info["db_path"].as_str().is_some_and(|p| !p.is_empty()), "got {info}");
+    }
+
+    #[test]
+    fn any_other_window_is_denied_every_command() {
+        let app = real_app();
+        let other = WebviewWindowBuilder::new(&app, "other", Default::default())
+            .build()
+            .unwrap();
+        let denied = invoke(&other, "app_info").expect_err("only the main window is granted app_info");
+        assert!(denied.to_string().contains("not allowed"), "got {denied}");
+    }
+
+    #[test]
+    fn the_typescript_binding_matches_the_rust_type() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings/AppInfo.ts");
+        let generated = AppInfo::export_to_string(&Config::new()).unwrap();
+        if std::env::var_os("FRONTDESK_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&committed, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert_eq!(
+            on_disk, generated,
+            "ui/src/bindings/AppInfo.ts is stale: rerun with FRONTDESK_UPDATE_BINDINGS=1"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Clinic set-up, the demo, checks and metrics.
+
+use clap::Args;
+use frontdesk::{ClinicSettings, Error};
+
+use crate::Ctx;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Clinic name
+    #[arg(long)]
+    name: Option<String>,
+    /// IANA time zone, e.g. Europe/Berlin
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// Two-letter country for phone numbers typed without +, e.g. DE
+    #[arg(long)]
+    country: Option<String>,
+}
+
+pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
+    let mut s = ctx.desk.settings()?;
+    if let Some(n) = a.name {
+        s.name = n;
+    }
+    if let Some(tz) = a.time_zone {
+        s.time_zone = tz;
+    }
+    if let Some(c) = a.country {
+        s.phone_country = c;
+    }
+    let s: ClinicSettings = ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
+    ctx.out.print(&serde_json::json!({ "settings": s, "db": ctx.desk.path() }), || {
+        format!(
+            "Clinic {:?} ready at {} (time zone {}, phones in {}).",
+            s.name,
+            ctx.desk.path().display(),
+            s.time_zone,
+            s.phone_country
+        )
+    });
+    Ok(())
+}
+
+pub fn demo(ctx: &Ctx) -> Result<(), Error> {
+    let s = ctx.desk.create_demo_clinic(&ctx.actor)?;
+    ctx.out.print(&serde_json::json!({ "demo": s, "db": ctx.desk.path() }), || {
+        format!(
+            "Demo clinic created at {}: {} doctors, {} slots, {} patients, {} appointments.",
+            ctx.desk.path().display(),
+            s.doctors,
+            s.slots,
+            s.patients,
+            s.appointments
+        )
+    });
+    Ok(())
+}
+
+pub fn check(ctx: &Ctx) -> Result<(), Error> {
+    let report = ctx.desk.check()?;
+    ctx.out.print(&report, || {
+        report
+            .items
+            .iter()
+            .map(|i| {
+                if i.ok {
+                    format!("ok    {}\n", i.name)
+                } else {
+                    format!("FAIL  {}: {}\n", i.name, i.detail)
+                }
+            })
+            .collect()
+    });
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Error::Internal("the database check failed".into()))
+    }
+}
+
+pub fn stats(ctx: &Ctx) -> Result<(), Error> {
+    let m = ctx.desk.metrics()?;
+    ctx.out.print(&m, || {
+        let mut t = format!(
+            "{:<20} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+            "operation", "count", "wait p50", "wait p99", "wait max", "hold p50", "hold p99", "hold max", "busy", "t/o", "taken", "stale", "rate"
+        );
+        for o in &m.operations {
+            t += &format!(
+                "{:<20} {:>7} {:>7}µs {:>7}µs {:>7}µs {:>7}µs {:>7}µs {:>7}µs {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+                o.operation,
+                o.count,
+                o.lock_wait.p50_us,
+                o.lock_wait.p99_us,
+                o.lock_wait.max_us,
+                o.lock_hold.p50_us,
+                o.lock_hold.p99_us,
+                o.lock_hold.max_us,
+                o.busy_retries,
+                o.timeouts,
+                o.slot_taken,
+                o.stale_version,
+                o.rate_limited
+            );
+        }
+        t
+    });
+    Ok(())
+}

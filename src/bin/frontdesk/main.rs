@@ -1,0 +1,117 @@
+//! `frontdesk`: the command-line tool for clinic admins and scripts, over the same
+//! core as the desktop app. It acts as the local administrator (whoever can open the
+//! database file already holds everything in it) and is audited as such.
+//!
+//! Exit codes: 0 done; 1 refused by a rule (slot taken, conflict, invalid
+//! transition, rate limited, not found, forbidden); 2 bad input or usage; 3 busy,
+//! timeout or internal error.
+
+mod admin;
+mod appointments;
+mod output;
+mod patients;
+mod schedule;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use frontdesk::{Actor, Error, ErrorCode, Frontdesk};
+
+use output::Out;
+
+#[derive(Parser)]
+#[command(name = "frontdesk", version, about = "Front-desk appointment booking for clinics (command line)")]
+struct Cli {
+    /// Database file (default: FRONTDESK_DB, else frontdesk.sqlite3 in the app-data folder)
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up a new clinic database (name, time zone, phone country)
+    Init(admin::InitArgs),
+    /// Fill an empty database with the demo clinic
+    Demo,
+    /// Doctors
+    #[command(subcommand)]
+    Doctor(schedule::DoctorCmd),
+    /// Slots
+    #[command(subcommand)]
+    Slot(schedule::SlotCmd),
+    /// Patients
+    #[command(subcommand)]
+    Patient(patients::PatientCmd),
+    /// Book a free slot for a patient
+    Book(appointments::BookArgs),
+    /// Move an appointment to another free slot
+    Reschedule(appointments::RescheduleArgs),
+    /// Appointments: list, show, change status
+    #[command(subcommand)]
+    Appointment(appointments::AppointmentCmd),
+    /// Check the database: SQLite integrity and every Frontdesk invariant
+    Check,
+    /// Contention metrics: lock waits and holds, busy retries, refused races
+    Stats,
+}
+
+/// What every command gets.
+pub struct Ctx {
+    pub desk: Frontdesk,
+    pub actor: Actor,
+    pub out: Out,
+}
+
+/// Maps a core error to the documented exit code.
+fn exit_code(e: &Error) -> u8 {
+    match e.code() {
+        ErrorCode::NotFound
+        | ErrorCode::SlotTaken
+        | ErrorCode::Conflict
+        | ErrorCode::InvalidTransition
+        | ErrorCode::RateLimited
+        | ErrorCode::Forbidden
+        | ErrorCode::Unauthenticated => 1,
+        ErrorCode::Invalid => 2,
+        ErrorCode::Busy | ErrorCode::Internal => 3,
+    }
+}
+
+fn run(cli: Cli, out: Out) -> Result<(), Error> {
+    let path = cli.db.unwrap_or_else(frontdesk::db::default_path);
+    let desk = Frontdesk::open_default(&path)?;
+    let ctx = Ctx { desk, actor: Actor::local_admin(), out };
+    let result = match cli.command {
+        Command::Init(a) => admin::init(&ctx, a),
+        Command::Demo => admin::demo(&ctx),
+        Command::Doctor(c) => schedule::doctor(&ctx, c),
+        Command::Slot(c) => schedule::slot(&ctx, c),
+        Command::Patient(c) => patients::patient(&ctx, c),
+        Command::Book(a) => appointments::book(&ctx, a),
+        Command::Reschedule(a) => appointments::reschedule(&ctx, a),
+        Command::Appointment(c) => appointments::appointment(&ctx, c),
+        Command::Check => admin::check(&ctx),
+        Command::Stats => admin::stats(&ctx),
+    };
+    // keep this run's lock figures for `frontdesk stats`; losing them is harmless
+    let _ = ctx.desk.flush_metrics();
+    result
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Out { json: cli.json };
+    match run(cli, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

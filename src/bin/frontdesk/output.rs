@@ -1,0 +1,35 @@
+//! Printing results: text for people, or exactly one JSON object for scripts.
+
+use frontdesk::Error;
+use serde::Serialize;
+
+#[derive(Clone, Copy)]
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON, or the text `human` builds.
+    pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+
+    /// Reports an error: a sentence on stderr, and a JSON object on stdout in JSON mode.
+    pub fn error(&self, e: &Error) {
+        let message = e.public_message();
+        if let Error::Database(_) | Error::Internal(_) = e {
+            eprintln!("frontdesk: {e}");
+        }
+        eprintln!("error: {message}");
+        if self.json {
+            println!("{}", serde_json::json!({ "error": { "code": e.code(), "message": message } }));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `frontdesk check`: SQLite's own integrity checks plus the invariants Frontdesk
+//! promises, each as a query that must return nothing.
+
+use rusqlite::Connection;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::error::Result;
+use crate::store::audit;
+use crate::Frontdesk;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CheckItem {
+    /// What was checked.
+    pub name: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// What was found when it did not hold.
+    pub detail: String,
+}
+
+/// All checks.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CheckReport {
+    /// True when every check held.
+    pub ok: bool,
+    /// Each check.
+    pub items: Vec<CheckItem>,
+}
+
+/// The invariants as (name, query returning offending rows as text).
+const INVARIANTS: &[(&str, &str)] = &[
+    (
+        "at most one live appointment per slot",
+        "SELECT 'slot ' || slot_id || ' has ' || count(*) || ' live appointments' FROM appointment
+         WHERE status <> 'CANCELLED' AND overbooked = 0 GROUP BY slot_id HAVING count(*) > 1",
+    ),
+    (
+        "every appointment's doctor is its slot's doctor",
+        "SELECT 'appointment ' || a.id FROM appointment a JOIN slot s ON s.id = a.slot_id WHERE a.doctor_id <> s.doctor_id",
+    ),
+    (
+        "no two slots of one doctor overlap",
+        "SELECT 'slot ' || id || ' overlaps an earlier slot' FROM (
+           SELECT id, start_at, max(end_at) OVER (PARTITION BY doctor_id ORDER BY start_at, id
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM slot)
+         WHERE prev_end > start_at",
+    ),
+    (
+        "every appointment's status is its last history entry",
+        "SELECT 'appointment ' || a.id FROM appointment a WHERE a.status IS NOT
+           (SELECT h.to_status FROM appointment_status_history h WHERE h.appointment_id = a.id ORDER BY h.id DESC LIMIT 1)",
+    ),
+    (
+        "no live appointment in a blocked slot",
+        "SELECT 'appointment ' || a.id FROM appointment a JOIN slot s ON s.id = a.slot_id
+         WHERE s.blocked = 1 AND a.status IN ('PENDING', 'CONFIRMED')",
+    ),
+];
+
+fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, rusqlite::types::Value>(0))?;
+    rows.map(|v| {
+        v.map(|v| match v {
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        })
+    })
+    .collect()
+}
+
+/// Runs every check on `conn`.
+pub fn run(conn: &Connection, extra: &[(&str, &str)]) -> Result<CheckReport> {
+    let mut items = Vec::new();
+    let mut add = |name: &str, problems: Vec<String>| {
+        items.push(CheckItem { name: name.into(), ok: problems.is_empty(), detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; ") });
+    };
+    let integrity = strings(conn, "PRAGMA integrity_check")?;
+    add("SQLite integrity_check", integrity.into_iter().filter(|s| s != "ok").collect());
+    let fk = strings(conn, "SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check")?;
+    add("SQLite foreign_key_check", fk);
+    for (name, sql) in INVARIANTS.iter().chain(extra) {
+        add(name, strings(conn, sql)?);
+    }
+    let chain = audit::first_broken_link(conn)?.map(|id| format!("audit row {id} does not match the chain")).into_iter().collect();
+    add("the audit log's hash chain is intact", chain);
+    Ok(CheckReport { ok: items.iter().all(|i| i.ok), items })
+}
+
+/// Invariant queries contributed by other modules (passcodes, scheduling).
+pub static EXTRA_INVARIANTS: &[(&str, &str)] = &[];
+
+impl Frontdesk {
+    /// Runs SQLite's integrity checks and every Frontdesk invariant.
+    pub fn check(&self) -> Result<CheckReport> {
+        self.read(|c| run(c, EXTRA_INVARIANTS))
+    }
+}

@@ -1,0 +1,235 @@
+//! Clinic-wide settings and the parsers that depend on them: phone numbers in the
+//! clinic's country, wall-clock times in the clinic's time zone.
+//!
+//! Raw text from the CLI or the UI is parsed here once, at the boundary, into
+//! validated values (E.164 phone strings, UTC seconds, dates).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, Result};
+
+/// Setting keys.
+pub mod keys {
+    /// Clinic name shown in the top bar.
+    pub const NAME: &str = "clinic.name";
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub const TIME_ZONE: &str = "clinic.time_zone";
+    /// ISO 3166 country for phone numbers typed without `+`.
+    pub const PHONE_COUNTRY: &str = "clinic.phone_country";
+    /// `1` when the clinic is the demo clinic.
+    pub const DEMO: &str = "clinic.demo";
+    /// Minutes of inactivity before a desk session ends.
+    pub const IDLE_MINUTES: &str = "session.idle_minutes";
+}
+
+/// The clinic's settings as the core uses them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ClinicSettings {
+    /// Clinic name.
+    pub name: String,
+    /// IANA time zone name.
+    pub time_zone: String,
+    /// ISO 3166-1 alpha-2 country code for phone numbers.
+    pub phone_country: String,
+    /// The demo clinic (shows a DEMO badge).
+    pub demo: bool,
+    /// Idle minutes before automatic logoff.
+    pub idle_minutes: u32,
+}
+
+impl Default for ClinicSettings {
+    fn default() -> Self {
+        ClinicSettings {
+            name: "Frontdesk clinic".into(),
+            time_zone: "UTC".into(),
+            phone_country: "US".into(),
+            demo: false,
+            idle_minutes: 15,
+        }
+    }
+}
+
+impl ClinicSettings {
+    /// Loads the settings, falling back to defaults for keys never set.
+    pub fn load(conn: &rusqlite::Connection) -> Result<Self> {
+        use crate::store::settings::get;
+        let d = ClinicSettings::default();
+        Ok(ClinicSettings {
+            name: get(conn, keys::NAME)?.unwrap_or(d.name),
+            time_zone: get(conn, keys::TIME_ZONE)?.unwrap_or(d.time_zone),
+            phone_country: get(conn, keys::PHONE_COUNTRY)?.unwrap_or(d.phone_country),
+            demo: get(conn, keys::DEMO)?.as_deref() == Some("1"),
+            idle_minutes: get(conn, keys::IDLE_MINUTES)?.and_then(|v| v.parse().ok()).unwrap_or(d.idle_minutes),
+        })
+    }
+
+    /// The clinic's time zone.
+    pub fn tz(&self) -> Tz {
+        parse_time_zone(&self.time_zone).unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_time_zone(name: &str) -> Result<Tz> {
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| Error::invalid(format!("unknown time zone {name:?}; use an IANA name such as Europe/Berlin")))
+}
+
+/// Parses a two-letter country code for phone numbers.
+pub fn parse_country(code: &str) -> Result<phonenumber::country::Id> {
+    code.trim()
+        .to_ascii_uppercase()
+        .parse::<phonenumber::country::Id>()
+        .map_err(|_| Error::invalid(format!("unknown country code {code:?}; use two letters such as DE or US")))
+}
+
+/// Normalises a phone number to E.164, reading numbers without `+` as numbers of
+/// `country`. Refuses anything that is not a valid number.
+pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() || trimmed.len() > 40 {
+        return Err(Error::invalid("enter a phone number (up to 40 characters)"));
+    }
+    let country = parse_country(country)?;
+    let number = phonenumber::parse(Some(country), trimmed)
+        .map_err(|_| Error::invalid(format!("{trimmed:?} is not a phone number")))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(Error::invalid(format!("{trimmed:?} is not a valid phone number")));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Turns a partial phone number typed into search into an E.164 prefix: digits
+/// with `+` are taken as they are; a national number drops its leading 0 and gets
+/// the country's calling code. `None` when the text is not phone-like.
+pub fn phone_search_prefix(input: &str, country: &str) -> Option<String> {
+    let t = input.trim();
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() || t.chars().any(|c| !(c.is_ascii_digit() || " +-()/.".contains(c))) {
+        return None;
+    }
+    if t.starts_with('+') || t.starts_with("00") {
+        let d = digits.strip_prefix("00").filter(|_| !t.starts_with('+')).unwrap_or(&digits);
+        return Some(format!("+{d}"));
+    }
+    let id = parse_country(country).ok()?;
+    let code = phonenumber::metadata::DATABASE.by_id(id.as_ref())?.country_code();
+    Some(format!("+{code}{}", digits.trim_start_matches('0')))
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(input: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid(format!("{input:?} is not a date; use YYYY-MM-DD")))
+}
+
+/// Parses a moment: RFC 3339 with an offset (`2026-12-01T09:00:00+01:00`, `…Z`) or
+/// a clinic-local wall-clock time (`2026-12-01 09:00` / `2026-12-01T09:00`). A local
+/// time that does not exist (skipped by a DST change) or exists twice is refused.
+pub fn parse_moment(input: &str, tz: Tz) -> Result<i64> {
+    let t = input.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp());
+    }
+    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .ok_or_else(|| Error::invalid(format!("{input:?} is not a time; use YYYY-MM-DD HH:MM (clinic time)")))?;
+    local_to_utc(naive, tz)
+}
+
+/// A clinic-local wall-clock time in UTC seconds; refuses skipped and repeated times.
+pub fn local_to_utc(naive: NaiveDateTime, tz: Tz) -> Result<i64> {
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(dt) => Ok(dt.timestamp()),
+        chrono::LocalResult::Ambiguous(_, _) => Err(Error::invalid(format!(
+            "{naive} happens twice in {tz} (clocks go back); give the time with its UTC offset"
+        ))),
+        chrono::LocalResult::None => {
+            Err(Error::invalid(format!("{naive} does not exist in {tz} (clocks go forward)")))
+        }
+    }
+}
+
+/// The UTC bounds `[start, end)` of a clinic-local calendar day (23 or 25 hours on
+/// DST change days).
+pub fn day_bounds(date: NaiveDate, tz: Tz) -> (i64, i64) {
+    let start_of = |d: NaiveDate| -> i64 {
+        let midnight = d.and_time(NaiveTime::MIN);
+        tz.from_local_datetime(&midnight)
+            .earliest()
+            // a zone whose clocks jump at midnight: the day starts at the first valid instant
+            .unwrap_or_else(|| tz.from_utc_datetime(&(midnight - tz.offset_from_utc_datetime(&midnight).fix())))
+            .timestamp()
+    };
+    (start_of(date), start_of(date.succ_opt().unwrap_or(date)))
+}
+
+/// Formats UTC seconds as clinic-local `YYYY-MM-DD HH:MM`.
+pub fn format_local(at: i64, tz: Tz) -> String {
+    DateTime::from_timestamp(at, 0)
+        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// Today's date in the clinic's zone.
+pub fn today(now: i64, tz: Tz) -> NaiveDate {
+    DateTime::from_timestamp(now, 0).unwrap_or_default().with_timezone(&tz).date_naive()
+}
+
+/// Trims a required free-text field and bounds its length.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    optional_text(field, v, max)
+}
+
+/// Trims an optional free-text field and bounds its length; refuses control characters.
+pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(Error::invalid(format!("{field} is too long (at most {max} characters)")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid(format!("{field} contains control characters")));
+    }
+    Ok(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_normalise_to_e164_with_the_clinic_country() {
+        assert_eq!(normalize_phone("0151 2345 6789", "DE").unwrap(), "+4915123456789");
+        assert_eq!(normalize_phone("+1 (201) 555-0123", "DE").unwrap(), "+12015550123");
+        assert!(normalize_phone("12", "DE").is_err());
+        assert!(normalize_phone("hello", "US").is_err());
+        assert!(normalize_phone("0151 2345 6789", "XX").is_err());
+    }
+
+    #[test]
+    fn phone_search_prefixes_follow_the_country() {
+        assert_eq!(phone_search_prefix("0151 23", "DE").as_deref(), Some("+4915123"));
+        assert_eq!(phone_search_prefix("+1 201", "DE").as_deref(), Some("+1201"));
+        assert_eq!(phone_search_prefix("Maria", "DE"), None);
+    }
+
+    #[test]
+    fn local_times_skipped_or_repeated_by_dst_are_refused() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        assert!(parse_moment("2026-03-29 02:30", berlin).is_err(), "spring gap");
+        assert!(parse_moment("2026-10-25 02:30", berlin).is_err(), "autumn repeat");
+        assert_eq!(parse_moment("2026-03-29 03:30", berlin).unwrap(), parse_moment("2026-03-29T01:30:00Z", berlin).unwrap());
+        let (a, b) = day_bounds(NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(), berlin);
+        assert_eq!(b - a, 23 * 3600, "spring day is 23 hours");
+    }
+}

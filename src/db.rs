@@ -1,0 +1,195 @@
+//! Opening the database: the one way in.
+//!
+//! Order matters and is the same every time:
+//! 1. refuse a network filesystem (SQLite's WAL needs every process on one host);
+//! 2. take the cross-process writer lock so two desks starting at once cannot race
+//!    the migrations;
+//! 3. on one connection: `journal_mode=WAL` (persistent, outside any transaction),
+//!    refuse a schema newer than this build, run the migrations inside one
+//!    IMMEDIATE transaction;
+//! 4. build the read pool and the single writer connection, each initialised by
+//!    [`configure_connection`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use include_dir::{include_dir, Dir};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, TransactionBehavior};
+use rusqlite_migration::Migrations;
+
+use crate::error::{Error, Result};
+
+static MIGRATIONS_DIR: Dir = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+
+/// The pool type every read uses.
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// Name of the database file in the app-data directory.
+pub const DEFAULT_FILE_NAME: &str = "frontdesk.sqlite3";
+
+/// The migrations compiled into this build.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::from_directory(&MIGRATIONS_DIR).expect("migrations directory is well-formed")
+}
+
+/// The schema version this build writes (the number of migrations).
+pub fn latest_schema_version() -> usize {
+    MIGRATIONS_DIR.dirs().count()
+}
+
+/// Where the database lives unless told otherwise: `FRONTDESK_DB`, else the OS
+/// app-data directory.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("FRONTDESK_DB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("frontdesk")
+        .join(DEFAULT_FILE_NAME)
+}
+
+/// Per-connection settings, applied to every connection (pool and writer).
+pub(crate) fn configure_connection(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "
+        -- enforce every REFERENCES clause (SQLite leaves them off by default)
+        PRAGMA foreign_keys = ON;
+        -- a booking shown as saved is on disk: fsync the WAL at every commit,
+        -- so it survives a power cut, not just a crash of the app
+        PRAGMA synchronous = FULL;
+        -- keep temporary b-trees (sorting) in memory rather than in temp files
+        PRAGMA temp_store = MEMORY;
+        -- 16 MiB page cache: the day view and patient search stay in memory
+        PRAGMA cache_size = -16384;
+        -- never trust SQL functions hidden in the schema by someone else
+        PRAGMA trusted_schema = OFF;
+        ",
+    )?;
+    // wait (instead of failing at once) when a checkpoint or another process holds a
+    // lock; the write helper sets its own, shorter value and retries with jitter
+    conn.busy_timeout(busy_timeout)?;
+    Ok(())
+}
+
+/// Opens one connection with the app's settings (used for the writer and tools).
+pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::Unusable(format!("cannot open the database at {}: {e}", path.display()))
+    })?;
+    configure_connection(&conn, busy_timeout)?;
+    Ok(conn)
+}
+
+/// Sets WAL mode, refuses a newer schema and migrates inside one IMMEDIATE
+/// transaction. The caller holds the cross-process writer lock.
+pub(crate) fn prepare_schema(path: &Path) -> Result<()> {
+    let mut conn = open_connection(path, Duration::from_secs(10))?;
+    // readers never block the writer and the writer never blocks readers; the mode
+    // is stored in the file, so setting it once is enough
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Unusable(format!(
+            "the database at {} cannot use write-ahead logging (journal mode stays {mode})",
+            path.display()
+        )));
+    }
+    let found: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let known = latest_schema_version();
+    if found > known {
+        return Err(Error::Unusable(format!(
+            "this database was written by a newer Frontdesk (schema version {found}; this app knows up to {known}). \
+             Update Frontdesk on this computer before opening it; nothing was changed."
+        )));
+    }
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
+    migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| Error::Unusable(format!("cannot upgrade the database schema: {e}")))?;
+    Ok(())
+}
+
+/// Builds the read pool. A small pool is enough: there is one writer per process
+/// and reads are short.
+pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Result<Pool> {
+    let manager = SqliteConnectionManager::file(path)
+        .with_init(move |c| configure_connection(c, busy_timeout));
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| Error::Unusable(format!("cannot open the database: {e}")))
+}
+
+/// Refuses a database on a network filesystem, where WAL mode corrupts data.
+pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Some(kind) = network_filesystem_kind(dir) {
+        return Err(Error::Unusable(format!(
+            "the database folder {} is on a network drive ({kind}). SQLite's write-ahead log only works \
+             when every desk runs on the computer that holds the file, so Frontdesk refuses to use it there. \
+             Keep the file on a local disk of one computer (desks on that computer can share it), or use a \
+             clinic database server for desks on several computers.",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The name of the network filesystem `dir` is on, if it is on one.
+#[cfg(target_os = "linux")]
+pub fn network_filesystem_kind(dir: &Path) -> Option<&'static str> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs writes into a zeroed struct we own; the path is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    network_filesystem_name(st.f_type as i64)
+}
+
+/// The name of the network filesystem `dir` is on, if it is on one.
+#[cfg(not(target_os = "linux"))]
+pub fn network_filesystem_kind(_dir: &Path) -> Option<&'static str> {
+    None
+}
+
+/// Maps a `statfs` magic number to the name of a network filesystem.
+pub fn network_filesystem_name(magic: i64) -> Option<&'static str> {
+    Some(match magic as u32 {
+        0x6969 => "NFS",
+        0x517B => "SMB",
+        0xFF53_4D42 => "CIFS",
+        0xFE53_4D42 => "SMB2",
+        0x5346_414F => "AFS",
+        0x0102_1997 => "9P",
+        0x00C3_6400 => "CephFS",
+        0x0116_1970 => "GFS2",
+        0x0BD0_0BD0 => "Lustre",
+        0x7375_7245 => "Coda",
+        0x564C => "NCP",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().expect("migrations validate");
+    }
+
+    #[test]
+    fn nfs_and_smb_are_recognised_and_local_filesystems_are_not() {
+        assert_eq!(network_filesystem_name(0x6969), Some("NFS"));
+        assert_eq!(network_filesystem_name(0xFF53_4D42u32 as i64), Some("CIFS"));
+        assert_eq!(network_filesystem_name(0xEF53), None, "ext4 is local");
+        assert_eq!(network_filesystem_kind(&std::env::temp_dir()), None, "the temp dir is local");
+    }
+}

@@ -1,0 +1,143 @@
+//! The core's one error type.
+//!
+//! Every refusal a person can act on has its own variant; [`Error::code`] folds them
+//! into the small [`ErrorCode`] set the desk UI and the CLI branch on. Messages are
+//! written for a receptionist or a clinic admin: no SQL text and no patient data.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// The small, stable set of error kinds the UI and the CLI branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub enum ErrorCode {
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The slot already has a live appointment.
+    SlotTaken,
+    /// The record changed since the caller read it.
+    Conflict,
+    /// The status change is not allowed from the current status.
+    InvalidTransition,
+    /// The input is malformed or breaks a rule.
+    Invalid,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// Nobody is signed in, or the session ended.
+    Unauthenticated,
+    /// The signed-in person's role may not do this.
+    Forbidden,
+    /// The database stayed locked past the deadline.
+    Busy,
+    /// Something unexpected; details are in the log.
+    Internal,
+}
+
+/// Everything a core operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A record that the request names does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The slot already has a live appointment.
+    #[error("this slot is already booked")]
+    SlotTaken,
+    /// Optimistic concurrency: the record changed since the caller read it.
+    #[error("{what} was changed by {changed_by} meanwhile (now {current}); reload and try again")]
+    Conflict {
+        /// What changed, e.g. "the appointment".
+        what: &'static str,
+        /// Who made the last change.
+        changed_by: String,
+        /// When the last change happened (Unix seconds).
+        changed_at: i64,
+        /// The current state in words (e.g. the current status).
+        current: String,
+    },
+    /// The appointment state machine forbids this move.
+    #[error("an appointment cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+    /// Bad input or a broken rule, with a sentence saying which.
+    #[error("{0}")]
+    Invalid(String),
+    /// Rate limit reached.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: i64,
+    },
+    /// Not signed in, or the session expired.
+    #[error("please sign in")]
+    Unauthenticated,
+    /// The role may not perform the action.
+    #[error("your role may not {0}")]
+    Forbidden(&'static str),
+    /// The write lock stayed busy past the deadline.
+    #[error("the database is busy at another desk; please try again")]
+    Busy,
+    /// The database file cannot be used (wrong version, network drive, unreadable).
+    #[error("{0}")]
+    Unusable(String),
+    /// An unexpected database failure.
+    #[error("internal database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Any other unexpected failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The UI-facing error kind.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::SlotTaken => ErrorCode::SlotTaken,
+            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Busy => ErrorCode::Busy,
+            Error::Unusable(_) | Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for an [`Error::Invalid`] with a message.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    /// A message that is safe to show a person: internal details (which may carry
+    /// SQL text) are replaced by a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Database(_) | Error::Internal(_) => {
+                "something went wrong inside Frontdesk; the change was not saved (details are in the log)".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// True for SQLITE_BUSY / SQLITE_LOCKED, the only errors the write helper retries.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        Error::Internal(format!("connection pool: {e}"))
+    }
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,393 @@
+//! The clinic's nouns as plain data, and the appointment state machine.
+//!
+//! Every time is Unix seconds in UTC (`i64`); the clinic's time zone is applied only
+//! for display and when turning local wall-clock input into UTC.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::Error;
+
+/// A staff member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[ts(export)]
+pub enum Role {
+    /// Everything, including confirming and cancelling, staff, settings and backups.
+    Admin,
+    /// Booking, rescheduling, check-in, patients and passcodes.
+    Receptionist,
+}
+
+impl Role {
+    /// The database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Receptionist => "RECEPTIONIST",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ADMIN" => Ok(Role::Admin),
+            "RECEPTIONIST" => Ok(Role::Receptionist),
+            _ => Err(Error::invalid(format!("unknown role {s:?}; use ADMIN or RECEPTIONIST"))),
+        }
+    }
+}
+
+/// An appointment's status. `CANCELLED`, `COMPLETED` and `NO_SHOW` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[ts(export)]
+pub enum AppointmentStatus {
+    /// Booked at the desk, waiting for an admin to confirm.
+    Pending,
+    /// Confirmed by an admin.
+    Confirmed,
+    /// The patient is at the clinic.
+    Arrived,
+    /// Seen by the doctor.
+    Completed,
+    /// Called off; the slot is free again.
+    Cancelled,
+    /// The patient did not come.
+    NoShow,
+}
+
+impl AppointmentStatus {
+    /// Every status, in the order of the state machine.
+    pub const ALL: [AppointmentStatus; 6] = [
+        AppointmentStatus::Pending,
+        AppointmentStatus::Confirmed,
+        AppointmentStatus::Arrived,
+        AppointmentStatus::Completed,
+        AppointmentStatus::Cancelled,
+        AppointmentStatus::NoShow,
+    ];
+
+    /// The database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Pending => "PENDING",
+            AppointmentStatus::Confirmed => "CONFIRMED",
+            AppointmentStatus::Arrived => "ARRIVED",
+            AppointmentStatus::Completed => "COMPLETED",
+            AppointmentStatus::Cancelled => "CANCELLED",
+            AppointmentStatus::NoShow => "NO_SHOW",
+        }
+    }
+
+    /// Whether the state machine allows `self → to`.
+    pub fn can_become(self, to: AppointmentStatus) -> bool {
+        use AppointmentStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Confirmed) | (Pending, Cancelled) | (Confirmed, Arrived) | (Confirmed, Cancelled) | (Confirmed, NoShow) | (Arrived, Completed)
+        )
+    }
+
+    /// Final statuses never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, AppointmentStatus::Cancelled | AppointmentStatus::Completed | AppointmentStatus::NoShow)
+    }
+
+    /// A live appointment occupies its slot (everything but cancelled).
+    pub fn occupies_slot(self) -> bool {
+        self != AppointmentStatus::Cancelled
+    }
+}
+
+impl fmt::Display for AppointmentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AppointmentStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let norm = s.trim().to_ascii_uppercase().replace(['-', ' '], "_");
+        AppointmentStatus::ALL.into_iter().find(|st| st.as_str() == norm).ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown status {s:?}; use one of PENDING, CONFIRMED, ARRIVED, COMPLETED, CANCELLED, NO_SHOW"
+            ))
+        })
+    }
+}
+
+/// How a slot's consultation happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[ts(export)]
+pub enum SlotMode {
+    /// At the clinic.
+    #[default]
+    InPerson,
+    /// Video call.
+    Video,
+    /// Phone call.
+    Phone,
+}
+
+impl SlotMode {
+    /// The database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotMode::InPerson => "IN_PERSON",
+            SlotMode::Video => "VIDEO",
+            SlotMode::Phone => "PHONE",
+        }
+    }
+}
+
+impl FromStr for SlotMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_uppercase().replace(['-', ' '], "_").as_str() {
+            "IN_PERSON" | "INPERSON" => Ok(SlotMode::InPerson),
+            "VIDEO" => Ok(SlotMode::Video),
+            "PHONE" => Ok(SlotMode::Phone),
+            _ => Err(Error::invalid(format!("unknown slot mode {s:?}; use IN_PERSON, VIDEO or PHONE"))),
+        }
+    }
+}
+
+/// A doctor whose slots the desk books.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Doctor {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Full name as shown to patients.
+    pub name: String,
+    /// e.g. "General practice".
+    pub specialty: String,
+    /// Inactive doctors keep their history but take no new bookings.
+    pub active: bool,
+}
+
+/// A bookable period of one doctor's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Slot {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Whose time it is.
+    #[ts(type = "number")]
+    pub doctor_id: i64,
+    /// Start, Unix seconds UTC.
+    #[ts(type = "number")]
+    pub start_at: i64,
+    /// End, Unix seconds UTC.
+    #[ts(type = "number")]
+    pub end_at: i64,
+    /// In person, video or phone.
+    pub mode: SlotMode,
+    /// Blocked slots cannot be booked.
+    pub blocked: bool,
+}
+
+/// The part of an appointment the day view shows in a slot cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppointmentSummary {
+    /// Appointment id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Patient id.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// Patient name.
+    pub patient_name: String,
+    /// Current status.
+    pub status: AppointmentStatus,
+    /// Squeezed in on purpose by an admin.
+    pub overbooked: bool,
+    /// Version for the next status change.
+    #[ts(type = "number")]
+    pub version: i64,
+}
+
+/// A slot with what occupies it: the live appointment (at most one ordinary one)
+/// and any overbooked extras. "Booked" is derived from this, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SlotView {
+    /// The slot.
+    pub slot: Slot,
+    /// Live appointments on it (cancelled ones are not listed).
+    pub appointments: Vec<AppointmentSummary>,
+}
+
+impl SlotView {
+    /// Free: not blocked and no live ordinary appointment.
+    pub fn is_free(&self) -> bool {
+        !self.slot.blocked && !self.appointments.iter().any(|a| !a.overbooked)
+    }
+}
+
+/// A patient of the clinic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Patient {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Full name.
+    pub name: String,
+    /// Mobile number in E.164 (`+4915112345678`).
+    pub phone: String,
+    /// When the phone was last verified by passcode (Unix seconds), if ever.
+    #[ts(type = "number | null")]
+    pub phone_verified_at: Option<i64>,
+    /// Who verified it.
+    pub phone_verified_by: Option<String>,
+    /// ISO date `YYYY-MM-DD`, if known.
+    pub date_of_birth: Option<String>,
+    /// Free-text notes for the desk.
+    pub notes: String,
+    /// Optimistic-concurrency version; edits must name it.
+    #[ts(type = "number")]
+    pub version: i64,
+}
+
+/// Input for registering a patient (validated by the core).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NewPatient {
+    /// Full name.
+    pub name: String,
+    /// Phone as typed; normalised to E.164 with the clinic's country.
+    pub phone: String,
+    /// `YYYY-MM-DD`, optional.
+    pub date_of_birth: Option<String>,
+    /// Optional notes.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// An appointment with everything the desk shows about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Appointment {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// The slot it occupies.
+    #[ts(type = "number")]
+    pub slot_id: i64,
+    /// The slot's doctor.
+    #[ts(type = "number")]
+    pub doctor_id: i64,
+    /// Doctor's name.
+    pub doctor_name: String,
+    /// The patient.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// Patient's name.
+    pub patient_name: String,
+    /// Patient's phone (E.164).
+    pub patient_phone: String,
+    /// Slot start (Unix seconds UTC).
+    #[ts(type = "number")]
+    pub start_at: i64,
+    /// Slot end (Unix seconds UTC).
+    #[ts(type = "number")]
+    pub end_at: i64,
+    /// Current status.
+    pub status: AppointmentStatus,
+    /// Why the patient comes.
+    pub reason: String,
+    /// Why it was cancelled, if it was.
+    pub cancel_reason: Option<String>,
+    /// Squeezed into a taken slot on purpose by an admin.
+    pub overbooked: bool,
+    /// Optimistic-concurrency version; status changes must name it.
+    #[ts(type = "number")]
+    pub version: i64,
+    /// Who booked it.
+    pub created_by: String,
+    /// When it was booked.
+    #[ts(type = "number")]
+    pub created_at: i64,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When it was changed last.
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+/// One entry of an appointment's status history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HistoryEntry {
+    /// Status before (none for the booking itself).
+    pub from_status: Option<AppointmentStatus>,
+    /// Status after.
+    pub to_status: AppointmentStatus,
+    /// Slot before, for a reschedule.
+    #[ts(type = "number | null")]
+    pub from_slot_id: Option<i64>,
+    /// Slot after, for a booking or a reschedule.
+    #[ts(type = "number | null")]
+    pub to_slot_id: Option<i64>,
+    /// Reason or note given with the change.
+    pub note: String,
+    /// Who made the change.
+    pub actor: String,
+    /// When (Unix seconds UTC).
+    #[ts(type = "number")]
+    pub at: i64,
+}
+
+/// An appointment with its full status history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppointmentDetail {
+    /// The appointment.
+    pub appointment: Appointment,
+    /// Oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppointmentStatus::{self, *};
+
+    #[test]
+    fn the_state_machine_allows_exactly_the_documented_moves() {
+        let allowed = [
+            (Pending, Confirmed),
+            (Pending, Cancelled),
+            (Confirmed, Arrived),
+            (Confirmed, Cancelled),
+            (Confirmed, NoShow),
+            (Arrived, Completed),
+        ];
+        for from in AppointmentStatus::ALL {
+            for to in AppointmentStatus::ALL {
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+        for s in [Cancelled, Completed, NoShow] {
+            assert!(s.is_final() && AppointmentStatus::ALL.iter().all(|t| !s.can_become(*t)));
+        }
+    }
+
+    #[test]
+    fn statuses_parse_leniently_and_reject_unknown_words() {
+        assert_eq!("no-show".parse::<AppointmentStatus>().unwrap(), NoShow);
+        assert_eq!(" confirmed ".parse::<AppointmentStatus>().unwrap(), Confirmed);
+        assert!("DONE".parse::<AppointmentStatus>().is_err());
+    }
+}

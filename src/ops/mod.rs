@@ -1,0 +1,31 @@
+//! The operations the desk performs, one module per area. Each public method:
+//! checks the actor's permission, validates and parses its input, does any slow
+//! work (hashing, formatting) outside the lock, then makes its change in exactly
+//! one write transaction together with an audit row.
+
+mod appointments;
+mod clinic;
+mod doctors;
+mod patients;
+mod slots;
+
+pub use appointments::BookRequest;
+pub use patients::PatientUpdate;
+pub use slots::DayView;
+
+use crate::auth::Actor;
+use crate::store;
+
+/// Appends the audit row for a change, inside the change's transaction.
+pub(crate) fn audit(
+    conn: &rusqlite::Connection,
+    now: i64,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    detail: &str,
+) -> crate::Result<()> {
+    store::audit::record(conn, now, &actor.label(), action, entity, entity_id, detail)?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The storage layer: all SQL, one module per aggregate. Functions take a
+//! `&Connection` (a `Transaction` derefs to one) so several compose inside one
+//! write transaction; they enforce no permissions and hold no locks themselves.
+
+pub mod appointments;
+pub mod audit;
+pub mod doctors;
+pub mod patients;
+pub mod settings;
+pub mod slots;

@@ -1,0 +1,99 @@
+//! Shared fixtures: a temp-file clinic with a doctor, future slots and patients.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use frontdesk::clock::ManualClock;
+use frontdesk::{Actor, Frontdesk, NewPatient, OpenOptions, Role, SlotMode};
+use tempfile::TempDir;
+
+/// A fixed "now": 2030-01-07 08:00 UTC, a Monday.
+pub const NOW: i64 = 1_894_003_200;
+
+/// A clinic database in a temp dir, with a manual clock.
+pub struct Clinic {
+    pub desk: Frontdesk,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+}
+
+impl Clinic {
+    /// An empty clinic (UTC, phones in DE).
+    pub fn new() -> Clinic {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(NOW));
+        let desk = open_at(&dir.path().join("clinic.sqlite3"), clock.clone());
+        let admin = Actor::local_admin();
+        let mut s = desk.settings().unwrap();
+        s.phone_country = "DE".into();
+        desk.update_clinic_settings(&admin, &s).unwrap();
+        Clinic { desk, clock, dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.desk.path().to_path_buf()
+    }
+
+    /// Another handle on the same file (a second desk in this process).
+    pub fn reopen(&self) -> Frontdesk {
+        open_at(&self.path(), self.clock.clone())
+    }
+
+    pub fn admin(&self) -> Actor {
+        Actor::staff(1, "Ada Admin", Role::Admin)
+    }
+
+    pub fn receptionist(&self) -> Actor {
+        Actor::staff(2, "Rita Desk", Role::Receptionist)
+    }
+
+    pub fn doctor(&self, name: &str) -> i64 {
+        self.desk.add_doctor(&Actor::local_admin(), name, "General practice").unwrap().id
+    }
+
+    /// `n` consecutive 30-minute slots for `doctor` starting an hour from now.
+    pub fn slots(&self, doctor: i64, n: usize) -> Vec<i64> {
+        let base = self.latest_slot_end(doctor).max(NOW + 3600);
+        (0..n)
+            .map(|i| {
+                let start = base + i as i64 * 1800;
+                self.desk.add_slot(&Actor::local_admin(), doctor, start, start + 1800, SlotMode::InPerson).unwrap().id
+            })
+            .collect()
+    }
+
+    fn latest_slot_end(&self, doctor: i64) -> i64 {
+        self.desk
+            .read(|c| Ok(c.query_row("SELECT coalesce(max(end_at), 0) FROM slot WHERE doctor_id = ?1", [doctor], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    pub fn patient(&self, name: &str, phone: &str) -> i64 {
+        self.desk
+            .add_patient(&Actor::local_admin(), &NewPatient { name: name.into(), phone: phone.into(), ..Default::default() })
+            .unwrap()
+            .id
+    }
+
+    /// Asserts `frontdesk check` passes.
+    pub fn assert_check(&self) {
+        let report = self.desk.check().unwrap();
+        assert!(report.ok, "database check failed: {:#?}", report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>());
+    }
+
+    /// Counts rows with a SQL query returning one integer.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.desk.read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?)).unwrap()
+    }
+}
+
+pub fn open_at(path: &std::path::Path, clock: Arc<ManualClock>) -> Frontdesk {
+    Frontdesk::open(path, OpenOptions { clock, ..OpenOptions::default() }).expect("open clinic database")
+}
+
+/// The built `frontdesk` binary (cargo builds it for integration tests).
+pub fn frontdesk_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_frontdesk")
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the Frontdesk core: one binary, one module per feature.
+//! Every test gets its own database file in a temp dir (see `fixture`).
+
+mod fixture;
+
+/// Booking, rescheduling and status changes, single-threaded rules.
+mod booking;
+/// Races between threads and between OS processes.
+mod concurrency;
+/// The `frontdesk` command line: exit codes and messages for bad input.
+mod cli;
+/// Opening the database: pragmas, schema version, migrations.
+mod opening;
+/// Patients: registration, duplicates, search, edits.
+mod patients;
