@@ -30,17 +30,63 @@ pub struct DemoSummary {
     pub appointments: u32,
 }
 
-const DOCTORS: [(&str, &str); 3] =
-    [("Dr. Hannah Weber", "General practice"), ("Dr. Omar Haddad", "Paediatrics"), ("Dr. Lena Fischer", "Dermatology")];
+const DOCTORS: [(&str, &str); 3] = [
+    ("Dr. Hannah Weber", "General practice"),
+    ("Dr. Omar Haddad", "Paediatrics"),
+    ("Dr. Lena Fischer", "Dermatology"),
+];
 const FIRST: [&str; 20] = [
-    "Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hamza", "Ida", "Jonas", "Katarzyna", "Luca", "Mia",
-    "Noah", "Olga", "Paul", "Rosa", "Sven", "Yusuf", "Zoë",
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Elif",
+    "Felix",
+    "Greta",
+    "Hamza",
+    "Ida",
+    "Jonas",
+    "Katarzyna",
+    "Luca",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rosa",
+    "Sven",
+    "Yusuf",
+    "Zoë",
 ];
 const LAST: [&str; 20] = [
-    "Müller", "Schmidt", "Yılmaz", "Nowak", "Rossi", "García", "Becker", "Hoffmann", "Schulz", "Koch", "Richter",
-    "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Lange",
+    "Müller",
+    "Schmidt",
+    "Yılmaz",
+    "Nowak",
+    "Rossi",
+    "García",
+    "Becker",
+    "Hoffmann",
+    "Schulz",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Lange",
 ];
-const REASONS: [&str; 6] = ["Check-up", "Vaccination", "Follow-up", "Rash", "Blood test results", ""];
+const REASONS: [&str; 6] = [
+    "Check-up",
+    "Vaccination",
+    "Follow-up",
+    "Rash",
+    "Blood test results",
+    "",
+];
 
 impl Frontdesk {
     /// Fills an empty database with the demo clinic (marked as a demo).
@@ -54,19 +100,41 @@ impl Frontdesk {
         let patient_rows: Vec<(String, String)> = (0..40)
             .map(|i| {
                 let name = format!("{} {}", FIRST[i % 20], LAST[(i * 7 + i / 20) % 20]);
-                (name, format!("+49151{:08}", rng.random_range(10_000_000..99_999_999)))
+                (
+                    name,
+                    format!("+49151{:08}", rng.random_range(10_000_000..99_999_999)),
+                )
             })
             .collect();
-        let draws: Vec<(f64, usize, usize)> =
-            (0..2000).map(|_| (rng.random::<f64>(), rng.random_range(0..40), rng.random_range(0..REASONS.len()))).collect();
+        let draws: Vec<(f64, usize, usize)> = (0..2000)
+            .map(|_| {
+                (
+                    rng.random::<f64>(),
+                    rng.random_range(0..40),
+                    rng.random_range(0..REASONS.len()),
+                )
+            })
+            .collect();
         self.write("demo", |tx| {
             if !doctors::list(tx, true)?.is_empty() {
-                return Err(Error::invalid("this database already has a clinic; the demo needs an empty database"));
+                return Err(Error::invalid(
+                    "this database already has a clinic; the demo needs an empty database",
+                ));
             }
-            for (k, v) in [(keys::NAME, "Lindenhof Demo Clinic"), (keys::TIME_ZONE, tz.name()), (keys::PHONE_COUNTRY, "DE"), (keys::DEMO, "1")] {
+            for (k, v) in [
+                (keys::NAME, "Lindenhof Demo Clinic"),
+                (keys::TIME_ZONE, tz.name()),
+                (keys::PHONE_COUNTRY, "DE"),
+                (keys::DEMO, "1"),
+            ] {
                 settings::set(tx, k, v)?;
             }
-            let mut s = DemoSummary { doctors: 0, slots: 0, patients: 0, appointments: 0 };
+            let mut s = DemoSummary {
+                doctors: 0,
+                slots: 0,
+                patients: 0,
+                appointments: 0,
+            };
             let doctor_ids: Vec<i64> = DOCTORS
                 .iter()
                 .map(|(n, sp)| doctors::insert(tx, n, sp, now))
@@ -82,12 +150,16 @@ impl Frontdesk {
             for day in (0..14).map(|d| start_day + Days::days(d)) {
                 for &doctor in &doctor_ids {
                     for minutes in (8 * 60..12 * 60).chain(13 * 60..16 * 60).step_by(30) {
-                        let t = NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0).expect("valid time");
-                        let Ok(start) = local_to_utc(day.and_time(t), tz) else { continue };
+                        let t = NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0)
+                            .expect("valid time");
+                        let Ok(start) = local_to_utc(day.and_time(t), tz) else {
+                            continue;
+                        };
                         if start + 1800 <= now {
                             continue;
                         }
-                        let slot = slots::insert(tx, doctor, start, start + 1800, "IN_PERSON", now)?;
+                        let slot =
+                            slots::insert(tx, doctor, start, start + 1800, "IN_PERSON", now)?;
                         s.slots += 1;
                         let &(p, who, why) = draw.next().expect("cycle never ends");
                         // the nearer the day, the fuller the book
@@ -107,13 +179,39 @@ impl Frontdesk {
                         let id = appointments::insert(tx, &appt)?;
                         s.appointments += 1;
                         if p < fill * 0.6 {
-                            appointments::set_status(tx, id, 1, AppointmentStatus::Confirmed, None, &label, now)?;
-                            appointments::add_history(tx, id, Some(AppointmentStatus::Pending), AppointmentStatus::Confirmed, None, None, "", &label, now)?;
+                            appointments::set_status(
+                                tx,
+                                id,
+                                1,
+                                AppointmentStatus::Confirmed,
+                                None,
+                                &label,
+                                now,
+                            )?;
+                            appointments::add_history(
+                                tx,
+                                id,
+                                Some(AppointmentStatus::Pending),
+                                AppointmentStatus::Confirmed,
+                                None,
+                                None,
+                                "",
+                                &label,
+                                now,
+                            )?;
                         }
                     }
                 }
             }
-            audit(tx, now, actor, "demo.create", "clinic", None, &format!("{} slots, {} appointments", s.slots, s.appointments))?;
+            audit(
+                tx,
+                now,
+                actor,
+                "demo.create",
+                "clinic",
+                None,
+                &format!("{} slots, {} appointments", s.slots, s.appointments),
+            )?;
             Ok(s)
         })
     }

@@ -2,7 +2,9 @@ use serde::Deserialize;
 use ts_rs::TS;
 
 use crate::auth::{Action, Actor};
-use crate::clinic::{normalize_phone, optional_text, parse_date, phone_search_prefix, required_text, ClinicSettings};
+use crate::clinic::{
+    normalize_phone, optional_text, parse_date, phone_search_prefix, required_text, ClinicSettings,
+};
 use crate::error::{Error, Result};
 use crate::model::{NewPatient, Patient};
 use crate::ops::audit;
@@ -31,29 +33,52 @@ struct CleanPatient {
 fn clean(p: &NewPatient, country: &str, today: chrono::NaiveDate) -> Result<CleanPatient> {
     let name = required_text("the patient's name", &p.name, 200)?;
     let phone = normalize_phone(&p.phone, country)?;
-    let dob = match p.date_of_birth.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let dob = match p
+        .date_of_birth
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(d) => {
             let date = parse_date(d)?;
-            if date > today || date < chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
-                return Err(Error::invalid("the date of birth must be between 1900-01-01 and today"));
+            if date > today
+                || date < chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date")
+            {
+                return Err(Error::invalid(
+                    "the date of birth must be between 1900-01-01 and today",
+                ));
             }
             Some(date.format("%Y-%m-%d").to_string())
         }
         None => None,
     };
     let notes = optional_text("the notes", &p.notes, 2000)?;
-    Ok(CleanPatient { name, phone, dob, notes })
+    Ok(CleanPatient {
+        name,
+        phone,
+        dob,
+        notes,
+    })
 }
 
 fn same_person(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
     norm(a) == norm(b)
 }
 
 impl Frontdesk {
     fn clean_patient(&self, p: &NewPatient) -> Result<CleanPatient> {
         let settings = self.settings()?;
-        clean(p, &settings.phone_country, crate::clinic::today(self.now(), settings.tz()))
+        clean(
+            p,
+            &settings.phone_country,
+            crate::clinic::today(self.now(), settings.tz()),
+        )
     }
 
     /// Registers a patient. The phone is normalised to E.164; a patient with the
@@ -126,13 +151,27 @@ impl Frontdesk {
 
     /// Edits a patient, refusing with `Conflict` if someone changed the record
     /// since `expected_version`.
-    pub fn update_patient(&self, actor: &Actor, id: i64, update: &PatientUpdate) -> Result<Patient> {
+    pub fn update_patient(
+        &self,
+        actor: &Actor,
+        id: i64,
+        update: &PatientUpdate,
+    ) -> Result<Patient> {
         actor.require(Action::ManagePatients)?;
         let c = self.clean_patient(&update.details)?;
         let now = self.now();
         self.write("patient.update", |tx| {
             let current = patients::get(tx, id)?.ok_or(Error::NotFound("patient"))?;
-            if !patients::update(tx, id, update.expected_version, &c.name, &c.phone, c.dob.as_deref(), &c.notes, now)? {
+            if !patients::update(
+                tx,
+                id,
+                update.expected_version,
+                &c.name,
+                &c.phone,
+                c.dob.as_deref(),
+                &c.notes,
+                now,
+            )? {
                 return Err(Error::Conflict {
                     what: "the patient",
                     changed_by: "another desk".into(),

@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::Patient;
 
-const COLUMNS: &str = "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version";
+const COLUMNS: &str =
+    "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
     Ok(Patient {
@@ -21,7 +22,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
 }
 
 /// Inserts a patient; returns the id.
-pub fn insert(conn: &Connection, name: &str, phone: &str, dob: Option<&str>, notes: &str, now: i64) -> rusqlite::Result<i64> {
+pub fn insert(
+    conn: &Connection,
+    name: &str,
+    phone: &str,
+    dob: Option<&str>,
+    notes: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO patient (name, phone, date_of_birth, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?
@@ -38,20 +46,28 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Patient>> {
 
 /// Patients sharing this phone number (a family may share one).
 pub fn with_phone(conn: &Connection, phone: &str) -> rusqlite::Result<Vec<Patient>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patient WHERE phone = ?1 ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM patient WHERE phone = ?1 ORDER BY id"
+    ))?;
     let rows = stmt.query_map([phone], from_row)?;
     rows.collect()
 }
 
 /// Patients by name.
 pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Patient>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patient ORDER BY name, id LIMIT ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM patient ORDER BY name, id LIMIT ?1"
+    ))?;
     let rows = stmt.query_map([limit], from_row)?;
     rows.collect()
 }
 
 /// Patients whose phone starts with an E.164 prefix.
-pub fn search_phone_prefix(conn: &Connection, prefix: &str, limit: u32) -> rusqlite::Result<Vec<Patient>> {
+pub fn search_phone_prefix(
+    conn: &Connection,
+    prefix: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<Patient>> {
     // a range on the indexed column instead of LIKE, which would not use the index
     let mut upper = prefix.to_string();
     upper.push(char::MAX);
@@ -115,7 +131,12 @@ pub fn update(
 }
 
 /// Marks every patient with this phone as verified; returns how many.
-pub fn mark_phone_verified(conn: &Connection, phone: &str, at: i64, by: &str) -> rusqlite::Result<usize> {
+pub fn mark_phone_verified(
+    conn: &Connection,
+    phone: &str,
+    at: i64,
+    by: &str,
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "UPDATE patient SET phone_verified_at = ?2, phone_verified_by = ?3, version = version + 1, updated_at = ?2 WHERE phone = ?1",
     )?

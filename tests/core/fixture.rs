@@ -50,7 +50,10 @@ impl Clinic {
     }
 
     pub fn doctor(&self, name: &str) -> i64 {
-        self.desk.add_doctor(&Actor::local_admin(), name, "General practice").unwrap().id
+        self.desk
+            .add_doctor(&Actor::local_admin(), name, "General practice")
+            .unwrap()
+            .id
     }
 
     /// `n` consecutive 30-minute slots for `doctor` starting an hour from now.
@@ -59,20 +62,42 @@ impl Clinic {
         (0..n)
             .map(|i| {
                 let start = base + i as i64 * 1800;
-                self.desk.add_slot(&Actor::local_admin(), doctor, start, start + 1800, SlotMode::InPerson).unwrap().id
+                self.desk
+                    .add_slot(
+                        &Actor::local_admin(),
+                        doctor,
+                        start,
+                        start + 1800,
+                        SlotMode::InPerson,
+                    )
+                    .unwrap()
+                    .id
             })
             .collect()
     }
 
     fn latest_slot_end(&self, doctor: i64) -> i64 {
         self.desk
-            .read(|c| Ok(c.query_row("SELECT coalesce(max(end_at), 0) FROM slot WHERE doctor_id = ?1", [doctor], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT coalesce(max(end_at), 0) FROM slot WHERE doctor_id = ?1",
+                    [doctor],
+                    |r| r.get(0),
+                )?)
+            })
             .unwrap()
     }
 
     pub fn patient(&self, name: &str, phone: &str) -> i64 {
         self.desk
-            .add_patient(&Actor::local_admin(), &NewPatient { name: name.into(), phone: phone.into(), ..Default::default() })
+            .add_patient(
+                &Actor::local_admin(),
+                &NewPatient {
+                    name: name.into(),
+                    phone: phone.into(),
+                    ..Default::default()
+                },
+            )
             .unwrap()
             .id
     }
@@ -80,17 +105,30 @@ impl Clinic {
     /// Asserts `frontdesk check` passes.
     pub fn assert_check(&self) {
         let report = self.desk.check().unwrap();
-        assert!(report.ok, "database check failed: {:#?}", report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>());
+        assert!(
+            report.ok,
+            "database check failed: {:#?}",
+            report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()
+        );
     }
 
     /// Counts rows with a SQL query returning one integer.
     pub fn count(&self, sql: &str) -> i64 {
-        self.desk.read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?)).unwrap()
+        self.desk
+            .read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .unwrap()
     }
 }
 
 pub fn open_at(path: &std::path::Path, clock: Arc<ManualClock>) -> Frontdesk {
-    Frontdesk::open(path, OpenOptions { clock, ..OpenOptions::default() }).expect("open clinic database")
+    Frontdesk::open(
+        path,
+        OpenOptions {
+            clock,
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open clinic database")
 }
 
 /// The built `frontdesk` binary (cargo builds it for integration tests).

@@ -5,10 +5,10 @@ mod fixture;
 
 /// Booking, rescheduling and status changes, single-threaded rules.
 mod booking;
-/// Races between threads and between OS processes.
-mod concurrency;
 /// The `frontdesk` command line: exit codes and messages for bad input.
 mod cli;
+/// Races between threads and between OS processes.
+mod concurrency;
 /// Opening the database: pragmas, schema version, migrations.
 mod opening;
 /// Patients: registration, duplicates, search, edits.

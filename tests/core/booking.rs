@@ -1,0 +1,496 @@
+use frontdesk::{AppointmentStatus, BookRequest, Error, ErrorCode, SlotMode};
+
+use crate::fixture::{Clinic, NOW};
+
+fn req(slot: i64, patient: i64) -> BookRequest {
+    BookRequest {
+        slot_id: slot,
+        patient_id: patient,
+        reason: "Check-up".into(),
+    }
+}
+
+#[test]
+fn a_free_slot_is_booked_pending_and_the_slot_then_shows_as_taken() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let s = c.slots(d, 1)[0];
+    let p = c.patient("Maria García", "0151 2345 6789");
+    let a = c.desk.book(&c.receptionist(), &req(s, p)).unwrap();
+    assert_eq!(a.status, AppointmentStatus::Pending);
+    assert_eq!(
+        (a.doctor_id, a.patient_name.as_str(), a.version),
+        (d, "Maria García", 1)
+    );
+    let views = c
+        .desk
+        .list_slots(
+            &c.admin(),
+            &frontdesk::store::slots::SlotFilter {
+                from: NOW,
+                to: NOW + 86400,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(!views[0].is_free(), "the booked slot is no longer free");
+    let err = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Other", "0151 2345 0000")),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SlotTaken),
+        "second booking must be SlotTaken, got {err:?}"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let slots = c.slots(d, 3);
+    let p = c.patient("Ann", "0151 2345 6789");
+    c.desk.set_slot_blocked(&c.admin(), slots[0], true).unwrap();
+    assert_eq!(
+        c.desk
+            .book(&c.admin(), &req(slots[0], p))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Invalid,
+        "blocked"
+    );
+    assert_eq!(
+        c.desk.book(&c.admin(), &req(999, p)).unwrap_err().code(),
+        ErrorCode::NotFound,
+        "missing slot"
+    );
+    assert_eq!(
+        c.desk
+            .book(&c.admin(), &req(slots[1], 999))
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotFound,
+        "missing patient"
+    );
+    c.clock.advance(10 * 3600);
+    assert_eq!(
+        c.desk
+            .book(&c.admin(), &req(slots[1], p))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Invalid,
+        "past slot"
+    );
+    c.clock.set(NOW);
+    c.desk.deactivate_doctor(&c.admin(), d).unwrap();
+    assert_eq!(
+        c.desk
+            .book(&c.admin(), &req(slots[2], p))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Invalid,
+        "inactive doctor"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM appointment"),
+        0,
+        "no refusal left an appointment behind"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_raw_insert_of_a_second_live_appointment_is_rejected_by_the_unique_index() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let s = c.slots(d, 1)[0];
+    let p = c.patient("Ann", "0151 2345 6789");
+    c.desk.book(&c.admin(), &req(s, p)).unwrap();
+    let err = c
+        .desk
+        .write("raw", |tx| {
+            tx.execute(
+                "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, created_by, created_at, updated_by, updated_at)
+                 VALUES (?1, ?2, ?3, 'CONFIRMED', 'raw', 0, 'raw', 0)",
+                [s, d, p],
+            )?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("UNIQUE"),
+        "the index must refuse the insert: {err}"
+    );
+    assert_eq!(c.count("SELECT count(*) FROM appointment"), 1);
+}
+
+#[test]
+fn an_appointment_cannot_point_at_a_slot_of_another_doctor() {
+    let c = Clinic::new();
+    let (d1, d2) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
+    let s = c.slots(d1, 1)[0];
+    c.slots(d2, 1);
+    let p = c.patient("Ann", "0151 2345 6789");
+    let err = c
+        .desk
+        .write("raw", |tx| {
+            tx.execute(
+                "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, created_by, created_at, updated_by, updated_at)
+                 VALUES (?1, ?2, ?3, 'PENDING', 'raw', 0, 'raw', 0)",
+                [s, d2, p],
+            )?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("FOREIGN KEY"),
+        "the composite foreign key must refuse it: {err}"
+    );
+}
+
+#[test]
+fn status_changes_follow_the_state_machine_and_keep_history() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let s = c.slots(d, 1)[0];
+    let p = c.patient("Ann", "0151 2345 6789");
+    let a = c.desk.book(&c.receptionist(), &req(s, p)).unwrap();
+    let err = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Completed,
+            "",
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidTransition { .. }),
+        "PENDING -> COMPLETED is forbidden, got {err:?}"
+    );
+    let a = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    let a = c
+        .desk
+        .change_status(
+            &c.receptionist(),
+            a.id,
+            a.version,
+            AppointmentStatus::Arrived,
+            "",
+        )
+        .unwrap();
+    let a = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Completed,
+            "",
+        )
+        .unwrap();
+    assert_eq!((a.status, a.version), (AppointmentStatus::Completed, 4));
+    let detail = c.desk.get_appointment(&c.admin(), a.id).unwrap();
+    let path: Vec<_> = detail.history.iter().map(|h| h.to_status).collect();
+    use AppointmentStatus::*;
+    assert_eq!(
+        path,
+        vec![Pending, Confirmed, Arrived, Completed],
+        "history records every change in order"
+    );
+    assert!(
+        detail.history[1].actor.contains("Ada Admin"),
+        "history names who confirmed"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_stale_version_is_a_conflict_naming_who_changed_it() {
+    let c = Clinic::new();
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    let a = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Ann", "0151 2345 6789")),
+        )
+        .unwrap();
+    c.desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    let err = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Cancelled,
+            "ill",
+        )
+        .unwrap_err();
+    match err {
+        Error::Conflict {
+            changed_by,
+            current,
+            ..
+        } => {
+            assert!(changed_by.contains("Ada Admin"), "{changed_by}");
+            assert_eq!(current, "CONFIRMED");
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+#[test]
+fn receptionists_cannot_confirm_or_cancel() {
+    let c = Clinic::new();
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    let a = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Ann", "0151 2345 6789")),
+        )
+        .unwrap();
+    for to in [AppointmentStatus::Confirmed, AppointmentStatus::Cancelled] {
+        let err = c
+            .desk
+            .change_status(&c.receptionist(), a.id, a.version, to, "x")
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden, "receptionist -> {to}");
+    }
+}
+
+#[test]
+fn cancelling_frees_the_slot_and_needs_a_reason() {
+    let c = Clinic::new();
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    let a = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Ann", "0151 2345 6789")),
+        )
+        .unwrap();
+    let err = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Cancelled,
+            " ",
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ErrorCode::Invalid,
+        "a cancellation needs a reason"
+    );
+    let a = c
+        .desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Cancelled,
+            "patient called",
+        )
+        .unwrap();
+    assert_eq!(a.cancel_reason.as_deref(), Some("patient called"));
+    let b = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Ben", "0151 2345 0001")),
+        )
+        .unwrap();
+    assert_eq!(b.slot_id, s, "the freed slot can be booked again");
+    c.assert_check();
+}
+
+#[test]
+fn reschedule_moves_atomically_to_a_free_slot_only() {
+    let c = Clinic::new();
+    let (d1, d2) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
+    let s1 = c.slots(d1, 2);
+    let s2 = c.slots(d2, 1)[0];
+    let ann = c.patient("Ann", "0151 2345 6789");
+    let ben = c.patient("Ben", "0151 2345 0001");
+    let a = c.desk.book(&c.receptionist(), &req(s1[0], ann)).unwrap();
+    c.desk.book(&c.receptionist(), &req(s1[1], ben)).unwrap();
+    let err = c
+        .desk
+        .reschedule(&c.receptionist(), a.id, a.version, s1[1])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SlotTaken),
+        "moving into a taken slot is SlotTaken"
+    );
+    let moved = c
+        .desk
+        .reschedule(&c.receptionist(), a.id, a.version, s2)
+        .unwrap();
+    assert_eq!(
+        (moved.slot_id, moved.doctor_id, moved.version),
+        (s2, d2, 2),
+        "moved to the other doctor's slot"
+    );
+    let again = c.desk.book(&c.receptionist(), &req(s1[0], ben)).unwrap();
+    assert_eq!(again.slot_id, s1[0], "the old slot is free again");
+    let err = c
+        .desk
+        .reschedule(&c.receptionist(), a.id, a.version, s1[0])
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ErrorCode::Conflict,
+        "rescheduling on a stale version is refused"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn slots_of_one_doctor_never_overlap_and_bad_times_are_refused() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let admin = c.admin();
+    let start = NOW + 7200;
+    c.desk
+        .add_slot(&admin, d, start, start + 1800, SlotMode::InPerson)
+        .unwrap();
+    for (s, e, why) in [
+        (start + 900, start + 2700, "overlap"),
+        (start - 900, start + 60, "overlap at the start"),
+        (start + 3600, start + 3600, "zero length"),
+        (start + 3600, start + 1800, "end before start"),
+        (NOW - 7200, NOW - 3600, "past"),
+        (start + 3600, start + 3600 + 90_000, "longer than a day"),
+    ] {
+        let err = c
+            .desk
+            .add_slot(&admin, d, s, e, SlotMode::Video)
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            ErrorCode::Invalid,
+            "{why} must be refused, got {err:?}"
+        );
+    }
+    c.desk
+        .add_slot(&admin, d, start + 1800, start + 3600, SlotMode::Phone)
+        .expect("adjacent slot is fine");
+    assert_eq!(
+        c.desk
+            .add_slot(&admin, 99, start, start + 60, SlotMode::Phone)
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotFound
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_slot_with_an_appointment_cannot_be_blocked() {
+    let c = Clinic::new();
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    c.desk
+        .book(
+            &c.receptionist(),
+            &req(s, c.patient("Ann", "0151 2345 6789")),
+        )
+        .unwrap();
+    assert_eq!(
+        c.desk
+            .set_slot_blocked(&c.admin(), s, true)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Invalid
+    );
+}
+
+#[test]
+fn every_change_is_audited_in_its_own_transaction() {
+    let c = Clinic::new();
+    let before = c.count("SELECT count(*) FROM audit_event");
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    let p = c.patient("Ann", "0151 2345 6789");
+    let a = c.desk.book(&c.receptionist(), &req(s, p)).unwrap();
+    c.desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    let actions: Vec<String> = c
+        .desk
+        .read(|conn| {
+            let mut st =
+                conn.prepare("SELECT action FROM audit_event WHERE id > ?1 ORDER BY id")?;
+            let v = st
+                .query_map([before], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+        .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "doctor.add",
+            "slot.add",
+            "patient.add",
+            "appointment.book",
+            "appointment.status"
+        ]
+    );
+    let _ = c.desk.book(&c.receptionist(), &req(s, p));
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event"),
+        before + 5,
+        "a refused booking writes no audit row"
+    );
+}
+
+#[test]
+fn the_day_view_lists_doctors_and_slots_of_the_local_day() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. A");
+    let slots = c.slots(d, 3);
+    let p = c.patient("Ann", "0151 2345 6789");
+    c.desk.book(&c.receptionist(), &req(slots[1], p)).unwrap();
+    let day = frontdesk::clinic::today(NOW, chrono_tz::UTC);
+    let view = c.desk.day_view(&c.receptionist(), day, None).unwrap();
+    assert_eq!(view.doctors.len(), 1);
+    assert_eq!(view.slots.len(), 3);
+    assert_eq!(view.slots[1].appointments[0].patient_name, "Ann");
+    assert!(view.slots[0].is_free() && !view.slots[1].is_free());
+    let tomorrow = c
+        .desk
+        .day_view(&c.receptionist(), day.succ_opt().unwrap(), None)
+        .unwrap();
+    assert!(tomorrow.slots.is_empty(), "tomorrow has no slots");
+}

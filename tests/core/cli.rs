@@ -1,0 +1,401 @@
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::fixture::frontdesk_bin;
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(frontdesk_bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run frontdesk")
+}
+
+fn json(db: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(db, &all);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+/// Runs a command that must fail with `code` and a message containing `words`.
+fn refused(db: &Path, args: &[&str], code: i32, words: &str) {
+    let out = run(db, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?} exit code; stderr: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains(&words.to_lowercase()),
+        "{args:?}: expected {words:?} in {stderr:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+}
+
+struct Demo {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    slot: i64,
+    other_slot: i64,
+    patient: i64,
+}
+
+fn setup() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.sqlite3");
+    json(
+        &db,
+        &[
+            "init",
+            "--name",
+            "CLI Clinic",
+            "--time-zone",
+            "Europe/Berlin",
+            "--country",
+            "DE",
+        ],
+    );
+    let doctor = json(&db, &["doctor", "add", "Dr. Quinn", "--specialty", "GP"])["doctor"]["id"]
+        .as_i64()
+        .unwrap();
+    let d = doctor.to_string();
+    let slot = json(
+        &db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            &d,
+            "--start",
+            "2031-03-03 09:00",
+            "--minutes",
+            "30",
+        ],
+    )["slot"]["id"]
+        .as_i64()
+        .unwrap();
+    let other_slot = json(
+        &db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            &d,
+            "--start",
+            "2031-03-03 09:30",
+            "--end",
+            "2031-03-03 10:00",
+        ],
+    )["slot"]["id"]
+        .as_i64()
+        .unwrap();
+    let patient = json(
+        &db,
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Jo Doe",
+            "--phone",
+            "0151 2345 6789",
+        ],
+    )["patient"]["id"]
+        .as_i64()
+        .unwrap();
+    Demo {
+        _dir: dir,
+        db,
+        slot,
+        other_slot,
+        patient,
+    }
+}
+
+#[test]
+fn a_newcomer_books_a_slot_and_sees_it_in_the_list() {
+    let d = setup();
+    let booked = json(
+        &d.db,
+        &[
+            "book",
+            "--slot",
+            &d.slot.to_string(),
+            "--patient",
+            &d.patient.to_string(),
+            "--reason",
+            "Flu",
+        ],
+    );
+    let id = booked["appointment"]["id"]
+        .as_i64()
+        .expect("the booking prints the appointment id");
+    assert_eq!(booked["appointment"]["status"], "PENDING");
+    let list = json(&d.db, &["appointment", "list", "--day", "2031-03-03"]);
+    assert_eq!(list["appointments"][0]["id"].as_i64(), Some(id));
+    let confirmed = json(
+        &d.db,
+        &[
+            "appointment",
+            "status",
+            "--id",
+            &id.to_string(),
+            "--to",
+            "confirmed",
+            "--version",
+            "1",
+        ],
+    );
+    assert_eq!(confirmed["appointment"]["status"], "CONFIRMED");
+    let free = json(&d.db, &["slot", "list", "--day", "2031-03-03", "--free"]);
+    assert_eq!(
+        free["slots"].as_array().unwrap().len(),
+        1,
+        "one of the two slots is still free"
+    );
+    let stats = json(&d.db, &["stats"]);
+    let book = stats["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operation"] == "book")
+        .expect("book recorded");
+    assert!(
+        book["lock_hold"]["p50_us"].as_u64().unwrap() > 0,
+        "stats shows lock-hold figures"
+    );
+    let check = run(&d.db, &["check"]);
+    assert!(
+        check.status.success(),
+        "check passes: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn bad_input_gets_the_documented_exit_code_and_a_sentence() {
+    let d = setup();
+    let (slot, other, patient) = (
+        d.slot.to_string(),
+        d.other_slot.to_string(),
+        d.patient.to_string(),
+    );
+    run(&d.db, &["book", "--slot", &slot, "--patient", &patient]);
+    // refused by a rule: exit 1
+    refused(
+        &d.db,
+        &["book", "--slot", &slot, "--patient", &patient],
+        1,
+        "already booked",
+    );
+    refused(
+        &d.db,
+        &["book", "--slot", "987654", "--patient", &patient],
+        1,
+        "slot not found",
+    );
+    refused(
+        &d.db,
+        &["book", "--slot", &other, "--patient=-5"],
+        1,
+        "patient not found",
+    );
+    refused(
+        &d.db,
+        &[
+            "appointment",
+            "status",
+            "--id",
+            "1",
+            "--to",
+            "CONFIRMED",
+            "--version",
+            "7",
+        ],
+        1,
+        "changed by",
+    );
+    refused(
+        &d.db,
+        &[
+            "appointment",
+            "status",
+            "--id",
+            "1",
+            "--to",
+            "COMPLETED",
+            "--version",
+            "1",
+        ],
+        1,
+        "cannot go from PENDING to COMPLETED",
+    );
+    refused(
+        &d.db,
+        &[
+            "appointment",
+            "status",
+            "--id",
+            "99",
+            "--to",
+            "CONFIRMED",
+            "--version",
+            "1",
+        ],
+        1,
+        "not found",
+    );
+    // bad input or usage: exit 2
+    refused(
+        &d.db,
+        &["book", "--slot", "abc", "--patient", &patient],
+        2,
+        "invalid value",
+    );
+    refused(
+        &d.db,
+        &[
+            "appointment",
+            "status",
+            "--id",
+            "1",
+            "--to",
+            "DONE",
+            "--version",
+            "1",
+        ],
+        2,
+        "unknown status",
+    );
+    refused(
+        &d.db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            "1",
+            "--start",
+            "tomorrow",
+            "--minutes",
+            "30",
+        ],
+        2,
+        "not a time",
+    );
+    refused(
+        &d.db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            "1",
+            "--start",
+            "2031-03-04 10:00",
+            "--end",
+            "2031-03-04 09:00",
+        ],
+        2,
+        "end after it starts",
+    );
+    refused(
+        &d.db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            "1",
+            "--start",
+            "2020-01-01 10:00",
+            "--minutes",
+            "30",
+        ],
+        2,
+        "already over",
+    );
+    refused(
+        &d.db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            "1",
+            "--start",
+            "2031-03-30 02:30",
+            "--minutes",
+            "30",
+        ],
+        2,
+        "does not exist",
+    );
+    refused(
+        &d.db,
+        &[
+            "slot",
+            "add",
+            "--doctor",
+            "1",
+            "--start",
+            "2031-03-03 09:15",
+            "--minutes",
+            "30",
+        ],
+        2,
+        "overlaps",
+    );
+    refused(
+        &d.db,
+        &["patient", "add", "--name", "X", "--phone", "12ab"],
+        2,
+        "phone",
+    );
+    refused(
+        &d.db,
+        &["slot", "list", "--day", "2031-13-01"],
+        2,
+        "not a date",
+    );
+    refused(&d.db, &["frobnicate"], 2, "unrecognized subcommand");
+    let out = run(
+        &d.db,
+        &["--json", "book", "--slot", &slot, "--patient", &patient],
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("errors are JSON too with --json");
+    assert_eq!(v["error"]["code"], "SlotTaken");
+    let check = run(&d.db, &["check"]);
+    assert!(
+        check.status.success(),
+        "nothing saved was harmed: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(
+        json(&d.db, &["appointment", "list"])["appointments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn the_demo_clinic_has_doctors_slots_patients_and_appointments() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite3");
+    let demo = json(&db, &["demo"]);
+    assert_eq!(demo["demo"]["doctors"], 3);
+    assert_eq!(demo["demo"]["patients"], 40);
+    let list = json(&db, &["appointment", "list"]);
+    assert!(
+        list["appointments"].as_array().unwrap().len() > 20,
+        "the demo has appointments to look at"
+    );
+    refused(&db, &["demo"], 2, "already has a clinic");
+    assert!(run(&db, &["check"]).status.success());
+}

@@ -1,0 +1,221 @@
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use frontdesk::{AppointmentStatus, BookRequest, Error, Frontdesk};
+use rand::Rng;
+
+use crate::fixture::{frontdesk_bin, Clinic};
+
+fn book(
+    desk: &Frontdesk,
+    actor: &frontdesk::Actor,
+    slot: i64,
+    patient: i64,
+) -> Result<frontdesk::Appointment, Error> {
+    desk.book(
+        actor,
+        &BookRequest {
+            slot_id: slot,
+            patient_id: patient,
+            reason: String::new(),
+        },
+    )
+}
+
+#[test]
+fn thirty_two_threads_booking_one_slot_give_exactly_one_success() {
+    let c = Clinic::new();
+    let slot = c.slots(c.doctor("Dr. A"), 1)[0];
+    let patients: Vec<i64> = (0..32)
+        .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
+        .collect();
+    // two desks in this process: each has its own write queue, the lock file joins them
+    let desks = [Arc::new(c.reopen()), Arc::new(c.reopen())];
+    let barrier = Arc::new(Barrier::new(32));
+    let handles: Vec<_> = patients
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let (desk, barrier, actor) = (desks[i % 2].clone(), barrier.clone(), c.receptionist());
+            thread::spawn(move || {
+                barrier.wait();
+                book(&desk, &actor, slot, p)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("no thread panics"))
+        .collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(Error::SlotTaken)))
+        .count();
+    assert_eq!(
+        (ok, taken),
+        (1, 31),
+        "exactly one booking wins, every other one is SlotTaken: {results:?}"
+    );
+    assert_eq!(c.count("SELECT count(*) FROM appointment"), 1);
+    c.assert_check();
+}
+
+#[test]
+fn many_threads_booking_random_slots_never_double_book() {
+    let c = Clinic::new();
+    let doctors: Vec<i64> = (0..3).map(|i| c.doctor(&format!("Dr. {i}"))).collect();
+    let slots: Vec<i64> = doctors.iter().flat_map(|&d| c.slots(d, 10)).collect();
+    let patients: Vec<i64> = (0..20)
+        .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
+        .collect();
+    let desk = Arc::new(c.reopen());
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let (desk, slots, patients, actor) = (
+                desk.clone(),
+                slots.clone(),
+                patients.clone(),
+                c.receptionist(),
+            );
+            thread::spawn(move || {
+                let mut rng = rand::rng();
+                let mut won = Vec::new();
+                for _ in 0..40 {
+                    let slot = slots[rng.random_range(0..slots.len())];
+                    match book(
+                        &desk,
+                        &actor,
+                        slot,
+                        patients[rng.random_range(0..patients.len())],
+                    ) {
+                        Ok(a) => won.push(a.slot_id),
+                        Err(Error::SlotTaken) => {}
+                        Err(e) => panic!("unexpected error {e:?}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let distinct: HashSet<_> = won.iter().collect();
+    assert_eq!(won.len(), distinct.len(), "no slot was won twice");
+    assert_eq!(
+        c.count("SELECT count(*) FROM appointment"),
+        won.len() as i64,
+        "every success is in the database, nothing else"
+    );
+    assert_eq!(
+        won.len(),
+        slots.len(),
+        "640 attempts on 30 slots fill every slot"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn two_admins_changing_one_appointment_at_once_exactly_one_wins() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 20);
+    let p = c.patient("Ann", "0151 2345 6789");
+    let desks = [Arc::new(c.reopen()), Arc::new(c.reopen())];
+    for slot in slots {
+        let a = book(&c.desk, &c.receptionist(), slot, p).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let moves = [AppointmentStatus::Confirmed, AppointmentStatus::Cancelled];
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let (desk, barrier, actor) = (desks[i].clone(), barrier.clone(), c.admin());
+                thread::spawn(move || {
+                    barrier.wait();
+                    desk.change_status(&actor, a.id, a.version, moves[i], "admin decision")
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Conflict { .. })))
+            .count();
+        assert_eq!(
+            (wins, conflicts),
+            (1, 1),
+            "one wins, the other gets Conflict: {results:?}"
+        );
+        let history = c.desk.get_appointment(&c.admin(), a.id).unwrap().history;
+        assert_eq!(
+            history.len(),
+            2,
+            "history shows the booking and exactly one change"
+        );
+        let winner = results.into_iter().find_map(Result::ok).unwrap();
+        assert_eq!(
+            history[1].to_status, winner.status,
+            "the stored change is the winner's"
+        );
+    }
+    c.assert_check();
+}
+
+#[test]
+fn eight_cli_processes_racing_for_one_slot_give_exactly_one_success() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 3);
+    let patients: Vec<i64> = (0..8)
+        .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
+        .collect();
+    let db = c.path();
+    for slot in slots {
+        let children: Vec<_> = patients
+            .iter()
+            .map(|p| {
+                Command::new(frontdesk_bin())
+                    .args([
+                        "--db",
+                        db.to_str().unwrap(),
+                        "book",
+                        "--slot",
+                        &slot.to_string(),
+                        "--patient",
+                        &p.to_string(),
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start frontdesk")
+            })
+            .collect();
+        let outcomes: Vec<_> = children
+            .into_iter()
+            .map(|ch| ch.wait_with_output().unwrap())
+            .collect();
+        let codes: Vec<i32> = outcomes
+            .iter()
+            .map(|o| o.status.code().unwrap_or(-1))
+            .collect();
+        assert_eq!(
+            codes.iter().filter(|&&c| c == 0).count(),
+            1,
+            "exactly one process books slot {slot}: {codes:?}"
+        );
+        assert!(
+            codes.iter().all(|&c| c == 0 || c == 1),
+            "the others are refused by the rule (exit 1): {codes:?}"
+        );
+        for o in outcomes.iter().filter(|o| o.status.code() == Some(1)) {
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("already booked"),
+                "the refusal says why"
+            );
+        }
+    }
+    assert_eq!(c.count("SELECT count(*) FROM appointment"), 3);
+    c.assert_check();
+}

@@ -1,0 +1,144 @@
+use frontdesk::{ErrorCode, NewPatient, PatientUpdate};
+
+use crate::fixture::Clinic;
+
+fn np(name: &str, phone: &str) -> NewPatient {
+    NewPatient {
+        name: name.into(),
+        phone: phone.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn phones_are_stored_in_e164_and_bad_ones_refused() {
+    let c = Clinic::new();
+    let p = c
+        .desk
+        .add_patient(&c.receptionist(), &np("Ann Lee", "0151 2345-6789"))
+        .unwrap();
+    assert_eq!(p.phone, "+4915123456789");
+    for bad in ["", "123", "not a phone", "+99 1234"] {
+        let err = c
+            .desk
+            .add_patient(&c.receptionist(), &np("Bob", bad))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Invalid, "{bad:?} must be refused");
+    }
+    assert_eq!(
+        c.desk
+            .add_patient(&c.receptionist(), &np("  ", "0151 2345 6789"))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Invalid
+    );
+}
+
+#[test]
+fn the_same_name_and_phone_cannot_be_registered_twice_but_a_family_can_share_a_phone() {
+    let c = Clinic::new();
+    let first = c
+        .desk
+        .add_patient(&c.receptionist(), &np("Ann Lee", "0151 2345 6789"))
+        .unwrap();
+    let err = c
+        .desk
+        .add_patient(&c.receptionist(), &np("ann  LEE", "+49 151 23456789"))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Invalid);
+    assert!(
+        err.to_string().contains(&format!("#{}", first.id)),
+        "the message names the existing record: {err}"
+    );
+    c.desk
+        .add_patient(&c.receptionist(), &np("Tom Lee", "0151 2345 6789"))
+        .expect("a child on the parent's phone");
+    let dups = c
+        .desk
+        .possible_duplicates(&c.receptionist(), &np("Ann Lee", "0170 0000000"))
+        .unwrap();
+    assert_eq!(
+        dups.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![first.id],
+        "same name is a possible duplicate"
+    );
+}
+
+#[test]
+fn search_finds_word_prefixes_of_names_and_phone_prefixes() {
+    let c = Clinic::new();
+    let maria = c.patient("Maria García", "0151 2345 6789");
+    let mark = c.patient("Mark Twain", "0170 1111111");
+    let ids = |q: &str| {
+        c.desk
+            .search_patients(&c.receptionist(), q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("gar"), vec![maria], "a surname prefix, accents ignored");
+    let mut both = ids("mar");
+    both.sort();
+    assert_eq!(both, vec![maria, mark], "a first-name prefix matches both");
+    assert_eq!(ids("0151 23"), vec![maria], "a national phone prefix");
+    assert_eq!(ids("+49170"), vec![mark], "an international phone prefix");
+    assert!(ids("\"*) OR (").is_empty(), "FTS syntax is treated as text");
+    assert!(ids("").is_empty());
+}
+
+#[test]
+fn an_edit_on_a_stale_version_is_a_conflict_and_a_new_phone_is_unverified() {
+    let c = Clinic::new();
+    let p = c
+        .desk
+        .add_patient(&c.receptionist(), &np("Ann Lee", "0151 2345 6789"))
+        .unwrap();
+    c.desk
+        .write("verify", |tx| {
+            Ok(frontdesk::store::patients::mark_phone_verified(
+                tx, &p.phone, 1, "test",
+            )?)
+        })
+        .unwrap();
+    let p = c.desk.get_patient(&c.receptionist(), p.id).unwrap();
+    assert!(p.phone_verified_at.is_some());
+    let edit = PatientUpdate {
+        expected_version: p.version,
+        details: np("Ann Lee-Smith", "0151 2345 6789"),
+    };
+    let p2 = c
+        .desk
+        .update_patient(&c.receptionist(), p.id, &edit)
+        .unwrap();
+    assert!(p2.phone_verified_at.is_some(), "same phone stays verified");
+    let err = c
+        .desk
+        .update_patient(&c.receptionist(), p.id, &edit)
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ErrorCode::Conflict,
+        "the second edit on the old version is refused"
+    );
+    let edit = PatientUpdate {
+        expected_version: p2.version,
+        details: np("Ann Lee-Smith", "0170 2222222"),
+    };
+    let p3 = c
+        .desk
+        .update_patient(&c.receptionist(), p.id, &edit)
+        .unwrap();
+    assert!(
+        p3.phone_verified_at.is_none(),
+        "a new phone number is not verified"
+    );
+    assert_eq!(
+        c.desk
+            .search_patients(&c.receptionist(), "smith", 5)
+            .unwrap()[0]
+            .id,
+        p.id,
+        "search follows the rename"
+    );
+}
