@@ -28,12 +28,20 @@ impl Actor {
     /// The command-line tool, acting as a local administrator: whoever can open the
     /// database file already holds everything in it. Audited as `cli`.
     pub fn local_admin() -> Self {
-        Actor { staff_id: None, name: "cli (local administrator)".into(), role: Role::Admin }
+        Actor {
+            staff_id: None,
+            name: "cli (local administrator)".into(),
+            role: Role::Admin,
+        }
     }
 
     /// A signed-in staff member.
     pub fn staff(id: i64, name: impl Into<String>, role: Role) -> Self {
-        Actor { staff_id: Some(id), name: name.into(), role }
+        Actor {
+            staff_id: Some(id),
+            name: name.into(),
+            role,
+        }
     }
 
     /// The label stored in audit rows and `created_by`/`updated_by`.
@@ -188,9 +196,20 @@ mod tests {
         let desk = Actor::staff(2, "Rita", Role::Receptionist);
         assert!(desk.require(Action::Book).is_ok());
         assert!(desk.require(Action::CheckIn).is_ok());
-        for a in [Action::Confirm, Action::Cancel, Action::ManageStaff, Action::ViewAudit, Action::Overbook] {
-            assert!(matches!(desk.require(a), Err(Error::Forbidden(_))), "{a:?} must be refused");
+        for a in [
+            Action::Confirm,
+            Action::Cancel,
+            Action::ManageStaff,
+            Action::ViewAudit,
+            Action::Overbook,
+        ] {
+            assert!(
+                matches!(desk.require(a), Err(Error::Forbidden(_))),
+                "{a:?} must be refused"
+            );
         }
-        assert!(Action::ALL.iter().all(|a| Actor::local_admin().require(*a).is_ok()));
+        assert!(Action::ALL
+            .iter()
+            .all(|a| Actor::local_admin().require(*a).is_ok()));
     }
 }

@@ -77,18 +77,34 @@ fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
 pub fn run(conn: &Connection, extra: &[(&str, &str)]) -> Result<CheckReport> {
     let mut items = Vec::new();
     let mut add = |name: &str, problems: Vec<String>| {
-        items.push(CheckItem { name: name.into(), ok: problems.is_empty(), detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; ") });
+        items.push(CheckItem {
+            name: name.into(),
+            ok: problems.is_empty(),
+            detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; "),
+        });
     };
     let integrity = strings(conn, "PRAGMA integrity_check")?;
-    add("SQLite integrity_check", integrity.into_iter().filter(|s| s != "ok").collect());
-    let fk = strings(conn, "SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check")?;
+    add(
+        "SQLite integrity_check",
+        integrity.into_iter().filter(|s| s != "ok").collect(),
+    );
+    let fk = strings(
+        conn,
+        "SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check",
+    )?;
     add("SQLite foreign_key_check", fk);
     for (name, sql) in INVARIANTS.iter().chain(extra) {
         add(name, strings(conn, sql)?);
     }
-    let chain = audit::first_broken_link(conn)?.map(|id| format!("audit row {id} does not match the chain")).into_iter().collect();
+    let chain = audit::first_broken_link(conn)?
+        .map(|id| format!("audit row {id} does not match the chain"))
+        .into_iter()
+        .collect();
     add("the audit log's hash chain is intact", chain);
-    Ok(CheckReport { ok: items.iter().all(|i| i.ok), items })
+    Ok(CheckReport {
+        ok: items.iter().all(|i| i.ok),
+        items,
+    })
 }
 
 /// Invariant queries contributed by other modules (passcodes, scheduling).

@@ -63,7 +63,9 @@ impl ClinicSettings {
             time_zone: get(conn, keys::TIME_ZONE)?.unwrap_or(d.time_zone),
             phone_country: get(conn, keys::PHONE_COUNTRY)?.unwrap_or(d.phone_country),
             demo: get(conn, keys::DEMO)?.as_deref() == Some("1"),
-            idle_minutes: get(conn, keys::IDLE_MINUTES)?.and_then(|v| v.parse().ok()).unwrap_or(d.idle_minutes),
+            idle_minutes: get(conn, keys::IDLE_MINUTES)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d.idle_minutes),
         })
     }
 
@@ -75,9 +77,11 @@ impl ClinicSettings {
 
 /// Parses an IANA time zone name.
 pub fn parse_time_zone(name: &str) -> Result<Tz> {
-    name.trim()
-        .parse::<Tz>()
-        .map_err(|_| Error::invalid(format!("unknown time zone {name:?}; use an IANA name such as Europe/Berlin")))
+    name.trim().parse::<Tz>().map_err(|_| {
+        Error::invalid(format!(
+            "unknown time zone {name:?}; use an IANA name such as Europe/Berlin"
+        ))
+    })
 }
 
 /// Parses a two-letter country code for phone numbers.
@@ -85,7 +89,11 @@ pub fn parse_country(code: &str) -> Result<phonenumber::country::Id> {
     code.trim()
         .to_ascii_uppercase()
         .parse::<phonenumber::country::Id>()
-        .map_err(|_| Error::invalid(format!("unknown country code {code:?}; use two letters such as DE or US")))
+        .map_err(|_| {
+            Error::invalid(format!(
+                "unknown country code {code:?}; use two letters such as DE or US"
+            ))
+        })
 }
 
 /// Normalises a phone number to E.164, reading numbers without `+` as numbers of
@@ -99,7 +107,9 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
     let number = phonenumber::parse(Some(country), trimmed)
         .map_err(|_| Error::invalid(format!("{trimmed:?} is not a phone number")))?;
     if !phonenumber::is_valid(&number) {
-        return Err(Error::invalid(format!("{trimmed:?} is not a valid phone number")));
+        return Err(Error::invalid(format!(
+            "{trimmed:?} is not a valid phone number"
+        )));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
@@ -110,15 +120,23 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
 pub fn phone_search_prefix(input: &str, country: &str) -> Option<String> {
     let t = input.trim();
     let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() || t.chars().any(|c| !(c.is_ascii_digit() || " +-()/.".contains(c))) {
+    if digits.is_empty()
+        || t.chars()
+            .any(|c| !(c.is_ascii_digit() || " +-()/.".contains(c)))
+    {
         return None;
     }
     if t.starts_with('+') || t.starts_with("00") {
-        let d = digits.strip_prefix("00").filter(|_| !t.starts_with('+')).unwrap_or(&digits);
+        let d = digits
+            .strip_prefix("00")
+            .filter(|_| !t.starts_with('+'))
+            .unwrap_or(&digits);
         return Some(format!("+{d}"));
     }
     let id = parse_country(country).ok()?;
-    let code = phonenumber::metadata::DATABASE.by_id(id.as_ref())?.country_code();
+    let code = phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())?
+        .country_code();
     Some(format!("+{code}{}", digits.trim_start_matches('0')))
 }
 
@@ -136,10 +154,19 @@ pub fn parse_moment(input: &str, tz: Tz) -> Result<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp());
     }
-    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .ok_or_else(|| Error::invalid(format!("{input:?} is not a time; use YYYY-MM-DD HH:MM (clinic time)")))?;
+    let naive = [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    .ok_or_else(|| {
+        Error::invalid(format!(
+            "{input:?} is not a time; use YYYY-MM-DD HH:MM (clinic time)"
+        ))
+    })?;
     local_to_utc(naive, tz)
 }
 
@@ -150,9 +177,9 @@ pub fn local_to_utc(naive: NaiveDateTime, tz: Tz) -> Result<i64> {
         chrono::LocalResult::Ambiguous(_, _) => Err(Error::invalid(format!(
             "{naive} happens twice in {tz} (clocks go back); give the time with its UTC offset"
         ))),
-        chrono::LocalResult::None => {
-            Err(Error::invalid(format!("{naive} does not exist in {tz} (clocks go forward)")))
-        }
+        chrono::LocalResult::None => Err(Error::invalid(format!(
+            "{naive} does not exist in {tz} (clocks go forward)"
+        ))),
     }
 }
 
@@ -164,7 +191,9 @@ pub fn day_bounds(date: NaiveDate, tz: Tz) -> (i64, i64) {
         tz.from_local_datetime(&midnight)
             .earliest()
             // a zone whose clocks jump at midnight: the day starts at the first valid instant
-            .unwrap_or_else(|| tz.from_utc_datetime(&(midnight - tz.offset_from_utc_datetime(&midnight).fix())))
+            .unwrap_or_else(|| {
+                tz.from_utc_datetime(&(midnight - tz.offset_from_utc_datetime(&midnight).fix()))
+            })
             .timestamp()
     };
     (start_of(date), start_of(date.succ_opt().unwrap_or(date)))
@@ -179,7 +208,10 @@ pub fn format_local(at: i64, tz: Tz) -> String {
 
 /// Today's date in the clinic's zone.
 pub fn today(now: i64, tz: Tz) -> NaiveDate {
-    DateTime::from_timestamp(now, 0).unwrap_or_default().with_timezone(&tz).date_naive()
+    DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive()
 }
 
 /// Trims a required free-text field and bounds its length.
@@ -195,10 +227,14 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
 pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.chars().count() > max {
-        return Err(Error::invalid(format!("{field} is too long (at most {max} characters)")));
+        return Err(Error::invalid(format!(
+            "{field} is too long (at most {max} characters)"
+        )));
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(format!("{field} contains control characters")));
+        return Err(Error::invalid(format!(
+            "{field} contains control characters"
+        )));
     }
     Ok(v.to_string())
 }
@@ -209,8 +245,14 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164_with_the_clinic_country() {
-        assert_eq!(normalize_phone("0151 2345 6789", "DE").unwrap(), "+4915123456789");
-        assert_eq!(normalize_phone("+1 (201) 555-0123", "DE").unwrap(), "+12015550123");
+        assert_eq!(
+            normalize_phone("0151 2345 6789", "DE").unwrap(),
+            "+4915123456789"
+        );
+        assert_eq!(
+            normalize_phone("+1 (201) 555-0123", "DE").unwrap(),
+            "+12015550123"
+        );
         assert!(normalize_phone("12", "DE").is_err());
         assert!(normalize_phone("hello", "US").is_err());
         assert!(normalize_phone("0151 2345 6789", "XX").is_err());
@@ -218,17 +260,32 @@ mod tests {
 
     #[test]
     fn phone_search_prefixes_follow_the_country() {
-        assert_eq!(phone_search_prefix("0151 23", "DE").as_deref(), Some("+4915123"));
-        assert_eq!(phone_search_prefix("+1 201", "DE").as_deref(), Some("+1201"));
+        assert_eq!(
+            phone_search_prefix("0151 23", "DE").as_deref(),
+            Some("+4915123")
+        );
+        assert_eq!(
+            phone_search_prefix("+1 201", "DE").as_deref(),
+            Some("+1201")
+        );
         assert_eq!(phone_search_prefix("Maria", "DE"), None);
     }
 
     #[test]
     fn local_times_skipped_or_repeated_by_dst_are_refused() {
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
-        assert!(parse_moment("2026-03-29 02:30", berlin).is_err(), "spring gap");
-        assert!(parse_moment("2026-10-25 02:30", berlin).is_err(), "autumn repeat");
-        assert_eq!(parse_moment("2026-03-29 03:30", berlin).unwrap(), parse_moment("2026-03-29T01:30:00Z", berlin).unwrap());
+        assert!(
+            parse_moment("2026-03-29 02:30", berlin).is_err(),
+            "spring gap"
+        );
+        assert!(
+            parse_moment("2026-10-25 02:30", berlin).is_err(),
+            "autumn repeat"
+        );
+        assert_eq!(
+            parse_moment("2026-03-29 03:30", berlin).unwrap(),
+            parse_moment("2026-03-29T01:30:00Z", berlin).unwrap()
+        );
         let (a, b) = day_bounds(NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(), berlin);
         assert_eq!(b - a, 23 * 3600, "spring day is 23 hours");
     }

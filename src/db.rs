@@ -51,7 +51,10 @@ pub fn default_path() -> PathBuf {
 }
 
 /// Per-connection settings, applied to every connection (pool and writer).
-pub(crate) fn configure_connection(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+pub(crate) fn configure_connection(
+    conn: &Connection,
+    busy_timeout: Duration,
+) -> rusqlite::Result<()> {
     conn.execute_batch(
         "
         -- enforce every REFERENCES clause (SQLite leaves them off by default)
@@ -76,7 +79,10 @@ pub(crate) fn configure_connection(conn: &Connection, busy_timeout: Duration) ->
 /// Opens one connection with the app's settings (used for the writer and tools).
 pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     let conn = Connection::open(path).map_err(|e| {
-        Error::Unusable(format!("cannot open the database at {}: {e}", path.display()))
+        Error::Unusable(format!(
+            "cannot open the database at {}: {e}",
+            path.display()
+        ))
     })?;
     configure_connection(&conn, busy_timeout)?;
     Ok(conn)
@@ -125,7 +131,10 @@ pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Resu
 
 /// Refuses a database on a network filesystem, where WAL mode corrupts data.
 pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if let Some(kind) = network_filesystem_kind(dir) {
         return Err(Error::Unusable(format!(
             "the database folder {} is on a network drive ({kind}). SQLite's write-ahead log only works \
@@ -190,6 +199,10 @@ mod tests {
         assert_eq!(network_filesystem_name(0x6969), Some("NFS"));
         assert_eq!(network_filesystem_name(0xFF53_4D42u32 as i64), Some("CIFS"));
         assert_eq!(network_filesystem_name(0xEF53), None, "ext4 is local");
-        assert_eq!(network_filesystem_kind(&std::env::temp_dir()), None, "the temp dir is local");
+        assert_eq!(
+            network_filesystem_kind(&std::env::temp_dir()),
+            None,
+            "the temp dir is local"
+        );
     }
 }

@@ -71,7 +71,11 @@ impl Histogram {
             }
             0
         };
-        LatencySummary { p50_us: pick(0.50), p99_us: pick(0.99), max_us: self.max }
+        LatencySummary {
+            p50_us: pick(0.50),
+            p99_us: pick(0.99),
+            max_us: self.max,
+        }
     }
 }
 
@@ -225,7 +229,12 @@ impl Metrics {
     /// The saved figures of every process plus this process's unsaved ones.
     pub(crate) fn snapshot(&self, conn: &Connection) -> rusqlite::Result<MetricsSnapshot> {
         let mut all = load_stats(conn)?;
-        for (op, s) in self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (op, s) in self
+            .unsaved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             all.entry(op.clone()).or_default().merge(s);
         }
         Ok(MetricsSnapshot {
@@ -298,12 +307,18 @@ fn load_stats(conn: &Connection) -> rusqlite::Result<BTreeMap<String, OpStats>> 
         s.wait.max = r.get::<_, i64>(7)? as u64;
         s.hold.max = r.get::<_, i64>(8)? as u64;
     }
-    let mut stmt = conn.prepare_cached("SELECT operation, kind, bucket, count FROM contention_histogram")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT operation, kind, bucket, count FROM contention_histogram")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let s = all.entry(r.get(0)?).or_default();
-        let h = if r.get::<_, String>(1)? == "wait" { &mut s.wait } else { &mut s.hold };
-        h.counts.insert(r.get::<_, i64>(2)? as usize, r.get::<_, i64>(3)? as u64);
+        let h = if r.get::<_, String>(1)? == "wait" {
+            &mut s.wait
+        } else {
+            &mut s.hold
+        };
+        h.counts
+            .insert(r.get::<_, i64>(2)? as usize, r.get::<_, i64>(3)? as u64);
     }
     Ok(all)
 }
@@ -320,19 +335,34 @@ mod tests {
         }
         let s = h.summary();
         assert!((450..=560).contains(&s.p50_us), "p50 {}", s.p50_us);
-        assert!((990..=1000).contains(&s.p99_us), "p99 {} is capped by the max", s.p99_us);
+        assert!(
+            (990..=1000).contains(&s.p99_us),
+            "p99 {} is capped by the max",
+            s.p99_us
+        );
         assert_eq!(s.max_us, 1000);
     }
 
     #[test]
     fn saved_and_unsaved_figures_add_up() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(include_str!("../migrations/01-core/up.sql")).unwrap();
+        conn.execute_batch(include_str!("../migrations/01-core/up.sql"))
+            .unwrap();
         let m = Metrics::default();
-        m.record("book", Duration::from_micros(100), Duration::from_micros(200), 1);
+        m.record(
+            "book",
+            Duration::from_micros(100),
+            Duration::from_micros(200),
+            1,
+        );
         m.record_refusal("book", ErrorCode::SlotTaken);
         m.save(&conn).unwrap();
-        m.record("book", Duration::from_micros(100), Duration::from_micros(400), 0);
+        m.record(
+            "book",
+            Duration::from_micros(100),
+            Duration::from_micros(400),
+            0,
+        );
         let s = m.snapshot(&conn).unwrap();
         let b = s.get("book").unwrap();
         assert_eq!((b.count, b.slot_taken, b.busy_retries), (2, 1, 1));

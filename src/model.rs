@@ -38,7 +38,9 @@ impl FromStr for Role {
         match s.trim().to_ascii_uppercase().as_str() {
             "ADMIN" => Ok(Role::Admin),
             "RECEPTIONIST" => Ok(Role::Receptionist),
-            _ => Err(Error::invalid(format!("unknown role {s:?}; use ADMIN or RECEPTIONIST"))),
+            _ => Err(Error::invalid(format!(
+                "unknown role {s:?}; use ADMIN or RECEPTIONIST"
+            ))),
         }
     }
 }
@@ -90,13 +92,21 @@ impl AppointmentStatus {
         use AppointmentStatus::*;
         matches!(
             (self, to),
-            (Pending, Confirmed) | (Pending, Cancelled) | (Confirmed, Arrived) | (Confirmed, Cancelled) | (Confirmed, NoShow) | (Arrived, Completed)
+            (Pending, Confirmed)
+                | (Pending, Cancelled)
+                | (Confirmed, Arrived)
+                | (Confirmed, Cancelled)
+                | (Confirmed, NoShow)
+                | (Arrived, Completed)
         )
     }
 
     /// Final statuses never change again.
     pub fn is_final(self) -> bool {
-        matches!(self, AppointmentStatus::Cancelled | AppointmentStatus::Completed | AppointmentStatus::NoShow)
+        matches!(
+            self,
+            AppointmentStatus::Cancelled | AppointmentStatus::Completed | AppointmentStatus::NoShow
+        )
     }
 
     /// A live appointment occupies its slot (everything but cancelled).
@@ -151,11 +161,18 @@ impl SlotMode {
 impl FromStr for SlotMode {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim().to_ascii_uppercase().replace(['-', ' '], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_uppercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
             "IN_PERSON" | "INPERSON" => Ok(SlotMode::InPerson),
             "VIDEO" => Ok(SlotMode::Video),
             "PHONE" => Ok(SlotMode::Phone),
-            _ => Err(Error::invalid(format!("unknown slot mode {s:?}; use IN_PERSON, VIDEO or PHONE"))),
+            _ => Err(Error::invalid(format!(
+                "unknown slot mode {s:?}; use IN_PERSON, VIDEO or PHONE"
+            ))),
         }
     }
 }
@@ -376,7 +393,11 @@ mod tests {
         ];
         for from in AppointmentStatus::ALL {
             for to in AppointmentStatus::ALL {
-                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
         for s in [Cancelled, Completed, NoShow] {
@@ -387,7 +408,10 @@ mod tests {
     #[test]
     fn statuses_parse_leniently_and_reject_unknown_words() {
         assert_eq!("no-show".parse::<AppointmentStatus>().unwrap(), NoShow);
-        assert_eq!(" confirmed ".parse::<AppointmentStatus>().unwrap(), Confirmed);
+        assert_eq!(
+            " confirmed ".parse::<AppointmentStatus>().unwrap(),
+            Confirmed
+        );
         assert!("DONE".parse::<AppointmentStatus>().is_err());
     }
 }

@@ -53,7 +53,9 @@ struct GateState {
 
 impl FifoGate {
     fn new() -> Self {
-        FifoGate { state: Mutex::new(GateState::default()) }
+        FifoGate {
+            state: Mutex::new(GateState::default()),
+        }
     }
 
     fn lock_state(&self) -> MutexGuard<'_, GateState> {
@@ -81,7 +83,10 @@ impl FifoGate {
                 st.queue.retain(|(t, _)| *t != ticket);
                 return false;
             }
-            st = cv.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -141,10 +146,15 @@ impl Writer {
             tracing::warn!(op, "gave up waiting for this process's write queue");
             return Err(Error::Busy);
         }
-        let mut guard = GateGuard { writer: self, file_locked: false };
+        let mut guard = GateGuard {
+            writer: self,
+            file_locked: false,
+        };
         // Blocking: the kernel queues the other desk processes. A holder only keeps
         // it for one short transaction, and a crashed holder loses it.
-        self.lock_file.lock().map_err(|e| Error::Internal(format!("cannot lock the lock file: {e}")))?;
+        self.lock_file
+            .lock()
+            .map_err(|e| Error::Internal(format!("cannot lock the lock file: {e}")))?;
         guard.file_locked = true;
         Ok(guard)
     }
@@ -158,7 +168,11 @@ impl Writer {
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction (see the module docs).
     /// `op` names the operation kind for the contention metrics.
-    pub fn run<T>(&self, op: &'static str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub fn run<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let asked = Instant::now();
         let deadline = asked + self.deadline;
         let guard = self.enter(op, deadline)?;
@@ -191,11 +205,18 @@ impl Writer {
         let (wait, hold) = (locked - asked, released - locked);
         self.metrics.record(op, wait, hold, retries);
         if wait > SLOW_WAIT || hold > SLOW_HOLD {
-            tracing::warn!(op, wait_us = wait.as_micros() as u64, hold_us = hold.as_micros() as u64, "slow write lock");
+            tracing::warn!(
+                op,
+                wait_us = wait.as_micros() as u64,
+                hold_us = hold.as_micros() as u64,
+                "slow write lock"
+            );
         }
         if let Err(e) = &outcome {
             self.metrics.record_refusal(op, e.code());
-            if e.code() == crate::error::ErrorCode::SlotTaken || e.code() == crate::error::ErrorCode::Conflict {
+            if e.code() == crate::error::ErrorCode::SlotTaken
+                || e.code() == crate::error::ErrorCode::Conflict
+            {
                 tracing::info!(op, refused = ?e.code(), "refused a racing request");
             }
         }
@@ -212,5 +233,10 @@ fn open_lock_file(db: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .open(&name)
-        .map_err(|e| Error::Unusable(format!("cannot create the lock file {}: {e}", Path::new(&name).display())))
+        .map_err(|e| {
+            Error::Unusable(format!(
+                "cannot create the lock file {}: {e}",
+                Path::new(&name).display()
+            ))
+        })
 }

@@ -33,7 +33,15 @@ impl Frontdesk {
         self.write("doctor.deactivate", |tx| {
             doctors::get(tx, doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             if doctors::set_active(tx, doctor_id, false)? {
-                audit(tx, now, actor, "doctor.deactivate", "doctor", Some(doctor_id), "")?;
+                audit(
+                    tx,
+                    now,
+                    actor,
+                    "doctor.deactivate",
+                    "doctor",
+                    Some(doctor_id),
+                    "",
+                )?;
             }
             doctors::get(tx, doctor_id)?.ok_or(Error::NotFound("doctor"))
         })

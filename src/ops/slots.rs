@@ -32,7 +32,14 @@ pub struct DayView {
 
 impl Frontdesk {
     /// Adds one slot; refuses overlap with the doctor's other slots.
-    pub fn add_slot(&self, actor: &Actor, doctor_id: i64, start_at: i64, end_at: i64, mode: SlotMode) -> Result<Slot> {
+    pub fn add_slot(
+        &self,
+        actor: &Actor,
+        doctor_id: i64,
+        start_at: i64,
+        end_at: i64,
+        mode: SlotMode,
+    ) -> Result<Slot> {
         actor.require(Action::ManageSchedule)?;
         if end_at <= start_at {
             return Err(Error::invalid("a slot must end after it starts"));
@@ -42,7 +49,9 @@ impl Frontdesk {
         }
         let now = self.now();
         if end_at <= now {
-            return Err(Error::invalid("that time is already over; slots are for the future"));
+            return Err(Error::invalid(
+                "that time is already over; slots are for the future",
+            ));
         }
         self.write("slot.add", |tx| {
             let doctor = doctors::get(tx, doctor_id)?.ok_or(Error::NotFound("doctor"))?;
@@ -50,7 +59,9 @@ impl Frontdesk {
                 return Err(Error::invalid("this doctor is inactive"));
             }
             if slots::overlapping(tx, doctor_id, start_at, end_at, None)?.is_some() {
-                return Err(Error::invalid("this slot overlaps another slot of the same doctor"));
+                return Err(Error::invalid(
+                    "this slot overlaps another slot of the same doctor",
+                ));
             }
             let id = slots::insert(tx, doctor_id, start_at, end_at, mode.as_str(), now)?;
             audit(tx, now, actor, "slot.add", "slot", Some(id), "")?;
@@ -65,10 +76,16 @@ impl Frontdesk {
         self.write("slot.block", |tx| {
             slots::get(tx, slot_id)?.ok_or(Error::NotFound("slot"))?;
             if blocked && slots::is_taken(tx, slot_id)? {
-                return Err(Error::invalid("this slot has an appointment; cancel or move it before blocking the slot"));
+                return Err(Error::invalid(
+                    "this slot has an appointment; cancel or move it before blocking the slot",
+                ));
             }
             if slots::set_blocked(tx, slot_id, blocked)? {
-                let action = if blocked { "slot.block" } else { "slot.unblock" };
+                let action = if blocked {
+                    "slot.block"
+                } else {
+                    "slot.unblock"
+                };
                 audit(tx, now, actor, action, "slot", Some(slot_id), "")?;
             }
             slots::get(tx, slot_id)?.ok_or(Error::NotFound("slot"))
@@ -82,13 +99,26 @@ impl Frontdesk {
     }
 
     /// The day view for a clinic-local date.
-    pub fn day_view(&self, actor: &Actor, date: NaiveDate, doctor_id: Option<i64>) -> Result<DayView> {
+    pub fn day_view(
+        &self,
+        actor: &Actor,
+        date: NaiveDate,
+        doctor_id: Option<i64>,
+    ) -> Result<DayView> {
         actor.require(Action::ViewSchedule)?;
         self.read(|c| {
             let settings = ClinicSettings::load(c)?;
             let tz = settings.tz();
             let (from, to) = day_bounds(date, tz);
-            let slots = slots::list_with_appointments(c, &SlotFilter { from, to, doctor_id, free_only: false })?;
+            let slots = slots::list_with_appointments(
+                c,
+                &SlotFilter {
+                    from,
+                    to,
+                    doctor_id,
+                    free_only: false,
+                },
+            )?;
             let doctors = doctors::list(c, true)?
                 .into_iter()
                 .filter(|d| doctor_id.is_none_or(|id| id == d.id))

@@ -13,7 +13,9 @@ const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id,
 
 fn status_at(r: &Row<'_>, i: usize) -> rusqlite::Result<AppointmentStatus> {
     let s: String = r.get(i)?;
-    s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(i, "status".into(), rusqlite::types::Type::Text))
+    s.parse().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(i, "status".into(), rusqlite::types::Type::Text)
+    })
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Appointment> {
@@ -66,7 +68,17 @@ pub fn insert(conn: &Connection, a: &NewAppointment<'_>) -> rusqlite::Result<i64
     )?
     .execute(params![a.slot_id, a.doctor_id, a.patient_id, a.reason, a.overbooked, a.actor, a.now])?;
     let id = conn.last_insert_rowid();
-    add_history(conn, id, None, AppointmentStatus::Pending, None, Some(a.slot_id), "", a.actor, a.now)?;
+    add_history(
+        conn,
+        id,
+        None,
+        AppointmentStatus::Pending,
+        None,
+        Some(a.slot_id),
+        "",
+        a.actor,
+        a.now,
+    )?;
     Ok(id)
 }
 
@@ -93,7 +105,9 @@ pub fn add_history(
 
 /// One appointment with names and times.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Appointment>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?.query_row([id], from_row).optional()
+    conn.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
 }
 
 /// Changes status if the version still matches; returns whether it did.
@@ -184,7 +198,14 @@ pub fn list(conn: &Connection, f: &AppointmentFilter) -> rusqlite::Result<Vec<Ap
          ORDER BY s.start_at, a.doctor_id, a.id LIMIT ?6"
     ))?;
     let rows = stmt.query_map(
-        params![f.from, f.to, f.doctor_id, f.patient_id, f.status.map(|s| s.as_str()), f.limit.unwrap_or(500)],
+        params![
+            f.from,
+            f.to,
+            f.doctor_id,
+            f.patient_id,
+            f.status.map(|s| s.as_str()),
+            f.limit.unwrap_or(500)
+        ],
         from_row,
     )?;
     rows.collect()

@@ -36,9 +36,25 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
-fn chain_hash(prev: &str, at: i64, actor: &str, action: &str, entity: &str, entity_id: Option<i64>, detail: &str) -> String {
+fn chain_hash(
+    prev: &str,
+    at: i64,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    detail: &str,
+) -> String {
     let mut h = Sha256::new();
-    for part in [prev, &at.to_string(), actor, action, entity, &entity_id.map(|i| i.to_string()).unwrap_or_default(), detail] {
+    for part in [
+        prev,
+        &at.to_string(),
+        actor,
+        action,
+        entity,
+        &entity_id.map(|i| i.to_string()).unwrap_or_default(),
+        detail,
+    ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -66,7 +82,9 @@ pub fn record(
         "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![at, actor, action, entity, entity_id, detail, prev, hash])?;
+    .execute(params![
+        at, actor, action, entity, entity_id, detail, prev, hash
+    ])?;
     Ok(())
 }
 
@@ -82,7 +100,15 @@ pub fn first_broken_link(conn: &Connection) -> rusqlite::Result<Option<i64>> {
         let id: i64 = r.get(0)?;
         let stored_prev: String = r.get(7)?;
         let stored: String = r.get(8)?;
-        let expect = chain_hash(&prev, r.get(1)?, &r.get::<_, String>(2)?, &r.get::<_, String>(3)?, &r.get::<_, String>(4)?, r.get(5)?, &r.get::<_, String>(6)?);
+        let expect = chain_hash(
+            &prev,
+            r.get(1)?,
+            &r.get::<_, String>(2)?,
+            &r.get::<_, String>(3)?,
+            &r.get::<_, String>(4)?,
+            r.get(5)?,
+            &r.get::<_, String>(6)?,
+        );
         if stored_prev != prev || stored != expect {
             return Ok(Some(id));
         }
@@ -124,7 +150,14 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEve
          ORDER BY id DESC LIMIT ?6",
     )?;
     let rows = stmt.query_map(
-        params![f.actor, f.entity, f.entity_id, f.from, f.to, f.limit.unwrap_or(200).min(10_000)],
+        params![
+            f.actor,
+            f.entity,
+            f.entity_id,
+            f.from,
+            f.to,
+            f.limit.unwrap_or(200).min(10_000)
+        ],
         |r| {
             Ok(AuditEvent {
                 id: r.get(0)?,

@@ -5,7 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::model::Doctor;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Doctor> {
-    Ok(Doctor { id: r.get(0)?, name: r.get(1)?, specialty: r.get(2)?, active: r.get(3)? })
+    Ok(Doctor {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        specialty: r.get(2)?,
+        active: r.get(3)?,
+    })
 }
 
 /// Inserts a doctor; returns the new id.
@@ -33,5 +38,8 @@ pub fn list(conn: &Connection, include_inactive: bool) -> rusqlite::Result<Vec<D
 
 /// Sets the active flag; returns whether a row changed.
 pub fn set_active(conn: &Connection, id: i64, active: bool) -> rusqlite::Result<bool> {
-    Ok(conn.prepare_cached("UPDATE doctor SET active = ?2 WHERE id = ?1 AND active <> ?2")?.execute(params![id, active])? > 0)
+    Ok(conn
+        .prepare_cached("UPDATE doctor SET active = ?2 WHERE id = ?1 AND active <> ?2")?
+        .execute(params![id, active])?
+        > 0)
 }

@@ -13,7 +13,9 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Slot> {
         doctor_id: r.get(1)?,
         start_at: r.get(2)?,
         end_at: r.get(3)?,
-        mode: mode.parse().map_err(|_| rusqlite::Error::InvalidColumnType(4, "mode".into(), rusqlite::types::Type::Text))?,
+        mode: mode.parse().map_err(|_| {
+            rusqlite::Error::InvalidColumnType(4, "mode".into(), rusqlite::types::Type::Text)
+        })?,
         blocked: r.get(5)?,
     })
 }
@@ -26,7 +28,13 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Slot>> {
 }
 
 /// The first slot of `doctor_id` overlapping `[start, end)`, other than `except`.
-pub fn overlapping(conn: &Connection, doctor_id: i64, start: i64, end: i64, except: Option<i64>) -> rusqlite::Result<Option<i64>> {
+pub fn overlapping(
+    conn: &Connection,
+    doctor_id: i64,
+    start: i64,
+    end: i64,
+    except: Option<i64>,
+) -> rusqlite::Result<Option<i64>> {
     // Slots are at most a day long (a CHECK enforces it), which bounds the range scan.
     conn.prepare_cached(
         "SELECT id FROM slot WHERE doctor_id = ?1 AND start_at < ?3 AND end_at > ?2
@@ -37,7 +45,14 @@ pub fn overlapping(conn: &Connection, doctor_id: i64, start: i64, end: i64, exce
 }
 
 /// Inserts a slot; returns its id.
-pub fn insert(conn: &Connection, doctor_id: i64, start: i64, end: i64, mode: &str, now: i64) -> rusqlite::Result<i64> {
+pub fn insert(
+    conn: &Connection,
+    doctor_id: i64,
+    start: i64,
+    end: i64,
+    mode: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached("INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![doctor_id, start, end, mode, now])?;
     Ok(conn.last_insert_rowid())
@@ -45,7 +60,10 @@ pub fn insert(conn: &Connection, doctor_id: i64, start: i64, end: i64, mode: &st
 
 /// Sets the blocked flag; returns whether it changed.
 pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> rusqlite::Result<bool> {
-    Ok(conn.prepare_cached("UPDATE slot SET blocked = ?2 WHERE id = ?1 AND blocked <> ?2")?.execute(params![id, blocked])? > 0)
+    Ok(conn
+        .prepare_cached("UPDATE slot SET blocked = ?2 WHERE id = ?1 AND blocked <> ?2")?
+        .execute(params![id, blocked])?
+        > 0)
 }
 
 /// Whether the slot has a live ordinary (not overbooked) appointment.
@@ -70,7 +88,10 @@ pub struct SlotFilter {
 }
 
 /// Slots starting in `[from, to)` with their live appointments, by start then doctor.
-pub fn list_with_appointments(conn: &Connection, f: &SlotFilter) -> rusqlite::Result<Vec<SlotView>> {
+pub fn list_with_appointments(
+    conn: &Connection,
+    f: &SlotFilter,
+) -> rusqlite::Result<Vec<SlotView>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, a.id, a.patient_id, p.name, a.status, a.overbooked, a.version
          FROM slot s
@@ -84,18 +105,30 @@ pub fn list_with_appointments(conn: &Connection, f: &SlotFilter) -> rusqlite::Re
     while let Some(r) = rows.next()? {
         let slot = from_row(r)?;
         if out.last().map(|v| v.slot.id) != Some(slot.id) {
-            out.push(SlotView { slot, appointments: Vec::new() });
+            out.push(SlotView {
+                slot,
+                appointments: Vec::new(),
+            });
         }
         if let Some(id) = r.get::<_, Option<i64>>(6)? {
             let status: String = r.get(9)?;
-            out.last_mut().expect("pushed above").appointments.push(AppointmentSummary {
-                id,
-                patient_id: r.get(7)?,
-                patient_name: r.get(8)?,
-                status: status.parse().map_err(|_| rusqlite::Error::InvalidColumnType(9, "status".into(), rusqlite::types::Type::Text))?,
-                overbooked: r.get(10)?,
-                version: r.get(11)?,
-            });
+            out.last_mut()
+                .expect("pushed above")
+                .appointments
+                .push(AppointmentSummary {
+                    id,
+                    patient_id: r.get(7)?,
+                    patient_name: r.get(8)?,
+                    status: status.parse().map_err(|_| {
+                        rusqlite::Error::InvalidColumnType(
+                            9,
+                            "status".into(),
+                            rusqlite::types::Type::Text,
+                        )
+                    })?,
+                    overbooked: r.get(10)?,
+                    version: r.get(11)?,
+                });
         }
     }
     if f.free_only {

@@ -30,30 +30,36 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         s.phone_country = c;
     }
     let s: ClinicSettings = ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
-    ctx.out.print(&serde_json::json!({ "settings": s, "db": ctx.desk.path() }), || {
-        format!(
-            "Clinic {:?} ready at {} (time zone {}, phones in {}).",
-            s.name,
-            ctx.desk.path().display(),
-            s.time_zone,
-            s.phone_country
-        )
-    });
+    ctx.out.print(
+        &serde_json::json!({ "settings": s, "db": ctx.desk.path() }),
+        || {
+            format!(
+                "Clinic {:?} ready at {} (time zone {}, phones in {}).",
+                s.name,
+                ctx.desk.path().display(),
+                s.time_zone,
+                s.phone_country
+            )
+        },
+    );
     Ok(())
 }
 
 pub fn demo(ctx: &Ctx) -> Result<(), Error> {
     let s = ctx.desk.create_demo_clinic(&ctx.actor)?;
-    ctx.out.print(&serde_json::json!({ "demo": s, "db": ctx.desk.path() }), || {
-        format!(
-            "Demo clinic created at {}: {} doctors, {} slots, {} patients, {} appointments.",
-            ctx.desk.path().display(),
-            s.doctors,
-            s.slots,
-            s.patients,
-            s.appointments
-        )
-    });
+    ctx.out.print(
+        &serde_json::json!({ "demo": s, "db": ctx.desk.path() }),
+        || {
+            format!(
+                "Demo clinic created at {}: {} doctors, {} slots, {} patients, {} appointments.",
+                ctx.desk.path().display(),
+                s.doctors,
+                s.slots,
+                s.patients,
+                s.appointments
+            )
+        },
+    );
     Ok(())
 }
 

@@ -72,32 +72,64 @@ fn line(a: &Appointment, tz: chrono_tz::Tz) -> String {
 }
 
 pub fn book(ctx: &Ctx, a: BookArgs) -> Result<(), Error> {
-    let appt = ctx.desk.book(&ctx.actor, &BookRequest { slot_id: a.slot, patient_id: a.patient, reason: a.reason })?;
+    let appt = ctx.desk.book(
+        &ctx.actor,
+        &BookRequest {
+            slot_id: a.slot,
+            patient_id: a.patient,
+            reason: a.reason,
+        },
+    )?;
     let tz = ctx.desk.settings()?.tz();
-    ctx.out.print(&serde_json::json!({ "appointment": appt }), || format!("Booked: {}", line(&appt, tz)));
+    ctx.out
+        .print(&serde_json::json!({ "appointment": appt }), || {
+            format!("Booked: {}", line(&appt, tz))
+        });
     Ok(())
 }
 
 pub fn reschedule(ctx: &Ctx, a: RescheduleArgs) -> Result<(), Error> {
     let version = match a.version {
         Some(v) => v,
-        None => ctx.desk.get_appointment(&ctx.actor, a.appointment)?.appointment.version,
+        None => {
+            ctx.desk
+                .get_appointment(&ctx.actor, a.appointment)?
+                .appointment
+                .version
+        }
     };
-    let appt = ctx.desk.reschedule(&ctx.actor, a.appointment, version, a.slot)?;
+    let appt = ctx
+        .desk
+        .reschedule(&ctx.actor, a.appointment, version, a.slot)?;
     let tz = ctx.desk.settings()?.tz();
-    ctx.out.print(&serde_json::json!({ "appointment": appt }), || format!("Moved: {}", line(&appt, tz)));
+    ctx.out
+        .print(&serde_json::json!({ "appointment": appt }), || {
+            format!("Moved: {}", line(&appt, tz))
+        });
     Ok(())
 }
 
 pub fn appointment(ctx: &Ctx, cmd: AppointmentCmd) -> Result<(), Error> {
     let tz = ctx.desk.settings()?.tz();
     match cmd {
-        AppointmentCmd::Status { id, to, version, note } => {
+        AppointmentCmd::Status {
+            id,
+            to,
+            version,
+            note,
+        } => {
             let to: AppointmentStatus = to.parse()?;
             let appt = ctx.desk.change_status(&ctx.actor, id, version, to, &note)?;
-            ctx.out.print(&serde_json::json!({ "appointment": appt }), || format!("Now {}: {}", appt.status, line(&appt, tz)));
+            ctx.out
+                .print(&serde_json::json!({ "appointment": appt }), || {
+                    format!("Now {}: {}", appt.status, line(&appt, tz))
+                });
         }
-        AppointmentCmd::List { day, doctor, status } => {
+        AppointmentCmd::List {
+            day,
+            doctor,
+            status,
+        } => {
             let (from, to) = match day {
                 Some(d) => {
                     let (f, t) = day_bounds(parse_date(&d)?, tz);
@@ -108,26 +140,39 @@ pub fn appointment(ctx: &Ctx, cmd: AppointmentCmd) -> Result<(), Error> {
             let status = status.map(|s| s.parse::<AppointmentStatus>()).transpose()?;
             let list = ctx.desk.list_appointments(
                 &ctx.actor,
-                &AppointmentFilter { from, to, doctor_id: doctor, status, patient_id: None, limit: Some(10_000) },
+                &AppointmentFilter {
+                    from,
+                    to,
+                    doctor_id: doctor,
+                    status,
+                    patient_id: None,
+                    limit: Some(10_000),
+                },
             )?;
-            ctx.out.print(&serde_json::json!({ "appointments": list }), || {
-                if list.is_empty() {
-                    "No appointments.".into()
-                } else {
-                    list.iter().map(|a| line(a, tz)).collect()
-                }
-            });
+            ctx.out
+                .print(&serde_json::json!({ "appointments": list }), || {
+                    if list.is_empty() {
+                        "No appointments.".into()
+                    } else {
+                        list.iter().map(|a| line(a, tz)).collect()
+                    }
+                });
         }
         AppointmentCmd::Show { id } => {
             let d = ctx.desk.get_appointment(&ctx.actor, id)?;
             ctx.out.print(&d, || {
                 let mut t = line(&d.appointment, tz);
-                t += &format!("reason: {}\nbooked by {}\n", d.appointment.reason, d.appointment.created_by);
+                t += &format!(
+                    "reason: {}\nbooked by {}\n",
+                    d.appointment.reason, d.appointment.created_by
+                );
                 for h in &d.history {
                     t += &format!(
                         "  {}  {} -> {}  by {} {}\n",
                         format_local(h.at, tz),
-                        h.from_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                        h.from_status
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         h.to_status,
                         h.actor,
                         h.note

@@ -21,7 +21,11 @@ use frontdesk::{Actor, Error, ErrorCode, Frontdesk};
 use output::Out;
 
 #[derive(Parser)]
-#[command(name = "frontdesk", version, about = "Front-desk appointment booking for clinics (command line)")]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "Front-desk appointment booking for clinics (command line)"
+)]
 struct Cli {
     /// Database file (default: FRONTDESK_DB, else frontdesk.sqlite3 in the app-data folder)
     #[arg(long, global = true, value_name = "PATH")]
@@ -86,7 +90,11 @@ fn exit_code(e: &Error) -> u8 {
 fn run(cli: Cli, out: Out) -> Result<(), Error> {
     let path = cli.db.unwrap_or_else(frontdesk::db::default_path);
     let desk = Frontdesk::open_default(&path)?;
-    let ctx = Ctx { desk, actor: Actor::local_admin(), out };
+    let ctx = Ctx {
+        desk,
+        actor: Actor::local_admin(),
+        out,
+    };
     let result = match cli.command {
         Command::Init(a) => admin::init(&ctx, a),
         Command::Demo => admin::demo(&ctx),

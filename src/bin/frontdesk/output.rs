@@ -12,7 +12,10 @@ impl Out {
     /// Prints `value` as JSON, or the text `human` builds.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+            println!(
+                "{}",
+                serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            );
         } else {
             let text = human();
             if !text.is_empty() {
@@ -29,7 +32,10 @@ impl Out {
         }
         eprintln!("error: {message}");
         if self.json {
-            println!("{}", serde_json::json!({ "error": { "code": e.code(), "message": message } }));
+            println!(
+                "{}",
+                serde_json::json!({ "error": { "code": e.code(), "message": message } })
+            );
         }
     }
 }

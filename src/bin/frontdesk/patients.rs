@@ -23,13 +23,9 @@ pub enum PatientCmd {
     /// List patients (first 100 by name)
     List,
     /// Search by name or phone prefix
-    Search {
-        text: String,
-    },
+    Search { text: String },
     /// Show one patient
-    Show {
-        id: i64,
-    },
+    Show { id: i64 },
 }
 
 fn line(p: &Patient) -> String {
@@ -38,19 +34,40 @@ fn line(p: &Patient) -> String {
         p.id,
         p.name,
         p.phone,
-        if p.phone_verified_at.is_some() { "verified" } else { "" }
+        if p.phone_verified_at.is_some() {
+            "verified"
+        } else {
+            ""
+        }
     )
 }
 
 pub fn patient(ctx: &Ctx, cmd: PatientCmd) -> Result<(), Error> {
     match cmd {
-        PatientCmd::Add { name, phone, dob, notes } => {
-            let p = ctx.desk.add_patient(&ctx.actor, &NewPatient { name, phone, date_of_birth: dob, notes })?;
-            ctx.out.print(&serde_json::json!({ "patient": p }), || format!("Registered patient #{} {} ({})", p.id, p.name, p.phone));
+        PatientCmd::Add {
+            name,
+            phone,
+            dob,
+            notes,
+        } => {
+            let p = ctx.desk.add_patient(
+                &ctx.actor,
+                &NewPatient {
+                    name,
+                    phone,
+                    date_of_birth: dob,
+                    notes,
+                },
+            )?;
+            ctx.out.print(&serde_json::json!({ "patient": p }), || {
+                format!("Registered patient #{} {} ({})", p.id, p.name, p.phone)
+            });
         }
         PatientCmd::List => {
             let ps = ctx.desk.list_patients(&ctx.actor, 100)?;
-            ctx.out.print(&serde_json::json!({ "patients": ps }), || ps.iter().map(line).collect());
+            ctx.out.print(&serde_json::json!({ "patients": ps }), || {
+                ps.iter().map(line).collect()
+            });
         }
         PatientCmd::Search { text } => {
             let ps = ctx.desk.search_patients(&ctx.actor, &text, 50)?;
