@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,8 @@ pub struct Writer {
     gate: FifoGate,
     conn: Mutex<Connection>,
     lock_file: File,
+    commits_since_checkpoint: AtomicU32,
+    checkpointer: Checkpointer,
     deadline: Duration,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -130,10 +133,16 @@ impl Writer {
     /// Opens the writer connection and the lock file beside the database.
     pub(crate) fn open(path: &Path, deadline: Duration, metrics: Arc<Metrics>) -> Result<Self> {
         let conn = crate::db::open_connection(path, Duration::ZERO)?;
+        // checkpoints run on a background connection (see `Checkpointer`), so the
+        // fsync of the main file never happens while the write lock is held
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+
         Ok(Writer {
             gate: FifoGate::new(),
             conn: Mutex::new(conn),
             lock_file: open_lock_file(path)?,
+            commits_since_checkpoint: AtomicU32::new(0),
+            checkpointer: Checkpointer::start(path)?,
             deadline,
             metrics,
         })
@@ -202,6 +211,16 @@ impl Writer {
         let released = Instant::now();
         drop(conn);
         drop(guard);
+        if outcome.is_ok()
+            && self
+                .commits_since_checkpoint
+                .fetch_add(1, Ordering::Relaxed)
+                + 1
+                >= CHECKPOINT_EVERY
+        {
+            self.commits_since_checkpoint.store(0, Ordering::Relaxed);
+            self.checkpointer.request();
+        }
         let (wait, hold) = (locked - asked, released - locked);
         self.metrics.record(op, wait, hold, retries);
         if wait > SLOW_WAIT || hold > SLOW_HOLD {
@@ -221,6 +240,72 @@ impl Writer {
             }
         }
         outcome
+    }
+}
+
+/// Commits of this process after which the background checkpointer copies the WAL
+/// into the database (a booking adds a handful of pages, so the WAL stays a few MiB).
+const CHECKPOINT_EVERY: u32 = 200;
+
+/// A background thread with its own connection that runs `wal_checkpoint(PASSIVE)`
+/// when asked. A PASSIVE checkpoint takes no write lock, so desks keep booking while
+/// it copies pages and fsyncs the database file; SQLite's automatic checkpoint would
+/// instead run inside the committing writer's lock (turned off on the writer).
+struct Checkpointer {
+    signal: Arc<(Mutex<CheckpointState>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    wanted: bool,
+    stop: bool,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Self> {
+        let conn = crate::db::open_connection(path, Duration::from_secs(1))?;
+        let signal = Arc::new((Mutex::new(CheckpointState::default()), Condvar::new()));
+        let theirs = signal.clone();
+        let thread = std::thread::Builder::new()
+            .name("frontdesk-checkpoint".into())
+            .spawn(move || loop {
+                let (lock, cv) = &*theirs;
+                let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !st.wanted && !st.stop {
+                    st = cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                if st.stop {
+                    return;
+                }
+                st.wanted = false;
+                drop(st);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "background checkpoint failed");
+                }
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    fn request(&self) {
+        let (lock, cv) = &*self.signal;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).wanted = true;
+        cv.notify_one();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.signal;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        cv.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
