@@ -17,6 +17,8 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 mod ops;
+pub mod planner;
+pub mod scheduling;
 pub mod store;
 pub mod tx;
 
@@ -30,6 +32,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use metrics::MetricsSnapshot;
 pub use model::*;
 pub use ops::*;
+pub use scheduling::*;
 
 use clock::{Clock, SystemClock};
 use db::Pool;

@@ -26,7 +26,7 @@ pub struct BookRequest {
 }
 
 /// Whether a rusqlite error is the unique index refusing a second live appointment.
-fn is_double_booking(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_double_booking(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && msg.contains("appointment.slot_id"))
 }
@@ -79,24 +79,51 @@ impl Frontdesk {
                 actor: &label,
                 now,
             };
-            let id = appointments::insert(tx, &new).map_err(|e| if is_double_booking(&e) { Error::SlotTaken } else { e.into() })?;
-            audit(tx, now, actor, "appointment.book", "appointment", Some(id), &format!("slot {}", slot.id))?;
+            let id = appointments::insert(tx, &new).map_err(|e| {
+                if is_double_booking(&e) {
+                    Error::SlotTaken
+                } else {
+                    e.into()
+                }
+            })?;
+            audit(
+                tx,
+                now,
+                actor,
+                "appointment.book",
+                "appointment",
+                Some(id),
+                &format!("slot {}", slot.id),
+            )?;
             appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))
         })
     }
 
     /// Moves a pending or confirmed appointment to another free slot, atomically.
-    pub fn reschedule(&self, actor: &Actor, appointment_id: i64, expected_version: i64, new_slot_id: i64) -> Result<Appointment> {
+    pub fn reschedule(
+        &self,
+        actor: &Actor,
+        appointment_id: i64,
+        expected_version: i64,
+        new_slot_id: i64,
+    ) -> Result<Appointment> {
         actor.require(Action::Reschedule)?;
         let now = self.now();
         let label = actor.label();
         self.write("reschedule", |tx| {
-            let current = appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
+            let current =
+                appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != expected_version {
                 return Err(stale(&current));
             }
-            if !matches!(current.status, AppointmentStatus::Pending | AppointmentStatus::Confirmed) {
-                return Err(Error::invalid(format!("a {} appointment cannot be rescheduled", current.status)));
+            if !matches!(
+                current.status,
+                AppointmentStatus::Pending | AppointmentStatus::Confirmed
+            ) {
+                return Err(Error::invalid(format!(
+                    "a {} appointment cannot be rescheduled",
+                    current.status
+                )));
             }
             if new_slot_id == current.slot_id {
                 return Err(Error::invalid("the appointment is already in that slot"));
@@ -105,10 +132,42 @@ impl Frontdesk {
             if slots::is_taken(tx, slot.id)? {
                 return Err(Error::SlotTaken);
             }
-            appointments::move_to_slot(tx, appointment_id, expected_version, slot.id, slot.doctor_id, &label, now)
-                .map_err(|e| if is_double_booking(&e) { Error::SlotTaken } else { e.into() })?;
-            appointments::add_history(tx, appointment_id, Some(current.status), current.status, Some(current.slot_id), Some(slot.id), "rescheduled", &label, now)?;
-            audit(tx, now, actor, "appointment.reschedule", "appointment", Some(appointment_id), &format!("slot {} -> {}", current.slot_id, slot.id))?;
+            appointments::move_to_slot(
+                tx,
+                appointment_id,
+                expected_version,
+                slot.id,
+                slot.doctor_id,
+                &label,
+                now,
+            )
+            .map_err(|e| {
+                if is_double_booking(&e) {
+                    Error::SlotTaken
+                } else {
+                    e.into()
+                }
+            })?;
+            appointments::add_history(
+                tx,
+                appointment_id,
+                Some(current.status),
+                current.status,
+                Some(current.slot_id),
+                Some(slot.id),
+                "rescheduled",
+                &label,
+                now,
+            )?;
+            audit(
+                tx,
+                now,
+                actor,
+                "appointment.reschedule",
+                "appointment",
+                Some(appointment_id),
+                &format!("slot {} -> {}", current.slot_id, slot.id),
+            )?;
             appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))
         })
     }
@@ -116,7 +175,14 @@ impl Frontdesk {
     /// Changes an appointment's status along the state machine, on the version the
     /// caller saw: `Conflict` if it changed meanwhile, `InvalidTransition` if the
     /// move is not allowed. Cancelling frees the slot in the same transaction.
-    pub fn change_status(&self, actor: &Actor, appointment_id: i64, expected_version: i64, to: AppointmentStatus, note: &str) -> Result<Appointment> {
+    pub fn change_status(
+        &self,
+        actor: &Actor,
+        appointment_id: i64,
+        expected_version: i64,
+        to: AppointmentStatus,
+        note: &str,
+    ) -> Result<Appointment> {
         actor.require(Action::for_status_change(to))?;
         let note = optional_text("the note", note, 500)?;
         if to == AppointmentStatus::Cancelled && note.is_empty() {
@@ -125,19 +191,49 @@ impl Frontdesk {
         let now = self.now();
         let label = actor.label();
         self.write("status", |tx| {
-            let current = appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
+            let current =
+                appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != expected_version {
                 return Err(stale(&current));
             }
             if !current.status.can_become(to) {
-                return Err(Error::InvalidTransition { from: current.status.to_string(), to: to.to_string() });
+                return Err(Error::InvalidTransition {
+                    from: current.status.to_string(),
+                    to: to.to_string(),
+                });
             }
             let cancel_reason = (to == AppointmentStatus::Cancelled).then_some(note.as_str());
-            if !appointments::set_status(tx, appointment_id, expected_version, to, cancel_reason, &label, now)? {
+            if !appointments::set_status(
+                tx,
+                appointment_id,
+                expected_version,
+                to,
+                cancel_reason,
+                &label,
+                now,
+            )? {
                 return Err(stale(&current));
             }
-            appointments::add_history(tx, appointment_id, Some(current.status), to, None, None, &note, &label, now)?;
-            audit(tx, now, actor, "appointment.status", "appointment", Some(appointment_id), &format!("{} -> {}", current.status, to))?;
+            appointments::add_history(
+                tx,
+                appointment_id,
+                Some(current.status),
+                to,
+                None,
+                None,
+                &note,
+                &label,
+                now,
+            )?;
+            audit(
+                tx,
+                now,
+                actor,
+                "appointment.status",
+                "appointment",
+                Some(appointment_id),
+                &format!("{} -> {}", current.status, to),
+            )?;
             appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))
         })
     }
@@ -147,12 +243,19 @@ impl Frontdesk {
         actor.require(Action::ViewSchedule)?;
         self.read(|c| {
             let appointment = appointments::get(c, id)?.ok_or(Error::NotFound("appointment"))?;
-            Ok(AppointmentDetail { history: appointments::history(c, id)?, appointment })
+            Ok(AppointmentDetail {
+                history: appointments::history(c, id)?,
+                appointment,
+            })
         })
     }
 
     /// Appointments matching a filter, by slot start.
-    pub fn list_appointments(&self, actor: &Actor, filter: &AppointmentFilter) -> Result<Vec<Appointment>> {
+    pub fn list_appointments(
+        &self,
+        actor: &Actor,
+        filter: &AppointmentFilter,
+    ) -> Result<Vec<Appointment>> {
         actor.require(Action::ViewSchedule)?;
         self.read(|c| Ok(appointments::list(c, filter)?))
     }

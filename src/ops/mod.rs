@@ -6,11 +6,17 @@
 mod appointments;
 mod clinic;
 mod doctors;
+mod generate;
+mod overbook;
 mod patients;
+mod series;
 mod slots;
+mod templates;
+mod waitlist;
 
 pub use appointments::BookRequest;
 pub use patients::PatientUpdate;
+pub use series::MAX_OCCURRENCES;
 pub use slots::DayView;
 
 use crate::auth::Actor;

@@ -5,6 +5,10 @@
 pub mod appointments;
 pub mod audit;
 pub mod doctors;
+pub mod generated;
 pub mod patients;
+pub mod series;
 pub mod settings;
 pub mod slots;
+pub mod templates;
+pub mod waitlist;
