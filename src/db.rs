@@ -38,15 +38,19 @@ pub fn latest_schema_version() -> usize {
     MIGRATIONS_DIR.dirs().count()
 }
 
+/// The desktop app's identifier; its data folder is named after it, so the CLI and
+/// the app find the same default database.
+pub const APP_IDENTIFIER: &str = "org.frontdesk.desk";
+
 /// Where the database lives unless told otherwise: `FRONTDESK_DB`, else the OS
-/// app-data directory.
+/// app-data directory of the desktop app (`~/.local/share/org.frontdesk.desk` on Linux).
 pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("FRONTDESK_DB").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     dirs::data_dir()
         .unwrap_or_else(|| PathBuf::from("."))
-        .join("frontdesk")
+        .join(APP_IDENTIFIER)
         .join(DEFAULT_FILE_NAME)
 }
 
