@@ -74,6 +74,10 @@ pub enum Error {
     /// Not signed in, or the session expired.
     #[error("please sign in")]
     Unauthenticated,
+    /// A sign-in was refused: unknown username, wrong password, or an account that
+    /// is locked or deactivated — deliberately indistinguishable.
+    #[error("wrong username or password (5 failed sign-ins lock an account for 15 minutes)")]
+    LoginFailed,
     /// The role may not perform the action.
     #[error("your role may not {0}")]
     Forbidden(&'static str),
@@ -101,7 +105,7 @@ impl Error {
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::Invalid(_) => ErrorCode::Invalid,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
-            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::Unauthenticated | Error::LoginFailed => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::Busy => ErrorCode::Busy,
             Error::Unusable(_) | Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,

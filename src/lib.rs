@@ -17,8 +17,10 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 mod ops;
+pub mod password;
 pub mod planner;
 pub mod scheduling;
+pub mod session;
 pub mod store;
 pub mod tx;
 

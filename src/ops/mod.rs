@@ -4,20 +4,28 @@
 //! one write transaction together with an audit row.
 
 mod appointments;
+mod audit_log;
 mod clinic;
 mod doctors;
 mod generate;
+mod otp;
 mod overbook;
 mod patients;
 mod series;
 mod slots;
+mod staff;
 mod templates;
 mod waitlist;
 
 pub use appointments::BookRequest;
+pub use otp::{
+    generate_code, parse_sender_args, DeliveryReport, OtpRequested, OtpSender, PhoneVerified,
+    SENDER_ARGS_KEY, SENDER_KEY,
+};
 pub use patients::PatientUpdate;
 pub use series::MAX_OCCURRENCES;
 pub use slots::DayView;
+pub use staff::{DemoAccount, NewStaff, LOCK_SECS, MAX_FAILED_LOGINS};
 
 use crate::auth::Actor;
 use crate::store;

@@ -16,6 +16,13 @@ pub struct InitArgs {
     /// Two-letter country for phone numbers typed without +, e.g. DE
     #[arg(long)]
     country: Option<String>,
+    /// Username of the first admin (only for a clinic without staff); the password
+    /// comes from FRONTDESK_ADMIN_PASSWORD or one line on standard input
+    #[arg(long)]
+    admin_username: Option<String>,
+    /// Display name of the first admin (default: the username)
+    #[arg(long)]
+    admin_name: Option<String>,
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
@@ -30,34 +37,69 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         s.phone_country = c;
     }
     let s: ClinicSettings = ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
-    ctx.out.print(
-        &serde_json::json!({ "settings": s, "db": ctx.desk.path() }),
-        || {
-            format!(
-                "Clinic {:?} ready at {} (time zone {}, phones in {}).",
-                s.name,
-                ctx.desk.path().display(),
-                s.time_zone,
-                s.phone_country
-            )
-        },
-    );
+    let admin = match a.admin_username {
+        Some(_) if !ctx.desk.needs_first_admin()? => {
+            return Err(Error::invalid(
+                "this clinic already has staff accounts; add more with `frontdesk staff add`",
+            ));
+        }
+        Some(u) => {
+            let password = crate::staff::read_password(
+                "FRONTDESK_ADMIN_PASSWORD",
+                "Password for the first admin",
+            )?;
+            Some(ctx.desk.create_first_admin(
+                &u,
+                a.admin_name.as_deref().unwrap_or(&u),
+                &password,
+            )?)
+        }
+        None => None,
+    };
+    let needs_admin = ctx.desk.needs_first_admin()?;
+    let value = serde_json::json!({ "settings": s, "db": ctx.desk.path(), "admin": admin, "needs_first_admin": needs_admin });
+    ctx.out.print(&value, || {
+        let mut t = format!(
+            "Clinic {:?} ready at {} (time zone {}, phones in {}).",
+            s.name,
+            ctx.desk.path().display(),
+            s.time_zone,
+            s.phone_country
+        );
+        if let Some(m) = &admin {
+            t += &format!("\nFirst admin {:?} created.", m.username);
+        } else if needs_admin {
+            t += "\nNo staff account yet: create the first admin with --admin-username NAME.";
+        }
+        t
+    });
     Ok(())
 }
 
 pub fn demo(ctx: &Ctx) -> Result<(), Error> {
     let s = ctx.desk.create_demo_clinic(&ctx.actor)?;
+    let accounts = ctx.desk.create_demo_staff(&ctx.actor)?;
     ctx.out.print(
-        &serde_json::json!({ "demo": s, "db": ctx.desk.path() }),
+        &serde_json::json!({ "demo": s, "db": ctx.desk.path(), "accounts": accounts }),
         || {
-            format!(
+            let mut t = format!(
                 "Demo clinic created at {}: {} doctors, {} slots, {} patients, {} appointments.",
                 ctx.desk.path().display(),
                 s.doctors,
                 s.slots,
                 s.patients,
                 s.appointments
-            )
+            );
+            t += "\nSign-in accounts (passwords are shown only now):";
+            for a in &accounts {
+                t += &format!(
+                    "\n  {:<6} {:<13} {}",
+                    a.username,
+                    a.role.as_str(),
+                    a.password
+                );
+            }
+            t
         },
     );
     Ok(())

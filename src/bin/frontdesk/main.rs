@@ -8,9 +8,12 @@
 
 mod admin;
 mod appointments;
+mod audit;
+mod otp;
 mod output;
 mod patients;
 mod schedule;
+mod staff;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +66,17 @@ enum Command {
     Check,
     /// Contention metrics: lock waits and holds, busy retries, refused races
     Stats,
+    /// Staff accounts: add, list, reset-password, deactivate, role, unlock
+    #[command(subcommand)]
+    Staff(staff::StaffCmd),
+    /// Phone passcodes: request, verify, outbox, deliver
+    #[command(subcommand)]
+    Otp(otp::OtpCmd),
+    /// Clinic settings, including the passcode sender (otp.sender)
+    #[command(subcommand)]
+    Settings(otp::SettingsCmd),
+    /// The audit log, newest first (filters: --actor --entity --from --to --limit)
+    Audit(audit::AuditArgs),
 }
 
 /// What every command gets.
@@ -106,6 +120,10 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         Command::Appointment(c) => appointments::appointment(&ctx, c),
         Command::Check => admin::check(&ctx),
         Command::Stats => admin::stats(&ctx),
+        Command::Staff(c) => staff::staff(&ctx, c),
+        Command::Otp(c) => otp::otp(&ctx, c),
+        Command::Settings(c) => otp::settings(&ctx, c),
+        Command::Audit(a) => audit::audit(&ctx, a),
     };
     // keep this run's lock figures for `frontdesk stats`; losing them is harmless
     let _ = ctx.desk.flush_metrics();

@@ -1,0 +1,251 @@
+//! Password and passcode hashing: argon2id at OWASP parameters (m = 19456 KiB,
+//! t = 2, p = 1, the `argon2` crate's defaults), run on a small bounded pool.
+//!
+//! One hash costs tens of milliseconds of CPU and 19 MiB of memory. Hashing never
+//! happens inside a write transaction (it would stall every booking behind it), and
+//! at most about one hash per core runs at a time ([`HashPool`]): a burst of
+//! sign-ins or passcode checks queues here instead of starving the desk's other
+//! work of CPU and memory.
+
+use std::sync::{Condvar, Mutex, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::TryRngCore;
+
+use crate::error::{Error, Result};
+
+/// Shortest accepted password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest accepted password, in bytes (longer input is refused before hashing).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A counting semaphore bounding how many hashes run at once.
+pub struct HashPool {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl HashPool {
+    /// A pool running at most `permits` hashes at a time.
+    pub fn new(permits: usize) -> Self {
+        HashPool {
+            free: Mutex::new(permits.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The process-wide pool: one permit per CPU core.
+    pub fn global() -> &'static HashPool {
+        static POOL: OnceLock<HashPool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            HashPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        })
+    }
+
+    /// Runs `f` once a permit is free (on the calling thread).
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            while *free == 0 {
+                free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+            }
+            *free -= 1;
+        }
+        struct Permit<'a>(&'a HashPool);
+        impl Drop for Permit<'_> {
+            fn drop(&mut self) {
+                *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _permit = Permit(self);
+        f()
+    }
+}
+
+fn hasher() -> Argon2<'static> {
+    // Params::DEFAULT is OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
+}
+
+/// Fresh random salt from the operating system's generator.
+fn salt() -> Result<SaltString> {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        Error::Internal(format!(
+            "the operating system's random generator failed: {e}"
+        ))
+    })?;
+    SaltString::encode_b64(&bytes).map_err(|e| Error::Internal(format!("salt encoding: {e}")))
+}
+
+/// Refuses a password that is too short or too long, before any hashing.
+pub fn check_password_rules(password: &str) -> Result<()> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid(format!(
+            "a password may be at most {MAX_PASSWORD_BYTES} bytes long"
+        )));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Hashes a secret (password or passcode) into an argon2id PHC string, on the pool.
+/// The caller validates the secret first.
+pub fn hash_secret(secret: &[u8]) -> Result<String> {
+    let salt = salt()?;
+    HashPool::global().run(|| {
+        hasher()
+            .hash_password(secret, &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(format!("hashing failed: {e}")))
+    })
+}
+
+/// Checks a secret against a stored PHC string, on the pool. A malformed stored
+/// hash never matches.
+pub fn verify_secret(secret: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    HashPool::global().run(|| hasher().verify_password(secret, &parsed).is_ok())
+}
+
+/// Whether a stored hash is weaker than today's parameters (or not argon2id) and
+/// should be replaced at the next successful sign-in.
+pub fn needs_rehash(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return true;
+    };
+    if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
+        return true;
+    }
+    match Params::try_from(&parsed) {
+        Ok(p) => {
+            p.m_cost() < Params::DEFAULT_M_COST
+                || p.t_cost() < Params::DEFAULT_T_COST
+                || p.p_cost() < Params::DEFAULT_P_COST
+        }
+        Err(_) => true,
+    }
+}
+
+/// A hash of a random password nobody knows: verifying against it costs the same
+/// as verifying a real account, so an unknown username takes as long as a wrong
+/// password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut bytes = [0u8; 24];
+        let _ = rand::rngs::OsRng.try_fill_bytes(&mut bytes);
+        hash_secret(hex::encode(bytes).as_bytes()).unwrap_or_default()
+    })
+}
+
+/// A random password for generated accounts (the demo): 20 characters from an
+/// alphabet without look-alikes.
+pub fn random_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng.unwrap_err();
+    use rand::Rng;
+    Ok((0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_at_owasp_strength_and_verify() {
+        let h = hash_secret(b"correct horse battery").unwrap();
+        assert!(
+            h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "unexpected PHC string {h}"
+        );
+        assert!(
+            verify_secret(b"correct horse battery", &h),
+            "the right password must verify"
+        );
+        assert!(
+            !verify_secret(b"correct horse batterY", &h),
+            "a wrong password must not verify"
+        );
+        assert!(!needs_rehash(&h), "a fresh hash is strong enough");
+        assert!(
+            !verify_secret(b"x", "not a hash"),
+            "a malformed hash never matches"
+        );
+    }
+
+    #[test]
+    fn weaker_or_foreign_hashes_are_marked_for_rehash() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"abcdefghijk", &salt().unwrap())
+        .unwrap()
+        .to_string();
+        assert!(needs_rehash(&weak), "m=4096,t=1 is weaker than the policy");
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::DEFAULT)
+            .hash_password(b"abcdefghijk", &salt().unwrap())
+            .unwrap()
+            .to_string();
+        assert!(
+            needs_rehash(&argon2i),
+            "argon2i must be upgraded to argon2id"
+        );
+    }
+
+    #[test]
+    fn password_length_rules_are_checked_before_hashing() {
+        assert!(
+            check_password_rules("short").is_err(),
+            "9 characters or fewer are refused"
+        );
+        assert!(
+            check_password_rules("ten chars!").is_ok(),
+            "10 characters are enough"
+        );
+        assert!(
+            check_password_rules(&"x".repeat(1025)).is_err(),
+            "over 1024 bytes is refused"
+        );
+        assert!(
+            check_password_rules(&"x".repeat(1024)).is_ok(),
+            "1024 bytes are allowed"
+        );
+    }
+
+    #[test]
+    fn the_pool_never_runs_more_than_its_permits_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let pool = HashPool::new(2);
+        let (running, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    pool.run(|| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                });
+            }
+        });
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            2,
+            "at most two at once, and the pool was used fully"
+        );
+    }
+}
