@@ -29,14 +29,21 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocat
 mod tests {
     use std::path::Path;
 
-    use tauri::ipc::{CallbackFn, InvokeBody, InvokeRequest};
-    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-    use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{
+        get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+    };
+    use tauri::webview::InvokeRequest;
+    use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
     use ts_rs::{Config, TS};
 
     use super::*;
 
-    fn invoke(window: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str) -> Result<serde_json::Value, serde_json::Value> {
+    /// Calls `cmd` as the page in `window` would, through the real IPC and ACL path.
+    fn invoke(
+        window: &WebviewWindow<MockRuntime>,
+        cmd: &str,
+    ) -> Result<serde_json::Value, serde_json::Value> {
         get_ipc_response(
             window,
             InvokeRequest {
@@ -52,33 +59,63 @@ mod tests {
         .map(|body| body.deserialize().unwrap())
     }
 
+    /// Runs start-up as the event loop would: the configured windows, then `setup`.
+    fn started(mut app: App<MockRuntime>) -> App<MockRuntime> {
+        // Deprecated because a loop of it busy-waits; called once on the mock runtime
+        // it only runs start-up, without entering an event loop the test can't leave.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        app
+    }
+
+    /// The real configuration and access control list, as compiled into the binary.
+    fn real_app() -> App<MockRuntime> {
+        started(
+            crate::install(mock_builder())
+                .build(crate::context())
+                .unwrap(),
+        )
+    }
+
     #[test]
     fn app_info_reports_the_version_and_the_database_file() {
-        let app = crate::install(mock_builder())
-            .build(mock_context(noop_assets()))
-            .unwrap();
+        let app = started(
+            crate::install(mock_builder())
+                .build(mock_context(noop_assets()))
+                .unwrap(),
+        );
         let window = WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
             .unwrap();
 
-        let info: AppInfo = serde_json::from_value(invoke(&window, "app_info").unwrap()).unwrap();
+        let info = invoke(&window, "app_info").unwrap();
 
-        assert_eq!(info.version, app.package_info().version.to_string());
-        let expected = app.state::<DatabaseLocation>();
-        assert_eq!(Path::new(&info.db_path), expected.path(), "db_path must name the file the desk opened");
-    }
-
-    /// The real configuration and access control list, as compiled into the binary.
-    fn real_app() -> tauri::App<tauri::test::MockRuntime> {
-        crate::install(mock_builder()).build(crate::context()).unwrap()
+        // The UI reads exactly these field names (ui/src/bindings/AppInfo.ts).
+        assert_eq!(
+            info["version"],
+            app.package_info().version.to_string(),
+            "got {info}"
+        );
+        let opened = app.state::<DatabaseLocation>();
+        assert_eq!(
+            info["db_path"].as_str().map(Path::new),
+            Some(opened.path()),
+            "db_path must name the file the desk opened; got {info}"
+        );
     }
 
     #[test]
     fn the_main_window_may_call_app_info() {
         let app = real_app();
-        let main = app.get_webview_window("main").expect("the configuration opens a window labelled main");
-        let info = invoke(&main, "app_info").expect("capabilities/main.json grants app_info to main");
-        assert!(info["db_path"].as_str().is_some_and(|p| !p.is_empty()), "got {info}");
+        let main = app
+            .get_webview_window("main")
+            .expect("the configuration opens a window labelled main");
+        let info =
+            invoke(&main, "app_info").expect("capabilities/main.json grants app_info to main");
+        assert!(
+            info["db_path"].as_str().is_some_and(|p| !p.is_empty()),
+            "got {info}"
+        );
     }
 
     #[test]
@@ -87,8 +124,12 @@ mod tests {
         let other = WebviewWindowBuilder::new(&app, "other", Default::default())
             .build()
             .unwrap();
-        let denied = invoke(&other, "app_info").expect_err("only the main window is granted app_info");
-        assert!(denied.to_string().contains("not allowed"), "got {denied}");
+        let denied =
+            invoke(&other, "app_info").expect_err("only the main window is granted app_info");
+        assert!(
+            denied.to_string().contains("not allowed"),
+            "expected an ACL denial, got {denied}"
+        );
     }
 
     #[test]
@@ -101,7 +142,8 @@ mod tests {
         let on_disk = std::fs::read_to_string(&committed).unwrap_or_default();
         assert_eq!(
             on_disk, generated,
-            "ui/src/bindings/AppInfo.ts is stale: rerun with FRONTDESK_UPDATE_BINDINGS=1"
+            "ui/src/bindings/AppInfo.ts is stale: run \
+             `FRONTDESK_UPDATE_BINDINGS=1 cargo test -p frontdesk-app` and commit the result"
         );
     }
 }

@@ -44,9 +44,12 @@ mod tests {
 
     #[test]
     fn the_environment_variable_names_the_database_file() {
-        let location = DatabaseLocation::resolve(Some("/srv/clinic/one.sqlite3".into()), || {
-            panic!("the data directory must not be needed when FRONTDESK_DB is set")
-        })
+        let location = DatabaseLocation::resolve(
+            Some("/srv/clinic/one.sqlite3".into()),
+            || -> Result<PathBuf, ()> {
+                panic!("the data directory must not be needed when FRONTDESK_DB is set")
+            },
+        )
         .unwrap();
         assert_eq!(location.path(), Path::new("/srv/clinic/one.sqlite3"));
     }

@@ -23,10 +23,10 @@ pub fn builder<R: Runtime>() -> tauri::Builder<R> {
 pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .setup(|app| {
-            let location = DatabaseLocation::resolve(
-                std::env::var_os(DatabaseLocation::ENV),
-                || app.path().app_data_dir(),
-            )?;
+            let location =
+                DatabaseLocation::resolve(std::env::var_os(DatabaseLocation::ENV), || {
+                    app.path().app_data_dir()
+                })?;
             app.manage(location);
             Ok(())
         })
