@@ -144,7 +144,12 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(parent_of.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
         i += 1;
     }
     found.remove(0);
@@ -172,6 +177,8 @@ fn status_ok(port: u16) -> bool {
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+    // Read the whole response (the server closes): hanging up early makes
+    // tauri-driver log a "connection reset" error.
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).is_ok() && response.starts_with(b"HTTP/1.1 200")
 }

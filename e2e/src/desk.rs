@@ -1,0 +1,170 @@
+//! One running app instance and its WebDriver session.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::driver::TauriDriver;
+use crate::Clinic;
+
+/// Session creation starts the app; without a display it hangs instead of failing.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `wait_for*` helpers wait for the page to reach the expected state.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `frontdesk-app` on a clinic's database, driven over WebDriver.
+///
+/// Close it with [`Desk::close`]; if a test panics first, dropping the desk still
+/// stops the app and its driver (SIGTERM).
+#[derive(Debug)]
+pub struct Desk {
+    client: Client,
+    name: String,
+    // Dropped after `client`: the driver outlives the session.
+    _driver: TauriDriver,
+}
+
+impl Desk {
+    pub(crate) async fn open(clinic: &Clinic, number: usize) -> Self {
+        let name = format!("{}-desk{number}", clinic.test_name());
+        let log_dir = crate::log_dir();
+        std::fs::create_dir_all(&log_dir).expect("create target/e2e-logs");
+        let log = log_dir.join(format!("{name}.log"));
+        let driver = TauriDriver::start(&[("FRONTDESK_DB", clinic.db_path())], &log);
+
+        let capabilities = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": crate::app_binary() },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let url = driver.url();
+        let connecting = builder.connect(&url);
+        let client = match tokio::time::timeout(SESSION_TIMEOUT, connecting).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!(
+                "{name}: WebDriver session not created: {e} (driver and app output: {})",
+                log.display()
+            ),
+            Err(_) => panic!(
+                "{name}: no WebDriver session within {SESSION_TIMEOUT:?}; is DISPLAY a live X \
+                 server? (driver and app output: {})",
+                log.display()
+            ),
+        };
+        let desk = Self {
+            client,
+            name,
+            _driver: driver,
+        };
+        // The frame is mounted once the status line exists.
+        desk.wait_for("[data-testid=status-line]").await;
+        desk
+    }
+
+    /// `<test>-desk<N>`: names this desk's screenshots and log.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The WebDriver client, for anything the helpers do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The first element matching `css`, now.
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no element matches {css:?}: {e}", self.name))
+    }
+
+    /// The first element matching `css`, waiting up to [`WAIT_TIMEOUT`] for it.
+    pub async fn wait_for(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: no element matched {css:?} within {WAIT_TIMEOUT:?}: {e}",
+                    self.name
+                )
+            })
+    }
+
+    /// Waits until the element matching `css` has text containing `expected` and
+    /// returns its whole text; fails with the last text seen.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        let mut last_seen = None;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if text.contains(expected) {
+                        return text;
+                    }
+                    last_seen = Some(text);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {css:?} did not show {expected:?} within {WAIT_TIMEOUT:?}; last text: {last_seen:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a PNG of the window's page to `target/e2e-screenshots/<file_stem>.png`.
+    ///
+    /// Waits for two animation frames first: WebKit's snapshot is the last painted
+    /// frame, which can lag behind a DOM change the test has just seen.
+    pub async fn screenshot(&self, file_stem: &str) -> std::path::PathBuf {
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+                Vec::new(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: waiting for a painted frame failed: {e}", self.name));
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("{}: screenshot failed: {e}", self.name));
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{}: the screenshot is not a PNG",
+            self.name
+        );
+        let dir = crate::screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("create target/e2e-screenshots");
+        let path = dir.join(format!("{file_stem}.png"));
+        std::fs::write(&path, png)
+            .unwrap_or_else(|e| panic!("write the screenshot {}: {e}", path.display()));
+        path
+    }
+
+    /// Ends the session (which closes the app window) and stops the driver.
+    pub async fn close(self) {
+        let Self {
+            client,
+            name,
+            _driver,
+        } = self;
+        if let Err(e) = client.close().await {
+            eprintln!("{name}: closing the WebDriver session failed: {e}");
+        }
+        drop(_driver);
+    }
+}
