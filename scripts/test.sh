@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# THE project test command (CI's .ci/run calls it): installs what is missing, then
+# format, UI type check and build, clippy, all Rust tests, the app binary, and the
+# end-to-end tests of the real window under Xvfb. Stops at the first failure.
+#
+# Every cargo step selects the whole workspace (`--workspace`). Cargo unifies
+# features over the packages it builds, so `-p frontdesk-app` alone would resolve a
+# different feature set for shared crates (syn, tokio, bitflags, … through the e2e
+# crate) and compile tauri and its ~400 dependencies a second time. With
+# `--workspace` everywhere, build and test share one set; the only difference left
+# is what dev-dependencies add, which touches the core's few crates, not tauri.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+step() {
+    printf '\n==> %s   (%ds)\n' "$*" "$SECONDS" >&2
+}
+
+step "setup"
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "ui: type check and build"
+(cd ui && npm run --silent check && npm run --silent build)
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (core and shell; the end-to-end tests skip here)"
+env -u FRONTDESK_E2E cargo test --workspace
+
+step "cargo build (the app binary the end-to-end tests drive)"
+cargo build --workspace
+
+step "end-to-end tests under Xvfb"
+# `--workspace --test e2e` selects only the e2e test binary while keeping the
+# workspace's feature set, so nothing is recompiled for this step.
+xvfb-run -a -s "-screen 0 1366x768x24" env FRONTDESK_E2E=1 \
+    cargo test --workspace --test e2e -- --test-threads=1
+
+step "all checks passed; screenshots in target/e2e-screenshots/"
