@@ -13,3 +13,7 @@ mod concurrency;
 mod opening;
 /// Patients: registration, duplicates, search, edits.
 mod patients;
+/// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.
+mod scheduling;
+/// Scheduling under concurrency: generation while desks book, waitlist races.
+mod scheduling_races;

@@ -1,0 +1,853 @@
+use chrono::NaiveDate;
+use frontdesk::clinic::{day_bounds, format_local};
+use frontdesk::store::slots::SlotFilter;
+use frontdesk::{
+    AppointmentStatus, BookRequest, Error, GenerationReport, NewTemplate, NewTimeOff,
+    NewWaitlistEntry, SeriesMode, SeriesRequest, SlotMode, TimeRange, WaitlistFilter,
+    WaitlistStatus,
+};
+use proptest::prelude::*;
+
+use crate::fixture::{Clinic, NOW};
+
+pub fn day(s: &str) -> NaiveDate {
+    s.parse().expect("a YYYY-MM-DD date")
+}
+
+/// A clinic in `zone` (the fixture starts in UTC).
+pub fn clinic_in(zone: &str) -> Clinic {
+    let c = Clinic::new();
+    let mut s = c.desk.settings().unwrap();
+    s.time_zone = zone.into();
+    c.desk.update_clinic_settings(&c.admin(), &s).unwrap();
+    c
+}
+
+pub fn template(c: &Clinic, doctor: i64, weekday: u8, start: &str, end: &str, minutes: u16) -> i64 {
+    c.desk
+        .add_template(
+            &c.admin(),
+            &NewTemplate {
+                doctor_id: doctor,
+                weekday,
+                start: start.into(),
+                end: end.into(),
+                slot_minutes: minutes,
+                mode: SlotMode::InPerson,
+                breaks: vec![],
+            },
+        )
+        .unwrap()
+        .id
+}
+
+pub fn generate(c: &Clinic, from: &str, to: &str) -> GenerationReport {
+    c.desk
+        .generate_slots(&c.admin(), day(from), day(to), None, false)
+        .unwrap()
+}
+
+/// The clinic-local "HH:MM" starts of a doctor's slots on a local day.
+fn local_starts(c: &Clinic, doctor: i64, date: &str) -> Vec<String> {
+    let tz = c.desk.settings().unwrap().tz();
+    let (from, to) = day_bounds(day(date), tz);
+    c.desk
+        .list_slots(
+            &c.admin(),
+            &SlotFilter {
+                from,
+                to,
+                doctor_id: Some(doctor),
+                free_only: false,
+            },
+        )
+        .unwrap()
+        .iter()
+        .map(|v| format_local(v.slot.start_at, tz)[11..].to_string())
+        .collect()
+}
+
+fn slot_ids(c: &Clinic, doctor: i64, date: &str) -> Vec<i64> {
+    let tz = c.desk.settings().unwrap().tz();
+    let (from, to) = day_bounds(day(date), tz);
+    c.desk
+        .list_slots(
+            &c.admin(),
+            &SlotFilter {
+                from,
+                to,
+                doctor_id: Some(doctor),
+                free_only: false,
+            },
+        )
+        .unwrap()
+        .iter()
+        .map(|v| v.slot.id)
+        .collect()
+}
+
+fn book(c: &Clinic, slot: i64, patient: i64) -> frontdesk::Appointment {
+    c.desk
+        .book(
+            &c.receptionist(),
+            &BookRequest {
+                slot_id: slot,
+                patient_id: patient,
+                reason: String::new(),
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn generating_twice_creates_nothing_new_and_no_slot_overlaps() {
+    let c = clinic_in("Europe/Berlin");
+    let d = c.doctor("Dr. Weekly");
+    for weekday in 1..=5 {
+        template(&c, d, weekday, "08:00", "12:00", 30);
+        template(&c, d, weekday, "13:00", "16:00", 20);
+    }
+    let first = generate(&c, "2030-01-14", "2030-01-27");
+    assert_eq!(
+        first.created.len(),
+        2 * 5 * (8 + 9),
+        "two weeks of 8 + 9 slots a weekday"
+    );
+    let again = generate(&c, "2030-01-14", "2030-01-27");
+    assert!(
+        again.created.is_empty() && again.removed.is_empty(),
+        "the second run changes nothing: {again:?}"
+    );
+    assert_eq!(
+        again.unchanged,
+        first.created.len() as u64,
+        "every slot is recognised as already there"
+    );
+    assert_eq!(
+        local_starts(&c, d, "2030-01-14")[..3],
+        ["08:00", "08:30", "09:00"]
+    );
+    assert!(
+        local_starts(&c, d, "2030-01-19").is_empty(),
+        "no template on Saturdays"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn templates_of_one_doctor_may_not_overlap_but_other_doctors_may_share_the_times() {
+    let c = Clinic::new();
+    let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
+    template(&c, a, 1, "08:00", "12:00", 30);
+    let clash = NewTemplate {
+        doctor_id: a,
+        weekday: 1,
+        start: "11:30".into(),
+        end: "14:00".into(),
+        slot_minutes: 30,
+        mode: SlotMode::Video,
+        breaks: vec![],
+    };
+    let err = c.desk.add_template(&c.admin(), &clash).unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(m) if m.contains("overlaps") && m.contains("Monday")),
+        "refused with a reason: {err}"
+    );
+    template(&c, a, 1, "12:00", "14:00", 30); // touching is fine
+    template(&c, b, 1, "08:00", "12:00", 30);
+    let desk_err = c.desk.add_template(&c.receptionist(), &clash).unwrap_err();
+    assert!(
+        matches!(desk_err, Error::Forbidden(_)),
+        "receptionists do not edit templates"
+    );
+}
+
+#[test]
+fn time_off_and_breaks_leave_their_hours_empty() {
+    let c = clinic_in("Europe/Berlin");
+    let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
+    for d in [a, b] {
+        c.desk
+            .add_template(
+                &c.admin(),
+                &NewTemplate {
+                    doctor_id: d,
+                    weekday: 1,
+                    start: "08:00".into(),
+                    end: "12:00".into(),
+                    slot_minutes: 60,
+                    mode: SlotMode::InPerson,
+                    breaks: vec![TimeRange {
+                        start: "10:00".into(),
+                        end: "11:00".into(),
+                    }],
+                },
+            )
+            .unwrap();
+    }
+    let off = |doctor, from: &str, to: &str, hours: Option<(&str, &str)>| NewTimeOff {
+        doctor_id: doctor,
+        from_date: from.into(),
+        to_date: to.into(),
+        hours: hours.map(|(s, e)| TimeRange {
+            start: s.into(),
+            end: e.into(),
+        }),
+        note: "leave".into(),
+    };
+    c.desk
+        .add_time_off(&c.admin(), &off(Some(a), "2030-01-14", "2030-01-14", None))
+        .unwrap();
+    c.desk
+        .add_time_off(
+            &c.admin(),
+            &off(
+                Some(b),
+                "2030-01-14",
+                "2030-01-14",
+                Some(("08:00", "09:00")),
+            ),
+        )
+        .unwrap();
+    c.desk
+        .add_time_off(&c.admin(), &off(None, "2030-01-21", "2030-01-21", None))
+        .unwrap();
+    generate(&c, "2030-01-14", "2030-01-28");
+    assert!(
+        local_starts(&c, a, "2030-01-14").is_empty(),
+        "Dr. A is on leave"
+    );
+    assert_eq!(
+        local_starts(&c, b, "2030-01-14"),
+        ["09:00", "11:00"],
+        "half day off and the break"
+    );
+    assert!(
+        local_starts(&c, a, "2030-01-21").is_empty()
+            && local_starts(&c, b, "2030-01-21").is_empty(),
+        "clinic holiday"
+    );
+    assert_eq!(
+        local_starts(&c, a, "2030-01-28"),
+        ["08:00", "09:00", "11:00"],
+        "a normal Monday"
+    );
+    let listed = c
+        .desk
+        .list_time_off(&c.admin(), Some("2030-01-01"), None, Some(b))
+        .unwrap();
+    assert_eq!(
+        listed.len(),
+        2,
+        "Dr. B's half day plus the clinic holiday: {listed:?}"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn regeneration_after_a_template_change_removes_free_slots_and_keeps_booked_ones() {
+    let c = clinic_in("Europe/Berlin");
+    let d = c.doctor("Dr. Change");
+    let p = c.patient("Maria Booked", "0151 2345 6789");
+    let t = template(&c, d, 1, "08:00", "10:00", 30);
+    generate(&c, "2030-01-14", "2030-01-14");
+    let ids = slot_ids(&c, d, "2030-01-14");
+    let booked = book(&c, ids[1], p); // 08:30
+                                      // the doctor now works 09:00-11:00 in 20-minute slots
+    c.desk.remove_template(&c.admin(), t).unwrap();
+    template(&c, d, 1, "09:00", "11:00", 20);
+    let preview = c
+        .desk
+        .generate_slots(&c.admin(), day("2030-01-14"), day("2030-01-14"), None, true)
+        .unwrap();
+    assert_eq!(
+        slot_ids(&c, d, "2030-01-14"),
+        ids,
+        "a preview changes nothing"
+    );
+    let r = generate(&c, "2030-01-14", "2030-01-14");
+    assert_eq!(
+        (
+            preview.created.len(),
+            preview.removed.len(),
+            preview.kept_booked.len()
+        ),
+        (r.created.len(), r.removed.len(), r.kept_booked.len()),
+        "the preview announced exactly what happened"
+    );
+    assert_eq!(
+        r.kept_booked.iter().map(|s| s.slot_id).collect::<Vec<_>>(),
+        [Some(ids[1])],
+        "the booked 08:30 slot is kept and reported"
+    );
+    assert_eq!(
+        r.removed.len(),
+        3,
+        "08:00, 09:00 and 09:30 were free and go"
+    );
+    assert!(
+        r.skipped_overlaps.is_empty(),
+        "the new slots start at 09:00, after the kept one: {:?}",
+        r.skipped_overlaps
+    );
+    assert_eq!(
+        local_starts(&c, d, "2030-01-14"),
+        ["08:30", "09:00", "09:20", "09:40", "10:00", "10:20", "10:40"]
+    );
+    let after = c
+        .desk
+        .get_appointment(&c.admin(), booked.id)
+        .unwrap()
+        .appointment;
+    assert_eq!(
+        (after.slot_id, after.status),
+        (ids[1], AppointmentStatus::Pending),
+        "the booking is untouched"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn generation_never_creates_slots_in_the_past() {
+    let c = Clinic::new(); // UTC; now is Monday 2030-01-07 08:00
+    let d = c.doctor("Dr. Today");
+    template(&c, d, 1, "06:00", "10:00", 60);
+    let r = generate(&c, "2030-01-07", "2030-01-07");
+    assert_eq!(
+        local_starts(&c, d, "2030-01-07"),
+        ["09:00"],
+        "06:00-08:00 are over and 08:00 starts now: {r:?}"
+    );
+    assert!(r.created.iter().all(|s| s.start_at > NOW));
+}
+
+/// The local wall-clock starts of a doctor's slots on each day clocks change.
+fn dst_case(
+    zone: &str,
+    spring: &str,
+    autumn: &str,
+    spring_starts: &[&str],
+    autumn_starts: &[&str],
+) {
+    let c = clinic_in(zone);
+    let d = c.doctor("Dr. Night");
+    template(&c, d, 7, "00:30", "04:00", 30); // Sundays, across the change
+    template(&c, d, 7, "09:00", "10:00", 30);
+    template(&c, d, 1, "09:00", "09:30", 30); // and the Monday after
+    generate(
+        &c,
+        spring,
+        &(day(spring) + chrono::Duration::days(1)).to_string(),
+    );
+    generate(
+        &c,
+        autumn,
+        &(day(autumn) + chrono::Duration::days(1)).to_string(),
+    );
+    let mut spring_expected: Vec<&str> = spring_starts.to_vec();
+    spring_expected.extend(["09:00", "09:30"]);
+    let mut autumn_expected: Vec<&str> = autumn_starts.to_vec();
+    autumn_expected.extend(["09:00", "09:30"]);
+    assert_eq!(
+        local_starts(&c, d, spring),
+        spring_expected,
+        "{zone} spring: the skipped hour has no slots"
+    );
+    assert_eq!(
+        local_starts(&c, d, autumn),
+        autumn_expected,
+        "{zone} autumn: the repeated hour has each slot once"
+    );
+    for monday in [
+        day(spring) + chrono::Duration::days(1),
+        day(autumn) + chrono::Duration::days(1),
+    ] {
+        assert_eq!(
+            local_starts(&c, d, &monday.to_string()),
+            ["09:00"],
+            "{zone}: 09:00 stays 09:00 after the change"
+        );
+    }
+    let lengths = c.count("SELECT count(*) FROM slot WHERE end_at - start_at <> 1800");
+    assert_eq!(lengths, 0, "every slot lasts exactly 30 minutes");
+    c.assert_check();
+}
+
+#[test]
+fn slots_keep_their_local_times_across_daylight_saving_changes_in_berlin() {
+    // 2030-03-31 02:00 -> 03:00 and 2030-10-27 03:00 -> 02:00
+    dst_case(
+        "Europe/Berlin",
+        "2030-03-31",
+        "2030-10-27",
+        &["00:30", "01:00", "01:30", "03:00", "03:30"],
+        &[
+            "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30",
+        ],
+    );
+}
+
+#[test]
+fn slots_keep_their_local_times_across_daylight_saving_changes_in_new_york() {
+    // 2030-03-10 02:00 -> 03:00 and 2030-11-03 02:00 -> 01:00
+    dst_case(
+        "America/New_York",
+        "2030-03-10",
+        "2030-11-03",
+        &["00:30", "01:00", "01:30", "03:00", "03:30"],
+        &[
+            "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30",
+        ],
+    );
+}
+
+/// A doctor with a Monday 09:00-10:00 template and ten Mondays of slots from 2030-01-14.
+fn weekly_clinic() -> (Clinic, i64, i64) {
+    let c = clinic_in("Europe/Berlin");
+    let d = c.doctor("Dr. Series");
+    template(&c, d, 1, "09:00", "10:00", 30);
+    generate(&c, "2030-01-14", "2030-03-24");
+    let p = c.patient("Petra Weekly", "0151 2345 6789");
+    (c, d, p)
+}
+
+fn series(first: i64, patient: i64, every: u32, count: u32, mode: SeriesMode) -> SeriesRequest {
+    SeriesRequest {
+        first_slot_id: first,
+        patient_id: patient,
+        every_weeks: every,
+        count: Some(count),
+        until: None,
+        mode,
+        reason: "physio".into(),
+    }
+}
+
+#[test]
+fn an_all_or_nothing_series_rolls_back_fully_when_one_date_is_taken() {
+    let (c, d, p) = weekly_clinic();
+    let other = c.patient("Otto Other", "0151 2345 0000");
+    let first = slot_ids(&c, d, "2030-01-14")[0];
+    let taken = slot_ids(&c, d, "2030-02-11")[0]; // the fifth Monday
+    book(&c, taken, other);
+    let before = c.count("SELECT count(*) FROM appointment");
+    let err = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &series(first, p, 1, 6, SeriesMode::AllOrNothing),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(m) if m.contains("2030-02-11 09:00") && m.contains("already booked")),
+        "names the date: {err}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM appointment"),
+        before,
+        "nothing was booked"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM appointment_series"),
+        0,
+        "no series was kept"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_partial_series_books_what_is_free_and_reports_the_skipped_dates() {
+    let (c, d, p) = weekly_clinic();
+    let other = c.patient("Otto Other", "0151 2345 0000");
+    let first = slot_ids(&c, d, "2030-01-14")[1]; // 09:30
+    book(&c, slot_ids(&c, d, "2030-01-28")[1], other);
+    c.desk
+        .set_slot_blocked(&c.admin(), slot_ids(&c, d, "2030-02-11")[1], true)
+        .unwrap();
+    let r = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &series(first, p, 2, 5, SeriesMode::BookWhatIsFree),
+        )
+        .unwrap();
+    let tz = c.desk.settings().unwrap().tz();
+    let booked: Vec<String> = r
+        .booked
+        .iter()
+        .map(|a| format_local(a.start_at, tz))
+        .collect();
+    assert_eq!(
+        booked,
+        ["2030-01-14 09:30", "2030-02-25 09:30", "2030-03-11 09:30"],
+        "every other Monday at 09:30, when free"
+    );
+    let skipped: Vec<&str> = r.skipped.iter().map(|s| s.when.as_str()).collect();
+    assert_eq!(
+        skipped,
+        ["2030-01-28 09:30", "2030-02-11 09:30"],
+        "the taken and the blocked date: {:?}",
+        r.skipped
+    );
+    assert!(
+        r.skipped[0].reason.contains("booked") && r.skipped[1].reason.contains("blocked"),
+        "{:?}",
+        r.skipped
+    );
+    assert_eq!(
+        c.desk.list_series(&c.admin(), r.series_id).unwrap().len(),
+        3
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_series_until_a_date_stops_there_and_skips_weeks_without_a_slot() {
+    let (c, d, p) = weekly_clinic();
+    let req = SeriesRequest {
+        count: None,
+        until: Some("2030-04-07".into()),
+        ..series(
+            slot_ids(&c, d, "2030-03-04")[0],
+            p,
+            1,
+            1,
+            SeriesMode::BookWhatIsFree,
+        )
+    };
+    let r = c.desk.book_series(&c.receptionist(), &req).unwrap();
+    assert_eq!(
+        r.booked.len(),
+        3,
+        "the Mondays 2030-03-04, -11 and -18 have slots"
+    );
+    let skipped: Vec<&str> = r.skipped.iter().map(|s| s.when.as_str()).collect();
+    assert_eq!(
+        skipped,
+        ["2030-03-25 09:00", "2030-04-01 09:00"],
+        "slots were generated only up to 03-24; 04-07 is a Sunday"
+    );
+    assert!(r.skipped.iter().all(|s| s.reason.contains("no slot")));
+}
+
+#[test]
+fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched() {
+    let (c, d, p) = weekly_clinic();
+    let r = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &series(
+                slot_ids(&c, d, "2030-01-14")[0],
+                p,
+                1,
+                6,
+                SeriesMode::AllOrNothing,
+            ),
+        )
+        .unwrap();
+    let third = &r.booked[2];
+    let cancelled = c
+        .desk
+        .cancel_series_rest(&c.admin(), third.id, "moved away")
+        .unwrap();
+    assert_eq!(
+        cancelled.iter().map(|a| a.id).collect::<Vec<_>>(),
+        r.booked[2..].iter().map(|a| a.id).collect::<Vec<_>>()
+    );
+    let all = c.desk.list_series(&c.admin(), r.series_id).unwrap();
+    let statuses: Vec<AppointmentStatus> = all.iter().map(|a| a.status).collect();
+    use AppointmentStatus::*;
+    assert_eq!(
+        statuses,
+        [Pending, Pending, Cancelled, Cancelled, Cancelled, Cancelled],
+        "the first two stay booked"
+    );
+    let history = c
+        .desk
+        .get_appointment(&c.admin(), r.booked[5].id)
+        .unwrap()
+        .history;
+    assert_eq!(
+        history.last().map(|h| (h.to_status, h.note.as_str())),
+        Some((Cancelled, "moved away"))
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event WHERE action = 'appointment.status'"),
+        4,
+        "one audit row per cancellation"
+    );
+    let err = c
+        .desk
+        .cancel_series_rest(&c.receptionist(), r.booked[0].id, "x")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Forbidden(_)),
+        "receptionists do not cancel"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn only_an_admin_with_a_reason_may_overbook_a_taken_slot_and_it_shows() {
+    let (c, d, p) = weekly_clinic();
+    let q = c.patient("Quentin Squeeze", "0151 2345 1111");
+    let slot = slot_ids(&c, d, "2030-01-14")[0];
+    let err = c.desk.overbook(&c.admin(), slot, q, "urgent").unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(m) if m.contains("book it normally")),
+        "a free slot is booked normally: {err}"
+    );
+    book(&c, slot, p);
+    assert!(matches!(
+        c.desk.overbook(&c.receptionist(), slot, q, "urgent"),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(
+        matches!(
+            c.desk.overbook(&c.admin(), slot, q, "  "),
+            Err(Error::Invalid(_))
+        ),
+        "a reason is required"
+    );
+    let extra = c.desk.overbook(&c.admin(), slot, q, "acute pain").unwrap();
+    assert!(extra.overbooked, "flagged as overbooked");
+    let r = c.desk.book(
+        &c.receptionist(),
+        &BookRequest {
+            slot_id: slot,
+            patient_id: q,
+            reason: String::new(),
+        },
+    );
+    assert!(
+        matches!(r, Err(Error::SlotTaken)),
+        "ordinary bookings are still one per slot"
+    );
+    let (from, to) = day_bounds(day("2030-01-14"), c.desk.settings().unwrap().tz());
+    let view = c
+        .desk
+        .list_slots(
+            &c.admin(),
+            &SlotFilter {
+                from,
+                to,
+                doctor_id: Some(d),
+                free_only: false,
+            },
+        )
+        .unwrap();
+    let flags: Vec<bool> = view
+        .iter()
+        .find(|v| v.slot.id == slot)
+        .unwrap()
+        .appointments
+        .iter()
+        .map(|a| a.overbooked)
+        .collect();
+    assert_eq!(
+        flags,
+        [false, true],
+        "the day view shows the ordinary and the overbooked appointment"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event WHERE action = 'appointment.overbook'"),
+        1
+    );
+    c.assert_check();
+}
+
+#[test]
+fn the_waitlist_offers_a_freed_slot_to_matching_patients_oldest_first_and_closes_the_entry_on_booking(
+) {
+    let (c, d, p) = weekly_clinic();
+    let (early, late, picky) = (
+        c.patient("Anna Early", "0151 2345 2222"),
+        c.patient("Bert Later", "0151 2345 3333"),
+        c.patient("Cleo Picky", "0151 2345 4444"),
+    );
+    let slot = slot_ids(&c, d, "2030-01-21")[1]; // 09:30-10:00
+    let appt = book(&c, slot, p);
+    let add = |patient, from: Option<&str>, hours: Option<(&str, &str)>| {
+        c.clock.advance(60);
+        c.desk
+            .waitlist_add(
+                &c.receptionist(),
+                &NewWaitlistEntry {
+                    patient_id: patient,
+                    doctor_id: d,
+                    from_date: from.map(Into::into),
+                    to_date: None,
+                    hours: hours.map(|(s, e)| TimeRange {
+                        start: s.into(),
+                        end: e.into(),
+                    }),
+                    note: "any time".into(),
+                },
+            )
+            .unwrap()
+    };
+    let e1 = add(early, None, None);
+    let e2 = add(late, Some("2030-01-20"), Some(("09:00", "10:00")));
+    add(picky, None, Some(("08:00", "09:30"))); // the slot ends after 09:30
+    add(picky, Some("2030-02-01"), None); // too late
+    c.desk
+        .change_status(
+            &c.admin(),
+            appt.id,
+            appt.version,
+            AppointmentStatus::Cancelled,
+            "ill",
+        )
+        .unwrap();
+    let matches = c
+        .desk
+        .waitlist_matches_for_slot(&c.receptionist(), slot)
+        .unwrap();
+    assert_eq!(
+        matches.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [e1.id, e2.id],
+        "first come, first served; the picky ones do not match"
+    );
+    let booked = c
+        .desk
+        .book_from_waitlist(&c.receptionist(), e1.id, slot)
+        .unwrap();
+    assert_eq!((booked.patient_id, booked.slot_id), (early, slot));
+    let entry = c
+        .desk
+        .waitlist_list(
+            &c.admin(),
+            &WaitlistFilter {
+                include_closed: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let closed = entry.iter().find(|e| e.id == e1.id).unwrap();
+    assert_eq!(
+        (closed.status, closed.appointment_id),
+        (WaitlistStatus::Booked, Some(booked.id)),
+        "closed in the same step"
+    );
+    let err = c
+        .desk
+        .book_from_waitlist(&c.receptionist(), e2.id, slot)
+        .unwrap_err();
+    assert!(matches!(err, Error::SlotTaken), "the slot is gone: {err}");
+    let open = c
+        .desk
+        .waitlist_list(&c.admin(), &WaitlistFilter::default())
+        .unwrap();
+    assert_eq!(open.len(), 3, "Bert and both of Cleo's entries still wait");
+    c.desk.waitlist_remove(&c.receptionist(), e2.id).unwrap();
+    assert_eq!(
+        c.desk
+            .waitlist_list(&c.admin(), &WaitlistFilter::default())
+            .unwrap()
+            .len(),
+        2
+    );
+    c.assert_check();
+}
+
+#[test]
+fn late_cancellations_and_no_shows_are_counted_per_patient() {
+    let (c, d, p) = weekly_clinic();
+    let ids = slot_ids(&c, d, "2030-01-14");
+    let (early, late) = (
+        book(&c, ids[0], p),
+        book(&c, slot_ids(&c, d, "2030-01-21")[0], p),
+    );
+    let absent = book(&c, slot_ids(&c, d, "2030-01-28")[0], p);
+    // a week ahead: not late
+    c.desk
+        .change_status(
+            &c.admin(),
+            early.id,
+            early.version,
+            AppointmentStatus::Cancelled,
+            "plans changed",
+        )
+        .unwrap();
+    // the 21st at 09:00 Berlin is 08:00 UTC; cancel at 2030-01-20 10:00 UTC, 22 hours before
+    c.clock.set(NOW + 13 * 86_400 + 2 * 3600);
+    c.desk
+        .change_status(
+            &c.admin(),
+            late.id,
+            late.version,
+            AppointmentStatus::Cancelled,
+            "overslept",
+        )
+        .unwrap();
+    let confirmed = c
+        .desk
+        .change_status(
+            &c.admin(),
+            absent.id,
+            absent.version,
+            AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    c.clock.set(NOW + 21 * 86_400 + 2 * 3600);
+    c.desk
+        .change_status(
+            &c.admin(),
+            absent.id,
+            confirmed.version,
+            AppointmentStatus::NoShow,
+            "",
+        )
+        .unwrap();
+    let a = c.desk.patient_attendance(&c.receptionist(), p).unwrap();
+    assert_eq!(
+        (a.late_cancellations, a.no_shows),
+        (1, 1),
+        "one late cancellation, one no-show: {a:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    #[test]
+    fn random_templates_time_off_and_regeneration_never_store_overlapping_slots(
+        plans in prop::collection::vec((1u8..=7, 0u16..20, 1u16..8, prop::sample::select(vec![15u16, 20, 30, 45, 60])), 1..6),
+        off_day in 0i64..14,
+        second in prop::collection::vec((1u8..=7, 0u16..20, 1u16..8, prop::sample::select(vec![15u16, 20, 30, 45, 60])), 1..6),
+    ) {
+        let c = clinic_in("America/New_York");
+        let d = c.doctor("Dr. Random");
+        let add_all = |plans: &[(u8, u16, u16, u16)]| -> Vec<i64> {
+            plans.iter().filter_map(|(weekday, start_h, hours, len)| {
+                let end_h = (start_h + hours).min(24);
+                c.desk.add_template(&c.admin(), &NewTemplate {
+                    doctor_id: d, weekday: *weekday,
+                    start: format!("{start_h:02}:00"), end: format!("{end_h:02}:00"),
+                    slot_minutes: *len, mode: SlotMode::InPerson, breaks: vec![],
+                }).ok().map(|t| t.id)
+            }).collect()
+        };
+        let first = add_all(&plans);
+        let off = (day("2030-03-04") + chrono::Duration::days(off_day)).to_string();
+        c.desk.add_time_off(&c.admin(), &NewTimeOff { doctor_id: None, from_date: off.clone(), to_date: off.clone(), hours: None, note: String::new() }).unwrap();
+        generate(&c, "2030-03-04", "2030-03-17");
+        // book a few, change the week, regenerate
+        let p = c.patient("Pat Random", "0151 2345 6789");
+        let free: Vec<i64> = c.desk.list_slots(&c.admin(), &SlotFilter { from: NOW, to: NOW + 400 * 86_400, doctor_id: Some(d), free_only: true })
+            .unwrap().iter().step_by(7).map(|v| v.slot.id).collect();
+        for s in &free { book(&c, *s, p); }
+        for t in first { c.desk.remove_template(&c.admin(), t).unwrap(); }
+        add_all(&second);
+        let r = generate(&c, "2030-03-04", "2030-03-17");
+        prop_assert!(r.kept_booked.iter().all(|k| k.slot_id.is_some_and(|id| free.contains(&id))), "only booked slots are kept");
+        prop_assert_eq!(c.count("SELECT count(*) FROM appointment WHERE status = 'PENDING'") as usize, free.len(), "every booking survives");
+        let on_day_off = c.count(&format!(
+            "SELECT count(*) FROM slot WHERE start_at >= {} AND start_at < {}",
+            day_bounds(day(&off), chrono_tz::America::New_York).0, day_bounds(day(&off), chrono_tz::America::New_York).1));
+        prop_assert_eq!(on_day_off, 0, "no slot on the clinic's day off");
+        let report = c.desk.check().unwrap();
+        prop_assert!(report.ok, "check failed: {:?}", report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>());
+    }
+}
