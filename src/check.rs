@@ -59,6 +59,22 @@ const INVARIANTS: &[(&str, &str)] = &[
         "SELECT 'appointment ' || a.id FROM appointment a JOIN slot s ON s.id = a.slot_id
          WHERE s.blocked = 1 AND a.status IN ('PENDING', 'CONFIRMED')",
     ),
+    (
+        "templates of one doctor do not overlap",
+        "SELECT 'template ' || t.id || ' overlaps template ' || u.id FROM schedule_template t JOIN schedule_template u
+           ON u.doctor_id = t.doctor_id AND u.weekday = t.weekday AND u.id < t.id
+          AND u.start_minute < t.end_minute AND t.start_minute < u.end_minute",
+    ),
+    (
+        "every appointment of a series is its patient's, with its doctor",
+        "SELECT 'appointment ' || a.id FROM appointment a JOIN appointment_series s ON s.id = a.series_id
+         WHERE a.patient_id <> s.patient_id OR a.doctor_id <> s.doctor_id",
+    ),
+    (
+        "a waitlist entry booked as an appointment names its patient and doctor",
+        "SELECT 'waitlist entry ' || w.id FROM waitlist_entry w JOIN appointment a ON a.id = w.appointment_id
+         WHERE a.patient_id <> w.patient_id OR a.doctor_id <> w.doctor_id",
+    ),
 ];
 
 fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {

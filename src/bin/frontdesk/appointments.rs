@@ -15,6 +15,18 @@ pub struct BookArgs {
     patient: i64,
     #[arg(long, default_value = "")]
     reason: String,
+    /// Book a recurring series: this slot, then every N weeks at the same time
+    #[arg(long, value_name = "N")]
+    every_weeks: Option<u32>,
+    /// Number of occurrences in the series (the first included)
+    #[arg(long, requires = "every_weeks", conflicts_with = "until")]
+    count: Option<u32>,
+    /// Or: occurrences up to this date (YYYY-MM-DD)
+    #[arg(long, requires = "every_weeks")]
+    until: Option<String>,
+    /// Book the free occurrences and list the others (default: all or nothing)
+    #[arg(long, requires = "every_weeks")]
+    partial: bool,
 }
 
 #[derive(Args)]
@@ -72,6 +84,18 @@ fn line(a: &Appointment, tz: chrono_tz::Tz) -> String {
 }
 
 pub fn book(ctx: &Ctx, a: BookArgs) -> Result<(), Error> {
+    if let Some(every_weeks) = a.every_weeks {
+        let series = crate::scheduling::SeriesArgs {
+            slot: a.slot,
+            patient: a.patient,
+            reason: a.reason,
+            every_weeks,
+            count: a.count,
+            until: a.until,
+            partial: a.partial,
+        };
+        return crate::scheduling::book_series(ctx, series);
+    }
     let appt = ctx.desk.book(
         &ctx.actor,
         &BookRequest {

@@ -13,6 +13,7 @@ mod otp;
 mod output;
 mod patients;
 mod schedule;
+mod scheduling;
 mod staff;
 
 use std::path::PathBuf;
@@ -52,6 +53,25 @@ enum Command {
     /// Slots
     #[command(subcommand)]
     Slot(schedule::SlotCmd),
+    /// Generate slots from the weekly templates (slots generate --from --to [--doctor] [--dry-run])
+    #[command(subcommand)]
+    Slots(scheduling::SlotsCmd),
+    /// Doctors' weekly templates: add, list, remove
+    #[command(subcommand)]
+    Template(scheduling::TemplateCmd),
+    /// Time off (leave, holidays, half days): add, list, remove
+    #[command(subcommand, name = "timeoff")]
+    TimeOff(scheduling::TimeOffCmd),
+    /// The waitlist: add, list, matches for a freed slot, book, remove
+    #[command(subcommand)]
+    Waitlist(scheduling::WaitlistCmd),
+    /// Recurring series: show, cancel-rest
+    #[command(subcommand)]
+    Series(scheduling::SeriesCmd),
+    /// Squeeze a patient into a booked slot (admins; reason required)
+    Overbook(scheduling::OverbookArgs),
+    /// A patient's late cancellations and no-shows
+    Attendance(scheduling::AttendanceArgs),
     /// Patients
     #[command(subcommand)]
     Patient(patients::PatientCmd),
@@ -114,6 +134,13 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         Command::Demo => admin::demo(&ctx),
         Command::Doctor(c) => schedule::doctor(&ctx, c),
         Command::Slot(c) => schedule::slot(&ctx, c),
+        Command::Slots(c) => scheduling::slots(&ctx, c),
+        Command::Template(c) => scheduling::template(&ctx, c),
+        Command::TimeOff(c) => scheduling::time_off(&ctx, c),
+        Command::Waitlist(c) => scheduling::waitlist(&ctx, c),
+        Command::Series(c) => scheduling::series(&ctx, c),
+        Command::Overbook(a) => scheduling::overbook(&ctx, a),
+        Command::Attendance(a) => scheduling::attendance(&ctx, a),
         Command::Patient(c) => patients::patient(&ctx, c),
         Command::Book(a) => appointments::book(&ctx, a),
         Command::Reschedule(a) => appointments::reschedule(&ctx, a),
