@@ -8,12 +8,14 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod bench;
 pub mod check;
 pub mod clinic;
 pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod linearizability;
 pub mod metrics;
 pub mod model;
 mod ops;
@@ -22,6 +24,7 @@ pub mod planner;
 pub mod scheduling;
 pub mod session;
 pub mod store;
+pub mod stress;
 pub mod tx;
 
 use std::path::{Path, PathBuf};

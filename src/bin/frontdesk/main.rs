@@ -8,6 +8,7 @@
 
 mod admin;
 mod appointments;
+mod bench;
 mod audit;
 mod otp;
 mod output;
@@ -15,6 +16,7 @@ mod patients;
 mod schedule;
 mod scheduling;
 mod staff;
+mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +88,14 @@ enum Command {
     Check,
     /// Contention metrics: lock waits and holds, busy retries, refused races
     Stats,
+    /// Benchmark on temporary files: the operations against the bare SQLite commit
+    Bench(bench::BenchArgs),
+    /// Many processes booking a few slots at once (optionally killed at random), then proof nothing was lost
+    Stress(stress::StressArgs),
+    #[command(hide = true)]
+    BenchWorker(bench::BenchWorkerArgs),
+    #[command(hide = true)]
+    StressWorker(stress::WorkerCliArgs),
     /// Staff accounts: add, list, reset-password, deactivate, role, unlock
     #[command(subcommand)]
     Staff(staff::StaffCmd),
@@ -122,14 +132,26 @@ fn exit_code(e: &Error) -> u8 {
 }
 
 fn run(cli: Cli, out: Out) -> Result<(), Error> {
+    let command = match cli.command {
+        // the measuring tools make their own databases (stress may take --db)
+        Command::Bench(a) => return bench::bench(a, out),
+        Command::Stress(a) => return stress::stress(a, cli.db, out),
+        other => other,
+    };
     let path = cli.db.unwrap_or_else(frontdesk::db::default_path);
+    let command = match command {
+        // workers open the file themselves, with their own write path
+        Command::BenchWorker(a) => return bench::worker(a, &path),
+        Command::StressWorker(a) => return stress::worker(a, &path),
+        other => other,
+    };
     let desk = Frontdesk::open_default(&path)?;
     let ctx = Ctx {
         desk,
         actor: Actor::local_admin(),
         out,
     };
-    let result = match cli.command {
+    let result = match command {
         Command::Init(a) => admin::init(&ctx, a),
         Command::Demo => admin::demo(&ctx),
         Command::Doctor(c) => schedule::doctor(&ctx, c),
@@ -147,6 +169,12 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         Command::Appointment(c) => appointments::appointment(&ctx, c),
         Command::Check => admin::check(&ctx),
         Command::Stats => admin::stats(&ctx),
+        Command::Bench(_)
+        | Command::Stress(_)
+        | Command::BenchWorker(_)
+        | Command::StressWorker(_) => {
+            unreachable!("handled before the database is opened")
+        }
         Command::Staff(c) => staff::staff(&ctx, c),
         Command::Otp(c) => otp::otp(&ctx, c),
         Command::Settings(c) => otp::settings(&ctx, c),

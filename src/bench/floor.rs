@@ -1,0 +1,140 @@
+//! The two raw-rusqlite references: the floor (the cheapest durable write) and the
+//! booking done the naive way, with SQLite's busy handler as the only queue.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::setup::BenchClinic;
+use super::{BenchRow, Samples};
+use crate::error::Result;
+use crate::store::appointments::{self, NewAppointment};
+use crate::store::{audit, slots};
+
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// One-row `UPDATE` per `BEGIN IMMEDIATE … COMMIT` on a WAL file with the app's
+/// pragmas (`synchronous=FULL`), for `phase`.
+pub(crate) fn floor(path: &Path, phase: Duration) -> Result<BenchRow> {
+    let conn = crate::db::open_connection(path, Duration::from_secs(5))?;
+    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
+    let mut update = conn.prepare("UPDATE counter SET n = n + 1 WHERE id = 1")?;
+    let mut s = Samples::default();
+    let t = Instant::now();
+    while t.elapsed() < phase {
+        let at = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        update.execute([])?;
+        conn.execute_batch("COMMIT")?;
+        s.lat.push(at.elapsed().as_micros() as u64);
+    }
+    let elapsed = t.elapsed();
+    let mut row = s.row("FLOOR: raw UPDATE, BEGIN IMMEDIATE … COMMIT", elapsed);
+    // the whole call is the transaction
+    row.hold_p50_us = Some(row.p50_us);
+    row.hold_p99_us = Some(row.p99_us);
+    Ok(row)
+}
+
+/// The booking transaction on a raw connection (the same store calls as
+/// `Frontdesk::book`), committed or rolled back.
+fn book_raw(
+    conn: &mut Connection,
+    slot_id: i64,
+    patient_id: i64,
+    now: i64,
+    holds: &mut Vec<u64>,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let locked = Instant::now();
+    let Some(slot) = slots::get(&tx, slot_id)? else {
+        return Ok(false);
+    };
+    if slots::is_taken(&tx, slot.id)? {
+        return Ok(false);
+    }
+    let label = "bench (busy handler only)";
+    let new = NewAppointment {
+        slot_id,
+        doctor_id: slot.doctor_id,
+        patient_id,
+        reason: "",
+        overbooked: false,
+        actor: label,
+        now,
+    };
+    let id = appointments::insert(&tx, &new)?;
+    audit::record(
+        &tx,
+        now,
+        label,
+        "appointment.book",
+        "appointment",
+        Some(id),
+        &format!("slot {slot_id}"),
+    )?;
+    tx.commit()?;
+    holds.push(locked.elapsed().as_micros() as u64);
+    Ok(true)
+}
+
+/// `threads` threads, each with its own connection and `busy_timeout = 5000`, no
+/// FIFO gate and no lock file: SQLite's busy handler decides who goes next.
+pub(crate) fn busy_handler_only(
+    clinic: &BenchClinic,
+    threads: usize,
+    phase: Duration,
+) -> Result<BenchRow> {
+    let all = Mutex::new((Samples::default(), Vec::<u64>::new()));
+    let now = chrono::Utc::now().timestamp();
+    let t = Instant::now();
+    std::thread::scope(|sc| {
+        for th in 0..threads {
+            let all = &all;
+            sc.spawn(move || {
+                let mut s = Samples::default();
+                let mut holds = Vec::new();
+                if let Ok(mut conn) =
+                    crate::db::open_connection(clinic.path(), Duration::from_millis(5000))
+                {
+                    let mut i = th;
+                    while t.elapsed() < phase {
+                        let Ok(slot) = clinic.take_slot() else { break };
+                        let at = Instant::now();
+                        let r = book_raw(&mut conn, slot, clinic.patient(i), now, &mut holds);
+                        s.lat.push(at.elapsed().as_micros() as u64);
+                        match r {
+                            Ok(true) => {}
+                            Ok(false) => s.refused += 1,
+                            Err(e) if crate::error::is_busy(&e) => s.busy += 1,
+                            Err(_) => s.errors += 1,
+                        }
+                        i += threads;
+                    }
+                } else {
+                    s.errors += 1;
+                }
+                let mut g = all.lock().unwrap_or_else(|p| p.into_inner());
+                g.0.merge(s);
+                g.1.extend(holds);
+            });
+        }
+    });
+    let (s, mut holds) = all.into_inner().unwrap_or_else(|p| p.into_inner());
+    holds.sort_unstable();
+    let mut row = s.row(
+        &format!("book, {threads} threads, distinct slots, SQLite busy handler only (baseline)"),
+        t.elapsed(),
+    );
+    row.hold_p50_us = Some(percentile(&holds, 0.5));
+    row.hold_p99_us = Some(percentile(&holds, 0.99));
+    Ok(row)
+}

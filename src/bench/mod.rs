@@ -1,0 +1,624 @@
+//! `frontdesk bench`: how fast the desk's operations are, measured against the
+//! cheapest durable write SQLite can do on the same machine.
+//!
+//! Everything runs on temporary database files opened the app's own way
+//! ([`Frontdesk::open`]: WAL, `synchronous=FULL`). The **floor** is a one-row
+//! `UPDATE` per `BEGIN IMMEDIATE … COMMIT` with raw rusqlite on a file with the same
+//! pragmas, measured in the same run; each operation is reported as a multiple of
+//! it. Contended runs book from many threads of one process (behind the FIFO gate),
+//! from several processes (behind the lock file), and — for comparison — from raw
+//! connections that rely on SQLite's busy handler alone. Reads are timed on a
+//! generated clinic of 1,000,000 appointments and 100,000 patients.
+//!
+//! Latencies are measured around each call; lock-hold figures come from the
+//! write path's own histograms (a fresh [`Frontdesk`] per run, so they cover that
+//! run only; exact to ±9 %).
+
+mod floor;
+mod scale;
+mod setup;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::{Actor, AppointmentStatus, BookRequest, Frontdesk};
+
+pub use worker::{run_worker, WorkerArgs, WorkerOutcome};
+
+/// How to run the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct BenchOptions {
+    /// Short runs and a scale clinic one tenth the size (for CI; under 30 s).
+    pub quick: bool,
+    /// The `frontdesk` executable to start worker processes with (`None`: skip
+    /// the multi-process runs).
+    pub worker_exe: Option<PathBuf>,
+}
+
+impl BenchOptions {
+    fn phase(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(800)
+        } else {
+            Duration::from_secs(8)
+        }
+    }
+
+    fn single_ops(&self) -> usize {
+        if self.quick {
+            200
+        } else {
+            2000
+        }
+    }
+}
+
+/// One measured operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// What was measured.
+    pub operation: String,
+    /// Operations completed (including refusals such as "slot taken").
+    pub ops: u64,
+    /// Operations per second over the run.
+    pub ops_per_sec: f64,
+    /// Median latency (µs).
+    pub p50_us: u64,
+    /// 99th percentile latency (µs).
+    pub p99_us: u64,
+    /// Worst latency (µs).
+    pub max_us: u64,
+    /// Median time the write lock was held (µs), for writes.
+    pub hold_p50_us: Option<u64>,
+    /// 99th percentile lock hold (µs), for writes.
+    pub hold_p99_us: Option<u64>,
+    /// `ops_per_sec` divided by the floor's.
+    pub vs_floor: Option<f64>,
+    /// `Busy` errors (the lock stayed taken past the deadline): must be 0.
+    pub busy: u64,
+    /// Refusals by a rule (slot taken, stale version) — expected under contention.
+    pub refused: u64,
+    /// Any other error.
+    pub errors: u64,
+}
+
+/// One target from the issue, met or missed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// The target in words.
+    pub goal: String,
+    /// The figure measured.
+    pub measured: String,
+    /// Whether it was met.
+    pub met: bool,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Quick mode.
+    pub quick: bool,
+    /// CPU cores seen.
+    pub cores: usize,
+    /// Appointments and patients in the scale clinic.
+    pub scale_appointments: u64,
+    /// Patients in the scale clinic.
+    pub scale_patients: u64,
+    /// Seconds it took to generate the scale clinic.
+    pub scale_generation_secs: f64,
+    /// The measurements.
+    pub rows: Vec<BenchRow>,
+    /// The targets.
+    pub targets: Vec<Target>,
+    /// Seconds the whole run took.
+    pub total_secs: f64,
+}
+
+/// Latencies of one run, in microseconds.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Samples {
+    lat: Vec<u64>,
+    busy: u64,
+    refused: u64,
+    errors: u64,
+}
+
+impl Samples {
+    fn outcome<T>(&mut self, started: Instant, r: &Result<T>) {
+        self.lat.push(started.elapsed().as_micros() as u64);
+        match r {
+            Ok(_) => {}
+            Err(e) => match e.code() {
+                ErrorCode::Busy => self.busy += 1,
+                ErrorCode::SlotTaken | ErrorCode::Conflict | ErrorCode::RateLimited => {
+                    self.refused += 1
+                }
+                _ => self.errors += 1,
+            },
+        }
+    }
+
+    fn merge(&mut self, o: Samples) {
+        self.lat.extend(o.lat);
+        self.busy += o.busy;
+        self.refused += o.refused;
+        self.errors += o.errors;
+    }
+
+    fn row(mut self, operation: &str, elapsed: Duration) -> BenchRow {
+        self.lat.sort_unstable();
+        let pick = |q: f64| -> u64 {
+            if self.lat.is_empty() {
+                return 0;
+            }
+            let rank = ((self.lat.len() as f64 * q).ceil() as usize).clamp(1, self.lat.len());
+            self.lat[rank - 1]
+        };
+        let ops = self.lat.len() as u64;
+        BenchRow {
+            operation: operation.to_string(),
+            ops,
+            ops_per_sec: ops as f64 / elapsed.as_secs_f64().max(1e-9),
+            p50_us: pick(0.50),
+            p99_us: pick(0.99),
+            max_us: self.lat.last().copied().unwrap_or(0),
+            hold_p50_us: None,
+            hold_p99_us: None,
+            vs_floor: None,
+            busy: self.busy,
+            refused: self.refused,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Attaches the lock-hold percentiles of `op` from a desk's metrics.
+fn with_hold(mut row: BenchRow, desk: &Frontdesk, op: &str) -> BenchRow {
+    if let Ok(Some(m)) = desk.metrics().map(|s| s.get(op).cloned()) {
+        row.hold_p50_us = Some(m.lock_hold.p50_us);
+        row.hold_p99_us = Some(m.lock_hold.p99_us);
+    }
+    row
+}
+
+/// Runs the whole benchmark in a temporary folder and returns the figures.
+/// `progress` is told what runs next (the CLI prints it on stderr).
+pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> {
+    let started = Instant::now();
+    let dir = temp_dir("bench")?;
+    let mut rows = Vec::new();
+
+    progress("floor: raw UPDATE per BEGIN IMMEDIATE … COMMIT");
+    let floor = floor::floor(
+        &dir.path.join("floor.sqlite3"),
+        opts.phase().max(Duration::from_secs(1)),
+    )?;
+    let floor_rate = floor.ops_per_sec;
+    rows.push(floor);
+
+    progress("single-threaded operations");
+    let clinic = setup::BenchClinic::create(
+        &dir.path.join("ops.sqlite3"),
+        if opts.quick { 20_000 } else { 120_000 },
+    )?;
+    rows.extend(single_threaded(&clinic, opts)?);
+
+    for threads in [8, 32] {
+        progress(&format!("{threads} threads, distinct slots"));
+        rows.push(threads_distinct(&clinic, threads, opts.phase())?);
+        progress(&format!("{threads} threads, one slot"));
+        rows.push(threads_one_slot(&clinic, threads, opts.phase())?);
+    }
+    progress("32 threads, distinct slots, SQLite busy handler only");
+    rows.push(floor::busy_handler_only(&clinic, 32, opts.phase())?);
+
+    if let Some(exe) = &opts.worker_exe {
+        for (processes, threads) in [(4, 1), (4, 4), (8, 4)] {
+            progress(&format!(
+                "{processes} processes × {threads} threads, distinct slots"
+            ));
+            rows.push(worker::processes(
+                exe,
+                &clinic,
+                processes,
+                threads,
+                opts.phase(),
+            )?);
+        }
+    }
+    drop(clinic);
+
+    let (appointments, patients) = if opts.quick {
+        (100_000, 10_000)
+    } else {
+        (1_000_000, 100_000)
+    };
+    progress(&format!(
+        "generating a clinic of {appointments} appointments and {patients} patients"
+    ));
+    let (scale_rows, generation) = scale::run(
+        &dir.path.join("scale.sqlite3"),
+        appointments,
+        patients,
+        opts.quick,
+    )?;
+    rows.extend(scale_rows);
+
+    for r in rows.iter_mut() {
+        r.vs_floor = Some(r.ops_per_sec / floor_rate.max(1e-9));
+    }
+    let targets = targets(&rows, appointments);
+    Ok(BenchReport {
+        quick: opts.quick,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        scale_appointments: appointments,
+        scale_patients: patients,
+        scale_generation_secs: generation.as_secs_f64(),
+        rows,
+        targets,
+        total_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Book, status change, reschedule, passcodes, search and day view, one at a time.
+fn single_threaded(clinic: &setup::BenchClinic, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
+    let n = opts.single_ops();
+    let actor = Actor::local_admin();
+    let mut out = Vec::new();
+    let desk = clinic.open()?;
+    let mut booked = Vec::with_capacity(n);
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for i in 0..n {
+        let req = BookRequest {
+            slot_id: clinic.take_slot()?,
+            patient_id: clinic.patient(i),
+            reason: String::new(),
+        };
+        let at = Instant::now();
+        let r = desk.book(&actor, &req);
+        s.outcome(at, &r);
+        booked.push(r?.id);
+    }
+    out.push(with_hold(s.row("book", t.elapsed()), &desk, "book"));
+
+    let desk = clinic.open()?;
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for &id in &booked {
+        let at = Instant::now();
+        let r = desk.change_status(&actor, id, 1, AppointmentStatus::Confirmed, "");
+        s.outcome(at, &r);
+        r?;
+    }
+    out.push(with_hold(
+        s.row("status change (confirm)", t.elapsed()),
+        &desk,
+        "status",
+    ));
+
+    let desk = clinic.open()?;
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for &id in &booked {
+        let to = clinic.take_slot()?;
+        let at = Instant::now();
+        let r = desk.reschedule(&actor, id, 2, to);
+        s.outcome(at, &r);
+        r?;
+    }
+    out.push(with_hold(
+        s.row("reschedule", t.elapsed()),
+        &desk,
+        "reschedule",
+    ));
+
+    out.extend(setup::passcodes(clinic, opts.quick)?);
+
+    let desk = clinic.open()?;
+    let reads = if opts.quick { 200 } else { 1000 };
+    out.push(timed_reads(
+        "patient search, name (1,000 patients)",
+        reads,
+        |i| {
+            desk.search_patients(
+                &actor,
+                setup::NAME_QUERIES[i % setup::NAME_QUERIES.len()],
+                20,
+            )
+            .map(|_| ())
+        },
+    ));
+    let date = clinic.first_day;
+    out.push(timed_reads("day view, one doctor", reads, |_| {
+        desk.day_view(&actor, date, Some(clinic.doctors[0]))
+            .map(|_| ())
+    }));
+    out.push(timed_reads("day view, whole clinic", reads, |_| {
+        desk.day_view(&actor, date, None).map(|_| ())
+    }));
+    Ok(out)
+}
+
+/// Times `n` calls of a read.
+pub(crate) fn timed_reads(
+    name: &str,
+    n: usize,
+    mut f: impl FnMut(usize) -> Result<()>,
+) -> BenchRow {
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for i in 0..n {
+        let at = Instant::now();
+        let r = f(i);
+        s.outcome(at, &r);
+    }
+    s.row(name, t.elapsed())
+}
+
+/// `threads` threads of one process booking distinct slots for `phase`.
+fn threads_distinct(
+    clinic: &setup::BenchClinic,
+    threads: usize,
+    phase: Duration,
+) -> Result<BenchRow> {
+    let desk = clinic.open()?;
+    let actor = Actor::local_admin();
+    let all = Mutex::new(Samples::default());
+    let t = Instant::now();
+    std::thread::scope(|sc| {
+        for th in 0..threads {
+            let (desk, actor, all) = (&desk, &actor, &all);
+            sc.spawn(move || {
+                let mut s = Samples::default();
+                let mut i = th;
+                while t.elapsed() < phase {
+                    let Ok(slot_id) = clinic.take_slot() else {
+                        break;
+                    };
+                    let req = BookRequest {
+                        slot_id,
+                        patient_id: clinic.patient(i),
+                        reason: String::new(),
+                    };
+                    let at = Instant::now();
+                    let r = desk.book(actor, &req);
+                    s.outcome(at, &r);
+                    i += threads;
+                }
+                all.lock().unwrap_or_else(|p| p.into_inner()).merge(s);
+            });
+        }
+    });
+    let s = all.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(with_hold(
+        s.row(
+            &format!("book, {threads} threads, distinct slots"),
+            t.elapsed(),
+        ),
+        &desk,
+        "book",
+    ))
+}
+
+/// `threads` threads racing for one slot: book it, and whoever got it cancels it.
+fn threads_one_slot(
+    clinic: &setup::BenchClinic,
+    threads: usize,
+    phase: Duration,
+) -> Result<BenchRow> {
+    let desk = clinic.open()?;
+    let actor = Actor::local_admin();
+    let slot_id = clinic.take_slot()?;
+    let all = Mutex::new(Samples::default());
+    let booked = AtomicU64::new(0);
+    let t = Instant::now();
+    std::thread::scope(|sc| {
+        for th in 0..threads {
+            let (desk, actor, all, booked) = (&desk, &actor, &all, &booked);
+            sc.spawn(move || {
+                let mut s = Samples::default();
+                while t.elapsed() < phase {
+                    let req = BookRequest {
+                        slot_id,
+                        patient_id: clinic.patient(th),
+                        reason: String::new(),
+                    };
+                    let at = Instant::now();
+                    let r = desk.book(actor, &req);
+                    s.outcome(at, &r);
+                    if let Ok(a) = r {
+                        booked.fetch_add(1, Ordering::Relaxed);
+                        let at = Instant::now();
+                        let r = desk.change_status(
+                            actor,
+                            a.id,
+                            a.version,
+                            AppointmentStatus::Cancelled,
+                            "bench",
+                        );
+                        s.outcome(at, &r);
+                    }
+                }
+                all.lock().unwrap_or_else(|p| p.into_inner()).merge(s);
+            });
+        }
+    });
+    let s = all.into_inner().unwrap_or_else(|p| p.into_inner());
+    let name = format!(
+        "book+cancel, {threads} threads, one slot ({} won)",
+        booked.into_inner()
+    );
+    Ok(with_hold(s.row(&name, t.elapsed()), &desk, "book"))
+}
+
+fn row<'a>(rows: &'a [BenchRow], prefix: &str) -> Option<&'a BenchRow> {
+    rows.iter().find(|r| r.operation.starts_with(prefix))
+}
+
+/// Judges the figures against the issue's targets.
+fn targets(rows: &[BenchRow], appointments: u64) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut add = |goal: &str, measured: String, met: bool| {
+        out.push(Target {
+            goal: goal.into(),
+            measured,
+            met,
+        })
+    };
+    let book = row(rows, "book");
+    if let Some(b) = book {
+        let ratio = b.vs_floor.unwrap_or(0.0);
+        add(
+            "booking ≥ 0.4 × floor, single-threaded",
+            format!("{ratio:.2} × floor ({:.0}/s)", b.ops_per_sec),
+            ratio >= 0.4,
+        );
+        if let Some(h) = b.hold_p99_us {
+            add("lock hold p99 < 1 ms, booking", format!("{h} µs"), h < 1000);
+        }
+    }
+    if let Some(h) = row(rows, "status change").and_then(|r| r.hold_p99_us) {
+        add(
+            "lock hold p99 < 1 ms, status change",
+            format!("{h} µs"),
+            h < 1000,
+        );
+    }
+    if let (Some(b), Some(c)) = (book, row(rows, "book, 32 threads, distinct")) {
+        add(
+            "32 threads distinct slots: throughput ≥ single-threaded booking",
+            format!("{:.0}/s vs {:.0}/s", c.ops_per_sec, b.ops_per_sec),
+            c.ops_per_sec >= b.ops_per_sec,
+        );
+        add(
+            "32 threads distinct slots: p99 < 100 ms",
+            format!("{:.1} ms", c.p99_us as f64 / 1000.0),
+            c.p99_us < 100_000,
+        );
+    }
+    for prefix in [
+        "book, 32 threads, distinct",
+        "book+cancel, 32 threads",
+        "book, 8 processes × 4 threads",
+    ] {
+        if let Some(r) = row(rows, prefix) {
+            add(
+                &format!("{prefix}: zero Busy, worst case < 100 ms"),
+                format!("{} Busy, worst {:.1} ms", r.busy, r.max_us as f64 / 1000.0),
+                r.busy == 0 && r.errors == 0 && r.max_us < 100_000,
+            );
+        }
+    }
+    let scale = format!("{}k", appointments / 1000);
+    if let Some(r) = row(rows, "day view, whole clinic, at") {
+        add(
+            &format!("day view, whole clinic-day < 5 ms at {scale}"),
+            format!("p99 {:.2} ms", r.p99_us as f64 / 1000.0),
+            r.p99_us < 5000,
+        );
+    }
+    for prefix in [
+        "patient search, name, at",
+        "patient search, phone prefix, at",
+    ] {
+        if let Some(r) = row(rows, prefix) {
+            add(
+                &format!("{prefix} {scale}: < 10 ms"),
+                format!("p99 {:.2} ms", r.p99_us as f64 / 1000.0),
+                r.p99_us < 10_000,
+            );
+        }
+    }
+    out
+}
+
+/// The report as a markdown table (and the targets below it).
+pub fn markdown(r: &BenchReport) -> String {
+    let us = |v: u64| -> String {
+        if v >= 10_000 {
+            format!("{:.0} ms", v as f64 / 1000.0)
+        } else if v >= 1000 {
+            format!("{:.2} ms", v as f64 / 1000.0)
+        } else {
+            format!("{v} µs")
+        }
+    };
+    let opt = |v: Option<u64>| v.map(us).unwrap_or_else(|| "–".into());
+    let mut s = String::from(
+        "| operation | ops | ops/s | p50 | p99 | max | lock hold p50 | lock hold p99 | × floor | busy | refused | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in &r.rows {
+        s.push_str(&format!(
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.operation,
+            row.ops,
+            row.ops_per_sec,
+            us(row.p50_us),
+            us(row.p99_us),
+            us(row.max_us),
+            opt(row.hold_p50_us),
+            opt(row.hold_p99_us),
+            row.vs_floor.map(|v| format!("{v:.2}")).unwrap_or_default(),
+            row.busy,
+            row.refused,
+            row.errors,
+        ));
+    }
+    s.push_str(&format!(
+        "\n{} cores; scale clinic of {} appointments / {} patients generated in {:.1} s; whole run {:.0} s{}.\n\n| target | measured | met |\n|---|---|---|\n",
+        r.cores,
+        r.scale_appointments,
+        r.scale_patients,
+        r.scale_generation_secs,
+        r.total_secs,
+        if r.quick { " (--quick: short runs, not the published figures)" } else { "" }
+    ));
+    for t in &r.targets {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            t.goal,
+            t.measured,
+            if t.met { "yes" } else { "**no**" }
+        ));
+    }
+    s
+}
+
+/// A temporary folder removed on drop (the library has no tempfile dependency).
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Makes a fresh temporary folder `frontdesk-<kind>-<pid>-<n>`.
+pub(crate) fn temp_dir(kind: &str) -> Result<TempDir> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "frontdesk-{kind}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&path)
+        .map_err(|e| Error::Internal(format!("cannot create {}: {e}", path.display())))?;
+    Ok(TempDir { path })
+}
+
+/// Shared for the worker module: a cheap error for a thread that lost its desk.
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}

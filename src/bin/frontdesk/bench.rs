@@ -1,0 +1,64 @@
+//! `frontdesk bench` (the benchmark table) and the hidden `bench-worker` it starts
+//! for the multi-process runs. The engine is `frontdesk::bench`.
+
+use std::path::Path;
+
+use clap::Args;
+use frontdesk::bench::{self, BenchOptions, WorkerArgs};
+use frontdesk::Error;
+
+use crate::output::Out;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Short runs and a smaller scale clinic (under 30 s; for CI, not for publishing)
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Args)]
+pub struct BenchWorkerArgs {
+    #[arg(long)]
+    threads: usize,
+    #[arg(long)]
+    millis: u64,
+    #[arg(long)]
+    first_slot: i64,
+    #[arg(long)]
+    slots: i64,
+    #[arg(long)]
+    patient_lo: i64,
+    #[arg(long)]
+    patient_hi: i64,
+}
+
+/// Runs the benchmark on temporary files and prints the table (or one JSON object).
+pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
+    let opts = BenchOptions {
+        quick: a.quick,
+        worker_exe: Some(exe),
+    };
+    let report = bench::run(&opts, &|step| eprintln!("bench: {step}"))?;
+    out.print(&report, || bench::markdown(&report));
+    Ok(())
+}
+
+/// One worker process of the multi-process runs: books and prints one JSON line.
+pub fn worker(a: BenchWorkerArgs, db: &Path) -> Result<(), Error> {
+    let outcome = bench::run_worker(&WorkerArgs {
+        db: db.to_path_buf(),
+        threads: a.threads.max(1),
+        millis: a.millis,
+        first_slot: a.first_slot,
+        slots: a.slots,
+        patient_lo: a.patient_lo,
+        patient_hi: a.patient_hi,
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string(&outcome).map_err(|e| Error::Internal(e.to_string()))?
+    );
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `frontdesk stress` (many processes, optional SIGKILLs, then proof nothing was
+//! lost) and the hidden `stress-worker` it starts. The engine is `frontdesk::stress`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use frontdesk::stress::{self, StressOptions, StressWorkerArgs};
+use frontdesk::Error;
+
+use crate::output::Out;
+
+#[derive(Args)]
+pub struct StressArgs {
+    /// Worker processes at once
+    #[arg(long, default_value_t = 8)]
+    processes: usize,
+    /// Threads per worker
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// How long to run
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+    /// Kill a random worker with SIGKILL about every N ms (crash injection)
+    #[arg(long, value_name = "N")]
+    kill_every_ms: Option<u64>,
+    /// Slots in the stress area (few = more contention)
+    #[arg(long, default_value_t = 12)]
+    slots: usize,
+    /// Patients (phones) in the stress area
+    #[arg(long, default_value_t = 6)]
+    patients: usize,
+    /// Leave passcode request and verify out of the mix
+    #[arg(long)]
+    no_passcodes: bool,
+}
+
+#[derive(Args)]
+pub struct WorkerCliArgs {
+    #[arg(long)]
+    threads: usize,
+    #[arg(long)]
+    millis: u64,
+    #[arg(long, value_delimiter = ',')]
+    slots: Vec<i64>,
+    #[arg(long, value_delimiter = ',')]
+    patients: Vec<i64>,
+    #[arg(long, value_delimiter = ',')]
+    phones: Vec<String>,
+    #[arg(long)]
+    passcodes: bool,
+}
+
+/// Runs the stress test; fails (exit 3) when anything was lost or made up.
+pub fn stress(a: StressArgs, db: Option<PathBuf>, out: Out) -> Result<(), Error> {
+    let sane = (1..=64).contains(&a.processes)
+        && (1..=64).contains(&a.threads)
+        && a.seconds > 0.0
+        && a.seconds <= 86_400.0;
+    if !sane {
+        return Err(Error::invalid(
+            "use 1–64 processes, 1–64 threads and a positive number of seconds",
+        ));
+    }
+    if a.slots == 0 || a.patients == 0 || a.slots > 1000 || a.patients > 1000 {
+        return Err(Error::invalid("use 1–1000 slots and 1–1000 patients"));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
+    let opts = StressOptions {
+        worker_exe: exe,
+        db,
+        processes: a.processes,
+        threads: a.threads,
+        duration: Duration::from_secs_f64(a.seconds),
+        kill_every: a.kill_every_ms.map(|ms| Duration::from_millis(ms.max(1))),
+        slots: a.slots,
+        patients: a.patients,
+        passcodes: !a.no_passcodes,
+    };
+    let report = stress::run(&opts, &|step| eprintln!("stress: {step}"))?;
+    out.print(&report, || stress::summary(&report));
+    if report.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "{} violation(s) found: {}",
+            report.violations.len(),
+            report.violations.join("; ")
+        )))
+    }
+}
+
+/// One worker: the journal goes to stdout.
+pub fn worker(a: WorkerCliArgs, db: &Path) -> Result<(), Error> {
+    stress::run_worker(&StressWorkerArgs {
+        db: db.to_path_buf(),
+        threads: a.threads.max(1),
+        millis: a.millis,
+        slots: a.slots,
+        patients: a.patients,
+        phones: a.phones,
+        passcodes: a.passcodes,
+    })
+}
