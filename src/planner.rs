@@ -437,6 +437,22 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_with_a_clock_change_inside_it_is_not_planned() {
+        // 45-minute slots from 00:45 on the Berlin spring day: 01:30-02:15 would span the jump
+        let t = template(1, 7, 45, 4 * 60 + 30, 45);
+        let slots = plan_slots(&[t], &[], date(2030, 3, 31), date(2030, 3, 31), berlin(), 0);
+        let starts: Vec<String> = slots
+            .iter()
+            .map(|s| local(s.start_at, berlin())[11..].to_string())
+            .collect();
+        assert_eq!(
+            starts,
+            ["00:45", "03:00", "03:45"],
+            "01:30 spans the change and 02:15 does not exist"
+        );
+    }
+
+    #[test]
     fn reconciliation_removes_only_free_future_generated_slots_and_keeps_booked_ones() {
         let t = template(1, 1, 9 * 60, 10 * 60, 30);
         let planned = plan_slots(&[t], &[], date(2030, 1, 7), date(2030, 1, 7), berlin(), 0);

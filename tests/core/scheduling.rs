@@ -308,6 +308,109 @@ fn regeneration_after_a_template_change_removes_free_slots_and_keeps_booked_ones
 }
 
 #[test]
+fn time_off_added_later_clears_free_slots_reports_booked_ones_and_never_touches_hand_made_slots() {
+    let c = clinic_in("Europe/Berlin");
+    let d = c.doctor("Dr. Later");
+    let p = c.patient("Maria Booked", "0151 2345 6789");
+    template(&c, d, 2, "08:00", "10:00", 60); // Tuesdays
+    generate(&c, "2030-01-15", "2030-01-15");
+    let ids = slot_ids(&c, d, "2030-01-15");
+    let kept = book(&c, ids[0], p);
+    // an extra evening slot added by hand that same day
+    let (from, _) = day_bounds(day("2030-01-15"), c.desk.settings().unwrap().tz());
+    let by_hand = c
+        .desk
+        .add_slot(
+            &c.admin(),
+            d,
+            from + 18 * 3600,
+            from + 19 * 3600,
+            SlotMode::Phone,
+        )
+        .unwrap();
+    c.desk
+        .add_time_off(
+            &c.admin(),
+            &NewTimeOff {
+                doctor_id: Some(d),
+                from_date: "2030-01-15".into(),
+                to_date: "2030-01-15".into(),
+                hours: None,
+                note: "conference".into(),
+            },
+        )
+        .unwrap();
+    let r = generate(&c, "2030-01-15", "2030-01-15");
+    assert_eq!(
+        r.removed.iter().map(|s| s.slot_id).collect::<Vec<_>>(),
+        [Some(ids[1])],
+        "the free 09:00 slot goes"
+    );
+    assert_eq!(
+        r.kept_booked.iter().map(|s| s.slot_id).collect::<Vec<_>>(),
+        [Some(ids[0])],
+        "the booked 08:00 slot is reported"
+    );
+    assert_eq!(
+        slot_ids(&c, d, "2030-01-15"),
+        [ids[0], by_hand.id],
+        "the booked and the hand-made slot stay"
+    );
+    assert_eq!(
+        c.desk
+            .get_appointment(&c.admin(), kept.id)
+            .unwrap()
+            .appointment
+            .status,
+        AppointmentStatus::Pending,
+        "the booking is untouched"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_free_slot_that_no_longer_fits_but_has_a_cancelled_appointment_is_blocked_not_deleted() {
+    let c = clinic_in("Europe/Berlin");
+    let d = c.doctor("Dr. History");
+    let p = c.patient("Maria Cancelled", "0151 2345 6789");
+    let t = template(&c, d, 2, "08:00", "09:00", 60);
+    generate(&c, "2030-01-15", "2030-01-15");
+    let slot = slot_ids(&c, d, "2030-01-15")[0];
+    let a = book(&c, slot, p);
+    c.desk
+        .change_status(
+            &c.admin(),
+            a.id,
+            a.version,
+            AppointmentStatus::Cancelled,
+            "ill",
+        )
+        .unwrap();
+    c.desk.remove_template(&c.admin(), t).unwrap();
+    let r = generate(&c, "2030-01-15", "2030-01-15");
+    assert_eq!(
+        r.retired.iter().map(|s| s.slot_id).collect::<Vec<_>>(),
+        [Some(slot)],
+        "reported as blocked"
+    );
+    let blocked = c.count(&format!("SELECT blocked FROM slot WHERE id = {slot}"));
+    assert_eq!(
+        blocked, 1,
+        "kept for the cancelled appointment's history, but nobody can book it"
+    );
+    assert_eq!(
+        c.desk
+            .get_appointment(&c.admin(), a.id)
+            .unwrap()
+            .history
+            .len(),
+        2,
+        "the history is intact"
+    );
+    c.assert_check();
+}
+
+#[test]
 fn generation_never_creates_slots_in_the_past() {
     let c = Clinic::new(); // UTC; now is Monday 2030-01-07 08:00
     let d = c.doctor("Dr. Today");
