@@ -27,10 +27,10 @@ pub enum NoCode {
     Exhausted,
 }
 
-/// Requests for `phone` at or after `since`, oldest first.
+/// Requests for `phone` made after `since` (exclusive), oldest first.
 pub fn requests_since(conn: &Connection, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT requested_at FROM otp_request WHERE phone = ?1 AND requested_at >= ?2 ORDER BY requested_at",
+        "SELECT requested_at FROM otp_request WHERE phone = ?1 AND requested_at > ?2 ORDER BY requested_at",
     )?;
     let rows = stmt.query_map(params![phone, since], |r| r.get(0))?;
     rows.collect()
@@ -184,12 +184,12 @@ pub fn queue(conn: &Connection, phone: &str, body: &str, now: i64) -> rusqlite::
     Ok(conn.last_insert_rowid())
 }
 
-/// Gives up messages queued before `stale_before` (their passcode has expired),
+/// Gives up messages queued at or before `stale_before` (their passcode has expired),
 /// blanking their text; returns how many.
 pub fn expire(conn: &Connection, stale_before: i64) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
-         WHERE status IN ('QUEUED', 'SENDING') AND created_at < ?1",
+         WHERE status IN ('QUEUED', 'SENDING') AND created_at <= ?1",
     )?
     .execute([stale_before])
 }

@@ -135,3 +135,43 @@ pub fn open_at(path: &std::path::Path, clock: Arc<ManualClock>) -> Frontdesk {
 pub fn frontdesk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_frontdesk")
 }
+
+/// A password that satisfies the rules, for staff accounts in tests.
+pub const PASSWORD: &str = "correct horse battery";
+
+impl Clinic {
+    /// A real staff account (username = `username`, password [`PASSWORD`]); its id.
+    pub fn account(&self, username: &str, role: Role) -> i64 {
+        let new = frontdesk::NewStaff {
+            username: username.into(),
+            display_name: format!("{username} (test)"),
+            role,
+            password: PASSWORD.into(),
+        };
+        self.desk
+            .add_staff(&Actor::local_admin(), &new)
+            .expect("add staff account")
+            .id
+    }
+
+    /// The outbox text of the newest message to `phone` (tests read the code
+    /// the way the sender would).
+    pub fn last_code(&self, phone_e164: &str) -> String {
+        let body: String = self
+            .desk
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT body FROM outbox WHERE phone = ?1 ORDER BY id DESC LIMIT 1",
+                    [phone_e164],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("a queued message");
+        body.split_whitespace()
+            .find(|w| {
+                w.len() == 7 && w.ends_with('.') && w[..6].bytes().all(|b| b.is_ascii_digit())
+            })
+            .map(|w| w[..6].to_string())
+            .unwrap_or_else(|| panic!("no passcode in the queued message"))
+    }
+}

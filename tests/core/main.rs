@@ -17,3 +17,9 @@ mod patients;
 mod scheduling;
 /// Scheduling under concurrency: generation while desks book, waitlist races.
 mod scheduling_races;
+/// The audit log: append-only, hash chain, admin listing, no secrets.
+mod audit;
+/// Phone passcodes: rate limits, attempts, expiry, delivery, code uniformity.
+mod otp;
+/// Staff accounts, sign-in with lockout, sessions.
+mod staff;

@@ -1,0 +1,190 @@
+use frontdesk::store::audit::AuditFilter;
+use frontdesk::{Actor, Error, Role};
+
+use crate::fixture::{Clinic, NOW, PASSWORD};
+
+#[test]
+fn raw_updates_and_deletes_of_the_audit_log_are_rejected() {
+    let c = Clinic::new();
+    c.doctor("Dr. Audit");
+    let before = c.count("SELECT count(*) FROM audit_event");
+    assert!(before > 0, "setting up the clinic left audit rows");
+    let update = c.desk.write("test.tamper", |tx| {
+        Ok(tx.execute("UPDATE audit_event SET actor = 'nobody'", [])?)
+    });
+    assert!(update.is_err(), "an UPDATE must be rejected");
+    let delete = c.desk.write("test.tamper", |tx| {
+        Ok(tx.execute("DELETE FROM audit_event", [])?)
+    });
+    assert!(delete.is_err(), "a DELETE must be rejected");
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event"),
+        before,
+        "no row changed"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event WHERE actor = 'nobody'"),
+        0,
+        "no actor rewritten"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn check_names_the_first_row_edited_behind_the_triggers_back() {
+    let c = Clinic::new();
+    for name in ["Dr. A", "Dr. B", "Dr. C"] {
+        c.doctor(name);
+    }
+    let target: i64 = c.count(
+        "SELECT id FROM audit_event WHERE action = 'doctor.add' ORDER BY id LIMIT 1 OFFSET 1",
+    );
+    c.desk
+        .write("test.tamper", |tx| {
+            tx.execute_batch("DROP TRIGGER audit_event_no_update")?;
+            tx.execute(
+                "UPDATE audit_event SET detail = 'nothing happened' WHERE id = ?1",
+                [target],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let report = c.desk.check().unwrap();
+    assert!(!report.ok, "the check must fail after tampering");
+    let chain = report
+        .items
+        .iter()
+        .find(|i| i.name.contains("hash chain"))
+        .expect("a chain check");
+    assert!(
+        !chain.ok && chain.detail.contains(&format!("row {target} ")),
+        "the first broken row {target} is named: {}",
+        chain.detail
+    );
+}
+
+#[test]
+fn only_admins_list_the_audit_log_with_filters() {
+    let c = Clinic::new();
+    c.account("ada", Role::Admin);
+    c.account("rita", Role::Receptionist);
+    let admin = c.desk.authenticate("ada", PASSWORD).unwrap();
+    let desk = c.desk.authenticate("rita", PASSWORD).unwrap();
+    let refused = c.desk.list_audit(&desk, &AuditFilter::default());
+    assert!(
+        matches!(refused, Err(Error::Forbidden(_))),
+        "receptionists may not read the audit log: {refused:?}"
+    );
+
+    c.clock.advance(3600);
+    c.desk.add_doctor(&admin, "Dr. Later", "GP").unwrap();
+    let all = c.desk.list_audit(&admin, &AuditFilter::default()).unwrap();
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let by_actor = c
+        .desk
+        .list_audit(
+            &admin,
+            &AuditFilter {
+                actor: Some("ada".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        !by_actor.is_empty() && by_actor.iter().all(|e| e.actor.contains("ada")),
+        "filtered by actor: {by_actor:?}"
+    );
+    let doctors = c
+        .desk
+        .list_audit(
+            &admin,
+            &AuditFilter {
+                entity: Some("doctor".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(doctors.len(), 1, "one doctor event");
+    let later = c
+        .desk
+        .list_audit(
+            &admin,
+            &AuditFilter {
+                from: Some(NOW + 3600),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["doctor.add"],
+        "only the later event"
+    );
+    let earlier = c
+        .desk
+        .list_audit(
+            &admin,
+            &AuditFilter {
+                to: Some(NOW + 3600),
+                limit: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(earlier.len(), 2, "the limit applies");
+    assert!(
+        earlier.iter().all(|e| e.at < NOW + 3600),
+        "the end is exclusive"
+    );
+}
+
+#[test]
+fn sign_ins_and_passcodes_are_audited_without_secrets() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let _ = c.desk.authenticate("rita", "guessed wrong!");
+    let _ = c.desk.authenticate("ghost", "guessed wrong!");
+    let rita = c.desk.authenticate("rita", PASSWORD).unwrap();
+    c.desk.request_otp(&rita, "0151 2345 6789").unwrap();
+    let code = c.last_code("+4915123456789");
+    let _ = c.desk.verify_otp(
+        &rita,
+        "0151 2345 6789",
+        if code == "000000" { "111111" } else { "000000" },
+    );
+    c.desk.verify_otp(&rita, "0151 2345 6789", &code).unwrap();
+    let events = c
+        .desk
+        .list_audit(
+            &Actor::local_admin(),
+            &AuditFilter {
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let actions: Vec<&str> = events.iter().rev().map(|e| e.action.as_str()).collect();
+    for expected in [
+        "staff.login_failed",
+        "staff.login",
+        "otp.request",
+        "otp.verify_failed",
+        "otp.verify",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} is recorded: {actions:?}"
+        );
+    }
+    let everything: String = events
+        .iter()
+        .map(|e| format!("{} {} {}", e.actor, e.action, e.detail))
+        .collect();
+    for secret in [PASSWORD, "guessed wrong!", "ghost", &code, "+4915123456789"] {
+        assert!(
+            !everything.contains(secret),
+            "the audit log must not contain {secret:?}"
+        );
+    }
+    c.assert_check();
+}
