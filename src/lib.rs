@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod check;
 pub mod clinic;
@@ -15,14 +16,18 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod linearizability;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 mod ops;
 pub mod password;
 pub mod planner;
+pub mod presence;
 pub mod scheduling;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod stress;
 pub mod tx;
@@ -57,7 +62,11 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { lock_deadline: Duration::from_secs(10), pool_size: 4, clock: Arc::new(SystemClock) }
+        OpenOptions {
+            lock_deadline: Duration::from_secs(10),
+            pool_size: 4,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -68,6 +77,9 @@ pub struct Frontdesk {
     writer: Writer,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
+    /// refuses while anyone holds it. Declared last so it is released last.
+    _presence: std::fs::File,
 }
 
 impl Frontdesk {
@@ -76,15 +88,27 @@ impl Frontdesk {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::Unusable(format!("cannot create the folder {} for the database: {e}", dir.display()))
+                Error::Unusable(format!(
+                    "cannot create the folder {} for the database: {e}",
+                    dir.display()
+                ))
             })?;
         }
         db::refuse_network_filesystem(&path)?;
+        // before touching the file: waits while a restore swaps it
+        let presence = presence::hold_shared(&path)?;
         let metrics = Arc::new(Metrics::default());
         let writer = Writer::open(&path, options.lock_deadline, metrics.clone())?;
         writer.exclusively(|| db::prepare_schema(&path))?;
         let pool = db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
-        Ok(Frontdesk { path, pool, writer, metrics, clock: options.clock })
+        Ok(Frontdesk {
+            path,
+            pool,
+            writer,
+            metrics,
+            clock: options.clock,
+            _presence: presence,
+        })
     }
 
     /// Opens with default options.
@@ -103,7 +127,11 @@ impl Frontdesk {
     }
 
     /// Runs `f` in one write transaction (see [`tx`]).
-    pub fn write<T>(&self, op: &'static str, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         self.writer.run(op, f)
     }
 
@@ -133,7 +161,9 @@ impl Frontdesk {
     /// `PRAGMA data_version` on a dedicated connection changes whenever another
     /// connection or process commits; the desktop shell polls it to refresh.
     pub fn data_version_probe(&self) -> Result<DataVersionProbe> {
-        Ok(DataVersionProbe { conn: db::open_connection(&self.path, Duration::from_secs(5))? })
+        Ok(DataVersionProbe {
+            conn: db::open_connection(&self.path, Duration::from_secs(5))?,
+        })
     }
 }
 
@@ -145,6 +175,8 @@ pub struct DataVersionProbe {
 impl DataVersionProbe {
     /// A number that changes when any other connection commits.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 }

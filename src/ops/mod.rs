@@ -5,12 +5,14 @@
 
 mod appointments;
 mod audit_log;
+mod backup;
 mod clinic;
 mod doctors;
 mod generate;
 mod otp;
 mod overbook;
 mod patients;
+mod reports;
 mod series;
 mod slots;
 mod staff;
@@ -18,11 +20,16 @@ mod templates;
 mod waitlist;
 
 pub use appointments::BookRequest;
+pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
 pub use otp::{
     generate_code, parse_sender_args, DeliveryReport, OtpRequested, OtpSender, PhoneVerified,
     SENDER_ARGS_KEY, SENDER_KEY,
 };
 pub use patients::PatientUpdate;
+pub(crate) use reports::range_bounds;
+pub use reports::{
+    Report, ReportPeriod, ReportRow, LATE_CANCELLATION_SECS as REPORT_LATE_CANCELLATION_SECS,
+};
 pub use series::MAX_OCCURRENCES;
 pub use slots::DayView;
 pub use staff::{DemoAccount, NewStaff, LOCK_SECS, MAX_FAILED_LOGINS};

@@ -23,3 +23,11 @@ mod audit;
 mod otp;
 /// Staff accounts, sign-in with lockout, sessions.
 mod staff;
+/// Backups while desks book, restores (round trip, refusals, kill -9), retention.
+mod backup;
+/// CSV exports through a CSV parser; the printable day sheet.
+mod export;
+/// Reports per doctor per week or month.
+mod reports;
+/// Settings validation: time zone, backup folder, retention, unknown keys.
+mod settings;

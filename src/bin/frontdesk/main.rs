@@ -8,11 +8,14 @@
 
 mod admin;
 mod appointments;
-mod bench;
 mod audit;
+mod backup;
+mod bench;
+mod export;
 mod otp;
 mod output;
 mod patients;
+mod report;
 mod schedule;
 mod scheduling;
 mod staff;
@@ -107,6 +110,18 @@ enum Command {
     Settings(otp::SettingsCmd),
     /// The audit log, newest first (filters: --actor --entity --from --to --limit)
     Audit(audit::AuditArgs),
+    /// Take a backup now (online, checked): into the backup folder, or PATH
+    Backup(backup::BackupArgs),
+    /// Backups in the backup folder
+    #[command(subcommand)]
+    Backups(backup::BackupsCmd),
+    /// Restore a backup (every desk must be closed; keeps a safety copy)
+    Restore(backup::RestoreArgs),
+    /// CSV exports of appointments and patients; printable day sheets
+    #[command(subcommand)]
+    Export(export::ExportCmd),
+    /// Bookings, cancellations, no-shows and utilisation per doctor per week or month
+    Report(report::ReportArgs),
 }
 
 /// What every command gets.
@@ -143,6 +158,8 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         // workers open the file themselves, with their own write path
         Command::BenchWorker(a) => return bench::worker(a, &path),
         Command::StressWorker(a) => return stress::worker(a, &path),
+        // never opens a desk on the file it is about to replace
+        Command::Restore(a) => return backup::restore(&path, &a, out),
         other => other,
     };
     let desk = Frontdesk::open_default(&path)?;
@@ -179,6 +196,11 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         Command::Otp(c) => otp::otp(&ctx, c),
         Command::Settings(c) => otp::settings(&ctx, c),
         Command::Audit(a) => audit::audit(&ctx, a),
+        Command::Backup(a) => backup::backup(&ctx, a),
+        Command::Backups(c) => backup::backups(&ctx, c),
+        Command::Restore(_) => unreachable!("handled before opening the database"),
+        Command::Export(c) => export::export(&ctx, c),
+        Command::Report(a) => report::report(&ctx, a),
     };
     // keep this run's lock figures for `frontdesk stats`; losing them is harmless
     let _ = ctx.desk.flush_metrics();
@@ -187,6 +209,8 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // nothing is logged unless FRONTDESK_LOG is set, and then to stderr only
+    frontdesk::logging::init_stderr_from_env();
     let out = Out { json: cli.json };
     match run(cli, out) {
         Ok(()) => ExitCode::SUCCESS,

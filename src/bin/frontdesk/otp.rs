@@ -27,6 +27,7 @@ pub enum OtpCmd {
 #[derive(Subcommand)]
 pub enum SettingsCmd {
     /// Show the settings (or one key)
+    #[command(alias = "show")]
     Get { key: Option<String> },
     /// Change a setting. `otp.sender PROGRAM [ARGS]...` sets the passcode sender
     /// (an empty PROGRAM removes it); `otp.sender_args '["--flag"]'` only its
@@ -98,21 +99,43 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
     Ok(())
 }
 
-fn all_settings(s: &ClinicSettings, sender: &OtpSender) -> serde_json::Value {
-    serde_json::json!({
+fn all_settings(ctx: &Ctx) -> Result<serde_json::Value, Error> {
+    let (s, sender) = (ctx.desk.settings()?, ctx.desk.otp_sender(&ctx.actor)?);
+    let mut all = known_settings(&s, &sender);
+    // every other validated key (backup folder and retention) from the core's list
+    for setting in ctx
+        .desk
+        .list_settings(&ctx.actor)?
+        .into_iter()
+        .filter(|s| s.editable)
+    {
+        all.entry(setting.key)
+            .or_insert(serde_json::Value::String(setting.value));
+    }
+    Ok(serde_json::Value::Object(all))
+}
+
+fn known_settings(
+    s: &ClinicSettings,
+    sender: &OtpSender,
+) -> serde_json::Map<String, serde_json::Value> {
+    let serde_json::Value::Object(map) = serde_json::json!({
         "clinic.name": s.name,
         "clinic.time_zone": s.time_zone,
         "clinic.phone_country": s.phone_country,
         "session.idle_minutes": s.idle_minutes,
         SENDER_KEY: sender.program.clone().unwrap_or_default(),
         SENDER_ARGS_KEY: sender.args,
-    })
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    map
 }
 
 pub fn settings(ctx: &Ctx, cmd: SettingsCmd) -> Result<(), Error> {
     let (key, value) = match cmd {
         SettingsCmd::Get { key } => {
-            let all = all_settings(&ctx.desk.settings()?, &ctx.desk.otp_sender(&ctx.actor)?);
+            let all = all_settings(ctx)?;
             let shown = match key {
                 Some(k) => {
                     serde_json::json!({ k.clone(): all.get(&k).ok_or_else(|| Error::invalid(format!("unknown setting {k:?}")))? })
@@ -159,13 +182,13 @@ pub fn settings(ctx: &Ctx, cmd: SettingsCmd) -> Result<(), Error> {
             }
             ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
         }
+        // backup.folder, backup.keep_daily, backup.keep_weekly: validated (and unknown
+        // keys refused) by the core's generic setter
         other => {
-            return Err(Error::invalid(format!(
-                "unknown setting {other:?}; see `frontdesk settings get`"
-            )))
+            ctx.desk.set_setting(&ctx.actor, other, &value.join(" "))?;
         }
     }
-    let all = all_settings(&ctx.desk.settings()?, &ctx.desk.otp_sender(&ctx.actor)?);
+    let all = all_settings(ctx)?;
     let shown = all.get(&key).cloned().unwrap_or_default();
     ctx.out.print(
         &serde_json::json!({ "settings": { key.clone(): shown } }),

@@ -1,0 +1,115 @@
+//! `frontdesk backup [PATH]`, `frontdesk backups list`, `frontdesk restore PATH`.
+//!
+//! `restore` runs without opening the database as a desk: a restore needs the file
+//! to itself, and this process must not be one of the desks it waits for.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use frontdesk::clock::{Clock, SystemClock};
+use frontdesk::{Actor, Error};
+
+use crate::output::Out;
+use crate::Ctx;
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// Where to write it: a folder (a dated file inside) or a file name.
+    /// Default: the backup folder setting, with retention applied.
+    path: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum BackupsCmd {
+    /// The backups in the backup folder, newest first
+    List,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore
+    path: PathBuf,
+    /// Only verify the backup; change nothing
+    #[arg(long)]
+    check_only: bool,
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn backup(ctx: &Ctx, a: BackupArgs) -> Result<(), Error> {
+    let r = ctx.desk.backup_now(&ctx.actor, a.path)?;
+    ctx.out.print(&r, || {
+        let mut t = format!(
+            "Backup written and checked: {} ({}, {} ms).",
+            r.file.path,
+            mib(r.file.bytes),
+            r.millis
+        );
+        if !r.pruned.is_empty() {
+            t += &format!("\nRemoved {} older backup(s) by retention.", r.pruned.len());
+        }
+        t
+    });
+    Ok(())
+}
+
+pub fn backups(ctx: &Ctx, cmd: BackupsCmd) -> Result<(), Error> {
+    let BackupsCmd::List = cmd;
+    let list = ctx.desk.list_backups(&ctx.actor)?;
+    let tz = ctx.desk.settings()?.tz();
+    ctx.out.print(&list, || {
+        let keep = list.settings.retention;
+        let mut t = format!(
+            "Backup folder: {} (keeps the newest of {} days and {} weeks)\n",
+            list.settings.folder, keep.keep_daily, keep.keep_weekly
+        );
+        for b in &list.backups {
+            let kind = if b.safety_copy {
+                "  (safety copy before a restore)"
+            } else {
+                ""
+            };
+            t += &format!(
+                "{}  {:>10}  {}{kind}\n",
+                frontdesk::clinic::format_local(b.taken_at, tz),
+                mib(b.bytes),
+                b.name
+            );
+        }
+        if list.backups.is_empty() {
+            t += "No backups yet: run `frontdesk backup`.\n";
+        }
+        t
+    });
+    Ok(())
+}
+
+/// Verifies and restores without a desk open on `db`.
+pub fn restore(db: &Path, a: &RestoreArgs, out: Out) -> Result<(), Error> {
+    let actor = Actor::local_admin();
+    if a.check_only {
+        let c = frontdesk::backup::verify(&a.path)?;
+        out.print(&c, || {
+            format!(
+                "{} can be restored: schema version {}, {} appointments, {} patients, audit log intact ({} events).",
+                c.path, c.schema_version, c.appointments, c.patients, c.audit_events
+            )
+        });
+        return Ok(());
+    }
+    let r = frontdesk::backup::restore(&actor, db, &a.path, SystemClock.now())?;
+    out.print(&r, || {
+        let safety = r
+            .safety_copy
+            .as_deref()
+            .map(|p| format!("\nThe database it replaced is kept at {p}."))
+            .unwrap_or_default();
+        format!(
+            "Restored {} into {} ({} appointments, {} patients) in {} ms.{safety}\nStart Frontdesk on the desks again.",
+            r.restored.path, r.database, r.restored.appointments, r.restored.patients, r.millis
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Who has the database open: a small file beside the database (`<db>.presence`)
+//! that every [`crate::Frontdesk`] holds a SHARED `flock` on for as long as it is
+//! open. A restore needs the database to itself, so it takes an EXCLUSIVE lock
+//! without waiting: when that fails, another desk (another process, or another
+//! handle in this one) still has the database open.
+//!
+//! The kernel drops the lock when the process ends, even on `kill -9`, so a crashed
+//! desk never blocks a restore. Opening waits (blocking shared lock) while a
+//! restore holds the exclusive lock, so no desk can open the file half-swapped.
+//! Programs that are not Frontdesk (the `sqlite3` shell) do not take the lock; the
+//! restore catches those by finding a non-empty write-ahead log after its own
+//! checkpoint.
+
+use std::ffi::OsString;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `<db>.presence`.
+pub fn presence_path(db: &Path) -> PathBuf {
+    let mut name: OsString = db.as_os_str().to_owned();
+    name.push(".presence");
+    PathBuf::from(name)
+}
+
+fn open(db: &Path) -> Result<File> {
+    let path = presence_path(db);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::Unusable(format!("cannot create the file {}: {e}", path.display())))
+}
+
+/// Marks the database as open by this handle (shared lock, waits while a restore
+/// runs). Keep the returned file for as long as the database is open.
+pub(crate) fn hold_shared(db: &Path) -> Result<File> {
+    let file = open(db)?;
+    file.lock_shared().map_err(|e| {
+        Error::Unusable(format!(
+            "cannot take the presence lock beside the database: {e}"
+        ))
+    })?;
+    Ok(file)
+}
+
+/// Takes the database for this process alone, or refuses with a sentence naming
+/// how many other handles are open.
+pub(crate) fn hold_exclusive(db: &Path) -> Result<File> {
+    let file = open(db)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => {
+            let others = holders(&presence_path(db));
+            let count = match others {
+                Some(n) if n > 0 => format!(" ({n} still open)"),
+                _ => String::new(),
+            };
+            Err(Error::invalid(format!(
+                "Frontdesk is still open on other desks{count}. Close Frontdesk on every desk that uses this \
+                 database (and quit any `frontdesk` command still running), then restore again; nothing was changed."
+            )))
+        }
+        Err(TryLockError::Error(e)) => Err(Error::Internal(format!(
+            "cannot lock the presence file: {e}"
+        ))),
+    }
+}
+
+/// How many `flock`s are held on `path` (Linux: counted in `/proc/locks`).
+fn holders(path: &Path) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+        let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        Some(
+            locks
+                .lines()
+                .filter(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|w| w == id))
+                .count(),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
+}

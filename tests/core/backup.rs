@@ -1,0 +1,515 @@
+//! Backups taken while desks book, restores that keep everything, refusals that
+//! change nothing, and restores killed at random moments.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use frontdesk::backup;
+use frontdesk::{Actor, BookRequest, Frontdesk};
+use rand::Rng;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::fixture::{self, Clinic, NOW};
+
+/// Inserts `n` 10-minute slots per doctor straight into the table (fast set-up).
+fn many_slots(desk: &Frontdesk, doctor: i64, n: i64) -> Vec<i64> {
+    let start = NOW
+        + 3600
+        + desk
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM slot", [], |r| r.get::<_, i64>(0))?))
+            .unwrap()
+            * 86_400;
+    desk.write("test.slots", |tx| {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            tx.execute(
+                "INSERT INTO slot (doctor_id, start_at, end_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+                [doctor, start + i * 600, start + i * 600 + 600, NOW],
+            )?;
+            ids.push(tx.last_insert_rowid());
+        }
+        Ok(ids)
+    })
+    .unwrap()
+}
+
+/// Patients with padding, so the file is a few MB and a restore takes a while.
+fn bulk_patients(desk: &Frontdesk, n: i64) {
+    desk.write("test.patients", |tx| {
+        for i in 0..n {
+            tx.execute(
+                "INSERT INTO patient (name, phone, notes, created_at, updated_at) VALUES (?1, '+4915123456789', ?2, ?3, ?3)",
+                rusqlite::params![format!("Bulk Patient {i}"), "x".repeat(300), NOW],
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+fn book(desk: &Frontdesk, slot: i64, patient: i64) -> i64 {
+    desk.book(
+        &Actor::local_admin(),
+        &BookRequest {
+            slot_id: slot,
+            patient_id: patient,
+            reason: "check-up".into(),
+        },
+    )
+    .unwrap()
+    .id
+}
+
+/// Row counts of every Frontdesk table (not SQLite's or FTS's internals).
+fn table_counts(conn: &Connection) -> Vec<(String, i64)> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    names
+        .into_iter()
+        .map(|n| {
+            let c = conn
+                .query_row(&format!("SELECT count(*) FROM \"{n}\""), [], |r| r.get(0))
+                .unwrap();
+            (n, c)
+        })
+        .collect()
+}
+
+fn open_read_only(path: &Path) -> Connection {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("the backup opens")
+}
+
+fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).expect("read the database file")
+}
+
+/// A clinic whose desk is closed (so a restore may run), with its database path.
+fn closed(
+    c: Clinic,
+) -> (
+    PathBuf,
+    tempfile::TempDir,
+    std::sync::Arc<frontdesk::clock::ManualClock>,
+) {
+    let Clinic { desk, dir, clock } = c;
+    let path = desk.path().to_path_buf();
+    drop(desk);
+    (path, dir, clock)
+}
+
+#[test]
+fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking() {
+    let c = Clinic::new();
+    let doctors: Vec<i64> = (0..4).map(|i| c.doctor(&format!("Dr. Busy {i}"))).collect();
+    let slots: Vec<Vec<i64>> = doctors
+        .iter()
+        .map(|d| many_slots(&c.desk, *d, 400))
+        .collect();
+    let patient = c.patient("Ann Able", "0151 2345 6789");
+    bulk_patients(&c.desk, 2000);
+    let committed = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let (before_backup, result) = std::thread::scope(|s| {
+        for mine in &slots {
+            let (committed, stop, desk) = (&committed, &stop, &c.desk);
+            s.spawn(move || {
+                for slot in mine {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = book(desk, *slot, patient);
+                    committed.lock().unwrap().push(id);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let before: Vec<i64> = committed.lock().unwrap().clone();
+        let result = c
+            .desk
+            .backup_now(&c.admin(), None)
+            .expect("backup while booking");
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, Ordering::Relaxed);
+        (before, result)
+    });
+    let total = committed.lock().unwrap().len();
+    assert!(
+        before_backup.len() >= 4,
+        "the desks were booking before the backup started ({})",
+        before_backup.len()
+    );
+    assert!(
+        total > before_backup.len(),
+        "the desks kept booking during the backup ({} then {total})",
+        before_backup.len()
+    );
+
+    let path = PathBuf::from(&result.file.path);
+    assert!(
+        path.starts_with(c.dir.path().join("backups")),
+        "the backup is in the default folder: {path:?}"
+    );
+    let conn = open_read_only(&path);
+    let report = frontdesk::check::run(&conn, &[]).unwrap();
+    assert!(
+        report.ok,
+        "the backup passes integrity_check and every invariant: {:?}",
+        report.items
+    );
+    let in_backup: i64 = conn
+        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+        .unwrap();
+    for id in &before_backup {
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM appointment WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            found, 1,
+            "booking {id}, committed before the backup started, is in the backup"
+        );
+    }
+    assert!(
+        in_backup as usize <= total,
+        "the backup holds no booking that never happened"
+    );
+    let header = file_bytes(&path);
+    assert_eq!(
+        &header[18..20],
+        &[1, 1],
+        "the backup is one self-contained file (rollback-journal mode)"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_restore_brings_back_every_row_and_the_audit_chain_and_keeps_a_safety_copy() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Round Trip");
+    let slots = c.slots(doctor, 6);
+    let p = c.patient("Ann Able", "0151 2345 6789");
+    let first = book(&c.desk, slots[0], p);
+    book(&c.desk, slots[1], p);
+    c.desk
+        .change_status(
+            &c.admin(),
+            first,
+            1,
+            frontdesk::AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    let at_backup = c.desk.read(|conn| Ok(table_counts(conn))).unwrap();
+    let taken = c.desk.backup_now(&c.admin(), None).unwrap();
+    // life goes on after the backup
+    book(&c.desk, slots[2], c.patient("Bob Later", "0151 2345 6790"));
+    let later_appointments = c.count("SELECT count(*) FROM appointment");
+
+    let (db, dir, clock) = closed(c);
+    let report = backup::restore(
+        &Actor::local_admin(),
+        &db,
+        Path::new(&taken.file.path),
+        NOW + 60,
+    )
+    .expect("restore");
+    let desk = fixture::open_at(&db, clock);
+    let after = desk.read(|conn| Ok(table_counts(conn))).unwrap();
+    for ((table, was), (_, now)) in at_backup.iter().zip(&after) {
+        let expected = if table == "audit_event" {
+            was + 1
+        } else {
+            *was
+        };
+        assert_eq!(
+            *now, expected,
+            "table {table} has the rows it had at the backup (plus the restore's audit row)"
+        );
+    }
+    assert_eq!(at_backup.len(), after.len(), "the same tables");
+    let check = desk.check().unwrap();
+    assert!(
+        check.ok,
+        "the restored database passes every check, audit chain included: {:?}",
+        check.items
+    );
+    let last: String = desk
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT action FROM audit_event ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        last, "backup.restore",
+        "the restore itself is in the audit log"
+    );
+
+    let safety = PathBuf::from(report.safety_copy.expect("a safety copy was kept"));
+    assert!(
+        safety.starts_with(dir.path().join("backups")),
+        "the safety copy is in the backup folder"
+    );
+    let kept: i64 = open_read_only(&safety)
+        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        kept, later_appointments,
+        "the safety copy holds the database as it was before the restore"
+    );
+    let listed = desk.list_backups(&Actor::local_admin()).unwrap();
+    assert!(
+        listed.backups.iter().any(|b| b.safety_copy),
+        "the safety copy is listed"
+    );
+}
+
+#[test]
+fn a_damaged_backup_is_refused_and_the_database_is_untouched() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Careful");
+    let slots = c.slots(doctor, 3);
+    book(&c.desk, slots[0], c.patient("Ann Able", "0151 2345 6789"));
+    bulk_patients(&c.desk, 300);
+    let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
+    let damaged = c.dir.path().join("damaged.sqlite3");
+    let mut bytes = file_bytes(&taken);
+    let middle = (bytes.len() / 2) / 4096 * 4096;
+    for b in &mut bytes[middle..middle + 4096] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&damaged, bytes).unwrap();
+
+    let (db, _dir, _clock) = closed(c);
+    let before = file_bytes(&db);
+    let err = backup::restore(&Actor::local_admin(), &db, &damaged, NOW)
+        .expect_err("a damaged backup is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("damaged") && message.contains("Nothing was changed"),
+        "says the backup is damaged: {message}"
+    );
+    assert_eq!(
+        file_bytes(&db),
+        before,
+        "the current database file is byte for byte unchanged"
+    );
+    assert!(
+        !PathBuf::from(format!("{}.restoring", db.display())).exists(),
+        "no temporary copy is left behind"
+    );
+}
+
+#[test]
+fn a_backup_from_a_newer_frontdesk_is_refused_and_the_database_is_untouched() {
+    let c = Clinic::new();
+    let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
+    let newer = c.dir.path().join("newer.sqlite3");
+    std::fs::copy(&taken, &newer).unwrap();
+    Connection::open(&newer)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 999")
+        .unwrap();
+
+    let (db, _dir, _clock) = closed(c);
+    let before = file_bytes(&db);
+    let err = backup::restore(&Actor::local_admin(), &db, &newer, NOW)
+        .expect_err("a newer schema is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("newer Frontdesk") && message.contains("999"),
+        "names the newer schema: {message}"
+    );
+    assert_eq!(
+        file_bytes(&db),
+        before,
+        "the current database file is unchanged"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_frontdesk_database_is_refused() {
+    let c = Clinic::new();
+    let text = c.dir.path().join("notes.sqlite3");
+    std::fs::write(&text, "not a database at all").unwrap();
+    let other = c.dir.path().join("other.sqlite3");
+    Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let (db, _dir, _clock) = closed(c);
+    let e = backup::restore(&Actor::local_admin(), &db, &text, NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a SQLite database"), "{e}");
+    let e = backup::restore(&Actor::local_admin(), &db, &other, NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a Frontdesk database"), "{e}");
+}
+
+#[test]
+fn a_restore_is_refused_while_a_desk_has_the_database_open() {
+    let c = Clinic::new();
+    let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
+    let second_desk = c.reopen();
+    let err = backup::restore(&Actor::local_admin(), &c.path(), &taken, NOW)
+        .expect_err("refused while open");
+    let message = err.to_string();
+    assert!(
+        message.contains("Close Frontdesk on every desk"),
+        "tells the admin what to close: {message}"
+    );
+    assert!(
+        message.contains("(2 still open)"),
+        "counts the open desks: {message}"
+    );
+    drop(second_desk);
+    c.assert_check();
+}
+
+#[test]
+fn receptionists_may_neither_back_up_nor_restore() {
+    let c = Clinic::new();
+    assert!(matches!(
+        c.desk.backup_now(&c.receptionist(), None),
+        Err(frontdesk::Error::Forbidden(_))
+    ));
+    let (db, _dir, _clock) = closed(c);
+    let desk_actor = Actor::staff(2, "Rita Desk", frontdesk::Role::Receptionist);
+    assert!(matches!(
+        backup::restore(&desk_actor, &db, &db, NOW),
+        Err(frontdesk::Error::Forbidden(_))
+    ));
+}
+
+#[test]
+fn an_automatic_backup_runs_once_a_day_and_retention_prunes_old_ones() {
+    let c = Clinic::new();
+    let admin = c.admin();
+    assert!(
+        c.desk.backup_if_due(&admin).unwrap().is_some(),
+        "the first start backs up"
+    );
+    assert!(
+        c.desk.backup_if_due(&admin).unwrap().is_none(),
+        "not again the same day"
+    );
+    c.desk
+        .set_setting(&admin, "backup.keep_daily", "3")
+        .unwrap();
+    c.desk
+        .set_setting(&admin, "backup.keep_weekly", "0")
+        .unwrap();
+    for _ in 0..5 {
+        c.clock.advance(86_400);
+        let r = c
+            .desk
+            .backup_if_due(&admin)
+            .unwrap()
+            .expect("a day later a backup is due");
+        assert!(Path::new(&r.file.path).exists());
+    }
+    let listed = c.desk.list_backups(&admin).unwrap();
+    assert_eq!(
+        listed.backups.len(),
+        3,
+        "three daily backups are kept: {:?}",
+        listed.backups
+    );
+    assert_eq!(
+        listed.last_backup_at,
+        Some(c.desk.now()),
+        "the newest backup is the one just taken"
+    );
+}
+
+#[test]
+fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Kill");
+    let slots = many_slots(&c.desk, doctor, 60);
+    let patient = c.patient("Ann Able", "0151 2345 6789");
+    bulk_patients(&c.desk, 8000);
+    book(&c.desk, slots[0], patient);
+    let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
+    let in_backup = 1;
+    book(&c.desk, slots[1], patient);
+    let (db, _dir, clock) = closed(c);
+
+    let restore = || {
+        Command::new(fixture::frontdesk_bin())
+            .args([
+                "--db",
+                db.to_str().unwrap(),
+                "restore",
+                taken.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the restore")
+    };
+    // how long an uninterrupted restore takes here (then rebook to differ again)
+    let started = Instant::now();
+    assert!(
+        restore().wait().unwrap().success(),
+        "an uninterrupted restore succeeds"
+    );
+    let full = started.elapsed();
+    let mut next_slot = 2;
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for round in 0..10 {
+        let desk = fixture::open_at(&db, clock.clone());
+        let mut old = desk
+            .read(|c| {
+                Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .unwrap();
+        if old == in_backup {
+            book(&desk, slots[next_slot], patient);
+            next_slot += 1;
+            old += 1;
+        }
+        drop(desk);
+        let mut child = restore();
+        let delay =
+            Duration::from_secs_f64(rand::rng().random_range(0.0..1.2) * full.as_secs_f64());
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+
+        let desk = fixture::open_at(&db, clock.clone());
+        let report = desk.check().unwrap();
+        assert!(
+            report.ok,
+            "round {round} (killed after {delay:?}): the database is whole: {:?}",
+            report.items
+        );
+        let now: i64 = desk
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))?))
+            .unwrap();
+        assert!(now == old || now == in_backup, "round {round}: either the old ({old}) or the restored ({in_backup}) database, found {now}");
+        if now == old {
+            saw_old += 1
+        } else {
+            saw_new += 1
+        }
+    }
+    eprintln!("restore takes {full:?}; after kill -9: old database {saw_old} times, restored {saw_new} times");
+}

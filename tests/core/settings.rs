@@ -1,0 +1,132 @@
+//! Settings: validated, audited, admin-only; the backup folder must take files.
+
+use frontdesk::Error;
+
+use crate::fixture::Clinic;
+
+#[test]
+fn an_unknown_time_zone_is_refused_with_a_clear_message() {
+    let c = Clinic::new();
+    let err = c
+        .desk
+        .set_setting(&c.admin(), "clinic.time_zone", "Mars/Olympus")
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    assert!(
+        err.to_string().contains("unknown time zone"),
+        "says why: {err}"
+    );
+    assert_eq!(
+        c.desk.settings().unwrap().time_zone,
+        "UTC",
+        "the time zone is unchanged"
+    );
+    let ok = c
+        .desk
+        .set_setting(&c.admin(), "clinic.time_zone", "Europe/Berlin")
+        .unwrap();
+    assert_eq!(ok.value, "Europe/Berlin");
+}
+
+#[test]
+fn a_backup_folder_that_cannot_be_written_is_refused() {
+    let c = Clinic::new();
+    let file = c.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_a_file = file.join("backups");
+    let err = c
+        .desk
+        .set_setting(&c.admin(), "backup.folder", under_a_file.to_str().unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be created"), "{err}");
+    // a folder that exists but takes no files, even for root
+    let err = c
+        .desk
+        .set_setting(&c.admin(), "backup.folder", "/proc/self")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot write into the backup folder"),
+        "{err}"
+    );
+    let err = c
+        .desk
+        .set_setting(&c.admin(), "backup.folder", "relative/backups")
+        .unwrap_err();
+    assert!(err.to_string().contains("full path"), "{err}");
+    let default = c.dir.path().join("backups");
+    assert_eq!(
+        c.desk.backup_settings(&c.admin()).unwrap().folder,
+        default.display().to_string(),
+        "the folder is unchanged"
+    );
+}
+
+#[test]
+fn a_writable_backup_folder_is_created_audited_and_used() {
+    let c = Clinic::new();
+    let folder = c.dir.path().join("usb").join("frontdesk");
+    let s = c
+        .desk
+        .set_setting(&c.admin(), "backup.folder", folder.to_str().unwrap())
+        .unwrap();
+    assert_eq!(s.value, folder.display().to_string());
+    assert!(folder.is_dir(), "the folder was created");
+    let audited = c.count("SELECT count(*) FROM audit_event WHERE action = 'setting.change' AND detail = 'backup.folder'");
+    assert_eq!(audited, 1, "the change is audited (by key)");
+    let r = c.desk.backup_now(&c.admin(), None).unwrap();
+    assert!(
+        r.file.path.starts_with(folder.to_str().unwrap()),
+        "backups go to the new folder: {}",
+        r.file.path
+    );
+}
+
+#[test]
+fn retention_counts_unknown_keys_and_receptionists_are_refused() {
+    let c = Clinic::new();
+    for (key, value) in [
+        ("backup.keep_daily", "0"),
+        ("backup.keep_daily", "many"),
+        ("backup.keep_weekly", "9999"),
+        ("session.idle_minutes", "0"),
+    ] {
+        let err = c.desk.set_setting(&c.admin(), key, value).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid(_)),
+            "{key}={value} is refused: {err}"
+        );
+    }
+    let err = c
+        .desk
+        .set_setting(&c.admin(), "backup.colour", "blue")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("there is no setting")
+            && err.to_string().contains("backup.folder"),
+        "{err}"
+    );
+    let err = c
+        .desk
+        .set_setting(&c.receptionist(), "clinic.name", "Mine")
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)), "{err}");
+    c.desk
+        .set_setting(&c.admin(), "backup.keep_daily", " 7 ")
+        .unwrap();
+    let listed = c.desk.list_settings(&c.admin()).unwrap();
+    let daily = listed
+        .iter()
+        .find(|s| s.key == "backup.keep_daily")
+        .unwrap();
+    assert_eq!(
+        (daily.value.as_str(), daily.default_value.as_str()),
+        ("7", "14")
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.key == "backup.keep_weekly" && s.value == "8"),
+        "defaults are shown"
+    );
+}
