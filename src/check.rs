@@ -75,6 +75,18 @@ const INVARIANTS: &[(&str, &str)] = &[
         "SELECT 'waitlist entry ' || w.id FROM waitlist_entry w JOIN appointment a ON a.id = w.appointment_id
          WHERE a.patient_id <> w.patient_id OR a.doctor_id <> w.doctor_id",
     ),
+    (
+        "a passcode has at most 5 attempts and lives 5 minutes",
+        "SELECT 'passcode row ' || rowid FROM otp_code WHERE attempts > 5 OR expires_at - created_at <> 300",
+    ),
+    (
+        "sent and given-up messages keep no text",
+        "SELECT 'outbox message ' || id FROM outbox WHERE status IN ('SENT', 'FAILED') AND body <> ''",
+    ),
+    (
+        "a locked account has 5 failed sign-ins",
+        "SELECT 'staff ' || id FROM staff WHERE locked_until IS NOT NULL AND failed_logins < 5",
+    ),
 ];
 
 fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
