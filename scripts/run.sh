@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
+if [[ -z ${DISPLAY:-} && -z ${WAYLAND_DISPLAY:-} ]]; then
+    echo "run.sh: no display (DISPLAY/WAYLAND_DISPLAY unset). Headless, use:" >&2
+    echo "  xvfb-run -a -s \"-screen 0 1366x768x24\" scripts/run.sh $*" >&2
+    exit 2
+fi
+
 scripts/setup.sh
 (cd ui && npm run --silent build)
 # Same selection as scripts/test.sh, so both reuse one build (see the note there).
