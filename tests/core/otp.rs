@@ -426,3 +426,91 @@ fn generated_codes_are_uniform_by_a_chi_square_test_on_200000_draws() {
         "a 2% skew must fail the same test"
     );
 }
+
+#[test]
+fn the_command_line_requests_delivers_and_verifies_passcodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("otp.sqlite3");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::fixture::frontdesk_bin())
+            .arg("--db")
+            .arg(&db)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run frontdesk");
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code().unwrap_or(-1),
+            json,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert_eq!(run(&["init", "--country", "DE"]).0, 0, "init");
+    let (code, json, err) = run(&["otp", "request", PHONE]);
+    assert_eq!(
+        (code, json["delivery"]["sender_configured"].as_bool()),
+        (0, Some(false)),
+        "queued without a sender: {err}"
+    );
+    let (code, json, err) = run(&["otp", "request", PHONE]);
+    assert_eq!(
+        (code, json["error"]["code"].as_str()),
+        (1, Some("RateLimited")),
+        "a second request within 60 s: {err}"
+    );
+    let (code, _, err) = run(&["settings", "set", "otp.sender", "/bin/true", "--quiet"]);
+    assert_eq!(code, 0, "setting the sender: {err}");
+    let (_, json, _) = run(&["settings", "get", "otp.sender_args"]);
+    assert_eq!(
+        json["settings"]["otp.sender_args"],
+        serde_json::json!(["--quiet"]),
+        "arguments after the program are kept"
+    );
+    let desk = crate::fixture::open_at(
+        &db,
+        std::sync::Arc::new(frontdesk::clock::ManualClock::new(0)),
+    );
+    let body: String = desk
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT body FROM outbox WHERE status = 'QUEUED'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap();
+    drop(desk);
+    let code = body
+        .split_whitespace()
+        .find(|w| w.len() == 7 && w.ends_with('.'))
+        .unwrap()[..6]
+        .to_string();
+    let (status, json, err) = run(&["otp", "deliver"]);
+    assert_eq!(
+        (status, json["delivery"]["sent"].as_u64()),
+        (0, Some(1)),
+        "delivered with the sender: {err}"
+    );
+    assert_eq!(
+        run(&["otp", "verify", PHONE, "12345"]).0,
+        2,
+        "five digits are bad input"
+    );
+    let (status, json, err) = run(&["otp", "verify", PHONE, &code]);
+    assert_eq!(
+        (status, json["verified"]["phone"].as_str()),
+        (0, Some(E164)),
+        "the delivered code verifies: {err}"
+    );
+    let (_, json, _) = run(&["otp", "outbox"]);
+    assert_eq!(
+        json["outbox"][0]["status"], "SENT",
+        "the outbox shows it sent: {json}"
+    );
+    assert!(
+        json.to_string().find(&code).is_none(),
+        "the outbox listing never shows the code"
+    );
+}

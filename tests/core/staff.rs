@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use frontdesk::session::SessionStore;
-use frontdesk::{Actor, Error, ErrorCode, NewStaff, Role};
+use frontdesk::{Actor, Error, ErrorCode, Frontdesk, NewStaff, Role};
 
 use crate::fixture::{Clinic, PASSWORD};
 
@@ -509,4 +509,139 @@ fn sign_ins_from_many_threads_on_two_handles_stay_consistent() {
         "successes leave no failures behind"
     );
     assert_eq!(sessions.live_count(&c.desk), 4, "four sessions");
+}
+
+fn cli(
+    db: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value, String) {
+    let out = std::process::Command::new(crate::fixture::frontdesk_bin())
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env_remove("FRONTDESK_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run frontdesk");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn the_command_line_creates_the_first_admin_once_and_manages_staff() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.sqlite3");
+    let pw = [("FRONTDESK_ADMIN_PASSWORD", PASSWORD)];
+    let (code, json, err) = cli(
+        &db,
+        &[
+            "init",
+            "--country",
+            "DE",
+            "--admin-username",
+            "ada",
+            "--admin-name",
+            "Ada A",
+        ],
+        &pw,
+    );
+    assert_eq!(code, 0, "init with a first admin succeeds: {err}");
+    assert_eq!(
+        json["admin"]["username"], "ada",
+        "the first admin is reported: {json}"
+    );
+    let (code, _, err) = cli(&db, &["init", "--admin-username", "eve"], &pw);
+    assert_eq!(code, 2, "a second first admin is refused: {err}");
+    let (code, json, err) = cli(
+        &db,
+        &["staff", "add", "--username", "rita", "--name", "Rita"],
+        &[("FRONTDESK_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(
+        (code, json["staff"]["role"].as_str()),
+        (0, Some("RECEPTIONIST")),
+        "staff add: {err}"
+    );
+    let (code, _, err) = cli(
+        &db,
+        &["staff", "add", "--username", "bob", "--name", "Bob"],
+        &[],
+    );
+    assert_eq!(
+        code, 2,
+        "no password on stdin or in the environment is refused: {err}"
+    );
+    let (_, json, _) = cli(&db, &["staff", "list"], &[]);
+    assert_eq!(
+        json["staff"].as_array().map(Vec::len),
+        Some(2),
+        "two accounts: {json}"
+    );
+    let (code, _, err) = cli(&db, &["staff", "deactivate", "ada"], &[]);
+    assert_eq!(code, 2, "the last admin stays: {err}");
+    let (code, json, err) = cli(
+        &db,
+        &["staff", "reset-password", "rita", "--generate-password"],
+        &[],
+    );
+    let generated = json["password"].as_str().unwrap_or_default().to_string();
+    assert!(
+        code == 0 && generated.len() >= 10,
+        "a generated password is printed once: {err}"
+    );
+    let desk = Frontdesk::open_default(&db).unwrap();
+    assert!(
+        desk.authenticate("rita", &generated).is_ok(),
+        "the generated password signs in"
+    );
+    drop(desk);
+    let (code, json, err) = cli(&db, &["audit", "--entity", "staff"], &[]);
+    let actions: Vec<&str> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        code == 0 && actions.contains(&"staff.reset_password") && actions.contains(&"staff.login"),
+        "audit lists staff events: {actions:?} {err}"
+    );
+}
+
+#[test]
+fn the_demo_prints_its_two_accounts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite3");
+    let (code, json, err) = cli(&db, &["demo"], &[]);
+    assert_eq!(code, 0, "demo: {err}");
+    let accounts = json["accounts"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = accounts
+        .iter()
+        .filter_map(|a| a["username"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["admin", "desk"],
+        "a demo admin and a demo receptionist: {json}"
+    );
+    let desk = Frontdesk::open_default(&db).unwrap();
+    for a in &accounts {
+        let actor = desk.authenticate(
+            a["username"].as_str().unwrap(),
+            a["password"].as_str().unwrap(),
+        );
+        assert!(
+            actor.is_ok(),
+            "{} signs in with the printed password",
+            a["username"]
+        );
+    }
 }
