@@ -104,14 +104,23 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
         return Err(Error::invalid("enter a phone number (up to 40 characters)"));
     }
     let country = parse_country(country)?;
-    let number = phonenumber::parse(Some(country), trimmed)
+    // A number written with `+` names its own country: parsing it with the clinic's
+    // region lets the `phonenumber` crate strip that region's national prefix from
+    // it (with US, "+49 151 23456789" became "+495123456789", someone else's phone).
+    let region = if trimmed.starts_with('+') { None } else { Some(country) };
+    let number = phonenumber::parse(region, trimmed)
         .map_err(|_| Error::invalid(format!("{trimmed:?} is not a phone number")))?;
     if !phonenumber::is_valid(&number) {
         return Err(Error::invalid(format!(
             "{trimmed:?} is not a valid phone number"
         )));
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // E.164 allows at most 15 digits; the metadata accepts some longer German numbers
+    if e164.len() > 16 {
+        return Err(Error::invalid(format!("{trimmed:?} is too long for a phone number")));
+    }
+    Ok(e164)
 }
 
 /// Turns a partial phone number typed into search into an E.164 prefix: digits
@@ -256,6 +265,10 @@ mod tests {
         assert!(normalize_phone("12", "DE").is_err());
         assert!(normalize_phone("hello", "US").is_err());
         assert!(normalize_phone("0151 2345 6789", "XX").is_err());
+        // found by the property tests: an international number keeps its digits
+        // whatever the clinic's country, and nothing longer than E.164 passes
+        assert_eq!(normalize_phone("+49 151 23456789", "US").unwrap(), "+4915123456789");
+        assert!(normalize_phone("20100000000000", "DE").is_err());
     }
 
     #[test]

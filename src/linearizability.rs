@@ -350,11 +350,14 @@ mod tests {
 
     #[test]
     fn partition_splits_by_key_and_keeps_order() {
-        let h = vec![
-            ev(0, 1, 2, 1u8, ()),
-            ev(0, 3, 4, 2u8, ()),
-            ev(1, 5, 6, 1u8, ()),
-        ];
+        let e = |invoked: u64, key: u8| Event {
+            thread: 0,
+            invoked,
+            returned: invoked + 1,
+            op: key,
+            ret: (),
+        };
+        let h = vec![e(1, 1), e(3, 2), e(5, 1)];
         let parts = partition(h, |op| *op);
         assert_eq!(
             parts[&1].iter().map(|e| e.invoked).collect::<Vec<_>>(),

@@ -15,6 +15,7 @@
 //! run only; exact to ±9 %).
 
 mod floor;
+mod passcodes;
 mod scale;
 mod setup;
 mod worker;
@@ -29,6 +30,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorCode, Result};
 use crate::{Actor, AppointmentStatus, BookRequest, Frontdesk};
 
+pub use passcodes::code_in;
 pub use worker::{run_worker, WorkerArgs, WorkerOutcome};
 
 /// How to run the benchmark.
@@ -321,7 +323,7 @@ fn single_threaded(clinic: &setup::BenchClinic, opts: &BenchOptions) -> Result<V
         "reschedule",
     ));
 
-    out.extend(setup::passcodes(clinic, opts.quick)?);
+    out.extend(passcodes::passcodes(clinic, opts.quick)?);
 
     let desk = clinic.open()?;
     let reads = if opts.quick { 200 } else { 1000 };

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::NaiveDate;
 use rusqlite::params;
 
-use super::BenchRow;
 use crate::clinic::ClinicSettings;
 use crate::error::{Error, Result};
 use crate::{Actor, Frontdesk, OpenOptions};
@@ -212,9 +211,4 @@ impl BenchClinic {
             *self.patients.last().expect("patients were made"),
         )
     }
-}
-
-/// Passcode request and verify (filled in once the passcode operations exist).
-pub(crate) fn passcodes(_clinic: &BenchClinic, _quick: bool) -> Result<Vec<BenchRow>> {
-    Ok(Vec::new())
 }

@@ -1,17 +1,41 @@
-//! Passcode requests and verifications in the stress mix (once the passcode
-//! operations exist in the core).
+//! Passcode requests and verifications in the stress mix: a handful of phones,
+//! so most requests meet the rate limit and verifications race each other.
 
 use rand::Rng;
 
 use super::journal::Entry;
+use crate::bench::code_in;
 use crate::{Actor, Frontdesk};
 
 /// One passcode operation on a random phone, or `None` when there is nothing to do.
 pub(crate) fn one(
-    _desk: &Frontdesk,
-    _actor: &Actor,
-    _phones: &[String],
-    _rng: &mut impl Rng,
+    desk: &Frontdesk,
+    actor: &Actor,
+    phones: &[String],
+    rng: &mut impl Rng,
 ) -> Option<Entry> {
-    None
+    let phone = phones.get(rng.random_range(0..phones.len().max(1)))?;
+    if rng.random_bool(0.5) {
+        return Some(match desk.request_otp(actor, phone) {
+            Ok(r) => Entry::passcode("otp.request", &r.phone),
+            Err(e) => Entry::failed("otp.request", &e),
+        });
+    }
+    // the code as the patient would read it from the message (a harness read)
+    let body: Option<String> = desk
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT body FROM outbox WHERE phone = ?1 ORDER BY id DESC LIMIT 1",
+                [phone],
+                |r| r.get(0),
+            )
+            .ok())
+        })
+        .ok()
+        .flatten();
+    let code = body.as_deref().and_then(code_in)?;
+    Some(match desk.verify_otp(actor, phone, &code) {
+        Ok(v) => Entry::passcode("otp.verify", &v.phone),
+        Err(e) => Entry::failed("otp.verify", &e),
+    })
 }

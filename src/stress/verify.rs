@@ -136,5 +136,62 @@ pub(crate) fn final_state(
             "{audits} audit rows for {versions} appointment changes"
         ));
     }
+    out.extend(desk.read(|c| passcodes_balance(c, area, journal, slack))?);
     Ok((out, versions - changes))
+}
+
+/// Passcodes: every reported request is logged and queued (and nothing more than
+/// the killed workers' slack), every reported verification marked the phone.
+fn passcodes_balance(
+    c: &Connection,
+    area: &Area,
+    journal: &[Entry],
+    slack: i64,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let phones = area
+        .phones
+        .iter()
+        .map(|p| format!("'{}'", p.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let requests = journal
+        .iter()
+        .filter(|e| e.ok() && e.op == "otp.request")
+        .count() as i64;
+    for (what, table) in [
+        ("logged requests", "otp_request"),
+        ("queued messages", "outbox"),
+    ] {
+        let n: i64 = c.query_row(
+            &format!("SELECT count(*) FROM {table} WHERE phone IN ({phones})"),
+            [],
+            |r| r.get(0),
+        )?;
+        if !(requests..=requests + slack).contains(&n) {
+            out.push(format!(
+                "{n} {what} for {requests} reported passcode requests (allowed surplus {slack})"
+            ));
+        }
+    }
+    let live: i64 = c.query_row(
+        &format!("SELECT count(*) FROM (SELECT phone FROM otp_code WHERE phone IN ({phones}) GROUP BY phone HAVING count(*) > 1)"),
+        [],
+        |r| r.get(0),
+    )?;
+    if live > 0 {
+        out.push(format!("{live} phones with more than one live passcode"));
+    }
+    for e in journal.iter().filter(|e| e.ok() && e.op == "otp.verify") {
+        let phone = e.phone.as_deref().unwrap_or_default();
+        let unverified: i64 = c.query_row(
+            "SELECT count(*) FROM patient WHERE phone = ?1 AND phone_verified_at IS NULL",
+            [phone],
+            |r| r.get(0),
+        )?;
+        if unverified > 0 {
+            out.push(format!("a verification of {phone} was reported but {unverified} patients with it are unverified"));
+        }
+    }
+    Ok(out)
 }

@@ -31,3 +31,11 @@ mod export;
 mod reports;
 /// Settings validation: time zone, backup folder, retention, unknown keys.
 mod settings;
+/// Many processes on a few slots and phones: check passes and the journals balance.
+mod stress;
+/// SIGKILLed writers: reopened database checks out and keeps every reported commit.
+mod crash;
+/// Recorded concurrent histories of one slot book are linearizable.
+mod linearizability;
+/// Property tests of the boundary parsers, the CLI arguments and the core API.
+mod parsers;
