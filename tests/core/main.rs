@@ -17,6 +17,8 @@ mod patients;
 mod scheduling;
 /// Scheduling under concurrency: generation while desks book, waitlist races.
 mod scheduling_races;
+/// Scheduling from the command line: an empty clinic to a bookable month.
+mod scheduling_cli;
 /// The audit log: append-only, hash chain, admin listing, no secrets.
 mod audit;
 /// Phone passcodes: rate limits, attempts, expiry, delivery, code uniformity.
