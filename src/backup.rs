@@ -11,8 +11,9 @@
 //! `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC). A crash leaves at worst a
 //! `.partial` file, which the next backup removes.
 //!
-//! **Retention** keeps the newest backup of each of the newest `keep_daily` days
-//! and of each of the newest `keep_weekly` ISO weeks (UTC), and deletes the others.
+//! **Retention** keeps every backup of the last 24 hours, the newest backup of each
+//! of the newest `keep_daily` days and of each of the newest `keep_weekly` ISO weeks
+//! (UTC), and deletes the others.
 //!
 //! **Restore** swaps a verified backup in for the database file, and never leaves a
 //! half-restored file, whenever the process is killed:
@@ -21,7 +22,7 @@
 //! 2. copy the candidate next to the database (`<db>.restoring`), fsync it, and
 //!    verify the copy — the bytes that will be swapped in: integrity check, a
 //!    Frontdesk database, schema version not newer than this build, the audit
-//!    chain intact;
+//!    chain intact; a refusal removes the copy and leaves the database untouched;
 //! 3. write a safety copy of the current database into the backup folder (the
 //!    backup API again), checkpoint its write-ahead log into the main file and close
 //!    it; a `-wal` that is still not empty then means a program that is not Frontdesk
@@ -205,10 +206,13 @@ pub fn to_prune(backups: &[BackupFile], keep: Retention) -> Vec<&BackupFile> {
     let mut days = Vec::new();
     let mut weeks = Vec::new();
     let mut pruned = Vec::new();
+    let newest = regular.first().map(|b| b.taken_at).unwrap_or_default();
     for b in regular {
         let date = utc(b.taken_at).date();
         let week = (date.iso_week().year(), date.iso_week().week());
-        let mut kept = false;
+        // a backup taken by hand before a risky change survives the automatic one
+        // taken after it: everything from the last day is kept
+        let mut kept = newest - b.taken_at < 86_400;
         if !days.contains(&date) && days.len() < keep.keep_daily as usize {
             days.push(date);
             kept = true;
@@ -361,7 +365,13 @@ fn sync_dir(dir: &Path) {
 /// read-only, `integrity_check`, a Frontdesk schema not newer than this build, an
 /// intact audit chain. Every refusal is a sentence for the admin.
 pub fn verify(path: &Path) -> Result<BackupCheck> {
-    let shown = path.display();
+    verify_as(path, path)
+}
+
+/// The file's first bytes say it is a SQLite database (a cheap check before any
+/// lock is taken; [`verify`] does the real one).
+fn sqlite_header(path: &Path, shown: &Path) -> Result<()> {
+    let shown = shown.display();
     let mut header = [0u8; 16];
     let readable = File::open(path).and_then(|mut f| f.read_exact(&mut header));
     if let Err(e) = readable {
@@ -376,6 +386,14 @@ pub fn verify(path: &Path) -> Result<BackupCheck> {
             "{shown} is not a Frontdesk backup (it is not a SQLite database)"
         )));
     }
+    Ok(())
+}
+
+/// [`verify`] of `path`, naming the file `shown` in messages (a restore verifies
+/// its copy of the backup but talks about the backup).
+fn verify_as(path: &Path, shown: &Path) -> Result<BackupCheck> {
+    sqlite_header(path, shown)?;
+    let shown = shown.display();
     let damaged = |_: rusqlite::Error| {
         Error::invalid(format!(
             "the backup {shown} is damaged (its integrity check failed) and cannot be restored; \
@@ -450,9 +468,9 @@ fn sibling(db: &Path, suffix: &str) -> PathBuf {
 pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<RestoreReport> {
     actor.require(Action::ManageBackups)?;
     let started = Instant::now();
-    // the candidate is checked as it is first, so a wrong file is refused before
-    // anything else happens (even while desks are open)
-    verify(candidate)?;
+    // cheap checks first; the full verification runs on the copy that is swapped
+    // in (one integrity check of a large file takes seconds)
+    sqlite_header(candidate, candidate)?;
     let _alone = crate::presence::hold_exclusive(db)?;
 
     let restoring = sibling(db, ".restoring");
@@ -522,7 +540,7 @@ fn prepare_copy(candidate: &Path, to: &Path) -> Result<BackupCheck> {
     f.sync_all()
         .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
     drop(f);
-    verify(to)
+    verify_as(to, candidate)
 }
 
 /// Takes the safety copy of the current database, checkpoints its log into the
@@ -663,17 +681,33 @@ mod tests {
             kept.len()
         );
         let oldest_kept = kept.iter().map(|b| b.taken_at).min().unwrap();
-        assert!(
-            newest - oldest_kept >= 7 * 86_400 * 7,
-            "weekly backups reach back at least 7 weeks"
+        let mut weeks: Vec<_> = kept
+            .iter()
+            .map(|b| utc(b.taken_at).date().iso_week())
+            .collect();
+        weeks.dedup();
+        assert_eq!(
+            weeks.len(),
+            8,
+            "backups of exactly the 8 newest weeks are kept"
         );
         assert!(
-            newest - oldest_kept < 9 * 7 * 86_400,
-            "nothing older than 8 weeks survives"
+            newest - oldest_kept > 6 * 7 * 86_400,
+            "the weekly backups reach back past six full weeks"
         );
-        let mut days: Vec<_> = kept.iter().map(|b| utc(b.taken_at).date()).collect();
+        let older: Vec<_> = kept
+            .iter()
+            .filter(|b| newest - b.taken_at >= 86_400)
+            .collect();
+        let mut days: Vec<_> = older.iter().map(|b| utc(b.taken_at).date()).collect();
         days.dedup();
-        assert_eq!(days.len(), kept.len(), "at most one backup per day is kept");
+        assert_eq!(
+            days.len(),
+            older.len(),
+            "beyond the last day, at most one backup per day is kept"
+        );
+        let last_day = kept.iter().filter(|b| newest - b.taken_at < 86_400).count();
+        assert_eq!(last_day, 2, "both backups of the last 24 hours are kept");
     }
 
     #[test]

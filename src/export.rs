@@ -114,10 +114,12 @@ impl DaySheet {
                 "time", "patient", "phone", "status", "reason"
             );
             for l in &d.lines {
-                t += &format!(
-                    "{:<13} {:<28} {:<16} {:<10} {}\n",
+                let line = format!(
+                    "{:<13} {:<28} {:<16} {:<10} {}",
                     l.time, l.patient, l.phone, l.status, l.reason
                 );
+                t += line.trim_end();
+                t += "\n";
             }
             t += "\n";
         }

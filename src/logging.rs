@@ -94,6 +94,33 @@ pub fn init_stderr_from_env() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter())
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_goes_to_a_dated_file_in_the_log_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let guard = init(dir.path()).expect("logging starts");
+        assert_eq!(guard.dir(), dir.path());
+        tracing::warn!(op = "book", wait_us = 150_000u64, "slow write lock");
+        drop(guard); // flushes
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "one log file for today");
+        let name = files[0].file_name().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("frontdesk.") && name.ends_with(".log"),
+            "dated name: {name}"
+        );
+        let text = std::fs::read_to_string(files[0].path()).unwrap();
+        assert!(
+            text.contains("Frontdesk started") && text.contains("slow write lock"),
+            "{text}"
+        );
     }
 }

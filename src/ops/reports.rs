@@ -128,8 +128,8 @@ pub(crate) fn range_bounds(
     if to < from {
         return Err(Error::invalid("the range ends before it starts"));
     }
-    if (to - from).num_days() > 3 * 366 {
-        return Err(Error::invalid("choose a range of at most three years"));
+    if (to - from).num_days() > 10 * 366 {
+        return Err(Error::invalid("choose a range of at most ten years"));
     }
     Ok((day_bounds(from, tz).0, day_bounds(to, tz).1))
 }

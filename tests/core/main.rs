@@ -3,41 +3,41 @@
 
 mod fixture;
 
+/// The audit log: append-only, hash chain, admin listing, no secrets.
+mod audit;
+/// Backups while desks book, restores (round trip, refusals, kill -9), retention.
+mod backup;
 /// Booking, rescheduling and status changes, single-threaded rules.
 mod booking;
 /// The `frontdesk` command line: exit codes and messages for bad input.
 mod cli;
 /// Races between threads and between OS processes.
 mod concurrency;
-/// Opening the database: pragmas, schema version, migrations.
-mod opening;
-/// Patients: registration, duplicates, search, edits.
-mod patients;
-/// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.
-mod scheduling;
-/// Scheduling under concurrency: generation while desks book, waitlist races.
-mod scheduling_races;
-/// Scheduling from the command line: an empty clinic to a bookable month.
-mod scheduling_cli;
-/// The audit log: append-only, hash chain, admin listing, no secrets.
-mod audit;
-/// Phone passcodes: rate limits, attempts, expiry, delivery, code uniformity.
-mod otp;
-/// Staff accounts, sign-in with lockout, sessions.
-mod staff;
-/// Backups while desks book, restores (round trip, refusals, kill -9), retention.
-mod backup;
-/// CSV exports through a CSV parser; the printable day sheet.
-mod export;
-/// Reports per doctor per week or month.
-mod reports;
-/// Settings validation: time zone, backup folder, retention, unknown keys.
-mod settings;
-/// Many processes on a few slots and phones: check passes and the journals balance.
-mod stress;
 /// SIGKILLed writers: reopened database checks out and keeps every reported commit.
 mod crash;
+/// CSV exports through a CSV parser; the printable day sheet.
+mod export;
 /// Recorded concurrent histories of one slot book are linearizable.
 mod linearizability;
+/// Opening the database: pragmas, schema version, migrations.
+mod opening;
+/// Phone passcodes: rate limits, attempts, expiry, delivery, code uniformity.
+mod otp;
 /// Property tests of the boundary parsers, the CLI arguments and the core API.
 mod parsers;
+/// Patients: registration, duplicates, search, edits.
+mod patients;
+/// Reports per doctor per week or month.
+mod reports;
+/// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.
+mod scheduling;
+/// Scheduling from the command line: an empty clinic to a bookable month.
+mod scheduling_cli;
+/// Scheduling under concurrency: generation while desks book, waitlist races.
+mod scheduling_races;
+/// Settings validation: time zone, backup folder, retention, unknown keys.
+mod settings;
+/// Staff accounts, sign-in with lockout, sessions.
+mod staff;
+/// Many processes on a few slots and phones: check passes and the journals balance.
+mod stress;
