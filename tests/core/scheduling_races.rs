@@ -20,6 +20,8 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
         .map(|i| c.patient(&format!("Racer {i}"), &format!("0151 2345 {i:04}")))
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
+    // the admin starts regenerating once every desk holds two bookings
+    let started = Arc::new(Barrier::new(5));
     let week = (c.desk.settings().unwrap().tz(), day("2030-01-14"));
     let (from, to) = (
         frontdesk::clinic::day_bounds(week.1, week.0).0,
@@ -29,7 +31,8 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
         .iter()
         .enumerate()
         .map(|(i, &p)| {
-            let (desk, actor, stop) = (c.reopen(), c.receptionist(), stop.clone());
+            let (desk, actor, stop, started) =
+                (c.reopen(), c.receptionist(), stop.clone(), started.clone());
             thread::spawn(move || {
                 let mut booked = Vec::new();
                 let mut n = 0usize;
@@ -58,7 +61,12 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
                             reason: String::new(),
                         },
                     ) {
-                        Ok(a) => booked.push(a.id),
+                        Ok(a) => {
+                            booked.push(a.id);
+                            if booked.len() == 2 {
+                                started.wait();
+                            }
+                        }
                         // another desk got it, or generation just removed or blocked it
                         Err(Error::SlotTaken | Error::NotFound(_) | Error::Invalid(_)) => {}
                         Err(e) => panic!("unexpected error while booking: {e}"),
@@ -68,6 +76,8 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
             })
         })
         .collect();
+    started.wait();
+    let mut kept_booked = 0;
     // meanwhile the admin switches the week between 30- and 20-minute slots and regenerates
     for round in 0..6 {
         for t in templates.drain(..) {
@@ -77,14 +87,18 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
         templates = (1..=5)
             .map(|wd| template(&c, d, wd, "08:00", "12:00", minutes))
             .collect();
-        generate(&c, "2030-01-14", "2030-01-18");
+        kept_booked += generate(&c, "2030-01-14", "2030-01-18").kept_booked.len();
     }
     stop.store(true, Ordering::Relaxed);
     let booked: Vec<i64> = handles
         .into_iter()
         .flat_map(|h| h.join().expect("no desk thread panics"))
         .collect();
-    assert!(!booked.is_empty(), "the desks booked something");
+    assert!(booked.len() >= 8, "every desk booked at least twice");
+    assert!(
+        kept_booked > 0,
+        "regeneration met booked slots that no longer fit, and kept them"
+    );
     for id in &booked {
         let a = c
             .desk
