@@ -27,9 +27,7 @@ pub use otp::{
 };
 pub use patients::PatientUpdate;
 pub(crate) use reports::range_bounds;
-pub use reports::{
-    Report, ReportPeriod, ReportRow, LATE_CANCELLATION_SECS as REPORT_LATE_CANCELLATION_SECS,
-};
+pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;
 pub use slots::DayView;
 pub use staff::{DemoAccount, NewStaff, LOCK_SECS, MAX_FAILED_LOGINS};

@@ -17,11 +17,9 @@ use ts_rs::TS;
 use crate::auth::{Action, Actor};
 use crate::clinic::{day_bounds, ClinicSettings};
 use crate::error::{Error, Result};
+use crate::scheduling::LATE_CANCELLATION_SECS;
 use crate::store::reports;
 use crate::Frontdesk;
-
-/// A cancellation less than this long before the slot starts is late (24 h).
-pub const LATE_CANCELLATION_SECS: i64 = 24 * 3600;
 
 /// How a report groups time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
