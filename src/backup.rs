@@ -15,40 +15,24 @@
 //! of the newest `keep_daily` days and of each of the newest `keep_weekly` ISO weeks
 //! (UTC), and deletes the others.
 //!
-//! **Restore** swaps a verified backup in for the database file, and never leaves a
-//! half-restored file, whenever the process is killed:
-//! 1. take the database for this process alone (the exclusive presence lock,
-//!    see [`crate::presence`]) or refuse, naming the desks to close;
-//! 2. copy the candidate next to the database (`<db>.restoring`), fsync it, and
-//!    verify the copy — the bytes that will be swapped in: integrity check, a
-//!    Frontdesk database, schema version not newer than this build, the audit
-//!    chain intact; a refusal removes the copy and leaves the database untouched;
-//! 3. write a safety copy of the current database into the backup folder (the
-//!    backup API again), checkpoint its write-ahead log into the main file and close
-//!    it; a `-wal` that is still not empty then means a program that is not Frontdesk
-//!    has the file open, and the restore stops. The empty `-wal` and the `-shm` are
-//!    removed, so no stale log can ever be applied to the restored file;
-//! 4. `rename` the verified copy over the database (atomic) and fsync the folder.
-//!
-//! Killed before step 4, the old database is complete (its log was checkpointed);
-//! killed after, the new one is. An audit row `backup.restore` is then added to
-//! the restored database.
+//! **Restore** ([`restore()`], [`verify`]) lives in `backup/restore.rs`, whose docs
+//! walk through why a kill at any moment leaves a whole database.
+
+mod restore;
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDateTime};
 use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::Connection;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::auth::{Action, Actor};
 use crate::error::{Error, Result};
-use crate::settings;
-use crate::store::audit;
+
+pub use restore::{restore, verify, BackupCheck, RestoreReport};
 
 /// Backup files are `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC).
 const PREFIX: &str = "frontdesk-";
@@ -99,44 +83,6 @@ pub struct BackupResult {
     pub millis: u64,
     /// Older backups deleted by retention.
     pub pruned: Vec<String>,
-}
-
-/// What a verified backup holds.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct BackupCheck {
-    /// The file checked.
-    pub path: String,
-    /// Its schema version (`PRAGMA user_version`).
-    #[ts(type = "number")]
-    pub schema_version: i64,
-    /// Appointments in it.
-    #[ts(type = "number")]
-    pub appointments: i64,
-    /// Patients in it.
-    #[ts(type = "number")]
-    pub patients: i64,
-    /// Audit events in it (the chain was verified).
-    #[ts(type = "number")]
-    pub audit_events: i64,
-    /// The newest audit event's time (Unix seconds), a hint of how recent it is.
-    #[ts(type = "number | null")]
-    pub last_change_at: Option<i64>,
-}
-
-/// What a restore did.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct RestoreReport {
-    /// The backup now in place.
-    pub restored: BackupCheck,
-    /// The database file that was replaced.
-    pub database: String,
-    /// The safety copy of the replaced database, if there was one.
-    pub safety_copy: Option<String>,
-    /// How long the restore took (milliseconds).
-    #[ts(type = "number")]
-    pub millis: u64,
 }
 
 /// The file name of a backup taken at `at` (UTC).
@@ -359,249 +305,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-/// Verifies that `path` is a Frontdesk backup this build can restore: opens it
-/// read-only, `integrity_check`, a Frontdesk schema not newer than this build, an
-/// intact audit chain. Every refusal is a sentence for the admin.
-pub fn verify(path: &Path) -> Result<BackupCheck> {
-    verify_as(path, path)
-}
-
-/// The file's first bytes say it is a SQLite database (a cheap check before any
-/// lock is taken; [`verify`] does the real one).
-fn sqlite_header(path: &Path, shown: &Path) -> Result<()> {
-    let shown = shown.display();
-    let mut header = [0u8; 16];
-    let readable = File::open(path).and_then(|mut f| f.read_exact(&mut header));
-    if let Err(e) = readable {
-        return Err(if e.kind() == std::io::ErrorKind::NotFound {
-            Error::invalid(format!("there is no backup file at {shown}"))
-        } else {
-            Error::invalid(format!("{shown} cannot be read as a backup: {e}"))
-        });
-    }
-    if &header != b"SQLite format 3\0" {
-        return Err(Error::invalid(format!(
-            "{shown} is not a Frontdesk backup (it is not a SQLite database)"
-        )));
-    }
-    Ok(())
-}
-
-/// [`verify`] of `path`, naming the file `shown` in messages (a restore verifies
-/// its copy of the backup but talks about the backup).
-fn verify_as(path: &Path, shown: &Path) -> Result<BackupCheck> {
-    sqlite_header(path, shown)?;
-    let shown = shown.display();
-    let damaged = |_: rusqlite::Error| {
-        Error::invalid(format!(
-            "the backup {shown} is damaged (its integrity check failed) and cannot be restored; \
-             choose an older backup. Nothing was changed."
-        ))
-    };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::invalid(format!("{shown} cannot be opened as a backup: {e}")))?;
-    match integrity_problems(&conn) {
-        Ok(p) if p.is_empty() => {}
-        Ok(_) => return Err(damaged(rusqlite::Error::InvalidQuery)),
-        Err(Error::Database(e)) => return Err(damaged(e)),
-        Err(e) => return Err(e),
-    }
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('setting', 'appointment', 'patient', 'audit_event')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(damaged)?;
-    if tables != 4 {
-        return Err(Error::invalid(format!(
-            "{shown} is a SQLite database but not a Frontdesk database"
-        )));
-    }
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(damaged)?;
-    let known = crate::db::latest_schema_version() as i64;
-    if version > known {
-        return Err(Error::invalid(format!(
-            "the backup {shown} was written by a newer Frontdesk (schema version {version}; this app knows up to \
-             {known}). Update Frontdesk before restoring it. Nothing was changed."
-        )));
-    }
-    if let Some(row) = audit::first_broken_link(&conn).map_err(damaged)? {
-        return Err(Error::invalid(format!(
-            "the backup {shown} has an altered audit log (the hash chain breaks at event {row}); it will not be \
-             restored. Nothing was changed."
-        )));
-    }
-    let count = |sql: &str| {
-        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-            .map_err(damaged)
-    };
-    Ok(BackupCheck {
-        path: shown.to_string(),
-        schema_version: version,
-        appointments: count("SELECT count(*) FROM appointment")?,
-        patients: count("SELECT count(*) FROM patient")?,
-        audit_events: count("SELECT count(*) FROM audit_event")?,
-        last_change_at: conn
-            .query_row("SELECT max(at) FROM audit_event", [], |r| r.get(0))
-            .map_err(damaged)?,
-    })
-}
-
-fn sibling(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Restores the backup `candidate` over the database at `db` (see the module docs
-/// for the steps and why a kill at any moment leaves a whole database). No
-/// [`crate::Frontdesk`] may be open on `db`, in this process or another: drop yours
-/// first and reopen afterwards. `now` stamps the safety copy and the audit row.
-pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<RestoreReport> {
-    actor.require(Action::ManageBackups)?;
-    let started = Instant::now();
-    // cheap checks first; the full verification runs on the copy that is swapped
-    // in (one integrity check of a large file takes seconds)
-    sqlite_header(candidate, candidate)?;
-    let _alone = crate::presence::hold_exclusive(db)?;
-
-    let restoring = sibling(db, ".restoring");
-    let _ = std::fs::remove_file(&restoring); // left by a killed restore
-    let outcome = prepare_copy(candidate, &restoring).and_then(|check| {
-        let safety = if db.exists() {
-            Some(retire_current(db, now)?)
-        } else {
-            None
-        };
-        std::fs::rename(&restoring, db).map_err(|e| {
-            Error::Internal(format!("cannot move the restored database into place: {e}"))
-        })?;
-        sync_dir(
-            db.parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        );
-        Ok((check, safety))
-    });
-    let (mut check, safety) = match outcome {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_file(&restoring);
-            return Err(e);
-        }
-    };
-    check.path = candidate.display().to_string();
-    let detail = candidate
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    record_restore(db, actor, now, &detail)?;
-    tracing::info!(
-        millis = started.elapsed().as_millis() as u64,
-        "database restored from a backup"
-    );
-    Ok(RestoreReport {
-        restored: check,
-        database: db.display().to_string(),
-        safety_copy: safety.map(|p| p.display().to_string()),
-        millis: started.elapsed().as_millis() as u64,
-    })
-}
-
-/// Copies the candidate to `to`, marks the copy as a rollback-journal database (a
-/// file copied from a live WAL database carries the WAL flag; it has no `-wal` of
-/// its own here), fsyncs, and verifies the copy.
-fn prepare_copy(candidate: &Path, to: &Path) -> Result<BackupCheck> {
-    std::fs::copy(candidate, to)
-        .map_err(|e| Error::invalid(format!("cannot copy the backup next to the database: {e}")))?;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(to)
-        .map_err(|e| Error::Internal(format!("cannot open the copied backup: {e}")))?;
-    let mut flags = [0u8; 2];
-    f.seek(SeekFrom::Start(18))
-        .and_then(|_| f.read_exact(&mut flags))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if flags == [2, 2] {
-        // header bytes 18-19: file format write/read version, 2 = WAL, 1 = rollback journal
-        f.seek(SeekFrom::Start(18))
-            .and_then(|_| f.write_all(&[1, 1]))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-    }
-    f.sync_all()
-        .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
-    drop(f);
-    verify_as(to, candidate)
-}
-
-/// Takes the safety copy of the current database, checkpoints its log into the
-/// main file, and removes the (then empty) `-wal` and the `-shm`. Returns the
-/// safety copy's path.
-fn retire_current(db: &Path, now: i64) -> Result<PathBuf> {
-    let conn = crate::db::open_connection(db, Duration::from_secs(10))?;
-    let folder = settings::backup_folder(&conn, db);
-    let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
-    let safety = folder.join(name);
-    write_backup(&conn, &safety).map_err(|e| {
-        Error::invalid(format!(
-            "could not keep a safety copy of the current database in {} ({}); nothing was changed",
-            folder.display(),
-            e.public_message()
-        ))
-    })?;
-    // move everything into the main file; TRUNCATE leaves a zero-length -wal
-    let (busy, _, _): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    conn.close().map_err(|(_, e)| Error::from(e))?;
-    let wal = sibling(db, "-wal");
-    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    if busy != 0 || wal_len > 0 {
-        return Err(Error::invalid(
-            "another program still has the database open (its write-ahead log is in use). Close it — for example \
-             a sqlite3 shell or a second Frontdesk started from another folder — and restore again; nothing was changed.",
-        ));
-    }
-    for stale in [wal, sibling(db, "-shm")] {
-        match std::fs::remove_file(&stale) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::Internal(format!(
-                    "cannot remove {}: {e}",
-                    stale.display()
-                )))
-            }
-        }
-    }
-    Ok(safety)
-}
-
-/// Adds the `backup.restore` audit row to the restored database.
-fn record_restore(db: &Path, actor: &Actor, now: i64, detail: &str) -> Result<()> {
-    let mut conn = crate::db::open_connection(db, Duration::from_secs(10))?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    audit::record(
-        &tx,
-        now,
-        &actor.label(),
-        "backup.restore",
-        "database",
-        None,
-        detail,
-    )?;
-    tx.commit()?;
-    Ok(())
 }
 
 #[cfg(test)]
