@@ -27,6 +27,8 @@ mod otp;
 mod parsers;
 /// Patients: registration, duplicates, search, edits.
 mod patients;
+/// The permission table of DESIGN §3, walked for every operation.
+mod permissions;
 /// Reports per doctor per week or month.
 mod reports;
 /// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.
