@@ -513,3 +513,65 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
     }
     eprintln!("restore takes {full:?}; after kill -9: old database {saw_old} times, restored {saw_new} times");
 }
+
+#[test]
+fn the_cli_restore_refuses_while_a_desk_is_open_and_changes_nothing() {
+    let c = Clinic::new();
+    let taken = c.desk.backup_now(&c.admin(), None).unwrap().file.path;
+    let before = c.count("SELECT count(*) FROM audit_event");
+    let out = Command::new(fixture::frontdesk_bin())
+        .args(["--db", c.path().to_str().unwrap(), "restore", &taken])
+        .output()
+        .expect("run frontdesk restore");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused as a user error: {stderr}"
+    );
+    assert!(
+        stderr.contains("Close Frontdesk on every desk"),
+        "tells the admin what to do: {stderr}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event"),
+        before,
+        "nothing was written"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn the_cli_backs_up_lists_and_checks_a_backup() {
+    let c = Clinic::new();
+    let db = c.path();
+    let run = |args: &[&str]| {
+        let out = Command::new(fixture::frontdesk_bin())
+            .args(["--db", db.to_str().unwrap(), "--json"])
+            .args(args)
+            .output()
+            .expect("run frontdesk");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON object")
+    };
+    let taken = run(&["backup"]);
+    let path = taken["file"]["path"]
+        .as_str()
+        .expect("the backup's path")
+        .to_string();
+    let listed = run(&["backups", "list"]);
+    assert_eq!(
+        listed["backups"][0]["path"].as_str(),
+        Some(path.as_str()),
+        "the new backup is listed first"
+    );
+    let checked = run(&["restore", "--check-only", &path]);
+    assert_eq!(
+        checked["schema_version"].as_i64(),
+        Some(frontdesk::db::latest_schema_version() as i64)
+    );
+}
