@@ -180,6 +180,15 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
     // cheap checks first; the full verification runs on the copy that is swapped
     // in (one integrity check of a large file takes seconds)
     sqlite_header(candidate, candidate)?;
+    // restoring onto a new computer: the app-data folder may not exist yet
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::invalid(format!(
+                "cannot create the database folder {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
     let _alone = crate::presence::hold_exclusive(db)?;
 
     let restoring = sibling(db, ".restoring");

@@ -14,7 +14,7 @@ use ts_rs::TS;
 
 use crate::auth::{Action, Actor};
 use crate::backup::{self, BackupCheck, BackupFile, BackupResult, RestoreReport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::audit;
 use crate::settings;
 use crate::Frontdesk;
@@ -109,6 +109,13 @@ impl Frontdesk {
         let (target, in_folder) = match dest {
             None => (backup::next_path(&folder, now), true),
             Some(p) if p.is_dir() => (backup::next_path(&p, now), false),
+            // never over an existing file: it could be this very database
+            Some(p) if p.exists() => {
+                return Err(Error::invalid(format!(
+                    "{} already exists; give a new file name or a folder for the backup",
+                    p.display()
+                )))
+            }
             Some(p) => (p, false),
         };
         let started = Instant::now();

@@ -575,3 +575,41 @@ fn the_cli_backs_up_lists_and_checks_a_backup() {
         Some(frontdesk::db::latest_schema_version() as i64)
     );
 }
+
+#[test]
+fn a_backup_never_overwrites_an_existing_file_such_as_the_database_itself() {
+    let c = Clinic::new();
+    let err = c
+        .desk
+        .backup_now(&c.admin(), Some(c.path()))
+        .expect_err("refused");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    c.assert_check();
+}
+
+#[test]
+fn a_backup_restores_onto_a_new_computer_where_no_database_exists_yet() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. New Computer");
+    book(
+        &c.desk,
+        c.slots(doctor, 1)[0],
+        c.patient("Ann Able", "0151 2345 6789"),
+    );
+    let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
+    let fresh = c
+        .dir
+        .path()
+        .join("new-computer")
+        .join("data")
+        .join("frontdesk.sqlite3");
+    let report =
+        backup::restore(&Actor::local_admin(), &fresh, &taken, NOW).expect("restore onto nothing");
+    assert_eq!(report.safety_copy, None, "nothing to keep a safety copy of");
+    let desk = fixture::open_at(&fresh, c.clock.clone());
+    assert!(desk.check().unwrap().ok, "the restored database checks out");
+    let n: i64 = desk
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(n, 1, "the booking came with the backup");
+}
