@@ -35,6 +35,9 @@ env -u FRONTDESK_E2E cargo test --workspace
 step "cargo build (the app binary the end-to-end tests drive)"
 cargo build --workspace
 
+step "quick benchmark (checks that it runs; the published numbers come from a full release run)"
+target/debug/frontdesk bench --quick >/dev/null
+
 step "end-to-end tests under Xvfb"
 # `--workspace --test e2e` selects only the e2e test binary while keeping the
 # workspace's feature set, so nothing is recompiled for this step.

@@ -138,3 +138,85 @@ pub(crate) fn busy_handler_only(
     row.hold_p99_us = Some(percentile(&holds, 0.99));
     Ok(row)
 }
+
+/// The disk itself: `fdatasync` after a 4 KiB append, which every durable commit
+/// pays at least once (`synchronous=FULL` syncs the WAL at each commit).
+pub(crate) fn fdatasync(path: &Path, n: usize) -> Result<BenchRow> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(super::internal)?;
+    let page = [0u8; 4096];
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for _ in 0..n {
+        let at = Instant::now();
+        f.write_all(&page).map_err(super::internal)?;
+        f.sync_data().map_err(super::internal)?;
+        s.lat.push(at.elapsed().as_micros() as u64);
+    }
+    Ok(s.row("disk: fdatasync of a 4 KiB append (no SQLite)", t.elapsed()))
+}
+
+/// The booking's work inside the lock *before* COMMIT: the same statements as
+/// `Frontdesk::book`, timed inside the write path's closure, so the part of the
+/// lock hold that is Frontdesk's own (not the disk's) shows.
+pub(crate) fn booking_body(clinic: &BenchClinic, n: usize) -> Result<BenchRow> {
+    use crate::store::{doctors, patients};
+    let desk = clinic.open()?;
+    let label = "bench (transaction body)";
+    let mut body = Vec::with_capacity(n);
+    let t = Instant::now();
+    for i in 0..n {
+        let slot_id = clinic.take_slot()?;
+        let patient_id = clinic.patient(i);
+        let now = desk.now();
+        let took = desk.write("bench.book_body", |tx| {
+            let started = Instant::now();
+            let slot = slots::get(tx, slot_id)?.ok_or(crate::Error::NotFound("slot"))?;
+            doctors::get(tx, slot.doctor_id)?.ok_or(crate::Error::NotFound("doctor"))?;
+            patients::get(tx, patient_id)?.ok_or(crate::Error::NotFound("patient"))?;
+            if slots::is_taken(tx, slot.id)? {
+                return Err(crate::Error::SlotTaken);
+            }
+            let new = NewAppointment {
+                slot_id,
+                doctor_id: slot.doctor_id,
+                patient_id,
+                reason: "",
+                overbooked: false,
+                actor: label,
+                now,
+            };
+            let id = appointments::insert(tx, &new)?;
+            audit::record(
+                tx,
+                now,
+                label,
+                "appointment.book",
+                "appointment",
+                Some(id),
+                &format!("slot {slot_id}"),
+            )?;
+            appointments::get(tx, id)?;
+            Ok(started.elapsed())
+        })?;
+        body.push(took.as_micros() as u64);
+    }
+    let elapsed = t.elapsed();
+    let s = Samples {
+        lat: body,
+        ..Samples::default()
+    };
+    let mut row = s.row(
+        "book, transaction body only (lock held, before COMMIT)",
+        elapsed,
+    );
+    // ops/s here is the whole call's rate; the latencies are the body's
+    row.ops_per_sec = n as f64 / elapsed.as_secs_f64().max(1e-9);
+    row.hold_p50_us = Some(row.p50_us);
+    row.hold_p99_us = Some(row.p99_us);
+    Ok(row)
+}

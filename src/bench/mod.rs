@@ -203,13 +203,18 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     )?;
     let floor_rate = floor.ops_per_sec;
     rows.push(floor);
+    rows.push(floor::fdatasync(
+        &dir.path.join("fsync.bin"),
+        if opts.quick { 100 } else { 500 },
+    )?);
 
     progress("single-threaded operations");
     let clinic = setup::BenchClinic::create(
         &dir.path.join("ops.sqlite3"),
-        if opts.quick { 20_000 } else { 120_000 },
+        if opts.quick { 20_000 } else { 250_000 },
     )?;
     rows.extend(single_threaded(&clinic, opts)?);
+    rows.push(floor::booking_body(&clinic, opts.single_ops())?);
 
     for threads in [8, 32] {
         progress(&format!("{threads} threads, distinct slots"));
@@ -487,6 +492,13 @@ fn targets(rows: &[BenchRow], appointments: u64) -> Vec<Target> {
         if let Some(h) = b.hold_p99_us {
             add("lock hold p99 < 1 ms, booking", format!("{h} µs"), h < 1000);
         }
+    }
+    if let Some(b) = row(rows, "book, transaction body only") {
+        add(
+            "(context) booking's own work inside the lock, before COMMIT's fsync, p99 < 1 ms",
+            format!("{} µs", b.p99_us),
+            b.p99_us < 1000,
+        );
     }
     if let Some(h) = row(rows, "status change").and_then(|r| r.hold_p99_us) {
         add(

@@ -114,7 +114,7 @@ pub(crate) fn processes(
     phase: Duration,
 ) -> Result<BenchRow> {
     // generous: no worker should run out of slots before the phase ends
-    let per = (phase.as_secs_f64() * 6000.0 / processes as f64).ceil() as i64 + 100;
+    let per = (phase.as_secs_f64() * 3000.0 / processes as f64).ceil() as i64 + 100;
     let (lo, hi) = clinic.patient_range();
     let mut children = Vec::new();
     for _ in 0..processes {

@@ -333,3 +333,54 @@ pub fn summary(r: &StressReport) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppointmentStatus, BookRequest};
+
+    #[test]
+    fn the_verifier_flags_invented_successes_and_unreported_commits() {
+        let dir = crate::bench::temp_dir("stress-verify").unwrap();
+        let db = dir.path.join("verify.sqlite3");
+        let desk = Frontdesk::open(&db, OpenOptions::default()).unwrap();
+        let area = create_area(&desk, 2, 1).unwrap();
+        let base = verify::Baseline::take(&db, &area).unwrap();
+        let req = BookRequest {
+            slot_id: area.slots[0],
+            patient_id: area.patients[0],
+            reason: String::new(),
+        };
+        let booked = desk.book(&Actor::local_admin(), &req).unwrap();
+
+        let honest = vec![Entry::appointment("book", &booked)];
+        let (found, unreported) = verify::final_state(&db, &area, &base, &honest, 0).unwrap();
+        assert!(found.is_empty(), "an honest journal balances: {found:?}");
+        assert_eq!(unreported, 0);
+
+        let mut invented = booked.clone();
+        invented.version = 2;
+        invented.status = AppointmentStatus::Confirmed;
+        let lying = vec![
+            Entry::appointment("book", &booked),
+            Entry::appointment("confirm", &invented),
+        ];
+        let (found, _) = verify::final_state(&db, &area, &base, &lying, 0).unwrap();
+        assert!(
+            found.iter().any(|v| v.contains("missing")),
+            "a success not in the database is flagged: {found:?}"
+        );
+
+        let (found, unreported) = verify::final_state(&db, &area, &base, &[], 0).unwrap();
+        assert!(
+            found.iter().any(|v| v.contains("bookings reported")),
+            "a commit nobody reported is flagged: {found:?}"
+        );
+        assert_eq!(unreported, 1);
+        let (found, _) = verify::final_state(&db, &area, &base, &[], 1).unwrap();
+        assert!(
+            found.is_empty(),
+            "…unless a killed worker may have made it: {found:?}"
+        );
+    }
+}
