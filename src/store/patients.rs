@@ -84,9 +84,13 @@ pub fn search_name(conn: &Connection, text: &str, limit: u32) -> rusqlite::Resul
     if query.is_empty() {
         return Ok(Vec::new());
     }
+    // No `ORDER BY rank`: ranking must score every match before the LIMIT applies,
+    // and a short prefix ("mar") matches thousands of names at 100,000 patients
+    // (8.6 ms against 0.09 ms without, measured by `frontdesk bench`). For word
+    // prefixes bm25 barely tells names apart anyway; the desk types more to narrow.
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM patient WHERE id IN
-           (SELECT rowid FROM patient_name_fts WHERE patient_name_fts MATCH ?1 ORDER BY rank LIMIT ?2)
+           (SELECT rowid FROM patient_name_fts WHERE patient_name_fts MATCH ?1 LIMIT ?2)
          ORDER BY name, id"
     ))?;
     let rows = stmt.query_map(params![query, limit], from_row)?;

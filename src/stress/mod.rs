@@ -67,6 +67,8 @@ pub struct StressReport {
     pub workers_started: u64,
     /// Workers killed with SIGKILL.
     pub kills: u64,
+    /// Of those, killed while holding the write lock (inside a transaction).
+    pub kills_holding_lock: u64,
     /// Operations journaled, by kind: `[succeeded, refused, errors]`.
     pub by_op: BTreeMap<String, [u64; 3]>,
     /// Successful operations.
@@ -142,6 +144,26 @@ fn create_area(desk: &Frontdesk, slots: usize, patients: usize) -> Result<Area> 
         slots,
         patients: ids,
         phones,
+    })
+}
+
+/// The process holding the exclusive `flock` on `<db>.lock` (the write path's
+/// cross-process lock), read from `/proc/locks`; `None` elsewhere or when free.
+fn lock_holder(db: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let inode = std::fs::metadata(&name).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().filter(|l| !l.contains("->")).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let is_ours = f.get(1) == Some(&"FLOCK")
+            && f.get(5).and_then(|d| d.rsplit(':').next()) == Some(inode.to_string().as_str());
+        if is_ours {
+            f.get(4)?.parse().ok()
+        } else {
+            None
+        }
     })
 }
 
@@ -242,7 +264,19 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
                 break;
             }
             std::thread::sleep(pause);
-            let victim = rng.random_range(0..running.len());
+            // half the time, the worker holding the cross-process write lock right
+            // now: it is inside a transaction (or its commit's fsync)
+            let holder = if rng.random_bool(0.5) {
+                lock_holder(&db)
+            } else {
+                None
+            };
+            let victim = holder
+                .and_then(|pid| running.iter().position(|r| r.child.id() == pid))
+                .unwrap_or_else(|| rng.random_range(0..running.len()));
+            if holder.is_some_and(|pid| running[victim].child.id() == pid) {
+                report.kills_holding_lock += 1;
+            }
             let mut r = running.swap_remove(victim);
             // SIGKILL: no destructor, no flush, no rollback — like a power cut of the process
             let _ = r.child.kill();
@@ -306,8 +340,8 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
 /// The report in words, for people.
 pub fn summary(r: &StressReport) -> String {
     let mut s = format!(
-        "{} operations in {:.1} s: {} succeeded, {} refused by a rule, {} errors; {} workers started, {} killed with SIGKILL \
-         ({} operations committed but cut off before reporting); {} full checks after reopening.\n",
+        "{} operations in {:.1} s: {} succeeded, {} refused by a rule, {} errors; {} workers started, {} killed with SIGKILL, {} of them \
+         while holding the write lock ({} operations committed but cut off before reporting); {} full checks after reopening.\n",
         r.succeeded + r.refused + r.errors,
         r.seconds,
         r.succeeded,
@@ -315,6 +349,7 @@ pub fn summary(r: &StressReport) -> String {
         r.errors,
         r.workers_started,
         r.kills,
+        r.kills_holding_lock,
         r.unreported_commits,
         r.checks
     );

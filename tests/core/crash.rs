@@ -41,6 +41,10 @@ fn killing_writers_mid_transaction_twenty_times_loses_no_reported_change() {
     let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
     let kills = report["kills"].as_u64().unwrap();
     assert!(
+        report["kills_holding_lock"].as_u64().unwrap() > 0,
+        "some kills should land inside a transaction: {report}"
+    );
+    assert!(
         kills >= 20,
         "at least 20 kills expected in 6 s at one per ~80 ms (plus a check each), got {kills}"
     );
