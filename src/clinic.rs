@@ -107,7 +107,11 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
     // A number written with `+` names its own country: parsing it with the clinic's
     // region lets the `phonenumber` crate strip that region's national prefix from
     // it (with US, "+49 151 23456789" became "+495123456789", someone else's phone).
-    let region = if trimmed.starts_with('+') { None } else { Some(country) };
+    let region = if trimmed.starts_with('+') {
+        None
+    } else {
+        Some(country)
+    };
     let number = phonenumber::parse(region, trimmed)
         .map_err(|_| Error::invalid(format!("{trimmed:?} is not a phone number")))?;
     if !phonenumber::is_valid(&number) {
@@ -118,7 +122,9 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
     let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
     // E.164 allows at most 15 digits; the metadata accepts some longer German numbers
     if e164.len() > 16 {
-        return Err(Error::invalid(format!("{trimmed:?} is too long for a phone number")));
+        return Err(Error::invalid(format!(
+            "{trimmed:?} is too long for a phone number"
+        )));
     }
     Ok(e164)
 }
@@ -267,7 +273,10 @@ mod tests {
         assert!(normalize_phone("0151 2345 6789", "XX").is_err());
         // found by the property tests: an international number keeps its digits
         // whatever the clinic's country, and nothing longer than E.164 passes
-        assert_eq!(normalize_phone("+49 151 23456789", "US").unwrap(), "+4915123456789");
+        assert_eq!(
+            normalize_phone("+49 151 23456789", "US").unwrap(),
+            "+4915123456789"
+        );
         assert!(normalize_phone("20100000000000", "DE").is_err());
     }
 

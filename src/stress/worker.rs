@@ -34,7 +34,11 @@ pub struct StressWorkerArgs {
 fn pick_live(desk: &Frontdesk, slots: &[i64], status: Option<&str>) -> Result<Option<(i64, i64)>> {
     // the area's slot ids are numbers, so listing them inline is safe; never touch
     // appointments outside the area (the command may run on a real clinic file)
-    let area = slots.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+    let area = slots
+        .iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     // a harness read, not a desk operation: any live appointment of the area, at random
     desk.read(|c| {
         let mut stmt = c.prepare_cached(&format!(
