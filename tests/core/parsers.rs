@@ -230,6 +230,14 @@ enum Call {
         phone: String,
         dob: Option<String>,
     },
+    Search {
+        text: String,
+        limit: u32,
+    },
+    Passcode {
+        phone: String,
+        code: String,
+    },
 }
 
 fn small_id() -> impl Strategy<Value = i64> {
@@ -280,6 +288,9 @@ fn call() -> impl Strategy<Value = Call> {
             proptest::option::of(prop_oneof!["[0-9]{4}-[0-9]{2}-[0-9]{2}", any::<String>()])
         )
             .prop_map(|(name, phone, dob)| Call::AddPatient { name, phone, dob }),
+        (any::<String>(), any::<u32>()).prop_map(|(text, limit)| Call::Search { text, limit }),
+        (phone_like(), prop_oneof!["[0-9]{6}", any::<String>()])
+            .prop_map(|(phone, code)| Call::Passcode { phone, code }),
     ]
 }
 
@@ -308,6 +319,10 @@ proptest! {
                     .desk
                     .add_patient(&admin, &NewPatient { name: name.clone(), phone: phone.clone(), date_of_birth: dob.clone(), notes: String::new() })
                     .map(|_| ()),
+                Call::Search { text, limit } => c.desk.search_patients(&admin, text, *limit).map(|_| ()),
+                Call::Passcode { phone, code } => {
+                    c.desk.request_otp(&admin, phone).and_then(|_| c.desk.verify_otp(&admin, phone, code)).map(|_| ())
+                }
             };
             if let Err(e) = result {
                 prop_assert!(e.code() != ErrorCode::Internal && e.code() != ErrorCode::Busy, "{call:?} failed inside: {e:?}");
