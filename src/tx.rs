@@ -14,6 +14,17 @@
 //!    retried with jittered exponential back-off until the deadline, then reported
 //!    as [`Error::Busy`].
 //!
+//! 4. **group fsync** — the writer connection commits with `synchronous=NORMAL`
+//!    (the WAL frames are written, not yet synced) and releases the lock at once;
+//!    [`Writer::run`] then returns only after an `fdatasync` of the WAL that began
+//!    after its commit. One fsync covers every commit written before it started, so
+//!    the disk's flush latency (4 ms here) is paid once per batch instead of once
+//!    per booking inside the lock, which queued 32 desks for 130 ms and more. What
+//!    a caller is told is saved is on disk, as with `synchronous=FULL`; a power cut
+//!    can only drop commits no caller was told about (SQLite's WAL checksums stop
+//!    recovery at the first incomplete commit, and an acknowledged commit was
+//!    synced together with everything before it).
+//!
 //! The closure runs inside the transaction; it must do only SQL and cheap logic —
 //! hashing, random generation and formatting happen before or after. The
 //! transaction commits explicitly when the closure returns `Ok` and rolls back
@@ -21,7 +32,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -125,6 +136,7 @@ pub struct Writer {
     lock_file: File,
     commits_since_checkpoint: AtomicU32,
     checkpointer: Checkpointer,
+    durability: GroupSync,
     deadline: Duration,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -136,6 +148,9 @@ impl Writer {
         // checkpoints run on a background connection (see `Checkpointer`), so the
         // fsync of the main file never happens while the write lock is held
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // commits only write the WAL; `run` makes them durable with a shared fsync
+        // of the WAL outside the lock (see `GroupSync` and the module docs)
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
 
         Ok(Writer {
             gate: FifoGate::new(),
@@ -143,6 +158,7 @@ impl Writer {
             lock_file: open_lock_file(path)?,
             commits_since_checkpoint: AtomicU32::new(0),
             checkpointer: Checkpointer::start(path)?,
+            durability: GroupSync::new(path),
             deadline,
             metrics,
         })
@@ -209,6 +225,8 @@ impl Writer {
         let locked = Instant::now();
         let outcome = f(&tx).and_then(|value| tx.commit().map(|()| value).map_err(Error::from));
         let released = Instant::now();
+        // numbered while still holding the lock, so tickets follow the WAL's order
+        let ticket = outcome.is_ok().then(|| self.durability.written());
         drop(conn);
         drop(guard);
         if outcome.is_ok()
@@ -239,7 +257,84 @@ impl Writer {
                 tracing::info!(op, refused = ?e.code(), "refused a racing request");
             }
         }
+        if let Some(ticket) = ticket {
+            self.durability.wait(ticket)?;
+        }
         outcome
+    }
+}
+
+/// Group fsync of the WAL (door 4 in the module docs): commits take a ticket in
+/// WAL order; a caller waits until an fsync that started after its commit has
+/// finished, running that fsync itself when no other thread is.
+struct GroupSync {
+    wal: PathBuf,
+    state: Mutex<SyncState>,
+    synced: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Commits written to the WAL by this process.
+    written: u64,
+    /// All commits up to this ticket are on disk.
+    synced: u64,
+    /// A thread is running an fsync now.
+    syncing: bool,
+}
+
+impl GroupSync {
+    fn new(db: &Path) -> Self {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        GroupSync {
+            wal: wal.into(),
+            state: Mutex::new(SyncState::default()),
+            synced: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A commit was written; its ticket.
+    fn written(&self) -> u64 {
+        let mut st = self.lock();
+        st.written += 1;
+        st.written
+    }
+
+    /// Returns once commit `ticket` is on disk.
+    fn wait(&self, ticket: u64) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            if st.synced >= ticket {
+                return Ok(());
+            }
+            if st.syncing {
+                st = self.synced.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.syncing = true;
+            let covers = st.written;
+            drop(st);
+            // opened afresh: the file this connection writes now (fsync works on
+            // any descriptor of the file, and syncs every process's frames in it)
+            let outcome = File::open(&self.wal).and_then(|f| f.sync_data());
+            st = self.lock();
+            st.syncing = false;
+            if outcome.is_ok() {
+                st.synced = st.synced.max(covers);
+            }
+            self.synced.notify_all();
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "cannot sync the write-ahead log");
+                return Err(Error::Internal(format!(
+                    "the change may not be on disk: syncing the log failed: {e}"
+                )));
+            }
+        }
     }
 }
 

@@ -215,7 +215,7 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     progress("single-threaded operations");
     let clinic = setup::BenchClinic::create(
         &dir.path.join("ops.sqlite3"),
-        if opts.quick { 20_000 } else { 250_000 },
+        if opts.quick { 60_000 } else { 600_000 },
     )?;
     rows.extend(single_threaded(&clinic, opts)?);
     rows.push(floor::booking_body(&clinic, opts.single_ops())?);

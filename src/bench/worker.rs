@@ -114,11 +114,15 @@ pub(crate) fn processes(
     phase: Duration,
 ) -> Result<BenchRow> {
     // generous: no worker should run out of slots before the phase ends
-    let per = (phase.as_secs_f64() * 3000.0 / processes as f64).ceil() as i64 + 100;
+    let per = (phase.as_secs_f64() * 8000.0 / processes as f64).ceil() as i64 + 100;
     let (lo, hi) = clinic.patient_range();
+    // every range is reserved before any worker starts, so a shortage cannot
+    // leave workers running on a file the caller is about to remove
+    let firsts = (0..processes)
+        .map(|_| clinic.take_slots(per).map(|(first, _)| first))
+        .collect::<Result<Vec<_>>>()?;
     let mut children = Vec::new();
-    for _ in 0..processes {
-        let (first, _) = clinic.take_slots(per)?;
+    for first in firsts {
         let child = Command::new(exe)
             .arg("bench-worker")
             .arg("--db")
