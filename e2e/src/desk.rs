@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -12,6 +13,11 @@ use crate::Clinic;
 
 /// Session creation starts the app; without a display it hangs instead of failing.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Now and then (a few percent of sessions here) tauri-driver's forwarded
+/// `POST /session` has its connection to WebKitWebDriver reset; the same request
+/// sent straight to WebKitWebDriver never failed in 70 tries. A fresh driver then
+/// works, so transport failures are retried with a new driver and a new log.
+const SESSION_ATTEMPTS: usize = 3;
 /// How long `wait_for*` helpers wait for the page to reach the expected state.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -32,9 +38,6 @@ impl Desk {
         let name = format!("{}-desk{number}", clinic.test_name());
         let log_dir = crate::log_dir();
         std::fs::create_dir_all(&log_dir).expect("create target/e2e-logs");
-        let log = log_dir.join(format!("{name}.log"));
-        let driver = TauriDriver::start(&[("FRONTDESK_DB", clinic.db_path())], &log);
-
         let capabilities = json!({
             "browserName": "wry",
             "tauri:options": { "application": crate::app_binary() },
@@ -42,30 +45,51 @@ impl Desk {
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
-        let mut builder = ClientBuilder::new(HttpConnector::new());
-        builder.capabilities(capabilities);
-        let url = driver.url();
-        let connecting = builder.connect(&url);
-        let client = match tokio::time::timeout(SESSION_TIMEOUT, connecting).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => panic!(
-                "{name}: WebDriver session not created: {e} (driver and app output: {})",
-                log.display()
-            ),
-            Err(_) => panic!(
-                "{name}: no WebDriver session within {SESSION_TIMEOUT:?}; is DISPLAY a live X \
-                 server? (driver and app output: {})",
-                log.display()
-            ),
-        };
-        let desk = Self {
-            client,
-            name,
-            _driver: driver,
-        };
-        // The frame is mounted once the status line exists.
-        desk.wait_for("[data-testid=status-line]").await;
-        desk
+
+        for attempt in 1..=SESSION_ATTEMPTS {
+            let log = log_dir.join(match attempt {
+                1 => format!("{name}.log"),
+                n => format!("{name}.attempt{n}.log"),
+            });
+            let driver = TauriDriver::start(&[("FRONTDESK_DB", clinic.db_path())], &log);
+            let mut builder = ClientBuilder::new(HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            let url = driver.url();
+            let client = match tokio::time::timeout(SESSION_TIMEOUT, builder.connect(&url)).await {
+                Ok(Ok(client)) => client,
+                Ok(Err(
+                    e @ (NewSessionError::Failed(_)
+                    | NewSessionError::FailedC(_)
+                    | NewSessionError::Lost(_)),
+                )) if attempt < SESSION_ATTEMPTS => {
+                    eprintln!(
+                        "{name}: WebDriver session attempt {attempt} failed: {e}; \
+                         restarting tauri-driver (output: {})",
+                        log.display()
+                    );
+                    drop(driver);
+                    continue;
+                }
+                Ok(Err(e)) => panic!(
+                    "{name}: WebDriver session not created: {e} (driver and app output: {})",
+                    log.display()
+                ),
+                Err(_) => panic!(
+                    "{name}: no WebDriver session within {SESSION_TIMEOUT:?}; is DISPLAY a live \
+                     X server? (driver and app output: {})",
+                    log.display()
+                ),
+            };
+            let desk = Self {
+                client,
+                name,
+                _driver: driver,
+            };
+            // The frame is mounted once the status line exists.
+            desk.wait_for("[data-testid=status-line]").await;
+            return desk;
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// `<test>-desk<N>`: names this desk's screenshots and log.
