@@ -23,7 +23,8 @@
 //!    a caller is told is saved is on disk, as with `synchronous=FULL`; a power cut
 //!    can only drop commits no caller was told about (SQLite's WAL checksums stop
 //!    recovery at the first incomplete commit, and an acknowledged commit was
-//!    synced together with everything before it).
+//!    synced together with everything before it). The one difference: another desk
+//!    may *see* a commit up to one flush (milliseconds) before it is on disk.
 //!
 //! The closure runs inside the transaction; it must do only SQL and cheap logic —
 //! hashing, random generation and formatting happen before or after. The

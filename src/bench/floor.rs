@@ -21,27 +21,47 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
 }
 
 /// One-row `UPDATE` per `BEGIN IMMEDIATE … COMMIT` on a WAL file with the app's
-/// pragmas (`synchronous=FULL`), for `phase`.
-pub(crate) fn floor(path: &Path, phase: Duration) -> Result<BenchRow> {
-    let conn = crate::db::open_connection(path, Duration::from_secs(5))?;
-    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    conn.execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);")?;
-    let mut update = conn.prepare("UPDATE counter SET n = n + 1 WHERE id = 1")?;
-    let mut s = Samples::default();
-    let t = Instant::now();
-    while t.elapsed() < phase {
-        let at = Instant::now();
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        update.execute([])?;
-        conn.execute_batch("COMMIT")?;
-        s.lat.push(at.elapsed().as_micros() as u64);
+/// pragmas (`synchronous=FULL`). Sampled in blocks interleaved with the booking
+/// run, so both see the same disk (a shared disk's flush time drifts a lot).
+pub(crate) struct Floor {
+    conn: Connection,
+}
+
+impl Floor {
+    pub(crate) fn open(path: &Path) -> Result<Floor> {
+        let conn = crate::db::open_connection(path, Duration::from_secs(5))?;
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch(
+            "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);",
+        )?;
+        Ok(Floor { conn })
     }
-    let elapsed = t.elapsed();
-    let mut row = s.row("FLOOR: raw UPDATE, BEGIN IMMEDIATE … COMMIT", elapsed);
-    // the whole call is the transaction
-    row.hold_p50_us = Some(row.p50_us);
-    row.hold_p99_us = Some(row.p99_us);
-    Ok(row)
+
+    /// `n` floor transactions; their latencies go to `into`.
+    pub(crate) fn sample(&self, n: usize, into: &mut Samples) -> Result<()> {
+        let mut update = self
+            .conn
+            .prepare_cached("UPDATE counter SET n = n + 1 WHERE id = 1")?;
+        for _ in 0..n {
+            let at = Instant::now();
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            update.execute([])?;
+            self.conn.execute_batch("COMMIT")?;
+            into.lat.push(at.elapsed().as_micros() as u64);
+        }
+        Ok(())
+    }
+
+    /// The floor's row from its samples (single-threaded: the rate is one over
+    /// the mean latency).
+    pub(crate) fn row(s: Samples) -> BenchRow {
+        let busy_time = Duration::from_micros(s.lat.iter().sum());
+        let mut row = s.row("FLOOR: raw UPDATE, BEGIN IMMEDIATE … COMMIT", busy_time);
+        // the whole call is the transaction
+        row.hold_p50_us = Some(row.p50_us);
+        row.hold_p99_us = Some(row.p99_us);
+        row
+    }
 }
 
 /// The booking transaction on a raw connection (the same store calls as

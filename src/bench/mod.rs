@@ -201,12 +201,7 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     let mut rows = Vec::new();
 
     progress("floor: raw UPDATE per BEGIN IMMEDIATE … COMMIT");
-    let floor = floor::floor(
-        &dir.path.join("floor.sqlite3"),
-        opts.phase().max(Duration::from_secs(1)),
-    )?;
-    let floor_rate = floor.ops_per_sec;
-    rows.push(floor);
+    let floor = floor::Floor::open(&dir.path.join("floor.sqlite3"))?;
     rows.push(floor::fdatasync(
         &dir.path.join("fsync.bin"),
         if opts.quick { 100 } else { 500 },
@@ -217,7 +212,10 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
         &dir.path.join("ops.sqlite3"),
         if opts.quick { 60_000 } else { 600_000 },
     )?;
-    rows.extend(single_threaded(&clinic, opts)?);
+    let (floor_row, single) = single_threaded(&clinic, &floor, opts)?;
+    let floor_rate = floor_row.ops_per_sec;
+    rows.insert(0, floor_row);
+    rows.extend(single);
     rows.push(floor::booking_body(&clinic, opts.single_ops())?);
 
     for threads in [8, 32] {
@@ -280,15 +278,23 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
 }
 
 /// Book, status change, reschedule, passcodes, search and day view, one at a time.
-fn single_threaded(clinic: &setup::BenchClinic, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
+/// Returns the floor's row too: it is sampled in blocks between the bookings.
+fn single_threaded(
+    clinic: &setup::BenchClinic,
+    floor: &floor::Floor,
+    opts: &BenchOptions,
+) -> Result<(BenchRow, Vec<BenchRow>)> {
     let n = opts.single_ops();
     let actor = Actor::local_admin();
     let mut out = Vec::new();
     let desk = clinic.open()?;
     let mut booked = Vec::with_capacity(n);
     let mut s = Samples::default();
-    let t = Instant::now();
+    let mut floor_samples = Samples::default();
     for i in 0..n {
+        if i % (n / 10).max(1) == 0 {
+            floor.sample((n / 10).max(1), &mut floor_samples)?;
+        }
         let req = BookRequest {
             slot_id: clinic.take_slot()?,
             patient_id: clinic.patient(i),
@@ -299,7 +305,8 @@ fn single_threaded(clinic: &setup::BenchClinic, opts: &BenchOptions) -> Result<V
         s.outcome(at, &r);
         booked.push(r?.id);
     }
-    out.push(with_hold(s.row("book", t.elapsed()), &desk, "book"));
+    let booking_time = Duration::from_micros(s.lat.iter().sum());
+    out.push(with_hold(s.row("book", booking_time), &desk, "book"));
 
     let desk = clinic.open()?;
     let mut s = Samples::default();
@@ -356,7 +363,7 @@ fn single_threaded(clinic: &setup::BenchClinic, opts: &BenchOptions) -> Result<V
     out.push(timed_reads("day view, whole clinic", reads, |_| {
         desk.day_view(&actor, date, None).map(|_| ())
     }));
-    Ok(out)
+    Ok((floor::Floor::row(floor_samples), out))
 }
 
 /// CPU time this thread has used, in µs.
