@@ -266,8 +266,16 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
             std::thread::sleep(pause);
             // half the time, the worker holding the cross-process write lock right
             // now: it is inside a transaction (or its commit's fsync)
+            // (the lock is held for ~0.1 ms at a time, so look a few times)
             let holder = if rng.random_bool(0.5) {
-                lock_holder(&db)
+                (0..50).find_map(|_| {
+                    let pid =
+                        lock_holder(&db).filter(|pid| running.iter().any(|r| r.child.id() == *pid));
+                    if pid.is_none() {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    pid
+                })
             } else {
                 None
             };
