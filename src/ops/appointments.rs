@@ -47,6 +47,30 @@ pub(crate) fn bookable_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64)
     Ok(slot)
 }
 
+/// A bookable slot with no live ordinary appointment, or `SlotTaken`.
+pub(crate) fn free_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64) -> Result<Slot> {
+    let slot = bookable_slot(conn, slot_id, now)?;
+    if slots::is_taken(conn, slot.id)? {
+        return Err(Error::SlotTaken);
+    }
+    Ok(slot)
+}
+
+/// Inserts an appointment; the unique index refusing a second live one (the second
+/// line of defence behind [`free_slot`]) becomes the same `SlotTaken`.
+pub(crate) fn insert_appointment(
+    conn: &rusqlite::Connection,
+    new: &NewAppointment<'_>,
+) -> Result<i64> {
+    appointments::insert(conn, new).map_err(|e| {
+        if is_double_booking(&e) {
+            Error::SlotTaken
+        } else {
+            e.into()
+        }
+    })
+}
+
 /// Builds the `Conflict` for an appointment that changed since `expected_version`.
 fn stale(current: &Appointment) -> Error {
     Error::Conflict {
@@ -65,11 +89,8 @@ impl Frontdesk {
         let now = self.now();
         let label = actor.label();
         self.write("book", |tx| {
-            let slot = bookable_slot(tx, req.slot_id, now)?;
+            let slot = free_slot(tx, req.slot_id, now)?;
             patients::get(tx, req.patient_id)?.ok_or(Error::NotFound("patient"))?;
-            if slots::is_taken(tx, slot.id)? {
-                return Err(Error::SlotTaken);
-            }
             let new = NewAppointment {
                 slot_id: slot.id,
                 doctor_id: slot.doctor_id,
@@ -79,13 +100,7 @@ impl Frontdesk {
                 actor: &label,
                 now,
             };
-            let id = appointments::insert(tx, &new).map_err(|e| {
-                if is_double_booking(&e) {
-                    Error::SlotTaken
-                } else {
-                    e.into()
-                }
-            })?;
+            let id = insert_appointment(tx, &new)?;
             audit(
                 tx,
                 now,
@@ -128,10 +143,7 @@ impl Frontdesk {
             if new_slot_id == current.slot_id {
                 return Err(Error::invalid("the appointment is already in that slot"));
             }
-            let slot = bookable_slot(tx, new_slot_id, now)?;
-            if slots::is_taken(tx, slot.id)? {
-                return Err(Error::SlotTaken);
-            }
+            let slot = free_slot(tx, new_slot_id, now)?;
             appointments::move_to_slot(
                 tx,
                 appointment_id,

@@ -7,7 +7,7 @@ use crate::auth::{Action, Actor};
 use crate::clinic::{optional_text, parse_date, required_text, ClinicSettings};
 use crate::error::{Error, Result};
 use crate::model::{Appointment, AppointmentStatus, Slot};
-use crate::ops::appointments::{bookable_slot, is_double_booking};
+use crate::ops::appointments::{bookable_slot, insert_appointment};
 use crate::ops::audit;
 use crate::scheduling::{SeriesBooking, SeriesMode, SeriesRequest, SkippedOccurrence};
 use crate::store::appointments::{self, NewAppointment};
@@ -136,7 +136,7 @@ impl Frontdesk {
                     actor: &label,
                     now,
                 };
-                let id = appointments::insert(tx, &new).map_err(|e| if is_double_booking(&e) { Error::SlotTaken } else { e.into() })?;
+                let id = insert_appointment(tx, &new)?;
                 series::set_series(tx, id, series_id)?;
                 audit(tx, now, actor, "appointment.book", "appointment", Some(id), &format!("slot {}, series {series_id}", s.id))?;
                 booked.push(appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?);

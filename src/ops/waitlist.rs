@@ -8,7 +8,7 @@ use crate::auth::{Action, Actor};
 use crate::clinic::{optional_text, ClinicSettings};
 use crate::error::{Error, Result};
 use crate::model::{Appointment, Slot};
-use crate::ops::appointments::{bookable_slot, is_double_booking};
+use crate::ops::appointments::{free_slot, insert_appointment};
 use crate::ops::audit;
 use crate::planner::Minute;
 use crate::scheduling::{
@@ -148,14 +148,11 @@ impl Frontdesk {
                     "this patient is no longer waiting (already booked or taken off the list)",
                 ));
             }
-            let slot = bookable_slot(tx, slot_id, now)?;
+            let slot = free_slot(tx, slot_id, now)?;
             if slot.doctor_id != entry.doctor_id {
                 return Err(Error::invalid(
                     "this slot belongs to another doctor than the one the patient waits for",
                 ));
-            }
-            if slots::is_taken(tx, slot.id)? {
-                return Err(Error::SlotTaken);
             }
             let new = NewAppointment {
                 slot_id: slot.id,
@@ -166,13 +163,7 @@ impl Frontdesk {
                 actor: &label,
                 now,
             };
-            let id = appointments::insert(tx, &new).map_err(|e| {
-                if is_double_booking(&e) {
-                    Error::SlotTaken
-                } else {
-                    e.into()
-                }
-            })?;
+            let id = insert_appointment(tx, &new)?;
             if !waitlist::close(tx, entry_id, WaitlistStatus::Booked, Some(id), &label, now)? {
                 return Err(Error::invalid("this patient is no longer waiting"));
             }

@@ -130,7 +130,8 @@ pub fn set_status(
     Ok(n > 0)
 }
 
-/// Moves an appointment to another slot if the version still matches.
+/// Moves an appointment to another (free) slot if the version still matches; there
+/// it is an ordinary booking, so an overbooked one loses its flag.
 pub fn move_to_slot(
     conn: &Connection,
     id: i64,
@@ -142,7 +143,7 @@ pub fn move_to_slot(
 ) -> rusqlite::Result<bool> {
     let n = conn
         .prepare_cached(
-            "UPDATE appointment SET slot_id = ?3, doctor_id = ?4, updated_by = ?5, updated_at = ?6, version = version + 1
+            "UPDATE appointment SET slot_id = ?3, doctor_id = ?4, overbooked = 0, updated_by = ?5, updated_at = ?6, version = version + 1
              WHERE id = ?1 AND version = ?2",
         )?
         .execute(params![id, expected_version, slot_id, doctor_id, actor, now])?;

@@ -494,3 +494,37 @@ fn the_day_view_lists_doctors_and_slots_of_the_local_day() {
         .unwrap();
     assert!(tomorrow.slots.is_empty(), "tomorrow has no slots");
 }
+
+#[test]
+fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 2);
+    let (ann, ben, cy) = (
+        c.patient("Ann", "0151 2345 6789"),
+        c.patient("Ben", "0151 2345 0001"),
+        c.patient("Cy", "0151 2345 0002"),
+    );
+    c.desk.book(&c.receptionist(), &req(slots[0], ann)).unwrap();
+    let squeezed = c
+        .desk
+        .overbook(&c.admin(), slots[0], ben, "acute pain")
+        .unwrap();
+    assert!(squeezed.overbooked);
+    let moved = c
+        .desk
+        .reschedule(&c.admin(), squeezed.id, squeezed.version, slots[1])
+        .unwrap();
+    assert!(
+        !moved.overbooked,
+        "in its own slot it is an ordinary booking"
+    );
+    let err = c
+        .desk
+        .book(&c.receptionist(), &req(slots[1], cy))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SlotTaken),
+        "the moved appointment holds its new slot, got {err:?}"
+    );
+    c.assert_check();
+}
