@@ -32,6 +32,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (core and shell; the end-to-end tests skip here)"
 env -u FRONTDESK_E2E cargo test --workspace
 
+step "TypeScript bindings are up to date (cargo test wrote them to ui/src/bindings)"
+if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+    git status --porcelain -- ui/src/bindings >&2
+    echo "ui/src/bindings is stale: run \`cargo test --workspace\` and commit ui/src/bindings" >&2
+    exit 1
+fi
+
 step "cargo build (the app binary the end-to-end tests drive)"
 cargo build --workspace
 

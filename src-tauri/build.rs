@@ -3,7 +3,18 @@
 //! that no capability grants. Grants live in `capabilities/` (main window only).
 
 /// The app's commands, in the order they are registered in `lib.rs`.
-const COMMANDS: &[&str] = &["app_info"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    // session.rs
+    "startup",
+    "first_run",
+    "open_demo_clinic",
+    "login",
+    "logout",
+    "touch",
+    "clinic_settings",
+    "watch_changes",
+];
 
 fn main() {
     tauri_build::try_build(

@@ -7,11 +7,50 @@
 
 mod commands;
 mod database_location;
+mod error;
+mod state;
+mod watcher;
 
 pub use commands::AppInfo;
 pub use database_location::DatabaseLocation;
+pub use error::CommandError;
+pub use state::AppState;
 
+use std::sync::Arc;
+
+use frontdesk::{Actor, Frontdesk, OpenOptions};
 use tauri::{Manager, Runtime};
+
+/// The command-line flag that opens (creating it on an empty database) the demo clinic.
+pub const DEMO_FLAG: &str = "--demo";
+
+/// Opens the database once; on an empty database with `--demo`, fills it with the
+/// demo clinic and its staff (their passwords are kept for the login screen).
+fn open_state(location: &DatabaseLocation, demo: bool) -> AppState {
+    let opened = Frontdesk::open(location.path(), OpenOptions::default());
+    let state = AppState::new(opened);
+    if demo {
+        if let Ok(desk) = state.desk() {
+            match open_demo(&desk) {
+                Ok(accounts) => state.set_demo_accounts(accounts),
+                Err(e) => tracing::warn!("--demo: {e}"),
+            }
+        }
+    }
+    state
+}
+
+/// Creates the demo clinic and its staff when the database has no staff yet.
+pub(crate) fn open_demo(desk: &Frontdesk) -> frontdesk::Result<Vec<frontdesk::DemoAccount>> {
+    if !desk.needs_first_admin()? {
+        return Err(frontdesk::Error::invalid(
+            "this database already has a clinic; the demo opens only on an empty database",
+        ));
+    }
+    let cli = Actor::local_admin();
+    desk.create_demo_clinic(&cli)?;
+    desk.create_demo_staff(&cli)
+}
 
 /// The app with every command and piece of managed state registered, not yet run.
 pub fn builder<R: Runtime>() -> tauri::Builder<R> {
@@ -27,11 +66,29 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 DatabaseLocation::resolve(std::env::var_os(DatabaseLocation::ENV), || {
                     app.path().app_data_dir()
                 })?;
+            let demo = std::env::args().any(|a| a == DEMO_FLAG);
+            let state = open_state(&location, demo);
+            let watcher = Arc::new(watcher::Watcher::default());
+            if let Ok(desk) = state.desk() {
+                watcher::start(desk, watcher.clone());
+            }
             app.manage(location);
+            app.manage(state);
+            app.manage(watcher);
             Ok(())
         })
         // Keep in step with `COMMANDS` in build.rs and capabilities/main.json.
-        .invoke_handler(tauri::generate_handler![commands::app_info])
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::session::startup,
+            commands::session::first_run,
+            commands::session::open_demo_clinic,
+            commands::session::login,
+            commands::session::logout,
+            commands::session::touch,
+            commands::session::clinic_settings,
+            commands::session::watch_changes,
+        ])
 }
 
 /// The compiled-in configuration, UI assets and access control list.
@@ -41,6 +98,10 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 
 /// Opens the window and runs until it is closed.
 pub fn run() {
+    // the guard flushes the log file at exit; without a log folder the app still runs
+    let _log = frontdesk::logging::init(&frontdesk::logging::log_dir())
+        .map_err(|e| eprintln!("logging is off: {e}"))
+        .ok();
     builder::<tauri::Wry>()
         .run(context())
         .expect("the Frontdesk window failed to start");

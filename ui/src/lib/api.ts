@@ -1,11 +1,77 @@
-// Typed wrappers over the app's commands. The types come from Rust (ts-rs) in
-// ../bindings; a Rust test fails when they are stale.
-import { invoke } from "@tauri-apps/api/core";
+// Typed access to the app's commands. Every type comes from Rust (ts-rs, in
+// ../bindings); CI fails when those files are stale. A failing command throws a
+// CommandError `{code, message}`; `call` also tells the app when the session ended
+// (idle logoff) so it returns to the login screen.
+import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "../bindings/AppInfo";
+import type { CommandError } from "../bindings/CommandError";
+import type { ErrorCode } from "../bindings/ErrorCode";
 
-export type { AppInfo };
+export type { AppInfo, CommandError, ErrorCode };
+
+const CODES: readonly ErrorCode[] = [
+  "NotFound",
+  "SlotTaken",
+  "Conflict",
+  "InvalidTransition",
+  "Invalid",
+  "RateLimited",
+  "Unauthenticated",
+  "Forbidden",
+  "Busy",
+  "Internal",
+];
+
+/** True for the `{code, message}` a command rejects with. */
+export function isCommandError(e: unknown): e is CommandError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    CODES.includes((e as CommandError).code) &&
+    typeof (e as CommandError).message === "string"
+  );
+}
+
+/** Turns anything thrown into a CommandError (IPC failures become Internal). */
+export function asCommandError(e: unknown): CommandError {
+  if (isCommandError(e)) return e;
+  return { code: "Internal", message: String(e) };
+}
+
+let onSignedOut: (() => void) | null = null;
+
+/** The app registers what to do when a command answers Unauthenticated. */
+export function setSignedOutHandler(handler: () => void): void {
+  onSignedOut = handler;
+}
+
+/**
+ * Calls a command; resolves with its result or throws a CommandError.
+ * `signedOutIsExpected` is for login/first-run, where Unauthenticated means a
+ * wrong password, not an ended session.
+ */
+export async function call<T>(
+  cmd: string,
+  args?: Record<string, unknown>,
+  opts: { signedOutIsExpected?: boolean } = {},
+): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (raw) {
+    const e = asCommandError(raw);
+    if (e.code === "Unauthenticated" && !opts.signedOutIsExpected) onSignedOut?.();
+    throw e;
+  }
+}
 
 /** Version and database location of this desk, for the status line. */
 export function appInfo(): Promise<AppInfo> {
-  return invoke<AppInfo>("app_info");
+  return call<AppInfo>("app_info");
+}
+
+/** Subscribes to the multi-desk change feed: `onChange` runs whenever anyone commits. */
+export async function watchChanges(onChange: (version: number) => void): Promise<void> {
+  const channel = new Channel<number>();
+  channel.onmessage = onChange;
+  await call<void>("watch_changes", { onChange: channel });
 }

@@ -1,0 +1,196 @@
+//! Start-up, first run, the demo clinic, signing in and out, idle logoff and the
+//! change feed. The session token never leaves this process: the page learns only
+//! who is signed in and which actions their role has.
+
+use std::sync::Arc;
+
+use frontdesk::{Action, Actor, ClinicSettings, DemoAccount};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+use ts_rs::TS;
+
+use super::{as_actor, with_desk};
+use crate::error::CommandError;
+use crate::state::AppState;
+use crate::watcher::Watcher;
+use crate::DatabaseLocation;
+
+/// The person signed in at this window.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SignedIn {
+    /// Who (name and role).
+    pub actor: Actor,
+    /// What their role may do; the UI shows only these buttons (the core decides).
+    pub allowed: Vec<Action>,
+}
+
+impl SignedIn {
+    fn of(actor: Actor) -> Self {
+        let allowed = Action::ALL
+            .into_iter()
+            .filter(|a| a.allowed_for(actor.role))
+            .collect();
+        Self { actor, allowed }
+    }
+}
+
+/// What the window needs to decide its first screen.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Startup {
+    /// The database file.
+    pub db_path: String,
+    /// Why the database could not be opened (then nothing else works).
+    pub open_error: Option<CommandError>,
+    /// No staff account exists yet: show the first-run setup.
+    pub needs_first_admin: bool,
+    /// The clinic's settings (name, time zone, demo flag…), when open.
+    pub clinic: Option<ClinicSettings>,
+    /// Demo accounts created this run (`--demo`), shown on the login screen.
+    pub demo_accounts: Vec<DemoAccount>,
+    /// Who is signed in at this window already (after a page reload).
+    pub signed_in: Option<SignedIn>,
+}
+
+/// The first screen's facts; never fails (an unopened database is reported inside).
+#[tauri::command(async)]
+pub async fn startup(
+    state: State<'_, AppState>,
+    location: State<'_, DatabaseLocation>,
+) -> Result<Startup, CommandError> {
+    let db_path = location.path().display().to_string();
+    let desk = match state.desk() {
+        Ok(d) => d,
+        Err(e) => {
+            return Ok(Startup {
+                db_path,
+                open_error: Some(e),
+                needs_first_admin: false,
+                clinic: None,
+                demo_accounts: vec![],
+                signed_in: None,
+            })
+        }
+    };
+    let (needs_first_admin, clinic) =
+        with_desk(&state, |d| Ok((d.needs_first_admin()?, d.settings()?))).await?;
+    let signed_in = match state.token() {
+        Some(token) => {
+            let sessions = state.sessions();
+            super::blocking(move || sessions.actor(&desk, &token))
+                .await
+                .ok()
+                .map(SignedIn::of)
+        }
+        None => None,
+    };
+    Ok(Startup {
+        db_path,
+        open_error: None,
+        needs_first_admin,
+        clinic: Some(clinic),
+        demo_accounts: state.demo_accounts(),
+        signed_in,
+    })
+}
+
+/// First-run input: the clinic and its first admin account.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct FirstRun {
+    /// Clinic name, time zone, phone country, idle minutes (the demo flag is ignored).
+    pub clinic: ClinicSettings,
+    /// The admin's sign-in name.
+    pub username: String,
+    /// The admin's name as shown and audited.
+    pub display_name: String,
+    /// The admin's password.
+    pub password: String,
+}
+
+/// Creates the first admin, signs them in and saves the clinic settings.
+#[tauri::command(async)]
+pub async fn first_run(
+    state: State<'_, AppState>,
+    setup: FirstRun,
+) -> Result<SignedIn, CommandError> {
+    let sessions = state.sessions();
+    let session = with_desk(&state, move |desk| {
+        desk.create_first_admin(&setup.username, &setup.display_name, &setup.password)?;
+        let session = sessions.login(desk, &setup.username, &setup.password)?;
+        desk.update_clinic_settings(&session.actor, &setup.clinic)?;
+        Ok(session)
+    })
+    .await?;
+    let actor = session.actor.clone();
+    state.sign_in(session.token);
+    Ok(SignedIn::of(actor))
+}
+
+/// First-run choice: fill the empty database with the demo clinic; returns the demo
+/// accounts (their passwords are shown on the login screen).
+#[tauri::command(async)]
+pub async fn open_demo_clinic(
+    state: State<'_, AppState>,
+) -> Result<Vec<DemoAccount>, CommandError> {
+    let accounts = with_desk(&state, |desk| crate::open_demo(desk)).await?;
+    state.set_demo_accounts(accounts.clone());
+    Ok(accounts)
+}
+
+/// Signs in at this window.
+#[tauri::command(async)]
+pub async fn login(
+    state: State<'_, AppState>,
+    username: String,
+    password: String,
+) -> Result<SignedIn, CommandError> {
+    let sessions = state.sessions();
+    let session = with_desk(&state, move |desk| {
+        let session = sessions.login(desk, &username, &password)?;
+        if session.actor.role == frontdesk::Role::Admin {
+            // an admin signing in is the moment for the daily backup
+            if let Err(e) = desk.backup_if_due(&session.actor) {
+                tracing::warn!("automatic backup failed: {e}");
+            }
+        }
+        Ok(session)
+    })
+    .await?;
+    let actor = session.actor.clone();
+    state.sign_in(session.token);
+    Ok(SignedIn::of(actor))
+}
+
+/// Ends this window's session.
+#[tauri::command(async)]
+pub async fn logout(state: State<'_, AppState>) -> Result<(), CommandError> {
+    state.sign_out();
+    Ok(())
+}
+
+/// Marks the session active (the UI calls it on keyboard and mouse activity);
+/// `Unauthenticated` once the idle logoff has ended it.
+#[tauri::command(async)]
+pub async fn touch(state: State<'_, AppState>) -> Result<(), CommandError> {
+    as_actor(&state, |_, _| Ok(())).await
+}
+
+/// The clinic's settings (name, time zone, demo badge, idle minutes).
+#[tauri::command(async)]
+pub async fn clinic_settings(state: State<'_, AppState>) -> Result<ClinicSettings, CommandError> {
+    as_actor(&state, |desk, _| desk.settings()).await
+}
+
+/// Subscribes the page to the change feed: `on_change` receives the database's
+/// data version whenever anyone (this or another desk) commits.
+#[tauri::command(async)]
+pub async fn watch_changes(
+    watcher: State<'_, Arc<Watcher>>,
+    on_change: Channel<i64>,
+) -> Result<(), CommandError> {
+    watcher.subscribe(on_change);
+    Ok(())
+}
