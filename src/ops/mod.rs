@@ -23,7 +23,7 @@ pub use appointments::BookRequest;
 pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
 pub use otp::{
     generate_code, parse_sender_args, DeliveryReport, OtpRequested, OtpSender, PhoneVerified,
-    SENDER_ARGS_KEY, SENDER_KEY,
+    MAX_ATTEMPTS, SENDER_ARGS_KEY, SENDER_KEY,
 };
 pub use patients::PatientUpdate;
 pub(crate) use reports::range_bounds;

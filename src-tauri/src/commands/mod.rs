@@ -7,6 +7,11 @@
 //! errors ([`CommandError`]). No clinic rule lives here: the core enforces them all.
 
 pub mod session;
+pub mod admin;
+pub mod operations;
+pub mod patients;
+pub mod schedule;
+pub mod waitlist;
 
 use std::sync::Arc;
 

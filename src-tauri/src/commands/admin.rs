@@ -1,0 +1,191 @@
+//! Admin screens: staff accounts, clinic settings, the passcode sender and outbox,
+//! the audit log, contention metrics and where the log files are. The core refuses
+//! all of it to anyone but an admin; the UI only hides what a role cannot use.
+
+use frontdesk::settings::Setting;
+use frontdesk::store::audit::{AuditEvent, AuditFilter};
+use frontdesk::store::otp::OutboxMessage;
+use frontdesk::store::staff::StaffMember;
+use frontdesk::{
+    Action, ClinicSettings, DeliveryReport, MetricsSnapshot, NewStaff, OtpSender, Role,
+};
+use tauri::State;
+
+use super::as_actor;
+use crate::error::CommandError;
+use crate::state::AppState;
+
+/// How many outbox messages the admin screen lists.
+const OUTBOX_LIMIT: u32 = 200;
+
+/// Every staff account.
+#[tauri::command(async)]
+pub async fn list_staff(state: State<'_, AppState>) -> Result<Vec<StaffMember>, CommandError> {
+    as_actor(&state, move |desk, actor| desk.list_staff(actor)).await
+}
+
+/// Adds a staff account.
+#[tauri::command(async)]
+pub async fn add_staff(
+    state: State<'_, AppState>,
+    staff: NewStaff,
+) -> Result<StaffMember, CommandError> {
+    as_actor(&state, move |desk, actor| desk.add_staff(actor, &staff)).await
+}
+
+/// Sets a new password (and lifts any sign-in lock).
+#[tauri::command(async)]
+pub async fn reset_staff_password(
+    state: State<'_, AppState>,
+    staff_id: i64,
+    password: String,
+) -> Result<StaffMember, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.reset_password(actor, staff_id, &password)
+    })
+    .await
+}
+
+/// Deactivates an account (the core refuses the last admin).
+#[tauri::command(async)]
+pub async fn deactivate_staff(
+    state: State<'_, AppState>,
+    staff_id: i64,
+) -> Result<StaffMember, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.deactivate_staff(actor, staff_id)
+    })
+    .await
+}
+
+/// Changes an account's role (the core refuses demoting the last admin).
+#[tauri::command(async)]
+pub async fn change_staff_role(
+    state: State<'_, AppState>,
+    staff_id: i64,
+    role: Role,
+) -> Result<StaffMember, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.change_role(actor, staff_id, role)
+    })
+    .await
+}
+
+/// Lifts a sign-in lock.
+#[tauri::command(async)]
+pub async fn unlock_staff(
+    state: State<'_, AppState>,
+    staff_id: i64,
+) -> Result<StaffMember, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.unlock_staff(actor, staff_id)
+    })
+    .await
+}
+
+/// The clinic settings, for the settings form.
+#[tauri::command(async)]
+pub async fn admin_clinic_settings(
+    state: State<'_, AppState>,
+) -> Result<ClinicSettings, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        actor.require(Action::ManageSettings)?;
+        desk.settings()
+    })
+    .await
+}
+
+/// Saves clinic name, time zone, phone country and idle minutes (validated by the core).
+#[tauri::command(async)]
+pub async fn save_clinic_settings(
+    state: State<'_, AppState>,
+    settings: ClinicSettings,
+) -> Result<ClinicSettings, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.update_clinic_settings(actor, &settings)
+    })
+    .await
+}
+
+/// Every setting with its value, default and meaning.
+#[tauri::command(async)]
+pub async fn list_settings(state: State<'_, AppState>) -> Result<Vec<Setting>, CommandError> {
+    as_actor(&state, move |desk, actor| desk.list_settings(actor)).await
+}
+
+/// Saves one setting (backup folder, retention, …), validated by the core.
+#[tauri::command(async)]
+pub async fn save_setting(
+    state: State<'_, AppState>,
+    key: String,
+    value: String,
+) -> Result<Setting, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.set_setting(actor, &key, &value)
+    })
+    .await
+}
+
+/// The passcode sender program and its arguments.
+#[tauri::command(async)]
+pub async fn otp_sender(state: State<'_, AppState>) -> Result<OtpSender, CommandError> {
+    as_actor(&state, move |desk, actor| desk.otp_sender(actor)).await
+}
+
+/// Saves the passcode sender program and its arguments.
+#[tauri::command(async)]
+pub async fn save_otp_sender(
+    state: State<'_, AppState>,
+    sender: OtpSender,
+) -> Result<OtpSender, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.set_otp_sender(actor, &sender)
+    })
+    .await
+}
+
+/// Passcode messages, newest first (never their text).
+#[tauri::command(async)]
+pub async fn list_outbox(state: State<'_, AppState>) -> Result<Vec<OutboxMessage>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.list_outbox(actor, OUTBOX_LIMIT)
+    })
+    .await
+}
+
+/// Runs the sender over the queued messages now.
+#[tauri::command(async)]
+pub async fn deliver_outbox(state: State<'_, AppState>) -> Result<DeliveryReport, CommandError> {
+    as_actor(&state, move |desk, actor| desk.deliver_outbox(actor)).await
+}
+
+/// Audit events matching the filter, newest first.
+#[tauri::command(async)]
+pub async fn list_audit(
+    state: State<'_, AppState>,
+    filter: AuditFilter,
+) -> Result<Vec<AuditEvent>, CommandError> {
+    as_actor(&state, move |desk, actor| desk.list_audit(actor, &filter)).await
+}
+
+/// Lock waits, holds, retries and refusals per operation, of every desk.
+#[tauri::command(async)]
+pub async fn contention_metrics(
+    state: State<'_, AppState>,
+) -> Result<MetricsSnapshot, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        actor.require(Action::ViewAudit)?;
+        desk.metrics()
+    })
+    .await
+}
+
+/// The folder the app's log files are written to.
+#[tauri::command(async)]
+pub async fn log_location(state: State<'_, AppState>) -> Result<String, CommandError> {
+    as_actor(&state, move |_, actor| {
+        actor.require(Action::ViewAudit)?;
+        Ok(frontdesk::logging::log_dir().display().to_string())
+    })
+    .await
+}

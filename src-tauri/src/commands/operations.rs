@@ -1,0 +1,150 @@
+//! Admin operations: backups, reports, exports and the printable day sheet.
+//!
+//! Exports go into an `exports/` folder inside the backup folder (the app has no
+//! file dialog or fs plugin by design); the command returns where the file is.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use frontdesk::backup::BackupResult;
+use frontdesk::clinic::{format_local, parse_date};
+use frontdesk::export::DaySheet;
+use frontdesk::{Actor, BackupList, Frontdesk, Report, ReportPeriod};
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+use super::as_actor;
+use crate::error::CommandError;
+use crate::state::AppState;
+
+/// The backup folder, retention and the backups in it.
+#[tauri::command(async)]
+pub async fn list_backups(state: State<'_, AppState>) -> Result<BackupList, CommandError> {
+    as_actor(&state, move |desk, actor| desk.list_backups(actor)).await
+}
+
+/// Takes a backup into the backup folder now (retention runs afterwards).
+#[tauri::command(async)]
+pub async fn backup_now(state: State<'_, AppState>) -> Result<BackupResult, CommandError> {
+    as_actor(&state, move |desk, actor| desk.backup_now(actor, None)).await
+}
+
+/// Bookings, cancellations, late cancellations, no-shows and utilisation per
+/// doctor per week or month, for the days `from..=to` (`YYYY-MM-DD`).
+#[tauri::command(async)]
+pub async fn clinic_report(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    period: ReportPeriod,
+) -> Result<Report, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.report(actor, parse_date(&from)?, parse_date(&to)?, period)
+    })
+    .await
+}
+
+/// A file an export wrote.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SavedExport {
+    /// Where it was saved.
+    pub path: String,
+    /// Rows written (without the header).
+    #[ts(type = "number")]
+    pub rows: u64,
+}
+
+/// Writes the appointments of the days `from..=to` as CSV into the exports folder.
+#[tauri::command(async)]
+pub async fn export_appointments(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Result<SavedExport, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        let (from, to) = (parse_date(&from)?, parse_date(&to)?);
+        let name = format!("appointments-{from}-to-{to}");
+        save_export(desk, actor, &name, |out| {
+            desk.export_appointments_csv(actor, from, to, out)
+        })
+    })
+    .await
+}
+
+/// Writes the patient list as CSV into the exports folder.
+#[tauri::command(async)]
+pub async fn export_patients(state: State<'_, AppState>) -> Result<SavedExport, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        save_export(desk, actor, "patients", |out| {
+            desk.export_patients_csv(actor, out)
+        })
+    })
+    .await
+}
+
+/// The printable day sheet of one doctor or all, for `date` (`YYYY-MM-DD`).
+#[tauri::command(async)]
+pub async fn day_sheet(
+    state: State<'_, AppState>,
+    date: String,
+    doctor_id: Option<i64>,
+) -> Result<DaySheet, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.day_sheet(actor, parse_date(&date)?, doctor_id)
+    })
+    .await
+}
+
+/// Creates `<backup folder>/exports/<name>-<timestamp>.csv` (never overwriting) and
+/// lets `write` fill it; a failed export leaves no half file behind.
+fn save_export(
+    desk: &Frontdesk,
+    actor: &Actor,
+    name: &str,
+    write: impl FnOnce(&mut BufWriter<File>) -> frontdesk::Result<u64>,
+) -> frontdesk::Result<SavedExport> {
+    let folder = PathBuf::from(desk.backup_settings(actor)?.folder).join("exports");
+    fs::create_dir_all(&folder).map_err(|e| file_error(&folder, e))?;
+    let stamp = file_stamp(desk)?;
+    let path = folder.join(format!("{name}-{stamp}.csv"));
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| file_error(&path, e))?;
+    let mut out = BufWriter::new(file);
+    let written = write(&mut out).and_then(|rows| {
+        out.flush().map_err(|e| file_error(&path, e))?;
+        Ok(rows)
+    });
+    match written {
+        Ok(rows) => Ok(SavedExport {
+            path: path.display().to_string(),
+            rows,
+        }),
+        Err(e) => {
+            drop(out);
+            let _ = fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` in clinic time, for export file names.
+fn file_stamp(desk: &Frontdesk) -> frontdesk::Result<String> {
+    let now = desk.now();
+    let local = format_local(now, desk.settings()?.tz());
+    let compact: String = local
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect();
+    Ok(format!("{compact}{:02}", now.rem_euclid(60)))
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> frontdesk::Error {
+    frontdesk::Error::invalid(format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,105 @@
+//! Admin → Schedule: weekly templates per doctor, time off, and slot generation
+//! with a preview of what would be created, removed and kept booked.
+
+use frontdesk::clinic::parse_date;
+use frontdesk::{Doctor, GenerationReport, NewTemplate, NewTimeOff, Template, TimeOff};
+use tauri::State;
+
+use super::as_actor;
+use crate::error::CommandError;
+use crate::state::AppState;
+
+/// Every doctor, inactive ones included (their templates can still be seen).
+#[tauri::command(async)]
+pub async fn schedule_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>, CommandError> {
+    as_actor(&state, move |desk, actor| desk.list_doctors(actor, true)).await
+}
+
+/// Weekly templates of one doctor or all.
+#[tauri::command(async)]
+pub async fn list_templates(
+    state: State<'_, AppState>,
+    doctor_id: Option<i64>,
+) -> Result<Vec<Template>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.list_templates(actor, doctor_id)
+    })
+    .await
+}
+
+/// Adds a weekly template.
+#[tauri::command(async)]
+pub async fn add_template(
+    state: State<'_, AppState>,
+    template: NewTemplate,
+) -> Result<Template, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.add_template(actor, &template)
+    })
+    .await
+}
+
+/// Removes a weekly template (existing slots stay until slots are generated again).
+#[tauri::command(async)]
+pub async fn remove_template(
+    state: State<'_, AppState>,
+    template_id: i64,
+) -> Result<(), CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.remove_template(actor, template_id)
+    })
+    .await
+}
+
+/// Time off of one doctor (with the clinic-wide entries) or of all.
+#[tauri::command(async)]
+pub async fn list_time_off(
+    state: State<'_, AppState>,
+    doctor_id: Option<i64>,
+) -> Result<Vec<TimeOff>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.list_time_off(actor, None, None, doctor_id)
+    })
+    .await
+}
+
+/// Adds time off.
+#[tauri::command(async)]
+pub async fn add_time_off(
+    state: State<'_, AppState>,
+    time_off: NewTimeOff,
+) -> Result<TimeOff, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.add_time_off(actor, &time_off)
+    })
+    .await
+}
+
+/// Removes time off.
+#[tauri::command(async)]
+pub async fn remove_time_off(
+    state: State<'_, AppState>,
+    time_off_id: i64,
+) -> Result<(), CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.remove_time_off(actor, time_off_id)
+    })
+    .await
+}
+
+/// Generates slots from the templates for `from..=to` (`YYYY-MM-DD`); with
+/// `dry_run` only previews.
+#[tauri::command(async)]
+pub async fn generate_slots(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    doctor_id: Option<i64>,
+    dry_run: bool,
+) -> Result<GenerationReport, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        let (from, to) = (parse_date(&from)?, parse_date(&to)?);
+        desk.generate_slots(actor, from, to, doctor_id, dry_run)
+    })
+    .await
+}
