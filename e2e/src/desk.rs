@@ -34,13 +34,13 @@ pub struct Desk {
 }
 
 impl Desk {
-    pub(crate) async fn open(clinic: &Clinic, number: usize) -> Self {
+    pub(crate) async fn open(clinic: &Clinic, number: usize, args: &[&str]) -> Self {
         let name = format!("{}-desk{number}", clinic.test_name());
         let log_dir = crate::log_dir();
         std::fs::create_dir_all(&log_dir).expect("create target/e2e-logs");
         let capabilities = json!({
             "browserName": "wry",
-            "tauri:options": { "application": crate::app_binary() },
+            "tauri:options": { "application": crate::app_binary(), "args": args },
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")

@@ -116,7 +116,14 @@ impl Clinic {
     /// page has loaded. Desks are numbered 1, 2, … in the order they are opened.
     pub async fn open_desk(&self) -> Desk {
         let number = self.desks_opened.fetch_add(1, Ordering::Relaxed) + 1;
-        Desk::open(self, number).await
+        Desk::open(self, number, &[]).await
+    }
+
+    /// Like [`Clinic::open_desk`], passing command-line arguments to the app
+    /// (e.g. `--demo`).
+    pub async fn open_desk_with_args(&self, args: &[&str]) -> Desk {
+        let number = self.desks_opened.fetch_add(1, Ordering::Relaxed) + 1;
+        Desk::open(self, number, args).await
     }
 
     /// The test's name, for screenshots and logs.

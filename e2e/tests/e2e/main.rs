@@ -2,9 +2,15 @@
 //! screen or feature; the harness is the `frontdesk_e2e` library (src/).
 //! Run with `FRONTDESK_E2E=1` under `xvfb-run` (scripts/test.sh does); skipped otherwise.
 
+/// The demo clinic and the README screenshot of its day view.
+mod demo_clinic;
+/// A booking day at the front desk: setup, booking, a refused double booking, confirm, cancel.
+mod desk_flow;
 /// The content security policy the window runs under.
 mod security;
 /// The frame and the status line every screen sits in.
 mod shell;
+/// Shared steps of the desk tests (typing, clicking, signing in).
+mod steps;
 /// Two app instances on one database file.
 mod two_desks;

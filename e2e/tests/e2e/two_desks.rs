@@ -13,8 +13,8 @@ async fn two_desks_open_side_by_side_on_one_database() {
             .await;
     }
     // Both sessions are live at once: each answers while the other is open.
-    first.find("nav.left-rail").await;
-    second.find("nav.left-rail").await;
+    first.wait_for("[data-testid=first-run-form]").await;
+    second.wait_for("[data-testid=first-run-form]").await;
 
     first
         .screenshot("two_desks_open_side_by_side_on_one_database-desk1")

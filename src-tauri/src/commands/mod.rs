@@ -6,11 +6,13 @@
 //! core types, call the core on a blocking thread, and return `{code, message}`
 //! errors ([`CommandError`]). No clinic rule lives here: the core enforces them all.
 
-pub mod session;
 pub mod admin;
+pub mod appointments;
+pub mod desk;
 pub mod operations;
 pub mod patients;
 pub mod schedule;
+pub mod session;
 pub mod waitlist;
 
 use std::sync::Arc;

@@ -1,0 +1,105 @@
+//! Small steps the desk tests share: typing, clicking, signing in, waiting.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use frontdesk_e2e::{Desk, Locator};
+
+/// Replaces the text of the input matched by `css` with `text`.
+pub async fn fill(desk: &Desk, css: &str, text: &str) {
+    let input = desk.wait_for(css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// Clicks the element matched by `css` once it exists.
+pub async fn click(desk: &Desk, css: &str) {
+    desk.wait_for(css).await.click().await.unwrap();
+}
+
+/// Clicks the first button whose text contains `label`, below `scope` (CSS).
+pub async fn click_button(desk: &Desk, scope: &str, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(buttons) = desk
+            .client()
+            .find_all(Locator::Css(&format!("{scope} button")))
+            .await
+        {
+            for b in buttons {
+                if b.text().await.is_ok_and(|t| t.contains(label)) {
+                    b.click().await.unwrap();
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no button {label:?} under {scope:?}",
+            desk.name()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether any button below `scope` has `label` in its text right now.
+pub async fn has_button(desk: &Desk, scope: &str, label: &str) -> bool {
+    let Ok(buttons) = desk
+        .client()
+        .find_all(Locator::Css(&format!("{scope} button")))
+        .await
+    else {
+        return false;
+    };
+    for b in buttons {
+        if b.text().await.is_ok_and(|t| t.contains(label)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Signs in on the login screen and waits for the signed-in frame.
+pub async fn sign_in(desk: &Desk, username: &str, password: &str) {
+    fill(
+        desk,
+        "[data-testid=login-form] input[name=username]",
+        username,
+    )
+    .await;
+    fill(
+        desk,
+        "[data-testid=login-form] input[name=password]",
+        password,
+    )
+    .await;
+    desk.find("[data-testid=login-form] input[name=password]")
+        .await
+        .send_keys(&String::from(char::from(Key::Enter)))
+        .await
+        .unwrap();
+    desk.wait_for("[data-testid=signed-in-as]").await;
+}
+
+/// Waits until `css` matches nothing (or until 10 s pass: then panics).
+pub async fn wait_gone(desk: &Desk, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while desk
+        .client()
+        .find_all(Locator::Css(css))
+        .await
+        .is_ok_and(|v| !v.is_empty())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}: {css:?} still shown",
+            desk.name()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The text of the first element matching `css`.
+pub async fn text(desk: &Desk, css: &str) -> String {
+    desk.wait_for(css).await.text().await.unwrap()
+}

@@ -1,0 +1,137 @@
+//! Booking and the appointment drawer: register a patient, book one slot or a
+//! series, change status, reschedule, overbook. Conflicts and taken slots come back
+//! as their error codes; the UI refreshes instead of overwriting.
+
+use frontdesk::{
+    Appointment, AppointmentDetail, AppointmentStatus, BookRequest, NewPatient, Patient,
+    SeriesBooking, SeriesRequest,
+};
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+use super::as_actor;
+use crate::error::CommandError;
+use crate::state::AppState;
+
+/// Books a free slot for a patient.
+#[tauri::command(async)]
+pub async fn book(
+    state: State<'_, AppState>,
+    request: BookRequest,
+) -> Result<Appointment, CommandError> {
+    as_actor(&state, move |desk, actor| desk.book(actor, &request)).await
+}
+
+/// Books a weekly series starting at a slot.
+#[tauri::command(async)]
+pub async fn book_series(
+    state: State<'_, AppState>,
+    request: SeriesRequest,
+) -> Result<SeriesBooking, CommandError> {
+    as_actor(&state, move |desk, actor| desk.book_series(actor, &request)).await
+}
+
+/// Existing patients that look like the one about to be registered.
+#[tauri::command(async)]
+pub async fn possible_duplicates(
+    state: State<'_, AppState>,
+    patient: NewPatient,
+) -> Result<Vec<Patient>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.possible_duplicates(actor, &patient)
+    })
+    .await
+}
+
+/// Registers a new patient (the UI has shown the duplicate warning first).
+#[tauri::command(async)]
+pub async fn register_patient(
+    state: State<'_, AppState>,
+    patient: NewPatient,
+) -> Result<Patient, CommandError> {
+    as_actor(&state, move |desk, actor| desk.add_patient(actor, &patient)).await
+}
+
+/// An appointment for the drawer, with its history and series.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AppointmentPanel {
+    /// The appointment and its status history.
+    pub detail: AppointmentDetail,
+    /// The series it belongs to, if any.
+    #[ts(type = "number | null")]
+    pub series_id: Option<i64>,
+}
+
+/// One appointment with its history, for the drawer.
+#[tauri::command(async)]
+pub async fn get_appointment(
+    state: State<'_, AppState>,
+    appointment_id: i64,
+) -> Result<AppointmentPanel, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        Ok(AppointmentPanel {
+            detail: desk.get_appointment(actor, appointment_id)?,
+            series_id: desk.appointment_series_id(actor, appointment_id)?,
+        })
+    })
+    .await
+}
+
+/// Moves an appointment to another status; `version` is the one the drawer shows
+/// (a change by someone else meanwhile answers Conflict).
+#[tauri::command(async)]
+pub async fn change_status(
+    state: State<'_, AppState>,
+    appointment_id: i64,
+    version: i64,
+    to: AppointmentStatus,
+    note: String,
+) -> Result<Appointment, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.change_status(actor, appointment_id, version, to, &note)
+    })
+    .await
+}
+
+/// Moves an appointment to another free slot.
+#[tauri::command(async)]
+pub async fn reschedule(
+    state: State<'_, AppState>,
+    appointment_id: i64,
+    version: i64,
+    slot_id: i64,
+) -> Result<Appointment, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.reschedule(actor, appointment_id, version, slot_id)
+    })
+    .await
+}
+
+/// Cancels this appointment and the rest of its series.
+#[tauri::command(async)]
+pub async fn cancel_series_rest(
+    state: State<'_, AppState>,
+    appointment_id: i64,
+    reason: String,
+) -> Result<Vec<Appointment>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.cancel_series_rest(actor, appointment_id, &reason)
+    })
+    .await
+}
+
+/// Squeezes a patient into a taken slot (admins; reason required).
+#[tauri::command(async)]
+pub async fn overbook(
+    state: State<'_, AppState>,
+    slot_id: i64,
+    patient_id: i64,
+    reason: String,
+) -> Result<Appointment, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.overbook(actor, slot_id, patient_id, &reason)
+    })
+    .await
+}

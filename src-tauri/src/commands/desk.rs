@@ -1,0 +1,139 @@
+//! The day view, the pending queue, and the admin's doctors and single slots.
+
+use frontdesk::clinic::{parse_date, parse_moment, today};
+use frontdesk::store::appointments::AppointmentFilter;
+use frontdesk::{Appointment, AppointmentStatus, DayView, Doctor, Slot, SlotMode};
+use tauri::State;
+
+use super::as_actor;
+use crate::error::CommandError;
+use crate::state::AppState;
+
+/// The day view for a clinic-local date (`YYYY-MM-DD`; empty = today).
+#[tauri::command(async)]
+pub async fn day_view(state: State<'_, AppState>, date: String) -> Result<DayView, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        let date = if date.trim().is_empty() {
+            today(desk.now(), desk.settings()?.tz())
+        } else {
+            parse_date(&date)?
+        };
+        desk.day_view(actor, date, None)
+    })
+    .await
+}
+
+/// Today's date in the clinic's time zone (`YYYY-MM-DD`).
+#[tauri::command(async)]
+pub async fn clinic_today(state: State<'_, AppState>) -> Result<String, CommandError> {
+    as_actor(&state, |desk, _| {
+        Ok(today(desk.now(), desk.settings()?.tz())
+            .format("%Y-%m-%d")
+            .to_string())
+    })
+    .await
+}
+
+/// Pending appointments from now on, soonest first (the admins' queue).
+#[tauri::command(async)]
+pub async fn pending_appointments(
+    state: State<'_, AppState>,
+) -> Result<Vec<Appointment>, CommandError> {
+    as_actor(&state, |desk, actor| {
+        desk.list_appointments(
+            actor,
+            &AppointmentFilter {
+                from: Some(desk.now() - 86_400),
+                status: Some(AppointmentStatus::Pending),
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+    })
+    .await
+}
+
+/// All doctors, inactive ones included.
+#[tauri::command(async)]
+pub async fn list_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>, CommandError> {
+    as_actor(&state, |desk, actor| desk.list_doctors(actor, true)).await
+}
+
+/// Adds a doctor.
+#[tauri::command(async)]
+pub async fn add_doctor(
+    state: State<'_, AppState>,
+    name: String,
+    specialty: String,
+) -> Result<Doctor, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.add_doctor(actor, &name, &specialty)
+    })
+    .await
+}
+
+/// Deactivates a doctor (no new bookings; history kept).
+#[tauri::command(async)]
+pub async fn deactivate_doctor(
+    state: State<'_, AppState>,
+    doctor_id: i64,
+) -> Result<Doctor, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.deactivate_doctor(actor, doctor_id)
+    })
+    .await
+}
+
+/// Adds one slot: clinic-local `date` (`YYYY-MM-DD`) and `start` (`HH:MM`), `minutes` long.
+#[tauri::command(async)]
+pub async fn add_single_slot(
+    state: State<'_, AppState>,
+    doctor_id: i64,
+    date: String,
+    start: String,
+    minutes: u32,
+    mode: Option<SlotMode>,
+) -> Result<Slot, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        let tz = desk.settings()?.tz();
+        let start_at = parse_moment(&format!("{} {}", date.trim(), start.trim()), tz)?;
+        let end_at = start_at + i64::from(minutes) * 60;
+        desk.add_slot(actor, doctor_id, start_at, end_at, mode.unwrap_or_default())
+    })
+    .await
+}
+
+/// Blocks or unblocks a slot.
+#[tauri::command(async)]
+pub async fn set_slot_blocked(
+    state: State<'_, AppState>,
+    slot_id: i64,
+    blocked: bool,
+) -> Result<Slot, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.set_slot_blocked(actor, slot_id, blocked)
+    })
+    .await
+}
+
+/// Every appointment of a clinic-local day (any status), for the printed day sheet.
+#[tauri::command(async)]
+pub async fn day_appointments(
+    state: State<'_, AppState>,
+    date: String,
+) -> Result<Vec<Appointment>, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        let tz = desk.settings()?.tz();
+        let (from, to) = frontdesk::clinic::day_bounds(parse_date(&date)?, tz);
+        desk.list_appointments(
+            actor,
+            &AppointmentFilter {
+                from: Some(from),
+                to: Some(to),
+                limit: Some(2000),
+                ..Default::default()
+            },
+        )
+    })
+    .await
+}

@@ -1,0 +1,90 @@
+// The desk's shared state: who is signed in, the clinic, the shown date, the
+// multi-desk change feed and toasts. Components read it; only the desk flows write.
+import type { ClinicSettings } from "../bindings/ClinicSettings";
+import type { SignedIn } from "../bindings/SignedIn";
+import type { Action } from "../bindings/Action";
+
+class Desk {
+  signedIn: SignedIn | null = $state(null);
+  clinic: ClinicSettings | null = $state(null);
+  /** Clinic-local date shown in the day view, `YYYY-MM-DD`. */
+  date: string = $state("");
+  /** Clinic-local today. */
+  today: string = $state("");
+  /** Bumped whenever anyone commits (this desk or another): views reload. */
+  changes: number = $state(0);
+  /** The watcher is subscribed. */
+  live: boolean = $state(false);
+  /** When the current view last reloaded. */
+  lastRefresh: Date | null = $state(null);
+  toast: string | null = $state(null);
+  /** Pending appointments (admins), for the rail badge. */
+  pendingCount: number = $state(0);
+
+  may(action: Action): boolean {
+    return this.signedIn?.allowed.includes(action) ?? false;
+  }
+
+  isAdmin(): boolean {
+    return this.signedIn?.actor.role === "ADMIN";
+  }
+
+  say(message: string): void {
+    this.toast = message;
+    const shown = message;
+    setTimeout(() => {
+      if (this.toast === shown) this.toast = null;
+    }, 3500);
+  }
+}
+
+export const desk = new Desk();
+
+/** Adds `days` to a `YYYY-MM-DD` date. */
+export function addDays(date: string, days: number): string {
+  const d = new Date(date + "T12:00:00Z");
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** `HH:MM` of a Unix time in the clinic's time zone. */
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+
+export function clock(at: number, timeZone: string): string {
+  let f = clockFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    clockFormats.set(timeZone, f);
+  }
+  return f.format(new Date(at * 1000));
+}
+
+/** "Mon 7 Jan 2030, 09:00" in the clinic's time zone. */
+export function when(at: number, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(at * 1000));
+}
+
+/** "Monday, 7 January 2030" for a `YYYY-MM-DD` date. */
+export function longDate(date: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone: "UTC",
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+  }).format(new Date(date + "T12:00:00Z"));
+}
