@@ -6,6 +6,8 @@
 mod demo_clinic;
 /// A booking day at the front desk: setup, booking, a refused double booking, confirm, cancel.
 mod desk_flow;
+/// The desk from the keyboard alone.
+mod desk_keyboard;
 /// The content security policy the window runs under.
 mod security;
 /// The frame and the status line every screen sits in.

@@ -18,6 +18,8 @@ class Desk {
   /** When the current view last reloaded. */
   lastRefresh: Date | null = $state(null);
   toast: string | null = $state(null);
+  /** `performance.now()` when Book was clicked, until the day view shows the result. */
+  bookClickedAt: number | null = null;
   /** Pending appointments (admins), for the rail badge. */
   pendingCount: number = $state(0);
 
