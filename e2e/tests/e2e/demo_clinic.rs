@@ -16,14 +16,14 @@ async fn the_demo_clinic_opens_on_a_busy_day_view() {
     let desk = clinic.open_desk_with_args(&["--demo"]).await;
     desk.wait_for("[data-testid=demo-accounts]").await;
     let login_shown = started.elapsed();
-    let password = text(&desk, "[data-testid=demo-password-desk]").await;
+    let password = text(&desk, "[data-testid=demo-password-admin]").await;
     assert!(
         password.len() >= 8,
         "a demo password is shown, got {password:?}"
     );
 
     let signing_in = Instant::now();
-    sign_in(&desk, "desk", &password).await;
+    sign_in(&desk, "admin", &password).await;
     desk.wait_for("[data-testid=day-grid] [data-testid=status]")
         .await;
     eprintln!(
@@ -51,10 +51,14 @@ async fn the_demo_clinic_opens_on_a_busy_day_view() {
         "the demo day shows appointments, found {booked}"
     );
     let who = text(&desk, "[data-testid=signed-in-as]").await;
-    assert!(
-        who.contains("Receptionist"),
-        "the role is visible, got {who:?}"
-    );
+    assert!(who.contains("Admin"), "the role is visible, got {who:?}");
+    let rail = text(&desk, "nav.left-rail").await;
+    for screen in ["Day", "Pending", "Patients", "Waitlist", "Admin"] {
+        assert!(
+            rail.contains(screen),
+            "an admin's rail offers {screen}, got {rail:?}"
+        );
+    }
 
     let png = desk
         .screenshot("the_demo_clinic_opens_on_a_busy_day_view")
