@@ -83,6 +83,8 @@ const COMMANDS: &[&str] = &[
     "export_appointments",
     "export_patients",
     "day_sheet",
+    "check_backup",
+    "restore_backup",
 ];
 
 fn main() {

@@ -150,6 +150,8 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::operations::export_appointments,
             commands::operations::export_patients,
             commands::operations::day_sheet,
+            commands::operations::check_backup,
+            commands::operations::restore_backup,
         ])
 }
 

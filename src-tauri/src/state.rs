@@ -4,7 +4,8 @@
 //! One window is one signed-in person: the session token stays here and never
 //! crosses to JavaScript, so the page cannot choose who it acts as.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use frontdesk::session::SessionStore;
 use frontdesk::{DemoAccount, Frontdesk};
@@ -14,7 +15,8 @@ use crate::error::CommandError;
 /// Everything the commands share.
 pub struct AppState {
     /// The open database, or why it could not be opened (shown in the window).
-    desk: Result<Arc<Frontdesk>, CommandError>,
+    /// Replaced only by a restore, which closes and reopens it.
+    desk: RwLock<Result<Arc<Frontdesk>, CommandError>>,
     /// Sessions of this process.
     sessions: Arc<SessionStore>,
     /// The token of the person signed in at this window.
@@ -31,20 +33,60 @@ impl AppState {
     /// State around the result of opening the database.
     pub fn new(desk: Result<Frontdesk, frontdesk::Error>) -> Self {
         Self {
-            desk: desk.map(Arc::new).map_err(|e| {
-                tracing::error!("cannot open the database: {e}");
-                // the open error is about the file, not patient data: show it whole
-                CommandError::new(e.code(), e.to_string())
-            }),
+            desk: RwLock::new(Self::opened(desk)),
             sessions: Arc::new(SessionStore::new()),
             token: Mutex::new(None),
             demo_accounts: Mutex::new(Vec::new()),
         }
     }
 
+    fn opened(desk: Result<Frontdesk, frontdesk::Error>) -> Result<Arc<Frontdesk>, CommandError> {
+        desk.map(Arc::new).map_err(|e| {
+            tracing::error!("cannot open the database: {e}");
+            // the open error is about the file, not patient data: show it whole
+            CommandError::new(e.code(), e.to_string())
+        })
+    }
+
     /// The open database, or the reason it is not open.
     pub fn desk(&self) -> Result<Arc<Frontdesk>, CommandError> {
-        self.desk.clone()
+        self.desk.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Takes the database handle out for a restore, which needs it closed: new
+    /// commands answer `Busy` meanwhile, and this waits (up to `patience`) for the
+    /// running ones to finish with it. Put a reopened database back with
+    /// [`AppState::reopened`].
+    pub fn close_for_restore(&self, patience: Duration) -> Result<Frontdesk, CommandError> {
+        let restoring = || {
+            CommandError::new(
+                frontdesk::ErrorCode::Busy,
+                "the database is being restored; try again in a moment",
+            )
+        };
+        let mut slot = self.desk.write().unwrap_or_else(|p| p.into_inner());
+        let mut shared = slot.clone()?;
+        *slot = Err(restoring());
+        drop(slot);
+        let deadline = Instant::now() + patience;
+        loop {
+            match Arc::try_unwrap(shared) {
+                Ok(desk) => return Ok(desk),
+                Err(still_shared) if Instant::now() < deadline => {
+                    shared = still_shared;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(still_shared) => {
+                    *self.desk.write().unwrap_or_else(|p| p.into_inner()) = Ok(still_shared);
+                    return Err(restoring());
+                }
+            }
+        }
+    }
+
+    /// Puts the database back after a restore (or why it could not be reopened).
+    pub fn reopened(&self, desk: Result<Frontdesk, frontdesk::Error>) {
+        *self.desk.write().unwrap_or_else(|p| p.into_inner()) = Self::opened(desk);
     }
 
     /// The sessions of this process.

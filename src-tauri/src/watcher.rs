@@ -3,7 +3,8 @@
 //! subscribed page, which then refreshes what it shows. A second thread saves this
 //! process's contention metrics every minute.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use frontdesk::Frontdesk;
@@ -18,6 +19,10 @@ pub const METRICS_FLUSH: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct Watcher {
     subscribers: Mutex<Vec<Channel<i64>>>,
+    /// The database being watched; weak, so a restore can close it.
+    desk: RwLock<Weak<Frontdesk>>,
+    /// Set while a restore has the database closed: the probe lets go of the file.
+    paused: AtomicBool,
 }
 
 impl Watcher {
@@ -30,29 +35,67 @@ impl Watcher {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Lets go of the database (a restore is about to close it).
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        // the probe is dropped within one poll
+        std::thread::sleep(POLL * 2);
+    }
+
+    /// Watches `desk` (the reopened database) again.
+    pub fn resume(&self, desk: Option<&Arc<Frontdesk>>) {
+        *self.desk.write().unwrap_or_else(|p| p.into_inner()) =
+            desk.map(Arc::downgrade).unwrap_or_default();
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
+    fn current(&self) -> Option<Arc<Frontdesk>> {
+        if self.paused.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.desk
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade()
+    }
+
     fn notify(&self, version: i64) {
         self.lock().retain(|c| c.send(version).is_ok());
     }
 }
 
-/// Starts the watcher and the metrics flusher for `desk`; both run until exit.
+/// Starts the watcher and the metrics flusher for `desk`; both run until exit. They
+/// hold the database only for a moment at a time, so a restore can close it.
 pub fn start(desk: Arc<Frontdesk>, watcher: Arc<Watcher>) {
-    let probe_desk = desk.clone();
+    watcher.resume(Some(&desk));
+    drop(desk);
+    let probing = watcher.clone();
     std::thread::Builder::new()
         .name("data-version-watcher".into())
         .spawn(move || {
-            let probe = match probe_desk.data_version_probe() {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!("the multi-desk watcher cannot start: {e}");
-                    return;
-                }
-            };
-            let mut last = probe.data_version().ok();
+            let watcher = probing;
+            let mut probe = None;
+            let mut last = None;
             loop {
                 std::thread::sleep(POLL);
-                match probe.data_version() {
+                let Some(desk) = watcher.current() else {
+                    probe = None; // paused for a restore: let go of the file
+                    continue;
+                };
+                if probe.is_none() {
+                    match desk.data_version_probe() {
+                        Ok(p) => probe = Some(p),
+                        Err(e) => {
+                            tracing::error!("the multi-desk watcher cannot start: {e}");
+                            continue;
+                        }
+                    }
+                }
+                drop(desk);
+                let Some(p) = &probe else { continue };
+                match p.data_version() {
                     Ok(v) if Some(v) != last => {
+                        // the first reading after (re)opening also refreshes the pages
                         last = Some(v);
                         watcher.notify(v);
                     }
@@ -66,8 +109,10 @@ pub fn start(desk: Arc<Frontdesk>, watcher: Arc<Watcher>) {
         .name("metrics-flush".into())
         .spawn(move || loop {
             std::thread::sleep(METRICS_FLUSH);
-            if let Err(e) = desk.flush_metrics() {
-                tracing::warn!("saving contention metrics failed: {e}");
+            if let Some(desk) = watcher.current() {
+                if let Err(e) = desk.flush_metrics() {
+                    tracing::warn!("saving contention metrics failed: {e}");
+                }
             }
         })
         .expect("start the metrics thread");

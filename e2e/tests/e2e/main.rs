@@ -2,14 +2,20 @@
 //! screen or feature; the harness is the `frontdesk_e2e` library (src/).
 //! Run with `FRONTDESK_E2E=1` under `xvfb-run` (scripts/test.sh does); skipped otherwise.
 
+/// Admin screens: staff, schedule generation, audit log, backups.
+mod admin_screens;
 /// The demo clinic and the README screenshot of its day view.
 mod demo_clinic;
 /// A booking day at the front desk: setup, booking, a refused double booking, confirm, cancel.
 mod desk_flow;
 /// The desk from the keyboard alone.
 mod desk_keyboard;
+/// Patients and waitlist screens.
+mod patients_waitlist;
 /// The content security policy the window runs under.
 mod security;
+/// Seeding a test clinic through the command line.
+mod seed;
 /// The frame and the status line every screen sits in.
 mod shell;
 /// Shared steps of the desk tests (typing, clicking, signing in).

@@ -7,17 +7,21 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use frontdesk::backup::BackupResult;
+use std::sync::Arc;
+use std::time::Duration;
+
+use frontdesk::backup::{BackupCheck, BackupResult, RestoreReport};
 use frontdesk::clinic::{format_local, parse_date};
 use frontdesk::export::DaySheet;
-use frontdesk::{Actor, BackupList, Frontdesk, Report, ReportPeriod};
+use frontdesk::{Actor, BackupList, Frontdesk, OpenOptions, Report, ReportPeriod};
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
 use super::as_actor;
 use crate::error::CommandError;
 use crate::state::AppState;
+use crate::watcher::Watcher;
 
 /// The backup folder, retention and the backups in it.
 #[tauri::command(async)]
@@ -29,6 +33,60 @@ pub async fn list_backups(state: State<'_, AppState>) -> Result<BackupList, Comm
 #[tauri::command(async)]
 pub async fn backup_now(state: State<'_, AppState>) -> Result<BackupResult, CommandError> {
     as_actor(&state, move |desk, actor| desk.backup_now(actor, None)).await
+}
+
+/// What a backup holds (checked, nothing changed), before asking "restore this?".
+#[tauri::command(async)]
+pub async fn check_backup(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<BackupCheck, CommandError> {
+    as_actor(&state, move |desk, actor| {
+        desk.check_backup(actor, Path::new(&path))
+    })
+    .await
+}
+
+/// How long a restore waits for running commands to let go of the database.
+const RESTORE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Restores a backup over the database: the core verifies it, refuses while any
+/// other desk has the database open, and keeps a safety copy. This window closes
+/// its database for the restore and reopens it afterwards, whatever the outcome.
+#[tauri::command(async)]
+pub async fn restore_backup<R: Runtime>(
+    app: AppHandle<R>,
+    path: String,
+) -> Result<RestoreReport, CommandError> {
+    let candidate = PathBuf::from(path);
+    // the core checks the permission and the file while the database is still open
+    let shown = candidate.clone();
+    let state = app.state::<AppState>();
+    let actor = as_actor(&state, move |desk, actor| {
+        desk.check_backup(actor, &shown)?;
+        Ok(actor.clone())
+    })
+    .await?;
+    let watcher = app.state::<Arc<Watcher>>().inner().clone();
+    let handle = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = handle.state::<AppState>();
+        watcher.pause();
+        let desk = match state.close_for_restore(RESTORE_PATIENCE) {
+            Ok(desk) => desk,
+            Err(e) => {
+                watcher.resume(state.desk().ok().as_ref());
+                return Err(e);
+            }
+        };
+        let db = desk.path().to_path_buf();
+        let restored = desk.restore_backup(&actor, &candidate);
+        state.reopened(Frontdesk::open(&db, OpenOptions::default()));
+        watcher.resume(state.desk().ok().as_ref());
+        restored.map_err(CommandError::from)
+    })
+    .await
+    .map_err(CommandError::internal)?
 }
 
 /// Bookings, cancellations, late cancellations, no-shows and utilisation per

@@ -5,6 +5,7 @@ import { call } from "../lib/api";
 import type { Appointment } from "../bindings/Appointment";
 import type { AuditEvent } from "../bindings/AuditEvent";
 import type { AuditFilter } from "../bindings/AuditFilter";
+import type { BackupCheck } from "../bindings/BackupCheck";
 import type { BackupList } from "../bindings/BackupList";
 import type { BackupResult } from "../bindings/BackupResult";
 import type { ClinicSettings } from "../bindings/ClinicSettings";
@@ -112,6 +113,7 @@ export const logLocation = () => call<string>("log_location");
 // Backups
 export const listBackups = () => call<BackupList>("list_backups");
 export const backupNow = () => call<BackupResult>("backup_now");
+export const checkBackup = (path: string) => call<BackupCheck>("check_backup", { path });
 export const restoreBackup = (path: string) => call<RestoreReport>("restore_backup", { path });
 
 // Reports and exports

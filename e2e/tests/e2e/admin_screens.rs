@@ -1,0 +1,155 @@
+//! Admin screens in the real window: staff, schedule (template → preview → generate →
+//! the day view shows the slots), audit log and backups.
+
+use frontdesk_e2e::{Clinic, Locator};
+
+use crate::seed::{self, ADMIN};
+use crate::steps::{click, fill, sign_in, text};
+
+/// Opens Admin and the tab `id` (staff, settings, schedule, audit, metrics, backups,
+/// reports, exports).
+async fn admin_tab(desk: &frontdesk_e2e::Desk, id: &str) {
+    click(desk, "[data-testid=rail-admin]").await;
+    click(desk, &format!("#admin-tab-{id}")).await;
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_receptionist_who_can_then_sign_in() {
+    let Some(clinic) = Clinic::for_test("admin_adds_receptionist") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "staff").await;
+    fill(&desk, "#staff-username", "rita").await;
+    fill(&desk, "#staff-name", "Rita Reception").await;
+    fill(&desk, "#staff-password", "rita-password-1").await;
+    click(&desk, "#staff-add").await;
+    desk.wait_for_text(".staff-table", "Rita Reception").await;
+    desk.screenshot("an_admin_adds_a_receptionist_who_can_then_sign_in")
+        .await;
+
+    click(&desk, "[data-testid=logout]").await;
+    sign_in(&desk, "rita", "rita-password-1").await;
+    let who = text(&desk, "[data-testid=signed-in-as]").await;
+    assert!(
+        who.contains("Rita Reception") && who.contains("Receptionist"),
+        "the new receptionist is signed in, got {who:?}"
+    );
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn a_weekly_template_previewed_and_generated_fills_the_day_view() {
+    let Some(clinic) = Clinic::for_test("template_generate") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "schedule").await;
+    desk.wait_for("#template-weekday")
+        .await
+        .select_by_value(&seed::tomorrow_weekday().to_string())
+        .await
+        .unwrap();
+    // 09:00–12:00 in 20-minute slots (the form's defaults): nine slots
+    click(&desk, "#template-add").await;
+    desk.wait_for_text(".template-block", "09:00–12:00").await;
+    click(&desk, "#generate-preview").await;
+    let preview = text(&desk, ".generate-preview").await;
+    assert!(
+        preview.contains("Would create 9")
+            || preview.contains("Would create 18")
+            || preview.contains("Would create 27")
+            || preview.contains("Would create 36"),
+        "the preview counts the template's slots (9 per week), got {preview:?}"
+    );
+    desk.screenshot("a_weekly_template_previewed_and_generated_fills_the_day_view_admin")
+        .await;
+    click(&desk, "#generate-apply").await;
+    desk.wait_for_text(".ok", "Slots generated").await;
+
+    click(&desk, "[data-testid=rail-day]").await;
+    desk.find("button[aria-label^='Next day']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    desk.wait_for("[data-testid=day-grid] [data-testid=slot]")
+        .await;
+    let slots = desk
+        .client()
+        .find_all(Locator::Css("[data-testid=day-grid] [data-testid=slot]"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(slots, 9, "tomorrow shows the nine generated slots");
+    desk.screenshot("a_weekly_template_previewed_and_generated_fills_the_day_view")
+        .await;
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_a_booking_and_a_backup_appears_in_the_list() {
+    let Some(clinic) = Clinic::for_test("audit_and_backup") else {
+        return;
+    };
+    let doctor = seed::clinic_with_doctor(&clinic);
+    let patient = seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let slot = seed::slot_tomorrow(&clinic, doctor, "10:00");
+    seed::book(&clinic, slot, patient);
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "audit").await;
+    desk.wait_for_text(".audit-table", "appointment.book").await;
+    desk.screenshot("the_audit_log_shows_a_booking").await;
+
+    admin_tab(&desk, "backups").await;
+    click(&desk, "#backup-now").await;
+    let done = desk.wait_for_text(".ok", "Backed up to").await;
+    let file = done
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.split(" in ").next())
+        .unwrap()
+        .to_string();
+    desk.wait_for_text(".backup-table", &file).await;
+    desk.screenshot("a_backup_appears_in_the_list").await;
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn restoring_a_backup_brings_back_the_clinic_as_it_was_and_the_desk_keeps_working() {
+    let Some(clinic) = Clinic::for_test("restore_backup") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "backups").await;
+    click(&desk, "#backup-now").await;
+    desk.wait_for_text(".ok", "Backed up to").await;
+    // entered after the backup: the restore takes it away
+    seed::patient(&clinic, "Zoe Zuletzt", "0151 1111 2222");
+
+    click(&desk, ".backup-table .restore-backup").await;
+    desk.wait_for_text(".restore-confirm", "1 patients").await;
+    desk.screenshot("restoring_a_backup_asks_first").await;
+    click(&desk, "#restore-confirm").await;
+    desk.wait_for_text(".ok", "Restored").await;
+    desk.screenshot("restoring_a_backup_brings_back_the_clinic_as_it_was")
+        .await;
+
+    click(&desk, "[data-testid=rail-patients]").await;
+    fill(&desk, "#patient-search", "0151").await;
+    desk.wait_for_text(".patient-result", "Anna Alt").await;
+    let found = text(&desk, "[aria-label='Patients found']").await;
+    assert!(
+        !found.contains("Zoe"),
+        "the patient entered after the backup is gone after the restore, got {found:?}"
+    );
+    desk.close().await;
+}
