@@ -27,6 +27,10 @@ async fn an_admin_adds_a_receptionist_who_can_then_sign_in() {
     fill(&desk, "#staff-password", "rita-password-1").await;
     click(&desk, "#staff-add").await;
     desk.wait_for_text(".staff-table", "Rita Reception").await;
+    // the only admin cannot deactivate themselves: the core's sentence is shown
+    click(&desk, ".staff-table tr:first-child button.danger").await;
+    desk.wait_for_text("[role=alert]", "last active admin")
+        .await;
     desk.screenshot("an_admin_adds_a_receptionist_who_can_then_sign_in")
         .await;
 
@@ -151,5 +155,39 @@ async fn restoring_a_backup_brings_back_the_clinic_as_it_was_and_the_desk_keeps_
         !found.contains("Zoe"),
         "the patient entered after the backup is gone after the restore, got {found:?}"
     );
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn settings_are_validated_by_the_core_inline_and_the_report_draws_a_chart() {
+    let Some(clinic) = Clinic::for_test("settings_and_report") else {
+        return;
+    };
+    let doctor = seed::clinic_with_doctor(&clinic);
+    let patient = seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let slot = seed::slot_tomorrow(&clinic, doctor, "10:00");
+    seed::slot_tomorrow(&clinic, doctor, "10:30");
+    seed::book(&clinic, slot, patient);
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "settings").await;
+    fill(&desk, "#settings-tz", "Mars/Olympus").await;
+    click(&desk, "#settings-save").await;
+    desk.wait_for_text(
+        "form[aria-label='Clinic settings'] [role=alert]",
+        "Unknown time zone",
+    )
+    .await;
+    desk.screenshot("settings_are_validated_by_the_core_inline")
+        .await;
+
+    admin_tab(&desk, "reports").await;
+    desk.wait_for(".report-chart rect").await;
+    let table = text(&desk, ".report-table").await;
+    assert!(
+        table.contains("Dr. Test") && table.contains("50 %"),
+        "one of the doctor's two slots is booked: 50 % utilisation, got {table:?}"
+    );
+    desk.screenshot("the_report_draws_a_chart").await;
     desk.close().await;
 }

@@ -100,3 +100,35 @@ async fn a_cancelled_slot_is_filled_from_the_waitlist_in_one_step() {
     );
     desk.close().await;
 }
+
+#[tokio::test]
+async fn verifying_a_phone_shows_the_code_field_with_attempts_and_time_left() {
+    let Some(clinic) = Clinic::for_test("verify_phone") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    click(&desk, "[data-testid=rail-patients]").await;
+    fill(&desk, "#patient-search", "Anna").await;
+    click(&desk, ".patient-result").await;
+    click(&desk, "#verify-phone").await;
+    let status = desk.wait_for_text(".verify-phone", "attempt(s) left").await;
+    assert!(
+        status.contains("5 attempt(s) left") && status.contains(":"),
+        "got {status:?}"
+    );
+    fill(&desk, "#passcode", "000000").await;
+    click(&desk, ".verify-phone button[type=submit]").await;
+    desk.wait_for_text(".verify-phone [role=alert]", "attempt")
+        .await;
+    let after = text(&desk, ".verify-phone").await;
+    assert!(
+        after.contains("4 attempt(s) left"),
+        "a wrong code uses one attempt, got {after:?}"
+    );
+    desk.screenshot("verifying_a_phone_shows_the_code_field_with_attempts_and_time_left")
+        .await;
+    desk.close().await;
+}
