@@ -194,3 +194,133 @@ pub async fn watch_changes(
     watcher.subscribe(on_change);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+    use tauri::{Manager, WebviewWindowBuilder};
+
+    use crate::state::AppState;
+
+    /// A mock app whose state holds a fresh database of its own, and its main window.
+    fn desk_on_new_database(
+        name: &str,
+    ) -> (
+        tauri::App<tauri::test::MockRuntime>,
+        tauri::WebviewWindow<tauri::test::MockRuntime>,
+    ) {
+        let dir = std::env::temp_dir().join(format!(
+            "frontdesk-app-session-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = dir.join("clinic.sqlite3");
+        let app = crate::install(mock_builder())
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        // managed before setup runs, so setup's own open is not the one used
+        app.manage(AppState::new(frontdesk::Frontdesk::open_default(&db)));
+        let mut app = app;
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        (app, window)
+    }
+
+    fn invoke(
+        window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+        cmd: &str,
+        args: Value,
+    ) -> Result<Value, Value> {
+        get_ipc_response(
+            window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize().unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn the_page_learns_who_is_signed_in_but_never_a_session_token() {
+        let (_app, window) = desk_on_new_database("token");
+        let start = invoke(&window, "startup", json!({})).unwrap();
+        assert_eq!(start["needs_first_admin"], true, "got {start}");
+
+        let signed_in = invoke(
+            &window,
+            "first_run",
+            json!({"setup": {
+                "clinic": {"name": "Praxis", "time_zone": "Europe/Berlin",
+                           "phone_country": "DE", "demo": false, "idle_minutes": 15},
+                "username": "admin", "display_name": "Dr. Admin",
+                "password": "correct horse battery"}}),
+        )
+        .unwrap();
+        assert_eq!(signed_in["actor"]["role"], "ADMIN", "got {signed_in}");
+        assert!(
+            signed_in["allowed"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("Confirm"))),
+            "an admin may confirm; got {signed_in}"
+        );
+        let text = signed_in.to_string();
+        assert!(
+            !text.contains("token") && !text.contains("expires_at"),
+            "the session token stays in Rust; the page got {text}"
+        );
+        invoke(&window, "day_view", json!({"date": ""})).expect("signed in, the day loads");
+    }
+
+    #[test]
+    fn after_logout_every_command_answers_unauthenticated() {
+        let (_app, window) = desk_on_new_database("logout");
+        invoke(
+            &window,
+            "first_run",
+            json!({"setup": {
+                "clinic": {"name": "Praxis", "time_zone": "UTC",
+                           "phone_country": "DE", "demo": false, "idle_minutes": 15},
+                "username": "admin", "display_name": "Dr. Admin",
+                "password": "correct horse battery"}}),
+        )
+        .unwrap();
+        invoke(&window, "touch", json!({})).expect("a live session can be touched");
+        invoke(&window, "logout", json!({})).unwrap();
+        for (cmd, args) in [
+            ("touch", json!({})),
+            ("day_view", json!({"date": ""})),
+            ("pending_appointments", json!({})),
+        ] {
+            let refused = invoke(&window, cmd, args).unwrap_err();
+            assert_eq!(
+                refused["code"], "Unauthenticated",
+                "{cmd} after logout, got {refused}"
+            );
+        }
+        let wrong = invoke(
+            &window,
+            "login",
+            json!({"username": "admin", "password": "wrong password!"}),
+        )
+        .unwrap_err();
+        assert_eq!(wrong["code"], "Unauthenticated", "got {wrong}");
+        assert!(
+            wrong["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("wrong username or password")),
+            "got {wrong}"
+        );
+    }
+}
