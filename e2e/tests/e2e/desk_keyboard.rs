@@ -98,3 +98,38 @@ async fn a_receptionist_books_a_slot_without_the_mouse() {
     wait_gone(&desk, "[role=dialog]").await;
     desk.close().await;
 }
+
+#[tokio::test]
+async fn the_top_bar_search_opens_the_patients_screen_with_the_results() {
+    let Some(clinic) = Clinic::for_test("desk_global_search") else {
+        return;
+    };
+    let desk = clinic.open_desk_with_args(&["--demo"]).await;
+    let password = text(&desk, "[data-testid=demo-password-desk]").await;
+    sign_in(&desk, "desk", &password).await;
+    desk.wait_for("[data-testid=day-grid]").await;
+    desk.find("body").await;
+    press(&desk, "/").await;
+    let focused = desk.client().active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("data-testid").await.unwrap().as_deref(),
+        Some("global-search"),
+        "/ focuses the patient search in the top bar"
+    );
+    press(&desk, &format!("Noah{}", key(Key::Enter))).await;
+    desk.wait_for_text("main", "Noah").await;
+    let value = desk
+        .find("#patient-search")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        value.as_deref(),
+        Some("Noah"),
+        "the Patients screen searches the same text"
+    );
+    desk.screenshot("the_top_bar_search_opens_the_patients_screen_with_the_results")
+        .await;
+    desk.close().await;
+}

@@ -10,6 +10,8 @@ mod demo_clinic;
 mod desk_flow;
 /// The desk from the keyboard alone.
 mod desk_keyboard;
+/// A database that cannot be opened is explained in the window.
+mod desk_open_error;
 /// Patients and waitlist screens.
 mod patients_waitlist;
 /// The content security policy the window runs under.
