@@ -6,6 +6,8 @@
 mod admin_screens;
 /// The demo clinic and the README screenshot of its day view.
 mod demo_clinic;
+/// Rescheduling and overbooking from the appointment drawer.
+mod desk_appointments;
 /// A booking day at the front desk: setup, booking, a refused double booking, confirm, cancel.
 mod desk_flow;
 /// The desk from the keyboard alone.

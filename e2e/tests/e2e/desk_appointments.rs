@@ -1,0 +1,67 @@
+//! The appointment drawer on the demo clinic: reschedule by picking a free slot,
+//! and an admin's overbooking of a taken slot (reason required).
+
+use frontdesk_e2e::{Clinic, Locator};
+
+use crate::steps::{click, click_button, fill, sign_in, text};
+
+#[tokio::test]
+async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
+    let Some(clinic) = Clinic::for_test("desk_appointments") else {
+        return;
+    };
+    let desk = clinic.open_desk_with_args(&["--demo"]).await;
+    let password = text(&desk, "[data-testid=demo-password-admin]").await;
+    sign_in(&desk, "admin", &password).await;
+    desk.wait_for("[data-testid=day-grid]").await;
+    // tomorrow: every slot is still in the future
+    click(&desk, "nav.date-nav button[aria-label^='Next day']").await;
+    desk.wait_for("[data-testid=day-grid] [data-testid=status]")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // a pending appointment moves to the first free slot
+    let taken = desk
+        .client()
+        .find_all(Locator::Css("[data-testid=slot]:not(.free):not(.blocked)"))
+        .await
+        .unwrap();
+    let mut from = None;
+    for cell in taken {
+        if cell.text().await.unwrap().contains("Pending") {
+            from = Some(cell);
+            break;
+        }
+    }
+    let from = from.expect("the demo day has a pending appointment");
+    let from_id = from.attr("data-slot-id").await.unwrap().unwrap();
+    from.click().await.unwrap();
+    let patient = text(&desk, "[data-testid=appt-patient]").await;
+    click_button(&desk, "[data-testid=appt-actions]", "Reschedule").await;
+    desk.wait_for_text("main", "Pick a free slot").await;
+    let free = desk.wait_for("[data-testid=slot].free").await;
+    let to_id = free.attr("data-slot-id").await.unwrap().unwrap();
+    free.click().await.unwrap();
+    desk.wait_for_text(&format!("[data-slot-id='{to_id}']"), &patient)
+        .await;
+    desk.wait_for_text(&format!("[data-slot-id='{from_id}']"), "Free")
+        .await;
+
+    // the admin squeezes another patient into that now-taken slot
+    click(&desk, &format!("[data-slot-id='{to_id}']")).await;
+    click_button(
+        &desk,
+        "[data-testid=appointment-drawer]",
+        "Overbook this slot",
+    )
+    .await;
+    fill(&desk, "input[name=overbook-search]", "a").await;
+    click_button(&desk, "[data-testid=appointment-drawer] form", " · ").await;
+    fill(&desk, "input[name=overbook-reason]", "Acute pain").await;
+    click_button(&desk, "[data-testid=appointment-drawer] form", "Overbook").await;
+    desk.wait_for_text(&format!("[data-slot-id='{to_id}']"), "Overbooked")
+        .await;
+    desk.screenshot("an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot")
+        .await;
+    desk.close().await;
+}
