@@ -63,5 +63,16 @@ async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
         .await;
     desk.screenshot("an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot")
         .await;
+
+    // and blocks a free slot, then unblocks it
+    click(&desk, "[data-testid=appointment-drawer] button.close").await;
+    click(&desk, &format!("[data-slot-id='{from_id}']")).await;
+    click(&desk, "[data-testid=block-slot]").await;
+    desk.wait_for_text(&format!("[data-slot-id='{from_id}']"), "Blocked")
+        .await;
+    click(&desk, &format!("[data-slot-id='{from_id}']")).await;
+    click_button(&desk, "[data-testid=appointment-drawer]", "Unblock slot").await;
+    desk.wait_for_text(&format!("[data-slot-id='{from_id}']"), "Free")
+        .await;
     desk.close().await;
 }
