@@ -132,3 +132,86 @@ async fn verifying_a_phone_shows_the_code_field_with_attempts_and_time_left() {
         .await;
     desk.close().await;
 }
+
+#[tokio::test]
+async fn a_patient_edit_made_meanwhile_at_another_desk_is_not_overwritten() {
+    let Some(clinic) = Clinic::for_test("patient_edit_conflict") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let first = clinic.open_desk().await;
+    let second = clinic.open_desk().await;
+    for desk in [&first, &second] {
+        sign_in(desk, ADMIN.0, ADMIN.1).await;
+        click(desk, "[data-testid=rail-patients]").await;
+        fill(desk, "#patient-search", "Anna").await;
+        click(desk, ".patient-result").await;
+        click(desk, "#edit-patient").await;
+    }
+    fill(&second, "textarea[name=notes]", "Allergic to penicillin").await;
+    click(
+        &second,
+        "form[aria-label='Edit patient'] button[type=submit]",
+    )
+    .await;
+    second.wait_for_text(".patient-details .ok", "Saved").await;
+
+    fill(&first, "textarea[name=notes]", "Prefers mornings").await;
+    click(
+        &first,
+        "form[aria-label='Edit patient'] button[type=submit]",
+    )
+    .await;
+    first
+        .wait_for_text(".patient-details [role=alert]", "was changed by")
+        .await;
+    // the first desk now shows what the second saved, instead of overwriting it
+    first
+        .wait_for_text(".patient-details", "Allergic to penicillin")
+        .await;
+    first
+        .screenshot("a_patient_edit_made_meanwhile_at_another_desk_is_not_overwritten")
+        .await;
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test]
+async fn exports_are_saved_beside_the_backups_and_the_outbox_lists_the_passcode() {
+    let Some(clinic) = Clinic::for_test("exports_outbox") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    seed::run(&clinic, &["otp", "request", "0151 2345 6789"]);
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    click(&desk, "[data-testid=rail-admin]").await;
+    click(&desk, "#admin-tab-exports").await;
+    click(&desk, "#export-patients").await;
+    let saved = desk.wait_for_text(".export-saved", "Saved 1 rows").await;
+    let path = saved.rsplit(" to ").next().unwrap().trim().to_string();
+    assert!(
+        path.contains("/exports/") && std::path::Path::new(&path).is_file(),
+        "the patient list is a file in the exports folder, got {saved:?}"
+    );
+    let csv = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        csv.contains("Anna Alt"),
+        "the export lists the patient, got {csv:?}"
+    );
+
+    desk.wait_for_text(".outbox-table", "+4915123456789").await;
+    click(&desk, "#deliver-now").await;
+    desk.wait_for_text(".delivery-result", "No passcode sender is set up")
+        .await;
+    let logs = text(&desk, ".log-dir").await;
+    assert!(
+        !logs.is_empty() && logs != "—",
+        "the log folder is shown, got {logs:?}"
+    );
+    desk.screenshot("exports_are_saved_beside_the_backups_and_the_outbox_lists_the_passcode")
+        .await;
+    desk.close().await;
+}
