@@ -76,3 +76,45 @@ async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
         .await;
     desk.close().await;
 }
+
+#[tokio::test]
+async fn a_weekly_series_books_what_is_free_and_lists_the_skipped_dates() {
+    let Some(clinic) = Clinic::for_test("desk_series") else {
+        return;
+    };
+    let desk = clinic.open_desk_with_args(&["--demo"]).await;
+    let password = text(&desk, "[data-testid=demo-password-desk]").await;
+    sign_in(&desk, "desk", &password).await;
+    desk.wait_for("[data-testid=day-grid]").await;
+    click(&desk, "nav.date-nav button[aria-label^='Next day']").await;
+    desk.wait_for("[data-testid=day-grid] [data-testid=status]")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    click(&desk, "[data-testid=slot].free").await;
+    fill(
+        &desk,
+        "[data-testid=booking-drawer] input[name=patient-search]",
+        "Noah",
+    )
+    .await;
+    click(&desk, "#patient-results button").await;
+    desk.wait_for("[data-testid=chosen-patient]").await;
+    click(&desk, "[data-testid=booking-drawer] details.series summary").await;
+    fill(&desk, "[data-testid=series-count]", "12").await;
+    click(&desk, "[data-testid=series-book-free]").await;
+    click(&desk, "[data-testid=booking-drawer] [data-testid=book]").await;
+    let said = text(&desk, "[data-testid=toast]").await;
+    assert!(
+        said.contains("Booked"),
+        "the series is booked, got {said:?}"
+    );
+    assert!(
+        said.contains("skipped"),
+        "twelve weeks reach past the demo's slots, so some dates are skipped: {said:?}"
+    );
+    desk.wait_for_text("[data-testid=series-skipped]", "Skipped")
+        .await;
+    desk.screenshot("a_weekly_series_books_what_is_free_and_lists_the_skipped_dates")
+        .await;
+    desk.close().await;
+}
