@@ -48,6 +48,22 @@ fn registered_commands() -> Vec<String> {
         .collect()
 }
 
+/// Commands whose arguments are parsed through `commands::input::Input`: their
+/// argument refusals too must be `{code, message}`.
+fn commands_with_typed_refusals() -> Vec<String> {
+    [
+        include_str!("../src/commands/patients.rs"),
+        include_str!("../src/commands/waitlist.rs"),
+        include_str!("../src/commands/schedule.rs"),
+        include_str!("../src/commands/admin.rs"),
+        include_str!("../src/commands/operations.rs"),
+    ]
+    .iter()
+    .flat_map(|src| src.split("pub async fn ").skip(1))
+    .map(|rest| rest.split(['(', '<']).next().unwrap().to_string())
+    .collect()
+}
+
 /// xorshift64*: small, seeded, good enough to pick shapes.
 struct Rng(u64);
 impl Rng {
@@ -246,6 +262,11 @@ fn every_command_answers_arbitrary_input_with_a_result_or_a_code_and_a_message()
     );
     let window = app.get_webview_window("main").expect("the main window");
     let commands = registered_commands();
+    let typed_refusals = commands_with_typed_refusals();
+    assert!(
+        typed_refusals.iter().all(|c| commands.contains(c)) && typed_refusals.len() > 40,
+        "every command of B's modules is registered, got {typed_refusals:?}"
+    );
     assert!(
         commands.len() > 40,
         "expected every command from build.rs, got {commands:?}"
@@ -291,6 +312,11 @@ fn every_command_answers_arbitrary_input_with_a_result_or_a_code_and_a_message()
                             "{cmd}({args}) failed inside (a panic or a bug): {e:?}"
                         );
                         refused += 1;
+                    }
+                    Err(Value::String(s)) if typed_refusals.contains(cmd) => {
+                        panic!(
+                            "{cmd}({args}) must refuse its arguments as {{code, message}}, got {s}"
+                        )
                     }
                     Err(Value::String(s)) => {
                         // Tauri refuses arguments that do not deserialize before the command

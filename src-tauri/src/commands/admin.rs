@@ -12,6 +12,7 @@ use frontdesk::{
 use tauri::State;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -28,8 +29,9 @@ pub async fn list_staff(state: State<'_, AppState>) -> Result<Vec<StaffMember>, 
 #[tauri::command(async)]
 pub async fn add_staff(
     state: State<'_, AppState>,
-    staff: NewStaff,
+    staff: Input<NewStaff>,
 ) -> Result<StaffMember, CommandError> {
+    let Input(staff) = staff;
     as_actor(&state, move |desk, actor| desk.add_staff(actor, &staff)).await
 }
 
@@ -37,9 +39,10 @@ pub async fn add_staff(
 #[tauri::command(async)]
 pub async fn reset_staff_password(
     state: State<'_, AppState>,
-    staff_id: i64,
-    password: String,
+    staff_id: Input<i64>,
+    password: Input<String>,
 ) -> Result<StaffMember, CommandError> {
+    let (Input(staff_id), Input(password)) = (staff_id, password);
     as_actor(&state, move |desk, actor| {
         desk.reset_password(actor, staff_id, &password)
     })
@@ -50,8 +53,9 @@ pub async fn reset_staff_password(
 #[tauri::command(async)]
 pub async fn deactivate_staff(
     state: State<'_, AppState>,
-    staff_id: i64,
+    staff_id: Input<i64>,
 ) -> Result<StaffMember, CommandError> {
+    let Input(staff_id) = staff_id;
     as_actor(&state, move |desk, actor| {
         desk.deactivate_staff(actor, staff_id)
     })
@@ -62,9 +66,10 @@ pub async fn deactivate_staff(
 #[tauri::command(async)]
 pub async fn change_staff_role(
     state: State<'_, AppState>,
-    staff_id: i64,
-    role: Role,
+    staff_id: Input<i64>,
+    role: Input<Role>,
 ) -> Result<StaffMember, CommandError> {
+    let (Input(staff_id), Input(role)) = (staff_id, role);
     as_actor(&state, move |desk, actor| {
         desk.change_role(actor, staff_id, role)
     })
@@ -75,8 +80,9 @@ pub async fn change_staff_role(
 #[tauri::command(async)]
 pub async fn unlock_staff(
     state: State<'_, AppState>,
-    staff_id: i64,
+    staff_id: Input<i64>,
 ) -> Result<StaffMember, CommandError> {
+    let Input(staff_id) = staff_id;
     as_actor(&state, move |desk, actor| {
         desk.unlock_staff(actor, staff_id)
     })
@@ -99,8 +105,9 @@ pub async fn admin_clinic_settings(
 #[tauri::command(async)]
 pub async fn save_clinic_settings(
     state: State<'_, AppState>,
-    settings: ClinicSettings,
+    settings: Input<ClinicSettings>,
 ) -> Result<ClinicSettings, CommandError> {
+    let Input(settings) = settings;
     as_actor(&state, move |desk, actor| {
         desk.update_clinic_settings(actor, &settings)
     })
@@ -117,9 +124,10 @@ pub async fn list_settings(state: State<'_, AppState>) -> Result<Vec<Setting>, C
 #[tauri::command(async)]
 pub async fn save_setting(
     state: State<'_, AppState>,
-    key: String,
-    value: String,
+    key: Input<String>,
+    value: Input<String>,
 ) -> Result<Setting, CommandError> {
+    let (Input(key), Input(value)) = (key, value);
     as_actor(&state, move |desk, actor| {
         desk.set_setting(actor, &key, &value)
     })
@@ -136,8 +144,9 @@ pub async fn otp_sender(state: State<'_, AppState>) -> Result<OtpSender, Command
 #[tauri::command(async)]
 pub async fn save_otp_sender(
     state: State<'_, AppState>,
-    sender: OtpSender,
+    sender: Input<OtpSender>,
 ) -> Result<OtpSender, CommandError> {
+    let Input(sender) = sender;
     as_actor(&state, move |desk, actor| {
         desk.set_otp_sender(actor, &sender)
     })
@@ -163,8 +172,9 @@ pub async fn deliver_outbox(state: State<'_, AppState>) -> Result<DeliveryReport
 #[tauri::command(async)]
 pub async fn list_audit(
     state: State<'_, AppState>,
-    filter: AuditFilter,
+    filter: Input<AuditFilter>,
 ) -> Result<Vec<AuditEvent>, CommandError> {
+    let Input(filter) = filter;
     as_actor(&state, move |desk, actor| desk.list_audit(actor, &filter)).await
 }
 

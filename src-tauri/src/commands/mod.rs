@@ -7,6 +7,7 @@
 //! errors ([`CommandError`]). No clinic rule lives here: the core enforces them all.
 
 pub mod admin;
+pub mod input;
 pub mod appointments;
 pub mod desk;
 pub mod operations;

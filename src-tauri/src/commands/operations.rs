@@ -19,6 +19,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 use crate::watcher::Watcher;
@@ -39,8 +40,9 @@ pub async fn backup_now(state: State<'_, AppState>) -> Result<BackupResult, Comm
 #[tauri::command(async)]
 pub async fn check_backup(
     state: State<'_, AppState>,
-    path: String,
+    path: Input<String>,
 ) -> Result<BackupCheck, CommandError> {
+    let Input(path) = path;
     as_actor(&state, move |desk, actor| {
         desk.check_backup(actor, Path::new(&path))
     })
@@ -56,8 +58,9 @@ const RESTORE_PATIENCE: Duration = Duration::from_secs(5);
 #[tauri::command(async)]
 pub async fn restore_backup<R: Runtime>(
     app: AppHandle<R>,
-    path: String,
+    path: Input<String>,
 ) -> Result<RestoreReport, CommandError> {
+    let Input(path) = path;
     let candidate = PathBuf::from(path);
     // the core checks the permission and the file while the database is still open
     let shown = candidate.clone();
@@ -94,10 +97,11 @@ pub async fn restore_backup<R: Runtime>(
 #[tauri::command(async)]
 pub async fn clinic_report(
     state: State<'_, AppState>,
-    from: String,
-    to: String,
-    period: ReportPeriod,
+    from: Input<String>,
+    to: Input<String>,
+    period: Input<ReportPeriod>,
 ) -> Result<Report, CommandError> {
+    let (Input(from), Input(to), Input(period)) = (from, to, period);
     as_actor(&state, move |desk, actor| {
         desk.report(actor, parse_date(&from)?, parse_date(&to)?, period)
     })
@@ -119,9 +123,10 @@ pub struct SavedExport {
 #[tauri::command(async)]
 pub async fn export_appointments(
     state: State<'_, AppState>,
-    from: String,
-    to: String,
+    from: Input<String>,
+    to: Input<String>,
 ) -> Result<SavedExport, CommandError> {
+    let (Input(from), Input(to)) = (from, to);
     as_actor(&state, move |desk, actor| {
         let (from, to) = (parse_date(&from)?, parse_date(&to)?);
         let name = format!("appointments-{from}-to-{to}");
@@ -147,9 +152,10 @@ pub async fn export_patients(state: State<'_, AppState>) -> Result<SavedExport, 
 #[tauri::command(async)]
 pub async fn day_sheet(
     state: State<'_, AppState>,
-    date: String,
-    doctor_id: Option<i64>,
+    date: Input<String>,
+    doctor_id: Input<Option<i64>>,
 ) -> Result<DaySheet, CommandError> {
+    let (Input(date), Input(doctor_id)) = (date, doctor_id);
     as_actor(&state, move |desk, actor| {
         desk.day_sheet(actor, parse_date(&date)?, doctor_id)
     })

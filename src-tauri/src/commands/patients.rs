@@ -9,6 +9,7 @@ use tauri::State;
 use ts_rs::TS;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -20,8 +21,9 @@ const SEARCH_LIMIT: u32 = 50;
 #[tauri::command(async)]
 pub async fn search_patients(
     state: State<'_, AppState>,
-    text: String,
+    text: Input<String>,
 ) -> Result<Vec<Patient>, CommandError> {
+    let Input(text) = text;
     as_actor(&state, move |desk, actor| {
         if text.trim().is_empty() {
             desk.list_patients(actor, SEARCH_LIMIT)
@@ -36,8 +38,9 @@ pub async fn search_patients(
 #[tauri::command(async)]
 pub async fn get_patient(
     state: State<'_, AppState>,
-    patient_id: i64,
+    patient_id: Input<i64>,
 ) -> Result<Patient, CommandError> {
+    let Input(patient_id) = patient_id;
     as_actor(&state, move |desk, actor| {
         desk.get_patient(actor, patient_id)
     })
@@ -48,10 +51,12 @@ pub async fn get_patient(
 #[tauri::command(async)]
 pub async fn update_patient(
     state: State<'_, AppState>,
-    patient_id: i64,
-    expected_version: i64,
-    details: NewPatient,
+    patient_id: Input<i64>,
+    expected_version: Input<i64>,
+    details: Input<NewPatient>,
 ) -> Result<Patient, CommandError> {
+    let (Input(patient_id), Input(expected_version), Input(details)) =
+        (patient_id, expected_version, details);
     let update = PatientUpdate {
         expected_version,
         details,
@@ -66,8 +71,9 @@ pub async fn update_patient(
 #[tauri::command(async)]
 pub async fn patient_appointments(
     state: State<'_, AppState>,
-    patient_id: i64,
+    patient_id: Input<i64>,
 ) -> Result<Vec<Appointment>, CommandError> {
+    let Input(patient_id) = patient_id;
     let filter = AppointmentFilter {
         patient_id: Some(patient_id),
         ..Default::default()
@@ -83,8 +89,9 @@ pub async fn patient_appointments(
 #[tauri::command(async)]
 pub async fn patient_attendance(
     state: State<'_, AppState>,
-    patient_id: i64,
+    patient_id: Input<i64>,
 ) -> Result<PatientAttendance, CommandError> {
+    let Input(patient_id) = patient_id;
     as_actor(&state, move |desk, actor| {
         desk.patient_attendance(actor, patient_id)
     })
@@ -106,8 +113,9 @@ pub struct PasscodeSent {
 #[tauri::command(async)]
 pub async fn request_phone_passcode(
     state: State<'_, AppState>,
-    phone: String,
+    phone: Input<String>,
 ) -> Result<PasscodeSent, CommandError> {
+    let Input(phone) = phone;
     as_actor(&state, move |desk, actor| {
         Ok(PasscodeSent {
             requested: desk.request_otp(actor, &phone)?,
@@ -121,9 +129,10 @@ pub async fn request_phone_passcode(
 #[tauri::command(async)]
 pub async fn verify_phone_passcode(
     state: State<'_, AppState>,
-    phone: String,
-    code: String,
+    phone: Input<String>,
+    code: Input<String>,
 ) -> Result<PhoneVerified, CommandError> {
+    let (Input(phone), Input(code)) = (phone, code);
     as_actor(&state, move |desk, actor| {
         desk.verify_otp(actor, &phone, &code)
     })

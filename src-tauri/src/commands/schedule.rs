@@ -6,6 +6,7 @@ use frontdesk::{Doctor, GenerationReport, NewTemplate, NewTimeOff, Template, Tim
 use tauri::State;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -19,8 +20,9 @@ pub async fn schedule_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>,
 #[tauri::command(async)]
 pub async fn list_templates(
     state: State<'_, AppState>,
-    doctor_id: Option<i64>,
+    doctor_id: Input<Option<i64>>,
 ) -> Result<Vec<Template>, CommandError> {
+    let Input(doctor_id) = doctor_id;
     as_actor(&state, move |desk, actor| {
         desk.list_templates(actor, doctor_id)
     })
@@ -31,8 +33,9 @@ pub async fn list_templates(
 #[tauri::command(async)]
 pub async fn add_template(
     state: State<'_, AppState>,
-    template: NewTemplate,
+    template: Input<NewTemplate>,
 ) -> Result<Template, CommandError> {
+    let Input(template) = template;
     as_actor(&state, move |desk, actor| {
         desk.add_template(actor, &template)
     })
@@ -43,8 +46,9 @@ pub async fn add_template(
 #[tauri::command(async)]
 pub async fn remove_template(
     state: State<'_, AppState>,
-    template_id: i64,
+    template_id: Input<i64>,
 ) -> Result<(), CommandError> {
+    let Input(template_id) = template_id;
     as_actor(&state, move |desk, actor| {
         desk.remove_template(actor, template_id)
     })
@@ -55,8 +59,9 @@ pub async fn remove_template(
 #[tauri::command(async)]
 pub async fn list_time_off(
     state: State<'_, AppState>,
-    doctor_id: Option<i64>,
+    doctor_id: Input<Option<i64>>,
 ) -> Result<Vec<TimeOff>, CommandError> {
+    let Input(doctor_id) = doctor_id;
     as_actor(&state, move |desk, actor| {
         desk.list_time_off(actor, None, None, doctor_id)
     })
@@ -67,8 +72,9 @@ pub async fn list_time_off(
 #[tauri::command(async)]
 pub async fn add_time_off(
     state: State<'_, AppState>,
-    time_off: NewTimeOff,
+    time_off: Input<NewTimeOff>,
 ) -> Result<TimeOff, CommandError> {
+    let Input(time_off) = time_off;
     as_actor(&state, move |desk, actor| {
         desk.add_time_off(actor, &time_off)
     })
@@ -79,8 +85,9 @@ pub async fn add_time_off(
 #[tauri::command(async)]
 pub async fn remove_time_off(
     state: State<'_, AppState>,
-    time_off_id: i64,
+    time_off_id: Input<i64>,
 ) -> Result<(), CommandError> {
+    let Input(time_off_id) = time_off_id;
     as_actor(&state, move |desk, actor| {
         desk.remove_time_off(actor, time_off_id)
     })
@@ -92,11 +99,12 @@ pub async fn remove_time_off(
 #[tauri::command(async)]
 pub async fn generate_slots(
     state: State<'_, AppState>,
-    from: String,
-    to: String,
-    doctor_id: Option<i64>,
-    dry_run: bool,
+    from: Input<String>,
+    to: Input<String>,
+    doctor_id: Input<Option<i64>>,
+    dry_run: Input<bool>,
 ) -> Result<GenerationReport, CommandError> {
+    let (Input(from), Input(to), Input(doctor_id), Input(dry_run)) = (from, to, doctor_id, dry_run);
     as_actor(&state, move |desk, actor| {
         let (from, to) = (parse_date(&from)?, parse_date(&to)?);
         desk.generate_slots(actor, from, to, doctor_id, dry_run)

@@ -6,6 +6,7 @@ use frontdesk::{Appointment, NewWaitlistEntry, SlotView, WaitlistEntry, Waitlist
 use tauri::State;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -13,8 +14,9 @@ use crate::state::AppState;
 #[tauri::command(async)]
 pub async fn waitlist_list(
     state: State<'_, AppState>,
-    doctor_id: Option<i64>,
+    doctor_id: Input<Option<i64>>,
 ) -> Result<Vec<WaitlistEntry>, CommandError> {
+    let Input(doctor_id) = doctor_id;
     let filter = WaitlistFilter {
         doctor_id,
         ..Default::default()
@@ -29,8 +31,9 @@ pub async fn waitlist_list(
 #[tauri::command(async)]
 pub async fn waitlist_add(
     state: State<'_, AppState>,
-    entry: NewWaitlistEntry,
+    entry: Input<NewWaitlistEntry>,
 ) -> Result<WaitlistEntry, CommandError> {
+    let Input(entry) = entry;
     as_actor(&state, move |desk, actor| desk.waitlist_add(actor, &entry)).await
 }
 
@@ -38,8 +41,9 @@ pub async fn waitlist_add(
 #[tauri::command(async)]
 pub async fn waitlist_remove(
     state: State<'_, AppState>,
-    entry_id: i64,
+    entry_id: Input<i64>,
 ) -> Result<WaitlistEntry, CommandError> {
+    let Input(entry_id) = entry_id;
     as_actor(&state, move |desk, actor| {
         desk.waitlist_remove(actor, entry_id)
     })
@@ -50,8 +54,9 @@ pub async fn waitlist_remove(
 #[tauri::command(async)]
 pub async fn waitlist_matches(
     state: State<'_, AppState>,
-    slot_id: i64,
+    slot_id: Input<i64>,
 ) -> Result<Vec<WaitlistEntry>, CommandError> {
+    let Input(slot_id) = slot_id;
     as_actor(&state, move |desk, actor| {
         desk.waitlist_matches_for_slot(actor, slot_id)
     })
@@ -62,9 +67,10 @@ pub async fn waitlist_matches(
 #[tauri::command(async)]
 pub async fn book_from_waitlist(
     state: State<'_, AppState>,
-    entry_id: i64,
-    slot_id: i64,
+    entry_id: Input<i64>,
+    slot_id: Input<i64>,
 ) -> Result<Appointment, CommandError> {
+    let (Input(entry_id), Input(slot_id)) = (entry_id, slot_id);
     as_actor(&state, move |desk, actor| {
         desk.book_from_waitlist(actor, entry_id, slot_id)
     })
@@ -75,9 +81,10 @@ pub async fn book_from_waitlist(
 #[tauri::command(async)]
 pub async fn doctor_day_slots(
     state: State<'_, AppState>,
-    doctor_id: i64,
-    date: String,
+    doctor_id: Input<i64>,
+    date: Input<String>,
 ) -> Result<Vec<SlotView>, CommandError> {
+    let (Input(doctor_id), Input(date)) = (doctor_id, date);
     as_actor(&state, move |desk, actor| {
         let date = parse_date(&date)?;
         Ok(desk.day_view(actor, date, Some(doctor_id))?.slots)
