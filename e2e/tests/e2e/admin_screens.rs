@@ -121,6 +121,11 @@ async fn the_audit_log_shows_a_booking_and_a_backup_appears_in_the_list() {
         .to_string();
     desk.wait_for_text(".backup-table", &file).await;
     desk.screenshot("a_backup_appears_in_the_list").await;
+
+    // the CLI's booking above saved its lock figures: the contention table lists it
+    admin_tab(&desk, "metrics").await;
+    desk.wait_for_text(".metrics-table", "slot.add").await;
+    desk.screenshot("contention_metrics_per_operation").await;
     desk.close().await;
 }
 
