@@ -49,7 +49,7 @@ pub fn log_dir() -> PathBuf {
     }
     dirs::data_dir()
         .unwrap_or_else(|| PathBuf::from("."))
-        .join("frontdesk")
+        .join(crate::db::APP_IDENTIFIER)
         .join("logs")
 }
 

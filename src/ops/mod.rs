@@ -7,6 +7,7 @@ mod appointments;
 mod audit_log;
 mod backup;
 mod clinic;
+mod diagnostics;
 mod doctors;
 mod generate;
 mod otp;

@@ -317,6 +317,13 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("list_audit", Action::ViewAudit, |d, a, _| {
             ok(d.list_audit(a, &AuditFilter::default()))
         }),
+        // diagnostics
+        ("contention_metrics", Action::ViewReports, |d, a, _| {
+            ok(d.contention_metrics(a))
+        }),
+        ("log_folder", Action::ViewReports, |d, a, _| {
+            ok(d.log_folder(a))
+        }),
     ]
 }
 

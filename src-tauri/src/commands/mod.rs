@@ -7,9 +7,9 @@
 //! errors ([`CommandError`]). No clinic rule lives here: the core enforces them all.
 
 pub mod admin;
-pub mod input;
 pub mod appointments;
 pub mod desk;
+pub mod input;
 pub mod operations;
 pub mod patients;
 pub mod schedule;
