@@ -160,6 +160,7 @@ impl Frontdesk {
         actor.require(Action::ManagePatients)?;
         let c = self.clean_patient(&update.details)?;
         let now = self.now();
+        let label = actor.label();
         self.write("patient.update", |tx| {
             let current = patients::get(tx, id)?.ok_or(Error::NotFound("patient"))?;
             if !patients::update(
@@ -170,12 +171,18 @@ impl Frontdesk {
                 &c.phone,
                 c.dob.as_deref(),
                 &c.notes,
+                &label,
                 now,
             )? {
+                let (by, at) = patients::last_change(tx, id)?.unwrap_or_default();
                 return Err(Error::Conflict {
                     what: "the patient",
-                    changed_by: "another desk".into(),
-                    changed_at: now,
+                    changed_by: if by.is_empty() {
+                        "another desk".into()
+                    } else {
+                        by
+                    },
+                    changed_at: at,
                     current: format!("version {}", current.version),
                 });
             }

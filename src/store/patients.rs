@@ -119,6 +119,7 @@ pub fn update(
     phone: &str,
     dob: Option<&str>,
     notes: &str,
+    actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
     // a new number is no longer verified
@@ -127,11 +128,18 @@ pub fn update(
             "UPDATE patient SET name = ?3, phone = ?4, date_of_birth = ?5, notes = ?6, updated_at = ?7,
                  phone_verified_at = CASE WHEN phone = ?4 THEN phone_verified_at END,
                  phone_verified_by = CASE WHEN phone = ?4 THEN phone_verified_by END,
-                 version = version + 1
+                 updated_by = ?8, version = version + 1
              WHERE id = ?1 AND version = ?2",
         )?
-        .execute(params![id, expected_version, name, phone, dob, notes, now])?;
+        .execute(params![id, expected_version, name, phone, dob, notes, now, actor])?;
     Ok(n > 0)
+}
+
+/// Who changed the record last and when (an empty name: nobody since registration).
+pub fn last_change(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, i64)>> {
+    conn.prepare_cached("SELECT updated_by, updated_at FROM patient WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 /// Marks every patient with this phone as verified; returns how many.
@@ -142,7 +150,8 @@ pub fn mark_phone_verified(
     by: &str,
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(
-        "UPDATE patient SET phone_verified_at = ?2, phone_verified_by = ?3, version = version + 1, updated_at = ?2 WHERE phone = ?1",
+        "UPDATE patient SET phone_verified_at = ?2, phone_verified_by = ?3, version = version + 1,
+             updated_at = ?2, updated_by = ?3 WHERE phone = ?1",
     )?
     .execute(params![phone, at, by])
 }

@@ -112,14 +112,15 @@ fn an_edit_on_a_stale_version_is_a_conflict_and_a_new_phone_is_unverified() {
         .update_patient(&c.receptionist(), p.id, &edit)
         .unwrap();
     assert!(p2.phone_verified_at.is_some(), "same phone stays verified");
-    let err = c
-        .desk
-        .update_patient(&c.receptionist(), p.id, &edit)
-        .unwrap_err();
+    let err = c.desk.update_patient(&c.admin(), p.id, &edit).unwrap_err();
     assert_eq!(
         err.code(),
         ErrorCode::Conflict,
         "the second edit on the old version is refused"
+    );
+    assert!(
+        err.to_string().contains("Rita Desk"),
+        "the refusal names who changed it: {err}"
     );
     let edit = PatientUpdate {
         expected_version: p2.version,
