@@ -43,7 +43,7 @@ step "cargo build (the app binary the end-to-end tests drive)"
 cargo build --workspace
 
 step "quick benchmark (checks that it runs; the published numbers come from a full release run)"
-target/debug/frontdesk bench --quick >/dev/null
+target/debug/frontdesk bench --quick
 
 step "end-to-end tests under Xvfb"
 # `--workspace --test e2e` selects only the e2e test binary while keeping the
