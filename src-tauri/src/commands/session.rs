@@ -151,10 +151,14 @@ pub async fn login(
     let session = with_desk(&state, move |desk| {
         let session = sessions.login(desk, &username, &password)?;
         if session.actor.role == frontdesk::Role::Admin {
-            // an admin signing in is the moment for the daily backup
-            if let Err(e) = desk.backup_if_due(&session.actor) {
-                tracing::warn!("automatic backup failed: {e}");
-            }
+            // an admin signing in is the moment for the daily backup; it runs beside
+            // the desk (a large clinic's backup takes seconds) instead of delaying it
+            let (desk, actor) = (desk.clone(), session.actor.clone());
+            std::thread::spawn(move || {
+                if let Err(e) = desk.backup_if_due(&actor) {
+                    tracing::warn!("automatic backup failed: {e}");
+                }
+            });
         }
         Ok(session)
     })
