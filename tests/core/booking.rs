@@ -103,6 +103,18 @@ fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked() {
     c.assert_check();
 }
 
+/// Inserts a live appointment with raw SQL, past every check of the core.
+fn raw_insert(c: &Clinic, slot: i64, doctor: i64, patient: i64) -> frontdesk::Result<()> {
+    c.desk.write("raw", |tx| {
+        tx.execute(
+            "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, created_by, created_at, updated_by, updated_at)
+             VALUES (?1, ?2, ?3, 'CONFIRMED', 'raw', 0, 'raw', 0)",
+            [slot, doctor, patient],
+        )?;
+        Ok(())
+    })
+}
+
 #[test]
 fn a_raw_insert_of_a_second_live_appointment_is_rejected_by_the_unique_index() {
     let c = Clinic::new();
@@ -110,17 +122,7 @@ fn a_raw_insert_of_a_second_live_appointment_is_rejected_by_the_unique_index() {
     let s = c.slots(d, 1)[0];
     let p = c.patient("Ann", "0151 2345 6789");
     c.desk.book(&c.admin(), &req(s, p)).unwrap();
-    let err = c
-        .desk
-        .write("raw", |tx| {
-            tx.execute(
-                "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, created_by, created_at, updated_by, updated_at)
-                 VALUES (?1, ?2, ?3, 'CONFIRMED', 'raw', 0, 'raw', 0)",
-                [s, d, p],
-            )?;
-            Ok(())
-        })
-        .unwrap_err();
+    let err = raw_insert(&c, s, d, p).unwrap_err();
     assert!(
         err.to_string().contains("UNIQUE"),
         "the index must refuse the insert: {err}"
@@ -135,17 +137,7 @@ fn an_appointment_cannot_point_at_a_slot_of_another_doctor() {
     let s = c.slots(d1, 1)[0];
     c.slots(d2, 1);
     let p = c.patient("Ann", "0151 2345 6789");
-    let err = c
-        .desk
-        .write("raw", |tx| {
-            tx.execute(
-                "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, created_by, created_at, updated_by, updated_at)
-                 VALUES (?1, ?2, ?3, 'PENDING', 'raw', 0, 'raw', 0)",
-                [s, d2, p],
-            )?;
-            Ok(())
-        })
-        .unwrap_err();
+    let err = raw_insert(&c, s, d2, p).unwrap_err();
     assert!(
         err.to_string().contains("FOREIGN KEY"),
         "the composite foreign key must refuse it: {err}"
