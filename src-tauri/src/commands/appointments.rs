@@ -11,6 +11,7 @@ use tauri::State;
 use ts_rs::TS;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -18,8 +19,9 @@ use crate::state::AppState;
 #[tauri::command(async)]
 pub async fn book(
     state: State<'_, AppState>,
-    request: BookRequest,
+    request: Input<BookRequest>,
 ) -> Result<Appointment, CommandError> {
+    let Input(request) = request;
     as_actor(&state, move |desk, actor| desk.book(actor, &request)).await
 }
 
@@ -27,8 +29,9 @@ pub async fn book(
 #[tauri::command(async)]
 pub async fn book_series(
     state: State<'_, AppState>,
-    request: SeriesRequest,
+    request: Input<SeriesRequest>,
 ) -> Result<SeriesBooking, CommandError> {
+    let Input(request) = request;
     as_actor(&state, move |desk, actor| desk.book_series(actor, &request)).await
 }
 
@@ -36,8 +39,9 @@ pub async fn book_series(
 #[tauri::command(async)]
 pub async fn possible_duplicates(
     state: State<'_, AppState>,
-    patient: NewPatient,
+    patient: Input<NewPatient>,
 ) -> Result<Vec<Patient>, CommandError> {
+    let Input(patient) = patient;
     as_actor(&state, move |desk, actor| {
         desk.possible_duplicates(actor, &patient)
     })
@@ -48,8 +52,9 @@ pub async fn possible_duplicates(
 #[tauri::command(async)]
 pub async fn register_patient(
     state: State<'_, AppState>,
-    patient: NewPatient,
+    patient: Input<NewPatient>,
 ) -> Result<Patient, CommandError> {
+    let Input(patient) = patient;
     as_actor(&state, move |desk, actor| desk.add_patient(actor, &patient)).await
 }
 
@@ -68,8 +73,9 @@ pub struct AppointmentPanel {
 #[tauri::command(async)]
 pub async fn get_appointment(
     state: State<'_, AppState>,
-    appointment_id: i64,
+    appointment_id: Input<i64>,
 ) -> Result<AppointmentPanel, CommandError> {
+    let Input(appointment_id) = appointment_id;
     as_actor(&state, move |desk, actor| {
         Ok(AppointmentPanel {
             detail: desk.get_appointment(actor, appointment_id)?,
@@ -84,11 +90,15 @@ pub async fn get_appointment(
 #[tauri::command(async)]
 pub async fn change_status(
     state: State<'_, AppState>,
-    appointment_id: i64,
-    version: i64,
-    to: AppointmentStatus,
-    note: String,
+    appointment_id: Input<i64>,
+    version: Input<i64>,
+    to: Input<AppointmentStatus>,
+    note: Input<String>,
 ) -> Result<Appointment, CommandError> {
+    let Input(appointment_id) = appointment_id;
+    let Input(version) = version;
+    let Input(to) = to;
+    let Input(note) = note;
     as_actor(&state, move |desk, actor| {
         desk.change_status(actor, appointment_id, version, to, &note)
     })
@@ -99,10 +109,13 @@ pub async fn change_status(
 #[tauri::command(async)]
 pub async fn reschedule(
     state: State<'_, AppState>,
-    appointment_id: i64,
-    version: i64,
-    slot_id: i64,
+    appointment_id: Input<i64>,
+    version: Input<i64>,
+    slot_id: Input<i64>,
 ) -> Result<Appointment, CommandError> {
+    let Input(appointment_id) = appointment_id;
+    let Input(version) = version;
+    let Input(slot_id) = slot_id;
     as_actor(&state, move |desk, actor| {
         desk.reschedule(actor, appointment_id, version, slot_id)
     })
@@ -113,9 +126,11 @@ pub async fn reschedule(
 #[tauri::command(async)]
 pub async fn cancel_series_rest(
     state: State<'_, AppState>,
-    appointment_id: i64,
-    reason: String,
+    appointment_id: Input<i64>,
+    reason: Input<String>,
 ) -> Result<Vec<Appointment>, CommandError> {
+    let Input(appointment_id) = appointment_id;
+    let Input(reason) = reason;
     as_actor(&state, move |desk, actor| {
         desk.cancel_series_rest(actor, appointment_id, &reason)
     })
@@ -126,10 +141,13 @@ pub async fn cancel_series_rest(
 #[tauri::command(async)]
 pub async fn overbook(
     state: State<'_, AppState>,
-    slot_id: i64,
-    patient_id: i64,
-    reason: String,
+    slot_id: Input<i64>,
+    patient_id: Input<i64>,
+    reason: Input<String>,
 ) -> Result<Appointment, CommandError> {
+    let Input(slot_id) = slot_id;
+    let Input(patient_id) = patient_id;
+    let Input(reason) = reason;
     as_actor(&state, move |desk, actor| {
         desk.overbook(actor, slot_id, patient_id, &reason)
     })

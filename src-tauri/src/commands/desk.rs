@@ -6,12 +6,17 @@ use frontdesk::{Appointment, AppointmentStatus, DayView, Doctor, Slot, SlotMode}
 use tauri::State;
 
 use super::as_actor;
+use super::input::Input;
 use crate::error::CommandError;
 use crate::state::AppState;
 
 /// The day view for a clinic-local date (`YYYY-MM-DD`; empty = today).
 #[tauri::command(async)]
-pub async fn day_view(state: State<'_, AppState>, date: String) -> Result<DayView, CommandError> {
+pub async fn day_view(
+    state: State<'_, AppState>,
+    date: Input<String>,
+) -> Result<DayView, CommandError> {
+    let Input(date) = date;
     as_actor(&state, move |desk, actor| {
         let date = if date.trim().is_empty() {
             today(desk.now(), desk.settings()?.tz())
@@ -63,9 +68,11 @@ pub async fn list_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>, Com
 #[tauri::command(async)]
 pub async fn add_doctor(
     state: State<'_, AppState>,
-    name: String,
-    specialty: String,
+    name: Input<String>,
+    specialty: Input<String>,
 ) -> Result<Doctor, CommandError> {
+    let Input(name) = name;
+    let Input(specialty) = specialty;
     as_actor(&state, move |desk, actor| {
         desk.add_doctor(actor, &name, &specialty)
     })
@@ -76,8 +83,9 @@ pub async fn add_doctor(
 #[tauri::command(async)]
 pub async fn deactivate_doctor(
     state: State<'_, AppState>,
-    doctor_id: i64,
+    doctor_id: Input<i64>,
 ) -> Result<Doctor, CommandError> {
+    let Input(doctor_id) = doctor_id;
     as_actor(&state, move |desk, actor| {
         desk.deactivate_doctor(actor, doctor_id)
     })
@@ -88,12 +96,17 @@ pub async fn deactivate_doctor(
 #[tauri::command(async)]
 pub async fn add_single_slot(
     state: State<'_, AppState>,
-    doctor_id: i64,
-    date: String,
-    start: String,
-    minutes: u32,
-    mode: Option<SlotMode>,
+    doctor_id: Input<i64>,
+    date: Input<String>,
+    start: Input<String>,
+    minutes: Input<u32>,
+    mode: Input<Option<SlotMode>>,
 ) -> Result<Slot, CommandError> {
+    let Input(doctor_id) = doctor_id;
+    let Input(date) = date;
+    let Input(start) = start;
+    let Input(minutes) = minutes;
+    let Input(mode) = mode;
     as_actor(&state, move |desk, actor| {
         let tz = desk.settings()?.tz();
         let start_at = parse_moment(&format!("{} {}", date.trim(), start.trim()), tz)?;
@@ -107,9 +120,11 @@ pub async fn add_single_slot(
 #[tauri::command(async)]
 pub async fn set_slot_blocked(
     state: State<'_, AppState>,
-    slot_id: i64,
-    blocked: bool,
+    slot_id: Input<i64>,
+    blocked: Input<bool>,
 ) -> Result<Slot, CommandError> {
+    let Input(slot_id) = slot_id;
+    let Input(blocked) = blocked;
     as_actor(&state, move |desk, actor| {
         desk.set_slot_blocked(actor, slot_id, blocked)
     })
@@ -120,8 +135,9 @@ pub async fn set_slot_blocked(
 #[tauri::command(async)]
 pub async fn day_appointments(
     state: State<'_, AppState>,
-    date: String,
+    date: Input<String>,
 ) -> Result<Vec<Appointment>, CommandError> {
+    let Input(date) = date;
     as_actor(&state, move |desk, actor| {
         let tz = desk.settings()?.tz();
         let (from, to) = frontdesk::clinic::day_bounds(parse_date(&date)?, tz);

@@ -10,6 +10,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 use ts_rs::TS;
 
+use super::input::Input;
 use super::{as_actor, with_desk};
 use crate::error::CommandError;
 use crate::state::AppState;
@@ -114,8 +115,9 @@ pub struct FirstRun {
 #[tauri::command(async)]
 pub async fn first_run(
     state: State<'_, AppState>,
-    setup: FirstRun,
+    setup: Input<FirstRun>,
 ) -> Result<SignedIn, CommandError> {
+    let Input(setup) = setup;
     let sessions = state.sessions();
     let session = with_desk(&state, move |desk| {
         desk.create_first_admin(&setup.username, &setup.display_name, &setup.password)?;
@@ -144,9 +146,11 @@ pub async fn open_demo_clinic(
 #[tauri::command(async)]
 pub async fn login(
     state: State<'_, AppState>,
-    username: String,
-    password: String,
+    username: Input<String>,
+    password: Input<String>,
 ) -> Result<SignedIn, CommandError> {
+    let Input(username) = username;
+    let Input(password) = password;
     let sessions = state.sessions();
     let session = with_desk(&state, move |desk| {
         let session = sessions.login(desk, &username, &password)?;
