@@ -103,6 +103,13 @@ fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked() {
     c.assert_check();
 }
 
+/// One doctor, one slot, booked by the desk for Ann: the slot and the appointment.
+fn ann_booked(c: &Clinic) -> (i64, frontdesk::Appointment) {
+    let s = c.slots(c.doctor("Dr. A"), 1)[0];
+    let ann = c.patient("Ann", "0151 2345 6789");
+    (s, c.desk.book(&c.receptionist(), &req(s, ann)).unwrap())
+}
+
 /// Inserts a live appointment with raw SQL, past every check of the core.
 fn raw_insert(c: &Clinic, slot: i64, doctor: i64, patient: i64) -> frontdesk::Result<()> {
     c.desk.write("raw", |tx| {
@@ -214,14 +221,7 @@ fn status_changes_follow_the_state_machine_and_keep_history() {
 #[test]
 fn a_stale_version_is_a_conflict_naming_who_changed_it() {
     let c = Clinic::new();
-    let s = c.slots(c.doctor("Dr. A"), 1)[0];
-    let a = c
-        .desk
-        .book(
-            &c.receptionist(),
-            &req(s, c.patient("Ann", "0151 2345 6789")),
-        )
-        .unwrap();
+    let (_, a) = ann_booked(&c);
     c.desk
         .change_status(
             &c.admin(),
@@ -257,14 +257,7 @@ fn a_stale_version_is_a_conflict_naming_who_changed_it() {
 #[test]
 fn receptionists_cannot_confirm_or_cancel() {
     let c = Clinic::new();
-    let s = c.slots(c.doctor("Dr. A"), 1)[0];
-    let a = c
-        .desk
-        .book(
-            &c.receptionist(),
-            &req(s, c.patient("Ann", "0151 2345 6789")),
-        )
-        .unwrap();
+    let (_, a) = ann_booked(&c);
     for to in [AppointmentStatus::Confirmed, AppointmentStatus::Cancelled] {
         let err = c
             .desk
@@ -277,14 +270,7 @@ fn receptionists_cannot_confirm_or_cancel() {
 #[test]
 fn cancelling_frees_the_slot_and_needs_a_reason() {
     let c = Clinic::new();
-    let s = c.slots(c.doctor("Dr. A"), 1)[0];
-    let a = c
-        .desk
-        .book(
-            &c.receptionist(),
-            &req(s, c.patient("Ann", "0151 2345 6789")),
-        )
-        .unwrap();
+    let (s, a) = ann_booked(&c);
     let err = c
         .desk
         .change_status(
@@ -406,13 +392,7 @@ fn slots_of_one_doctor_never_overlap_and_bad_times_are_refused() {
 #[test]
 fn a_slot_with_an_appointment_cannot_be_blocked() {
     let c = Clinic::new();
-    let s = c.slots(c.doctor("Dr. A"), 1)[0];
-    c.desk
-        .book(
-            &c.receptionist(),
-            &req(s, c.patient("Ann", "0151 2345 6789")),
-        )
-        .unwrap();
+    let (s, _) = ann_booked(&c);
     assert_eq!(
         c.desk
             .set_slot_blocked(&c.admin(), s, true)
