@@ -14,6 +14,10 @@ pub struct BenchArgs {
     /// Short runs and a smaller scale clinic (under 30 s; for CI, not for publishing)
     #[arg(long)]
     quick: bool,
+    /// Only the runs that book beside long jobs (a year of slot generation, passcode
+    /// delivery with a long reader open)
+    #[arg(long)]
+    long_jobs_only: bool,
 }
 
 #[derive(Args)]
@@ -39,6 +43,7 @@ pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
     let opts = BenchOptions {
         quick: a.quick,
         worker_exe: Some(exe),
+        long_jobs_only: a.long_jobs_only,
     };
     let report = bench::run(&opts, &|step| eprintln!("bench: {step}"))?;
     out.print(&report, || bench::markdown(&report));
