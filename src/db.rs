@@ -1,12 +1,19 @@
 //! Opening the database: the one way in.
 //!
 //! Order matters and is the same every time:
-//! 1. refuse a network filesystem (SQLite's WAL needs every process on one host);
-//! 2. take the cross-process writer lock so two desks starting at once cannot race
-//!    the migrations;
-//! 3. on one connection: `journal_mode=WAL` (persistent, outside any transaction),
-//!    refuse a schema newer than this build, run the migrations inside one
-//!    IMMEDIATE transaction;
+//! 1. resolve the path once ([`resolve_path`]: relative spellings, `..`, symlinks)
+//!    to the real file; every sibling file (`-wal`, lock, presence, restore copy,
+//!    default backup folder) is named from the resolved path, so every spelling of
+//!    one database is one database;
+//! 2. refuse a network filesystem, checked on the real folder (SQLite's WAL needs
+//!    every process on one host);
+//! 3. [`prepare_schema`]: when the file is already in WAL mode at this build's
+//!    schema version — every start but the first after an upgrade — nothing is
+//!    locked, so a desk frozen while holding the write lock cannot stop others from
+//!    starting. Otherwise, under the cross-process writer lock (with the write
+//!    deadline): `journal_mode=WAL` (persistent, outside any transaction), refuse a
+//!    schema newer than this build, run the migrations inside one IMMEDIATE
+//!    transaction;
 //! 4. build the read pool and the single writer connection, each initialised by
 //!    [`configure_connection`].
 
@@ -19,6 +26,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use rusqlite_migration::Migrations;
 
 use crate::error::{Error, Result};
+use crate::tx::lock_file::LockFile;
 
 static MIGRATIONS_DIR: Dir = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
@@ -54,6 +62,61 @@ pub fn default_path() -> PathBuf {
         .join(DEFAULT_FILE_NAME)
 }
 
+/// `<db><suffix>`: a sibling file named from the (resolved) database path.
+pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The real file a database path names: absolute, without `.`/`..`, every
+/// symlink followed (also a link to a file that does not exist yet). The folder is
+/// created when missing. Every spelling of one file resolves to the same path.
+pub fn resolve_path(path: &Path) -> Result<PathBuf> {
+    let unusable = |what: &str, e: std::io::Error| {
+        Error::Unusable(format!(
+            "cannot use {} as the database: {what}: {e}",
+            path.display()
+        ))
+    };
+    let mut current = std::path::absolute(path).map_err(|e| unusable("no such path", e))?;
+    // as many links as the kernel follows (ELOOP) before giving up
+    for _ in 0..40 {
+        if let Ok(real) = std::fs::canonicalize(&current) {
+            if real.is_dir() {
+                return Err(Error::Unusable(format!(
+                    "{} is a folder; name the database file inside it (e.g. {})",
+                    path.display(),
+                    real.join(DEFAULT_FILE_NAME).display()
+                )));
+            }
+            return Ok(real);
+        }
+        let parent = current
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        match std::fs::read_link(&current) {
+            // a link to a file not created yet: follow it by hand
+            Ok(target) => current = parent.join(target),
+            Err(_) => {
+                let name = current.file_name().ok_or_else(|| {
+                    Error::Unusable(format!("{} does not name a file", path.display()))
+                })?;
+                std::fs::create_dir_all(&parent)
+                    .map_err(|e| unusable("cannot create its folder", e))?;
+                let dir = std::fs::canonicalize(&parent)
+                    .map_err(|e| unusable("cannot resolve its folder", e))?;
+                return Ok(dir.join(name));
+            }
+        }
+    }
+    Err(Error::Unusable(format!(
+        "{} is a chain of too many symbolic links",
+        path.display()
+    )))
+}
+
 /// Per-connection settings, applied to every connection (pool and writer).
 pub(crate) fn configure_connection(
     conn: &Connection,
@@ -63,8 +126,9 @@ pub(crate) fn configure_connection(
         "
         -- enforce every REFERENCES clause (SQLite leaves them off by default)
         PRAGMA foreign_keys = ON;
-        -- a booking shown as saved is on disk: fsync the WAL at every commit,
-        -- so it survives a power cut, not just a crash of the app
+        -- a connection that commits by itself (tools, restores) fsyncs the WAL at
+        -- every commit; the writer switches to NORMAL and syncs in groups outside
+        -- the lock, before anyone is told a change is saved (see tx)
         PRAGMA synchronous = FULL;
         -- keep temporary b-trees (sorting) in memory rather than in temp files
         PRAGMA temp_store = MEMORY;
@@ -77,6 +141,10 @@ pub(crate) fn configure_connection(
     // wait (instead of failing at once) when a checkpoint or another process holds a
     // lock; the write helper sets its own, shorter value and retries with jitter
     conn.busy_timeout(busy_timeout)?;
+    // read once: from now on this connection holds the WAL-mode shared lock that
+    // makes a restore see it (SQLite refuses to leave WAL mode while it is held),
+    // and the `-wal` file exists for as long as it is open
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
     Ok(())
 }
 
@@ -92,20 +160,40 @@ pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Con
     Ok(conn)
 }
 
-/// Sets WAL mode, refuses a newer schema and migrates inside one IMMEDIATE
-/// transaction. The caller holds the cross-process writer lock.
-pub(crate) fn prepare_schema(path: &Path) -> Result<()> {
+/// Makes the file a WAL database at this build's schema version (see the module
+/// docs): only when something must change is the writer lock taken, with the
+/// write deadline, and everything checked again under it.
+pub(crate) fn prepare_schema(path: &Path, lock: &LockFile, deadline: Duration) -> Result<()> {
     let mut conn = open_connection(path, Duration::from_secs(10))?;
-    // readers never block the writer and the writer never blocks readers; the mode
-    // is stored in the file, so setting it once is enough
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Unusable(format!(
-            "the database at {} cannot use write-ahead logging (journal mode stays {mode})",
-            path.display()
-        )));
+    if schema_is_ready(&conn)? {
+        return Ok(());
     }
-    let found: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if !lock.acquire(std::time::Instant::now() + deadline)? {
+        return Err(Error::Busy);
+    }
+    let outcome = (|| {
+        // readers never block the writer and the writer never blocks readers; the
+        // mode is stored in the file, so setting it once is enough
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Unusable(format!(
+                "the database at {} cannot use write-ahead logging (journal mode stays {mode})",
+                path.display()
+            )));
+        }
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| Error::Unusable(format!("cannot upgrade the database schema: {e}")))
+    })();
+    lock.release();
+    outcome
+}
+
+/// True when the file is in WAL mode at this build's schema version; refuses a
+/// schema newer than this build.
+fn schema_is_ready(conn: &Connection) -> Result<bool> {
+    let found = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     let known = latest_schema_version();
     if found > known {
         return Err(Error::Unusable(format!(
@@ -113,11 +201,8 @@ pub(crate) fn prepare_schema(path: &Path) -> Result<()> {
              Update Frontdesk on this computer before opening it; nothing was changed."
         )));
     }
-    conn.set_transaction_behavior(TransactionBehavior::Immediate);
-    migrations()
-        .to_latest(&mut conn)
-        .map_err(|e| Error::Unusable(format!("cannot upgrade the database schema: {e}")))?;
-    Ok(())
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    Ok(found == known && mode.eq_ignore_ascii_case("wal"))
 }
 
 /// Builds the read pool. A small pool is enough: there is one writer per process
@@ -134,6 +219,7 @@ pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Resu
 }
 
 /// Refuses a database on a network filesystem, where WAL mode corrupts data.
+/// `path` is the resolved path, so this looks at the real folder.
 pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
     let dir = path
         .parent()

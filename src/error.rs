@@ -82,7 +82,7 @@ pub enum Error {
     #[error("your role may not {0}")]
     Forbidden(&'static str),
     /// The write lock stayed busy past the deadline.
-    #[error("the database is busy at another desk; please try again")]
+    #[error("another desk is holding the database (it may be frozen or stopped); nothing was saved. Try again in a moment, and if it keeps happening, close Frontdesk on the other desks")]
     Busy,
     /// The database file cannot be used (wrong version, network drive, unreadable).
     #[error("{0}")]

@@ -24,6 +24,7 @@ pub mod model;
 mod ops;
 pub mod password;
 pub mod planner;
+pub mod platform;
 pub mod presence;
 pub mod scheduling;
 pub mod session;
@@ -58,14 +59,31 @@ pub struct OpenOptions {
     pub pool_size: u32,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Test hook run before each sync of the write-ahead log; an error it returns
+    /// stands in for the disk's (see [`tx`]).
+    pub sync_fault: Option<tx::SyncFault>,
+}
+
+/// The variable that sets how long a write waits for the lock (seconds, 1–600).
+pub const LOCK_TIMEOUT_ENV: &str = "FRONTDESK_LOCK_TIMEOUT";
+
+/// The write deadline: `FRONTDESK_LOCK_TIMEOUT` seconds when set and valid, else 10 s.
+fn lock_deadline_from_env() -> Duration {
+    std::env::var(LOCK_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| (1..=600).contains(s))
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(10))
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
-            lock_deadline: Duration::from_secs(10),
+            lock_deadline: lock_deadline_from_env(),
             pool_size: 4,
             clock: Arc::new(SystemClock),
+            sync_fault: None,
         }
     }
 }
@@ -83,23 +101,23 @@ pub struct Frontdesk {
 }
 
 impl Frontdesk {
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path` (see
+    /// [`db`] for the steps).
     pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::Unusable(format!(
-                    "cannot create the folder {} for the database: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
+        let path = db::resolve_path(path.as_ref())?;
         db::refuse_network_filesystem(&path)?;
         // before touching the file: waits while a restore swaps it
         let presence = presence::hold_shared(&path)?;
         let metrics = Arc::new(Metrics::default());
-        let writer = Writer::open(&path, options.lock_deadline, metrics.clone())?;
-        writer.exclusively(|| db::prepare_schema(&path))?;
+        let lock = tx::lock_file::LockFile::open(&path)?;
+        db::prepare_schema(&path, &lock, options.lock_deadline)?;
+        let writer = Writer::open(
+            &path,
+            lock,
+            options.lock_deadline,
+            options.sync_fault,
+            metrics.clone(),
+        )?;
         let pool = db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
         Ok(Frontdesk {
             path,
@@ -116,7 +134,7 @@ impl Frontdesk {
         Self::open(path, OpenOptions::default())
     }
 
-    /// The database file.
+    /// The database file (resolved: absolute, symlinks followed).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -150,12 +168,22 @@ impl Frontdesk {
     /// Saves this process's contention figures into the database (the CLI does it
     /// at exit, the app periodically).
     pub fn flush_metrics(&self) -> Result<()> {
+        // a run that wrote nothing (a read-only CLI command) takes no write lock
+        if !self.metrics.has_unsaved() {
+            return Ok(());
+        }
         self.write("metrics.save", |tx| Ok(self.metrics.save(tx)?))
     }
 
     /// The clinic settings.
     pub fn settings(&self) -> Result<ClinicSettings> {
         self.read(ClinicSettings::load)
+    }
+
+    /// True when the database file was replaced under this handle (a restore run
+    /// while this desk was not seen): it no longer writes; reopen the database.
+    pub fn file_replaced(&self) -> bool {
+        self.writer.file_replaced()
     }
 
     /// `PRAGMA data_version` on a dedicated connection changes whenever another

@@ -212,6 +212,15 @@ impl Metrics {
         });
     }
 
+    /// True when there are figures not saved yet.
+    pub(crate) fn has_unsaved(&self) -> bool {
+        !self
+            .unsaved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// Adds the unsaved figures to the `contention_*` tables and forgets them.
     /// Runs inside the caller's write transaction; on error the figures are kept.
     pub(crate) fn save(&self, conn: &Connection) -> rusqlite::Result<()> {

@@ -7,11 +7,11 @@
 //! The kernel drops the lock when the process ends, even on `kill -9`, so a crashed
 //! desk never blocks a restore. Opening waits (blocking shared lock) while a
 //! restore holds the exclusive lock, so no desk can open the file half-swapped.
-//! Programs that are not Frontdesk (the `sqlite3` shell) do not take the lock; the
-//! restore catches those by finding a non-empty write-ahead log after its own
-//! checkpoint.
+//! Programs that are not Frontdesk (the `sqlite3` shell, an older Frontdesk, a desk
+//! whose presence file was deleted) do not hold this lock; the restore catches
+//! those with the operating system's list of open files and SQLite's own locks
+//! (see [`crate::backup`]'s restore).
 
-use std::ffi::OsString;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
@@ -19,9 +19,7 @@ use crate::error::{Error, Result};
 
 /// `<db>.presence`.
 pub fn presence_path(db: &Path) -> PathBuf {
-    let mut name: OsString = db.as_os_str().to_owned();
-    name.push(".presence");
-    PathBuf::from(name)
+    crate::db::sibling(db, ".presence")
 }
 
 fn open(db: &Path) -> Result<File> {

@@ -40,6 +40,20 @@ fn open_state(location: &DatabaseLocation, demo: bool) -> AppState {
     state
 }
 
+/// Reopens the database after its file was replaced under this desk: waits for
+/// running commands to finish with the old handle, then opens the current file
+/// (the old handle refuses every write meanwhile).
+fn reopen_replaced<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let watcher = app.state::<Arc<watcher::Watcher>>();
+    if let Ok(old) = state.close_for_restore(std::time::Duration::from_secs(30)) {
+        let path = old.path().to_path_buf();
+        drop(old);
+        state.reopened(Frontdesk::open(&path, OpenOptions::default()));
+    }
+    watcher.resume(state.desk().ok().as_ref());
+}
+
 /// Creates the demo clinic and its staff when the database has no staff yet.
 pub(crate) fn open_demo(desk: &Frontdesk) -> frontdesk::Result<Vec<frontdesk::DemoAccount>> {
     if !desk.needs_first_admin()? {
@@ -70,7 +84,8 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             let state = open_state(&location, demo);
             let watcher = Arc::new(watcher::Watcher::default());
             if let Ok(desk) = state.desk() {
-                watcher::start(desk, watcher.clone());
+                let handle = app.handle().clone();
+                watcher::start(desk, watcher.clone(), move || reopen_replaced(&handle));
             }
             app.manage(location);
             app.manage(state);

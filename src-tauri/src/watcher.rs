@@ -65,8 +65,10 @@ impl Watcher {
 }
 
 /// Starts the watcher and the metrics flusher for `desk`; both run until exit. They
-/// hold the database only for a moment at a time, so a restore can close it.
-pub fn start(desk: Arc<Frontdesk>, watcher: Arc<Watcher>) {
+/// hold the database only for a moment at a time, so a restore can close it. When
+/// the database file was replaced under this desk (a restore that did not see it),
+/// the watcher lets go of it and calls `reopen`, which opens the current file.
+pub fn start(desk: Arc<Frontdesk>, watcher: Arc<Watcher>, reopen: impl Fn() + Send + 'static) {
     watcher.resume(Some(&desk));
     drop(desk);
     let probing = watcher.clone();
@@ -82,6 +84,14 @@ pub fn start(desk: Arc<Frontdesk>, watcher: Arc<Watcher>) {
                     probe = None; // paused for a restore: let go of the file
                     continue;
                 };
+                if desk.file_replaced() {
+                    tracing::warn!("the database file was replaced under this desk; reopening it");
+                    probe = None;
+                    last = None;
+                    drop(desk);
+                    reopen();
+                    continue;
+                }
                 if probe.is_none() {
                     match desk.data_version_probe() {
                         Ok(p) => probe = Some(p),

@@ -6,16 +6,25 @@
 //!    verify the copy — the bytes that will be swapped in: integrity check, a
 //!    Frontdesk database, schema version not newer than this build, the audit
 //!    chain intact; a refusal removes the copy and leaves the database untouched;
-//! 3. write a safety copy of the current database into the backup folder (the
-//!    backup API again), checkpoint its write-ahead log into the main file and close
-//!    it; a `-wal` that is still not empty then means a program that is not Frontdesk
-//!    has the file open, and the restore stops. The empty `-wal` and the `-shm` are
-//!    removed, so no stale log can ever be applied to the restored file;
-//! 4. `rename` the verified copy over the database (atomic) and fsync the folder.
+//! 3. make sure no other connection of any program has the file open: no process
+//!    holds the database or its `-wal` open (Linux: `/proc/*/fd`, which also sees a
+//!    connection that has not read anything yet), and SQLite agrees to switch the
+//!    file out of WAL mode — which it refuses while any other connection that has
+//!    read from it is open, whatever program it belongs to. Otherwise the restore
+//!    refuses and changes nothing;
+//! 4. write a safety copy of the current database into the backup folder (the
+//!    backup API), then, holding SQLite's exclusive lock (`locking_mode=EXCLUSIVE`),
+//!    switch it to `journal_mode=DELETE`: SQLite checkpoints the log into the main
+//!    file and removes it. The old file is now a rollback-journal database, so a
+//!    straggler that opened it meanwhile cannot write into it after the swap
+//!    (SQLite refuses to write to a file that was moved away);
+//! 5. `rename` the verified copy over the database (atomic), fsync the folder, then
+//!    let go of the old file.
 //!
-//! Killed before step 4, the old database is complete (its log was checkpointed);
+//! Killed before step 5, the old database is complete (its log was checkpointed);
 //! killed after, the new one is. An audit row `backup.restore` is then added to
-//! the restored database.
+//! the restored database. The database path is resolved first, so a restore
+//! through a symlink replaces the real file and keeps the link.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -164,12 +173,6 @@ fn verify_as(path: &Path, shown: &Path) -> Result<BackupCheck> {
     })
 }
 
-fn sibling(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// Restores the backup `candidate` over the database at `db` (see the module docs
 /// for the steps and why a kill at any moment leaves a whole database). No
 /// [`crate::Frontdesk`] may be open on `db`, in this process or another: drop yours
@@ -180,21 +183,16 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
     // cheap checks first; the full verification runs on the copy that is swapped
     // in (one integrity check of a large file takes seconds)
     sqlite_header(candidate, candidate)?;
-    // restoring onto a new computer: the app-data folder may not exist yet
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::invalid(format!(
-                "cannot create the database folder {}: {e}",
-                dir.display()
-            ))
-        })?;
-    }
+    // the real file, whatever the spelling (restoring onto a new computer: this
+    // also creates the app-data folder)
+    let db = &crate::db::resolve_path(db)?;
     let _alone = crate::presence::hold_exclusive(db)?;
+    refuse_other_programs(db)?;
 
-    let restoring = sibling(db, ".restoring");
+    let restoring = crate::db::sibling(db, ".restoring");
     let _ = std::fs::remove_file(&restoring); // left by a killed restore
     let outcome = prepare_copy(candidate, &restoring).and_then(|check| {
-        let safety = if db.exists() {
+        let retired = if db.exists() {
             Some(retire_current(db, now)?)
         } else {
             None
@@ -202,11 +200,12 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
         std::fs::rename(&restoring, db).map_err(|e| {
             Error::Internal(format!("cannot move the restored database into place: {e}"))
         })?;
-        sync_dir(
-            db.parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        );
+        sync_dir(db.parent().unwrap_or(Path::new("/")));
+        // only now let go of the old file (see step 4)
+        let safety = retired.map(|(safety, old)| {
+            drop(old);
+            safety
+        });
         Ok((check, safety))
     });
     let (mut check, safety) = match outcome {
@@ -261,11 +260,30 @@ fn prepare_copy(candidate: &Path, to: &Path) -> Result<BackupCheck> {
     verify_as(to, candidate)
 }
 
-/// Takes the safety copy of the current database, checkpoints its log into the
-/// main file, and removes the (then empty) `-wal` and the `-shm`. Returns the
-/// safety copy's path.
-fn retire_current(db: &Path, now: i64) -> Result<PathBuf> {
-    let conn = crate::db::open_connection(db, Duration::from_secs(10))?;
+/// The refusal when another program has the database open.
+fn in_use(by: &str) -> Error {
+    Error::invalid(format!(
+        "another program still has the database open{by}. Close it — for example a sqlite3 shell, a Frontdesk \
+         of an older version, or a second Frontdesk started from another folder — and restore again; nothing was changed."
+    ))
+}
+
+/// Refuses when any process (this one included) has the database or its log open.
+fn refuse_other_programs(db: &Path) -> Result<()> {
+    let wal = crate::db::sibling(db, "-wal");
+    let holders = crate::platform::processes_with_open(&[db, &wal]);
+    if holders.is_empty() {
+        return Ok(());
+    }
+    Err(in_use(&format!(" ({})", holders.join(", "))))
+}
+
+/// Takes the safety copy of the current database, then takes the file for this
+/// connection alone and out of WAL mode (see step 4 in the module docs), and
+/// removes the `-shm`. Returns the safety copy's path and the connection, which
+/// holds SQLite's exclusive lock on the old file until it is dropped.
+fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
+    let conn = crate::db::open_connection(db, Duration::from_secs(1))?;
     let folder = settings::backup_folder(&conn, db);
     let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
     let safety = folder.join(name);
@@ -276,21 +294,27 @@ fn retire_current(db: &Path, now: i64) -> Result<PathBuf> {
             e.public_message()
         ))
     })?;
-    // move everything into the main file; TRUNCATE leaves a zero-length -wal
-    let (busy, _, _): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    // keep every lock this connection takes until it is closed
+    let _: String = conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| r.get(0))?;
+    // SQLite leaves WAL mode only when no other connection has the file open (it
+    // needs the exclusive lock that every connection's shared WAL lock blocks); on
+    // the way out it checkpoints the log into the main file and deletes it
+    let mode = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0))
+        .map_err(|e| {
+            if crate::error::is_busy(&e) {
+                in_use("")
+            } else {
+                Error::from(e)
+            }
         })?;
-    conn.close().map_err(|(_, e)| Error::from(e))?;
-    let wal = sibling(db, "-wal");
-    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    if busy != 0 || wal_len > 0 {
-        return Err(Error::invalid(
-            "another program still has the database open (its write-ahead log is in use). Close it — for example \
-             a sqlite3 shell or a second Frontdesk started from another folder — and restore again; nothing was changed.",
-        ));
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(in_use(""));
     }
-    for stale in [wal, sibling(db, "-shm")] {
+    for stale in [
+        crate::db::sibling(db, "-wal"),
+        crate::db::sibling(db, "-shm"),
+    ] {
         match std::fs::remove_file(&stale) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -302,7 +326,7 @@ fn retire_current(db: &Path, now: i64) -> Result<PathBuf> {
             }
         }
     }
-    Ok(safety)
+    Ok((safety, conn))
 }
 
 /// Adds the `backup.restore` audit row to the restored database.

@@ -470,24 +470,12 @@ impl Frontdesk {
         Ok(report)
     }
 
-    /// Copies the WAL into the database file and truncates it, so blanked text
-    /// leaves the -wal file too. Best effort: a reader holding an old snapshot
-    /// delays it to the next delivery.
+    /// Has the WAL copied into the database file and truncated, so blanked text
+    /// leaves the -wal file too. Done by the background checkpointer as soon as no
+    /// reader holds an old snapshot; it never waits inside the write lock.
     fn flush_wal(&self) -> Result<()> {
-        self.writer.exclusively(|| {
-            self.read(|c| {
-                let (busy, _, _): (i64, i64, i64) =
-                    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?;
-                if busy != 0 {
-                    tracing::info!(
-                        "the WAL could not be truncated yet; a reader holds an old snapshot"
-                    );
-                }
-                Ok(())
-            })
-        })
+        self.writer.truncate_wal_soon();
+        Ok(())
     }
 }
 

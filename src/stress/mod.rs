@@ -15,6 +15,10 @@
 //!   left anything behind). A killed process may have committed its last operation
 //!   without printing it, so with kills the surplus may be at most one operation
 //!   per killed thread.
+//!
+//! With kills, every third kill also tries to restore a backup taken at the start
+//! while the other workers run: it must be refused (the desks have the file open),
+//! and the full check after it must still find every reported operation.
 
 pub mod journal;
 mod passcodes;
@@ -31,6 +35,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::clinic::ClinicSettings;
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::{Actor, Frontdesk, NewPatient, OpenOptions, SlotMode};
 
@@ -82,6 +87,8 @@ pub struct StressReport {
     pub unreported_commits: i64,
     /// Times the database was reopened and fully checked.
     pub checks: u64,
+    /// Restores tried while workers had the database open (each must be refused).
+    pub restores_tried: u64,
     /// Everything found wrong (must be empty).
     pub violations: Vec<String>,
     /// Seconds the run took.
@@ -235,9 +242,13 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
         (None, Some(t)) => t.path.join("stress.sqlite3"),
         (None, None) => unreachable!("a temp dir exists when no db was given"),
     };
+    let backups = crate::bench::temp_dir("stress-backup")?;
+    let old_backup = backups.path.join("before-the-run.sqlite3");
     let area = {
         let desk = Frontdesk::open(&db, OpenOptions::default())?;
-        create_area(&desk, opts.slots, opts.patients)?
+        let area = create_area(&desk, opts.slots, opts.patients)?;
+        desk.backup_now(&Actor::local_admin(), Some(old_backup.clone()))?;
+        area
     };
     let base = verify::Baseline::take(&db, &area)?;
     let mut report = StressReport::default();
@@ -290,6 +301,18 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
             let _ = r.child.kill();
             report.kills += 1;
             let entries = finish(r);
+            if report.kills % 3 == 0 {
+                // the other workers still have the file open: a restore must not run
+                report.restores_tried += 1;
+                let now = crate::clock::SystemClock.now();
+                if crate::backup::restore(&Actor::local_admin(), &db, &old_backup, now).is_ok() {
+                    report.violations.push(format!(
+                        "after kill {}: a restore replaced the database while {} workers had it open",
+                        report.kills,
+                        running.len()
+                    ));
+                }
+            }
             // reopen and check right away, with the killed worker's journal
             let found = verify::after_kill(&db, &entries)?;
             report.checks += 1;
@@ -341,6 +364,7 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     report.unreported_commits = unreported;
     report.checks += 1;
     report.seconds = started.elapsed().as_secs_f64();
+    drop(backups);
     drop(temp);
     Ok(report)
 }
@@ -349,7 +373,8 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
 pub fn summary(r: &StressReport) -> String {
     let mut s = format!(
         "{} operations in {:.1} s: {} succeeded, {} refused by a rule, {} errors; {} workers started, {} killed with SIGKILL, {} of them \
-         while holding the write lock ({} operations committed but cut off before reporting); {} full checks after reopening.\n",
+         while holding the write lock ({} operations committed but cut off before reporting); {} restores tried while workers ran \
+         (each must be refused); {} full checks after reopening.\n",
         r.succeeded + r.refused + r.errors,
         r.seconds,
         r.succeeded,
@@ -359,6 +384,7 @@ pub fn summary(r: &StressReport) -> String {
         r.kills,
         r.kills_holding_lock,
         r.unreported_commits,
+        r.restores_tried,
         r.checks
     );
     for (op, [ok, refused, errors]) in &r.by_op {

@@ -15,6 +15,9 @@ mod cli;
 mod concurrency;
 /// SIGKILLed writers: reopened database checks out and keeps every reported commit.
 mod crash;
+/// The file's edges: restores under a live connection, replaced files, path
+/// spellings, a frozen desk, failed syncs, checkpoints outside the lock.
+mod edges;
 /// CSV exports through a CSV parser; the printable day sheet.
 mod export;
 /// Recorded concurrent histories of one slot book are linearizable.

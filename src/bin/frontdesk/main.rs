@@ -202,8 +202,11 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
         Command::Export(c) => export::export(&ctx, c),
         Command::Report(a) => report::report(&ctx, a),
     };
-    // keep this run's lock figures for `frontdesk stats`; losing them is harmless
-    let _ = ctx.desk.flush_metrics();
+    // keep this run's lock figures for `frontdesk stats`; losing them is harmless,
+    // and after a Busy another wait for the lock would only delay the answer
+    if !matches!(result, Err(frontdesk::Error::Busy)) {
+        let _ = ctx.desk.flush_metrics();
+    }
     result
 }
 

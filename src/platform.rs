@@ -1,0 +1,117 @@
+//! What depends on the operating system, in one place: a file's identity (device
+//! and inode) and which processes have a file open. Elsewhere these answer "don't
+//! know" (`None` / an empty list), and the callers fall back to SQLite's own checks.
+
+use std::fs::File;
+use std::path::Path;
+
+/// A file's identity: the same for every name (link, relative spelling) of it,
+/// different for a file put in its place under the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+/// The identity of the file at `path` now (`None`: there is none).
+pub fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().and_then(|m| id_of(&m))
+}
+
+/// The identity of an open file.
+pub fn open_file_id(file: &File) -> Option<FileId> {
+    file.metadata().ok().and_then(|m| id_of(&m))
+}
+
+#[cfg(unix)]
+fn id_of(meta: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+#[cfg(not(unix))]
+fn id_of(_meta: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
+/// The programs (`name (pid N)`) that have any of `files` open, as far as this
+/// user may see (Linux: `/proc/*/fd`). Catches what SQLite's locks cannot: a
+/// connection that was opened but has not read anything yet holds no lock.
+pub fn processes_with_open(files: &[&Path]) -> Vec<String> {
+    let ids: Vec<FileId> = files.iter().filter_map(|f| file_id(f)).collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    scan_processes(&ids)
+}
+
+#[cfg(target_os = "linux")]
+fn scan_processes(ids: &[FileId]) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in procs.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue; // another user's process, or gone
+        };
+        let holds = fds
+            .flatten()
+            .any(|fd| file_id(&fd.path()).is_some_and(|id| ids.contains(&id)));
+        if holds {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            found.push(format!("{} (pid {pid})", comm.trim()));
+        }
+    }
+    found
+}
+
+#[cfg(not(target_os = "linux"))]
+fn scan_processes(_ids: &[FileId]) -> Vec<String> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_has_the_same_identity_under_every_name_and_a_replacement_has_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        let dotted = dir.path().join(".").join("a");
+        assert_eq!(file_id(&a), file_id(&dotted), "two spellings, one file");
+        let held = File::open(&a).unwrap();
+        let b = dir.path().join("b");
+        std::fs::write(&b, b"y").unwrap();
+        std::fs::rename(&b, &a).unwrap();
+        assert_ne!(
+            open_file_id(&held),
+            file_id(&a),
+            "a file renamed over the name is another file"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_is_found_holding_a_file_it_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        assert!(processes_with_open(&[&a]).is_empty(), "nobody has it open");
+        let _held = File::open(&a).unwrap();
+        let found = processes_with_open(&[&a]);
+        assert!(
+            found.iter().any(|p| p.contains(&format!("pid {}", std::process::id()))),
+            "this process holds it: {found:?}"
+        );
+    }
+}
