@@ -1,7 +1,8 @@
 //! Crash injection: desk processes killed with SIGKILL at random moments in the
 //! middle of writes. After every kill the database is reopened and must pass
 //! `check` (integrity, foreign keys, invariants, audit chain), and every
-//! operation the killed process reported as committed must be there.
+//! operation the killed process reported as committed must be there. Restores
+//! tried meanwhile must be refused while the other workers have the file open.
 
 use std::process::Command;
 
@@ -52,6 +53,11 @@ fn killing_writers_mid_transaction_again_and_again_loses_no_reported_change() {
         report["checks"].as_u64().unwrap(),
         kills + 1,
         "a full check after every kill and at the end"
+    );
+    assert_eq!(
+        report["restores_tried"].as_u64().unwrap(),
+        kills / 3,
+        "every third kill also tries a restore while the other workers run; a restore that went through would be a violation"
     );
     assert_eq!(report["violations"], serde_json::json!([]));
     assert!(
