@@ -75,6 +75,53 @@ impl ClinicSettings {
     }
 }
 
+/// A change to some of the clinic settings: `None` leaves a key as it is in the
+/// database, so a desk writes only what it changed and never puts back a value it
+/// read earlier over another desk's change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ClinicSettingsChange {
+    /// New clinic name.
+    pub name: Option<String>,
+    /// New IANA time zone name.
+    pub time_zone: Option<String>,
+    /// New two-letter phone country.
+    pub phone_country: Option<String>,
+    /// New idle minutes before automatic logoff.
+    pub idle_minutes: Option<u32>,
+}
+
+impl ClinicSettingsChange {
+    /// Every key set to `new`'s value (first-run set-up, where all are chosen).
+    pub fn all(new: &ClinicSettings) -> Self {
+        ClinicSettingsChange {
+            name: Some(new.name.clone()),
+            time_zone: Some(new.time_zone.clone()),
+            phone_country: Some(new.phone_country.clone()),
+            idle_minutes: Some(new.idle_minutes),
+        }
+    }
+
+    /// The fields a settings form edited: those where `edited` differs from the
+    /// settings the form was loaded with (`seen`).
+    pub fn between(seen: &ClinicSettings, edited: &ClinicSettings) -> Self {
+        fn changed<T: PartialEq + Clone>(seen: &T, edited: &T) -> Option<T> {
+            (seen != edited).then(|| edited.clone())
+        }
+        ClinicSettingsChange {
+            name: changed(&seen.name, &edited.name),
+            time_zone: changed(&seen.time_zone, &edited.time_zone),
+            phone_country: changed(&seen.phone_country, &edited.phone_country),
+            idle_minutes: changed(&seen.idle_minutes, &edited.idle_minutes),
+        }
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ClinicSettingsChange::default()
+    }
+}
+
 /// Parses an IANA time zone name.
 pub fn parse_time_zone(name: &str) -> Result<Tz> {
     name.trim().parse::<Tz>().map_err(|_| {

@@ -4,7 +4,8 @@
 //! admin screen both use.
 //!
 //! The clinic keys (name, time zone, phone country, idle logoff) are validated by
-//! [`Frontdesk::update_clinic_settings`]; this module adds the backup keys. The
+//! [`Frontdesk::change_clinic_settings`]; this module adds the backup keys. Each
+//! call writes only the key it names, compared inside the write transaction. The
 //! passcode sender (`otp.*`) has its own typed setter (`set_otp_sender`) and is
 //! shown here read-only.
 
@@ -15,7 +16,7 @@ use ts_rs::TS;
 
 use crate::auth::{Action, Actor};
 use crate::backup::Retention;
-use crate::clinic::{self, ClinicSettings};
+use crate::clinic::{self, ClinicSettings, ClinicSettingsChange};
 use crate::error::{Error, Result};
 use crate::ops::audit;
 use crate::store::settings as store;
@@ -236,18 +237,20 @@ impl Frontdesk {
             clinic::keys::IDLE_MINUTES,
         ];
         if clinic_key.contains(&key) {
-            let mut s = self.settings()?;
+            // only this key is written, checked against the stored value inside
+            // the write transaction: the other clinic keys are not read here
+            let mut change = ClinicSettingsChange::default();
             match key {
-                clinic::keys::NAME => s.name = value.into(),
-                clinic::keys::TIME_ZONE => s.time_zone = value.into(),
-                clinic::keys::PHONE_COUNTRY => s.phone_country = value.into(),
+                clinic::keys::NAME => change.name = Some(value.into()),
+                clinic::keys::TIME_ZONE => change.time_zone = Some(value.into()),
+                clinic::keys::PHONE_COUNTRY => change.phone_country = Some(value.into()),
                 _ => {
-                    s.idle_minutes = value.trim().parse().map_err(|_| {
+                    change.idle_minutes = Some(value.trim().parse().map_err(|_| {
                         Error::invalid("idle logoff must be a whole number of minutes (1-480)")
-                    })?
+                    })?)
                 }
             }
-            self.update_clinic_settings(actor, &s)?;
+            self.change_clinic_settings(actor, &change)?;
         } else {
             let clean = match key {
                 keys::BACKUP_FOLDER if value.trim().is_empty() => String::new(),

@@ -1,36 +1,65 @@
 use crate::auth::{Action, Actor};
-use crate::clinic::{keys, parse_country, parse_time_zone, required_text, ClinicSettings};
+use crate::clinic::{
+    keys, parse_country, parse_time_zone, required_text, ClinicSettings, ClinicSettingsChange,
+};
 use crate::error::{Error, Result};
 use crate::ops::audit;
 use crate::store::settings;
 use crate::Frontdesk;
 
+/// Checks and normalises the keys a change sets: (key, stored value) pairs.
+fn validated(change: &ClinicSettingsChange) -> Result<Vec<(&'static str, String)>> {
+    let mut values = Vec::new();
+    if let Some(name) = &change.name {
+        values.push((keys::NAME, required_text("the clinic name", name, 200)?));
+    }
+    if let Some(tz) = &change.time_zone {
+        values.push((keys::TIME_ZONE, parse_time_zone(tz)?.name().to_string()));
+    }
+    if let Some(country) = &change.phone_country {
+        parse_country(country)?;
+        values.push((keys::PHONE_COUNTRY, country.trim().to_ascii_uppercase()));
+    }
+    if let Some(minutes) = change.idle_minutes {
+        if !(1..=480).contains(&minutes) {
+            return Err(Error::invalid(
+                "idle logoff must be between 1 and 480 minutes",
+            ));
+        }
+        values.push((keys::IDLE_MINUTES, minutes.to_string()));
+    }
+    Ok(values)
+}
+
 impl Frontdesk {
-    /// Validates and saves the clinic settings (name, time zone, phone country,
-    /// idle logoff minutes). The demo flag is kept as it is.
+    /// Validates and saves every clinic setting (name, time zone, phone country,
+    /// idle logoff minutes) as given, for a caller that chose them all (first-run
+    /// set-up). The demo flag is kept as it is. A form that shows settings loaded
+    /// earlier saves with [`Frontdesk::change_clinic_settings`] and
+    /// [`ClinicSettingsChange::between`] instead, so it does not put back values
+    /// another desk changed since.
     pub fn update_clinic_settings(
         &self,
         actor: &Actor,
         new: &ClinicSettings,
     ) -> Result<ClinicSettings> {
+        self.change_clinic_settings(actor, &ClinicSettingsChange::all(new))
+    }
+
+    /// Validates and saves the clinic settings a change names; the others are left
+    /// as they are in the database. Each named key is compared with its value read
+    /// inside the write transaction and written (and audited) only when it differs.
+    /// Returns the settings after the change.
+    pub fn change_clinic_settings(
+        &self,
+        actor: &Actor,
+        change: &ClinicSettingsChange,
+    ) -> Result<ClinicSettings> {
         actor.require(Action::ManageSettings)?;
-        let name = required_text("the clinic name", &new.name, 200)?;
-        let tz = parse_time_zone(&new.time_zone)?;
-        parse_country(&new.phone_country)?;
-        if !(1..=480).contains(&new.idle_minutes) {
-            return Err(Error::invalid(
-                "idle logoff must be between 1 and 480 minutes",
-            ));
+        let values = validated(change)?;
+        if values.is_empty() {
+            return self.settings();
         }
-        let values = [
-            (keys::NAME, name),
-            (keys::TIME_ZONE, tz.name().to_string()),
-            (
-                keys::PHONE_COUNTRY,
-                new.phone_country.trim().to_ascii_uppercase(),
-            ),
-            (keys::IDLE_MINUTES, new.idle_minutes.to_string()),
-        ];
         let now = self.now();
         self.write("settings", |tx| {
             for (k, v) in &values {

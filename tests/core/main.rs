@@ -32,6 +32,8 @@ mod parsers;
 mod patients;
 /// The permission table of DESIGN §3, walked for every operation.
 mod permissions;
+/// Read-modify-write races: two desks interleave between one desk's read and its write.
+mod races_rmw;
 /// Reports per doctor per week or month.
 mod reports;
 /// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.

@@ -227,6 +227,11 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
             Action::ManageSettings,
             |d, a, _| ok(d.update_clinic_settings(a, &d.settings()?)),
         ),
+        (
+            "change_clinic_settings",
+            Action::ManageSettings,
+            |d, a, _| ok(d.change_clinic_settings(a, &Default::default())),
+        ),
         ("create_demo_clinic", Action::ManageSettings, |d, a, _| {
             ok(d.create_demo_clinic(a))
         }),

@@ -2,6 +2,7 @@
 //! the audit log, contention metrics and where the log files are. The core refuses
 //! all of it to anyone but an admin; the UI only hides what a role cannot use.
 
+use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::settings::Setting;
 use frontdesk::store::audit::{AuditEvent, AuditFilter};
 use frontdesk::store::otp::OutboxMessage;
@@ -96,15 +97,19 @@ pub async fn admin_clinic_settings(
     as_actor(&state, move |desk, _| desk.settings()).await
 }
 
-/// Saves clinic name, time zone, phone country and idle minutes (validated by the core).
+/// Saves the fields of the clinic settings form (name, time zone, phone country,
+/// idle minutes) that differ from `seen`, the settings the form was loaded with;
+/// the others keep what is in the database, even if another desk changed them
+/// since (validated by the core).
 #[tauri::command(async)]
 pub async fn save_clinic_settings(
     state: State<'_, AppState>,
+    seen: Input<ClinicSettings>,
     settings: Input<ClinicSettings>,
 ) -> Result<ClinicSettings, CommandError> {
-    let Input(settings) = settings;
+    let (Input(seen), Input(settings)) = (seen, settings);
     as_actor(&state, move |desk, actor| {
-        desk.update_clinic_settings(actor, &settings)
+        desk.change_clinic_settings(actor, &ClinicSettingsChange::between(&seen, &settings))
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! Clinic set-up, the demo, checks and metrics.
 
 use clap::Args;
+use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::{ClinicSettings, Error};
 
 use crate::Ctx;
@@ -26,17 +27,15 @@ pub struct InitArgs {
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
-    let mut s = ctx.desk.settings()?;
-    if let Some(n) = a.name {
-        s.name = n;
-    }
-    if let Some(tz) = a.time_zone {
-        s.time_zone = tz;
-    }
-    if let Some(c) = a.country {
-        s.phone_country = c;
-    }
-    let s: ClinicSettings = ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
+    // only the options given are written: an option left out keeps the value in
+    // the database, even one another desk set a moment ago
+    let change = ClinicSettingsChange {
+        name: a.name,
+        time_zone: a.time_zone,
+        phone_country: a.country,
+        idle_minutes: None,
+    };
+    let s: ClinicSettings = ctx.desk.change_clinic_settings(&ctx.actor, &change)?;
     let admin = match a.admin_username {
         Some(_) if !ctx.desk.needs_first_admin()? => {
             return Err(Error::invalid(

@@ -166,24 +166,9 @@ pub fn settings(ctx: &Ctx, cmd: SettingsCmd) -> Result<(), Error> {
             sender.args = frontdesk::parse_sender_args(&value.join(" "))?;
             ctx.desk.set_otp_sender(&ctx.actor, &sender)?;
         }
-        "clinic.name" | "clinic.time_zone" | "clinic.phone_country" | "session.idle_minutes" => {
-            let mut s = ctx.desk.settings()?;
-            let v = value.join(" ");
-            match key.as_str() {
-                "clinic.name" => s.name = v,
-                "clinic.time_zone" => s.time_zone = v,
-                "clinic.phone_country" => s.phone_country = v,
-                _ => {
-                    s.idle_minutes = v
-                        .trim()
-                        .parse()
-                        .map_err(|_| Error::invalid("idle minutes must be a whole number"))?
-                }
-            }
-            ctx.desk.update_clinic_settings(&ctx.actor, &s)?;
-        }
-        // backup.folder, backup.keep_daily, backup.keep_weekly: validated (and unknown
-        // keys refused) by the core's generic setter
+        // the clinic keys, backup.folder, backup.keep_daily, backup.keep_weekly:
+        // validated (and unknown keys refused) by the core's generic setter, which
+        // writes only the key named
         other => {
             ctx.desk.set_setting(&ctx.actor, other, &value.join(" "))?;
         }

@@ -94,8 +94,9 @@ export const unlockStaff = (staffId: number) => call<StaffMember>("unlock_staff"
 
 // Settings
 export const adminClinicSettings = () => call<ClinicSettings>("admin_clinic_settings");
-export const saveClinicSettings = (settings: ClinicSettings) =>
-  call<ClinicSettings>("save_clinic_settings", { settings });
+/** Saves the fields of `settings` that differ from `seen` (what the form was loaded with). */
+export const saveClinicSettings = (seen: ClinicSettings, settings: ClinicSettings) =>
+  call<ClinicSettings>("save_clinic_settings", { seen, settings });
 export const listSettings = () => call<Setting[]>("list_settings");
 export const saveSetting = (key: string, value: string) =>
   call<Setting>("save_setting", { key, value });
