@@ -347,15 +347,18 @@ impl Frontdesk {
         };
         let now = self.now();
         self.write("staff.login", |tx| {
-            if ok {
-                let id = id.expect("a reserved attempt has an account");
+            if let (true, Some(id)) = (ok, id) {
                 let m = staff::get(tx, id)?.ok_or_else(wrong_credentials)?.member;
-                staff::record_success(tx, id, rehash.as_deref(), now)?;
+                // the upgrade replaces only the hash the password was checked
+                // against: a reset since the first transaction keeps its password
+                let upgraded = staff::record_success(tx, id, hash, rehash.as_deref(), now)?;
                 if m.active {
-                    let detail = if rehash.is_some() {
-                        "password hash upgraded"
-                    } else {
-                        ""
+                    let detail = match (&rehash, upgraded) {
+                        (Some(_), true) => "password hash upgraded",
+                        (Some(_), false) => {
+                            "password hash not upgraded: it changed during the sign-in"
+                        }
+                        (None, _) => "",
                     };
                     audit_log::record(
                         tx,

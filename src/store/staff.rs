@@ -150,21 +150,28 @@ pub fn lock_if_exhausted(
     Ok(n > 0)
 }
 
-/// A successful sign-in: the failure count goes back to 0 and, when given, a
-/// stronger hash replaces the stored one.
+/// A successful sign-in: the failure count goes back to 0 and, when given,
+/// `upgrade` — a stronger hash — replaces the stored one, but only if the stored
+/// hash is still `verified`, the one the password was checked against (a password
+/// reset meanwhile stays). Returns whether the hash was replaced.
 pub fn record_success(
     conn: &Connection,
     id: i64,
-    new_hash: Option<&str>,
+    verified: &str,
+    upgrade: Option<&str>,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE staff SET failed_logins = 0, locked_until = NULL,
-             password_hash = coalesce(?2, password_hash), updated_at = CASE WHEN ?2 IS NULL THEN updated_at ELSE ?3 END
-         WHERE id = ?1",
-    )?
-    .execute(params![id, new_hash, now])?;
-    Ok(())
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = ?1")?
+        .execute([id])?;
+    let Some(upgrade) = upgrade else {
+        return Ok(false);
+    };
+    let n = conn
+        .prepare_cached(
+            "UPDATE staff SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
+        )?
+        .execute(params![id, verified, upgrade, now])?;
+    Ok(n > 0)
 }
 
 /// Sets a new password hash and clears any lock.

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::clock::{Clock, ManualClock};
-use frontdesk::{Frontdesk, OpenOptions};
+use frontdesk::{Actor, Frontdesk, OpenOptions, Role};
 
-use crate::fixture::Clinic;
+use crate::fixture::{Clinic, PASSWORD};
 
 /// A clock that stops at its `pause_at`-th reading until told to go on.
 struct PausingClock {
@@ -121,5 +121,62 @@ fn saving_the_settings_form_keeps_a_field_another_desk_changed_since_the_form_wa
     assert_eq!(
         s.idle_minutes, 30,
         "a field desk A did not edit should keep desk B's value"
+    );
+}
+
+// ---------------------------------------------------------------- sign-in
+
+/// Gives `staff_id` an older, weaker hash of [`PASSWORD`] (m=4096, t=1), which a
+/// sign-in upgrades.
+fn weaken_hash(c: &Clinic, staff_id: i64) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(4096, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    c.desk
+        .write("test.weaken", |tx| {
+            Ok(tx.execute(
+                "UPDATE staff SET password_hash = ?1 WHERE id = ?2",
+                (&weak, staff_id),
+            )?)
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_password_reset_during_a_sign_in_is_not_undone_by_the_hash_upgrade() {
+    let c = Clinic::new();
+    let rita = c.account("rita", Role::Receptionist);
+    weaken_hash(&c, rita);
+    // authenticate reads the clock before its first transaction and again before
+    // its second: pause at the second, after the password was checked
+    let (desk_a, paused, resume) = desk_pausing_at(&c, 2);
+    let new_password = "a brand new password";
+    std::thread::scope(|s| {
+        let a = s.spawn(|| desk_a.authenticate("rita", PASSWORD));
+        wait_until_paused(&paused);
+        c.desk
+            .reset_password(&Actor::local_admin(), rita, new_password)
+            .expect("desk B resets Rita's password");
+        resume.send(()).unwrap();
+        a.join()
+            .unwrap()
+            .expect("the sign-in checked the password that was right at the time");
+    });
+    assert!(
+        c.desk.authenticate("rita", new_password).is_ok(),
+        "the password set by the reset should work after the sign-in finished"
+    );
+    assert!(
+        c.desk.authenticate("rita", PASSWORD).is_err(),
+        "the old password should no longer work after the reset"
     );
 }
