@@ -289,6 +289,30 @@ pub struct SkippedOccurrence {
     pub reason: String,
 }
 
+/// An appointment as a desk saw it: its id and the version it had then. Given to
+/// [`crate::Frontdesk::cancel_series_rest`] so that occurrences changed since are
+/// not cancelled unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SeenAppointment {
+    /// The appointment.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Its version when the desk read it.
+    #[ts(type = "number")]
+    pub version: i64,
+}
+
+impl SeenAppointment {
+    /// What a desk sees of an appointment it read.
+    pub fn of(a: &Appointment) -> Self {
+        SeenAppointment {
+            id: a.id,
+            version: a.version,
+        }
+    }
+}
+
 /// The outcome of a series booking.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

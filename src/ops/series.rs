@@ -1,15 +1,19 @@
 //! Recurring series: the same patient with the same doctor every N weeks, booked in
 //! one transaction (all or nothing, or what is free), and cancelling the rest of one.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDate, TimeZone};
 
 use crate::auth::{Action, Actor};
-use crate::clinic::{optional_text, parse_date, required_text, ClinicSettings};
+use crate::clinic::{format_local, optional_text, parse_date, required_text, ClinicSettings};
 use crate::error::{Error, Result};
 use crate::model::{Appointment, AppointmentStatus, Slot};
 use crate::ops::appointments::{bookable_slot, insert_appointment};
 use crate::ops::audit;
-use crate::scheduling::{SeriesBooking, SeriesMode, SeriesRequest, SkippedOccurrence};
+use crate::scheduling::{
+    SeenAppointment, SeriesBooking, SeriesMode, SeriesRequest, SkippedOccurrence,
+};
 use crate::store::appointments::{self, NewAppointment};
 use crate::store::{patients, series, slots};
 use crate::Frontdesk;
@@ -54,6 +58,37 @@ fn occurrence_count(req: &SeriesRequest, first_day: NaiveDate) -> Result<u32> {
         )));
     }
     Ok(n)
+}
+
+/// The live occurrences of a series starting at or after `from`, by date: what
+/// "cancel the rest" cancels.
+fn cancellable_rest(
+    conn: &rusqlite::Connection,
+    series_id: i64,
+    from: i64,
+) -> Result<Vec<Appointment>> {
+    let mut rest = Vec::new();
+    for id in series::members_from(conn, series_id, from)? {
+        let a = appointments::get(conn, id)?.ok_or(Error::NotFound("appointment"))?;
+        if a.status.can_become(AppointmentStatus::Cancelled) {
+            rest.push(a);
+        }
+    }
+    Ok(rest)
+}
+
+/// The `Conflict` for an occurrence that changed since the caller saw the series.
+fn changed_meanwhile(current: &Appointment, tz: chrono_tz::Tz) -> Error {
+    Error::Conflict {
+        what: "an appointment of this series",
+        changed_by: current.updated_by.clone(),
+        changed_at: current.updated_at,
+        current: format!(
+            "{} on {}; nothing was cancelled",
+            current.status,
+            format_local(current.start_at, tz)
+        ),
+    }
 }
 
 /// Why an occurrence's slot cannot be booked, if it cannot.
@@ -147,17 +182,40 @@ impl Frontdesk {
         })
     }
 
+    /// The appointments "cancel the rest of the series" would cancel from this one
+    /// on: the live occurrences of its series starting at or after it, by date,
+    /// with their versions (empty when it is not part of a series).
+    pub fn series_rest(&self, actor: &Actor, appointment_id: i64) -> Result<Vec<Appointment>> {
+        actor.require(Action::ViewSchedule)?;
+        self.read(|c| {
+            let from =
+                appointments::get(c, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
+            match series::series_of(c, appointment_id)? {
+                Some(series_id) => cancellable_rest(c, series_id, from.start_at),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
     /// Cancels this appointment and every later live appointment of its series in
     /// one transaction; earlier occurrences are untouched. Each cancellation gets its
     /// history entry and audit row. Returns the cancelled appointments.
+    ///
+    /// `seen` is what the caller saw of the rest (see [`Frontdesk::series_rest`]):
+    /// every occurrence to be cancelled must be in it at its current version. If
+    /// another desk confirmed, moved, cancelled or otherwise changed one since, or
+    /// one the caller did not see is now part of the rest, nothing is cancelled and
+    /// the answer is `Conflict` naming it.
     pub fn cancel_series_rest(
         &self,
         actor: &Actor,
         appointment_id: i64,
+        seen: &[SeenAppointment],
         reason: &str,
     ) -> Result<Vec<Appointment>> {
         actor.require(Action::Cancel)?;
         let reason = required_text("the reason for the cancellation", reason, 500)?;
+        let seen: HashMap<i64, i64> = seen.iter().map(|s| (s.id, s.version)).collect();
         let now = self.now();
         let label = actor.label();
         self.write("series.cancel_rest", |tx| {
@@ -165,13 +223,44 @@ impl Frontdesk {
                 appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             let series_id = series::series_of(tx, appointment_id)?
                 .ok_or_else(|| Error::invalid("this appointment is not part of a series"))?;
-            let mut cancelled = Vec::new();
-            for id in series::members_from(tx, series_id, from.start_at)? {
-                let cur = appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?;
-                if !cur.status.can_become(AppointmentStatus::Cancelled) {
+            let tz = ClinicSettings::load(tx)?.tz();
+            let rest = cancellable_rest(tx, series_id, from.start_at)?;
+            if rest.is_empty() {
+                return Err(Error::invalid(
+                    "nothing is left to cancel in this series from that appointment on",
+                ));
+            }
+            if seen.is_empty() {
+                return Err(Error::invalid(
+                    "name the appointments of the series you mean to cancel, with the versions you saw",
+                ));
+            }
+            // the caller saw every occurrence it is about to cancel, as it is now…
+            if let Some(changed) = rest.iter().find(|a| seen.get(&a.id) != Some(&a.version)) {
+                return Err(changed_meanwhile(changed, tz));
+            }
+            // …and nothing it saw has changed since (cancelled, completed or moved
+            // before this one by another desk)
+            for (&id, &version) in &seen {
+                if rest.iter().any(|a| a.id == id) {
                     continue;
                 }
-                appointments::set_status(
+                let Some(cur) = appointments::get(tx, id)? else {
+                    return Err(Error::NotFound("appointment"));
+                };
+                if series::series_of(tx, id)? != Some(series_id) {
+                    return Err(Error::invalid(format!(
+                        "appointment #{id} is not part of this series"
+                    )));
+                }
+                if cur.version != version {
+                    return Err(changed_meanwhile(&cur, tz));
+                }
+            }
+            let mut cancelled = Vec::with_capacity(rest.len());
+            for cur in rest {
+                let id = cur.id;
+                if !appointments::set_status(
                     tx,
                     id,
                     cur.version,
@@ -179,7 +268,9 @@ impl Frontdesk {
                     Some(&reason),
                     &label,
                     now,
-                )?;
+                )? {
+                    return Err(changed_meanwhile(&cur, tz));
+                }
                 appointments::add_history(
                     tx,
                     id,
@@ -202,11 +293,6 @@ impl Frontdesk {
                     &detail,
                 )?;
                 cancelled.push(appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?);
-            }
-            if cancelled.is_empty() {
-                return Err(Error::invalid(
-                    "nothing is left to cancel in this series from that appointment on",
-                ));
             }
             Ok(cancelled)
         })

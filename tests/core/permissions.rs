@@ -88,7 +88,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
             ok(d.book_series(a, &from(json!({ "first_slot_id": 999_999, "patient_id": i.patient, "every_weeks": 1, "count": 2 }))))
         }),
         ("cancel_series_rest", Action::Cancel, |d, a, _| {
-            ok(d.cancel_series_rest(a, 999_999, "test"))
+            ok(d.cancel_series_rest(a, 999_999, &[], "test"))
+        }),
+        ("series_rest", Action::ViewSchedule, |d, a, i| {
+            ok(d.series_rest(a, i.appointment))
         }),
         ("appointment_series_id", Action::ViewSchedule, |d, a, i| {
             ok(d.appointment_series_id(a, i.appointment))

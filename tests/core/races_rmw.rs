@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::clock::{Clock, ManualClock};
-use frontdesk::{Actor, Frontdesk, OpenOptions, Role};
+use frontdesk::{
+    Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, Role, SeenAppointment, SeriesMode,
+    SeriesRequest, SlotMode,
+};
 
-use crate::fixture::{Clinic, PASSWORD};
+use crate::fixture::{Clinic, NOW, PASSWORD};
 
 /// A clock that stops at its `pause_at`-th reading until told to go on.
 struct PausingClock {
@@ -178,5 +181,178 @@ fn a_password_reset_during_a_sign_in_is_not_undone_by_the_hash_upgrade() {
     assert!(
         c.desk.authenticate("rita", PASSWORD).is_err(),
         "the old password should no longer work after the reset"
+    );
+}
+
+// ---------------------------------------------------------------- series
+
+/// A weekly series of four for a new patient (UTC clinic); the appointments.
+fn weekly_series(c: &Clinic) -> Vec<frontdesk::Appointment> {
+    let d = c.doctor("Dr. Weekly");
+    let slots: Vec<i64> = (0..4)
+        .map(|k| {
+            let start = NOW + 3600 + k * 7 * 86_400;
+            c.desk
+                .add_slot(
+                    &Actor::local_admin(),
+                    d,
+                    start,
+                    start + 1800,
+                    SlotMode::InPerson,
+                )
+                .unwrap()
+                .id
+        })
+        .collect();
+    let p = c.patient("Petra Weekly", "0151 2345 6789");
+    let r = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &SeriesRequest {
+                first_slot_id: slots[0],
+                patient_id: p,
+                every_weeks: 1,
+                count: Some(4),
+                until: None,
+                mode: SeriesMode::AllOrNothing,
+                reason: "physio".into(),
+            },
+        )
+        .expect("book a weekly series of four");
+    assert_eq!(r.booked.len(), 4, "all four weeks should be booked");
+    r.booked
+}
+
+/// Desk A's view of the rest of the series from `from` (what its drawer shows).
+fn seen_rest(desk: &Frontdesk, c: &Clinic, from: i64) -> Vec<SeenAppointment> {
+    desk.series_rest(&c.admin(), from)
+        .expect("desk A reads the rest of the series")
+        .iter()
+        .map(SeenAppointment::of)
+        .collect()
+}
+
+fn statuses(c: &Clinic, booked: &[frontdesk::Appointment]) -> Vec<AppointmentStatus> {
+    booked
+        .iter()
+        .map(|a| {
+            c.desk
+                .get_appointment(&c.admin(), a.id)
+                .unwrap()
+                .appointment
+                .status
+        })
+        .collect()
+}
+
+#[test]
+fn cancelling_the_rest_of_a_series_refuses_when_another_desk_confirmed_an_occurrence_meanwhile() {
+    let c = Clinic::new();
+    let booked = weekly_series(&c);
+    let desk_a = c.reopen();
+    let seen = seen_rest(&desk_a, &c, booked[1].id);
+    assert_eq!(
+        seen.len(),
+        3,
+        "desk A sees the second, third and fourth weeks"
+    );
+    c.desk
+        .change_status(
+            &c.admin(),
+            booked[2].id,
+            booked[2].version,
+            AppointmentStatus::Confirmed,
+            "patient called",
+        )
+        .expect("desk B confirms the third occurrence");
+    let result = desk_a.cancel_series_rest(&c.admin(), booked[1].id, &seen, "moved away");
+    use AppointmentStatus::*;
+    assert_eq!(
+        statuses(&c, &booked),
+        [Pending, Pending, Confirmed, Pending],
+        "nothing should be cancelled, least of all the occurrence desk B confirmed after desk A looked"
+    );
+    match result {
+        Err(e @ Error::Conflict { .. }) => assert!(
+            e.to_string().contains("nothing was cancelled"),
+            "the refusal should say nothing was cancelled: {e}"
+        ),
+        other => panic!("desk A should be told the series changed since it looked, got {other:?}"),
+    }
+    let fresh = seen_rest(&desk_a, &c, booked[1].id);
+    let cancelled = desk_a
+        .cancel_series_rest(&c.admin(), booked[1].id, &fresh, "moved away")
+        .expect("after looking again desk A cancels the rest");
+    assert_eq!(cancelled.len(), 3, "the three later weeks are cancelled");
+    assert_eq!(
+        statuses(&c, &booked),
+        [Pending, Cancelled, Cancelled, Cancelled],
+        "the first week stays booked, the rest is cancelled"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn cancelling_the_rest_of_a_series_refuses_when_another_desk_moved_an_occurrence_meanwhile() {
+    let c = Clinic::new();
+    let booked = weekly_series(&c);
+    let desk_a = c.reopen();
+    let seen = seen_rest(&desk_a, &c, booked[1].id);
+    // desk B moves the last week to a free slot the day after
+    let d = booked[3].doctor_id;
+    let later = c
+        .desk
+        .add_slot(
+            &Actor::local_admin(),
+            d,
+            booked[3].start_at + 86_400,
+            booked[3].end_at + 86_400,
+            SlotMode::InPerson,
+        )
+        .unwrap()
+        .id;
+    c.desk
+        .reschedule(&c.admin(), booked[3].id, booked[3].version, later)
+        .expect("desk B moves the fourth occurrence");
+    let result = desk_a.cancel_series_rest(&c.admin(), booked[1].id, &seen, "moved away");
+    assert!(
+        matches!(result, Err(Error::Conflict { .. })),
+        "desk A should be told the series changed since it looked, got {result:?}"
+    );
+    assert!(
+        statuses(&c, &booked)
+            .iter()
+            .all(|s| *s == AppointmentStatus::Pending),
+        "no occurrence should be cancelled, the moved one included"
+    );
+}
+
+#[test]
+fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw() {
+    let c = Clinic::new();
+    let booked = weekly_series(&c);
+    let err = c
+        .desk
+        .cancel_series_rest(&c.admin(), booked[1].id, &[], "moved away")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(_)),
+        "an empty view of the series should be refused as invalid, got {err:?}"
+    );
+    let mut seen = seen_rest(&c.desk, &c, booked[1].id);
+    seen.pop();
+    let err = c
+        .desk
+        .cancel_series_rest(&c.admin(), booked[1].id, &seen, "moved away")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Conflict { .. }),
+        "a view missing an occurrence should not cancel it unseen, got {err:?}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM appointment WHERE status = 'CANCELLED'"),
+        0,
+        "nothing should be cancelled"
     );
 }

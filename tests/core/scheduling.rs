@@ -3,8 +3,8 @@ use frontdesk::clinic::{day_bounds, format_local};
 use frontdesk::store::slots::SlotFilter;
 use frontdesk::{
     AppointmentStatus, BookRequest, Error, GenerationReport, NewTemplate, NewTimeOff,
-    NewWaitlistEntry, SeriesMode, SeriesRequest, SlotMode, TimeRange, WaitlistFilter,
-    WaitlistStatus,
+    NewWaitlistEntry, SeenAppointment, SeriesMode, SeriesRequest, SlotMode, TimeRange,
+    WaitlistFilter, WaitlistStatus,
 };
 use proptest::prelude::*;
 
@@ -650,9 +650,16 @@ fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched() {
         )
         .unwrap();
     let third = &r.booked[2];
+    let rest = c.desk.series_rest(&c.admin(), third.id).unwrap();
+    assert_eq!(
+        rest.iter().map(|a| a.id).collect::<Vec<_>>(),
+        r.booked[2..].iter().map(|a| a.id).collect::<Vec<_>>(),
+        "the rest is this occurrence and every later one"
+    );
+    let seen: Vec<SeenAppointment> = rest.iter().map(SeenAppointment::of).collect();
     let cancelled = c
         .desk
-        .cancel_series_rest(&c.admin(), third.id, "moved away")
+        .cancel_series_rest(&c.admin(), third.id, &seen, "moved away")
         .unwrap();
     assert_eq!(
         cancelled.iter().map(|a| a.id).collect::<Vec<_>>(),
@@ -682,7 +689,7 @@ fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched() {
     );
     let err = c
         .desk
-        .cancel_series_rest(&c.receptionist(), r.booked[0].id, "x")
+        .cancel_series_rest(&c.receptionist(), r.booked[0].id, &seen, "x")
         .unwrap_err();
     assert!(
         matches!(err, Error::Forbidden(_)),

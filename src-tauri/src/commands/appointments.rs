@@ -4,7 +4,7 @@
 
 use frontdesk::{
     Appointment, AppointmentDetail, AppointmentStatus, BookRequest, NewPatient, Patient,
-    SeriesBooking, SeriesRequest,
+    SeenAppointment, SeriesBooking, SeriesRequest,
 };
 use serde::Serialize;
 use tauri::State;
@@ -67,6 +67,9 @@ pub struct AppointmentPanel {
     /// The series it belongs to, if any.
     #[ts(type = "number | null")]
     pub series_id: Option<i64>,
+    /// What "cancel the rest of the series" would cancel from this one on, with
+    /// the versions the desk sends back (empty when not in a series).
+    pub series_rest: Vec<Appointment>,
 }
 
 /// One appointment with its history, for the drawer.
@@ -80,6 +83,7 @@ pub async fn get_appointment(
         Ok(AppointmentPanel {
             detail: desk.get_appointment(actor, appointment_id)?,
             series_id: desk.appointment_series_id(actor, appointment_id)?,
+            series_rest: desk.series_rest(actor, appointment_id)?,
         })
     })
     .await
@@ -122,17 +126,20 @@ pub async fn reschedule(
     .await
 }
 
-/// Cancels this appointment and the rest of its series.
+/// Cancels this appointment and the rest of its series; `seen` is the drawer's
+/// `series_rest` (an occurrence changed since answers Conflict, nothing cancelled).
 #[tauri::command(async)]
 pub async fn cancel_series_rest(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
+    seen: Input<Vec<SeenAppointment>>,
     reason: Input<String>,
 ) -> Result<Vec<Appointment>, CommandError> {
     let Input(appointment_id) = appointment_id;
+    let Input(seen) = seen;
     let Input(reason) = reason;
     as_actor(&state, move |desk, actor| {
-        desk.cancel_series_rest(actor, appointment_id, &reason)
+        desk.cancel_series_rest(actor, appointment_id, &seen, &reason)
     })
     .await
 }

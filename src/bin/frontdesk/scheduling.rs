@@ -5,8 +5,9 @@ use clap::{Args, Subcommand};
 use frontdesk::clinic::{format_local, parse_date};
 use frontdesk::scheduling::{parse_weekday, weekday_name};
 use frontdesk::{
-    Error, GenerationReport, NewTemplate, NewTimeOff, NewWaitlistEntry, SeriesBooking, SeriesMode,
-    SeriesRequest, SlotChange, SlotMode, TimeRange, WaitlistEntry, WaitlistFilter,
+    Error, GenerationReport, NewTemplate, NewTimeOff, NewWaitlistEntry, SeenAppointment,
+    SeriesBooking, SeriesMode, SeriesRequest, SlotChange, SlotMode, TimeRange, WaitlistEntry,
+    WaitlistFilter,
 };
 
 use crate::Ctx;
@@ -170,12 +171,17 @@ pub enum SeriesCmd {
         /// Series id
         id: i64,
     },
-    /// Cancel this appointment and every later one of its series
+    /// Cancel this appointment and every later one of its series (refused, with
+    /// nothing cancelled, if one changed since you saw it)
     CancelRest {
         #[arg(long)]
         appointment: i64,
         #[arg(long)]
         reason: String,
+        /// The occurrences as you saw them, ID:VERSION separated by commas (`series
+        /// show` lists them), e.g. 12:1,13:2; default: as they are now
+        #[arg(long)]
+        seen: Option<String>,
     },
 }
 
@@ -566,11 +572,12 @@ pub fn series(ctx: &Ctx, cmd: SeriesCmd) -> Result<(), Error> {
         list.iter()
             .map(|a| {
                 format!(
-                    "#{:<6} {}  {:<22} {}\n",
+                    "#{:<6} {}  {:<22} {:<10} version {}\n",
                     a.id,
                     format_local(a.start_at, tz),
                     a.patient_name,
-                    a.status
+                    a.status,
+                    a.version
                 )
             })
             .collect()
@@ -586,10 +593,20 @@ pub fn series(ctx: &Ctx, cmd: SeriesCmd) -> Result<(), Error> {
         SeriesCmd::CancelRest {
             appointment,
             reason,
+            seen,
         } => {
+            let seen = match seen {
+                Some(text) => parse_seen(&text)?,
+                None => ctx
+                    .desk
+                    .series_rest(&ctx.actor, appointment)?
+                    .iter()
+                    .map(SeenAppointment::of)
+                    .collect(),
+            };
             let list = ctx
                 .desk
-                .cancel_series_rest(&ctx.actor, appointment, &reason)?;
+                .cancel_series_rest(&ctx.actor, appointment, &seen, &reason)?;
             ctx.out
                 .print(&serde_json::json!({ "cancelled": list }), || {
                     format!("Cancelled {}:\n{}", list.len(), lines(&list))
@@ -597,6 +614,25 @@ pub fn series(ctx: &Ctx, cmd: SeriesCmd) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `12:1,13:2` (appointment id : version) into what the desk saw.
+fn parse_seen(text: &str) -> Result<Vec<SeenAppointment>, Error> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let bad = || {
+                Error::invalid(format!(
+                    "{part:?} is not an appointment and its version; use ID:VERSION, e.g. 12:1"
+                ))
+            };
+            let (id, version) = part.split_once(':').ok_or_else(bad)?;
+            Ok(SeenAppointment {
+                id: id.trim().parse().map_err(|_| bad())?,
+                version: version.trim().parse().map_err(|_| bad())?,
+            })
+        })
+        .collect()
 }
 
 pub fn overbook(ctx: &Ctx, a: OverbookArgs) -> Result<(), Error> {
