@@ -13,7 +13,10 @@
 //! patient with that phone verified. Parallel guesses therefore cannot exceed five.
 //!
 //! **Delivery**: [`Frontdesk::deliver_outbox`] runs the configured sender program
-//! with the phone and the message as separate arguments (no shell). Once a message
+//! with the phone and the message as separate arguments (no shell). Each message is
+//! claimed with a random token before it is sent, and recorded sent or failed only
+//! by the holder of that claim; a sent or given-up message never changes again
+//! (a trigger refuses it). Once a message
 //! is sent — or given up — its text is blanked with SQLite's `secure_delete` on and
 //! the WAL is checkpointed, so the plaintext code leaves the database file. The code
 //! never appears in a log, an error or the audit log.
@@ -54,6 +57,13 @@ pub const MAX_REQUESTS_PER_HOUR: usize = 5;
 const SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sending attempts before a message is given up.
 const MAX_SEND_ATTEMPTS: i64 = 3;
+/// How long a desk's claim on a message lasts (seconds); another desk may take
+/// over a message whose claim is older. One claim covers one sending.
+const CLAIM_SECS: i64 = 120;
+/// Messages one delivery run sends at most.
+const MAX_PER_RUN: u32 = 20;
+// a claim outlives one sending plus the wait for the write lock on both sides
+const _: () = assert!(2 * SENDER_TIMEOUT.as_secs() as i64 + 30 < CLAIM_SECS);
 
 /// A passcode was queued.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -93,6 +103,9 @@ pub struct DeliveryReport {
     pub failed: u32,
     /// Messages given up because their passcode expired unsent.
     pub expired: u32,
+    /// Messages this run sent or tried whose claim another desk took over, or
+    /// gave up, meanwhile (that desk's record stands).
+    pub taken_over: u32,
     /// False when no sender is configured (messages stay queued).
     pub sender_configured: bool,
 }
@@ -178,6 +191,17 @@ fn redact(text: &str) -> String {
         }
     }
     out.trim().to_string()
+}
+
+/// A random claim token (128 bits from the OS generator, hex).
+fn claim_token() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        Error::Internal(format!(
+            "the operating system's random generator failed: {e}"
+        ))
+    })?;
+    Ok(hex::encode(bytes))
 }
 
 /// Runs the sender for one message; `Err` carries a redacted reason.
@@ -413,58 +437,75 @@ impl Frontdesk {
     /// Sends queued messages with the configured program (outside any lock),
     /// records sent/failed, gives up messages whose passcode expired, and blanks
     /// the text of every message that is done.
+    ///
+    /// Messages are claimed one at a time under a random token of this run, sent,
+    /// and recorded only if the claim is still this run's: a claim lasts
+    /// two minutes, far longer than one sending may take (30 s at most),
+    /// so no other desk takes over a message this run is still sending. If it
+    /// happened anyway (this desk was stopped for minutes), the desk that took the
+    /// message over, or gave it up, keeps its record and this run only audits it
+    /// (`otp.claim_lost`, counted in `taken_over`).
     pub fn deliver_outbox(&self, actor: &Actor) -> Result<DeliveryReport> {
         actor.require(Action::VerifyPhone)?;
         let sender = self.read(load_sender)?;
-        let now = self.now();
+        // random, made outside any transaction
+        let token = claim_token()?;
         let mut report = DeliveryReport {
             sender_configured: sender.program.is_some(),
             ..Default::default()
         };
-        let (expired, claimed) = self.write("otp.outbox", |tx| {
-            set_secure_delete(tx, true)?;
-            let expired = store::expire(tx, now - CODE_TTL_SECS)?;
-            let claimed = match sender.program {
-                Some(_) => store::claim(tx, now, now - 120, 20)?,
-                None => Vec::new(),
+        // one attempt per message per run: claim only past the last one tried
+        let mut after = 0;
+        let mut tried = 0;
+        loop {
+            let now = self.now();
+            let claim_more = sender.program.is_some() && tried < MAX_PER_RUN;
+            let (expired, claimed) = self.write("otp.outbox", |tx| {
+                set_secure_delete(tx, true)?;
+                let expired = store::expire(tx, now - CODE_TTL_SECS, now - CLAIM_SECS)?;
+                let claimed = if claim_more {
+                    store::claim_next(tx, now, now - CLAIM_SECS, after, &token)?
+                } else {
+                    None
+                };
+                set_secure_delete(tx, false)?;
+                Ok((expired, claimed))
+            })?;
+            report.expired += expired as u32;
+            let (Some(program), Some(m)) = (&sender.program, claimed) else {
+                break;
             };
-            set_secure_delete(tx, false)?;
-            Ok((expired, claimed))
-        })?;
-        report.expired = expired as u32;
-        let mut outcomes = Vec::new();
-        if let Some(program) = &sender.program {
-            for m in &claimed {
-                outcomes.push((
-                    m.id,
-                    m.attempts,
-                    run_sender(&sender, program, &m.phone, &m.body),
-                ));
+            tried += 1;
+            after = m.id;
+            let outcome = run_sender(&sender, program, &m.phone, &m.body);
+            let give_up = m.attempts >= MAX_SEND_ATTEMPTS;
+            let id = m.id;
+            drop(m);
+            let now = self.now();
+            let recorded = self.write("otp.outbox", |tx| {
+                set_secure_delete(tx, true)?;
+                let recorded = match &outcome {
+                    Ok(()) => store::mark_sent(tx, id, &token, now)?,
+                    Err(e) => store::mark_failed(tx, id, &token, e, give_up)?,
+                };
+                let lost = "another desk had taken the message over or given it up meanwhile; its record stands";
+                let (action, detail) = match (&outcome, recorded) {
+                    (Ok(()), true) => ("otp.sent", String::new()),
+                    (Err(e), true) => ("otp.send_failed", e.clone()),
+                    (Ok(()), false) => ("otp.claim_lost", format!("sent, but {lost}")),
+                    (Err(e), false) => ("otp.claim_lost", format!("failed ({e}), but {lost}")),
+                };
+                audit(tx, now, actor, action, "outbox", Some(id), &detail)?;
+                set_secure_delete(tx, false)?;
+                Ok(recorded)
+            })?;
+            match (&outcome, recorded) {
+                (Ok(()), true) => report.sent += 1,
+                (Err(_), true) => report.failed += 1,
+                (_, false) => report.taken_over += 1,
             }
         }
-        drop(claimed);
-        if !outcomes.is_empty() {
-            let now = self.now();
-            self.write("otp.outbox", |tx| {
-                set_secure_delete(tx, true)?;
-                for (id, attempts, outcome) in &outcomes {
-                    match outcome {
-                        Ok(()) => {
-                            store::mark_sent(tx, *id, now)?;
-                            audit(tx, now, actor, "otp.sent", "outbox", Some(*id), "")?;
-                        }
-                        Err(e) => {
-                            store::mark_failed(tx, *id, e, *attempts >= MAX_SEND_ATTEMPTS)?;
-                            audit(tx, now, actor, "otp.send_failed", "outbox", Some(*id), e)?;
-                        }
-                    }
-                }
-                set_secure_delete(tx, false)
-            })?;
-            report.sent = outcomes.iter().filter(|o| o.2.is_ok()).count() as u32;
-            report.failed = outcomes.len() as u32 - report.sent;
-        }
-        if report.expired > 0 || !outcomes.is_empty() {
+        if report.expired > 0 || tried > 0 {
             self.flush_wal()?;
         }
         Ok(report)

@@ -184,31 +184,40 @@ pub fn queue(conn: &Connection, phone: &str, body: &str, now: i64) -> rusqlite::
     Ok(conn.last_insert_rowid())
 }
 
-/// Gives up messages queued at or before `stale_before` (their passcode has expired),
-/// blanking their text; returns how many.
-pub fn expire(conn: &Connection, stale_before: i64) -> rusqlite::Result<usize> {
+/// Gives up messages queued at or before `stale_before` (their passcode has
+/// expired), blanking their text; returns how many. A message being sent under a
+/// claim made at or after `stale_claim_before` is left to the desk sending it.
+pub fn expire(
+    conn: &Connection,
+    stale_before: i64,
+    stale_claim_before: i64,
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(
-        "UPDATE outbox SET status = 'FAILED', body = '', last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
-         WHERE status IN ('QUEUED', 'SENDING') AND created_at <= ?1",
+        "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL,
+             last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
+         WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1",
     )?
-    .execute([stale_before])
+    .execute(params![stale_before, stale_claim_before])
 }
 
-/// Claims up to `limit` queued messages (and ones whose claim is older than
-/// `stale_claim_before`, left by a desk that stopped) for sending.
-pub fn claim(
+/// Claims the first message after id `after` that is queued (or whose claim is
+/// older than `stale_claim_before`, left by a desk that stopped) for sending under
+/// `token`, which [`mark_sent`] and [`mark_failed`] must show.
+pub fn claim_next(
     conn: &Connection,
     now: i64,
     stale_claim_before: i64,
-    limit: u32,
-) -> rusqlite::Result<Vec<Claimed>> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM outbox WHERE status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)
-                      ORDER BY id LIMIT ?3)
+    after: i64,
+    token: &str,
+) -> rusqlite::Result<Option<Claimed>> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
+         WHERE id = (SELECT id FROM outbox
+                     WHERE id > ?3 AND (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2))
+                     ORDER BY id LIMIT 1)
          RETURNING id, phone, body, created_at, attempts",
-    )?;
-    let rows = stmt.query_map(params![now, stale_claim_before, limit], |r| {
+    )?
+    .query_row(params![now, stale_claim_before, after, token], |r| {
         Ok(Claimed {
             id: r.get(0)?,
             phone: r.get(1)?,
@@ -216,31 +225,46 @@ pub fn claim(
             created_at: r.get(3)?,
             attempts: r.get(4)?,
         })
-    })?;
-    rows.collect()
+    })
+    .optional()
 }
 
-/// Marks a claimed message sent and blanks its text.
-pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE outbox SET status = 'SENT', body = '', sent_at = ?2, last_error = NULL WHERE id = ?1")?
-        .execute(params![id, now])?;
-    Ok(())
+/// Marks a message sent and blanks its text, if it is still being sent under
+/// `token`; returns whether it was (false: the claim was lost, and whoever took
+/// the message over records it).
+pub fn mark_sent(conn: &Connection, id: i64, token: &str, now: i64) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'SENT', body = '', sent_at = ?3, last_error = NULL, claim_token = NULL
+             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
+        )?
+        .execute(params![id, token, now])?;
+    Ok(n > 0)
 }
 
-/// Records a failed attempt: back to the queue, or given up (text blanked) when
-/// `give_up`.
-pub fn mark_failed(conn: &Connection, id: i64, error: &str, give_up: bool) -> rusqlite::Result<()> {
-    if give_up {
+/// Records a failed attempt — back to the queue, or given up (text blanked) when
+/// `give_up` — if the message is still being sent under `token`; returns whether
+/// it was. A message given up meanwhile (expired) stays given up.
+pub fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    token: &str,
+    error: &str,
+    give_up: bool,
+) -> rusqlite::Result<bool> {
+    let n = if give_up {
         conn.prepare_cached(
-            "UPDATE outbox SET status = 'FAILED', body = '', last_error = ?2 WHERE id = ?1",
+            "UPDATE outbox SET status = 'FAILED', body = '', last_error = ?3, claim_token = NULL
+             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
         )?
     } else {
         conn.prepare_cached(
-            "UPDATE outbox SET status = 'QUEUED', claimed_at = NULL, last_error = ?2 WHERE id = ?1",
+            "UPDATE outbox SET status = 'QUEUED', claimed_at = NULL, claim_token = NULL, last_error = ?3
+             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
         )?
     }
-    .execute(params![id, error])?;
-    Ok(())
+    .execute(params![id, token, error])?;
+    Ok(n > 0)
 }
 
 /// Recent messages, newest first.

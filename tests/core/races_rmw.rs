@@ -12,8 +12,8 @@ use std::time::Duration;
 use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::clock::{Clock, ManualClock};
 use frontdesk::{
-    Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, Role, SeenAppointment, SeriesMode,
-    SeriesRequest, SlotMode,
+    Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, OtpSender, Role, SeenAppointment,
+    SeriesMode, SeriesRequest, SlotMode,
 };
 
 use crate::fixture::{Clinic, NOW, PASSWORD};
@@ -354,5 +354,164 @@ fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw() {
         c.count("SELECT count(*) FROM appointment WHERE status = 'CANCELLED'"),
         0,
         "nothing should be cancelled"
+    );
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// A sender (`/bin/sh`) that logs each phone to `<dir>/sent.log`; its first run
+/// only touches `<dir>/started`, waits for `<dir>/go` and exits `first_exit`.
+fn sender_waiting_once(dir: &Path, first_exit: u8) -> OtpSender {
+    let script = r#"
+        echo "$3" >> "$1/sent.log"
+        if mkdir "$1/first" 2>/dev/null; then
+            touch "$1/started"
+            while [ ! -e "$1/go" ]; do sleep 0.01; done
+            exit "$2"
+        fi
+        exit 0
+    "#;
+    OtpSender {
+        program: Some("/bin/sh".into()),
+        args: vec![
+            "-c".into(),
+            script.into(),
+            "sender".into(),
+            dir.display().to_string(),
+            first_exit.to_string(),
+            "{phone}".into(),
+            "{message}".into(),
+        ],
+    }
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} should appear: the sender should have started",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn sent_log(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("sent.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_message_is_sent_once_when_one_desks_delivery_outlives_the_claim_of_another_message() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let dir = c.dir.path().join("sender");
+    std::fs::create_dir_all(&dir).unwrap();
+    c.desk
+        .set_otp_sender(&cli, &sender_waiting_once(&dir, 0))
+        .unwrap();
+    let first = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
+    let second = c.desk.request_otp(&cli, "0151 2345 6790").unwrap();
+    let desk_a = c.reopen();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| desk_a.deliver_outbox(&cli));
+        wait_for_file(&dir.join("started"));
+        // desk A's sender hangs on the first message past its claim
+        c.clock.advance(121);
+        let b = c.desk.deliver_outbox(&cli).expect("desk B delivers");
+        assert_eq!(b.sent, 2, "desk B sends what is queued or stale: {b:?}");
+        c.clock.advance(9);
+        std::fs::write(dir.join("go"), b"").unwrap();
+        a.join().unwrap().expect("desk A's delivery finishes");
+    });
+    let log = sent_log(&dir);
+    assert_eq!(
+        log.iter().filter(|p| **p == second.phone).count(),
+        1,
+        "the second message should be sent once, by desk B: {log:?}"
+    );
+    let sent_at: Option<i64> = c
+        .desk
+        .read(|conn| {
+            Ok(conn.query_row(
+                "SELECT sent_at FROM outbox WHERE id = ?1",
+                [first.outbox_id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        sent_at,
+        Some(NOW + 121),
+        "the first message should be recorded by desk B, which held its claim, not by desk A, which had lost it"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_message_given_up_while_a_desk_was_sending_it_never_goes_back_to_the_queue() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let dir = c.dir.path().join("sender");
+    std::fs::create_dir_all(&dir).unwrap();
+    c.desk
+        .set_otp_sender(&cli, &sender_waiting_once(&dir, 3))
+        .unwrap();
+    let m = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
+    let desk_a = c.reopen();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| desk_a.deliver_outbox(&cli));
+        wait_for_file(&dir.join("started"));
+        // the passcode expires while desk A's sender hangs: desk B gives it up
+        c.clock.advance(301);
+        let b = c.desk.deliver_outbox(&cli).expect("desk B delivers");
+        assert_eq!(b.expired, 1, "desk B gives up the expired message: {b:?}");
+        std::fs::write(dir.join("go"), b"").unwrap();
+        a.join().unwrap().expect("desk A's delivery finishes");
+    });
+    let (status, body): (String, String) = c
+        .desk
+        .read(|conn| {
+            Ok(conn.query_row(
+                "SELECT status, body FROM outbox WHERE id = ?1",
+                [m.outbox_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("FAILED", ""),
+        "a given-up, blanked message should stay given up after desk A's sender failed"
+    );
+    assert_eq!(sent_log(&dir).len(), 1, "only desk A's sender ran");
+}
+
+#[test]
+fn the_schema_refuses_to_put_a_sent_or_given_up_message_back_in_the_queue() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let m = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
+    c.clock.advance(301);
+    let r = c.desk.deliver_outbox(&cli).unwrap();
+    assert_eq!(r.expired, 1, "the message is given up unsent: {r:?}");
+    let requeued = c.desk.write("test.requeue", |tx| {
+        Ok(tx.execute(
+            "UPDATE outbox SET status = 'QUEUED' WHERE id = ?1",
+            [m.outbox_id],
+        )?)
+    });
+    assert!(
+        requeued.is_err(),
+        "putting a given-up message back in the queue should be refused, got {requeued:?}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM outbox WHERE status = 'FAILED'"),
+        1,
+        "the message should stay given up"
     );
 }

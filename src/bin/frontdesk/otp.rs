@@ -89,10 +89,17 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
         OtpCmd::Deliver => {
             let d = ctx.desk.deliver_outbox(&ctx.actor)?;
             ctx.out.print(&serde_json::json!({ "delivery": d }), || {
-                format!(
+                let mut text = format!(
                     "{} sent, {} failed, {} expired unsent.",
                     d.sent, d.failed, d.expired
-                )
+                );
+                if d.taken_over > 0 {
+                    text += &format!(
+                        " {} taken over by another desk while this one was sending them.",
+                        d.taken_over
+                    );
+                }
+                text
             });
         }
     }

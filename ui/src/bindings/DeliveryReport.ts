@@ -17,6 +17,11 @@ failed: number,
  */
 expired: number, 
 /**
+ * Messages this run sent or tried whose claim another desk took over, or
+ * gave up, meanwhile (that desk's record stands).
+ */
+taken_over: number, 
+/**
  * False when no sender is configured (messages stay queued).
  */
 sender_configured: boolean, };
