@@ -345,3 +345,45 @@ fn record_restore(db: &Path, actor: &Actor, now: i64, detail: &str) -> Result<()
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's own test, without the operating system's list of open files: a
+    /// connection of another program that has read the file and sits idle keeps
+    /// the restore from retiring the database, and keeps working.
+    #[test]
+    fn the_database_is_not_retired_while_another_connection_that_has_read_it_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.sqlite3");
+        drop(crate::Frontdesk::open_default(&db).unwrap());
+        let other = Connection::open(&db).unwrap();
+        other
+            .query_row("SELECT count(*) FROM patient", [], |_| Ok(()))
+            .unwrap();
+        let refused = retire_current(&db, 0).expect_err("refused while another connection is open");
+        assert!(
+            refused.to_string().contains("still has the database open"),
+            "says another program has it open: {refused}"
+        );
+        other
+            .execute(
+                "INSERT INTO patient (name, phone, created_at, updated_at) VALUES ('P', '+4915123456789', 0, 0)",
+                [],
+            )
+            .expect("the other program keeps writing");
+        drop(other);
+        let (_, held) = retire_current(&db, 0).expect("retired once nobody else has it open");
+        drop(held);
+        let mode: String = Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete", "the retired file is out of WAL mode");
+        assert!(
+            !crate::db::sibling(&db, "-wal").exists(),
+            "its log was checkpointed and removed"
+        );
+    }
+}

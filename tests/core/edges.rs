@@ -435,7 +435,18 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
         .join()
         .unwrap()
         .expect("delivery finishes without waiting for the reader");
+    // the erased text must still leave the -wal file: once the reader is gone,
+    // the checkpointer (which retries) empties it
+    let wal = frontdesk::db::sibling(&c.path(), "-wal");
     drop(reader);
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0 {
+        assert!(
+            started.elapsed() < HANG,
+            "the write-ahead log still holds the erased message after the reader let go"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 // ---- 5. a failed sync tells the truth ------------------------------------------
