@@ -428,6 +428,30 @@ impl Frontdesk {
         })
     }
 
+    /// Sets only the passcode sender's arguments; the program stays as stored
+    /// (read inside the write transaction), even if another desk just changed it.
+    pub fn set_otp_sender_args(&self, actor: &Actor, args: &[String]) -> Result<OtpSender> {
+        actor.require(Action::ManageSettings)?;
+        let args = clean_args(args)?;
+        let args_json = serde_json::to_string(&args).map_err(|e| Error::Internal(e.to_string()))?;
+        let now = self.now();
+        self.write("settings", |tx| {
+            if settings::get(tx, SENDER_ARGS_KEY)?.as_deref() != Some(args_json.as_str()) {
+                settings::set(tx, SENDER_ARGS_KEY, &args_json)?;
+                audit(
+                    tx,
+                    now,
+                    actor,
+                    "setting.change",
+                    "setting",
+                    None,
+                    SENDER_ARGS_KEY,
+                )?;
+            }
+            load_sender(tx)
+        })
+    }
+
     /// Outbox messages, newest first (never their text).
     pub fn list_outbox(&self, actor: &Actor, limit: u32) -> Result<Vec<store::OutboxMessage>> {
         actor.require(Action::ManageSettings)?;

@@ -318,6 +318,9 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("set_otp_sender", Action::ManageSettings, |d, a, _| {
             ok(d.set_otp_sender(a, &OtpSender::default()))
         }),
+        ("set_otp_sender_args", Action::ManageSettings, |d, a, _| {
+            ok(d.set_otp_sender_args(a, &[]))
+        }),
         ("list_outbox", Action::ManageSettings, |d, a, _| {
             ok(d.list_outbox(a, 10))
         }),

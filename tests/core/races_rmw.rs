@@ -515,3 +515,34 @@ fn the_schema_refuses_to_put_a_sent_or_given_up_message_back_in_the_queue() {
         "the message should stay given up"
     );
 }
+
+// ---------------------------------------------------------------- sender
+
+#[test]
+fn setting_the_sender_arguments_keeps_the_program_another_desk_set() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let desk_a = c.reopen();
+    c.desk
+        .set_otp_sender(
+            &cli,
+            &OtpSender {
+                program: Some("/usr/local/bin/sms-send".into()),
+                args: vec![],
+            },
+        )
+        .expect("desk B sets the program");
+    let sender = desk_a
+        .set_otp_sender_args(&cli, &["--device".into(), "/dev/ttyUSB0".into()])
+        .expect("desk A sets the arguments");
+    assert_eq!(
+        sender.program.as_deref(),
+        Some("/usr/local/bin/sms-send"),
+        "desk B's program should stay"
+    );
+    assert_eq!(
+        sender.args,
+        ["--device", "/dev/ttyUSB0"],
+        "desk A's arguments should be saved"
+    );
+}

@@ -169,9 +169,9 @@ pub fn settings(ctx: &Ctx, cmd: SettingsCmd) -> Result<(), Error> {
             ctx.desk.set_otp_sender(&ctx.actor, &sender)?;
         }
         SENDER_ARGS_KEY => {
-            let mut sender = ctx.desk.otp_sender(&ctx.actor)?;
-            sender.args = frontdesk::parse_sender_args(&value.join(" "))?;
-            ctx.desk.set_otp_sender(&ctx.actor, &sender)?;
+            // only the arguments: the program stays as stored, not as read here
+            let args = frontdesk::parse_sender_args(&value.join(" "))?;
+            ctx.desk.set_otp_sender_args(&ctx.actor, &args)?;
         }
         // the clinic keys, backup.folder, backup.keep_daily, backup.keep_weekly:
         // validated (and unknown keys refused) by the core's generic setter, which
