@@ -1,7 +1,9 @@
 //! The slot planner: which slots a clinic's weekly templates and time off call for
 //! in a date range, and how that differs from the slots that exist. Pure Rust, no
-//! database: the generation operation runs it before (and, to compare, inside) its
-//! one write transaction, and a second storage backend can reuse it unchanged.
+//! database: the generation operation plans and reconciles the whole range on a read
+//! snapshot (for the preview and to cut the work into parts), then reconciles each
+//! part again inside that part's own short write transaction
+//! ([`reconcile_part`]), and a second storage backend can reuse it unchanged.
 //!
 //! Daylight saving: templates are clinic-local wall-clock times, turned into UTC
 //! with `chrono-tz`. A slot whose start does not exist that day (clocks go forward)
@@ -225,8 +227,39 @@ pub struct Reconciliation {
     pub kept_booked: Vec<ExistingSlot>,
     /// Planned slots not created because they overlap a slot that stays.
     pub skipped_overlaps: Vec<(PlannedSlot, i64)>,
-    /// Planned slots that already exist exactly.
-    pub unchanged: usize,
+    /// Existing slots that are exactly a planned slot (left as they are).
+    pub unchanged: Vec<ExistingSlot>,
+}
+
+impl Reconciliation {
+    /// Rows this reconciliation inserts, deletes or blocks.
+    pub fn writes(&self) -> usize {
+        self.create.len() + self.remove.len() + self.retire.len()
+    }
+
+    /// Appends another part's reconciliation.
+    pub fn extend(&mut self, other: Reconciliation) {
+        self.create.extend(other.create);
+        self.remove.extend(other.remove);
+        self.retire.extend(other.retire);
+        self.kept_booked.extend(other.kept_booked);
+        self.skipped_overlaps.extend(other.skipped_overlaps);
+        self.unchanged.extend(other.unchanged);
+    }
+
+    /// Puts every list in one order (doctor, start, then id), so that the same
+    /// changes read the same however they were found.
+    pub fn sort(&mut self) {
+        let planned = |p: &PlannedSlot| (p.doctor_id, p.start_at, p.end_at, p.template_id);
+        let existing = |s: &ExistingSlot| (s.doctor_id, s.start_at, s.id);
+        self.create.sort_by_key(planned);
+        self.remove.sort_by_key(existing);
+        self.retire.sort_by_key(existing);
+        self.kept_booked.sort_by_key(existing);
+        self.skipped_overlaps
+            .sort_by_key(|(p, id)| (planned(p), *id));
+        self.unchanged.sort_by_key(existing);
+    }
 }
 
 /// Compares what the templates want with what exists, for the doctors in `doctors`
@@ -241,14 +274,42 @@ pub fn reconcile(
     window: (i64, i64),
     now: i64,
 ) -> Reconciliation {
+    reconcile_part(
+        planned,
+        existing,
+        doctors,
+        window,
+        (i64::MIN, i64::MAX),
+        now,
+    )
+}
+
+/// [`reconcile`] for one part `[part.0, part.1)` (by start) of the window, so that a
+/// long generation can run as short transactions, one part each, in start order.
+/// `planned` and `existing` must hold every planned and existing slot starting
+/// within a day (the longest a slot may be) of the part. Only slots starting in the
+/// part are created, removed, blocked or reported; the slots around it are judged
+/// exactly as the whole window's reconciliation judges them (a free generated slot
+/// that no template wants counts as gone, since its own part removes it), so running
+/// the parts one after another ends where one reconciliation of the whole window
+/// ends.
+pub fn reconcile_part(
+    planned: &[PlannedSlot],
+    existing: &[ExistingSlot],
+    doctors: &HashSet<i64>,
+    window: (i64, i64),
+    part: (i64, i64),
+    now: i64,
+) -> Reconciliation {
+    let in_part = |start: i64| part.0 <= start && start < part.1;
     let wanted: HashSet<(i64, i64, i64)> = planned
         .iter()
         .map(|p| (p.doctor_id, p.start_at, p.end_at))
         .collect();
     let mut r = Reconciliation::default();
-    // per doctor: start -> (end, id) of the slots that stay
-    let mut staying: HashMap<i64, BTreeMap<i64, (i64, i64)>> = HashMap::new();
-    for s in existing {
+    // per doctor: start -> (end, index in `existing`) of the slots that stay
+    let mut staying: HashMap<i64, BTreeMap<i64, (i64, usize)>> = HashMap::new();
+    for (i, s) in existing.iter().enumerate() {
         let candidate = doctors.contains(&s.doctor_id)
             && s.template_id.is_some()
             && !s.blocked
@@ -256,33 +317,39 @@ pub fn reconcile(
             && s.start_at >= window.0
             && s.start_at < window.1
             && !wanted.contains(&(s.doctor_id, s.start_at, s.end_at));
+        let mine = in_part(s.start_at);
         if candidate && s.booked {
-            r.kept_booked.push(*s);
+            if mine {
+                r.kept_booked.push(*s);
+            }
         } else if candidate && s.has_history {
-            r.retire.push(*s);
+            if mine {
+                r.retire.push(*s);
+            }
         } else if candidate {
-            r.remove.push(*s);
+            if mine {
+                r.remove.push(*s);
+            }
             continue;
         }
         staying
             .entry(s.doctor_id)
             .or_default()
-            .insert(s.start_at, (s.end_at, s.id));
+            .insert(s.start_at, (s.end_at, i));
     }
-    for p in planned {
+    for p in planned.iter().filter(|p| in_part(p.start_at)) {
         let slots = staying.entry(p.doctor_id).or_default();
-        if slots
-            .get(&p.start_at)
-            .is_some_and(|(end, _)| *end == p.end_at)
-        {
-            r.unchanged += 1;
-            continue;
+        if let Some((end, i)) = slots.get(&p.start_at) {
+            if *end == p.end_at {
+                r.unchanged.push(existing[*i]);
+                continue;
+            }
         }
         // slots that stay never overlap one another, so the last one starting before
         // this one ends is the only one that can overlap it
-        if let Some((_, (end, id))) = slots.range(..p.end_at).next_back() {
+        if let Some((_, (end, i))) = slots.range(..p.end_at).next_back() {
             if *end > p.start_at {
-                r.skipped_overlaps.push((*p, *id));
+                r.skipped_overlaps.push((*p, existing[*i].id));
                 continue;
             }
         }
@@ -564,6 +631,48 @@ mod tests {
         })
     }
 
+    /// Applies a reconciliation to an in-memory slot table, as generation does.
+    fn apply(store: &mut Vec<ExistingSlot>, r: &Reconciliation, next_id: &mut i64) {
+        store.retain(|s| !r.remove.iter().any(|x| x.id == s.id));
+        for s in store.iter_mut() {
+            if r.retire.iter().any(|x| x.id == s.id) {
+                s.blocked = true;
+            }
+        }
+        for p in &r.create {
+            *next_id += 1;
+            store.push(ExistingSlot {
+                id: *next_id,
+                doctor_id: p.doctor_id,
+                start_at: p.start_at,
+                end_at: p.end_at,
+                template_id: Some(p.template_id),
+                blocked: false,
+                booked: false,
+                has_history: false,
+            });
+        }
+    }
+
+    /// The slots of a store, without ids, in one order.
+    fn layout(store: &[ExistingSlot]) -> Vec<(i64, i64, i64, Option<i64>, bool, bool)> {
+        let mut v: Vec<_> = store
+            .iter()
+            .map(|s| {
+                (
+                    s.doctor_id,
+                    s.start_at,
+                    s.end_at,
+                    s.template_id,
+                    s.blocked,
+                    s.booked,
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
@@ -596,6 +705,83 @@ mod tests {
                 prop_assert!(minute >= t.start && minute + t.slot_minutes <= t.end && (minute - t.start).is_multiple_of(t.slot_minutes),
                     "{:?} starts at {} local, off the grid of {:?}", s, minute, t);
             }
+        }
+
+        #[test]
+        fn reconciling_in_parts_one_after_another_ends_where_one_reconciliation_ends(
+            old in arb_templates(),
+            new in arb_templates(),
+            flags in prop::collection::vec((0u8..6, 0u8..3), 0..400),
+            cuts in prop::collection::vec((any::<prop::sample::Index>(), 0i64..3), 0..24),
+        ) {
+            let tz = berlin();
+            let (from, to) = (date(2030, 3, 1), date(2030, 4, 15));
+            let window = (
+                crate::clinic::day_bounds(from, tz).0,
+                crate::clinic::day_bounds(to, tz).1,
+            );
+            // what an earlier layout left: some booked, some with history, some
+            // blocked, some made by hand; "now" lies a few days into the range
+            let now = window.0 + 3 * 86_400 + 1800;
+            let mut store: Vec<ExistingSlot> = plan_slots(&old, &[], from, to, tz, 0)
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let (state, kind) = flags.get(i).copied().unwrap_or((0, 0));
+                    ExistingSlot {
+                        id: i as i64 + 1,
+                        doctor_id: p.doctor_id,
+                        start_at: p.start_at,
+                        end_at: p.end_at,
+                        template_id: (kind != 2).then_some(p.template_id + 100),
+                        blocked: state == 5,
+                        booked: state == 1 || state == 2,
+                        has_history: (1..=3).contains(&state),
+                    }
+                })
+                .collect();
+            let planned = plan_slots(&new, &[], from, to, tz, now);
+            let doctors = HashSet::from([1, 2, 3]);
+            let mut whole_store = store.clone();
+            let mut whole = reconcile(&planned, &whole_store, &doctors, window, now);
+            let mut next = 10_000;
+            apply(&mut whole_store, &whole, &mut next);
+
+            // parts end at slot starts (where cutting matters most) or a minute off them
+            let starts: Vec<i64> = store
+                .iter()
+                .map(|s| s.start_at)
+                .chain(planned.iter().map(|p| p.start_at))
+                .collect();
+            let mut bounds: Vec<i64> = if starts.is_empty() {
+                Vec::new()
+            } else {
+                cuts.iter()
+                    .map(|(i, shift)| i.get(&starts) + (shift - 1) * 60)
+                    .filter(|t| window.0 < *t && *t < window.1)
+                    .collect()
+            };
+            bounds.sort_unstable();
+            bounds.dedup();
+            let mut edges = vec![window.0];
+            edges.extend(bounds);
+            edges.push(window.1);
+            let mut parts = Reconciliation::default();
+            for w in edges.windows(2) {
+                let (lo, hi) = (w[0], w[1]);
+                let near = |start: i64| lo - 86_400 <= start && start < hi + 86_400;
+                let existing: Vec<ExistingSlot> =
+                    store.iter().filter(|s| near(s.start_at)).copied().collect();
+                let planned: Vec<PlannedSlot> =
+                    planned.iter().filter(|p| near(p.start_at)).copied().collect();
+                let r = reconcile_part(&planned, &existing, &doctors, window, (lo, hi), now);
+                apply(&mut store, &r, &mut next);
+                parts.extend(r);
+            }
+            prop_assert_eq!(layout(&store), layout(&whole_store), "the same slots in the end");
+            whole.sort();
+            parts.sort();
+            prop_assert_eq!(parts, whole, "the parts together report what the whole reports");
         }
     }
 }

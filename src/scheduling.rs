@@ -240,6 +240,10 @@ pub struct GenerationReport {
     /// Slots the templates call for that already exist.
     #[ts(type = "number")]
     pub unchanged: u64,
+    /// A fingerprint of what this preview showed and depended on; applying with it
+    /// (`generate_slots_as_previewed`) is refused if anything changed since.
+    #[serde(default)]
+    pub preview_token: String,
 }
 
 /// How a series treats occurrences that cannot be booked.

@@ -22,6 +22,7 @@ mod waitlist;
 
 pub use appointments::BookRequest;
 pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
+pub use generate::{GenerationSteps, PART_WRITES};
 pub use otp::{
     generate_code, parse_sender_args, DeliveryReport, OtpRequested, OtpSender, PhoneVerified,
     MAX_ATTEMPTS, SENDER_ARGS_KEY, SENDER_KEY,

@@ -186,18 +186,3 @@ pub fn time_off_specs(
         })
         .collect())
 }
-
-/// A cheap fingerprint of everything slot planning reads (templates, breaks, time
-/// off, the time zone): generation plans outside its transaction and re-plans if
-/// this changed meanwhile. Templates and time off are only ever added or removed,
-/// never edited, so counts and maximum ids capture every change.
-pub fn planning_fingerprint(conn: &Connection) -> rusqlite::Result<String> {
-    conn.prepare_cached(
-        "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) FROM schedule_template) || '/' ||
-                (SELECT count(*) FROM schedule_template_break) || '/' ||
-                (SELECT count(*) || ':' || coalesce(max(id), 0) FROM time_off) || '/' ||
-                coalesce((SELECT value FROM setting WHERE key = ?1), '') || '/' ||
-                (SELECT count(*) || ':' || coalesce(sum(active), 0) FROM doctor)",
-    )?
-    .query_row([crate::clinic::keys::TIME_ZONE], |r| r.get(0))
-}

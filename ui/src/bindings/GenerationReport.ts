@@ -42,4 +42,9 @@ skipped_overlaps: Array<SlotChange>,
 /**
  * Slots the templates call for that already exist.
  */
-unchanged: number, };
+unchanged: number, 
+/**
+ * A fingerprint of what this preview showed and depended on; applying with it
+ * (`generate_slots_as_previewed`) is refused if anything changed since.
+ */
+preview_token: string, };
