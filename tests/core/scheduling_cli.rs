@@ -131,10 +131,21 @@ fn an_admin_goes_from_an_empty_clinic_to_a_bookable_month_with_the_command_line(
         136,
         "the preview counts the month's slots"
     );
+    let token = preview["preview_token"].as_str().expect("a preview token");
     assert_eq!(
-        count(&json(&db, &month), "created"),
+        count(
+            &json(&db, &[&month[..], &["--preview-token", token]].concat()),
+            "created"
+        ),
         136,
         "generation creates what the preview announced"
+    );
+    let stale = run(&db, &[&month[..], &["--preview-token", token]].concat());
+    assert_eq!(
+        stale.status.code(),
+        Some(1),
+        "the same preview token again is refused as a conflict: the month it previewed is generated now ({})",
+        String::from_utf8_lossy(&stale.stderr)
     );
     let again = json(&db, &month);
     assert_eq!(

@@ -95,7 +95,8 @@ pub async fn remove_time_off(
 }
 
 /// Generates slots from the templates for `from..=to` (`YYYY-MM-DD`); with
-/// `dry_run` only previews.
+/// `dry_run` only previews. With the `preview_token` of a preview, applies only if
+/// nothing that preview showed has changed since (else a Conflict).
 #[tauri::command(async)]
 pub async fn generate_slots(
     state: State<'_, AppState>,
@@ -103,11 +104,16 @@ pub async fn generate_slots(
     to: Input<String>,
     doctor_id: Input<Option<i64>>,
     dry_run: Input<bool>,
+    preview_token: Input<Option<String>>,
 ) -> Result<GenerationReport, CommandError> {
-    let (Input(from), Input(to), Input(doctor_id), Input(dry_run)) = (from, to, doctor_id, dry_run);
+    let (Input(from), Input(to), Input(doctor_id), Input(dry_run), Input(preview_token)) =
+        (from, to, doctor_id, dry_run, preview_token);
     as_actor(&state, move |desk, actor| {
         let (from, to) = (parse_date(&from)?, parse_date(&to)?);
-        desk.generate_slots(actor, from, to, doctor_id, dry_run)
+        match preview_token.filter(|_| !dry_run) {
+            Some(token) => desk.generate_slots_as_previewed(actor, from, to, doctor_id, &token),
+            None => desk.generate_slots(actor, from, to, doctor_id, dry_run),
+        }
     })
     .await
 }

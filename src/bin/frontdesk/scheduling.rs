@@ -109,9 +109,13 @@ pub enum SlotsCmd {
         /// Only this doctor
         #[arg(long)]
         doctor: Option<i64>,
-        /// Show what would change, change nothing
-        #[arg(long)]
+        /// Show what would change, change nothing (prints a preview token)
+        #[arg(long, conflicts_with = "preview_token")]
         dry_run: bool,
+        /// Apply only if nothing changed since the --dry-run that printed this token
+        /// (refused as a conflict, exit 1, otherwise)
+        #[arg(long)]
+        preview_token: Option<String>,
     },
 }
 
@@ -392,6 +396,12 @@ fn describe_report(r: &GenerationReport, tz: Tz) -> String {
         r.skipped_overlaps.len(),
         r.unchanged
     );
+    if r.dry_run {
+        t += &format!(
+            "To apply exactly this: add --preview-token {}\n",
+            r.preview_token
+        );
+    }
     t += &change_lines(
         "Booked slots no template calls for (kept; move or cancel them by hand)",
         &r.kept_booked,
@@ -416,14 +426,21 @@ pub fn slots(ctx: &Ctx, cmd: SlotsCmd) -> Result<(), Error> {
             to,
             doctor,
             dry_run,
+            preview_token,
         } => {
-            let r = ctx.desk.generate_slots(
-                &ctx.actor,
-                parse_date(&from)?,
-                parse_date(&to)?,
-                doctor,
-                dry_run,
-            )?;
+            let (from, to) = (parse_date(&from)?, parse_date(&to)?);
+            let r = match preview_token {
+                Some(token) => ctx.desk.generate_slots_as_previewed(
+                    &ctx.actor,
+                    from,
+                    to,
+                    doctor,
+                    token.trim(),
+                )?,
+                None => ctx
+                    .desk
+                    .generate_slots(&ctx.actor, from, to, doctor, dry_run)?,
+            };
             ctx.out.print(&r, || describe_report(&r, tz));
         }
     }

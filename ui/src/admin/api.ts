@@ -78,8 +78,15 @@ export const listTimeOff = (doctorId: number | null) =>
 export const addTimeOff = (timeOff: NewTimeOff) => call<TimeOff>("add_time_off", { timeOff });
 export const removeTimeOff = (timeOffId: number) =>
   call<null>("remove_time_off", { timeOffId });
-export const generateSlots = (from: string, to: string, doctorId: number | null, dryRun: boolean) =>
-  call<GenerationReport>("generate_slots", { from, to, doctorId, dryRun });
+// a preview (dryRun) returns a preview_token; applying with it is refused (Conflict)
+// if anything the preview showed changed meanwhile
+export const generateSlots = (
+  from: string,
+  to: string,
+  doctorId: number | null,
+  dryRun: boolean,
+  previewToken: string | null = null,
+) => call<GenerationReport>("generate_slots", { from, to, doctorId, dryRun, previewToken });
 
 // Staff
 export const listStaff = () => call<StaffMember[]>("list_staff");
