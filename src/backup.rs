@@ -19,6 +19,7 @@
 //! walk through why a kill at any moment leaves a whole database.
 
 mod restore;
+mod verify;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,9 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
-pub use restore::{restore, verify, BackupCheck, RestoreReport};
+pub(crate) use restore::restore_with;
+pub use restore::{restore, RestoreReport};
+pub use verify::{file_sha256, verify, BackupCheck};
 
 /// Backup files are `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC).
 const PREFIX: &str = "frontdesk-";
@@ -301,11 +304,7 @@ fn integrity_problems(conn: &Connection) -> Result<Vec<String>> {
 }
 
 /// fsyncs a folder so a rename in it survives a power cut.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
+use crate::platform::sync_dir;
 
 #[cfg(test)]
 mod tests {

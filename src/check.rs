@@ -1,10 +1,14 @@
-//! `frontdesk check`: SQLite's own integrity checks plus the invariants Frontdesk
-//! promises, each as a query that must return nothing.
+//! `frontdesk check`: SQLite's own integrity checks, the invariants Frontdesk
+//! promises (each a query that must return nothing), the schema exactly as the
+//! migrations make it, and the audit log: its chain sealed with the clinic's key,
+//! its head where the anchor outside the database says, and every audited record
+//! in the state its last audit row recorded.
 
 use rusqlite::Connection;
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::audit_key::Seal;
 use crate::error::Result;
 use crate::store::audit;
 use crate::Frontdesk;
@@ -101,8 +105,14 @@ fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
     .collect()
 }
 
-/// Runs every check on `conn`.
-pub fn run(conn: &Connection, extra: &[(&str, &str)]) -> Result<CheckReport> {
+/// Runs every check on `conn`, with the clinic's audit seal; `anchored`: compare
+/// the log's end with the anchor (not for a copy, which may be older).
+pub fn run(
+    conn: &Connection,
+    extra: &[(&str, &str)],
+    seal: &Seal,
+    anchored: bool,
+) -> Result<CheckReport> {
     let mut items = Vec::new();
     let mut add = |name: &str, problems: Vec<String>| {
         items.push(CheckItem {
@@ -121,18 +131,74 @@ pub fn run(conn: &Connection, extra: &[(&str, &str)]) -> Result<CheckReport> {
         "SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check",
     )?;
     add("SQLite foreign_key_check", fk);
+    add(
+        "the schema, triggers included, is exactly what the migrations make",
+        crate::db::schema_differences(conn)?,
+    );
     for (name, sql) in INVARIANTS.iter().chain(extra) {
         add(name, strings(conn, sql)?);
     }
-    let chain = audit::first_broken_link(conn)?
-        .map(|id| format!("audit row {id} does not match the chain"))
+    let chain = audit::verify_chain(conn, seal.key.as_ref(), Some(seal.keyed_from))?
+        .map(|fault| fault.to_string())
         .into_iter()
         .collect();
-    add("the audit log's hash chain is intact", chain);
+    add(
+        "the audit log's chain is intact and sealed with the clinic's key",
+        chain,
+    );
+    if anchored {
+        add(
+            "the audit log ends where the anchor outside the database says",
+            anchor_problems(conn, seal)?,
+        );
+    }
+    let mut unaudited = Vec::new();
+    for (entity, table, state) in audit::AUDITED {
+        unaudited.extend(strings(conn, &reconcile_sql(entity, table, state))?);
+    }
+    add(
+        "every staff member, appointment and patient is as its last audit row recorded",
+        unaudited,
+    );
     Ok(CheckReport {
         ok: items.iter().all(|i| i.ok),
         items,
     })
+}
+
+/// The newest row any desk on this computer saw saved must still be there, with
+/// the same MAC: otherwise rows were removed (or rewritten) behind the app's back.
+fn anchor_problems(conn: &Connection, seal: &Seal) -> Result<Vec<String>> {
+    let Some(anchor) = seal.anchor.read()? else {
+        return Ok(Vec::new());
+    };
+    if anchor.head_id == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(match audit::hash_of(conn, anchor.head_id)? {
+        Some(hash) if hash == anchor.head_hash => Vec::new(),
+        Some(_) => vec![format!(
+            "audit row {} differs from the one recorded outside the database",
+            anchor.head_id
+        )],
+        None => vec![format!(
+            "the audit log ends before row {}, which was saved and recorded outside the database: rows were removed",
+            anchor.head_id
+        )],
+    })
+}
+
+/// Records whose state differs from what their last sealed audit row recorded.
+/// Records whose last audited change predates sealed audit rows are not compared.
+fn reconcile_sql(entity: &str, table: &str, state: &str) -> String {
+    format!(
+        "SELECT '{entity} ' || t.id || ' is ' || ({state}) || ' but its last audit row (' || last.id || ') recorded ' || last.state
+         FROM {table} t
+         JOIN audit_event last ON last.id = (
+             SELECT max(e.id) FROM audit_event e
+             WHERE e.entity = '{entity}' AND e.entity_id = t.id AND e.keyed = 1 AND e.state <> '')
+         WHERE last.state IS NOT ({state})"
+    )
 }
 
 /// Invariant queries contributed by other modules (passcodes, scheduling).
@@ -141,6 +207,19 @@ pub static EXTRA_INVARIANTS: &[(&str, &str)] = &[];
 impl Frontdesk {
     /// Runs SQLite's integrity checks and every Frontdesk invariant.
     pub fn check(&self) -> Result<CheckReport> {
-        self.read(|c| run(c, EXTRA_INVARIANTS))
+        self.read(|c| self.check_copy_inner(c, true))
+    }
+
+    /// The same checks on another copy of this clinic's database (a backup), with
+    /// this clinic's key; its audit log may end earlier than this one's.
+    pub fn check_copy(&self, conn: &Connection) -> Result<CheckReport> {
+        self.check_copy_inner(conn, false)
+    }
+
+    fn check_copy_inner(&self, conn: &Connection, anchored: bool) -> Result<CheckReport> {
+        let seal = self.writer.seal();
+        // the reconciliation recomputes records' keyed digests
+        seal.install(conn)?;
+        run(conn, EXTRA_INVARIANTS, seal, anchored)
     }
 }

@@ -205,6 +205,56 @@ fn schema_is_ready(conn: &Connection) -> Result<bool> {
     Ok(found == known && mode.eq_ignore_ascii_case("wal"))
 }
 
+/// One schema object: (type, name, table, SQL).
+pub type SchemaObject = (String, String, String, Option<String>);
+
+/// The schema objects of a database (tables, indexes, triggers, views), without
+/// SQLite's own (`sqlite_*`: statistics, autoindexes, sequences).
+pub fn schema_objects(conn: &Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         ORDER BY type, name",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    rows.collect()
+}
+
+/// What the migrations of this build make for schema `version`, object by object.
+pub fn expected_schema(version: usize) -> Result<Vec<SchemaObject>> {
+    let mut conn = Connection::open_in_memory()?;
+    migrations()
+        .to_version(&mut conn, version)
+        .map_err(|e| Error::Internal(format!("cannot build schema version {version}: {e}")))?;
+    Ok(schema_objects(&conn)?)
+}
+
+/// How the schema of `conn` (at its `user_version`) differs from what the
+/// migrations make for that version: each extra, missing or altered object named.
+pub fn schema_differences(conn: &Connection) -> Result<Vec<String>> {
+    let version = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+    if version < 0 || version as usize > latest_schema_version() {
+        return Ok(vec![format!(
+            "schema version {version} is not one this build knows"
+        )]);
+    }
+    let expected = expected_schema(version as usize)?;
+    let found = schema_objects(conn)?;
+    let mut problems = Vec::new();
+    for f in &found {
+        match expected.iter().find(|e| e.0 == f.0 && e.1 == f.1) {
+            None => problems.push(format!("extra {} {}", f.0, f.1)),
+            Some(e) if e != f => problems.push(format!("altered {} {}", f.0, f.1)),
+            Some(_) => {}
+        }
+    }
+    for e in &expected {
+        if !found.iter().any(|f| f.0 == e.0 && f.1 == e.1) {
+            problems.push(format!("missing {} {}", e.0, e.1));
+        }
+    }
+    Ok(problems)
+}
+
 /// Builds the read pool. A small pool is enough: there is one writer per process
 /// and reads are short.
 pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Result<Pool> {

@@ -7,6 +7,7 @@
 //! [`tx`]; all SQL lives in [`store`].
 #![deny(missing_docs)]
 
+pub mod audit_key;
 pub mod auth;
 pub mod backup;
 pub mod bench;
@@ -59,6 +60,9 @@ pub struct OpenOptions {
     pub pool_size: u32,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// The folder with the clinic's audit key and anchor (`None`: the default, see
+    /// [`audit_key`]).
+    pub keys_dir: Option<PathBuf>,
     /// Test hook run before each sync of the write-ahead log; an error it returns
     /// stands in for the disk's (see [`tx`]).
     pub sync_fault: Option<tx::SyncFault>,
@@ -84,6 +88,7 @@ impl Default for OpenOptions {
             pool_size: 4,
             clock: Arc::new(SystemClock),
             sync_fault: None,
+            keys_dir: None,
         }
     }
 }
@@ -111,9 +116,17 @@ impl Frontdesk {
         let metrics = Arc::new(Metrics::default());
         let lock = tx::lock_file::LockFile::open(&path)?;
         db::prepare_schema(&path, &lock, options.lock_deadline)?;
+        let keys = audit_key::KeyFolder::new(
+            options
+                .keys_dir
+                .unwrap_or_else(audit_key::KeyFolder::default_dir),
+            &path,
+        )?;
+        let seal = audit_key::Seal::open(&path, &keys)?;
         let writer = Writer::open(
             &path,
             lock,
+            seal,
             options.lock_deadline,
             options.sync_fault,
             metrics.clone(),
@@ -178,6 +191,12 @@ impl Frontdesk {
     /// The clinic settings.
     pub fn settings(&self) -> Result<ClinicSettings> {
         self.read(ClinicSettings::load)
+    }
+
+    /// Lets a connection of this process's own append to the audit log (tools that
+    /// write outside the write path, such as the benchmark's baseline).
+    pub(crate) fn seal_connection(&self, conn: &rusqlite::Connection) -> Result<()> {
+        self.writer.seal().install(conn)
     }
 
     /// True when the database file was replaced under this handle (a restore run

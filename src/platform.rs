@@ -37,6 +37,33 @@ fn id_of(_meta: &std::fs::Metadata) -> Option<FileId> {
     None
 }
 
+/// Creates `dir` and its missing parents, readable only by this user (0700).
+pub fn create_private_dir(dir: &Path) -> crate::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        crate::Error::Unusable(format!("cannot create the folder {}: {e}", dir.display()))
+    })
+}
+
+/// Creates a new file readable only by this user (0600); fails if it exists.
+pub fn create_private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Makes a folder's entries (a new or renamed file) durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// The programs (`name (pid N)`) that have any of `files` open, as far as this
 /// user may see (Linux: `/proc/*/fd`). Catches what SQLite's locks cannot: a
 /// connection that was opened but has not read anything yet holds no lock.
@@ -110,7 +137,9 @@ mod tests {
         let _held = File::open(&a).unwrap();
         let found = processes_with_open(&[&a]);
         assert!(
-            found.iter().any(|p| p.contains(&format!("pid {}", std::process::id()))),
+            found
+                .iter()
+                .any(|p| p.contains(&format!("pid {}", std::process::id()))),
             "this process holds it: {found:?}"
         );
     }

@@ -26,7 +26,6 @@
 //! the restored database. The database path is resolved first, so a restore
 //! through a symlink replaces the real file and keeps the link.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,34 +34,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{integrity_problems, sync_dir, utc, write_backup, NAME_TIME, SAFETY_PREFIX, SUFFIX};
+use super::verify::{file_sha256, sqlite_header, verify_as, BackupCheck};
+use super::{sync_dir, utc, write_backup, NAME_TIME, SAFETY_PREFIX, SUFFIX};
+use crate::audit_key::{KeyFolder, Seal};
 use crate::auth::{Action, Actor};
 use crate::error::{Error, Result};
 use crate::settings;
 use crate::store::audit;
-
-/// What a verified backup holds.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct BackupCheck {
-    /// The file checked.
-    pub path: String,
-    /// Its schema version (`PRAGMA user_version`).
-    #[ts(type = "number")]
-    pub schema_version: i64,
-    /// Appointments in it.
-    #[ts(type = "number")]
-    pub appointments: i64,
-    /// Patients in it.
-    #[ts(type = "number")]
-    pub patients: i64,
-    /// Audit events in it (the chain was verified).
-    #[ts(type = "number")]
-    pub audit_events: i64,
-    /// The newest audit event's time (Unix seconds), a hint of how recent it is.
-    #[ts(type = "number | null")]
-    pub last_change_at: Option<i64>,
-}
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -79,105 +57,33 @@ pub struct RestoreReport {
     pub millis: u64,
 }
 
-/// Verifies that `path` is a Frontdesk backup this build can restore: opens it
-/// read-only, `integrity_check`, a Frontdesk schema not newer than this build, an
-/// intact audit chain. Every refusal is a sentence for the admin.
-pub fn verify(path: &Path) -> Result<BackupCheck> {
-    verify_as(path, path)
-}
-
-/// The file's first bytes say it is a SQLite database (a cheap check before any
-/// lock is taken; [`verify`] does the real one).
-fn sqlite_header(path: &Path, shown: &Path) -> Result<()> {
-    let shown = shown.display();
-    let mut header = [0u8; 16];
-    let readable = File::open(path).and_then(|mut f| f.read_exact(&mut header));
-    if let Err(e) = readable {
-        return Err(if e.kind() == std::io::ErrorKind::NotFound {
-            Error::invalid(format!("there is no backup file at {shown}"))
-        } else {
-            Error::invalid(format!("{shown} cannot be read as a backup: {e}"))
-        });
-    }
-    if &header != b"SQLite format 3\0" {
-        return Err(Error::invalid(format!(
-            "{shown} is not a Frontdesk backup (it is not a SQLite database)"
-        )));
-    }
-    Ok(())
-}
-
-/// [`verify`] of `path`, naming the file `shown` in messages (a restore verifies
-/// its copy of the backup but talks about the backup).
-fn verify_as(path: &Path, shown: &Path) -> Result<BackupCheck> {
-    sqlite_header(path, shown)?;
-    let shown = shown.display();
-    let damaged = |_: rusqlite::Error| {
-        Error::invalid(format!(
-            "the backup {shown} is damaged (its integrity check failed) and cannot be restored; \
-             choose an older backup. Nothing was changed."
-        ))
-    };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::invalid(format!("{shown} cannot be opened as a backup: {e}")))?;
-    match integrity_problems(&conn) {
-        Ok(p) if p.is_empty() => {}
-        Ok(_) => return Err(damaged(rusqlite::Error::InvalidQuery)),
-        Err(Error::Database(e)) => return Err(damaged(e)),
-        Err(e) => return Err(e),
-    }
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('setting', 'appointment', 'patient', 'audit_event')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(damaged)?;
-    if tables != 4 {
-        return Err(Error::invalid(format!(
-            "{shown} is a SQLite database but not a Frontdesk database"
-        )));
-    }
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(damaged)?;
-    let known = crate::db::latest_schema_version() as i64;
-    if version > known {
-        return Err(Error::invalid(format!(
-            "the backup {shown} was written by a newer Frontdesk (schema version {version}; this app knows up to \
-             {known}). Update Frontdesk before restoring it. Nothing was changed."
-        )));
-    }
-    if let Some(row) = audit::first_broken_link(&conn).map_err(damaged)? {
-        return Err(Error::invalid(format!(
-            "the backup {shown} has an altered audit log (the hash chain breaks at event {row}); it will not be \
-             restored. Nothing was changed."
-        )));
-    }
-    let count = |sql: &str| {
-        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-            .map_err(damaged)
-    };
-    Ok(BackupCheck {
-        path: shown.to_string(),
-        schema_version: version,
-        appointments: count("SELECT count(*) FROM appointment")?,
-        patients: count("SELECT count(*) FROM patient")?,
-        audit_events: count("SELECT count(*) FROM audit_event")?,
-        last_change_at: conn
-            .query_row("SELECT max(at) FROM audit_event", [], |r| r.get(0))
-            .map_err(damaged)?,
-    })
-}
-
 /// Restores the backup `candidate` over the database at `db` (see the module docs
 /// for the steps and why a kill at any moment leaves a whole database). No
 /// [`crate::Frontdesk`] may be open on `db`, in this process or another: drop yours
 /// first and reopen afterwards. `now` stamps the safety copy and the audit row.
-pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<RestoreReport> {
+/// `confirmed`: the admin saw the check's warnings (a foreign file, differing
+/// staff accounts) and wants it restored anyway; without it such a backup is
+/// refused. Keys come from this computer's key folder.
+pub fn restore(
+    actor: &Actor,
+    db: &Path,
+    candidate: &Path,
+    now: i64,
+    confirmed: bool,
+) -> Result<RestoreReport> {
+    let keys = KeyFolder::new(KeyFolder::default_dir(), db)?;
+    restore_with(actor, db, candidate, now, confirmed, &keys)
+}
+
+/// [`restore`] with the key folder `keys`.
+pub(crate) fn restore_with(
+    actor: &Actor,
+    db: &Path,
+    candidate: &Path,
+    now: i64,
+    confirmed: bool,
+    keys: &KeyFolder,
+) -> Result<RestoreReport> {
     actor.require(Action::ManageBackups)?;
     let started = Instant::now();
     // cheap checks first; the full verification runs on the copy that is swapped
@@ -191,7 +97,15 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
 
     let restoring = crate::db::sibling(db, ".restoring");
     let _ = std::fs::remove_file(&restoring); // left by a killed restore
-    let outcome = prepare_copy(candidate, &restoring).and_then(|check| {
+    let kept = this_computers_settings(db)?;
+    let outcome = prepare_copy(candidate, &restoring, db, keys).and_then(|check| {
+        if check.needs_confirmation() && !confirmed {
+            return Err(Error::invalid(format!(
+                "{} needs your confirmation before it is restored: {}. Nothing was changed.",
+                candidate.display(),
+                check.warnings().join("; ")
+            )));
+        }
         let retired = if db.exists() {
             Some(retire_current(db, now)?)
         } else {
@@ -220,7 +134,11 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    record_restore(db, actor, now, &detail)?;
+    let safety_sha = match &safety {
+        Some(p) => Some((p.display().to_string(), file_sha256(p)?)),
+        None => None,
+    };
+    record_restore(db, actor, now, &detail, &kept, safety_sha, keys)?;
     tracing::info!(
         millis = started.elapsed().as_millis() as u64,
         "database restored from a backup"
@@ -236,7 +154,7 @@ pub fn restore(actor: &Actor, db: &Path, candidate: &Path, now: i64) -> Result<R
 /// Copies the candidate to `to`, marks the copy as a rollback-journal database (a
 /// file copied from a live WAL database carries the WAL flag; it has no `-wal` of
 /// its own here), fsyncs, and verifies the copy.
-fn prepare_copy(candidate: &Path, to: &Path) -> Result<BackupCheck> {
+fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Result<BackupCheck> {
     std::fs::copy(candidate, to)
         .map_err(|e| Error::invalid(format!("cannot copy the backup next to the database: {e}")))?;
     let mut f = std::fs::OpenOptions::new()
@@ -257,7 +175,7 @@ fn prepare_copy(candidate: &Path, to: &Path) -> Result<BackupCheck> {
     f.sync_all()
         .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
     drop(f);
-    verify_as(to, candidate)
+    verify_as(to, candidate, db, keys)
 }
 
 /// The refusal when another program has the database open.
@@ -300,7 +218,9 @@ fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
     // needs the exclusive lock that every connection's shared WAL lock blocks); on
     // the way out it checkpoints the log into the main file and deletes it
     let mode = conn
-        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0))
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| {
+            r.get::<_, String>(0)
+        })
         .map_err(|e| {
             if crate::error::is_busy(&e) {
                 in_use("")
@@ -329,10 +249,64 @@ fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
     Ok((safety, conn))
 }
 
-/// Adds the `backup.restore` audit row to the restored database.
-fn record_restore(db: &Path, actor: &Actor, now: i64, detail: &str) -> Result<()> {
+/// Settings that run a program or move data: a restore never takes them from the
+/// backup, it keeps this computer's (a hostile backup could name a program to run
+/// or a folder to copy the data to).
+const THIS_COMPUTERS_SETTINGS: &[&str] = &["otp.sender", "otp.sender_args", "backup.folder"];
+
+/// This computer's values of [`THIS_COMPUTERS_SETTINGS`] (none without a database).
+fn this_computers_settings(db: &Path) -> Result<Vec<(String, String)>> {
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut kept = Vec::new();
+    for key in THIS_COMPUTERS_SETTINGS {
+        if let Some(value) = crate::store::settings::get(&conn, key)? {
+            kept.push((key.to_string(), value));
+        }
+    }
+    Ok(kept)
+}
+
+/// Brings the restored database to this build's schema, then in one transaction:
+/// this computer's settings in place of the backup's, the safety copy recorded as
+/// a backup Frontdesk wrote (so it can be restored without a warning), and the
+/// `backup.restore` audit row; then moves the audit anchor to the restored log.
+fn record_restore(
+    db: &Path,
+    actor: &Actor,
+    now: i64,
+    detail: &str,
+    kept: &[(String, String)],
+    safety: Option<(String, String)>,
+    keys: &KeyFolder,
+) -> Result<()> {
+    let lock = crate::tx::lock_file::LockFile::open(db)?;
+    crate::db::prepare_schema(db, &lock, Duration::from_secs(10))?;
+    drop(lock);
+    let seal = Seal::open(db, keys)?;
     let mut conn = crate::db::open_connection(db, Duration::from_secs(10))?;
+    seal.install(&conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for key in THIS_COMPUTERS_SETTINGS {
+        tx.execute("DELETE FROM setting WHERE key = ?1", [key])?;
+    }
+    for (key, value) in kept {
+        tx.execute(
+            "INSERT INTO setting (key, value) VALUES (?1, ?2)",
+            [key, value],
+        )?;
+    }
+    if let Some((file, sha256)) = safety {
+        let bytes = std::fs::metadata(&file)
+            .map(|m| m.len() as i64)
+            .unwrap_or(0);
+        tx.execute(
+            "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256) VALUES (?1, ?2, ?3, 0, 1, ?4, ?5)",
+            rusqlite::params![now, file, bytes, actor.label(), sha256],
+        )?;
+    }
     audit::record(
         &tx,
         now,
@@ -342,7 +316,9 @@ fn record_restore(db: &Path, actor: &Actor, now: i64, detail: &str) -> Result<()
         None,
         detail,
     )?;
+    let (head_id, head_hash) = audit::head(&tx)?;
     tx.commit()?;
+    seal.anchor.reset(seal.keyed_from, head_id, &head_hash)?;
     Ok(())
 }
 

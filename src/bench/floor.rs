@@ -115,6 +115,9 @@ pub(crate) fn busy_handler_only(
 ) -> Result<BenchRow> {
     let all = Mutex::new((Samples::default(), Vec::<u64>::new()));
     let now = chrono::Utc::now().timestamp();
+    // the raw connections seal their audit rows with the clinic's key, as a desk does
+    let desk = clinic.open()?;
+    let desk = &desk;
     let t = Instant::now();
     std::thread::scope(|sc| {
         for th in 0..threads {
@@ -124,6 +127,7 @@ pub(crate) fn busy_handler_only(
                 let mut holds = Vec::new();
                 if let Ok(mut conn) =
                     crate::db::open_connection(clinic.path(), Duration::from_millis(5000))
+                        .and_then(|c| desk.seal_connection(&c).map(|()| c))
                 {
                     let mut i = th;
                     while t.elapsed() < phase {

@@ -70,20 +70,34 @@ impl Frontdesk {
     /// cannot be restored).
     pub fn check_backup(&self, actor: &Actor, candidate: &Path) -> Result<BackupCheck> {
         actor.require(Action::ManageBackups)?;
-        backup::verify(candidate)
+        backup::verify(candidate, self.path(), &self.writer.seal().folder)
     }
 
     /// Restores `candidate` over this database (see [`backup::restore`]). Closes
     /// this handle first, because a restore needs the file to itself; the caller
     /// reopens the database afterwards whether it succeeded or not. Refused while
-    /// any other desk has the database open.
-    pub fn restore_backup(self, actor: &Actor, candidate: &Path) -> Result<RestoreReport> {
+    /// any other desk has the database open. `confirmed`: the admin confirmed the
+    /// check's warnings (see [`BackupCheck::needs_confirmation`]).
+    pub fn restore_backup(
+        self,
+        actor: &Actor,
+        candidate: &Path,
+        confirmed: bool,
+    ) -> Result<RestoreReport> {
         actor.require(Action::ManageBackups)?;
-        backup::verify(candidate)?;
+        let check = self.check_backup(actor, candidate)?;
+        if check.needs_confirmation() && !confirmed {
+            return Err(Error::invalid(format!(
+                "{} needs your confirmation before it is restored: {}. Nothing was changed.",
+                candidate.display(),
+                check.warnings().join("; ")
+            )));
+        }
         let (db, now) = (self.path().to_path_buf(), self.now());
+        let keys = self.writer.seal().folder.clone();
         let _ = self.flush_metrics();
         drop(self);
-        backup::restore(actor, &db, candidate, now)
+        backup::restore_with(actor, &db, candidate, now, confirmed, &keys)
     }
 
     fn last_backup_at(&self) -> Result<Option<i64>> {
@@ -121,6 +135,8 @@ impl Frontdesk {
         let started = Instant::now();
         // a pooled read connection: the snapshot never blocks the desks' writes
         let bytes = self.read(|c| backup::write_backup(c, &target))?;
+        // recorded, so a restore can tell this backup from files Frontdesk did not write
+        let sha256 = backup::file_sha256(&target)?;
         let millis = started.elapsed().as_millis() as u64;
         let name = target
             .file_name()
@@ -129,9 +145,9 @@ impl Frontdesk {
         let file = target.display().to_string();
         self.write("backup.create", |tx| {
             tx.prepare_cached(
-                "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![now, file, bytes as i64, millis as i64, in_folder, actor.label()])?;
+            .execute(params![now, file, bytes as i64, millis as i64, in_folder, actor.label(), sha256])?;
             audit(tx, now, actor, "backup.create", "backup", Some(tx.last_insert_rowid()), &name)?;
             Ok(())
         })?;

@@ -391,6 +391,18 @@ impl Frontdesk {
             let n = patients::mark_phone_verified(tx, &phone, now, &label)?;
             let ids = patient_ids(tx, &phone)?;
             audit(tx, now, actor, "otp.verify", "otp", None, &ids)?;
+            // each verified record's new state is audited under the patient
+            for p in patients::with_phone(tx, &phone)? {
+                audit(
+                    tx,
+                    now,
+                    actor,
+                    "patient.verify_phone",
+                    "patient",
+                    Some(p.id),
+                    "",
+                )?;
+            }
             Ok(Ok(PhoneVerified {
                 phone: phone.clone(),
                 patients_verified: n as u32,

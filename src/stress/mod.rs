@@ -305,7 +305,9 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
                 // the other workers still have the file open: a restore must not run
                 report.restores_tried += 1;
                 let now = crate::clock::SystemClock.now();
-                if crate::backup::restore(&Actor::local_admin(), &db, &old_backup, now).is_ok() {
+                if crate::backup::restore(&Actor::local_admin(), &db, &old_backup, now, true)
+                    .is_ok()
+                {
                     report.violations.push(format!(
                         "after kill {}: a restore replaced the database while {} workers had it open",
                         report.kills,

@@ -70,7 +70,9 @@ impl Checkpointer {
     /// no reader or writer is in the way.
     pub(super) fn request_truncate(&self) {
         let (lock, cv) = &*self.signal;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).truncate_tries = TRUNCATE_TRIES;
+        lock.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .truncate_tries = TRUNCATE_TRIES;
         cv.notify_one();
     }
 }

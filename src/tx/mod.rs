@@ -55,14 +55,16 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::audit_key::Seal;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::platform::{self, FileId};
+use crate::store::audit;
 use checkpoint::{Checkpointer, CHECKPOINT_EVERY};
 use gate::FifoGate;
 use lock_file::LockFile;
-pub use sync::SyncFault;
 use sync::GroupSync;
+pub use sync::SyncFault;
 
 /// Writers waiting for longer than this are logged as slow.
 const SLOW_WAIT: Duration = Duration::from_millis(100);
@@ -121,6 +123,7 @@ pub struct Writer {
     commits_since_checkpoint: AtomicU32,
     checkpointer: Checkpointer,
     durability: GroupSync,
+    seal: Seal,
     deadline: Duration,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -131,11 +134,13 @@ impl Writer {
     pub(crate) fn open(
         path: &Path,
         lock_file: LockFile,
+        seal: Seal,
         deadline: Duration,
         sync_fault: Option<SyncFault>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let conn = crate::db::open_connection(path, Duration::ZERO)?;
+        seal.install(&conn)?;
         // checkpoints run on a background connection (see `Checkpointer`), so the
         // fsync of the main file never happens while the write lock is held
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -164,6 +169,7 @@ impl Writer {
             commits_since_checkpoint: AtomicU32::new(0),
             checkpointer: Checkpointer::start(path)?,
             durability: GroupSync::new(wal, sync_fault),
+            seal,
             deadline,
             metrics,
         })
@@ -195,6 +201,11 @@ impl Writer {
     /// owner should reopen the database.
     pub fn file_replaced(&self) -> bool {
         self.files.unchanged().is_err()
+    }
+
+    /// The clinic's audit seal (key and anchor).
+    pub(crate) fn seal(&self) -> &Seal {
+        &self.seal
     }
 
     /// Asks the background checkpointer to empty the WAL file as soon as nothing is
@@ -236,8 +247,14 @@ impl Writer {
             }
         };
         let locked = Instant::now();
-        let outcome = self.files.unchanged().and_then(|()| f(&tx)).and_then(|value| tx.commit().map(|()| value).map_err(Error::from));
+        audit::forget_appended();
+        let outcome = self
+            .files
+            .unchanged()
+            .and_then(|()| f(&tx))
+            .and_then(|value| tx.commit().map(|()| value).map_err(Error::from));
         let released = Instant::now();
+        let appended = audit::take_appended();
         // numbered while still holding the lock, so tickets follow the WAL's order
         let ticket = outcome.is_ok().then(|| self.durability.written());
         drop(conn);
@@ -272,8 +289,13 @@ impl Writer {
         }
         if let Some(ticket) = ticket {
             self.durability.wait(ticket)?;
+            // only once the row is on disk: a power cut never leaves the anchor ahead
+            if let Some((id, hash)) = appended {
+                if let Err(e) = self.seal.anchor.advance(self.seal.keyed_from, id, &hash) {
+                    tracing::warn!("cannot advance the audit anchor: {e}");
+                }
+            }
         }
         outcome
     }
 }
-

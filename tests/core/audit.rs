@@ -54,7 +54,7 @@ fn check_names_the_first_row_edited_behind_the_triggers_back() {
     let chain = report
         .items
         .iter()
-        .find(|i| i.name.contains("hash chain"))
+        .find(|i| i.name.contains("chain is intact"))
         .expect("a chain check");
     assert!(
         !chain.ok && chain.detail.contains(&format!("row {target} ")),

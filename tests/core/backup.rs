@@ -158,7 +158,7 @@ fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking
         "the backup is in the default folder: {path:?}"
     );
     let conn = open_read_only(&path);
-    let report = frontdesk::check::run(&conn, &[]).unwrap();
+    let report = c.desk.check_copy(&conn).unwrap();
     assert!(
         report.ok,
         "the backup passes integrity_check and every invariant: {:?}",
@@ -222,19 +222,21 @@ fn a_restore_brings_back_every_row_and_the_audit_chain_and_keeps_a_safety_copy()
         &db,
         Path::new(&taken.file.path),
         NOW + 60,
+        false,
     )
     .expect("restore");
     let desk = fixture::open_at(&db, clock);
     let after = desk.read(|conn| Ok(table_counts(conn))).unwrap();
     for ((table, was), (_, now)) in at_backup.iter().zip(&after) {
-        let expected = if table == "audit_event" {
+        // plus the restore's audit row, and the safety copy recorded as a backup
+        let expected = if table == "audit_event" || table == "backup_run" {
             was + 1
         } else {
             *was
         };
         assert_eq!(
             *now, expected,
-            "table {table} has the rows it had at the backup (plus the restore's audit row)"
+            "table {table} has the rows it had at the backup (plus the restore's audit row and safety copy)"
         );
     }
     assert_eq!(at_backup.len(), after.len(), "the same tables");
@@ -295,7 +297,7 @@ fn a_damaged_backup_is_refused_and_the_database_is_untouched() {
 
     let (db, _dir, _clock) = closed(c);
     let before = file_bytes(&db);
-    let err = backup::restore(&Actor::local_admin(), &db, &damaged, NOW)
+    let err = backup::restore(&Actor::local_admin(), &db, &damaged, NOW, false)
         .expect_err("a damaged backup is refused");
     let message = err.to_string();
     assert!(
@@ -326,7 +328,7 @@ fn a_backup_from_a_newer_frontdesk_is_refused_and_the_database_is_untouched() {
 
     let (db, _dir, _clock) = closed(c);
     let before = file_bytes(&db);
-    let err = backup::restore(&Actor::local_admin(), &db, &newer, NOW)
+    let err = backup::restore(&Actor::local_admin(), &db, &newer, NOW, false)
         .expect_err("a newer schema is refused");
     let message = err.to_string();
     assert!(
@@ -351,11 +353,11 @@ fn a_file_that_is_not_a_frontdesk_database_is_refused() {
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
     let (db, _dir, _clock) = closed(c);
-    let e = backup::restore(&Actor::local_admin(), &db, &text, NOW)
+    let e = backup::restore(&Actor::local_admin(), &db, &text, NOW, false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a SQLite database"), "{e}");
-    let e = backup::restore(&Actor::local_admin(), &db, &other, NOW)
+    let e = backup::restore(&Actor::local_admin(), &db, &other, NOW, false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a Frontdesk database"), "{e}");
@@ -366,7 +368,7 @@ fn a_restore_is_refused_while_a_desk_has_the_database_open() {
     let c = Clinic::new();
     let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
     let second_desk = c.reopen();
-    let err = backup::restore(&Actor::local_admin(), &c.path(), &taken, NOW)
+    let err = backup::restore(&Actor::local_admin(), &c.path(), &taken, NOW, false)
         .expect_err("refused while open");
     let message = err.to_string();
     assert!(
@@ -391,7 +393,7 @@ fn receptionists_may_neither_back_up_nor_restore() {
     let (db, _dir, _clock) = closed(c);
     let desk_actor = Actor::staff(2, "Rita Desk", frontdesk::Role::Receptionist);
     assert!(matches!(
-        backup::restore(&desk_actor, &db, &db, NOW),
+        backup::restore(&desk_actor, &db, &db, NOW, false),
         Err(frontdesk::Error::Forbidden(_))
     ));
 }
@@ -603,8 +605,8 @@ fn a_backup_restores_onto_a_new_computer_where_no_database_exists_yet() {
         .join("new-computer")
         .join("data")
         .join("frontdesk.sqlite3");
-    let report =
-        backup::restore(&Actor::local_admin(), &fresh, &taken, NOW).expect("restore onto nothing");
+    let report = backup::restore(&Actor::local_admin(), &fresh, &taken, NOW, true)
+        .expect("restore onto nothing");
     assert_eq!(report.safety_copy, None, "nothing to keep a safety copy of");
     let desk = fixture::open_at(&fresh, c.clock.clone());
     assert!(desk.check().unwrap().ok, "the restored database checks out");

@@ -67,7 +67,13 @@ fn a_restore_is_refused_while_an_idle_sqlite_connection_has_the_file_open_and_it
         2,
         "the other program has read the database and is now idle"
     );
-    assert_refused_as_in_use(backup::restore(&Actor::local_admin(), &db, &taken, NOW));
+    assert_refused_as_in_use(backup::restore(
+        &Actor::local_admin(),
+        &db,
+        &taken,
+        NOW,
+        false,
+    ));
     shell
         .execute(
             "INSERT INTO patient (name, phone, created_at, updated_at) VALUES ('Shell Insert', '+4915133333333', 0, 0)",
@@ -89,7 +95,7 @@ fn a_restore_is_refused_while_a_connection_that_has_not_read_yet_has_the_file_op
     let db = c.path();
     drop(c.desk);
     let shell = Connection::open(&db).unwrap(); // opened, nothing read: no SQLite lock
-    let outcome = backup::restore(&Actor::local_admin(), &db, &taken, NOW);
+    let outcome = backup::restore(&Actor::local_admin(), &db, &taken, NOW, false);
     let message = outcome.expect_err("refused").to_string();
     assert!(
         message.contains(&format!("pid {}", std::process::id())),
@@ -104,7 +110,13 @@ fn a_restore_is_refused_while_a_desk_whose_presence_file_was_deleted_is_open() {
     let (c, taken) = clinic_with_backup();
     let db = c.path();
     std::fs::remove_file(frontdesk::presence::presence_path(&db)).unwrap();
-    assert_refused_as_in_use(backup::restore(&Actor::local_admin(), &db, &taken, NOW));
+    assert_refused_as_in_use(backup::restore(
+        &Actor::local_admin(),
+        &db,
+        &taken,
+        NOW,
+        false,
+    ));
     let id = c.patient("Still Saved", "0151 44444444");
     assert!(id > 0, "the open desk keeps working on its database");
     drop(c.desk);
@@ -172,8 +184,13 @@ fn a_database_opened_through_a_symlink_is_the_real_file_with_every_sibling_besid
         std::fs::canonicalize(&real).unwrap(),
         "the desk works on the real file"
     );
-    let doctor = desk.add_doctor(&Actor::local_admin(), "Dr. Link", "GP").unwrap();
-    assert!(doctor.id > 0, "a write through the link is saved and reported");
+    let doctor = desk
+        .add_doctor(&Actor::local_admin(), "Dr. Link", "GP")
+        .unwrap();
+    assert!(
+        doctor.id > 0,
+        "a write through the link is saved and reported"
+    );
     for sibling in ["-wal", ".lock", ".presence"] {
         assert!(
             !frontdesk::db::sibling(&link, sibling).exists(),
@@ -186,7 +203,10 @@ fn a_database_opened_through_a_symlink_is_the_real_file_with_every_sibling_besid
     }
     let by_real_path = fixture::open_at(&real, clock);
     assert_eq!(
-        by_real_path.list_doctors(&Actor::local_admin(), false).unwrap().len(),
+        by_real_path
+            .list_doctors(&Actor::local_admin(), false)
+            .unwrap()
+            .len(),
         1,
         "the real path sees what was written through the link"
     );
@@ -203,16 +223,24 @@ fn a_relative_path_and_a_dotted_path_name_the_same_database() {
         relative.push("..");
     }
     relative.push(absolute.strip_prefix("/").unwrap());
-    let dotted = dir.path().join(".").join("sub").join("..").join("clinic.sqlite3");
+    let dotted = dir
+        .path()
+        .join(".")
+        .join("sub")
+        .join("..")
+        .join("clinic.sqlite3");
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     let clock = Arc::new(frontdesk::clock::ManualClock::new(NOW));
     let one = fixture::open_at(&relative, clock.clone());
     let two = fixture::open_at(&dotted, clock);
     assert_eq!(one.path(), two.path(), "both spellings resolve to one file");
     assert!(one.path().is_absolute(), "the resolved path is absolute");
-    one.add_doctor(&Actor::local_admin(), "Dr. One", "GP").unwrap();
+    one.add_doctor(&Actor::local_admin(), "Dr. One", "GP")
+        .unwrap();
     assert_eq!(
-        two.list_doctors(&Actor::local_admin(), false).unwrap().len(),
+        two.list_doctors(&Actor::local_admin(), false)
+            .unwrap()
+            .len(),
         1,
         "one database"
     );
@@ -253,7 +281,8 @@ fn a_restore_through_a_symlink_replaces_the_real_file_and_keeps_the_link() {
     drop(c.desk);
     let link = c.dir.path().join("link.sqlite3");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    backup::restore(&Actor::local_admin(), &link, &taken, NOW).expect("restore through the link");
+    backup::restore(&Actor::local_admin(), &link, &taken, NOW, false)
+        .expect("restore through the link");
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -348,7 +377,9 @@ fn a_desk_frozen_holding_the_write_lock_blocks_neither_opening_nor_reading_and_w
         "refused as Busy: {refused:?}"
     );
     assert!(
-        refused.to_string().contains("another desk is holding the database"),
+        refused
+            .to_string()
+            .contains("another desk is holding the database"),
         "the message says another desk holds the database: {refused}"
     );
     drop(frozen);
@@ -404,7 +435,7 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
         .request_otp(&c.admin(), "0151 23456789")
         .expect("a code is queued");
     c.clock.advance(3600); // the code expires; delivery erases its text
-    // a long reader (a backup, an export) holds an old snapshot
+                           // a long reader (a backup, an export) holds an old snapshot
     let reader = Connection::open(c.path()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader

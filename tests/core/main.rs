@@ -20,6 +20,8 @@ mod crash;
 mod edges;
 /// CSV exports through a CSV parser; the printable day sheet.
 mod export;
+/// Forgers without the key, and hostile backups: each found or refused, named.
+mod forgery;
 /// Recorded concurrent histories of one slot book are linearizable.
 mod linearizability;
 /// Opening the database: pragmas, schema version, migrations.

@@ -59,8 +59,9 @@ const RESTORE_PATIENCE: Duration = Duration::from_secs(5);
 pub async fn restore_backup<R: Runtime>(
     app: AppHandle<R>,
     path: Input<String>,
+    confirmed: Input<bool>,
 ) -> Result<RestoreReport, CommandError> {
-    let Input(path) = path;
+    let (Input(path), Input(confirmed)) = (path, confirmed);
     let candidate = PathBuf::from(path);
     // the core checks the permission and the file while the database is still open
     let shown = candidate.clone();
@@ -83,7 +84,7 @@ pub async fn restore_backup<R: Runtime>(
             }
         };
         let db = desk.path().to_path_buf();
-        let restored = desk.restore_backup(&actor, &candidate);
+        let restored = desk.restore_backup(&actor, &candidate, confirmed);
         state.reopened(Frontdesk::open(&db, OpenOptions::default()));
         watcher.resume(state.desk().ok().as_ref());
         restored.map_err(CommandError::from)

@@ -32,6 +32,10 @@ pub struct RestoreArgs {
     /// Only verify the backup; change nothing
     #[arg(long)]
     check_only: bool,
+    /// Restore even a file Frontdesk did not write for this database, or one whose
+    /// staff accounts differ (the check lists what you confirm)
+    #[arg(long)]
+    yes: bool,
 }
 
 fn mib(bytes: u64) -> String {
@@ -90,16 +94,27 @@ pub fn backups(ctx: &Ctx, cmd: BackupsCmd) -> Result<(), Error> {
 pub fn restore(db: &Path, a: &RestoreArgs, out: Out) -> Result<(), Error> {
     let actor = Actor::local_admin();
     if a.check_only {
-        let c = frontdesk::backup::verify(&a.path)?;
+        let keys = frontdesk::audit_key::KeyFolder::new(
+            frontdesk::audit_key::KeyFolder::default_dir(),
+            db,
+        )?;
+        let c = frontdesk::backup::verify(&a.path, db, &keys)?;
         out.print(&c, || {
-            format!(
+            let mut text = format!(
                 "{} can be restored: schema version {}, {} appointments, {} patients, audit log intact ({} events).",
                 c.path, c.schema_version, c.appointments, c.patients, c.audit_events
-            )
+            );
+            if c.needs_confirmation() {
+                text += "\nRestoring it needs --yes, because:";
+                for w in c.warnings() {
+                    text += &format!("\n  - {w}");
+                }
+            }
+            text
         });
         return Ok(());
     }
-    let r = frontdesk::backup::restore(&actor, db, &a.path, SystemClock.now())?;
+    let r = frontdesk::backup::restore(&actor, db, &a.path, SystemClock.now(), a.yes)?;
     out.print(&r, || {
         let safety = r
             .safety_copy

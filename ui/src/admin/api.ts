@@ -122,7 +122,8 @@ export const logLocation = () => call<string>("log_location");
 export const listBackups = () => call<BackupList>("list_backups");
 export const backupNow = () => call<BackupResult>("backup_now");
 export const checkBackup = (path: string) => call<BackupCheck>("check_backup", { path });
-export const restoreBackup = (path: string) => call<RestoreReport>("restore_backup", { path });
+export const restoreBackup = (path: string, confirmed: boolean) =>
+  call<RestoreReport>("restore_backup", { path, confirmed });
 
 // Reports and exports
 export const clinicReport = (from: string, to: string, period: ReportPeriod) =>

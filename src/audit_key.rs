@@ -1,0 +1,317 @@
+//! The audit log's key and its head anchor, kept outside the database.
+//!
+//! Each audit row is chained to the previous one with an HMAC-SHA-256 under a
+//! random 256-bit key of the clinic (see [`crate::store::audit`]). Whoever can
+//! edit the database file but not read the key cannot rewrite a row and recompute
+//! the chain after it. The key lives in a key folder of the operating-system user
+//! that runs the desks, never in the data or backup folder:
+//! `FRONTDESK_KEYS_DIR` when set, else `~/.config/org.frontdesk.desk/keys` on Linux
+//! (`~/Library/Application Support/org.frontdesk.desk/keys` on macOS,
+//! `%APPDATA%\org.frontdesk.desk\keys` on Windows), folder 0700, files 0600.
+//!
+//! Files are named after the clinic's random id (`clinic.id` in the settings):
+//! - `<id>.audit-key` — the key, 64 hex digits;
+//! - `<id>.audit-head` — the **anchor**: the first keyed row and the newest row
+//!   (id and MAC) any desk on this computer saw saved. Deleting the newest rows of
+//!   the log (after dropping its delete trigger) leaves the anchor pointing past the
+//!   end, which `check` reports. The anchor is advanced after the write-ahead log
+//!   holding the row was synced, so a power cut cannot leave it ahead of the data.
+//!
+//! Moving a clinic to another computer means copying its key folder along with the
+//! database (or restoring a backup there after copying it).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rand::RngCore;
+
+use crate::error::{Error, Result};
+
+/// The variable naming the key folder.
+pub const KEYS_DIR_ENV: &str = "FRONTDESK_KEYS_DIR";
+
+/// A clinic's audit key.
+#[derive(Clone)]
+pub struct AuditKey(pub(crate) [u8; 32]);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(…)")
+    }
+}
+
+impl AuditKey {
+    /// A fresh random key (tools and tests; a clinic's key comes from [`KeyFolder`]).
+    pub fn random() -> Self {
+        let mut k = [0u8; 32];
+        rand::rng().fill_bytes(&mut k);
+        AuditKey(k)
+    }
+}
+
+/// The head of the audit log as recorded outside the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The first row chained with the key (earlier rows use plain SHA-256).
+    pub keyed_from: i64,
+    /// The newest row seen saved (0: none yet).
+    pub head_id: i64,
+    /// Its MAC.
+    pub head_hash: String,
+}
+
+/// The key folder of this computer's user.
+#[derive(Debug, Clone)]
+pub struct KeyFolder {
+    dir: PathBuf,
+}
+
+impl KeyFolder {
+    /// `FRONTDESK_KEYS_DIR`, else the user's configuration folder.
+    pub fn default_dir() -> PathBuf {
+        if let Some(p) = std::env::var_os(KEYS_DIR_ENV).filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        dirs::config_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(crate::db::APP_IDENTIFIER)
+            .join("keys")
+    }
+
+    /// The folder `dir` (created 0700 when first needed); refused when it is the
+    /// database's folder or inside it, where a copy of the data would carry the key.
+    pub fn new(dir: PathBuf, db: &Path) -> Result<Self> {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        if let Some(data) = db.parent() {
+            if dir.starts_with(data) {
+                return Err(Error::Unusable(format!(
+                    "the key folder {} is inside the database folder {}; keep keys apart from the data \
+                     (set {KEYS_DIR_ENV} to a folder elsewhere)",
+                    dir.display(),
+                    data.display()
+                )));
+            }
+        }
+        Ok(KeyFolder { dir })
+    }
+
+    fn path(&self, clinic: &str, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{clinic}.{suffix}"))
+    }
+
+    /// Where the clinic's key is (for messages).
+    pub fn key_path(&self, clinic: &str) -> PathBuf {
+        self.path(clinic, "audit-key")
+    }
+
+    /// The clinic's key, `None` when this computer does not have it.
+    pub fn load(&self, clinic: &str) -> Result<Option<AuditKey>> {
+        let path = self.key_path(clinic);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => parse_key(text.trim()).map(Some).ok_or_else(|| {
+                Error::Unusable(format!("the audit key {} is damaged", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Unusable(format!(
+                "cannot read the audit key {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Creates the clinic's key (0600) unless another desk just did; returns the
+    /// key that is now on disk and whether this call made it.
+    pub fn create(&self, clinic: &str) -> Result<(AuditKey, bool)> {
+        crate::platform::create_private_dir(&self.dir)?;
+        let key = AuditKey::random();
+        match crate::platform::create_private_file(&self.key_path(clinic)) {
+            Ok(mut f) => {
+                f.write_all(hex::encode(key.0).as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::Unusable(format!("cannot write the audit key: {e}")))?;
+                crate::platform::sync_dir(&self.dir);
+                Ok((key, true))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let key = self.load(clinic)?.ok_or_else(|| {
+                    Error::Unusable("the audit key vanished while it was created".into())
+                })?;
+                Ok((key, false))
+            }
+            Err(e) => Err(Error::Unusable(format!(
+                "cannot create the audit key in {}: {e}",
+                self.dir.display()
+            ))),
+        }
+    }
+
+    /// The clinic's anchor file, opened (created 0600 when missing).
+    pub fn anchor(&self, clinic: &str) -> Result<AnchorFile> {
+        crate::platform::create_private_dir(&self.dir)?;
+        let path = self.path(clinic, "audit-head");
+        let file = match crate::platform::create_private_file(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::Unusable(format!("cannot open {}: {e}", path.display())))?,
+            Err(e) => {
+                return Err(Error::Unusable(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        Ok(AnchorFile {
+            file: Mutex::new(file),
+        })
+    }
+}
+
+fn parse_key(text: &str) -> Option<AuditKey> {
+    let bytes = hex::decode(text).ok()?;
+    Some(AuditKey(bytes.try_into().ok()?))
+}
+
+/// The open anchor file of one clinic. Writers of several processes advance it
+/// under an exclusive `flock`, and only forwards.
+pub struct AnchorFile {
+    file: Mutex<File>,
+}
+
+impl AnchorFile {
+    /// The anchor, `None` while none was written.
+    pub fn read(&self) -> Result<Option<Anchor>> {
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.lock_shared()
+            .map_err(|e| Error::Internal(format!("cannot lock the audit anchor: {e}")))?;
+        let anchor = read_anchor(&mut f);
+        let _ = f.unlock();
+        anchor
+    }
+
+    /// Records `(id, hash)` as the newest saved row unless the anchor is already
+    /// at or past it. `keyed_from` is kept from the file once set.
+    pub fn advance(&self, keyed_from: i64, id: i64, hash: &str) -> Result<()> {
+        self.write_if(keyed_from, id, hash, |old| old.head_id < id)
+    }
+
+    /// Sets the anchor to exactly `(id, hash)` (a restore moved the log back).
+    pub fn reset(&self, keyed_from: i64, id: i64, hash: &str) -> Result<()> {
+        self.write_if(keyed_from, id, hash, |_| true)
+    }
+
+    fn write_if(
+        &self,
+        keyed_from: i64,
+        id: i64,
+        hash: &str,
+        replace: impl Fn(&Anchor) -> bool,
+    ) -> Result<()> {
+        let failed =
+            |e: std::io::Error| Error::Internal(format!("cannot write the audit anchor: {e}"));
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.lock().map_err(failed)?;
+        let outcome = (|| {
+            let old = read_anchor(&mut f)?;
+            if old.as_ref().is_some_and(|o| !replace(o)) {
+                return Ok(());
+            }
+            let keyed_from = old.map(|o| o.keyed_from).unwrap_or(keyed_from);
+            let line = format!("{keyed_from} {id} {hash}\n");
+            f.set_len(0)
+                .and_then(|()| f.seek(SeekFrom::Start(0)))
+                .and_then(|_| f.write_all(line.as_bytes()))
+                .map_err(failed)
+        })();
+        let _ = f.unlock();
+        outcome
+    }
+}
+
+fn read_anchor(f: &mut File) -> Result<Option<Anchor>> {
+    let mut text = String::new();
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| f.read_to_string(&mut text))
+        .map_err(|e| Error::Internal(format!("cannot read the audit anchor: {e}")))?;
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    Ok(match parts.as_slice() {
+        [] => None,
+        [from, id, hash] => Some(Anchor {
+            keyed_from: from.parse().map_err(|_| damaged())?,
+            head_id: id.parse().map_err(|_| damaged())?,
+            head_hash: hash.to_string(),
+        }),
+        _ => return Err(damaged()),
+    })
+}
+
+fn damaged() -> Error {
+    Error::Unusable("the audit anchor file is damaged".into())
+}
+
+/// What a desk needs to seal the audit log of the database it opened: the
+/// clinic's key (if this computer has it) and its anchor.
+pub struct Seal {
+    /// The clinic's id (`clinic.id`).
+    pub clinic: String,
+    /// The key; `None` when the log is sealed with a key this computer lacks.
+    pub key: Option<AuditKey>,
+    /// The first row sealed with the key, as recorded outside the database.
+    pub keyed_from: i64,
+    /// The anchor file.
+    pub anchor: AnchorFile,
+    /// Why nothing can be saved without the key (the message names the file).
+    pub missing: String,
+    /// The key folder it came from.
+    pub folder: KeyFolder,
+}
+
+impl Seal {
+    /// Loads (or, for a clinic whose log was never sealed, creates) the key of the
+    /// clinic in the database at `db`, and its anchor.
+    pub fn open(db: &Path, folder: &KeyFolder) -> Result<Seal> {
+        let conn = crate::db::open_connection(db, std::time::Duration::from_secs(5))?;
+        let clinic = crate::store::settings::get(&conn, "clinic.id")?
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| Error::Unusable("the database has no valid clinic id".into()))?;
+        let first_sealed = crate::store::audit::first_sealed(&conn)?;
+        let key = match (folder.load(&clinic)?, first_sealed) {
+            (Some(key), _) => Some(key),
+            (None, Some(_)) => None,
+            (None, None) => Some(folder.create(&clinic)?.0),
+        };
+        let anchor = folder.anchor(&clinic)?;
+        let keyed_from = match anchor.read()? {
+            Some(a) => a.keyed_from,
+            None => {
+                let (head_id, head_hash) = crate::store::audit::head(&conn)?;
+                let keyed_from = first_sealed.unwrap_or(head_id + 1);
+                anchor.reset(keyed_from, head_id, &head_hash)?;
+                keyed_from
+            }
+        };
+        let missing = format!(
+            "the audit key of this clinic is not on this computer ({}). Copy it from the computer where the \
+             clinic was set up; until then nothing can be saved here.",
+            folder.key_path(&clinic).display()
+        );
+        Ok(Seal {
+            clinic,
+            key,
+            keyed_from,
+            anchor,
+            missing,
+            folder: folder.clone(),
+        })
+    }
+
+    /// Installs the sealing function on a connection that writes the log.
+    pub fn install(&self, conn: &rusqlite::Connection) -> Result<()> {
+        crate::store::audit::register_mac(conn, self.key.clone(), self.missing.clone())?;
+        Ok(())
+    }
+}
