@@ -122,15 +122,25 @@ impl KeyFolder {
     }
 
     /// Creates the clinic's key (0600) unless another desk just did; returns the
-    /// key that is now on disk and whether this call made it.
+    /// key that is now on disk and whether this call made it. The key is written
+    /// whole to a temporary file first and then linked into place, so another desk
+    /// never reads a half-written key.
     pub fn create(&self, clinic: &str) -> Result<(AuditKey, bool)> {
         crate::platform::create_private_dir(&self.dir)?;
         let key = AuditKey::random();
-        match crate::platform::create_private_file(&self.key_path(clinic)) {
-            Ok(mut f) => {
-                f.write_all(hex::encode(key.0).as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| Error::Unusable(format!("cannot write the audit key: {e}")))?;
+        let path = self.key_path(clinic);
+        let temp = self.path(
+            clinic,
+            &format!("audit-key.{}.tmp", hex::encode(AuditKey::random().0)),
+        );
+        let written = crate::platform::create_private_file(&temp).and_then(|mut f| {
+            f.write_all(hex::encode(key.0).as_bytes())?;
+            f.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&temp, &path));
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
                 crate::platform::sync_dir(&self.dir);
                 Ok((key, true))
             }

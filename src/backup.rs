@@ -226,10 +226,11 @@ pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| {
+    crate::platform::create_private_dir(dir).map_err(|e| {
         Error::invalid(format!(
-            "cannot create the backup folder {}: {e}",
-            dir.display()
+            "cannot create the backup folder {}: {}",
+            dir.display(),
+            e.public_message()
         ))
     })?;
     let name = dest
@@ -253,6 +254,13 @@ pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
 /// Backup API from `src` into a new file at `to`, then journal mode, check, fsync.
 fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
     let _ = std::fs::remove_file(to);
+    // 0600 before SQLite opens it (it would create 0644; its journal copies the mode)
+    crate::platform::create_private_file(to).map_err(|e| {
+        Error::invalid(format!(
+            "cannot create the backup file {}: {e}",
+            to.display()
+        ))
+    })?;
     let mut dst = Connection::open(to).map_err(|e| {
         Error::invalid(format!(
             "cannot create the backup file {}: {e}",

@@ -71,7 +71,7 @@ pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
 
 /// The real file a database path names: absolute, without `.`/`..`, every
 /// symlink followed (also a link to a file that does not exist yet). The folder is
-/// created when missing. Every spelling of one file resolves to the same path.
+/// created when missing (0700). Every spelling of one file resolves to the same path.
 pub fn resolve_path(path: &Path) -> Result<PathBuf> {
     let unusable = |what: &str, e: std::io::Error| {
         Error::Unusable(format!(
@@ -103,8 +103,7 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
                 let name = current.file_name().ok_or_else(|| {
                     Error::Unusable(format!("{} does not name a file", path.display()))
                 })?;
-                std::fs::create_dir_all(&parent)
-                    .map_err(|e| unusable("cannot create its folder", e))?;
+                crate::platform::create_private_dir(&parent)?;
                 let dir = std::fs::canonicalize(&parent)
                     .map_err(|e| unusable("cannot resolve its folder", e))?;
                 return Ok(dir.join(name));
@@ -115,6 +114,27 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
         "{} is a chain of too many symbolic links",
         path.display()
     )))
+}
+
+/// Creates the database file 0600 when it does not exist yet (SQLite would make it
+/// 0644, and its `-wal` and `-shm` copy the database's mode), and tightens an
+/// existing database and its siblings to 0600: health data is for the clinic's
+/// operating-system user only.
+pub(crate) fn make_files_private(db: &Path) -> Result<()> {
+    match crate::platform::create_private_file(db) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(Error::Unusable(format!(
+                "cannot create the database {}: {e}",
+                db.display()
+            )))
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        crate::platform::make_private(&sibling(db, suffix));
+    }
+    Ok(())
 }
 
 /// Per-connection settings, applied to every connection (pool and writer).

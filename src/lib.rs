@@ -111,6 +111,7 @@ impl Frontdesk {
     pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = db::resolve_path(path.as_ref())?;
         db::refuse_network_filesystem(&path)?;
+        db::make_files_private(&path)?;
         // before touching the file: waits while a restore swaps it
         let presence = presence::hold_shared(&path)?;
         let metrics = Arc::new(Metrics::default());

@@ -61,10 +61,11 @@ fn filter() -> EnvFilter {
 /// in `dir` that rotates daily, keeping [`KEEP_DAYS`] files. Call once per
 /// process; a second call fails.
 pub fn init(dir: &Path) -> Result<LogGuard> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    crate::platform::create_private_dir(dir).map_err(|e| {
         Error::invalid(format!(
-            "cannot create the log folder {}: {e}",
-            dir.display()
+            "cannot create the log folder {}: {}",
+            dir.display(),
+            e.public_message()
         ))
     })?;
     let appender = RollingFileAppender::builder()

@@ -37,6 +37,33 @@ fn id_of(_meta: &std::fs::Metadata) -> Option<FileId> {
     None
 }
 
+/// From now on, files and folders this process creates are readable only by its
+/// user (umask 077: files 0600, folders 0700), whatever umask it was started
+/// with. The app and the CLI call it first thing; the library also creates its
+/// own files private explicitly.
+pub fn restrict_new_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Makes an existing file readable only by this user (0600) if it is not already.
+pub fn make_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Creates `dir` and its missing parents, readable only by this user (0700).
 pub fn create_private_dir(dir: &Path) -> crate::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
@@ -46,6 +73,16 @@ pub fn create_private_dir(dir: &Path) -> crate::Result<()> {
     builder.create(dir).map_err(|e| {
         crate::Error::Unusable(format!("cannot create the folder {}: {e}", dir.display()))
     })
+}
+
+/// Opens `path` for reading and writing, creating it readable only by this user
+/// (0600) when it does not exist.
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Creates a new file readable only by this user (0600); fails if it exists.

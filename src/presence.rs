@@ -24,12 +24,7 @@ pub fn presence_path(db: &Path) -> PathBuf {
 
 fn open(db: &Path) -> Result<File> {
     let path = presence_path(db);
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
+    crate::platform::open_private(&path)
         .map_err(|e| Error::Unusable(format!("cannot create the file {}: {e}", path.display())))
 }
 

@@ -135,10 +135,11 @@ pub fn check_backup_folder(folder: &str) -> Result<PathBuf> {
             "the backup folder must be a full path (such as /srv/frontdesk-backups), not {folder:?}"
         )));
     }
-    std::fs::create_dir_all(&path).map_err(|e| {
+    crate::platform::create_private_dir(&path).map_err(|e| {
         Error::invalid(format!(
-            "the backup folder {} does not exist and cannot be created: {e}",
-            path.display()
+            "the backup folder {} does not exist and cannot be created: {}",
+            path.display(),
+            e.public_message()
         ))
     })?;
     let probe = path.join(format!(".frontdesk-write-test-{}", std::process::id()));

@@ -5,5 +5,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // the database, backups, exports and logs: for this user only, whatever the umask
+    frontdesk::platform::restrict_new_files();
     frontdesk_app::run();
 }

@@ -157,6 +157,8 @@ pub(crate) fn restore_with(
 fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Result<BackupCheck> {
     std::fs::copy(candidate, to)
         .map_err(|e| Error::invalid(format!("cannot copy the backup next to the database: {e}")))?;
+    // the copy took the backup's mode; it becomes the clinic's database
+    crate::platform::make_private(to);
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -66,18 +66,12 @@ impl LockFile {
     /// Opens (creating) `<db>.lock` and starts its helper thread.
     pub(crate) fn open(db: &Path) -> Result<Self> {
         let name = crate::db::sibling(db, ".lock");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&name)
-            .map_err(|e| {
-                Error::Unusable(format!(
-                    "cannot create the lock file {}: {e}",
-                    name.display()
-                ))
-            })?;
+        let file = crate::platform::open_private(&name).map_err(|e| {
+            Error::Unusable(format!(
+                "cannot create the lock file {}: {e}",
+                name.display()
+            ))
+        })?;
         let shared = Arc::new(Shared {
             file,
             state: Mutex::new(State {

@@ -34,6 +34,8 @@ mod parsers;
 mod patients;
 /// The permission table of DESIGN §3, walked for every operation.
 mod permissions;
+/// Files and folders only the clinic's OS user can read, whatever the umask.
+mod privacy;
 /// Read-modify-write races: two desks interleave between one desk's read and its write.
 mod races_rmw;
 /// Reports per doctor per week or month.

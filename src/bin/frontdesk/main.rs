@@ -211,6 +211,8 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
+    // databases, backups, exports: for this user only, whatever the umask
+    frontdesk::platform::restrict_new_files();
     let cli = Cli::parse();
     // nothing is logged unless FRONTDESK_LOG is set, and then to stderr only
     frontdesk::logging::init_stderr_from_env();
