@@ -74,13 +74,17 @@ fn book_beside<T>(
     (s, out, t.elapsed())
 }
 
-/// Booking while a year (quick: four weeks) of slots for 20 doctors is generated:
+/// The clinic both runs book in (hand-made slots of ten other doctors).
+pub(crate) fn clinic(dir: &Path, quick: bool) -> Result<BenchClinic> {
+    BenchClinic::create(
+        &dir.join("long-jobs.sqlite3"),
+        if quick { 5_000 } else { 50_000 },
+    )
+}
+
+/// Booking while a year (quick: two weeks) of slots for 20 doctors is generated:
 /// the bookings' row and the generation's row.
-pub(crate) fn during_generation(dir: &Path, quick: bool) -> Result<Vec<BenchRow>> {
-    let clinic = BenchClinic::create(
-        &dir.join("generate.sqlite3"),
-        if quick { 20_000 } else { 200_000 },
-    )?;
+pub(crate) fn during_generation(clinic: &BenchClinic, quick: bool) -> Result<Vec<BenchRow>> {
     let admin = Actor::local_admin();
     let setup = clinic.open()?;
     for i in 0..DOCTORS {
@@ -105,7 +109,7 @@ pub(crate) fn during_generation(dir: &Path, quick: bool) -> Result<Vec<BenchRow>
     }
     drop(setup);
     let (days, span) = if quick {
-        (28, "four weeks")
+        (14, "two weeks")
     } else {
         (365, "a year")
     };
@@ -113,7 +117,7 @@ pub(crate) fn during_generation(dir: &Path, quick: bool) -> Result<Vec<BenchRow>
     let to = from + chrono::Duration::days(days - 1);
     let desk = clinic.open()?;
     let generator = clinic.open()?;
-    let (bookings, generated, elapsed) = book_beside(&clinic, &desk, || {
+    let (bookings, generated, elapsed) = book_beside(clinic, &desk, || {
         let at = Instant::now();
         let r = generator.generate_slots(&admin, from, to, None, false);
         (r, at.elapsed())
@@ -157,14 +161,10 @@ fn true_program() -> Option<&'static str> {
 /// Booking while a read transaction stays open (as a backup or a long export
 /// holds one) and passcodes are requested and delivered one after another: the
 /// bookings' row and the deliveries' row. Empty when no `true` program exists.
-pub(crate) fn during_delivery(dir: &Path, quick: bool, phase: Duration) -> Result<Vec<BenchRow>> {
+pub(crate) fn during_delivery(clinic: &BenchClinic, phase: Duration) -> Result<Vec<BenchRow>> {
     let Some(sender) = true_program() else {
         return Ok(Vec::new());
     };
-    let clinic = BenchClinic::create(
-        &dir.join("deliver.sqlite3"),
-        if quick { 20_000 } else { 200_000 },
-    )?;
     let admin = Actor::local_admin();
     let desk = clinic.open()?;
     desk.set_otp_sender(
@@ -180,7 +180,7 @@ pub(crate) fn during_delivery(dir: &Path, quick: bool, phase: Duration) -> Resul
         .execute_batch("BEGIN; SELECT count(*) FROM slot;")
         .map_err(internal)?;
     let mut deliveries = Samples::default();
-    let (bookings, delivered, elapsed) = book_beside(&clinic, &desk, || -> Result<()> {
+    let (bookings, delivered, elapsed) = book_beside(clinic, &desk, || -> Result<()> {
         let t = Instant::now();
         let mut i = 0usize;
         while t.elapsed() < phase || i == 0 {

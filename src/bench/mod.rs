@@ -307,14 +307,14 @@ fn long_jobs_rows(
     progress: &dyn Fn(&str),
 ) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
+    let clinic = long_jobs::clinic(&dir.path, opts.quick)?;
     progress("booking while slots for 20 doctors are generated");
-    rows.extend(long_jobs::during_generation(&dir.path, opts.quick)?);
+    rows.extend(long_jobs::during_generation(&clinic, opts.quick)?);
     progress("booking while a read transaction is open and passcodes are delivered");
     rows.extend(long_jobs::during_delivery(
-        &dir.path,
-        opts.quick,
+        &clinic,
         if opts.quick {
-            Duration::from_millis(500)
+            Duration::from_millis(300)
         } else {
             opts.phase()
         },
