@@ -217,6 +217,13 @@ impl Frontdesk {
         })?;
         w.flush()
             .map_err(|e| Error::invalid(format!("cannot write the export: {e}")))?;
+        self.audit_read(
+            actor,
+            "export.appointments",
+            "export",
+            None,
+            &format!("{from}..{to}, {n} rows"),
+        )?;
         Ok(n)
     }
 
@@ -246,10 +253,18 @@ impl Frontdesk {
         })?;
         w.flush()
             .map_err(|e| Error::invalid(format!("cannot write the export: {e}")))?;
+        self.audit_read(
+            actor,
+            "export.patients",
+            "export",
+            None,
+            &format!("{n} rows"),
+        )?;
         Ok(n)
     }
 
-    /// The printable day sheet of `date` (clinic-local) for one doctor or all.
+    /// The printable day sheet of `date` (clinic-local) for one doctor or all
+    /// (audited: it lists patients and their phone numbers).
     pub fn day_sheet(
         &self,
         actor: &Actor,
@@ -257,7 +272,7 @@ impl Frontdesk {
         doctor_id: Option<i64>,
     ) -> Result<DaySheet> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        let sheet = self.read(|c| {
             let settings = ClinicSettings::load(c)?;
             let tz = settings.tz();
             let (from, to) = day_bounds(date, tz);
@@ -321,6 +336,16 @@ impl Frontdesk {
                 date: date.format("%Y-%m-%d").to_string(),
                 doctors: sheet,
             })
-        })
+        })?;
+        let lines: usize = sheet.doctors.iter().map(|d| d.lines.len()).sum();
+        let whose = doctor_id.map_or("every doctor".to_string(), |d| format!("doctor #{d}"));
+        self.audit_read(
+            actor,
+            "print.day_sheet",
+            "export",
+            None,
+            &format!("{date}, {whose}, {lines} lines"),
+        )?;
+        Ok(sheet)
     }
 }

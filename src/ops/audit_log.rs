@@ -1,5 +1,7 @@
 //! Reading the audit log (admins only). Writing happens inside every change's own
-//! transaction through [`crate::ops::audit`].
+//! transaction through [`crate::ops::audit`]; reads of patient data (opening a
+//! record, exports, printed day sheets) are audited after the read with
+//! [`Frontdesk::audit_read`].
 
 use crate::auth::{Action, Actor};
 use crate::error::{Error, Result};
@@ -16,5 +18,21 @@ impl Frontdesk {
             }
         }
         self.read(|c| Ok(audit::list(c, filter)?))
+    }
+
+    /// Records that `actor` read patient data (an opened record, an export, a
+    /// printed day sheet): who, what, which range and how many rows.
+    pub(crate) fn audit_read(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity: &str,
+        entity_id: Option<i64>,
+        detail: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        self.write("audit.read", |tx| {
+            crate::ops::audit(tx, now, actor, action, entity, entity_id, detail)
+        })
     }
 }

@@ -119,10 +119,12 @@ impl Frontdesk {
         })
     }
 
-    /// One patient.
+    /// One patient's record; opening it is audited ("who saw this patient").
     pub fn get_patient(&self, actor: &Actor, id: i64) -> Result<Patient> {
         actor.require(Action::ManagePatients)?;
-        self.read(|c| patients::get(c, id)?.ok_or(Error::NotFound("patient")))
+        let patient = self.read(|c| patients::get(c, id)?.ok_or(Error::NotFound("patient")))?;
+        self.audit_read(actor, "patient.view", "patient", Some(id), "")?;
+        Ok(patient)
     }
 
     /// Patients by name (the first `limit`).
