@@ -20,6 +20,9 @@ step() {
 step "setup"
 scripts/setup.sh
 
+# the tests' clinics keep their audit keys here, not in the user's own key folder
+export FRONTDESK_KEYS_DIR="$PWD/target/test-keys"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
