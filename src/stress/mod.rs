@@ -5,30 +5,37 @@
 //! The parent makes a small stress area in the database (one doctor, a dozen
 //! slots, a handful of patients), starts worker processes (the hidden
 //! `frontdesk stress-worker` command) and reads their journals ([`journal`]):
-//! every operation that returned is one line, printed only after it returned.
+//! every operation that returned is one line, printed only after it returned,
+//! with the version it was based on and its invocation and return times. Every
+//! operation acts under its own name, so each row it writes is attributable.
 //! Afterwards — and after every kill, on a freshly opened database — it requires:
 //! - `frontdesk check` passes (integrity, foreign keys, invariants, audit chain);
-//! - every success in a journal is in the database: the appointment's history
-//!   entry for that version has that status and slot;
-//! - the totals balance: appointments in the area = successful bookings, and the
-//!   sum of their versions = successful appointment operations (so no refusal
-//!   left anything behind). A killed process may have committed its last operation
-//!   without printing it, so with kills the surplus may be at most one operation
-//!   per killed thread.
+//! - every worker not killed on purpose exited 0 with nothing on stderr (a panic
+//!   is a violation);
+//! - the ledger of [`verify`]: every history and passcode audit row is exactly one
+//!   reported success made on the version it saw, no refusal left a row, every
+//!   appointment row is its last history entry, no slot was ever held twice, and
+//!   each slot's history is linearizable. A killed thread may have committed the
+//!   one operation it had in flight without printing it; only that operation is
+//!   excused, per killed thread, not a surplus in the totals.
 //!
-//! With kills, every third kill also tries to restore a backup taken at the start
-//! while the other workers run: it must be refused (the desks have the file open),
-//! and the full check after it must still find every reported operation.
+//! With kills, every other kill lands on the worker holding the write lock — it
+//! is stopped (SIGSTOP) and seen still holding the lock, then killed — and every
+//! third kill also tries to restore a backup taken at the start while the other
+//! workers run: it must be refused (the desks have the file open), and the full
+//! check after it must still find every reported operation.
 
 pub mod journal;
 mod passcodes;
 mod verify;
 mod worker;
 
-use std::collections::BTreeMap;
-use std::io::Read;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -55,8 +62,12 @@ pub struct StressOptions {
     pub threads: usize,
     /// How long.
     pub duration: Duration,
-    /// Kill a random worker with SIGKILL about this often (and start a new one).
+    /// Kill a worker with SIGKILL about this often (and start a new one).
     pub kill_every: Option<Duration>,
+    /// Stop after this many kills (then `duration` only bounds the run).
+    pub kills: Option<u64>,
+    /// Write the whole journal here (JSON lines), for a second opinion.
+    pub journal_out: Option<PathBuf>,
     /// Slots in the stress area (few, to force contention).
     pub slots: usize,
     /// Patients (each with their own phone) in the stress area.
@@ -72,8 +83,11 @@ pub struct StressReport {
     pub workers_started: u64,
     /// Workers killed with SIGKILL.
     pub kills: u64,
-    /// Of those, killed while holding the write lock (inside a transaction).
+    /// Of those, killed while holding the write lock (inside a transaction): the
+    /// worker was stopped and seen still holding the lock before the SIGKILL.
     pub kills_holding_lock: u64,
+    /// The workers killed (their numbers, as in the journal).
+    pub killed_workers: Vec<u32>,
     /// Operations journaled, by kind: `[succeeded, refused, errors]`.
     pub by_op: BTreeMap<String, [u64; 3]>,
     /// Successful operations.
@@ -82,8 +96,8 @@ pub struct StressReport {
     pub refused: u64,
     /// Busy or internal errors (must be 0).
     pub errors: u64,
-    /// Operations found committed that no journal reported: a worker killed between
-    /// the commit and printing it (at most one per killed thread).
+    /// Operations found committed that no journal reported: each the operation a
+    /// killed thread had in flight (at most one per killed thread).
     pub unreported_commits: i64,
     /// Times the database was reopened and fully checked.
     pub checks: u64,
@@ -174,13 +188,82 @@ fn lock_holder(db: &std::path::Path) -> Option<u32> {
     })
 }
 
-/// A running worker and its journal being read.
-struct Running {
-    child: Child,
-    reader: std::thread::JoinHandle<String>,
+/// Whether every thread of the process is stopped (state `T` in
+/// `/proc/<pid>/task/*/stat`).
+fn is_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let mut any = false;
+    for task in tasks.flatten() {
+        let stopped = std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                // the command name is in parentheses and may hold spaces
+                let after = s.rsplit_once(')')?.1;
+                after
+                    .split_whitespace()
+                    .next()
+                    .map(|st| st == "T" || st == "t")
+            })
+            .unwrap_or(false);
+        if !stopped {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
-fn spawn(opts: &StressOptions, db: &std::path::Path, area: &Area, millis: u64) -> Result<Running> {
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a child we started and have not reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, sig) };
+}
+
+/// Stops the worker holding the write lock and makes sure it still holds it
+/// while stopped (a holder seen a moment earlier may have let go): then a kill
+/// lands inside its transaction. `None` when no running worker could be caught
+/// holding it before `give_up`.
+fn stop_lock_holder(db: &std::path::Path, running: &[Running], give_up: Instant) -> Option<usize> {
+    while Instant::now() < give_up {
+        let Some(victim) =
+            lock_holder(db).and_then(|pid| running.iter().position(|r| r.child.id() == pid))
+        else {
+            std::thread::sleep(Duration::from_micros(100));
+            continue;
+        };
+        let pid = running[victim].child.id();
+        signal(pid, libc::SIGSTOP);
+        let stop_by = Instant::now() + Duration::from_secs(10);
+        while !is_stopped(pid) && Instant::now() < stop_by {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if is_stopped(pid) && lock_holder(db) == Some(pid) {
+            return Some(victim);
+        }
+        signal(pid, libc::SIGCONT);
+    }
+    None
+}
+
+/// A running worker, the journal and stderr being read, and its stdin (closing it
+/// stops the worker).
+struct Running {
+    worker: u32,
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    journal: std::thread::JoinHandle<Vec<Entry>>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn(
+    opts: &StressOptions,
+    db: &std::path::Path,
+    area: &Area,
+    worker: u32,
+    millis: u64,
+    successes: &Arc<AtomicU64>,
+) -> Result<Running> {
     let join = |v: &[i64]| {
         v.iter()
             .map(|x| x.to_string())
@@ -190,6 +273,8 @@ fn spawn(opts: &StressOptions, db: &std::path::Path, area: &Area, millis: u64) -
     let mut cmd = Command::new(&opts.worker_exe);
     cmd.arg("--db").arg(db).arg("stress-worker");
     cmd.args([
+        "--worker",
+        &worker.to_string(),
         "--threads",
         &opts.threads.to_string(),
         "--millis",
@@ -206,31 +291,91 @@ fn spawn(opts: &StressOptions, db: &std::path::Path, area: &Area, millis: u64) -
     if opts.passcodes {
         cmd.arg("--passcodes");
     }
+    // a worker writes nothing to stderr unless something is wrong
+    cmd.env_remove("FRONTDESK_LOG");
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::Internal(format!("cannot start a stress worker: {e}")))?;
-    let mut stdout = child
+    let stdout = child
         .stdout
         .take()
         .ok_or_else(|| Error::Internal("worker without stdout".into()))?;
-    let reader = std::thread::spawn(move || {
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::Internal("worker without stderr".into()))?;
+    let successes = successes.clone();
+    let journal = std::thread::spawn(move || {
+        let mut entries = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // a torn last line (killed mid-write) does not parse and is skipped
+            if let Some(e) = journal::parse_line(&line) {
+                if e.ok() {
+                    successes.fetch_add(1, Ordering::SeqCst);
+                }
+                entries.push(e);
+            }
+        }
+        entries
+    });
+    let stderr = std::thread::spawn(move || {
         let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
+        let _ = stderr.read_to_string(&mut text);
         text
     });
-    Ok(Running { child, reader })
+    Ok(Running {
+        worker,
+        stdin: child.stdin.take(),
+        child,
+        journal,
+        stderr,
+    })
 }
 
-fn finish(r: Running) -> Vec<Entry> {
-    let mut child = r.child;
-    let _ = child.wait();
-    journal::parse(&r.reader.join().unwrap_or_default())
+/// What became of a worker that was not killed on purpose, as a violation: it
+/// must exit 0 and say nothing on stderr (a panic exits 101 with a message).
+pub(crate) fn exit_violation(
+    worker: u32,
+    status: std::process::ExitStatus,
+    stderr: &str,
+    killed: bool,
+) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let said = stderr.trim();
+    let said = if said.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", said.chars().take(2000).collect::<String>())
+    };
+    if killed {
+        return (status.signal() != Some(libc::SIGKILL))
+            .then(|| format!("worker {worker} was killed but ended with {status}{said}"));
+    }
+    if !status.success() {
+        return Some(format!("worker {worker} ended with {status}{said}"));
+    }
+    (!said.is_empty()).then(|| format!("worker {worker} wrote to stderr{said}"))
 }
 
-/// Runs the stress test (and crash injection with `kill_every`).
+/// Waits for a worker (killed or stopped by closing its stdin) and collects its
+/// journal; a worker that failed on its own is a violation.
+fn finish(mut r: Running, killed: bool) -> (Vec<Entry>, Option<String>) {
+    drop(r.stdin.take());
+    let status = r.child.wait();
+    let entries = r.journal.join().unwrap_or_default();
+    let stderr = r.stderr.join().unwrap_or_default();
+    let problem = match status {
+        Ok(status) => exit_violation(r.worker, status, &stderr, killed),
+        Err(e) => Some(format!("worker {}: cannot wait for it: {e}", r.worker)),
+    };
+    (entries, problem)
+}
+
+/// Runs the stress test (and crash injection with `kill_every` or `kills`).
 pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport> {
     let started = Instant::now();
     let temp = match &opts.db {
@@ -244,63 +389,79 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     };
     let backups = crate::bench::temp_dir("stress-backup")?;
     let old_backup = backups.path.join("before-the-run.sqlite3");
+    let base = verify::Baseline::take(&db)?;
     let area = {
         let desk = Frontdesk::open(&db, OpenOptions::default())?;
         let area = create_area(&desk, opts.slots, opts.patients)?;
         desk.backup_now(&Actor::local_admin(), Some(old_backup.clone()))?;
         area
     };
-    let base = verify::Baseline::take(&db, &area)?;
     let mut report = StressReport::default();
     let mut journal: Vec<Entry> = Vec::new();
+    let mut killed: BTreeSet<u32> = BTreeSet::new();
+    let successes = Arc::new(AtomicU64::new(0));
     let millis = opts.duration.as_millis() as u64;
     let deadline = started + opts.duration;
+    let mut next_worker = 0u32;
     let mut running = Vec::new();
     for _ in 0..opts.processes {
-        running.push(spawn(opts, &db, &area, millis)?);
+        running.push(spawn(opts, &db, &area, next_worker, millis, &successes)?);
+        next_worker += 1;
     }
     report.workers_started = opts.processes as u64;
     progress(&format!(
-        "{} workers × {} threads on {} for {:.0} s",
+        "{} workers × {} threads on {} for {:.0} s{}",
         opts.processes,
         opts.threads,
         db.display(),
-        opts.duration.as_secs_f64()
+        opts.duration.as_secs_f64(),
+        opts.kills
+            .map(|n| format!(" at most, until {n} kills"))
+            .unwrap_or_default()
     ));
-    if let Some(every) = opts.kill_every {
+    let crashing = opts.kill_every.is_some() || opts.kills.is_some();
+    if crashing {
+        let every = opts.kill_every.unwrap_or(Duration::from_millis(50));
         let mut rng = rand::rng();
         loop {
+            if opts.kills.is_some_and(|n| report.kills >= n) {
+                break;
+            }
+            // between kills the workers must get work done (at least a few
+            // successes), then a random pause
+            let seen = successes.load(Ordering::SeqCst);
+            while successes.load(Ordering::SeqCst) < seen + MIN_PROGRESS_BETWEEN_KILLS
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let pause = every.mul_f64(rng.random_range(0.5..1.5));
             if Instant::now() + pause >= deadline {
                 break;
             }
             std::thread::sleep(pause);
-            // half the time, the worker holding the cross-process write lock right
-            // now: it is inside a transaction (or its commit's fsync)
-            // (the lock is held for ~0.1 ms at a time, so look a few times)
-            let holder = if rng.random_bool(0.5) {
-                (0..50).find_map(|_| {
-                    let pid =
-                        lock_holder(&db).filter(|pid| running.iter().any(|r| r.child.id() == *pid));
-                    if pid.is_none() {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    pid
-                })
+            // every other kill lands on the worker holding the cross-process write
+            // lock, stopped first and seen still holding it: inside a transaction
+            // (or its commit's fsync)
+            let at_holder = report.kills % 2 == 0;
+            let holder = if at_holder {
+                stop_lock_holder(&db, &running, deadline)
             } else {
                 None
             };
-            let victim = holder
-                .and_then(|pid| running.iter().position(|r| r.child.id() == pid))
-                .unwrap_or_else(|| rng.random_range(0..running.len()));
-            if holder.is_some_and(|pid| running[victim].child.id() == pid) {
-                report.kills_holding_lock += 1;
+            if at_holder && holder.is_none() {
+                break; // the time is up
             }
+            let victim = holder.unwrap_or_else(|| rng.random_range(0..running.len()));
+            report.kills_holding_lock += u64::from(holder.is_some());
             let mut r = running.swap_remove(victim);
             // SIGKILL: no destructor, no flush, no rollback — like a power cut of the process
             let _ = r.child.kill();
             report.kills += 1;
-            let entries = finish(r);
+            killed.insert(r.worker);
+            r.stdin = None;
+            let (entries, problem) = finish(r, true);
+            report.violations.extend(problem);
             if report.kills % 3 == 0 {
                 // the other workers still have the file open: a restore must not run
                 report.restores_tried += 1;
@@ -327,15 +488,31 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .as_millis() as u64;
-            running.push(spawn(opts, &db, &area, left.max(1))?);
+            running.push(spawn(
+                opts,
+                &db,
+                &area,
+                next_worker,
+                left.max(1),
+                &successes,
+            )?);
+            next_worker += 1;
             report.workers_started += 1;
             if report.kills % 20 == 0 {
                 progress(&format!("{} kills so far", report.kills));
             }
         }
+    } else {
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+    }
+    // stop every worker (closing its stdin), then collect
+    for r in &mut running {
+        r.stdin = None;
     }
     for r in running {
-        journal.extend(finish(r));
+        let (entries, problem) = finish(r, false);
+        report.violations.extend(problem);
+        journal.extend(entries);
     }
     for e in &journal {
         let counts = report.by_op.entry(e.op.clone()).or_default();
@@ -360,15 +537,38 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
             report.errors
         ));
     }
-    let slack = report.kills * opts.threads as u64;
-    let (violations, unreported) = verify::final_state(&db, &area, &base, &journal, slack)?;
+    let (violations, unreported) = verify::final_state(&db, &area, &base, &journal, &killed)?;
     report.violations.extend(violations);
     report.unreported_commits = unreported;
     report.checks += 1;
+    if let Some(path) = &opts.journal_out {
+        write_journal(path, &journal, &killed)?;
+    }
+    report.killed_workers = killed.into_iter().collect();
     report.seconds = started.elapsed().as_secs_f64();
     drop(backups);
     drop(temp);
     Ok(report)
+}
+
+/// Successes the workers must report between two kills.
+const MIN_PROGRESS_BETWEEN_KILLS: u64 = 3;
+
+/// Writes the whole journal as JSON lines (for a second opinion on the run).
+fn write_journal(path: &std::path::Path, journal: &[Entry], killed: &BTreeSet<u32>) -> Result<()> {
+    use std::io::Write;
+    let _ = killed;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+        Error::invalid(format!(
+            "cannot write the journal to {}: {e}",
+            path.display()
+        ))
+    })?);
+    for e in journal {
+        let line = serde_json::to_string(e).map_err(|e| Error::Internal(e.to_string()))?;
+        writeln!(f, "{line}").map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    f.flush().map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The report in words, for people.
@@ -408,50 +608,44 @@ pub fn summary(r: &StressReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AppointmentStatus, BookRequest};
+    use std::os::unix::process::ExitStatusExt;
 
     #[test]
-    fn the_verifier_flags_invented_successes_and_unreported_commits() {
-        let dir = crate::bench::temp_dir("stress-verify").unwrap();
-        let db = dir.path.join("verify.sqlite3");
-        let desk = Frontdesk::open(&db, OpenOptions::default()).unwrap();
-        let area = create_area(&desk, 2, 1).unwrap();
-        let base = verify::Baseline::take(&db, &area).unwrap();
-        let req = BookRequest {
-            slot_id: area.slots[0],
-            patient_id: area.patients[0],
-            reason: String::new(),
-        };
-        let booked = desk.book(&Actor::local_admin(), &req).unwrap();
-
-        let honest = vec![Entry::appointment("book", &booked)];
-        let (found, unreported) = verify::final_state(&db, &area, &base, &honest, 0).unwrap();
-        assert!(found.is_empty(), "an honest journal balances: {found:?}");
-        assert_eq!(unreported, 0);
-
-        let mut invented = booked.clone();
-        invented.version = 2;
-        invented.status = AppointmentStatus::Confirmed;
-        let lying = vec![
-            Entry::appointment("book", &booked),
-            Entry::appointment("confirm", &invented),
-        ];
-        let (found, _) = verify::final_state(&db, &area, &base, &lying, 0).unwrap();
-        assert!(
-            found.iter().any(|v| v.contains("missing")),
-            "a success not in the database is flagged: {found:?}"
+    fn a_worker_that_panicked_failed_or_complained_is_a_violation() {
+        let exited = |code: i32| std::process::ExitStatus::from_raw(code << 8);
+        let signalled = std::process::ExitStatus::from_raw;
+        assert_eq!(
+            exit_violation(1, exited(0), "", false),
+            None,
+            "a clean exit"
         );
-
-        let (found, unreported) = verify::final_state(&db, &area, &base, &[], 0).unwrap();
-        assert!(
-            found.iter().any(|v| v.contains("bookings reported")),
-            "a commit nobody reported is flagged: {found:?}"
+        let panicked = exit_violation(
+            1,
+            exited(101),
+            "thread '<unnamed>' panicked at src/stress/worker.rs:1:1",
+            false,
         );
-        assert_eq!(unreported, 1);
-        let (found, _) = verify::final_state(&db, &area, &base, &[], 1).unwrap();
         assert!(
-            found.is_empty(),
-            "…unless a killed worker may have made it: {found:?}"
+            panicked.as_deref().is_some_and(|v| v.contains("panicked")),
+            "{panicked:?}"
+        );
+        assert!(exit_violation(1, exited(3), "", false).is_some(), "exit 3");
+        assert!(
+            exit_violation(1, exited(0), "warning: something", false).is_some(),
+            "a clean exit that still wrote to stderr"
+        );
+        assert_eq!(
+            exit_violation(1, signalled(libc::SIGKILL), "", true),
+            None,
+            "killed on purpose"
+        );
+        assert!(
+            exit_violation(1, exited(101), "panicked", true).is_some(),
+            "to be killed, but it had died on its own"
+        );
+        assert!(
+            exit_violation(1, signalled(libc::SIGKILL), "", false).is_some(),
+            "killed by someone else"
         );
     }
 }

@@ -16,10 +16,12 @@ pub(crate) fn one(
 ) -> Option<Entry> {
     let phone = phones.get(rng.random_range(0..phones.len().max(1)))?;
     if rng.random_bool(0.5) {
-        return Some(match desk.request_otp(actor, phone) {
+        let mut entry = super::worker::timed(|| match desk.request_otp(actor, phone) {
             Ok(r) => Entry::passcode("otp.request", &r.phone),
             Err(e) => Entry::failed("otp.request", &e),
         });
+        entry.phone = Some(phone.clone());
+        return Some(entry);
     }
     // the code as the patient would read it from the message (a harness read)
     let body: Option<String> = desk
@@ -34,8 +36,10 @@ pub(crate) fn one(
         .ok()
         .flatten();
     let code = body.as_deref().and_then(code_in)?;
-    Some(match desk.verify_otp(actor, phone, &code) {
+    let mut entry = super::worker::timed(|| match desk.verify_otp(actor, phone, &code) {
         Ok(v) => Entry::passcode("otp.verify", &v.phone),
         Err(e) => Entry::failed("otp.verify", &e),
-    })
+    });
+    entry.phone = Some(phone.clone());
+    Some(entry)
 }

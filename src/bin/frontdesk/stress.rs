@@ -21,9 +21,15 @@ pub struct StressArgs {
     /// How long to run
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
-    /// Kill a random worker with SIGKILL about every N ms (crash injection)
+    /// Kill a worker with SIGKILL about every N ms (crash injection)
     #[arg(long, value_name = "N")]
     kill_every_ms: Option<u64>,
+    /// Crash injection until N kills (then --seconds only bounds the run)
+    #[arg(long, value_name = "N")]
+    kills: Option<u64>,
+    /// Write every journaled operation to this file (JSON lines)
+    #[arg(long, value_name = "PATH")]
+    journal: Option<PathBuf>,
     /// Slots in the stress area (few = more contention)
     #[arg(long, default_value_t = 12)]
     slots: usize,
@@ -37,6 +43,8 @@ pub struct StressArgs {
 
 #[derive(Args)]
 pub struct WorkerCliArgs {
+    #[arg(long, default_value_t = 0)]
+    worker: u32,
     #[arg(long)]
     threads: usize,
     #[arg(long)]
@@ -62,6 +70,9 @@ pub fn stress(a: StressArgs, db: Option<PathBuf>, out: Out) -> Result<(), Error>
             "use 1–64 processes, 1–64 threads and a positive number of seconds",
         ));
     }
+    if a.kills == Some(0) {
+        return Err(Error::invalid("--kills needs at least one kill"));
+    }
     if a.slots == 0 || a.patients == 0 || a.slots > 1000 || a.patients > 1000 {
         return Err(Error::invalid("use 1–1000 slots and 1–1000 patients"));
     }
@@ -74,6 +85,8 @@ pub fn stress(a: StressArgs, db: Option<PathBuf>, out: Out) -> Result<(), Error>
         threads: a.threads,
         duration: Duration::from_secs_f64(a.seconds),
         kill_every: a.kill_every_ms.map(|ms| Duration::from_millis(ms.max(1))),
+        kills: a.kills,
+        journal_out: a.journal,
         slots: a.slots,
         patients: a.patients,
         passcodes: !a.no_passcodes,
@@ -95,6 +108,7 @@ pub fn stress(a: StressArgs, db: Option<PathBuf>, out: Out) -> Result<(), Error>
 pub fn worker(a: WorkerCliArgs, db: &Path) -> Result<(), Error> {
     stress::run_worker(&StressWorkerArgs {
         db: db.to_path_buf(),
+        worker: a.worker,
         threads: a.threads.max(1),
         millis: a.millis,
         slots: a.slots,
