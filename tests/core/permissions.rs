@@ -1,6 +1,13 @@
 //! The permission table of DESIGN §3, walked in full: every public operation that
-//! takes an actor × admin, receptionist and a signed-out desk. The actor always
-//! comes from a Rust-side session, as in the desktop shell.
+//! takes an actor × admin, receptionist, a signed-out desk and an idle-expired
+//! one. The actor always comes from a Rust-side session, as in the desktop shell.
+//!
+//! Which operations exist is derived from one place, the core's public
+//! signatures: every `pub fn` under `src/` that takes an `Actor` anywhere in its
+//! parameters — a method with any receiver (`&self`, `self`), or a free function
+//! such as `backup::restore` — is an operation, and the walk must list exactly
+//! those ([`operations_in_source`], which is itself tested on the signatures a
+//! text match used to miss).
 
 use std::collections::BTreeSet;
 
@@ -27,6 +34,8 @@ struct Ids {
     version: i64,
     date: NaiveDate,
     dir: std::path::PathBuf,
+    /// A real backup of the clinic (a restore gets as far as its own refusals).
+    backup: std::path::PathBuf,
 }
 
 type Call = fn(&Frontdesk, &Actor, &Ids) -> Result<(), Error>;
@@ -152,6 +161,27 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("generate_slots", Action::ManageSchedule, |d, a, i| {
             ok(d.generate_slots(a, i.date, i.date, None, true))
         }),
+        (
+            "generate_slots_as_previewed",
+            Action::ManageSchedule,
+            |d, a, i| ok(d.generate_slots_as_previewed(a, i.date, i.date, None, "stale token")),
+        ),
+        (
+            "generate_slots_in_steps",
+            Action::ManageSchedule,
+            |d, a, i| {
+                ok(d.generate_slots_in_steps(
+                    a,
+                    i.date,
+                    i.date,
+                    None,
+                    frontdesk::GenerationSteps {
+                        writes_per_part: 1,
+                        between_parts: &mut |_, _| true,
+                    },
+                ))
+            },
+        ),
         ("add_doctor", Action::ManageDoctors, |d, a, _| {
             ok(d.add_doctor(a, "Dr. New", "GP"))
         }),
@@ -260,6 +290,26 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("check_backup", Action::ManageBackups, |d, a, i| {
             ok(d.check_backup(a, &i.dir.join("missing.sqlite3")))
         }),
+        // the most destructive operation: on a second handle (it consumes the
+        // handle it runs on); with the walk's desk open it is refused as in use
+        // once the permission lets it through, so it never replaces the file
+        ("restore_backup", Action::ManageBackups, |d, a, i| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            ok(other.restore_backup(a, &i.backup, true))
+        }),
+        (
+            "backup::restore::restore",
+            Action::ManageBackups,
+            |d, a, i| {
+                ok(frontdesk::backup::restore(
+                    a,
+                    d.path(),
+                    &i.backup,
+                    NOW,
+                    true,
+                ))
+            },
+        ),
         ("report", Action::ViewReports, |d, a, i| {
             ok(d.report(a, i.date, i.date, frontdesk::ReportPeriod::Week))
         }),
@@ -338,43 +388,247 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
     ]
 }
 
-/// Names of every `pub fn NAME(&self, actor: &Actor, …)` in the core's sources.
+/// Every public function under `src/` (the CLI in `src/bin` aside) that takes an
+/// `Actor` among its parameters: methods by name, free functions as
+/// `module::path::name` (from the file's path).
 fn operations_in_source() -> BTreeSet<String> {
-    fn walk(dir: &std::path::Path, out: &mut BTreeSet<String>) {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() && !path.ends_with("bin") {
-                walk(&path, out);
+                walk(root, &path, out);
             } else if path.extension().is_some_and(|e| e == "rs") {
+                let module = module_path(path.strip_prefix(root).unwrap());
                 let text = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in text.match_indices("pub fn ") {
-                    let rest = &text[i + 7..];
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    let head: String = rest
-                        .chars()
-                        .take(120)
-                        .collect::<String>()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    if head.contains("(&self, actor: &Actor")
-                        || head.contains("( &self, actor: &Actor")
-                    {
-                        out.insert(name);
-                    }
-                }
+                out.extend(operations_in(&text, &module));
             }
         }
     }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = BTreeSet::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut out,
-    );
+    walk(&src, &src, &mut out);
     out
+}
+
+/// `backup/restore.rs` → `backup::restore`; `lib.rs`, `x/mod.rs` name their folder.
+fn module_path(file: &std::path::Path) -> String {
+    let mut parts: Vec<String> = file
+        .with_extension("")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|l| l == "mod" || l == "lib") {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Rust source with comments, string and char literals blanked out (same length),
+/// so a signature in a doc comment or a string is not taken for code.
+fn code_only(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for c in &mut out[from..to.min(b.len())] {
+            if *c != b'\n' {
+                *c = b' ';
+            }
+        }
+    };
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                blank(&mut out, i, end);
+                i = end;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0;
+                let mut j = i;
+                while j < b.len() {
+                    if b[j..].starts_with(b"/*") {
+                        depth += 1;
+                        j += 2;
+                    } else if b[j..].starts_with(b"*/") {
+                        depth -= 1;
+                        j += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        j += 1;
+                    }
+                }
+                blank(&mut out, i, j);
+                i = j;
+            }
+            b'r' if (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                let close = format!("\"{}", "#".repeat(hashes));
+                let start = i + 2 + hashes;
+                let end = text[start..]
+                    .find(&close)
+                    .map_or(b.len(), |n| start + n + close.len());
+                blank(&mut out, i, end);
+                i = end;
+            }
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                blank(&mut out, i, j + 1);
+                i = j + 1;
+            }
+            // a char literal ('x', '\n', '\''), not a lifetime ('a)
+            b'\'' if b.get(i + 2) == Some(&b'\'') || b.get(i + 1) == Some(&b'\\') => {
+                let mut j = i + 1;
+                if b[j] == b'\\' {
+                    j += 2;
+                }
+                while j < b.len() && b[j] != b'\'' {
+                    j += 1;
+                }
+                blank(&mut out, i, j + 1);
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    String::from_utf8(out).expect("blanking keeps UTF-8 (only ASCII bytes change)")
+}
+
+/// The operations declared in one file's source (see [`operations_in_source`]).
+fn operations_in(text: &str, module: &str) -> Vec<String> {
+    let code = code_only(text);
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(n) = code[at..].find("fn ") {
+        let start = at + n;
+        at = start + 3;
+        let before = &code[..start];
+        if before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue; // part of a longer word
+        }
+        // `pub` (not `pub(crate)`) then only qualifiers before `fn`
+        let mut head = before.trim_end();
+        for qualifier in ["unsafe", "async", "const"] {
+            head = head.strip_suffix(qualifier).unwrap_or(head).trim_end();
+        }
+        if !(head.ends_with("pub")
+            && !head[..head.len() - 3]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_'))
+        {
+            continue;
+        }
+        let rest = &code[start + 3..];
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // the parameter list: the first `(` after the name and generics, balanced
+        let Some(open) = rest.find('(') else { continue };
+        let mut depth = 0;
+        let mut close = open;
+        for (k, c) in rest[open..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = open + k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let params = &rest[open + 1..close];
+        let tokens = words(params);
+        if !tokens.iter().any(|w| w == "Actor") {
+            continue;
+        }
+        let first = params.split(',').next().unwrap_or("");
+        let is_method = words(first)
+            .first()
+            .is_some_and(|w| w == "self" || w == "mut")
+            && words(first).iter().any(|w| w == "self");
+        found.push(if is_method {
+            name
+        } else {
+            format!("{module}::{name}")
+        });
+    }
+    found
+}
+
+#[test]
+fn the_source_scan_finds_every_shape_of_signature_and_nothing_in_comments_or_strings() {
+    let src = r##"
+        impl Frontdesk {
+            pub fn plain(&self, actor: &Actor, x: i64) -> Result<()> { todo!() }
+            pub fn consuming(self, actor: &Actor, candidate: &Path) -> Result<()> { todo!() }
+            pub fn spread(
+                &self,
+                who:
+                    &crate::auth::Actor,
+            ) -> Result<()> { todo!() }
+            pub fn generic<T: Into<String>>(&self, x: T, a: &Actor) {}
+            pub async fn later(&self, actor: Actor) {}
+            pub fn no_actor(&self, x: i64) -> Actor { todo!() }
+            pub(crate) fn internal(&self, actor: &Actor) {}
+            fn private(&self, actor: &Actor) {}
+            pub fn by_mut(&mut self, a: &Actor) {}
+        }
+        pub fn restore(actor: &Actor, db: &Path) -> Result<()> { todo!() }
+        // pub fn in_a_comment(&self, actor: &Actor) {}
+        /* pub fn in_a_block(&self, actor: &Actor) {} */
+        const S: &str = "pub fn in_a_string(&self, actor: &Actor) {}";
+        const R: &str = r#"pub fn in_a_raw_string(&self, actor: &Actor) {}"#;
+        pub fn with_chars(c: char, a: &Actor) -> bool { c == '(' || c == '"' }
+        pub fn lifetimes<'a>(x: &'a str, a: &Actor) {}
+    "##;
+    let found: BTreeSet<String> = operations_in(src, "backup::restore").into_iter().collect();
+    let expected: BTreeSet<String> = [
+        "plain",
+        "consuming",
+        "spread",
+        "generic",
+        "later",
+        "by_mut",
+        "backup::restore::restore",
+        "backup::restore::with_chars",
+        "backup::restore::lifetimes",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        module_path(std::path::Path::new("backup/restore.rs")),
+        "backup::restore"
+    );
+    assert_eq!(module_path(std::path::Path::new("ops/mod.rs")), "ops");
 }
 
 #[test]
@@ -387,6 +641,8 @@ fn the_permission_table_covers_every_operation_that_takes_an_actor() {
         "list_audit",
         "verify_otp",
         "add_staff",
+        "restore_backup",
+        "backup::restore::restore",
     ] {
         assert!(
             found.contains(known),
@@ -395,6 +651,11 @@ fn the_permission_table_covers_every_operation_that_takes_an_actor() {
     }
     let missing: Vec<_> = found.difference(&tested).cloned().collect();
     assert!(missing.is_empty(), "operations not in the permission walk (add them to tests/core/permissions.rs): {missing:?}");
+    let gone: Vec<_> = tested.difference(&found).cloned().collect();
+    assert!(
+        gone.is_empty(),
+        "the walk names operations the core no longer has (or misspells them): {gone:?}"
+    );
 }
 
 #[test]
@@ -425,7 +686,11 @@ fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role
         version: booked.version,
         date: NaiveDate::from_ymd_opt(2030, 1, 7).unwrap(),
         dir: c.dir.path().to_path_buf(),
+        backup: c.dir.path().join("walk-backup.sqlite3"),
     };
+    c.desk
+        .backup_now(&Actor::local_admin(), Some(ids.backup.clone()))
+        .unwrap();
 
     let sessions = SessionStore::new();
     let idle = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
