@@ -1,6 +1,7 @@
+use std::collections::BTreeSet;
 use std::process::Command;
 
-use frontdesk::{Error, Frontdesk};
+use frontdesk::{Error, Frontdesk, OpenOptions};
 
 use crate::fixture::{frontdesk_bin, Clinic};
 
@@ -48,11 +49,79 @@ fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
     assert_eq!(v, newer, "the file was not changed");
 }
 
+/// The schema cookie (bumped by every schema change) and the schema version.
+fn schema_marks(path: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    (
+        conn.query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap(),
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap(),
+    )
+}
+
+/// What a desk process stopped in the middle of a write holds: the lock file and
+/// SQLite's write lock. A migration needs both; opening a current file neither.
+struct WriteLocksHeld {
+    _lock: std::fs::File,
+    conn: rusqlite::Connection,
+}
+
+impl WriteLocksHeld {
+    fn take(db: &std::path::Path) -> WriteLocksHeld {
+        let lock = lock_file(db);
+        lock.lock().unwrap();
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        WriteLocksHeld { _lock: lock, conn }
+    }
+}
+
+impl Drop for WriteLocksHeld {
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// `<db>.lock`, the write path's cross-process lock file, opened (created).
+fn lock_file(db: &std::path::Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(frontdesk::db::sibling(db, ".lock"))
+        .unwrap()
+}
+
+/// Opens `path` with a short write deadline: a migration attempt fails with `Busy`
+/// while [`WriteLocksHeld`] is held, instead of waiting the default 10 s.
+fn open_impatiently(path: &std::path::Path) -> frontdesk::Result<Frontdesk> {
+    Frontdesk::open(
+        path,
+        OpenOptions {
+            lock_deadline: std::time::Duration::from_secs(1),
+            ..OpenOptions::default()
+        },
+    )
+}
+
 #[test]
 fn reopening_keeps_data_and_does_not_rerun_migrations() {
     let c = Clinic::new();
     let d = c.doctor("Dr. Keep");
-    let again = c.reopen();
+    let path = c.path();
+    let before = schema_marks(&path);
+    // with both write locks held elsewhere, a reopen that tried to migrate would
+    // fail with Busy; it must not even try
+    let held = WriteLocksHeld::take(&path);
+    let again = open_impatiently(&path).expect("a current schema opens without migrating");
+    drop(held);
+    assert_eq!(
+        schema_marks(&path),
+        before,
+        "no schema change and the same schema version after reopening"
+    );
     let names: Vec<String> = again
         .list_doctors(&c.admin(), true)
         .unwrap()
@@ -61,25 +130,111 @@ fn reopening_keeps_data_and_does_not_rerun_migrations() {
         .collect();
     assert_eq!(names, ["Dr. Keep"]);
     assert_eq!(again.list_doctors(&c.admin(), true).unwrap()[0].id, d);
+
+    // the same reopen of a file one migration behind does try (so the way this
+    // test looks would see a rerun): it needs the locks and gives up with Busy
+    drop(again);
+    drop(c.desk);
+    let (_, version) = before;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {}", version - 1))
+        .unwrap();
+    let held = WriteLocksHeld::take(&path);
+    let refused = open_impatiently(&path)
+        .err()
+        .expect("a migration waits for the locks");
+    drop(held);
+    assert!(matches!(refused, Error::Busy), "{refused:?}");
+}
+
+/// Blocked requests for an exclusive `flock` on `lock` (lines of `/proc/locks`
+/// marked `->`), by process id.
+fn flock_waiters(lock: &std::path::Path) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(lock).unwrap().ino().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("->") && l.contains("FLOCK"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // "1: -> FLOCK ADVISORY WRITE <pid> <maj:min:inode> 0 EOF"
+            let at = f.iter().position(|w| *w == "FLOCK")?;
+            let pid = f.get(at + 3)?.parse().ok()?;
+            let file = f.get(at + 4)?;
+            (file.rsplit(':').next() == Some(inode.as_str())).then_some(pid)
+        })
+        .collect()
 }
 
 #[test]
 fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
+    const PROCESSES: usize = 6;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("fresh.sqlite3");
-    let children: Vec<_> = (0..6)
+    let db = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .join("fresh.sqlite3");
+    // hold the lock file, so every process gets as far as the migration (it found
+    // the file unmigrated) and waits there; then let them all go at once
+    let lock = lock_file(&db);
+    lock.lock().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             Command::new(frontdesk_bin())
                 .args(["--db", db.to_str().unwrap(), "doctor", "list"])
-                .output()
+                .env("FRONTDESK_LOCK_TIMEOUT", "600")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for out in children {
-        let out = out.unwrap();
+    let pids: BTreeSet<u32> = children.iter().map(|c| c.id()).collect();
+    // a liveness bound only: the processes start in well under a second
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let waiting: BTreeSet<u32> = flock_waiters(&frontdesk::db::sibling(&db, ".lock"))
+            .into_iter()
+            .filter(|p| pids.contains(p))
+            .collect();
+        if waiting == pids {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "all {PROCESSES} processes should be waiting to migrate, only {waiting:?} of {pids:?} are"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    lock.unlock().unwrap();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "every process opens the new file: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        schema_marks(&db).1,
+        frontdesk::db::latest_schema_version() as i64,
+        "migrated to the latest schema"
+    );
+    // running any migration a second time fails (its tables exist), so six
+    // processes that all succeeded ran the migrations once between them
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for migration in std::fs::read_dir(migrations).unwrap() {
+        let up = migration.unwrap().path().join("up.sql");
+        let sql = std::fs::read_to_string(&up).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        let again = conn.execute_batch(&sql);
+        conn.execute_batch("ROLLBACK").unwrap();
+        assert!(
+            again.is_err(),
+            "{} can run twice, so this test could not see a second run",
+            up.display()
         );
     }
 }
