@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "login",
     "logout",
     "touch",
+    "change_own_password",
     "clinic_settings",
     "watch_changes",
     // desk.rs

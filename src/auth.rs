@@ -22,6 +22,10 @@ pub struct Actor {
     pub name: String,
     /// The role whose permissions apply.
     pub role: Role,
+    /// An admin set this person's password: until they choose a new one, every
+    /// action is refused ([`Actor::require`]) and the app shows only the
+    /// change-password screen.
+    pub must_change_password: bool,
 }
 
 impl Actor {
@@ -32,6 +36,7 @@ impl Actor {
             staff_id: None,
             name: "cli (local administrator)".into(),
             role: Role::Admin,
+            must_change_password: false,
         }
     }
 
@@ -41,6 +46,7 @@ impl Actor {
             staff_id: Some(id),
             name: name.into(),
             role,
+            must_change_password: false,
         }
     }
 
@@ -52,8 +58,13 @@ impl Actor {
         }
     }
 
-    /// Refuses with [`Error::Forbidden`] unless the role may perform `action`.
+    /// Refuses with [`Error::Forbidden`] unless the role may perform `action`, and
+    /// with [`Error::PasswordChangeRequired`] anything at all while the person must
+    /// choose a new password.
     pub fn require(&self, action: Action) -> Result<()> {
+        if self.must_change_password {
+            return Err(Error::PasswordChangeRequired);
+        }
         if action.allowed_for(self.role) {
             Ok(())
         } else {
@@ -211,5 +222,19 @@ mod tests {
         assert!(Action::ALL
             .iter()
             .all(|a| Actor::local_admin().require(*a).is_ok()));
+    }
+
+    #[test]
+    fn someone_who_must_change_their_password_may_do_nothing_else() {
+        let ada = Actor {
+            must_change_password: true,
+            ..Actor::staff(1, "Ada", Role::Admin)
+        };
+        for a in Action::ALL {
+            assert!(
+                matches!(ada.require(a), Err(Error::PasswordChangeRequired)),
+                "{a:?} must wait for the new password"
+            );
+        }
     }
 }

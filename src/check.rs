@@ -88,8 +88,8 @@ const INVARIANTS: &[(&str, &str)] = &[
         "SELECT 'outbox message ' || id FROM outbox WHERE status IN ('SENT', 'FAILED') AND body <> ''",
     ),
     (
-        "a locked account has 5 failed sign-ins",
-        "SELECT 'staff ' || id FROM staff WHERE locked_until IS NOT NULL AND failed_logins < 5",
+        "a locked account has 20 failed sign-ins",
+        "SELECT 'staff ' || id FROM staff WHERE locked_at IS NOT NULL AND failed_logins < 20",
     ),
 ];
 

@@ -63,9 +63,11 @@ impl ClinicSettings {
             time_zone: get(conn, keys::TIME_ZONE)?.unwrap_or(d.time_zone),
             phone_country: get(conn, keys::PHONE_COUNTRY)?.unwrap_or(d.phone_country),
             demo: get(conn, keys::DEMO)?.as_deref() == Some("1"),
+            // a value from before the 30-minute cap (or from a backup) counts as 30
             idle_minutes: get(conn, keys::IDLE_MINUTES)?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d.idle_minutes),
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(d.idle_minutes)
+                .clamp(1, crate::session::MAX_IDLE_MINUTES),
         })
     }
 

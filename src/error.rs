@@ -74,10 +74,27 @@ pub enum Error {
     /// Not signed in, or the session expired.
     #[error("please sign in")]
     Unauthenticated,
-    /// A sign-in was refused: unknown username, wrong password, or an account that
-    /// is locked or deactivated — deliberately indistinguishable.
-    #[error("wrong username or password (5 failed sign-ins lock an account for 15 minutes)")]
+    /// A sign-in was refused: unknown username, wrong password, or a deactivated
+    /// account — deliberately indistinguishable.
+    #[error("wrong username or password")]
     LoginFailed,
+    /// A sign-in came too soon after failed ones: under this username (known or
+    /// not — the answer is the same) or at this desk. Nothing was checked.
+    #[error("too many failed sign-ins {}; try again in {retry_after_secs} s", if *.at_desk { "at this desk" } else { "with this username" })]
+    SignInThrottled {
+        /// Seconds until the next attempt is taken.
+        retry_after_secs: i64,
+        /// The desk's failures (any username) rather than the username's.
+        at_desk: bool,
+    },
+    /// So many failed sign-ins in a row under this username that it is locked
+    /// until an admin unlocks it (an unknown username gets the same answer).
+    #[error("this account is locked after too many failed sign-ins; an admin can unlock it")]
+    AccountLocked,
+    /// The signed-in person must choose a new password (an admin set it) before
+    /// doing anything else.
+    #[error("choose a new password first: an admin set your password, so only you may choose the next one")]
+    PasswordChangeRequired,
     /// The role may not perform the action.
     #[error("your role may not {0}")]
     Forbidden(&'static str),
@@ -104,9 +121,11 @@ impl Error {
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::Invalid(_) => ErrorCode::Invalid,
-            Error::RateLimited { .. } => ErrorCode::RateLimited,
-            Error::Unauthenticated | Error::LoginFailed => ErrorCode::Unauthenticated,
-            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::RateLimited { .. } | Error::SignInThrottled { .. } => ErrorCode::RateLimited,
+            Error::Unauthenticated | Error::LoginFailed | Error::AccountLocked => {
+                ErrorCode::Unauthenticated
+            }
+            Error::Forbidden(_) | Error::PasswordChangeRequired => ErrorCode::Forbidden,
             Error::Busy => ErrorCode::Busy,
             Error::Unusable(_) | Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,
         }

@@ -6,6 +6,14 @@
 //! at most about one hash per core runs at a time ([`HashPool`]): a burst of
 //! sign-ins or passcode checks queues here instead of starving the desk's other
 //! work of CPU and memory.
+//!
+//! New passwords are checked after NIST SP 800-63B ([`check_new_password`]): 10 to
+//! 1024 characters, nothing else demanded of their composition, but refused when
+//! common or derived from their context — a blocklist, a rule against passwords
+//! made of nothing but the person's or the clinic's names and common words with
+//! digits, and the zxcvbn strength estimate with the username, display name and
+//! clinic name as context. Like hashing, the estimate runs before any write
+//! transaction.
 
 use std::sync::{Condvar, Mutex, OnceLock};
 
@@ -90,6 +98,116 @@ pub fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::invalid(format!(
             "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The lowest zxcvbn score a new password needs: 3 means "safely unguessable"
+/// (about 10^8 guesses or more), what zxcvbn advises against online attacks and
+/// slowed offline ones.
+pub const MIN_STRENGTH_SCORE: u8 = 3;
+
+const BLOCKLIST: &str = include_str!("password_blocklist.txt");
+
+/// The blocklist: (whole passwords, common words), lower case.
+fn blocklist() -> &'static (Vec<&'static str>, Vec<&'static str>) {
+    static LISTS: OnceLock<(Vec<&'static str>, Vec<&'static str>)> = OnceLock::new();
+    LISTS.get_or_init(|| {
+        let lines = BLOCKLIST
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let (words, whole): (Vec<_>, Vec<_>) = lines.partition(|l| l.starts_with("word:"));
+        let words = words
+            .into_iter()
+            .map(|w| w.trim_start_matches("word:"))
+            .collect();
+        (whole, words)
+    })
+}
+
+/// The context of a password as words: each given text whole (lower case, without
+/// separators) and each of its runs of letters, 3 characters or longer.
+fn context_words(context: &[&str]) -> Vec<String> {
+    let mut words = Vec::new();
+    for text in context {
+        let lower = text.trim().to_lowercase();
+        let whole: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+        words.push(whole);
+        words.extend(
+            lower
+                .split(|c: char| !c.is_alphabetic())
+                .map(str::to_string),
+        );
+    }
+    words.retain(|w| w.chars().count() >= 3);
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words.dedup();
+    words
+}
+
+/// Refuses a new password that is too short or too long, common, made of its
+/// context, or easy to guess (see the module docs). `context` holds what an
+/// attacker would try first: the username, the display name, the clinic's name.
+/// The message says why, in words a receptionist can act on.
+pub fn check_new_password(password: &str, context: &[&str]) -> Result<()> {
+    check_password_rules(password)?;
+    if password.trim().is_empty() {
+        return Err(Error::invalid(
+            "a password cannot be only spaces; try a few unrelated words",
+        ));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err(Error::invalid(
+            "a password cannot be one character repeated; try a few unrelated words",
+        ));
+    }
+    let lower = password.trim().to_lowercase();
+    let (whole, common_words) = blocklist();
+    if whole.contains(&lower.as_str()) {
+        return Err(Error::invalid(
+            "this is one of the most common passwords; choose one nobody would guess, such as a few unrelated words",
+        ));
+    }
+    // the person's and the clinic's names, then common words, longest first
+    let context = context_words(context);
+    let mut rest = lower.clone();
+    let mut built_from = None;
+    for (word, what) in context
+        .iter()
+        .map(|w| (w.as_str(), "a name"))
+        .chain(common_words.iter().map(|w| (*w, "a common word")))
+    {
+        if rest.contains(word) {
+            rest = rest.replace(word, " ");
+            built_from.get_or_insert(what);
+        }
+    }
+    if let Some(what) = built_from {
+        if !rest.chars().any(char::is_alphabetic) {
+            let what = if what == "a name" {
+                "your username, your name or the clinic's name"
+            } else {
+                "a common word"
+            };
+            return Err(Error::invalid(format!(
+                "this password is {what} with digits or symbols, which is among the first things guessed; try a few unrelated words"
+            )));
+        }
+    }
+    let inputs: Vec<&str> = context.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if u8::from(estimate.score()) < MIN_STRENGTH_SCORE {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({})", w.to_string().trim_end_matches('.').to_lowercase()))
+            .unwrap_or_default();
+        return Err(Error::invalid(format!(
+            "this password is too easy to guess{why}; make it longer, for example a few unrelated words"
         )));
     }
     Ok(())
@@ -222,6 +340,50 @@ mod tests {
         assert!(
             check_password_rules(&"x".repeat(1024)).is_ok(),
             "1024 bytes are allowed"
+        );
+    }
+
+    #[test]
+    fn common_repeated_blank_and_name_derived_passwords_are_refused() {
+        let rita2 = ["rita2", "Rita Desk", "Praxis Nord"];
+        for (pw, why) in [
+            ("aaaaaaaaaa", "one character repeated"),
+            ("password12", "a common word with digits"),
+            ("          ", "only spaces"),
+            ("rita123456", "the username's letters with digits"),
+            ("1234567890", "on the blocklist"),
+            ("Praxis Nord 2024!", "the clinic's name with digits"),
+            ("qwertyuiop", "a keyboard walk"),
+        ] {
+            let refused = check_new_password(pw, &rita2);
+            assert!(
+                matches!(refused, Err(Error::Invalid(_))),
+                "{pw:?} ({why}) must be refused, got {refused:?}"
+            );
+        }
+        for pw in [
+            "correct horse battery",
+            "a brand new password",
+            "sunflower marble kettle",
+        ] {
+            assert!(
+                check_new_password(pw, &rita2).is_ok(),
+                "{pw:?} is a fine passphrase"
+            );
+        }
+    }
+
+    #[test]
+    fn the_length_rules_still_come_first() {
+        let refused = check_new_password("Kq8#mZ2!v", &[]).unwrap_err();
+        assert!(
+            refused.to_string().contains("at least 10 characters"),
+            "a strong 9-character password is still too short: {refused}"
+        );
+        let refused = check_new_password(&"k".repeat(1025), &[]).unwrap_err();
+        assert!(
+            refused.to_string().contains("at most 1024 bytes"),
+            "over 1024 bytes is refused before anything else: {refused}"
         );
     }
 

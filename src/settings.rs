@@ -79,7 +79,7 @@ const EDITABLE: &[(&str, &str)] = &[
     ),
     (
         clinic::keys::IDLE_MINUTES,
-        "Minutes without activity before a desk is signed out (1-480).",
+        "Minutes without activity before a desk is signed out (1-30).",
     ),
     (
         keys::BACKUP_FOLDER,
@@ -247,7 +247,7 @@ impl Frontdesk {
                 clinic::keys::PHONE_COUNTRY => change.phone_country = Some(value.into()),
                 _ => {
                     change.idle_minutes = Some(value.trim().parse().map_err(|_| {
-                        Error::invalid("idle logoff must be a whole number of minutes (1-480)")
+                        Error::invalid("idle logoff must be a whole number of minutes (1-30)")
                     })?)
                 }
             }

@@ -101,6 +101,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::session::login,
             commands::session::logout,
             commands::session::touch,
+            commands::session::change_own_password,
             commands::session::clinic_settings,
             commands::session::watch_changes,
             commands::desk::day_view,

@@ -15,8 +15,8 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindow};
 
-const ADMIN: (&str, &str) = ("fuzz.admin", "admin-password-1");
-const DESK: (&str, &str) = ("fuzz.desk", "desk-password-1");
+const ADMIN: (&str, &str) = ("fuzz.admin", "quiet harbor lantern 7");
+const DESK: (&str, &str) = ("fuzz.desk", "amber meadow violin 4");
 const CODES: &[&str] = &[
     "NotFound",
     "SlotTaken",

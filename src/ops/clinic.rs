@@ -21,10 +21,11 @@ fn validated(change: &ClinicSettingsChange) -> Result<Vec<(&'static str, String)
         values.push((keys::PHONE_COUNTRY, country.trim().to_ascii_uppercase()));
     }
     if let Some(minutes) = change.idle_minutes {
-        if !(1..=480).contains(&minutes) {
-            return Err(Error::invalid(
-                "idle logoff must be between 1 and 480 minutes",
-            ));
+        let max = crate::session::MAX_IDLE_MINUTES;
+        if !(1..=max).contains(&minutes) {
+            return Err(Error::invalid(format!(
+                "idle logoff must be between 1 and {max} minutes"
+            )));
         }
         values.push((keys::IDLE_MINUTES, minutes.to_string()));
     }

@@ -32,7 +32,10 @@ pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;
 pub use slots::DayView;
-pub use staff::{DemoAccount, NewStaff, LOCK_SECS, MAX_FAILED_LOGINS};
+pub use staff::{
+    sign_in_delay_secs, DemoAccount, NewStaff, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS,
+    LOCK_AFTER_FAILED_LOGINS, MAX_SIGN_IN_DELAY_SECS,
+};
 
 use crate::auth::Actor;
 use crate::store;

@@ -102,53 +102,212 @@ fn unknown_users_and_wrong_passwords_get_the_same_error_after_similar_work() {
     );
 }
 
+/// The error of one sign-in attempt with a wrong password, as (kind, seconds to wait).
+fn attempt(c: &Clinic, username: &str, password: &str) -> (&'static str, i64) {
+    match c.desk.authenticate(username, password) {
+        Ok(_) => ("signed in", 0),
+        Err(Error::LoginFailed) => ("wrong", 0),
+        Err(Error::SignInThrottled {
+            retry_after_secs, ..
+        }) => ("wait", retry_after_secs),
+        Err(Error::AccountLocked) => ("locked", 0),
+        Err(e) => panic!("unexpected refusal of a sign-in: {e:?}"),
+    }
+}
+
+/// Fails `n` sign-ins in a row under `username`, waiting out every delay on the
+/// manual clock; returns the delays that were asked for.
+fn fail_sign_ins(c: &Clinic, username: &str, n: usize) -> Vec<i64> {
+    let mut waits = Vec::new();
+    let mut failed = 0;
+    while failed < n {
+        match attempt(c, username, "not the password") {
+            ("wrong", _) => failed += 1,
+            ("wait", secs) => {
+                waits.push(secs);
+                c.clock.advance(secs);
+            }
+            other => panic!("failure {} under {username}: got {other:?}", failed + 1),
+        }
+    }
+    waits
+}
+
 #[test]
-fn five_failures_lock_an_account_for_fifteen_minutes_and_both_are_audited() {
+fn failed_sign_ins_make_the_next_attempt_wait_longer_instead_of_locking_the_account() {
     let c = Clinic::new();
     c.account("rita", Role::Receptionist);
-    for i in 1..=5 {
-        assert!(
-            c.desk.authenticate("rita", "wrong password!").is_err(),
-            "attempt {i} must fail"
+    for i in 1..=3 {
+        assert_eq!(
+            attempt(&c, "rita", "wrong password!"),
+            ("wrong", 0),
+            "failure {i} of three costs no waiting"
         );
     }
-    assert_eq!(audit_count(&c, "staff.lock"), 1, "the lock is audited once");
-    let locked = c.desk.authenticate("rita", PASSWORD);
-    assert!(
-        matches!(locked, Err(Error::LoginFailed)),
-        "even the right password is refused while locked: {locked:?}"
+    assert_eq!(
+        attempt(&c, "rita", PASSWORD),
+        ("wait", 2),
+        "right after the third failure even the right password waits 2 s, unchecked"
     );
-    c.clock.advance(14 * 60);
-    assert!(
-        c.desk.authenticate("rita", PASSWORD).is_err(),
-        "still locked after 14 minutes"
+    assert_eq!(
+        failed_logins(&c, "rita"),
+        3,
+        "an attempt refused for waiting is not counted"
     );
-    c.clock.advance(60);
+    c.clock.advance(2);
+    assert_eq!(attempt(&c, "rita", "wrong password!"), ("wrong", 0));
+    assert_eq!(
+        attempt(&c, "rita", "wrong password!"),
+        ("wait", 4),
+        "the delay doubles with each failure"
+    );
+    c.clock.advance(4);
+    assert_eq!(attempt(&c, "rita", "wrong password!"), ("wrong", 0));
+    c.clock.advance(8);
+    // five failures used to lock the account for 15 minutes
     let actor = c
         .desk
         .authenticate("rita", PASSWORD)
-        .expect("the lock ends after 15 minutes");
+        .expect("after five failures the right password signs in once the delay is over");
     assert_eq!(actor.role, Role::Receptionist, "signed in as rita");
-    assert_eq!(audit_count(&c, "staff.unlock"), 1, "the unlock is audited");
     assert_eq!(
         failed_logins(&c, "rita"),
         0,
-        "a success resets the failure count"
+        "a success forgets the failures"
     );
-    assert!(
-        audit_count(&c, "staff.login_failed") >= 7,
-        "every failed sign-in is audited"
-    );
+    assert_eq!(audit_count(&c, "staff.lock"), 0, "nothing was locked");
     assert_eq!(
-        audit_count(&c, "staff.login"),
-        1,
-        "the successful sign-in is audited"
+        audit_count(&c, "staff.login_failed"),
+        7,
+        "every refused attempt is audited, the delayed ones too"
     );
     c.assert_check();
 }
 
 #[test]
-fn fifty_parallel_wrong_passwords_count_at_most_five_failures() {
+fn the_delays_grow_to_five_minutes_and_twenty_failures_lock_until_an_admin_unlocks() {
+    let c = Clinic::new();
+    let rita = c.account("rita", Role::Receptionist);
+    let waits = fail_sign_ins(&c, "rita", 20);
+    assert_eq!(
+        waits,
+        [2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300, 300, 300, 300, 300, 300],
+        "2 s after the third failure, doubling, at most 5 minutes"
+    );
+    assert_eq!(audit_count(&c, "staff.lock"), 1, "the lock is audited once");
+    c.clock.advance(2 * 86_400);
+    assert_eq!(
+        attempt(&c, "rita", PASSWORD),
+        ("locked", 0),
+        "two days later the right password is still refused: only an admin unlocks"
+    );
+    c.assert_check();
+    let unlocked = c
+        .desk
+        .unlock_staff(&Actor::local_admin(), rita)
+        .expect("an admin unlocks");
+    assert_eq!(
+        (unlocked.locked_at, unlocked.failed_logins),
+        (None, 0),
+        "unlocking forgets the failures"
+    );
+    c.desk
+        .authenticate("rita", PASSWORD)
+        .expect("after the unlock rita signs in at once");
+    c.assert_check();
+}
+
+#[test]
+fn an_unknown_username_is_slowed_down_and_locked_exactly_like_a_wrong_password() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let mut answers = Vec::new();
+    for round in 0..50 {
+        let known = attempt(&c, "rita", "not the password");
+        let unknown = attempt(&c, "nobody", "not the password");
+        assert_eq!(
+            known, unknown,
+            "round {round}: the same answer whether the username exists or not"
+        );
+        answers.push(known);
+        // sometimes too soon, sometimes after the longest delay
+        c.clock.advance(if round % 2 == 0 { 1 } else { 300 });
+    }
+    assert!(
+        answers.iter().any(|a| a.0 == "wait"),
+        "both were slowed down: {answers:?}"
+    );
+    assert_eq!(
+        answers.last(),
+        Some(&("locked", 0)),
+        "both end locked after 20 failures: {answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|a| a.0 == "wrong").count(),
+        20,
+        "exactly 20 passwords were checked under each name: {answers:?}"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn failed_sign_ins_a_day_old_are_forgotten() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    fail_sign_ins(&c, "rita", 8);
+    c.clock.advance(24 * 3600);
+    assert_eq!(
+        attempt(&c, "rita", "not the password"),
+        ("wrong", 0),
+        "a day after the last failure the count starts again: no waiting"
+    );
+    assert_eq!(failed_logins(&c, "rita"), 1, "counted from one again");
+}
+
+#[test]
+fn a_desk_that_failed_three_sign_ins_waits_whatever_username_it_tries_next() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    c.account("ada", Role::Admin);
+    let sessions = SessionStore::new();
+    for name in ["mallory", "eve", "trent"] {
+        let r = sessions.login(&c.desk, name, "some password 1");
+        assert!(
+            matches!(r, Err(Error::LoginFailed)),
+            "{name}: a plain refusal, got {r:?}"
+        );
+    }
+    let r = sessions.login(&c.desk, "ada", PASSWORD);
+    assert!(
+        matches!(
+            r,
+            Err(Error::SignInThrottled {
+                retry_after_secs: 2,
+                at_desk: true
+            })
+        ),
+        "a fourth username at the same desk waits 2 s: {r:?}"
+    );
+    assert_eq!(
+        failed_logins(&c, "ada"),
+        0,
+        "ada's own count is untouched: the desk refused before the database"
+    );
+    let other_desk = SessionStore::new();
+    other_desk
+        .login(&c.desk, "rita", PASSWORD)
+        .expect("another desk is not slowed down by this one");
+    c.clock.advance(2);
+    sessions
+        .login(&c.desk, "ada", PASSWORD)
+        .expect("after the delay ada signs in at this desk");
+    sessions
+        .login(&c.desk, "rita", PASSWORD)
+        .expect("a success cleared the desk's count");
+}
+
+#[test]
+fn fifty_parallel_wrong_passwords_check_at_most_three_passwords() {
     let c = Clinic::new();
     c.account("rita", Role::Receptionist);
     let desk = &c.desk;
@@ -164,13 +323,20 @@ fn fifty_parallel_wrong_passwords_count_at_most_five_failures() {
     });
     assert_eq!(
         failed_logins(&c, "rita"),
-        5,
-        "exactly five failures are counted, however many ran at once"
+        3,
+        "exactly three passwords were checked, however many attempts ran at once"
     );
-    assert_eq!(audit_count(&c, "staff.lock"), 1, "locked once");
+    assert_eq!(
+        audit_count(&c, "staff.login_failed"),
+        50,
+        "all fifty are audited, 47 of them as too soon"
+    );
     assert!(
-        c.desk.authenticate("rita", PASSWORD).is_err(),
-        "the account is locked now"
+        matches!(
+            c.desk.authenticate("rita", PASSWORD),
+            Err(Error::SignInThrottled { .. })
+        ),
+        "the next attempt waits"
     );
     c.assert_check();
 }
@@ -201,11 +367,13 @@ fn deactivated_accounts_cannot_sign_in_and_their_sessions_end() {
 }
 
 #[test]
-fn a_role_change_applies_to_open_sessions_at_the_next_operation() {
+fn a_role_change_ends_the_persons_open_sessions_at_once() {
     let c = Clinic::new();
     let rita = c.account("rita", Role::Receptionist);
+    c.account("bob", Role::Receptionist);
     let sessions = SessionStore::new();
     let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    let bob = sessions.login(&c.desk, "bob", PASSWORD).unwrap();
     assert_eq!(
         sessions.actor(&c.desk, &s.token).unwrap().role,
         Role::Receptionist,
@@ -214,10 +382,47 @@ fn a_role_change_applies_to_open_sessions_at_the_next_operation() {
     c.desk
         .change_role(&Actor::local_admin(), rita, Role::Admin)
         .unwrap();
+    let after = sessions.actor(&c.desk, &s.token);
+    assert!(
+        matches!(after, Err(Error::Unauthenticated)),
+        "the session ends with the old role: {after:?}"
+    );
+    assert!(
+        sessions.actor(&c.desk, &bob.token).is_ok(),
+        "someone else's session goes on"
+    );
+    let again = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
     assert_eq!(
-        sessions.actor(&c.desk, &s.token).unwrap().role,
+        again.actor.role,
         Role::Admin,
-        "promoted without signing in again"
+        "signing in again gives the new role"
+    );
+}
+
+#[test]
+fn a_password_reset_ends_the_persons_open_sessions_at_once() {
+    let c = Clinic::new();
+    let rita = c.account("rita", Role::Receptionist);
+    let sessions = SessionStore::new();
+    let other_desk = SessionStore::new();
+    let here = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    let there = other_desk.login(&c.desk, "rita", PASSWORD).unwrap();
+    c.desk
+        .reset_password(&Actor::local_admin(), rita, "sunflower marble kettle")
+        .unwrap();
+    for (store, s) in [(&sessions, &here), (&other_desk, &there)] {
+        let after = store.actor(&c.desk, &s.token);
+        assert!(
+            matches!(after, Err(Error::Unauthenticated)),
+            "every open session of rita ends at the reset: {after:?}"
+        );
+    }
+    let member = c.desk.list_staff(&Actor::local_admin()).unwrap();
+    assert!(
+        member
+            .iter()
+            .any(|m| m.id == rita && m.must_change_password),
+        "the reset marks rita to choose a new password"
     );
 }
 
@@ -341,9 +546,7 @@ fn admins_add_staff_reset_passwords_and_unlock() {
         matches!(dup, Err(Error::Invalid(_))),
         "usernames are unique regardless of case: {dup:?}"
     );
-    for _ in 0..5 {
-        let _ = c.desk.authenticate("rita", "wrong password!");
-    }
+    fail_sign_ins(&c, "rita", 20);
     c.desk
         .reset_password(&cli, rita, "a brand new password")
         .unwrap();
@@ -354,7 +557,13 @@ fn admins_add_staff_reset_passwords_and_unlock() {
         c.desk.authenticate("rita", PASSWORD).is_err(),
         "the old password is gone"
     );
-    let receptionist = c.desk.authenticate("rita", "a brand new password").unwrap();
+    c.desk
+        .change_password("rita", "a brand new password", "sunflower marble kettle")
+        .expect("rita chooses her own password after the reset");
+    let receptionist = c
+        .desk
+        .authenticate("rita", "sunflower marble kettle")
+        .unwrap();
     let refused = c
         .desk
         .add_staff(&receptionist, &new_staff("eve", Role::Admin, PASSWORD));
@@ -491,9 +700,10 @@ fn sign_ins_from_many_threads_on_two_handles_stay_consistent() {
     let other = Arc::new(c.reopen());
     let sessions = SessionStore::new();
     std::thread::scope(|s| {
-        // one account signing in at four desks at once (more than five at once
-        // would be refused: every attempt reserves a failure until it is checked)
-        for i in 0..4 {
+        // one account signing in at three desks at once (a fourth at the same
+        // instant would wait: every attempt reserves a failure until it is checked,
+        // and three failures make the next attempt wait)
+        for i in 0..3 {
             let desk = if i % 2 == 0 { &c.desk } else { &*other };
             let sessions = &sessions;
             s.spawn(move || {
@@ -508,7 +718,7 @@ fn sign_ins_from_many_threads_on_two_handles_stay_consistent() {
         0,
         "successes leave no failures behind"
     );
-    assert_eq!(sessions.live_count(&c.desk), 4, "four sessions");
+    assert_eq!(sessions.live_count(&c.desk), 3, "three sessions");
 }
 
 fn cli(
@@ -644,4 +854,342 @@ fn the_demo_prints_its_two_accounts_once() {
             a["username"]
         );
     }
+}
+
+#[test]
+fn common_and_name_derived_passwords_are_refused_wherever_a_password_is_set() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let mut s = c.desk.settings().unwrap();
+    s.name = "Praxis Nord".into();
+    c.desk.update_clinic_settings(&cli, &s).unwrap();
+    let refused = |pw: &str| {
+        [
+            c.desk
+                .create_first_admin("rita2", "Rita Desk", pw)
+                .map(|_| ()),
+            c.desk
+                .add_staff(&cli, &new_staff("rita2", Role::Receptionist, pw))
+                .map(|_| ()),
+        ]
+    };
+    for (pw, why) in [
+        ("aaaaaaaaaa", "one character repeated"),
+        ("password12", "a common password"),
+        ("          ", "ten spaces"),
+        ("rita123456", "the username with digits"),
+        ("Praxis Nord 2030", "the clinic's name with digits"),
+        ("qwertzuiop", "a keyboard row"),
+    ] {
+        for r in refused(pw) {
+            let Err(Error::Invalid(message)) = r else {
+                panic!("{pw:?} ({why}) must be refused as invalid, got {r:?}");
+            };
+            assert!(
+                message.contains("guess")
+                    || message.contains("common")
+                    || message.contains("spaces")
+                    || message.contains("repeated"),
+                "{pw:?}: the refusal says why: {message}"
+            );
+        }
+    }
+    assert_eq!(
+        c.count("SELECT count(*) FROM staff"),
+        0,
+        "nothing was created"
+    );
+    let rita = c
+        .desk
+        .add_staff(&cli, &new_staff("rita2", Role::Receptionist, PASSWORD))
+        .expect("a passphrase of unrelated words is fine");
+    let reset = c.desk.reset_password(&cli, rita.id, "rita2rita2rita2");
+    assert!(
+        matches!(reset, Err(Error::Invalid(_))),
+        "an admin's reset is checked the same way: {reset:?}"
+    );
+    let change = c.desk.change_password("rita2", PASSWORD, "password123456");
+    assert!(
+        matches!(change, Err(Error::Invalid(_))),
+        "and so is one's own change: {change:?}"
+    );
+    c.desk
+        .authenticate("rita2", PASSWORD)
+        .expect("the refused changes left the password as it was");
+}
+
+#[test]
+fn staff_change_their_own_password_and_their_other_sessions_end() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let here = SessionStore::new();
+    let elsewhere = SessionStore::new();
+    let s = here.login(&c.desk, "rita", PASSWORD).unwrap();
+    let other = elsewhere.login(&c.desk, "rita", PASSWORD).unwrap();
+    let (actor, member) = here
+        .change_password(&c.desk, &s.token, PASSWORD, "sunflower marble kettle")
+        .expect("rita changes her password with the current one");
+    assert_eq!(
+        (actor.role, member.username.as_str()),
+        (Role::Receptionist, "rita"),
+        "the answer names rita"
+    );
+    assert!(
+        here.actor(&c.desk, &s.token).is_ok(),
+        "the session she changed it in goes on"
+    );
+    assert!(
+        matches!(
+            elsewhere.actor(&c.desk, &other.token),
+            Err(Error::Unauthenticated)
+        ),
+        "her session at another desk ends"
+    );
+    assert!(
+        c.desk.authenticate("rita", PASSWORD).is_err(),
+        "the old password no longer works"
+    );
+    c.desk
+        .authenticate("rita", "sunflower marble kettle")
+        .expect("the new one does");
+    assert_eq!(
+        audit_count(&c, "staff.change_password"),
+        1,
+        "the change is audited"
+    );
+    c.assert_check();
+}
+
+#[test]
+fn a_wrong_current_password_refuses_the_change_and_counts_as_a_failed_sign_in() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let sessions = SessionStore::new();
+    let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    let refused = sessions.change_password(
+        &c.desk,
+        &s.token,
+        "a wrong guess",
+        "sunflower marble kettle",
+    );
+    let Err(Error::Invalid(message)) = &refused else {
+        panic!("a wrong current password is refused as invalid (not a sign-out): {refused:?}");
+    };
+    assert!(
+        message.contains("current password"),
+        "the refusal names the current password: {message}"
+    );
+    assert_eq!(
+        failed_logins(&c, "rita"),
+        1,
+        "the wrong guess counts like a failed sign-in"
+    );
+    let same = sessions.change_password(&c.desk, &s.token, PASSWORD, PASSWORD);
+    assert!(
+        matches!(same, Err(Error::Invalid(_))),
+        "the new password must differ from the current one: {same:?}"
+    );
+    let cli =
+        c.desk
+            .change_own_password(&Actor::local_admin(), PASSWORD, "sunflower marble kettle");
+    assert!(
+        matches!(cli, Err(Error::Invalid(_))),
+        "the command-line administrator has no password to change: {cli:?}"
+    );
+    assert!(
+        sessions.actor(&c.desk, &s.token).is_ok(),
+        "the session survives the refusals"
+    );
+}
+
+#[test]
+fn after_an_admin_reset_the_person_must_choose_a_new_password_before_anything_else() {
+    let c = Clinic::new();
+    let rita = c.account("rita", Role::Receptionist);
+    let doctor = c.doctor("Dr. Who");
+    c.desk
+        .reset_password(&Actor::local_admin(), rita, "a brand new password")
+        .unwrap();
+    let actor = c.desk.authenticate("rita", "a brand new password").unwrap();
+    assert!(
+        actor.must_change_password,
+        "the signed-in actor says a change is due"
+    );
+    let refused = c.desk.list_doctors(&actor, false);
+    assert!(
+        matches!(refused, Err(Error::PasswordChangeRequired)),
+        "the core refuses every operation to such an actor: {refused:?}"
+    );
+    let sessions = SessionStore::new();
+    let s = sessions
+        .login(&c.desk, "rita", "a brand new password")
+        .unwrap();
+    assert!(s.actor.must_change_password, "the session says so too");
+    let refused = sessions.actor(&c.desk, &s.token);
+    assert!(
+        matches!(refused, Err(Error::PasswordChangeRequired)),
+        "the session gives no actor for anything else: {refused:?}"
+    );
+    assert!(
+        sessions.touch(&c.desk, &s.token).is_ok(),
+        "but it stays alive while she types"
+    );
+    let (actor, member) = sessions
+        .change_password(
+            &c.desk,
+            &s.token,
+            "a brand new password",
+            "sunflower marble kettle",
+        )
+        .expect("she chooses her own");
+    assert!(
+        !actor.must_change_password && !member.must_change_password,
+        "the flag is gone"
+    );
+    let actor = sessions
+        .actor(&c.desk, &s.token)
+        .expect("the same session now works");
+    assert!(
+        c.desk
+            .list_doctors(&actor, false)
+            .unwrap()
+            .iter()
+            .any(|d| d.id == doctor),
+        "and may do a receptionist's work"
+    );
+}
+
+#[test]
+fn idle_logoff_is_at_most_thirty_minutes() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let cli = Actor::local_admin();
+    for minutes in ["31", "480"] {
+        let r = c.desk.set_setting(&cli, "session.idle_minutes", minutes);
+        assert!(
+            matches!(r, Err(Error::Invalid(_))),
+            "{minutes} idle minutes must be refused: {r:?}"
+        );
+    }
+    c.desk
+        .set_setting(&cli, "session.idle_minutes", "30")
+        .expect("30 is the most");
+    // a value stored before the cap (or restored from an old backup)
+    c.desk
+        .write("test.old_setting", |tx| {
+            Ok(tx.execute(
+                "UPDATE setting SET value = '480' WHERE key = 'session.idle_minutes'",
+                [],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        c.desk.settings().unwrap().idle_minutes,
+        30,
+        "an old larger value reads as 30"
+    );
+    let sessions = SessionStore::new();
+    let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    c.clock.advance(29 * 60);
+    sessions
+        .touch(&c.desk, &s.token)
+        .expect("29 idle minutes are fine");
+    c.clock.advance(30 * 60);
+    assert!(
+        matches!(
+            sessions.actor(&c.desk, &s.token),
+            Err(Error::Unauthenticated)
+        ),
+        "30 idle minutes end the session whatever the stored value"
+    );
+}
+
+#[test]
+fn the_command_line_changes_ones_password_and_unlocks_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.sqlite3");
+    let (code, _, err) = cli(
+        &db,
+        &["init", "--country", "DE", "--admin-username", "ada"],
+        &[("FRONTDESK_ADMIN_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(code, 0, "init: {err}");
+    let (code, _, err) = cli(
+        &db,
+        &["staff", "add", "--username", "rita2", "--name", "Rita"],
+        &[("FRONTDESK_PASSWORD", "rita123456")],
+    );
+    assert!(
+        code == 2 && err.contains("guess"),
+        "a name-derived password is refused with exit 2 and a reason: {code} {err}"
+    );
+    let (code, _, err) = cli(
+        &db,
+        &["staff", "add", "--username", "rita", "--name", "Rita"],
+        &[("FRONTDESK_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(code, 0, "staff add: {err}");
+    let (code, json, err) = cli(
+        &db,
+        &["staff", "reset-password", "rita"],
+        &[("FRONTDESK_PASSWORD", "a brand new password")],
+    );
+    assert!(
+        code == 0 && json["staff"]["must_change_password"] == true,
+        "a reset marks the change as due: {json} {err}"
+    );
+    let (code, _, err) = cli(
+        &db,
+        &["staff", "change-password", "rita"],
+        &[
+            ("FRONTDESK_PASSWORD", "a wrong guess!"),
+            ("FRONTDESK_NEW_PASSWORD", "sunflower marble kettle"),
+        ],
+    );
+    assert_eq!(code, 1, "a wrong current password is refused: {err}");
+    let (code, json, err) = cli(
+        &db,
+        &["staff", "change-password", "rita"],
+        &[
+            ("FRONTDESK_PASSWORD", "a brand new password"),
+            ("FRONTDESK_NEW_PASSWORD", "sunflower marble kettle"),
+        ],
+    );
+    assert!(
+        code == 0 && json["staff"]["must_change_password"] == false,
+        "rita chooses her own: {json} {err}"
+    );
+    // a lock as twenty failures leave it (the delays would take an hour of real time)
+    {
+        let desk = Frontdesk::open_default(&db).unwrap();
+        desk.write("test.lock", |tx| {
+            Ok(tx.execute(
+                "UPDATE staff SET failed_logins = 20, last_failed_at = 0, locked_at = 0 WHERE username = 'rita'",
+                [],
+            )?)
+        })
+        .unwrap();
+        assert!(
+            matches!(
+                desk.authenticate("rita", "sunflower marble kettle"),
+                Err(Error::AccountLocked)
+            ),
+            "locked"
+        );
+    }
+    let (_, json, _) = cli(&db, &["staff", "list"], &[]);
+    assert!(
+        json["staff"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|m| m["username"] == "rita" && m["locked_at"] == 0)),
+        "the list shows the lock: {json}"
+    );
+    let (code, json, err) = cli(&db, &["staff", "unlock", "rita"], &[]);
+    assert!(
+        code == 0 && json["staff"]["locked_at"].is_null(),
+        "staff unlock lifts it: {json} {err}"
+    );
+    let desk = Frontdesk::open_default(&db).unwrap();
+    desk.authenticate("rita", "sunflower marble kettle")
+        .expect("rita signs in after the unlock");
 }

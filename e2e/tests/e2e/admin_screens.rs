@@ -24,7 +24,7 @@ async fn an_admin_adds_a_receptionist_who_can_then_sign_in() {
     admin_tab(&desk, "staff").await;
     fill(&desk, "#staff-username", "rita").await;
     fill(&desk, "#staff-name", "Rita Reception").await;
-    fill(&desk, "#staff-password", "rita-password-1").await;
+    fill(&desk, "#staff-password", "amber meadow violin 4").await;
     click(&desk, "#staff-add").await;
     desk.wait_for_text(".staff-table", "Rita Reception").await;
     // the only admin cannot deactivate themselves: the core's sentence is shown
@@ -35,7 +35,7 @@ async fn an_admin_adds_a_receptionist_who_can_then_sign_in() {
         .await;
 
     click(&desk, "[data-testid=logout]").await;
-    sign_in(&desk, "rita", "rita-password-1").await;
+    sign_in(&desk, "rita", "amber meadow violin 4").await;
     let who = text(&desk, "[data-testid=signed-in-as]").await;
     assert!(
         who.contains("Rita Reception") && who.contains("Receptionist"),

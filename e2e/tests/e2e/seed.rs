@@ -8,7 +8,7 @@ use frontdesk_e2e::Clinic;
 use serde_json::Value;
 
 /// The first admin every seeded clinic has.
-pub const ADMIN: (&str, &str) = ("admin", "admin-password-1");
+pub const ADMIN: (&str, &str) = ("admin", "quiet harbor lantern 7");
 
 /// The `frontdesk` CLI built next to the app binary.
 fn cli() -> PathBuf {

@@ -29,9 +29,11 @@ pub struct SignedIn {
 
 impl SignedIn {
     fn of(actor: Actor) -> Self {
+        // someone who must choose a new password may do nothing else (the core
+        // refuses it all); the page shows only the change-password screen
         let allowed = Action::ALL
             .into_iter()
-            .filter(|a| a.allowed_for(actor.role))
+            .filter(|a| !actor.must_change_password && a.allowed_for(actor.role))
             .collect();
         Self { actor, allowed }
     }
@@ -80,7 +82,7 @@ pub async fn startup(
     let signed_in = match state.token() {
         Some(token) => {
             let sessions = state.sessions();
-            super::blocking(move || sessions.actor(&desk, &token))
+            super::blocking(move || sessions.live_actor(&desk, &token))
                 .await
                 .ok()
                 .map(SignedIn::of)
@@ -120,6 +122,12 @@ pub async fn first_run(
     let Input(setup) = setup;
     let sessions = state.sessions();
     let session = with_desk(&state, move |desk| {
+        // the clinic's name is saved only once the admin exists: check the password
+        // against it (the core's rule) before
+        frontdesk::password::check_new_password(
+            &setup.password,
+            &[&setup.username, &setup.display_name, &setup.clinic.name],
+        )?;
         desk.create_first_admin(&setup.username, &setup.display_name, &setup.password)?;
         let session = sessions.login(desk, &setup.username, &setup.password)?;
         desk.update_clinic_settings(&session.actor, &setup.clinic)?;
@@ -154,7 +162,7 @@ pub async fn login(
     let sessions = state.sessions();
     let session = with_desk(&state, move |desk| {
         let session = sessions.login(desk, &username, &password)?;
-        if session.actor.role == frontdesk::Role::Admin {
+        if session.actor.role == frontdesk::Role::Admin && !session.actor.must_change_password {
             // an admin signing in is the moment for the daily backup; it runs beside
             // the desk (a large clinic's backup takes seconds) instead of delaying it
             let (desk, actor) = (desk.clone(), session.actor.clone());
@@ -183,7 +191,27 @@ pub async fn logout(state: State<'_, AppState>) -> Result<(), CommandError> {
 /// `Unauthenticated` once the idle logoff has ended it.
 #[tauri::command(async)]
 pub async fn touch(state: State<'_, AppState>) -> Result<(), CommandError> {
-    as_actor(&state, |_, _| Ok(())).await
+    let desk = state.desk()?;
+    let sessions = state.sessions();
+    let token = state.token().ok_or_else(CommandError::unauthenticated)?;
+    super::blocking(move || sessions.touch(&desk, &token)).await
+}
+
+/// The signed-in person changes their own password (also the screen a reset
+/// password leads to); this window stays signed in, their other sessions end.
+#[tauri::command(async)]
+pub async fn change_own_password(
+    state: State<'_, AppState>,
+    current: Input<String>,
+    new: Input<String>,
+) -> Result<SignedIn, CommandError> {
+    let (Input(current), Input(new)) = (current, new);
+    let desk = state.desk()?;
+    let sessions = state.sessions();
+    let token = state.token().ok_or_else(CommandError::unauthenticated)?;
+    let (actor, _) =
+        super::blocking(move || sessions.change_password(&desk, &token, &current, &new)).await?;
+    Ok(SignedIn::of(actor))
 }
 
 /// The clinic's settings (name, time zone, demo badge, idle minutes).

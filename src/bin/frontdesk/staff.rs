@@ -1,5 +1,5 @@
-//! Staff accounts: add, list, reset a password, deactivate, change role, unlock.
-//! Passwords come from the FRONTDESK_PASSWORD environment variable or one line on
+//! Staff accounts: add, list, reset a password, change one's own, deactivate,
+//! change role, unlock. Passwords come from environment variables or lines on
 //! standard input — never from the command line, where `ps` and shell history
 //! would show them.
 
@@ -30,7 +30,8 @@ pub enum StaffCmd {
     },
     /// List staff accounts
     List,
-    /// Set a new password (from FRONTDESK_PASSWORD or stdin); also lifts a lock
+    /// Set a new password (from FRONTDESK_PASSWORD or stdin) that the person must
+    /// replace at their next sign-in; also lifts a lock and ends their sessions
     ResetPassword {
         /// Username or id
         who: String,
@@ -49,7 +50,13 @@ pub enum StaffCmd {
         who: String,
         role: String,
     },
-    /// Lift a sign-in lock
+    /// Change your own password: the current one from FRONTDESK_PASSWORD, the new
+    /// one from FRONTDESK_NEW_PASSWORD (else each from a line of stdin)
+    ChangePassword {
+        /// Your username
+        username: String,
+    },
+    /// Lift a sign-in lock (and forget the failed sign-ins that slow sign-in down)
     Unlock {
         /// Username or id
         who: String,
@@ -99,14 +106,21 @@ fn resolve(ctx: &Ctx, who: &str) -> Result<StaffMember, Error> {
 
 fn line(m: &StaffMember) -> String {
     format!(
-        "#{:<4} {:<20} {:<28} {:<13} {}{}\n",
+        "#{:<4} {:<20} {:<28} {:<13} {}{}{}\n",
         m.id,
         m.username,
         m.display_name,
         m.role.as_str(),
         if m.active { "active" } else { "deactivated" },
-        if m.locked_until.is_some() {
+        if m.locked_at.is_some() {
             ", locked"
+        } else if m.failed_logins > 0 {
+            ", failed sign-ins"
+        } else {
+            ""
+        },
+        if m.must_change_password {
+            ", must change password"
         } else {
             ""
         }
@@ -170,7 +184,10 @@ pub fn staff(ctx: &Ctx, cmd: StaffCmd) -> Result<(), Error> {
             ctx.out.print(
                 &serde_json::json!({ "staff": m, "password": shown }),
                 || {
-                    let mut t = format!("New password set for {}.", m.username);
+                    let mut t = format!(
+                        "New password set for {}; they must choose their own at the next sign-in.",
+                        m.username
+                    );
                     if let Some(p) = &shown {
                         t += &format!("\nPassword (shown once): {p}");
                     }
@@ -190,6 +207,17 @@ pub fn staff(ctx: &Ctx, cmd: StaffCmd) -> Result<(), Error> {
             let m = ctx.desk.change_role(&ctx.actor, target.id, role.parse()?)?;
             ctx.out.print(&serde_json::json!({ "staff": m }), || {
                 format!("{} is now {}.", m.username, m.role.as_str())
+            });
+        }
+        StaffCmd::ChangePassword { username } => {
+            let current = read_password("FRONTDESK_PASSWORD", "Current password")?;
+            let new = read_password("FRONTDESK_NEW_PASSWORD", "New password")?;
+            let m = ctx.desk.change_password(&username, &current, &new)?;
+            ctx.out.print(&serde_json::json!({ "staff": m }), || {
+                format!(
+                    "Password of {} changed; their other sessions ended.",
+                    m.username
+                )
             });
         }
         StaffCmd::Unlock { who } => {

@@ -16,4 +16,10 @@ name: string,
 /**
  * The role whose permissions apply.
  */
-role: Role, };
+role: Role, 
+/**
+ * An admin set this person's password: until they choose a new one, every
+ * action is refused ([`Actor::require`]) and the app shows only the
+ * change-password screen.
+ */
+must_change_password: boolean, };

@@ -18,6 +18,7 @@ display_name: string,
  */
 role: Role, 
 /**
- * At least 10 characters, at most 1024 bytes.
+ * At least 10 characters, at most 1024 bytes, not common, not made of the
+ * names, not easy to guess.
  */
 password: string, };

@@ -26,10 +26,19 @@ role: Role,
  */
 active: boolean, 
 /**
- * Consecutive failed sign-ins.
+ * Consecutive failed sign-ins (forgotten a day after the last one).
  */
-failed_logins: bigint, 
+failed_logins: number, 
 /**
- * Locked until (Unix seconds), after too many failed sign-ins.
+ * When the newest failed sign-in was (Unix seconds).
  */
-locked_until: number | null, };
+last_failed_at: number | null, 
+/**
+ * Locked since (Unix seconds), after too many failed sign-ins; until an admin
+ * unlocks the account or resets its password.
+ */
+locked_at: number | null, 
+/**
+ * An admin set the password: the person must choose a new one at sign-in.
+ */
+must_change_password: boolean, };
