@@ -439,7 +439,11 @@ fn every_change_is_audited_in_its_own_transaction() {
             "appointment.status"
         ]
     );
-    let _ = c.desk.book(&c.receptionist(), &req(s, p));
+    let refused = c.desk.book(&c.receptionist(), &req(s, p));
+    assert!(
+        matches!(refused, Err(ref e) if e.code() == ErrorCode::SlotTaken),
+        "the slot is taken, so the booking is refused: {refused:?}"
+    );
     assert_eq!(
         c.count("SELECT count(*) FROM audit_event"),
         before + 5,
