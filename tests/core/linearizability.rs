@@ -2,27 +2,45 @@
 //! processes would have) book, cancel and look at three slots; every call's
 //! invocation and return are stamped from one global counter, and each slot's
 //! history must be linearizable against the sequential slot book (free or held;
-//! booking succeeds iff free; cancelling frees it).
+//! booking succeeds iff free; cancelling frees it). A look goes through the desk's
+//! own day view and records every live appointment it shows, so a second one on a
+//! slot could not hide. The multi-process stress runs give their journals to the
+//! same checker (`src/stress/verify.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use frontdesk::linearizability::{check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState};
-use frontdesk::{AppointmentStatus, BookRequest, ErrorCode, Frontdesk};
+use frontdesk::{Actor, AppointmentStatus, BookRequest, ErrorCode, Frontdesk};
 use rand::Rng;
 
-use crate::fixture::Clinic;
+use crate::fixture::{Clinic, NOW};
 
-/// The live appointment on a slot, as the desk's day view would read it.
-fn holder(desk: &Frontdesk, slot: i64) -> Option<i64> {
-    desk.read(|c| {
-        Ok(c.query_row(
-            "SELECT max(id) FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED' AND overbooked = 0",
-            [slot],
-            |r| r.get(0),
-        )?)
-    })
-    .unwrap()
+/// What a desk shows on a slot, read through its own day view: every live
+/// ordinary appointment there (id and version), however many there are.
+fn on_slot(desk: &Frontdesk, actor: &Actor, slot: i64) -> Vec<(i64, i64)> {
+    let day = frontdesk::clinic::today(NOW, chrono_tz::UTC);
+    desk.day_view(actor, day, None)
+        .unwrap()
+        .slots
+        .into_iter()
+        .find(|s| s.slot.id == slot)
+        .expect("the slot is in its day's view")
+        .appointments
+        .into_iter()
+        .filter(|a| !a.overbooked && a.status != AppointmentStatus::Cancelled)
+        .map(|a| (a.id, a.version))
+        .collect()
+}
+
+/// A look at the slot as the checker records it: two holders are recorded as
+/// such (and can never be explained by the slot book).
+fn seen(on: &[(i64, i64)]) -> SlotRet {
+    match on {
+        [] => SlotRet::Holder(None),
+        [(a, _)] => SlotRet::Holder(Some(*a)),
+        [(a, _), (b, _), ..] => SlotRet::Holders(*a, *b),
+    }
 }
 
 #[test]
@@ -63,13 +81,19 @@ fn concurrent_bookings_and_cancellations_on_three_slots_are_linearizable() {
                         };
                         (SlotOp::Book, ret)
                     } else if roll < 80 {
-                        // cancel whatever the desk last saw on the slot (maybe stale)
-                        let Some(id) = holder(desk, slot) else {
+                        // cancel what the desk last saw on the slot, on the version it
+                        // saw (maybe stale by now)
+                        let Some(&(id, version)) = on_slot(desk, admin, slot).first() else {
                             continue;
                         };
                         let invoked_cancel = clock.fetch_add(1, Ordering::SeqCst);
-                        let r =
-                            desk.change_status(admin, id, 1, AppointmentStatus::Cancelled, "lin");
+                        let r = desk.change_status(
+                            admin,
+                            id,
+                            version,
+                            AppointmentStatus::Cancelled,
+                            "lin",
+                        );
                         let ret = match r {
                             Ok(_) => SlotRet::Cancelled,
                             Err(e)
@@ -92,7 +116,7 @@ fn concurrent_bookings_and_cancellations_on_three_slots_are_linearizable() {
                         });
                         continue;
                     } else {
-                        (SlotOp::Look, SlotRet::Holder(holder(desk, slot)))
+                        (SlotOp::Look, seen(&on_slot(desk, admin, slot)))
                     };
                     let returned = clock.fetch_add(1, Ordering::SeqCst);
                     mine.push(Event {
@@ -158,5 +182,54 @@ fn the_checker_rejects_a_history_where_a_slot_was_booked_twice() {
     assert!(
         check(&SlotBook, SlotState::default(), &h).is_err(),
         "a double booking must be rejected"
+    );
+}
+
+#[test]
+fn a_look_shows_every_live_appointment_so_a_double_booking_cannot_hide() {
+    // what a broken booking without the unique index leaves: two live
+    // appointments on one slot; reading only max(id) would show one holder
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Twice");
+    let slot = c.slots(doctor, 1)[0];
+    let patient = c.patient("Lina Lin", "0151 2345 6789");
+    let admin = c.admin();
+    let first = c
+        .desk
+        .book(
+            &admin,
+            &BookRequest {
+                slot_id: slot,
+                patient_id: patient,
+                reason: String::new(),
+            },
+        )
+        .unwrap();
+    c.desk
+        .write("broken book", |tx| {
+            tx.execute_batch("DROP INDEX appointment_one_live_per_slot")?;
+            tx.execute(
+                "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, reason, overbooked, created_by, created_at, updated_by, updated_at)
+                 SELECT slot_id, doctor_id, patient_id, 'PENDING', '', 0, 'broken', created_at, 'broken', updated_at FROM appointment WHERE id = ?1",
+                [first.id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let look = seen(&on_slot(&c.desk, &admin, slot));
+    assert!(
+        matches!(look, SlotRet::Holders(a, _) if a == first.id),
+        "the desk's view shows both: {look:?}"
+    );
+    let history = [Event {
+        thread: 0,
+        invoked: 0,
+        returned: 1,
+        op: SlotOp::Look,
+        ret: look,
+    }];
+    assert!(
+        check(&SlotBook, SlotState::default(), &history).is_err(),
+        "and no sequential slot book explains it"
     );
 }
