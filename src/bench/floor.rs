@@ -160,6 +160,7 @@ pub(crate) fn busy_handler_only(
     );
     row.hold_p50_us = Some(percentile(&holds, 0.5));
     row.hold_p99_us = Some(percentile(&holds, 0.99));
+    row.baseline = true;
     Ok(row)
 }
 

@@ -95,6 +95,10 @@ pub struct BenchRow {
     /// For reads: 99th percentile of the thread's CPU time per call (µs). Far below
     /// `p99_us` means the tail is waiting for a CPU, not work.
     pub cpu_p99_us: Option<u64>,
+    /// A comparison run without Frontdesk's write path (SQLite's busy handler
+    /// alone): its `Busy` errors are what the write path prevents, so they do not
+    /// fail the run (its other errors do).
+    pub baseline: bool,
 }
 
 /// One target from the issue, met or missed.
@@ -127,6 +131,24 @@ pub struct BenchReport {
     pub targets: Vec<Target>,
     /// Seconds the whole run took.
     pub total_secs: f64,
+    /// `Busy` or other errors that reached a caller (see [`surfaced`]); the CLI
+    /// exits non-zero when there are any. Speed never fails a run.
+    pub surfaced: Vec<String>,
+}
+
+/// Every row that surfaced an error to its caller: a `Busy` (the deadline passed
+/// waiting for the lock) outside a baseline row, or any other error.
+pub fn surfaced(rows: &[BenchRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in rows {
+        if r.busy > 0 && !r.baseline {
+            out.push(format!("{}: {} Busy", r.operation, r.busy));
+        }
+        if r.errors > 0 {
+            out.push(format!("{}: {} errors", r.operation, r.errors));
+        }
+    }
+    out
 }
 
 /// Latencies of one run, in microseconds.
@@ -184,6 +206,7 @@ impl Samples {
             refused: self.refused,
             errors: self.errors,
             cpu_p99_us: None,
+            baseline: false,
         }
     }
 }
@@ -214,6 +237,7 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
             scale_appointments: 0,
             scale_patients: 0,
             scale_generation_secs: 0.0,
+            surfaced: surfaced(&rows),
             rows,
             targets,
             total_secs: started.elapsed().as_secs_f64(),
@@ -293,6 +317,7 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
         scale_appointments: appointments,
         scale_patients: patients,
         scale_generation_secs: generation.as_secs_f64(),
+        surfaced: surfaced(&rows),
         rows,
         targets,
         total_secs: started.elapsed().as_secs_f64(),
@@ -742,4 +767,34 @@ pub(crate) fn temp_dir(kind: &str) -> Result<TempDir> {
 /// Shared for the worker module: a cheap error for a thread that lost its desk.
 pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(operation: &str, busy: u64, errors: u64, baseline: bool) -> BenchRow {
+        let mut r = Samples::default().row(operation, Duration::from_secs(1));
+        (r.busy, r.errors, r.baseline) = (busy, errors, baseline);
+        r
+    }
+
+    #[test]
+    fn busy_or_errors_surface_and_fail_the_run_but_speed_and_the_baseline_s_busy_do_not() {
+        let slow = BenchRow {
+            p99_us: 10_000_000,
+            ..row("book", 0, 0, false)
+        };
+        assert!(surfaced(&[slow, row("baseline", 9, 0, true)]).is_empty());
+        assert_eq!(
+            surfaced(&[row("book", 1, 0, false)]),
+            ["book: 1 Busy"],
+            "a Busy that reached a desk"
+        );
+        assert_eq!(
+            surfaced(&[row("status", 0, 2, false), row("baseline", 3, 1, true)]),
+            ["status: 2 errors", "baseline: 1 errors"],
+            "errors count everywhere, the baseline's too"
+        );
+    }
 }

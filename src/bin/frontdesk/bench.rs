@@ -36,7 +36,9 @@ pub struct BenchWorkerArgs {
     patient_hi: i64,
 }
 
-/// Runs the benchmark on temporary files and prints the table (or one JSON object).
+/// Runs the benchmark on temporary files and prints the table (or one JSON object);
+/// fails when any `Busy` (outside the busy-handler baseline) or error reached a
+/// caller.
 pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
@@ -47,7 +49,16 @@ pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
     };
     let report = bench::run(&opts, &|step| eprintln!("bench: {step}"))?;
     out.print(&report, || bench::markdown(&report));
-    Ok(())
+    // a Busy or an error that reached a caller fails the run (exit 3); speed never does
+    if report.surfaced.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "the benchmark surfaced {} failure(s) to callers: {}",
+            report.surfaced.len(),
+            report.surfaced.join("; ")
+        )))
+    }
 }
 
 /// One worker process of the multi-process runs: books and prints one JSON line.
