@@ -2,8 +2,10 @@
 //!
 //! Every core operation takes the acting [`Actor`] and calls [`Actor::require`] with
 //! its [`Action`] before touching the database. The actor comes from a Rust-side
-//! session (the desktop app) or is the local administrator (the CLI, which already
-//! holds the database file); it is never taken from a request payload.
+//! session (the desktop app), from a staff sign-in (the CLI), or is the local
+//! administrator (tools on their own databases; the CLI's break-glass and the set-up
+//! of a clinic without staff, named by operating-system user); it is never taken from
+//! a request payload.
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -35,6 +37,19 @@ impl Actor {
         Actor {
             staff_id: None,
             name: "cli (local administrator)".into(),
+            role: Role::Admin,
+            must_change_password: false,
+        }
+    }
+
+    /// The operating-system user `os_user` acting as the local administrator without
+    /// a staff sign-in, for `reason`: the CLI's `--break-glass` (only the owner of the
+    /// database file) and the set-up of a clinic that has no staff account yet.
+    /// Audited as `local administrator (OS user ann): lost the admin password`.
+    pub fn local_os_user(os_user: &str, reason: &str) -> Self {
+        Actor {
+            staff_id: None,
+            name: format!("local administrator (OS user {os_user}): {reason}"),
             role: Role::Admin,
             must_change_password: false,
         }
@@ -222,6 +237,17 @@ mod tests {
         assert!(Action::ALL
             .iter()
             .all(|a| Actor::local_admin().require(*a).is_ok()));
+    }
+
+    #[test]
+    fn the_local_os_user_is_an_admin_named_with_the_reason() {
+        let glass = Actor::local_os_user("ann", "lost the admin password");
+        assert_eq!(
+            glass.label(),
+            "local administrator (OS user ann): lost the admin password"
+        );
+        assert_eq!(glass.staff_id, None);
+        assert!(Action::ALL.iter().all(|a| glass.require(*a).is_ok()));
     }
 
     #[test]

@@ -41,8 +41,9 @@ pub(crate) fn hold_shared(db: &Path) -> Result<File> {
 }
 
 /// Takes the database for this process alone, or refuses with a sentence naming
-/// how many other handles are open.
-pub(crate) fn hold_exclusive(db: &Path) -> Result<File> {
+/// how many other handles are open. (The CLI also asks before a restore signs
+/// anyone in, so a refused restore writes nothing.) `db` is the resolved path.
+pub fn hold_exclusive(db: &Path) -> Result<File> {
     let file = open(db)?;
     match file.try_lock() {
         Ok(()) => Ok(file),

@@ -2,7 +2,6 @@
 //! change nothing, and restores killed at random moments.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -442,6 +441,7 @@ fn an_automatic_backup_runs_once_a_day_and_retention_prunes_old_ones() {
 #[test]
 fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
     let c = Clinic::new();
+    c.cli_admin();
     let doctor = c.doctor("Dr. Kill");
     let slots = many_slots(&c.desk, doctor, 60);
     let patient = c.patient("Ann Able", "0151 2345 6789");
@@ -453,13 +453,8 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
     let (db, _dir, clock) = closed(c);
 
     let restore = || {
-        Command::new(fixture::frontdesk_bin())
-            .args([
-                "--db",
-                db.to_str().unwrap(),
-                "restore",
-                taken.to_str().unwrap(),
-            ])
+        fixture::cli(&db)
+            .args(["restore", taken.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -519,10 +514,11 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
 #[test]
 fn the_cli_restore_refuses_while_a_desk_is_open_and_changes_nothing() {
     let c = Clinic::new();
+    c.cli_admin();
     let taken = c.desk.backup_now(&c.admin(), None).unwrap().file.path;
     let before = c.count("SELECT count(*) FROM audit_event");
-    let out = Command::new(fixture::frontdesk_bin())
-        .args(["--db", c.path().to_str().unwrap(), "restore", &taken])
+    let out = fixture::cli(&c.path())
+        .args(["restore", &taken])
         .output()
         .expect("run frontdesk restore");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -546,10 +542,11 @@ fn the_cli_restore_refuses_while_a_desk_is_open_and_changes_nothing() {
 #[test]
 fn the_cli_backs_up_lists_and_checks_a_backup() {
     let c = Clinic::new();
+    c.cli_admin();
     let db = c.path();
     let run = |args: &[&str]| {
-        let out = Command::new(fixture::frontdesk_bin())
-            .args(["--db", db.to_str().unwrap(), "--json"])
+        let out = fixture::cli(&db)
+            .arg("--json")
             .args(args)
             .output()
             .expect("run frontdesk");

@@ -1,21 +1,31 @@
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::fixture::frontdesk_bin;
+use crate::fixture::{self, CLI_ADMIN, NEW_PASSWORD_ENV, PASSWORD};
 
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(frontdesk_bin())
-        .arg("--db")
-        .arg(db)
+/// Runs the CLI signed in as `who` (username, password).
+fn run_as(db: &Path, who: (&str, &str), args: &[&str]) -> Output {
+    fixture::cli_as(db, who.0, who.1)
+        // the first admin's password, for `init --admin-username`
+        .env(NEW_PASSWORD_ENV, PASSWORD)
         .args(args)
         .output()
         .expect("run frontdesk")
 }
 
+/// Runs the CLI signed in as the first admin that [`setup`]'s `init` made.
+fn run(db: &Path, args: &[&str]) -> Output {
+    run_as(db, (CLI_ADMIN, PASSWORD), args)
+}
+
 fn json(db: &Path, args: &[&str]) -> serde_json::Value {
+    json_as(db, (CLI_ADMIN, PASSWORD), args)
+}
+
+fn json_as(db: &Path, who: (&str, &str), args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let out = run(db, &all);
+    let out = run_as(db, who, &all);
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
@@ -61,6 +71,8 @@ fn setup() -> Demo {
             "Europe/Berlin",
             "--country",
             "DE",
+            "--admin-username",
+            CLI_ADMIN,
         ],
     );
     let doctor = json(&db, &["doctor", "add", "Dr. Quinn", "--specialty", "GP"])["doctor"]["id"]
@@ -391,7 +403,18 @@ fn the_demo_clinic_has_doctors_slots_patients_and_appointments() {
     let demo = json(&db, &["demo"]);
     assert_eq!(demo["demo"]["doctors"], 3);
     assert_eq!(demo["demo"]["patients"], 40);
-    let list = json(&db, &["appointment", "list"]);
+    // the demo's admin signs in with the password it printed once
+    let admin = demo["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "ADMIN")
+        .expect("the demo has an admin account");
+    let who = (
+        admin["username"].as_str().unwrap(),
+        admin["password"].as_str().unwrap(),
+    );
+    let list = json_as(&db, who, &["appointment", "list"]);
     assert!(
         list["appointments"].as_array().unwrap().len() > 20,
         "the demo has appointments to look at"

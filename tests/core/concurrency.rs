@@ -1,12 +1,11 @@
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use frontdesk::{AppointmentStatus, BookRequest, Error, Frontdesk};
+use frontdesk::{AppointmentStatus, BookRequest, Error, Frontdesk, Role};
 use rand::Rng;
 
-use crate::fixture::{frontdesk_bin, Clinic};
+use crate::fixture::{self, Clinic, PASSWORD};
 
 fn book(
     desk: &Frontdesk,
@@ -171,15 +170,23 @@ fn eight_cli_processes_racing_for_one_slot_give_exactly_one_success() {
     let patients: Vec<i64> = (0..8)
         .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
         .collect();
+    // each process signs in as its own receptionist: eight sign-ins under one name
+    // at once would be slowed down by the sign-in throttle, and the race spread out
+    let desks: Vec<String> = (0..8)
+        .map(|i| {
+            let name = format!("desk{i}");
+            c.account(&name, Role::Receptionist);
+            name
+        })
+        .collect();
     let db = c.path();
     for slot in slots {
         let children: Vec<_> = patients
             .iter()
-            .map(|p| {
-                Command::new(frontdesk_bin())
+            .zip(&desks)
+            .map(|(p, desk)| {
+                fixture::cli_as(&db, desk, PASSWORD)
                     .args([
-                        "--db",
-                        db.to_str().unwrap(),
                         "book",
                         "--slot",
                         &slot.to_string(),

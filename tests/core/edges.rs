@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
@@ -391,35 +391,55 @@ fn a_desk_frozen_holding_the_write_lock_blocks_neither_opening_nor_reading_and_w
 fn the_cli_answers_a_read_while_a_frozen_desk_holds_the_write_lock() {
     let c = Clinic::new();
     c.patient("Maria García", "0151 23456789");
+    c.cli_admin();
     let db = c.path();
     let _frozen = FrozenDesk::freeze(&db);
-    let mut child = Command::new(fixture::frontdesk_bin())
-        .args(["--db", db.to_str().unwrap(), "patient", "search", "García"])
+    let finish = |mut child: std::process::Child, what: &str| {
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > HANG {
+                let _ = child.kill();
+                panic!("`frontdesk patient search` {what} hung behind the frozen desk");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    // the read itself never waits: the file's owner reads without a sign-in
+    let child = fixture::cli_anonymous(&db)
+        .args(["--break-glass", "test: a read behind a frozen desk"])
+        .args(["patient", "search", "García"])
         .env(frontdesk::LOCK_TIMEOUT_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            panic!("`frontdesk patient search` hung behind the frozen desk");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, "(break-glass)");
     assert!(
-        status.success(),
+        out.status.success(),
         "the read succeeds: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("García"),
         "and finds the patient"
+    );
+    // a staff sign-in writes (the attempt is reserved before the password is
+    // checked), so it waits for the write lock like any change, and says so
+    // within the lock timeout instead of hanging
+    let child = fixture::cli(&db)
+        .args(["patient", "search", "García"])
+        .env(frontdesk::LOCK_TIMEOUT_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, "(signed in)");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a sign-in behind the frozen desk is busy: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

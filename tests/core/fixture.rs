@@ -2,7 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use frontdesk::clock::ManualClock;
@@ -139,6 +140,55 @@ pub fn frontdesk_bin() -> &'static str {
 /// A password that satisfies the rules, for staff accounts in tests.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The admin that command-line tests sign in as (password [`PASSWORD`]): made by
+/// [`Clinic::cli_admin`], or by `init --admin-username` in tests that start from
+/// an empty file.
+pub const CLI_ADMIN: &str = "cli.admin";
+
+/// The environment the CLI signs in from (see the README's "The command line").
+pub const USER_ENV: &str = "FRONTDESK_USER";
+/// The signed-in person's password.
+pub const PASSWORD_ENV: &str = "FRONTDESK_PASSWORD";
+/// A new account's password (`init --admin-username`, `staff add`, resets).
+pub const NEW_PASSWORD_ENV: &str = "FRONTDESK_NEW_PASSWORD";
+
+/// Takes the caller's sign-in variables out of `cmd`'s environment, so a
+/// developer's own `FRONTDESK_USER` never reaches a test run.
+pub fn without_sign_in(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove(USER_ENV)
+        .env_remove(PASSWORD_ENV)
+        .env_remove(NEW_PASSWORD_ENV)
+}
+
+/// Makes `cmd` sign in as `user` with `password` (`FRONTDESK_USER` and
+/// `FRONTDESK_PASSWORD`), and nothing else from the caller's sign-in.
+pub fn signed_in<'a>(cmd: &'a mut Command, user: &str, password: &str) -> &'a mut Command {
+    without_sign_in(cmd)
+        .env(USER_ENV, user)
+        .env(PASSWORD_ENV, password)
+}
+
+/// `frontdesk --db <db>`, signed in as `user` with `password`.
+pub fn cli_as(db: &Path, user: &str, password: &str) -> Command {
+    let mut cmd = Command::new(frontdesk_bin());
+    cmd.arg("--db").arg(db);
+    signed_in(&mut cmd, user, password);
+    cmd
+}
+
+/// `frontdesk --db <db>`, signed in as [`CLI_ADMIN`].
+pub fn cli(db: &Path) -> Command {
+    cli_as(db, CLI_ADMIN, PASSWORD)
+}
+
+/// `frontdesk --db <db>` with no sign-in at all.
+pub fn cli_anonymous(db: &Path) -> Command {
+    let mut cmd = Command::new(frontdesk_bin());
+    cmd.arg("--db").arg(db);
+    without_sign_in(&mut cmd);
+    cmd
+}
+
 impl Clinic {
     /// A real staff account (username = `username`, password [`PASSWORD`]); its id.
     pub fn account(&self, username: &str, role: Role) -> i64 {
@@ -152,6 +202,12 @@ impl Clinic {
             .add_staff(&Actor::local_admin(), &new)
             .expect("add staff account")
             .id
+    }
+
+    /// Creates [`CLI_ADMIN`], the admin command-line runs sign in as ([`cli`]);
+    /// its id. Call it before counting rows: it writes the account and its audit row.
+    pub fn cli_admin(&self) -> i64 {
+        self.account(CLI_ADMIN, Role::Admin)
     }
 
     /// The outbox text of the newest message to `phone` (tests read the code

@@ -181,8 +181,10 @@ fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
     lock.lock().unwrap();
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
+            // `check` opens the file without a sign-in (nobody could sign in to
+            // a new file)
             Command::new(frontdesk_bin())
-                .args(["--db", db.to_str().unwrap(), "doctor", "list"])
+                .args(["--db", db.to_str().unwrap(), "check"])
                 .env("FRONTDESK_LOCK_TIMEOUT", "600")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -243,9 +245,10 @@ fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
 fn the_frontdesk_db_variable_chooses_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nested/env.sqlite3");
+    // `init` sets up a new file without a sign-in
     let out = Command::new(frontdesk_bin())
         .env("FRONTDESK_DB", &db)
-        .args(["doctor", "add", "Dr. Env"])
+        .args(["init", "--name", "Praxis Env"])
         .output()
         .unwrap();
     assert!(

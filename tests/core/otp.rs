@@ -440,9 +440,9 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("otp.sqlite3");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(crate::fixture::frontdesk_bin())
-            .arg("--db")
-            .arg(&db)
+        // signed in as the first admin that `init` makes
+        let out = crate::fixture::cli(&db)
+            .env(crate::fixture::NEW_PASSWORD_ENV, crate::fixture::PASSWORD)
             .arg("--json")
             .args(args)
             .output()
@@ -455,7 +455,18 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
-    assert_eq!(run(&["init", "--country", "DE"]).0, 0, "init");
+    assert_eq!(
+        run(&[
+            "init",
+            "--country",
+            "DE",
+            "--admin-username",
+            crate::fixture::CLI_ADMIN
+        ])
+        .0,
+        0,
+        "init"
+    );
     let (code, json, err) = run(&["otp", "request", PHONE]);
     assert_eq!(
         (code, json["delivery"]["sender_configured"].as_bool()),

@@ -3,7 +3,6 @@
 //! core API with arbitrary ids, strings and times: nothing panics, bad input is
 //! refused with a typed error, good input is accepted, and `check` still passes.
 
-use std::process::Command;
 use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeZone};
@@ -239,9 +238,15 @@ proptest! {
         let forbidden = ["bench", "stress", "bench-worker", "stress-worker", "restore", "backup", "backups", "settings", "deliver", "export", "demo"];
         prop_assume!(!args.iter().any(|a| forbidden.contains(&a.as_str())));
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(fixture::frontdesk_bin())
-            .arg("--db")
-            .arg(dir.path().join("cli.sqlite3"))
+        let db = dir.path().join("cli.sqlite3");
+        // a clinic with an admin to sign in as, so the words reach the commands
+        let init = fixture::cli_anonymous(&db)
+            .args(["init", "--admin-username", fixture::CLI_ADMIN])
+            .env(fixture::NEW_PASSWORD_ENV, fixture::PASSWORD)
+            .output()
+            .unwrap();
+        prop_assert!(init.status.success(), "init: {}", String::from_utf8_lossy(&init.stderr));
+        let out = fixture::cli(&db)
             .args(&args)
             .env("HOME", dir.path())
             .env("XDG_DATA_HOME", dir.path())

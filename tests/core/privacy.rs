@@ -31,24 +31,29 @@ fn too_open(root: &Path) -> Vec<String> {
     found
 }
 
-/// Runs the CLI with umask 022, as a shell started by a default login would.
-fn cli_with_loose_umask(keys: &Path, args: &[&str]) {
+/// Runs the CLI with umask 022, as a shell started by a default login would,
+/// signed in as `who` (username, password) when given; its standard output.
+fn cli_with_loose_umask(keys: &Path, who: Option<(&str, &str)>, args: &[&str]) -> String {
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-    let out = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(format!(
             "umask 022; exec '{}' {}",
             fixture::frontdesk_bin(),
             quoted.join(" ")
         ))
-        .env(frontdesk::audit_key::KEYS_DIR_ENV, keys)
-        .output()
-        .unwrap();
+        .env(frontdesk::audit_key::KEYS_DIR_ENV, keys);
+    match who {
+        Some((user, password)) => fixture::signed_in(&mut cmd, user, password),
+        None => fixture::without_sign_in(&mut cmd),
+    };
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "frontdesk {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -60,11 +65,24 @@ fn the_cli_makes_the_database_backups_exports_and_keys_private_whatever_the_umas
     let db = root.join("data").join("frontdesk.sqlite3");
     let keys = root.join("keys");
     let db_arg = db.to_str().unwrap();
-    cli_with_loose_umask(&keys, &["--db", db_arg, "demo"]);
-    cli_with_loose_umask(&keys, &["--db", db_arg, "backup"]);
+    let demo: serde_json::Value = serde_json::from_str(&cli_with_loose_umask(
+        &keys,
+        None,
+        &["--db", db_arg, "--json", "demo"],
+    ))
+    .expect("the demo's JSON");
+    // the demo's admin signs in with the password it printed once
+    let admin = &demo["accounts"][0];
+    assert_eq!(admin["role"], "ADMIN", "the demo's first account: {demo}");
+    let who = Some((
+        admin["username"].as_str().unwrap(),
+        admin["password"].as_str().unwrap(),
+    ));
+    cli_with_loose_umask(&keys, who, &["--db", db_arg, "backup"]);
     let csv = root.join("patients.csv");
     cli_with_loose_umask(
         &keys,
+        who,
         &[
             "--db",
             db_arg,

@@ -1,14 +1,15 @@
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::fixture::frontdesk_bin;
+use crate::fixture::{self, CLI_ADMIN, NEW_PASSWORD_ENV, PASSWORD};
 
+/// Runs the CLI signed in as the first admin that `init` makes.
 fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(frontdesk_bin())
-        .arg("--db")
-        .arg(db)
+    fixture::cli(db)
+        // the first admin's password, for `init --admin-username`
+        .env(NEW_PASSWORD_ENV, PASSWORD)
         .args(args)
         .output()
         .expect("run frontdesk")
@@ -44,6 +45,8 @@ fn an_admin_goes_from_an_empty_clinic_to_a_bookable_month_with_the_command_line(
             "Europe/Berlin",
             "--country",
             "DE",
+            "--admin-username",
+            CLI_ADMIN,
         ],
     );
     let doctor = json(&db, &["doctor", "add", "Dr. Anna Weber"])["doctor"]["id"]

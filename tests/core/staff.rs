@@ -721,17 +721,16 @@ fn sign_ins_from_many_threads_on_two_handles_stay_consistent() {
     assert_eq!(sessions.live_count(&c.desk), 3, "three sessions");
 }
 
+/// Runs the CLI signed in as `ada` (the first admin the tests' `init` makes, with
+/// [`PASSWORD`]), with `env` on top.
 fn cli(
     db: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (i32, serde_json::Value, String) {
-    let out = std::process::Command::new(crate::fixture::frontdesk_bin())
-        .arg("--db")
-        .arg(db)
+    let out = crate::fixture::cli_as(db, "ada", PASSWORD)
         .arg("--json")
         .args(args)
-        .env_remove("FRONTDESK_PASSWORD")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
@@ -749,7 +748,7 @@ fn cli(
 fn the_command_line_creates_the_first_admin_once_and_manages_staff() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cli.sqlite3");
-    let pw = [("FRONTDESK_ADMIN_PASSWORD", PASSWORD)];
+    let pw = [("FRONTDESK_NEW_PASSWORD", PASSWORD)];
     let (code, json, err) = cli(
         &db,
         &[
@@ -773,7 +772,7 @@ fn the_command_line_creates_the_first_admin_once_and_manages_staff() {
     let (code, json, err) = cli(
         &db,
         &["staff", "add", "--username", "rita", "--name", "Rita"],
-        &[("FRONTDESK_PASSWORD", PASSWORD)],
+        &[("FRONTDESK_NEW_PASSWORD", PASSWORD)],
     );
     assert_eq!(
         (code, json["staff"]["role"].as_str()),
@@ -1111,13 +1110,13 @@ fn the_command_line_changes_ones_password_and_unlocks_an_account() {
     let (code, _, err) = cli(
         &db,
         &["init", "--country", "DE", "--admin-username", "ada"],
-        &[("FRONTDESK_ADMIN_PASSWORD", PASSWORD)],
+        &[("FRONTDESK_NEW_PASSWORD", PASSWORD)],
     );
     assert_eq!(code, 0, "init: {err}");
     let (code, _, err) = cli(
         &db,
         &["staff", "add", "--username", "rita2", "--name", "Rita"],
-        &[("FRONTDESK_PASSWORD", "rita123456")],
+        &[("FRONTDESK_NEW_PASSWORD", "rita123456")],
     );
     assert!(
         code == 2 && err.contains("guess"),
@@ -1126,13 +1125,13 @@ fn the_command_line_changes_ones_password_and_unlocks_an_account() {
     let (code, _, err) = cli(
         &db,
         &["staff", "add", "--username", "rita", "--name", "Rita"],
-        &[("FRONTDESK_PASSWORD", PASSWORD)],
+        &[("FRONTDESK_NEW_PASSWORD", PASSWORD)],
     );
     assert_eq!(code, 0, "staff add: {err}");
     let (code, json, err) = cli(
         &db,
         &["staff", "reset-password", "rita"],
-        &[("FRONTDESK_PASSWORD", "a brand new password")],
+        &[("FRONTDESK_NEW_PASSWORD", "a brand new password")],
     );
     assert!(
         code == 0 && json["staff"]["must_change_password"] == true,

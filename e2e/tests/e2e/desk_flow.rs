@@ -104,7 +104,8 @@ async fn a_booking_day_at_the_front_desk() {
         .wait_for_text("[data-testid=toast]", "Added a slot")
         .await;
 
-    // a receptionist (made with the CLI) signs in at a second desk
+    // a receptionist (made with the CLI, signed in as the admin) signs in at a
+    // second desk
     let made = cli(&clinic)
         .args([
             "staff",
@@ -114,7 +115,9 @@ async fn a_booking_day_at_the_front_desk() {
             "--name",
             "Rita Reception",
         ])
-        .env("FRONTDESK_PASSWORD", DESK_PASSWORD)
+        .env("FRONTDESK_USER", "admin")
+        .env("FRONTDESK_PASSWORD", ADMIN_PASSWORD)
+        .env("FRONTDESK_NEW_PASSWORD", DESK_PASSWORD)
         .output()
         .unwrap();
     assert!(made.status.success(), "frontdesk staff add: {made:?}");

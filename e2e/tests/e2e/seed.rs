@@ -15,14 +15,18 @@ fn cli() -> PathBuf {
     frontdesk_e2e::app_binary().with_file_name("frontdesk")
 }
 
-/// Runs `frontdesk --db <clinic> --json <args>` and returns its JSON answer.
+/// Runs `frontdesk --db <clinic> --json <args>` signed in as [`ADMIN`] (`init`
+/// makes that account, with its password as the new one) and returns its JSON
+/// answer.
 pub fn run(clinic: &Clinic, args: &[&str]) -> Value {
     let out = Command::new(cli())
         .arg("--db")
         .arg(clinic.db_path())
         .arg("--json")
         .args(args)
-        .env("FRONTDESK_ADMIN_PASSWORD", ADMIN.1)
+        .env("FRONTDESK_USER", ADMIN.0)
+        .env("FRONTDESK_PASSWORD", ADMIN.1)
+        .env("FRONTDESK_NEW_PASSWORD", ADMIN.1)
         .output()
         .expect("the frontdesk CLI runs (cargo build --workspace builds it)");
     assert!(

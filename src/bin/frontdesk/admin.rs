@@ -18,7 +18,7 @@ pub struct InitArgs {
     #[arg(long)]
     country: Option<String>,
     /// Username of the first admin (only for a clinic without staff); the password
-    /// comes from FRONTDESK_ADMIN_PASSWORD or one line on standard input
+    /// comes from FRONTDESK_NEW_PASSWORD or standard input
     #[arg(long)]
     admin_username: Option<String>,
     /// Display name of the first admin (default: the username)
@@ -43,10 +43,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
             ));
         }
         Some(u) => {
-            let password = crate::staff::read_password(
-                "FRONTDESK_ADMIN_PASSWORD",
-                "Password for the first admin",
-            )?;
+            let password = crate::signin::new_password("Password for the first admin")?;
             Some(ctx.desk.create_first_admin(
                 &u,
                 a.admin_name.as_deref().unwrap_or(&u),
@@ -127,7 +124,7 @@ pub fn check(ctx: &Ctx) -> Result<(), Error> {
 }
 
 pub fn stats(ctx: &Ctx) -> Result<(), Error> {
-    let m = ctx.desk.metrics()?;
+    let m = ctx.desk.contention_metrics(&ctx.actor)?;
     ctx.out.print(&m, || {
         let mut t = format!(
             "{:<20} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6}\n",

@@ -1,16 +1,20 @@
 //! `frontdesk backup [PATH]`, `frontdesk backups list`, `frontdesk restore PATH`.
 //!
-//! `restore` runs without opening the database as a desk: a restore needs the file
-//! to itself, and this process must not be one of the desks it waits for.
+//! `restore` opens the database as a desk only to sign in, and closes it before
+//! restoring: a restore needs the file to itself, and this process must not be one
+//! of the desks it waits for. Onto a path without a database (a new computer) it
+//! needs no sign-in: nobody's data is there to change, and the backup's holder
+//! already holds what is in it.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use frontdesk::clock::{Clock, SystemClock};
-use frontdesk::{Actor, Error};
+use frontdesk::{Action, Actor, Error, Frontdesk};
 
 use crate::output::Out;
-use crate::Ctx;
+use crate::signin::{self, BreakGlass};
+use crate::{Ctx, Failure};
 
 #[derive(Args)]
 pub struct BackupArgs {
@@ -90,9 +94,45 @@ pub fn backups(ctx: &Ctx, cmd: BackupsCmd) -> Result<(), Error> {
     Ok(())
 }
 
+/// Who restores: the break-glass owner, the OS user onto a path without a
+/// database, else a staff member signed in on a desk that is closed again before
+/// the restore. Refuses before the sign-in writes anything when other desks are
+/// open (the restore would refuse then).
+fn restorer(
+    db: &Path,
+    a: &RestoreArgs,
+    user: Option<String>,
+    glass: Option<BreakGlass>,
+) -> Result<Actor, Failure> {
+    if let Some(glass) = glass {
+        return Ok(glass.actor());
+    }
+    if !db.exists() {
+        return Ok(Actor::local_os_user(
+            &signin::current_os_user(),
+            "restore onto a computer without a database",
+        ));
+    }
+    if !a.check_only {
+        drop(frontdesk::presence::hold_exclusive(
+            &frontdesk::db::resolve_path(db)?,
+        )?);
+    }
+    let desk = Frontdesk::open_default(db)?;
+    let actor = signin::sign_in(&desk, user)?;
+    actor.require(Action::ManageBackups)?;
+    Ok(actor)
+}
+
 /// Verifies and restores without a desk open on `db`.
-pub fn restore(db: &Path, a: &RestoreArgs, out: Out) -> Result<(), Error> {
-    let actor = Actor::local_admin();
+pub fn restore(
+    db: &Path,
+    a: &RestoreArgs,
+    user: Option<String>,
+    glass: Option<BreakGlass>,
+    out: Out,
+) -> Result<(), Failure> {
+    let actor = restorer(db, a, user, glass)?;
     if a.check_only {
         let keys = frontdesk::audit_key::KeyFolder::new(
             frontdesk::audit_key::KeyFolder::default_dir(),

@@ -1,10 +1,14 @@
 //! `frontdesk`: the command-line tool for clinic admins and scripts, over the same
-//! core as the desktop app. It acts as the local administrator (whoever can open the
-//! database file already holds everything in it) and is audited as such.
+//! core as the desktop app. Commands that read or change the clinic's data sign in
+//! as a staff member and act with that person's role, audited under their name (see
+//! [`signin`]); `init` and `demo` on a clinic without staff, `check`, `staff
+//! change-password` (which checks its own password) and the measuring tools on
+//! their own databases need no sign-in; `--break-glass REASON` is the database
+//! file owner's way round it.
 //!
 //! Exit codes: 0 done; 1 refused by a rule (slot taken, conflict, invalid
-//! transition, rate limited, not found, forbidden); 2 bad input or usage; 3 busy,
-//! timeout or internal error.
+//! transition, rate limited, not found, forbidden, not signed in or wrong
+//! password); 2 bad input or usage; 3 busy, timeout or internal error.
 
 mod admin;
 mod appointments;
@@ -18,6 +22,7 @@ mod patients;
 mod report;
 mod schedule;
 mod scheduling;
+mod signin;
 mod staff;
 mod stress;
 
@@ -26,6 +31,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use frontdesk::{Actor, Error, ErrorCode, Frontdesk};
+use signin::BreakGlass;
 
 use output::Out;
 
@@ -42,6 +48,14 @@ struct Cli {
     /// Print one JSON object on stdout instead of text
     #[arg(long, global = true)]
     json: bool,
+    /// Sign in as this staff member (default: FRONTDESK_USER, else asked at the
+    /// terminal); the password comes from FRONTDESK_PASSWORD, else a prompt
+    #[arg(long, global = true, value_name = "NAME")]
+    user: Option<String>,
+    /// Act as the local administrator without signing in: only for the
+    /// operating-system user that owns the database file; the reason is audited
+    #[arg(long, global = true, value_name = "REASON", conflicts_with = "user")]
+    break_glass: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +138,41 @@ enum Command {
     Report(report::ReportArgs),
 }
 
+/// Why a run ended without doing its work.
+pub enum Failure {
+    /// The core refused or failed.
+    Core(Error),
+    /// The command line refused by itself (sign-in, break-glass): the kind of
+    /// error scripts see, and a sentence.
+    Cli(ErrorCode, String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+/// Whom a command needs.
+enum Gate {
+    /// Nobody: it acts for no one (`check`) or checks its own password
+    /// (`staff change-password`).
+    Open,
+    /// Nobody while the clinic has no staff account (`init`, `demo`); afterwards a
+    /// sign-in (`init`) or a refusal (`demo`).
+    EmptyClinic,
+    /// A signed-in staff member (or the file owner's break-glass).
+    Staff,
+}
+
+fn gate(command: &Command) -> Gate {
+    match command {
+        Command::Check | Command::Staff(staff::StaffCmd::ChangePassword { .. }) => Gate::Open,
+        Command::Init(_) | Command::Demo => Gate::EmptyClinic,
+        _ => Gate::Staff,
+    }
+}
+
 /// What every command gets.
 pub struct Ctx {
     pub desk: Frontdesk,
@@ -131,9 +180,9 @@ pub struct Ctx {
     pub out: Out,
 }
 
-/// Maps a core error to the documented exit code.
-fn exit_code(e: &Error) -> u8 {
-    match e.code() {
+/// Maps an error kind to the documented exit code.
+fn exit_code(code: ErrorCode) -> u8 {
+    match code {
         ErrorCode::NotFound
         | ErrorCode::SlotTaken
         | ErrorCode::Conflict
@@ -146,28 +195,67 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
-fn run(cli: Cli, out: Out) -> Result<(), Error> {
-    let command = match cli.command {
+fn run(cli: Cli, out: Out) -> Result<(), Failure> {
+    let Cli {
+        db,
+        user,
+        break_glass,
+        command,
+        ..
+    } = cli;
+    let command = match command {
         // the measuring tools make their own databases (stress may take --db)
-        Command::Bench(a) => return bench::bench(a, out),
-        Command::Stress(a) => return stress::stress(a, cli.db, out),
+        Command::Bench(a) => return Ok(bench::bench(a, out)?),
+        Command::Stress(a) => return Ok(stress::stress(a, db, out)?),
         other => other,
     };
-    let path = cli.db.unwrap_or_else(frontdesk::db::default_path);
+    let path = db.unwrap_or_else(frontdesk::db::default_path);
     let command = match command {
         // workers open the file themselves, with their own write path
-        Command::BenchWorker(a) => return bench::worker(a, &path),
-        Command::StressWorker(a) => return stress::worker(a, &path),
-        // never opens a desk on the file it is about to replace
-        Command::Restore(a) => return backup::restore(&path, &a, out),
+        Command::BenchWorker(a) => return Ok(bench::worker(a, &path)?),
+        Command::StressWorker(a) => return Ok(stress::worker(a, &path)?),
         other => other,
     };
-    let desk = Frontdesk::open_default(&path)?;
-    let ctx = Ctx {
-        desk,
-        actor: Actor::local_admin(),
-        out,
+    // checked before anything is opened or created
+    let glass = break_glass
+        .as_deref()
+        .map(|reason| BreakGlass::check(&path, reason))
+        .transpose()?;
+    let command = match command {
+        // never keeps a desk open on the file it is about to replace
+        Command::Restore(a) => return backup::restore(&path, &a, user, glass, out),
+        other => other,
     };
+    let gate = gate(&command);
+    if matches!(gate, Gate::Staff) && !path.exists() {
+        // nobody could sign in to a file that does not exist: do not create one
+        return Err(Failure::Cli(
+            ErrorCode::NotFound,
+            format!(
+                "there is no clinic database at {}: set one up with `frontdesk init` or the app first, or name another with --db or FRONTDESK_DB",
+                path.display()
+            ),
+        ));
+    }
+    let desk = Frontdesk::open_default(&path)?;
+    if matches!(command, Command::Demo) && !desk.needs_first_admin()? {
+        return Err(Error::invalid(
+            "this database already has a clinic; the demo opens only on an empty database",
+        )
+        .into());
+    }
+    let actor = match (glass, gate) {
+        (Some(glass), _) => glass.actor(),
+        (None, Gate::Open) => Actor::local_os_user(&signin::current_os_user(), "no sign-in"),
+        // the set-up of a clinic nobody can sign in to yet (as the app's first
+        // start); the first admin's row is audited as the first-run setup
+        (None, Gate::EmptyClinic) if desk.needs_first_admin()? => Actor::local_os_user(
+            &signin::current_os_user(),
+            "set-up of a clinic without staff accounts",
+        ),
+        (None, _) => signin::sign_in(&desk, user)?,
+    };
+    let ctx = Ctx { desk, actor, out };
     let result = match command {
         Command::Init(a) => admin::init(&ctx, a),
         Command::Demo => admin::demo(&ctx),
@@ -207,7 +295,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Error> {
     if !matches!(result, Err(frontdesk::Error::Busy)) {
         let _ = ctx.desk.flush_metrics();
     }
-    result
+    Ok(result?)
 }
 
 fn main() -> ExitCode {
@@ -219,9 +307,13 @@ fn main() -> ExitCode {
     let out = Out { json: cli.json };
     match run(cli, out) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Core(e)) => {
             out.error(&e);
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit_code(e.code()))
+        }
+        Err(Failure::Cli(code, message)) => {
+            out.refusal(code, &message);
+            ExitCode::from(exit_code(code))
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Printing results: text for people, or exactly one JSON object for scripts.
 
-use frontdesk::Error;
+use frontdesk::{Error, ErrorCode};
 use serde::Serialize;
 
 #[derive(Clone, Copy)]
@@ -26,15 +26,19 @@ impl Out {
 
     /// Reports an error: a sentence on stderr, and a JSON object on stdout in JSON mode.
     pub fn error(&self, e: &Error) {
-        let message = e.public_message();
         if let Error::Database(_) | Error::Internal(_) = e {
             eprintln!("frontdesk: {e}");
         }
+        self.refusal(e.code(), &e.public_message());
+    }
+
+    /// Reports a refusal of kind `code` with its sentence (as [`Out::error`]).
+    pub fn refusal(&self, code: ErrorCode, message: &str) {
         eprintln!("error: {message}");
         if self.json {
             println!(
                 "{}",
-                serde_json::json!({ "error": { "code": e.code(), "message": message } })
+                serde_json::json!({ "error": { "code": code, "message": message } })
             );
         }
     }

@@ -13,7 +13,7 @@ use crate::Ctx;
 
 #[derive(Subcommand)]
 pub enum StaffCmd {
-    /// Add a staff account (password from FRONTDESK_PASSWORD or stdin)
+    /// Add a staff account (password from FRONTDESK_NEW_PASSWORD or stdin)
     Add {
         /// Sign-in name
         #[arg(long)]
@@ -30,7 +30,7 @@ pub enum StaffCmd {
     },
     /// List staff accounts
     List,
-    /// Set a new password (from FRONTDESK_PASSWORD or stdin) that the person must
+    /// Set a new password (from FRONTDESK_NEW_PASSWORD or stdin) that the person must
     /// replace at their next sign-in; also lifts a lock and ends their sessions
     ResetPassword {
         /// Username or id
@@ -92,7 +92,11 @@ fn password(generate: bool) -> Result<(String, bool), Error> {
     if generate {
         Ok((frontdesk::password::random_password()?, true))
     } else {
-        Ok((read_password("FRONTDESK_PASSWORD", "Password")?, false))
+        // FRONTDESK_PASSWORD is the signed-in person's own
+        Ok((
+            crate::signin::new_password("New password for the account")?,
+            false,
+        ))
     }
 }
 
