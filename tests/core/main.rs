@@ -11,6 +11,9 @@ mod backup;
 mod booking;
 /// The `frontdesk` command line: exit codes and messages for bad input.
 mod cli;
+/// The command line signs in as a staff member (same permissions, named in the
+/// audit log); the file owner's audited break-glass; what stays open.
+mod cli_sign_in;
 /// Races between threads and between OS processes.
 mod concurrency;
 /// SIGKILLed writers: reopened database checks out and keeps every reported commit.
