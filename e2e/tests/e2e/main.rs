@@ -14,6 +14,8 @@ mod desk_flow;
 mod desk_keyboard;
 /// A database that cannot be opened is explained in the window.
 mod desk_open_error;
+/// Passwords: changing one's own, the change an admin's reset forces, unlocking.
+mod passwords;
 /// Patients and waitlist screens.
 mod patients_waitlist;
 /// The content security policy the window runs under.
