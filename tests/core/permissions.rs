@@ -536,12 +536,12 @@ fn operations_in(text: &str, module: &str) -> Vec<String> {
         for qualifier in ["unsafe", "async", "const"] {
             head = head.strip_suffix(qualifier).unwrap_or(head).trim_end();
         }
-        if !(head.ends_with("pub")
+        let is_pub = head.ends_with("pub")
             && !head[..head.len() - 3]
                 .chars()
                 .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_'))
-        {
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if !is_pub {
             continue;
         }
         let rest = &code[start + 3..];

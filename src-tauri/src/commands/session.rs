@@ -319,44 +319,6 @@ mod tests {
         invoke(&window, "day_view", json!({"date": ""})).expect("signed in, the day loads");
     }
 
-    #[test]
-    fn after_logout_every_command_answers_unauthenticated() {
-        let (_app, window) = desk_on_new_database("logout");
-        invoke(
-            &window,
-            "first_run",
-            json!({"setup": {
-                "clinic": {"name": "Praxis", "time_zone": "UTC",
-                           "phone_country": "DE", "demo": false, "idle_minutes": 15},
-                "username": "admin", "display_name": "Dr. Admin",
-                "password": "correct horse battery"}}),
-        )
-        .unwrap();
-        invoke(&window, "touch", json!({})).expect("a live session can be touched");
-        invoke(&window, "logout", json!({})).unwrap();
-        for (cmd, args) in [
-            ("touch", json!({})),
-            ("day_view", json!({"date": ""})),
-            ("pending_appointments", json!({})),
-        ] {
-            let refused = invoke(&window, cmd, args).unwrap_err();
-            assert_eq!(
-                refused["code"], "Unauthenticated",
-                "{cmd} after logout, got {refused}"
-            );
-        }
-        let wrong = invoke(
-            &window,
-            "login",
-            json!({"username": "admin", "password": "wrong password!"}),
-        )
-        .unwrap_err();
-        assert_eq!(wrong["code"], "Unauthenticated", "got {wrong}");
-        assert!(
-            wrong["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("wrong username or password")),
-            "got {wrong}"
-        );
-    }
+    // after logout every command but the public ones answers Unauthenticated:
+    // src-tauri/tests/command_fuzz.rs walks them all
 }
