@@ -175,7 +175,8 @@ async fn after_an_admin_resets_a_password_the_person_must_choose_their_own_first
         .is_err()
     {
         let shown = text(&desk, "[data-testid=change-password]").await;
-        desk.screenshot("after_an_admin_resets_a_password_failed").await;
+        desk.screenshot("after_an_admin_resets_a_password_failed")
+            .await;
         panic!("the change did not lead to the desk; the screen shows {shown:?}");
     }
     let who = text(&desk, "[data-testid=signed-in-as]").await;

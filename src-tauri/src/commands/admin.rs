@@ -34,7 +34,8 @@ pub async fn add_staff(
     as_actor(&state, move |desk, actor| desk.add_staff(actor, &staff)).await
 }
 
-/// Sets a new password (and lifts any sign-in lock).
+/// Sets a new password the person must replace at their next sign-in (and lifts
+/// any sign-in lock); their open sessions end.
 #[tauri::command(async)]
 pub async fn reset_staff_password(
     state: State<'_, AppState>,
@@ -48,7 +49,7 @@ pub async fn reset_staff_password(
     .await
 }
 
-/// Deactivates an account (the core refuses the last admin).
+/// Deactivates an account and ends its sessions (the core refuses the last admin).
 #[tauri::command(async)]
 pub async fn deactivate_staff(
     state: State<'_, AppState>,
@@ -61,7 +62,8 @@ pub async fn deactivate_staff(
     .await
 }
 
-/// Changes an account's role (the core refuses demoting the last admin).
+/// Changes an account's role and ends its sessions (the core refuses demoting the
+/// last admin).
 #[tauri::command(async)]
 pub async fn change_staff_role(
     state: State<'_, AppState>,
@@ -75,7 +77,7 @@ pub async fn change_staff_role(
     .await
 }
 
-/// Lifts a sign-in lock.
+/// Lifts a sign-in lock and forgets the failed sign-ins that delay the next one.
 #[tauri::command(async)]
 pub async fn unlock_staff(
     state: State<'_, AppState>,

@@ -321,4 +321,81 @@ mod tests {
 
     // after logout every command but the public ones answers Unauthenticated:
     // src-tauri/tests/command_fuzz.rs walks them all
+
+    #[test]
+    fn a_reset_password_opens_only_the_change_password_command_until_it_is_changed() {
+        let (_app, window) = desk_on_new_database("forced-change");
+        invoke(
+            &window,
+            "first_run",
+            json!({"setup": {
+                "clinic": {"name": "Praxis", "time_zone": "UTC",
+                           "phone_country": "DE", "demo": false, "idle_minutes": 15},
+                "username": "admin", "display_name": "Dr. Admin",
+                "password": "correct horse battery"}}),
+        )
+        .unwrap();
+        let rita = invoke(
+            &window,
+            "add_staff",
+            json!({"staff": {"username": "rita", "display_name": "Rita",
+                             "role": "RECEPTIONIST", "password": "amber meadow violin 4"}}),
+        )
+        .unwrap()["id"]
+            .clone();
+        invoke(
+            &window,
+            "reset_staff_password",
+            json!({"staffId": rita, "password": "temporary lantern 42"}),
+        )
+        .unwrap();
+        invoke(&window, "logout", json!({})).unwrap();
+
+        let signed_in = invoke(
+            &window,
+            "login",
+            json!({"username": "rita", "password": "temporary lantern 42"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                &signed_in["actor"]["must_change_password"],
+                &signed_in["allowed"]
+            ),
+            (&json!(true), &json!([])),
+            "the page learns a change is due and may offer nothing else; got {signed_in}"
+        );
+        let refused = invoke(&window, "day_view", json!({"date": ""})).unwrap_err();
+        assert_eq!(
+            refused["code"], "Forbidden",
+            "other commands are refused (not signed out); got {refused}"
+        );
+        let start = invoke(&window, "startup", json!({})).unwrap();
+        assert_eq!(
+            start["signed_in"]["actor"]["must_change_password"], true,
+            "a reload returns to the change screen; got {start}"
+        );
+        let weak = invoke(
+            &window,
+            "change_own_password",
+            json!({"current": "temporary lantern 42", "new": "rita123456"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            weak["code"], "Invalid",
+            "a guessable one is refused; got {weak}"
+        );
+        let changed = invoke(
+            &window,
+            "change_own_password",
+            json!({"current": "temporary lantern 42", "new": "sunflower marble kettle"}),
+        )
+        .unwrap();
+        assert_eq!(
+            changed["actor"]["must_change_password"], false,
+            "got {changed}"
+        );
+        invoke(&window, "day_view", json!({"date": ""}))
+            .expect("after the change the desk works in the same window");
+    }
 }
