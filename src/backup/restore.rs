@@ -111,6 +111,13 @@ pub(crate) fn restore_with(
         } else {
             None
         };
+        // killed between the swap and record_restore below, the anchor would point
+        // past the restored log and `check` would call it tampered with for good:
+        // cleared now (check skips a cleared anchor), it is set again by
+        // record_restore, or by the next saved write if the restore is cut off
+        let seal = Seal::open(&restoring, keys)?;
+        seal.anchor.reset(seal.keyed_from, 0, "cleared-for-restore")?;
+        drop(seal);
         std::fs::rename(&restoring, db).map_err(|e| {
             Error::Internal(format!("cannot move the restored database into place: {e}"))
         })?;

@@ -1,6 +1,8 @@
-//! Backups taken while desks book, restores that keep everything, refusals that
-//! change nothing, and restores killed at random moments.
+//! Backups taken while four desks book, restores that keep everything, refusals
+//! that change nothing, and restores killed in each of their phases (the restore
+//! is stopped where it was seen, then killed).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -8,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use frontdesk::backup;
 use frontdesk::{Actor, BookRequest, Frontdesk};
-use rand::Rng;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::fixture::{self, Clinic, NOW};
@@ -104,21 +105,33 @@ fn closed(
     (path, dir, clock)
 }
 
+/// Waits until `ready()` holds; the bound only catches a hang.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while !ready() {
+        assert!(Instant::now() < give_up, "still waiting: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking() {
     let c = Clinic::new();
     let doctors: Vec<i64> = (0..4).map(|i| c.doctor(&format!("Dr. Busy {i}"))).collect();
     let slots: Vec<Vec<i64>> = doctors
         .iter()
-        .map(|d| many_slots(&c.desk, *d, 400))
+        .map(|d| many_slots(&c.desk, *d, 1000))
         .collect();
     let patient = c.patient("Ann Able", "0151 2345 6789");
     bulk_patients(&c.desk, 2000);
-    let committed = Mutex::new(Vec::new());
+    // four desks: four handles on the file, each with its own write path
+    let desks: Vec<Frontdesk> = (0..4).map(|_| c.reopen()).collect();
+    let committed: Vec<Mutex<Vec<i64>>> = (0..4).map(|_| Mutex::new(Vec::new())).collect();
+    let booked = |d: usize| committed[d].lock().unwrap().len();
     let stop = AtomicBool::new(false);
-    let (before_backup, result) = std::thread::scope(|s| {
-        for mine in &slots {
-            let (committed, stop, desk) = (&committed, &stop, &c.desk);
+    let (before_backup, at_return, result) = std::thread::scope(|s| {
+        for ((desk, mine), committed) in desks.iter().zip(&slots).zip(&committed) {
+            let stop = &stop;
             s.spawn(move || {
                 for slot in mine {
                     if stop.load(Ordering::Relaxed) {
@@ -129,26 +142,37 @@ fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking
                 }
             });
         }
-        std::thread::sleep(Duration::from_millis(300));
-        let before: Vec<i64> = committed.lock().unwrap().clone();
+        wait_until("every desk has booked before the backup", || {
+            (0..4).all(|d| booked(d) > 0)
+        });
+        let before: Vec<i64> = committed
+            .iter()
+            .flat_map(|m| m.lock().unwrap().clone())
+            .collect();
         let result = c
             .desk
             .backup_now(&c.admin(), None)
             .expect("backup while booking");
-        std::thread::sleep(Duration::from_millis(100));
+        let at_return: Vec<usize> = (0..4).map(booked).collect();
+        wait_until("every desk books again after the backup", || {
+            (0..4).all(|d| booked(d) > at_return[d])
+        });
         stop.store(true, Ordering::Relaxed);
-        (before, result)
+        (before, at_return, result)
     });
-    let total = committed.lock().unwrap().len();
+    let all: std::collections::BTreeSet<i64> = committed
+        .iter()
+        .flat_map(|m| m.lock().unwrap().clone())
+        .collect();
     assert!(
         before_backup.len() >= 4,
-        "the desks were booking before the backup started ({})",
+        "each of the four desks booked before the backup started ({})",
         before_backup.len()
     );
     assert!(
-        total > before_backup.len(),
-        "the desks kept booking during the backup ({} then {total})",
-        before_backup.len()
+        all.len() > at_return.iter().sum::<usize>(),
+        "the desks kept booking after the backup ({at_return:?} then {})",
+        all.len()
     );
 
     let path = PathBuf::from(&result.file.path);
@@ -163,9 +187,6 @@ fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking
         "the backup passes integrity_check and every invariant: {:?}",
         report.items
     );
-    let in_backup: i64 = conn
-        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
-        .unwrap();
     for id in &before_backup {
         let found: i64 = conn
             .query_row(
@@ -179,9 +200,16 @@ fn a_backup_taken_while_four_desks_book_is_whole_and_holds_every_earlier_booking
             "booking {id}, committed before the backup started, is in the backup"
         );
     }
+    let in_backup: Vec<i64> = conn
+        .prepare("SELECT id FROM appointment")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
     assert!(
-        in_backup as usize <= total,
-        "the backup holds no booking that never happened"
+        in_backup.iter().all(|id| all.contains(id)),
+        "the backup holds no booking that no desk made"
     );
     let header = file_bytes(&path);
     assert_eq!(
@@ -438,12 +466,64 @@ fn an_automatic_backup_runs_once_a_day_and_retention_prunes_old_ones() {
     );
 }
 
+/// Where a restore is, seen from outside (see `src/backup/restore.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RestorePhase {
+    /// Not started on the files yet (or already cleaned up after a refusal).
+    NotStarted,
+    /// Copying and verifying the backup next to the database (`.restoring`).
+    Copying,
+    /// Taking the safety copy and retiring the old file (`.restoring` and a
+    /// safety copy, whole or partial, in the backup folder).
+    Retiring,
+    /// The restored file is in place; the audit row is being added.
+    Swapped,
+}
+
+fn restore_phase(db: &Path, old_inode: u64) -> RestorePhase {
+    use std::os::unix::fs::MetadataExt;
+    let restoring = frontdesk::db::sibling(db, ".restoring").exists();
+    let safety = std::fs::read_dir(db.with_file_name("backups"))
+        .map(|d| {
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .trim_start_matches('.')
+                    .starts_with("frontdesk-before-restore-")
+            })
+        })
+        .unwrap_or(false);
+    let swapped = std::fs::metadata(db).is_ok_and(|m| m.ino() != old_inode);
+    match (restoring, safety, swapped) {
+        (_, _, true) => RestorePhase::Swapped,
+        (true, true, false) => RestorePhase::Retiring,
+        (true, false, false) => RestorePhase::Copying,
+        _ => RestorePhase::NotStarted,
+    }
+}
+
+/// Whether every thread of `pid` is stopped.
+fn stopped(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
+                    s.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_some_and(|st| st == "T" || st == "t")
+                })
+            })
+        })
+        .unwrap_or(false)
+}
+
 #[test]
 fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
+    use std::os::unix::fs::MetadataExt;
     let c = Clinic::new();
     c.cli_admin();
     let doctor = c.doctor("Dr. Kill");
-    let slots = many_slots(&c.desk, doctor, 60);
+    let slots = many_slots(&c.desk, doctor, 80);
     let patient = c.patient("Ann Able", "0151 2345 6789");
     bulk_patients(&c.desk, 8000);
     book(&c.desk, slots[0], patient);
@@ -454,40 +534,75 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
 
     let restore = || {
         fixture::cli(&db)
-            .args(["restore", taken.to_str().unwrap()])
+            .args(["restore", "--yes", taken.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start the restore")
     };
-    // how long an uninterrupted restore takes here (then rebook to differ again)
-    let started = Instant::now();
+    let appointments = |desk: &Frontdesk| -> i64 {
+        desk.read(|c| Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))?))
+            .unwrap()
+    };
     assert!(
         restore().wait().unwrap().success(),
         "an uninterrupted restore succeeds"
     );
-    let full = started.elapsed();
     let mut next_slot = 2;
-    let (mut saw_old, mut saw_new) = (0, 0);
-    for round in 0..10 {
+    // each phase is aimed at until a kill has landed in it; the kill lands where
+    // the restore was seen while stopped (SIGSTOP), not where it was a moment before
+    let aims = [
+        RestorePhase::Copying,
+        RestorePhase::Retiring,
+        RestorePhase::Swapped,
+    ];
+    let mut landed: BTreeMap<RestorePhase, usize> = BTreeMap::new();
+    let mut finished_first = 0;
+    for round in 0..60 {
+        let Some(aim) = aims.iter().copied().find(|a| !landed.contains_key(a)) else {
+            break;
+        };
         let desk = fixture::open_at(&db, clock.clone());
-        let mut old = desk
-            .read(|c| {
-                Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
-            })
-            .unwrap();
+        let mut old = appointments(&desk);
         if old == in_backup {
             book(&desk, slots[next_slot], patient);
             next_slot += 1;
             old += 1;
         }
         drop(desk);
+        // the previous round's safety copies, so a new one shows the phase
+        for e in std::fs::read_dir(db.with_file_name("backups"))
+            .unwrap()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().contains("before-restore") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        let old_inode = std::fs::metadata(&db).unwrap().ino();
         let mut child = restore();
-        let delay =
-            Duration::from_secs_f64(rand::rng().random_range(0.0..1.2) * full.as_secs_f64());
-        std::thread::sleep(delay);
+        let pid = child.id();
+        let at_kill = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                // finished before the aimed phase was seen: then it restored
+                let mut said = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut said).unwrap();
+                assert!(
+                    status.success(),
+                    "round {round}: the restore failed: {said}"
+                );
+                break None;
+            }
+            if restore_phase(&db, old_inode) >= aim {
+                // SAFETY: a child we started and have not reaped
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+                while !stopped(pid) && child.try_wait().unwrap().is_none() {
+                    std::thread::yield_now();
+                }
+                break Some(restore_phase(&db, old_inode));
+            }
+            std::thread::yield_now();
+        };
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
 
@@ -495,20 +610,36 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
         let report = desk.check().unwrap();
         assert!(
             report.ok,
-            "round {round} (killed after {delay:?}): the database is whole: {:?}",
-            report.items
+            "round {round} (killed at {at_kill:?}): the database is whole: {:?}",
+            report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()
         );
-        let now: i64 = desk
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))?))
-            .unwrap();
-        assert!(now == old || now == in_backup, "round {round}: either the old ({old}) or the restored ({in_backup}) database, found {now}");
-        if now == old {
-            saw_old += 1
-        } else {
-            saw_new += 1
+        let now = appointments(&desk);
+        let expected = match at_kill {
+            None | Some(RestorePhase::Swapped) => in_backup,
+            Some(_) => old,
+        };
+        assert_eq!(
+            now, expected,
+            "round {round}: killed at {at_kill:?}, the old database has {old} appointments and the backup {in_backup}"
+        );
+        match at_kill {
+            Some(p) if p != RestorePhase::NotStarted => *landed.entry(p).or_default() += 1,
+            _ => finished_first += 1,
         }
     }
-    eprintln!("restore takes {full:?}; after kill -9: old database {saw_old} times, restored {saw_new} times");
+    eprintln!(
+        "kills landed mid-restore: {landed:?}; restores that finished first: {finished_first}"
+    );
+    for phase in aims {
+        assert!(
+            landed.get(&phase).is_some_and(|n| *n > 0),
+            "a kill must land while {phase:?}: {landed:?}"
+        );
+    }
+    // and one more restore after all that goes through, leaving nothing behind
+    assert!(restore().wait().unwrap().success());
+    assert!(!frontdesk::db::sibling(&db, ".restoring").exists());
+    assert_eq!(appointments(&fixture::open_at(&db, clock)), in_backup);
 }
 
 #[test]
