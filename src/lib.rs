@@ -28,6 +28,7 @@ pub mod planner;
 pub mod platform;
 pub mod presence;
 pub mod scheduling;
+pub mod senders;
 pub mod session;
 pub mod settings;
 pub mod store;
@@ -66,6 +67,9 @@ pub struct OpenOptions {
     /// Test hook run before each sync of the write-ahead log; an error it returns
     /// stands in for the disk's (see [`tx`]).
     pub sync_fault: Option<tx::SyncFault>,
+    /// This PC's passcode senders file; `None`: `FRONTDESK_SENDERS_FILE` if set,
+    /// else the operating system's place for it (see [`senders`]).
+    pub senders_file: Option<PathBuf>,
 }
 
 /// The variable that sets how long a write waits for the lock (seconds, 1–600).
@@ -89,6 +93,7 @@ impl Default for OpenOptions {
             clock: Arc::new(SystemClock),
             sync_fault: None,
             keys_dir: None,
+            senders_file: None,
         }
     }
 }
@@ -100,6 +105,8 @@ pub struct Frontdesk {
     writer: Writer,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// This PC's passcode senders file (read at each use, see [`senders`]).
+    senders_file: PathBuf,
     /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
     /// refuses while anyone holds it. Declared last so it is released last.
     _presence: std::fs::File,
@@ -139,6 +146,9 @@ impl Frontdesk {
             writer,
             metrics,
             clock: options.clock,
+            senders_file: options
+                .senders_file
+                .unwrap_or_else(senders::default_senders_file),
             _presence: presence,
         })
     }
@@ -151,6 +161,11 @@ impl Frontdesk {
     /// The database file (resolved: absolute, symlinks followed).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This PC's passcode senders file (it may not exist).
+    pub fn senders_file(&self) -> &Path {
+        &self.senders_file
     }
 
     /// The current time from the configured clock.

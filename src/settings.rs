@@ -6,8 +6,9 @@
 //! The clinic keys (name, time zone, phone country, idle logoff) are validated by
 //! [`Frontdesk::change_clinic_settings`]; this module adds the backup keys. Each
 //! call writes only the key it names, compared inside the write transaction. The
-//! passcode sender (`otp.*`) has its own typed setter (`set_otp_sender`) and is
-//! shown here read-only.
+//! passcode sender's program is not a setting at all (it is described per PC,
+//! see [`crate::senders`]); `otp.sender_name`, which chooses one of those, goes
+//! through `set_otp_sender` and is shown here read-only.
 
 use std::path::{Path, PathBuf};
 
@@ -237,6 +238,17 @@ impl Frontdesk {
             clinic::keys::PHONE_COUNTRY,
             clinic::keys::IDLE_MINUTES,
         ];
+        if key == crate::senders::SENDER_NAME_KEY {
+            // a name among this PC's senders, checked there
+            let status = self.set_otp_sender(actor, Some(value))?;
+            return Ok(Setting {
+                key: key.into(),
+                value: status.chosen.unwrap_or_default(),
+                default_value: String::new(),
+                description: "Which of this PC's passcode senders the clinic uses (empty: the senders file's default).".into(),
+                editable: false,
+            });
+        }
         if clinic_key.contains(&key) {
             // only this key is written, checked against the stored value inside
             // the write transaction: the other clinic keys are not read here
@@ -259,9 +271,11 @@ impl Frontdesk {
                 keys::BACKUP_KEEP_DAILY => bounded(key, value, 1..=366)?,
                 keys::BACKUP_KEEP_WEEKLY => bounded(key, value, 0..=520)?,
                 other if other.starts_with("otp.") => {
-                    return Err(Error::invalid(
-                        "the passcode sender is set on its own screen (OTP sender), where the program and its arguments are checked together",
-                    ))
+                    return Err(Error::invalid(format!(
+                        "the program that sends passcodes is not a clinic setting: this PC's administrator describes it in {} (see \"Configuring a sender\" in the README); the clinic only chooses one of those by name ({})",
+                        self.senders_file().display(),
+                        crate::senders::SENDER_NAME_KEY
+                    )))
                 }
                 other => {
                     let known: Vec<&str> = EDITABLE.iter().map(|(k, _)| *k).collect();

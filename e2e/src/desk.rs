@@ -51,7 +51,14 @@ impl Desk {
                 1 => format!("{name}.log"),
                 n => format!("{name}.attempt{n}.log"),
             });
-            let driver = TauriDriver::start(&[("FRONTDESK_DB", clinic.db_path())], &log);
+            let senders = clinic.senders_file();
+            let driver = TauriDriver::start(
+                &[
+                    ("FRONTDESK_DB", clinic.db_path()),
+                    ("FRONTDESK_SENDERS_FILE", &senders),
+                ],
+                &log,
+            );
             let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(capabilities.clone());
             let url = driver.url();

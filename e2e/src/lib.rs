@@ -22,6 +22,13 @@
 //! clinic's file. (`tauri:options` also takes `args`, passed to the app as
 //! command-line arguments, but there is no `env` option.)
 //!
+//! # Passcodes
+//! Every clinic's temporary directory holds a passcode senders file describing a
+//! recording sender (a `/bin/sh` script that appends each message it reads on
+//! standard input to `senders/sent/<phone>.txt`), and every desk and every seeding
+//! CLI call get `FRONTDESK_SENDERS_FILE` pointing at it: a test reads the code the
+//! way the patient's phone would ([`Clinic::last_code`]).
+//!
 //! # Several desks at once
 //! One `WebKitWebDriver` serves one session at a time: asking it for a second
 //! session while the first is open fails with "session not created: Maximum number
@@ -88,6 +95,7 @@ impl Clinic {
             .tempdir()
             .expect("create a temporary directory for the clinic database");
         let db_path = dir.path().join("clinic.sqlite3");
+        write_recording_sender(dir.path());
         Some(Self {
             test_name: test_name.to_owned(),
             dir,
@@ -126,9 +134,60 @@ impl Clinic {
         Desk::open(self, number, args).await
     }
 
+    /// This clinic's passcode senders file (the recording sender).
+    pub fn senders_file(&self) -> PathBuf {
+        self.dir.path().join("senders").join("senders.toml")
+    }
+
+    /// The six-digit code in the newest message the recording sender sent to
+    /// `phone` (E.164), if any.
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let sent = self.dir.path().join("senders").join("sent");
+        let text = std::fs::read_to_string(sent.join(format!("{phone}.txt"))).ok()?;
+        text.lines()
+            .last()?
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_string)
+    }
+
     /// The test's name, for screenshots and logs.
     pub fn test_name(&self) -> &str {
         &self.test_name
+    }
+}
+
+/// Writes `<dir>/senders/`: a recording sender script, its `sent/` folder and a
+/// `senders.toml` naming it (all private to this user, as Frontdesk requires).
+fn write_recording_sender(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let root = dir.join("senders");
+    let sent = root.join("sent");
+    std::fs::create_dir_all(&sent).expect("create the senders folder");
+    let script = root.join("record.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n# $1 = the folder to record into, $2 = the phone; the message on stdin\nmessage=$(cat)\nprintf '%s\\n' \"$message\" >> \"$1/$2.txt\"\n",
+    )
+    .expect("write the recording sender");
+    let file = root.join("senders.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[sender.record]\nprogram = \"{}\"\nargs = [\"{}\", \"{{phone}}\"]\n",
+            script.display(),
+            sent.display()
+        ),
+    )
+    .expect("write the senders file");
+    for (path, mode) in [
+        (&root, 0o700),
+        (&sent, 0o700),
+        (&script, 0o700),
+        (&file, 0o600),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .expect("make the senders files private");
     }
 }
 

@@ -751,7 +751,8 @@ impl Drop for TempDir {
     }
 }
 
-/// Makes a fresh temporary folder `frontdesk-<kind>-<pid>-<n>`.
+/// Makes a fresh temporary folder `frontdesk-<kind>-<pid>-<n>`, private to this
+/// user (a passcode senders file in it must be changeable by nobody else).
 pub(crate) fn temp_dir(kind: &str) -> Result<TempDir> {
     static N: AtomicU64 = AtomicU64::new(0);
     let path = std::env::temp_dir().join(format!(
@@ -759,7 +760,12 @@ pub(crate) fn temp_dir(kind: &str) -> Result<TempDir> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&path)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&path)
         .map_err(|e| Error::Internal(format!("cannot create {}: {e}", path.display())))?;
     Ok(TempDir { path })
 }

@@ -98,6 +98,16 @@ pub(crate) fn patient_name(i: u64) -> String {
     format!("{f} {m}. {l}")
 }
 
+fn open_with(path: &Path, senders: &Path) -> Result<Frontdesk> {
+    Frontdesk::open(
+        path,
+        OpenOptions {
+            senders_file: Some(senders.to_path_buf()),
+            ..OpenOptions::default()
+        },
+    )
+}
+
 /// A German mobile number for patient `i` (distinct for i < 10^8).
 pub(crate) fn patient_phone(i: u64) -> String {
     format!("+49151{:08}", (i * 9_973) % 100_000_000)
@@ -106,6 +116,9 @@ pub(crate) fn patient_phone(i: u64) -> String {
 /// The benchmark clinic.
 pub(crate) struct BenchClinic {
     path: PathBuf,
+    /// The senders file of the bench's "PC": the recording sender, beside the
+    /// database.
+    senders: PathBuf,
     next_slot: AtomicI64,
     last_slot: i64,
     patients: Vec<i64>,
@@ -118,7 +131,10 @@ pub(crate) struct BenchClinic {
 impl BenchClinic {
     /// Creates the clinic with `slots` free slots from tomorrow on.
     pub(crate) fn create(path: &Path, slots: i64) -> Result<BenchClinic> {
-        let desk = Frontdesk::open(path, OpenOptions::default())?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let senders = crate::senders::recording::write(dir)
+            .map_err(|e| Error::Internal(format!("cannot write the bench's senders file: {e}")))?;
+        let desk = open_with(path, &senders)?;
         let admin = Actor::local_admin();
         desk.update_clinic_settings(
             &admin,
@@ -165,6 +181,7 @@ impl BenchClinic {
         }
         Ok(BenchClinic {
             path: path.to_path_buf(),
+            senders,
             next_slot: AtomicI64::new(first),
             last_slot: last,
             patients,
@@ -175,7 +192,12 @@ impl BenchClinic {
 
     /// A fresh handle on the clinic (fresh contention figures).
     pub(crate) fn open(&self) -> Result<Frontdesk> {
-        Frontdesk::open(&self.path, OpenOptions::default())
+        open_with(&self.path, &self.senders)
+    }
+
+    /// The senders file passcodes go through (the recording sender).
+    pub(crate) fn senders(&self) -> &Path {
+        &self.senders
     }
 
     /// The database file.

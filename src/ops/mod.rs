@@ -24,8 +24,8 @@ pub use appointments::BookRequest;
 pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
 pub use generate::{GenerationSteps, PART_WRITES};
 pub use otp::{
-    generate_code, parse_sender_args, DeliveryReport, OtpRequested, OtpSender, PhoneVerified,
-    MAX_ATTEMPTS, SENDER_ARGS_KEY, SENDER_KEY,
+    check_text_capable, generate_code, limits, DeliveryReport, OtpRequested, PhoneVerified,
+    SenderStatus, MAX_ATTEMPTS,
 };
 pub use patients::PatientUpdate;
 pub(crate) use reports::range_bounds;

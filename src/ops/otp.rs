@@ -1,32 +1,50 @@
 //! One-time passcodes for verifying a patient's mobile number.
 //!
-//! **Request**: the phone is normalised, a 6-digit code drawn from the OS random
-//! generator and hashed with argon2id — all before the transaction. One write
-//! transaction then enforces the rate limits (60 s apart, 5 an hour per phone),
+//! **Request**: the phone is normalised and must be able to receive text
+//! messages (a landline or a toll-free number is refused); a sender must be set
+//! up on this PC (see [`crate::senders`]), else the request is refused. A 6-digit
+//! code is drawn from the OS random generator and hashed with argon2id — all
+//! before the transaction. One write transaction then enforces the limits (below),
 //! replaces any older code (`phone` is the primary key, so two live codes for one
-//! phone cannot exist) and queues the message in the outbox.
+//! phone cannot exist), erases the text of messages whose code expired, and queues
+//! the message already claimed for this desk. Right after it commits, the desk
+//! runs the sender (phone as an argument, the message on standard input) and
+//! records the outcome; [`OtpRequested::sent`] is true only when the sender said
+//! so (exit status 0). A message that was not sent is given up at once — a new
+//! code is the retry.
+//!
+//! **Limits** (all in [`limits`], passed to SQL as parameters): per phone one
+//! request a minute and 5 an hour; per desk 30 requests an hour across phones; per
+//! phone 10 failed verifications a day across codes (then even requests for it are
+//! refused until the oldest failure is a day old); per code 5 attempts and 5
+//! minutes. A *desk* is the person signed in: the staff account (every session and
+//! window of it counts together, so signing out and in again does not reset the
+//! limit); for the command line, its actor (the local administrator, or whoever it
+//! signed in as).
 //!
 //! **Verify**: input that is not exactly six digits is refused before any hashing.
-//! A write transaction reserves an attempt (at most 5, code not expired) and hands
+//! A write transaction checks the phone's daily failures, reserves an attempt on
+//! its code (at most 5, code not expired) and records it as a failure, then hands
 //! back the hash; the hash is checked outside the lock; on a match a second
-//! transaction consumes the code only if it is still the same one and marks every
-//! patient with that phone verified. Parallel guesses therefore cannot exceed five.
+//! transaction consumes the code only if it is still the same one, clears the
+//! failure and marks every patient with that phone verified. Parallel guesses
+//! therefore exceed neither limit.
 //!
-//! **Delivery**: [`Frontdesk::deliver_outbox`] runs the configured sender program
-//! with the phone and the message as separate arguments (no shell). Each message is
-//! claimed with a random token before it is sent, and recorded sent or failed only
-//! by the holder of that claim; a sent or given-up message never changes again
-//! (a trigger refuses it). Once a message
-//! is sent — or given up — its text is blanked with SQLite's `secure_delete` on and
-//! the WAL is checkpointed, so the plaintext code leaves the database file. The code
-//! never appears in a log, an error or the audit log.
+//! **Plaintext**: the message text is in the database only while it is being
+//! sent. Once it is sent or given up (or its code expired unsent) it is blanked
+//! with SQLite's `secure_delete` on, and the WAL is truncated by the background
+//! checkpointer, so the code leaves the file's bytes. The code never appears in a
+//! log, an error or the audit log.
+//!
+//! **Sweep**: [`Frontdesk::deliver_outbox`] (the admin's "Retry unsent" and
+//! `frontdesk otp deliver`) erases expired messages and sends a message a stopped
+//! desk left behind. Each message is claimed with a random token before it is
+//! sent, and recorded sent or failed only by the holder of that claim; a sent or
+//! given-up message never changes again (a trigger refuses it).
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
+use phonenumber::Type as NumberType;
 use rand::TryRngCore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ts_rs::TS;
 
 use crate::auth::{Action, Actor};
@@ -34,38 +52,48 @@ use crate::clinic::normalize_phone;
 use crate::error::{Error, Result};
 use crate::ops::audit;
 use crate::password;
+use crate::senders::{self, Sender, SENDER_NAME_KEY};
 use crate::store::otp::{self as store, NoCode};
 use crate::store::{patients, settings};
 use crate::Frontdesk;
 
-/// Setting: the sender program (path or name on PATH); empty or unset = none.
-pub const SENDER_KEY: &str = "otp.sender";
-/// Setting: the sender's leading arguments, a JSON array of strings. An argument
-/// that is exactly `{phone}` or `{message}` is replaced; otherwise the phone and
-/// the message are appended as the last two arguments.
-pub const SENDER_ARGS_KEY: &str = "otp.sender_args";
+/// Every passcode limit, in one place (the SQL gets them as parameters).
+pub mod limits {
+    /// A code lives this long (seconds).
+    pub const CODE_TTL_SECS: i64 = 5 * 60;
+    /// Verification attempts per code.
+    pub const MAX_ATTEMPTS: i64 = 5;
+    /// Seconds between two requests for one phone.
+    pub const MIN_REQUEST_GAP_SECS: i64 = 60;
+    /// Requests per phone per hour.
+    pub const MAX_REQUESTS_PER_PHONE_PER_HOUR: usize = 5;
+    /// Requests per desk (the signed-in staff account) per hour, across phones.
+    pub const MAX_REQUESTS_PER_DESK_PER_HOUR: usize = 30;
+    /// Failed verifications per phone per day, across codes.
+    pub const MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY: usize = 10;
+    /// The window of the hourly limits (seconds).
+    pub const HOUR_SECS: i64 = 3600;
+    /// The window of the daily limit (seconds).
+    pub const DAY_SECS: i64 = 24 * 3600;
+    /// Sending attempts before the sweep gives a message up.
+    pub const MAX_SEND_ATTEMPTS: i64 = 3;
+    /// How long a desk's claim on a message lasts (seconds); another desk may
+    /// take over a message whose claim is older. One claim covers one sending.
+    pub const CLAIM_SECS: i64 = 120;
+    /// Messages one sweep sends at most.
+    pub const MAX_PER_RUN: u32 = 20;
+}
 
-/// A code lives this long (seconds).
-pub const CODE_TTL_SECS: i64 = 5 * 60;
-/// Verification attempts per code.
-pub const MAX_ATTEMPTS: i64 = 5;
-/// Seconds between two requests for one phone.
-pub const MIN_REQUEST_GAP_SECS: i64 = 60;
-/// Requests per phone per hour.
-pub const MAX_REQUESTS_PER_HOUR: usize = 5;
-/// How long the sender program may run.
-const SENDER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Sending attempts before a message is given up.
-const MAX_SEND_ATTEMPTS: i64 = 3;
-/// How long a desk's claim on a message lasts (seconds); another desk may take
-/// over a message whose claim is older. One claim covers one sending.
-const CLAIM_SECS: i64 = 120;
-/// Messages one delivery run sends at most.
-const MAX_PER_RUN: u32 = 20;
+use limits::*;
+
+pub use limits::MAX_ATTEMPTS;
+
 // a claim outlives one sending plus the wait for the write lock on both sides
-const _: () = assert!(2 * SENDER_TIMEOUT.as_secs() as i64 + 30 < CLAIM_SECS);
+const _: () = assert!(2 * senders::SENDER_TIMEOUT.as_secs() as i64 + 30 < CLAIM_SECS);
+// the schema's CHECK on otp_code.attempts allows at most 5
+const _: () = assert!(MAX_ATTEMPTS <= 5);
 
-/// A passcode was queued.
+/// A passcode was requested, and what the sender said.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct OtpRequested {
@@ -77,6 +105,10 @@ pub struct OtpRequested {
     /// The outbox message carrying it.
     #[ts(type = "number")]
     pub outbox_id: i64,
+    /// True only when the sender program reported the message sent.
+    pub sent: bool,
+    /// Why it was not sent (never the code), when `sent` is false.
+    pub not_sent_reason: Option<String>,
 }
 
 /// A phone was verified.
@@ -93,7 +125,7 @@ pub struct PhoneVerified {
     pub verified_at: i64,
 }
 
-/// What one run of the sender did.
+/// What one sweep of the outbox did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct DeliveryReport {
@@ -101,23 +133,35 @@ pub struct DeliveryReport {
     pub sent: u32,
     /// Attempts that failed (the message is retried or given up).
     pub failed: u32,
-    /// Messages given up because their passcode expired unsent.
+    /// Messages given up (and erased) because their passcode expired unsent.
     pub expired: u32,
     /// Messages this run sent or tried whose claim another desk took over, or
     /// gave up, meanwhile (that desk's record stands).
     pub taken_over: u32,
-    /// False when no sender is configured (messages stay queued).
+    /// False when no sender is set up on this PC (nothing is sent; expired
+    /// messages are still erased).
     pub sender_configured: bool,
+    /// Why no sender can be used, when `sender_configured` is false.
+    pub problem: Option<String>,
 }
 
-/// The passcode sender's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+/// The passcode sender as an admin sees it: this PC's file, what it describes,
+/// the clinic's choice and the sender in use.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
-pub struct OtpSender {
-    /// Program to run; `None` when messages should stay queued.
+pub struct SenderStatus {
+    /// This PC's senders file.
+    pub file: String,
+    /// The senders it describes, by name (empty when it is missing or refused).
+    pub configured: Vec<String>,
+    /// The clinic's choice (`otp.sender_name`); `None`: the file's default.
+    pub chosen: Option<String>,
+    /// The sender passcode requests use; `None`: requests are refused.
+    pub active: Option<String>,
+    /// The program it runs.
     pub program: Option<String>,
-    /// Leading arguments (see [`SENDER_ARGS_KEY`]).
-    pub args: Vec<String>,
+    /// Why passcodes cannot be sent, if so.
+    pub problem: Option<String>,
 }
 
 /// A uniformly random 6-digit code (000000–999999) from the OS generator, by
@@ -148,49 +192,31 @@ fn parse_code(code: &str) -> Result<&str> {
     }
 }
 
-/// Validates a sender program setting.
-fn clean_program(value: &str) -> Result<Option<String>> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Ok(None);
+/// A passcode goes only to a number that can receive text messages: a mobile
+/// number, or one whose type the numbering plan cannot tell from a landline's
+/// (the US and Canada). Landlines, toll-free and other service numbers are
+/// refused, saying so.
+pub fn check_text_capable(e164: &str) -> Result<()> {
+    let number = phonenumber::parse(None, e164)
+        .map_err(|_| Error::invalid(format!("{e164:?} is not a phone number")))?;
+    let refuse = |what: &str| {
+        Err(Error::invalid(format!(
+            "{e164} is {what}, which cannot receive text messages; a passcode goes only to a mobile number"
+        )))
+    };
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        NumberType::Mobile | NumberType::FixedLineOrMobile => Ok(()),
+        NumberType::FixedLine => refuse("a landline"),
+        NumberType::TollFree => refuse("a toll-free number"),
+        NumberType::PremiumRate => refuse("a premium-rate number"),
+        NumberType::SharedCost => refuse("a shared-cost number"),
+        NumberType::Voip => refuse("an internet (VoIP) number"),
+        NumberType::Pager => refuse("a pager number"),
+        NumberType::Voicemail => refuse("a voicemail number"),
+        NumberType::PersonalNumber => refuse("a personal (forwarding) number"),
+        NumberType::Uan => refuse("a company number"),
+        _ => refuse("not a number whose type is known to be mobile"),
     }
-    if v.len() > 1024 || v.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "the sender program must be a path or program name without control characters",
-        ));
-    }
-    Ok(Some(v.to_string()))
-}
-
-fn clean_args(args: &[String]) -> Result<Vec<String>> {
-    if args.len() > 32 || args.iter().any(|a| a.len() > 1024 || a.contains('\0')) {
-        return Err(Error::invalid(
-            "the sender takes at most 32 arguments of at most 1024 bytes",
-        ));
-    }
-    Ok(args.to_vec())
-}
-
-/// Keeps digits out of a sender's error text (it may echo the message) and bounds it.
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    let mut digits = 0;
-    for c in text.chars().take(300) {
-        if c.is_ascii_digit() {
-            digits += 1;
-            if digits == 1 {
-                out.push('#');
-            }
-        } else {
-            digits = 0;
-            if !c.is_control() {
-                out.push(c);
-            } else {
-                out.push(' ');
-            }
-        }
-    }
-    out.trim().to_string()
 }
 
 /// A random claim token (128 bits from the OS generator, hex).
@@ -204,77 +230,66 @@ fn claim_token() -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// Runs the sender for one message; `Err` carries a redacted reason.
-fn run_sender(
-    sender: &OtpSender,
-    program: &str,
-    phone: &str,
-    body: &str,
-) -> std::result::Result<(), String> {
-    let mut cmd = Command::new(program);
-    let placeholders = sender
-        .args
-        .iter()
-        .any(|a| a == "{phone}" || a == "{message}");
-    for a in &sender.args {
-        match a.as_str() {
-            "{phone}" => cmd.arg(phone),
-            "{message}" => cmd.arg(body),
-            other => cmd.arg(other),
-        };
-    }
-    if !placeholders {
-        cmd.arg(phone).arg(body);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| {
-        format!(
-            "cannot start the sender program: {}",
-            redact(&e.to_string())
-        )
-    })?;
-    let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.take(4096).read_to_string(&mut text);
-            let _ = std::io::copy(s, &mut std::io::sink());
-        }
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if started.elapsed() > SENDER_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break Err("the sender program took longer than 30 s and was stopped".to_string());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => break Err(format!("waiting for the sender failed: {e}")),
-        }
-    };
-    let err_text = reader.join().unwrap_or_default();
-    match status {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!(
-            "the sender program failed ({s}): {}",
-            redact(&err_text)
-        )),
-        Err(e) => Err(e),
+/// The desk a request counts against: the staff account signed in, else the
+/// command line's actor.
+fn desk_of(actor: &Actor) -> String {
+    match actor.staff_id {
+        Some(id) => format!("staff #{id}"),
+        None => format!("local: {}", actor.name),
     }
 }
 
+/// `RateLimited` when `times` (oldest first, within the window) already hold
+/// `max`: retry when the one that makes room leaves the window.
+fn limit(times: &[i64], max: usize, window: i64, now: i64) -> Result<()> {
+    if times.len() >= max {
+        let oldest = times[times.len() - max];
+        return Err(Error::RateLimited {
+            retry_after_secs: (oldest + window - now).max(1),
+        });
+    }
+    Ok(())
+}
+
+/// Why a sender could not be used, or which one to use.
+enum SenderChoice {
+    Use(Sender),
+    None(String),
+}
+
 impl Frontdesk {
-    /// Sends a new passcode to a phone (see the module docs). `RateLimited` when
-    /// the last request was under 60 s ago or 5 were made in the last hour.
+    /// The sender this PC and the clinic's setting select (see [`senders`]).
+    fn choose_sender(&self) -> Result<SenderChoice> {
+        let named = self.read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?;
+        let path = self.senders_file();
+        let file = match senders::load(path) {
+            Ok(f) => f,
+            Err(Error::Invalid(why)) => return Ok(SenderChoice::None(why)),
+            Err(e) => return Err(e),
+        };
+        let Some(file) = file else {
+            return Ok(SenderChoice::None(senders::no_sender_message(path, None)));
+        };
+        Ok(match file.choose(named.as_deref()) {
+            Ok(Some(s)) => SenderChoice::Use(s.clone()),
+            Ok(None) => SenderChoice::None(senders::no_sender_message(path, Some(&file))),
+            Err(Error::Invalid(why)) => SenderChoice::None(why),
+            Err(e) => return Err(e),
+        })
+    }
+
+    /// Sends a new passcode to a phone (see the module docs). Refused without a
+    /// sender on this PC, for a number that cannot receive text messages, and
+    /// (`RateLimited`) past a limit. `sent` says whether the sender sent it.
     pub fn request_otp(&self, actor: &Actor, phone: &str) -> Result<OtpRequested> {
         actor.require(Action::VerifyPhone)?;
         let clinic = self.settings()?;
         let phone = normalize_phone(phone, &clinic.phone_country)?;
+        check_text_capable(&phone)?;
+        let sender = match self.choose_sender()? {
+            SenderChoice::Use(s) => s,
+            SenderChoice::None(why) => return Err(Error::Invalid(why)),
+        };
         let code = generate_code()?;
         let hash = password::hash_secret(code.as_bytes())?;
         let body = format!(
@@ -282,11 +297,14 @@ impl Frontdesk {
             clinic.name
         );
         drop(code);
+        let token = claim_token()?;
+        let desk = desk_of(actor);
         let label = actor.label();
         let now = self.now();
         let expires_at = now + CODE_TTL_SECS;
-        self.write("otp.request", |tx| {
-            let recent = store::requests_since(tx, &phone, now - 3600)?;
+        let outbox_id = self.write("otp.request", |tx| {
+            set_secure_delete(tx)?;
+            let recent = store::requests_since(tx, &phone, now - HOUR_SECS)?;
             if let Some(&last) = recent.last() {
                 if now - last < MIN_REQUEST_GAP_SECS {
                     return Err(Error::RateLimited {
@@ -294,27 +312,72 @@ impl Frontdesk {
                     });
                 }
             }
-            if recent.len() >= MAX_REQUESTS_PER_HOUR {
-                let oldest = recent[recent.len() - MAX_REQUESTS_PER_HOUR];
-                return Err(Error::RateLimited {
-                    retry_after_secs: (oldest + 3600 - now).max(1),
-                });
-            }
-            store::log_request(tx, &phone, now, now - 3600)?;
+            limit(&recent, MAX_REQUESTS_PER_PHONE_PER_HOUR, HOUR_SECS, now)?;
+            let by_desk = store::desk_requests_since(tx, &desk, now - HOUR_SECS)?;
+            limit(&by_desk, MAX_REQUESTS_PER_DESK_PER_HOUR, HOUR_SECS, now)?;
+            let failures = store::failed_attempts_since(tx, &phone, now - DAY_SECS)?;
+            limit(
+                &failures,
+                MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY,
+                DAY_SECS,
+                now,
+            )?;
+            store::log_request(tx, &phone, &desk, now, now - HOUR_SECS)?;
             store::replace_code(tx, &phone, &hash, now, expires_at, &label)?;
-            let outbox_id = store::queue(tx, &phone, &body, now)?;
+            // every request also erases the text of messages whose code expired
+            store::expire(tx, now - CODE_TTL_SECS, now - CLAIM_SECS)?;
+            let outbox_id = store::queue_claimed(tx, &phone, &body, now, &token)?;
             let ids = patient_ids(tx, &phone)?;
             audit(tx, now, actor, "otp.request", "otp", Some(outbox_id), &ids)?;
-            Ok(OtpRequested {
-                phone: phone.clone(),
-                expires_at,
-                outbox_id,
-            })
+            Ok(outbox_id)
+        })?;
+        // committed: send at once, outside any lock, then erase the text
+        let outcome = sender.send(&phone, &body);
+        drop(body);
+        self.record_sending(actor, outbox_id, &token, &outcome, true)?;
+        self.flush_wal();
+        Ok(OtpRequested {
+            phone,
+            expires_at,
+            outbox_id,
+            sent: outcome.is_ok(),
+            not_sent_reason: outcome.err(),
+        })
+    }
+
+    /// Records one sending of a claimed message — sent, or failed (given up when
+    /// `give_up`, else back to the queue) — if the claim is still `token`'s, with
+    /// its audit row; returns whether it was.
+    fn record_sending(
+        &self,
+        actor: &Actor,
+        id: i64,
+        token: &str,
+        outcome: &std::result::Result<(), String>,
+        give_up: bool,
+    ) -> Result<bool> {
+        let now = self.now();
+        self.write("otp.outbox", |tx| {
+            set_secure_delete(tx)?;
+            let recorded = match outcome {
+                Ok(()) => store::mark_sent(tx, id, token, now)?,
+                Err(e) => store::mark_failed(tx, id, token, e, give_up)?,
+            };
+            let lost = "another desk had taken the message over or given it up meanwhile; its record stands";
+            let (action, detail) = match (outcome, recorded) {
+                (Ok(()), true) => ("otp.sent", String::new()),
+                (Err(e), true) => ("otp.send_failed", e.clone()),
+                (Ok(()), false) => ("otp.claim_lost", format!("sent, but {lost}")),
+                (Err(e), false) => ("otp.claim_lost", format!("failed ({e}), but {lost}")),
+            };
+            audit(tx, now, actor, action, "outbox", Some(id), &detail)?;
+            Ok(recorded)
         })
     }
 
     /// Checks a passcode; on success consumes it and marks every patient with that
-    /// phone verified (with time and staff). Five attempts per code, five minutes.
+    /// phone verified (with time and staff). Five attempts per code, five
+    /// minutes; ten failures per phone per day across codes.
     pub fn verify_otp(&self, actor: &Actor, phone: &str, code: &str) -> Result<PhoneVerified> {
         actor.require(Action::VerifyPhone)?;
         let code = parse_code(code)?;
@@ -322,8 +385,24 @@ impl Frontdesk {
         let phone = normalize_phone(phone, &clinic.phone_country)?;
         let now = self.now();
         let reserved = self.write("otp.verify", |tx| {
+            let failures = store::failed_attempts_since(tx, &phone, now - DAY_SECS)?;
+            let capped = limit(
+                &failures,
+                MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY,
+                DAY_SECS,
+                now,
+            );
+            if let Err(e) = capped {
+                let detail = "too many failed passcodes for this phone today";
+                audit(tx, now, actor, "otp.verify_failed", "otp", None, detail)?;
+                return Ok(Reservation::Limited(e));
+            }
             match store::reserve_attempt(tx, &phone, now, MAX_ATTEMPTS)? {
-                Ok(r) => Ok(Ok(r)),
+                Ok(r) => {
+                    // counted as a failure until the code is found to match
+                    let attempt = store::record_attempt(tx, &phone, now, now - DAY_SECS)?;
+                    Ok(Reservation::Reserved(r, attempt))
+                }
                 Err(why) => {
                     let detail = match why {
                         NoCode::Missing => "no passcode requested",
@@ -331,21 +410,22 @@ impl Frontdesk {
                         NoCode::Exhausted => "no attempts left",
                     };
                     audit(tx, now, actor, "otp.verify_failed", "otp", None, detail)?;
-                    Ok(Err(why))
+                    Ok(Reservation::NoCode(why))
                 }
             }
         })?;
-        let reserved = match reserved {
-            Ok(r) => r,
-            Err(NoCode::Missing) => return Err(Error::invalid(
+        let (reserved, attempt) = match reserved {
+            Reservation::Reserved(r, attempt) => (r, attempt),
+            Reservation::Limited(e) => return Err(e),
+            Reservation::NoCode(NoCode::Missing) => return Err(Error::invalid(
                 "there is no live passcode for this phone (used or never sent); request a new one",
             )),
-            Err(NoCode::Expired) => {
+            Reservation::NoCode(NoCode::Expired) => {
                 return Err(Error::invalid(
                     "the passcode has expired; request a new one",
                 ))
             }
-            Err(NoCode::Exhausted) => {
+            Reservation::NoCode(NoCode::Exhausted) => {
                 return Err(Error::invalid(
                     "too many wrong passcodes; request a new one",
                 ));
@@ -374,6 +454,8 @@ impl Frontdesk {
             }));
         }
         self.write("otp.consume", |tx| {
+            // the right code: not a failure, even if it was replaced meanwhile
+            store::attempt_succeeded(tx, attempt)?;
             if !store::consume(tx, &phone, reserved.created_at, &reserved.code_hash)? {
                 audit(
                     tx,
@@ -411,45 +493,57 @@ impl Frontdesk {
         })?
     }
 
-    /// The passcode sender's configuration.
-    pub fn otp_sender(&self, actor: &Actor) -> Result<OtpSender> {
+    /// The passcode sender: this PC's senders file, what it describes, the
+    /// clinic's choice and the sender requests use.
+    pub fn otp_sender(&self, actor: &Actor) -> Result<SenderStatus> {
         actor.require(Action::ManageSettings)?;
-        self.read(load_sender)
-    }
-
-    /// Sets the passcode sender (program `None` = keep messages queued).
-    pub fn set_otp_sender(&self, actor: &Actor, sender: &OtpSender) -> Result<OtpSender> {
-        actor.require(Action::ManageSettings)?;
-        let program = clean_program(sender.program.as_deref().unwrap_or(""))?;
-        let args = clean_args(&sender.args)?;
-        let args_json = serde_json::to_string(&args).map_err(|e| Error::Internal(e.to_string()))?;
-        let now = self.now();
-        self.write("settings", |tx| {
-            settings::set(tx, SENDER_KEY, program.as_deref().unwrap_or(""))?;
-            settings::set(tx, SENDER_ARGS_KEY, &args_json)?;
-            audit(
-                tx,
-                now,
-                actor,
-                "setting.change",
-                "setting",
-                None,
-                SENDER_KEY,
-            )?;
-            load_sender(tx)
+        let chosen = self
+            .read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?
+            .filter(|n| !n.trim().is_empty());
+        let path = self.senders_file();
+        let configured = match senders::load(path) {
+            Ok(Some(f)) => f.names(),
+            _ => Vec::new(),
+        };
+        let (active, program, problem) = match self.choose_sender()? {
+            SenderChoice::Use(s) => (Some(s.name), Some(s.program.display().to_string()), None),
+            SenderChoice::None(why) => (None, None, Some(why)),
+        };
+        Ok(SenderStatus {
+            file: path.display().to_string(),
+            configured,
+            chosen,
+            active,
+            program,
+            problem,
         })
     }
 
-    /// Sets only the passcode sender's arguments; the program stays as stored
-    /// (read inside the write transaction), even if another desk just changed it.
-    pub fn set_otp_sender_args(&self, actor: &Actor, args: &[String]) -> Result<OtpSender> {
+    /// Chooses which of this PC's senders the clinic uses, by name (`None` or
+    /// empty: the file's default). A name the PC's senders file does not
+    /// describe is refused.
+    pub fn set_otp_sender(&self, actor: &Actor, name: Option<&str>) -> Result<SenderStatus> {
         actor.require(Action::ManageSettings)?;
-        let args = clean_args(args)?;
-        let args_json = serde_json::to_string(&args).map_err(|e| Error::Internal(e.to_string()))?;
+        let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => senders::check_name(n)?,
+            None => String::new(),
+        };
+        if !name.is_empty() {
+            let path = self.senders_file();
+            let file = senders::load(path)?
+                .ok_or_else(|| Error::invalid(senders::no_sender_message(path, None)))?;
+            if !file.senders.contains_key(&name) {
+                return Err(Error::invalid(format!(
+                    "this PC's senders file {} describes no sender {name:?} (it describes: {}); the PC's administrator adds senders there",
+                    path.display(),
+                    file.names().join(", ")
+                )));
+            }
+        }
         let now = self.now();
         self.write("settings", |tx| {
-            if settings::get(tx, SENDER_ARGS_KEY)?.as_deref() != Some(args_json.as_str()) {
-                settings::set(tx, SENDER_ARGS_KEY, &args_json)?;
+            if settings::get(tx, SENDER_NAME_KEY)?.unwrap_or_default() != name {
+                settings::set(tx, SENDER_NAME_KEY, &name)?;
                 audit(
                     tx,
                     now,
@@ -457,11 +551,12 @@ impl Frontdesk {
                     "setting.change",
                     "setting",
                     None,
-                    SENDER_ARGS_KEY,
+                    SENDER_NAME_KEY,
                 )?;
             }
-            load_sender(tx)
-        })
+            Ok(())
+        })?;
+        self.otp_sender(actor)
     }
 
     /// Outbox messages, newest first (never their text).
@@ -470,9 +565,11 @@ impl Frontdesk {
         self.read(|c| Ok(store::list(c, limit.clamp(1, 1000))?))
     }
 
-    /// Sends queued messages with the configured program (outside any lock),
-    /// records sent/failed, gives up messages whose passcode expired, and blanks
-    /// the text of every message that is done.
+    /// Sweeps the outbox: gives up and erases messages whose passcode expired,
+    /// and sends (outside any lock) the messages a desk left unsent — stopped
+    /// while sending, its claim gone stale — recording sent or failed (retried
+    /// up to 3 times while the code lives). Requests send their own message at
+    /// once; this only cleans up after desks that could not.
     ///
     /// Messages are claimed one at a time under a random token of this run, sent,
     /// and recorded only if the claim is still this run's: a claim lasts
@@ -483,11 +580,15 @@ impl Frontdesk {
     /// (`otp.claim_lost`, counted in `taken_over`).
     pub fn deliver_outbox(&self, actor: &Actor) -> Result<DeliveryReport> {
         actor.require(Action::VerifyPhone)?;
-        let sender = self.read(load_sender)?;
+        let (sender, problem) = match self.choose_sender()? {
+            SenderChoice::Use(s) => (Some(s), None),
+            SenderChoice::None(why) => (None, Some(why)),
+        };
         // random, made outside any transaction
         let token = claim_token()?;
         let mut report = DeliveryReport {
-            sender_configured: sender.program.is_some(),
+            sender_configured: sender.is_some(),
+            problem,
             ..Default::default()
         };
         // one attempt per message per run: claim only past the last one tried
@@ -495,46 +596,28 @@ impl Frontdesk {
         let mut tried = 0;
         loop {
             let now = self.now();
-            let claim_more = sender.program.is_some() && tried < MAX_PER_RUN;
+            let claim_more = sender.is_some() && tried < MAX_PER_RUN;
             let (expired, claimed) = self.write("otp.outbox", |tx| {
-                set_secure_delete(tx, true)?;
+                set_secure_delete(tx)?;
                 let expired = store::expire(tx, now - CODE_TTL_SECS, now - CLAIM_SECS)?;
                 let claimed = if claim_more {
                     store::claim_next(tx, now, now - CLAIM_SECS, after, &token)?
                 } else {
                     None
                 };
-                set_secure_delete(tx, false)?;
                 Ok((expired, claimed))
             })?;
             report.expired += expired as u32;
-            let (Some(program), Some(m)) = (&sender.program, claimed) else {
+            let (Some(sender), Some(m)) = (&sender, claimed) else {
                 break;
             };
             tried += 1;
             after = m.id;
-            let outcome = run_sender(&sender, program, &m.phone, &m.body);
+            let outcome = sender.send(&m.phone, &m.body);
             let give_up = m.attempts >= MAX_SEND_ATTEMPTS;
             let id = m.id;
             drop(m);
-            let now = self.now();
-            let recorded = self.write("otp.outbox", |tx| {
-                set_secure_delete(tx, true)?;
-                let recorded = match &outcome {
-                    Ok(()) => store::mark_sent(tx, id, &token, now)?,
-                    Err(e) => store::mark_failed(tx, id, &token, e, give_up)?,
-                };
-                let lost = "another desk had taken the message over or given it up meanwhile; its record stands";
-                let (action, detail) = match (&outcome, recorded) {
-                    (Ok(()), true) => ("otp.sent", String::new()),
-                    (Err(e), true) => ("otp.send_failed", e.clone()),
-                    (Ok(()), false) => ("otp.claim_lost", format!("sent, but {lost}")),
-                    (Err(e), false) => ("otp.claim_lost", format!("failed ({e}), but {lost}")),
-                };
-                audit(tx, now, actor, action, "outbox", Some(id), &detail)?;
-                set_secure_delete(tx, false)?;
-                Ok(recorded)
-            })?;
+            let recorded = self.record_sending(actor, id, &token, &outcome, give_up)?;
             match (&outcome, recorded) {
                 (Ok(()), true) => report.sent += 1,
                 (Err(_), true) => report.failed += 1,
@@ -542,7 +625,7 @@ impl Frontdesk {
             }
         }
         if report.expired > 0 || tried > 0 {
-            self.flush_wal()?;
+            self.flush_wal();
         }
         Ok(report)
     }
@@ -550,30 +633,28 @@ impl Frontdesk {
     /// Has the WAL copied into the database file and truncated, so blanked text
     /// leaves the -wal file too. Done by the background checkpointer as soon as no
     /// reader holds an old snapshot; it never waits inside the write lock.
-    fn flush_wal(&self) -> Result<()> {
+    fn flush_wal(&self) {
         self.writer.truncate_wal_soon();
-        Ok(())
     }
 }
 
-/// `secure_delete` makes SQLite overwrite deleted and replaced content with
-/// zeros, so a blanked message body leaves no trace in the page.
-fn set_secure_delete(conn: &rusqlite::Connection, on: bool) -> Result<()> {
-    conn.pragma_update(None, "secure_delete", on)?;
-    Ok(())
+/// How a verification's first transaction ended.
+enum Reservation {
+    /// An attempt on the code was reserved (and recorded as a failure, by id).
+    Reserved(store::ReservedCode, i64),
+    /// The phone's daily limit of failures is reached.
+    Limited(Error),
+    /// No usable code.
+    NoCode(NoCode),
 }
 
-fn load_sender(conn: &rusqlite::Connection) -> Result<OtpSender> {
-    let program = settings::get(conn, SENDER_KEY)?.filter(|p| !p.trim().is_empty());
-    let args = match settings::get(conn, SENDER_ARGS_KEY)? {
-        Some(json) if !json.trim().is_empty() => serde_json::from_str(&json).map_err(|_| {
-            Error::invalid(
-                "the otp.sender_args setting is not a JSON array of strings; set it again",
-            )
-        })?,
-        _ => Vec::new(),
-    };
-    Ok(OtpSender { program, args })
+/// `secure_delete` makes SQLite overwrite deleted and replaced content with
+/// zeros, so a blanked message body leaves no trace in the page. It is switched
+/// on for the writer's connection by every transaction that writes or erases a
+/// message, and stays on.
+fn set_secure_delete(conn: &rusqlite::Connection) -> Result<()> {
+    conn.pragma_update(None, "secure_delete", true)?;
+    Ok(())
 }
 
 /// "patients #3, #7" for audit details (ids only, never the phone).
@@ -587,12 +668,6 @@ fn patient_ids(conn: &rusqlite::Connection, phone: &str) -> Result<String> {
     } else {
         format!("patients {}", ids.join(", "))
     })
-}
-
-/// Parses `otp.sender_args` input: a JSON array of strings.
-pub fn parse_sender_args(json: &str) -> Result<Vec<String>> {
-    serde_json::from_str::<Vec<String>>(json)
-        .map_err(|_| Error::invalid("otp.sender_args must be a JSON array of strings, e.g. [\"--device\", \"/dev/ttyUSB0\"]"))
 }
 
 #[cfg(test)]
@@ -618,10 +693,27 @@ mod tests {
     }
 
     #[test]
-    fn sender_errors_never_carry_digits() {
-        assert_eq!(
-            redact("bad number +49151 code 123456\n"),
-            "bad number +# code #"
-        );
+    fn only_numbers_that_receive_texts_take_a_passcode() {
+        for ok in ["+4915123456789", "+12015550123"] {
+            assert!(check_text_capable(ok).is_ok(), "{ok} takes a passcode");
+        }
+        for (bad, says) in [("+49301234567", "landline"), ("+498001234567", "toll-free")] {
+            let e = check_text_capable(bad).unwrap_err().to_string();
+            assert!(
+                e.contains(says) && e.contains("text messages"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_limit_waits_for_the_entry_that_makes_room() {
+        assert!(limit(&[10, 20], 3, 100, 50).is_ok());
+        assert!(matches!(
+            limit(&[10, 20, 30], 3, 100, 50),
+            Err(Error::RateLimited {
+                retry_after_secs: 60
+            })
+        ));
     }
 }

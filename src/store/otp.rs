@@ -1,5 +1,6 @@
-//! One-time passcodes: the live code per phone (hash only), the request log for
-//! rate limits, and the outbox of messages for the sender.
+//! One-time passcodes: the live code per phone (hash only), the request and
+//! attempt logs for the limits, and the outbox of messages for the sender. Every
+//! limit comes in as a parameter (the numbers live in `ops::otp`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -36,17 +37,67 @@ pub fn requests_since(conn: &Connection, phone: &str, since: i64) -> rusqlite::R
     rows.collect()
 }
 
-/// Logs an accepted request and forgets requests older than `keep_since`.
+/// Requests made by `desk` after `since` (exclusive), oldest first.
+pub fn desk_requests_since(
+    conn: &Connection,
+    desk: &str,
+    since: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT requested_at FROM otp_request WHERE desk = ?1 AND requested_at > ?2 ORDER BY requested_at",
+    )?;
+    let rows = stmt.query_map(params![desk, since], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Logs an accepted request by `desk` and forgets requests older than `keep_since`.
 pub fn log_request(
     conn: &Connection,
     phone: &str,
+    desk: &str,
     at: i64,
     keep_since: i64,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM otp_request WHERE requested_at < ?1")?
         .execute([keep_since])?;
-    conn.prepare_cached("INSERT INTO otp_request (phone, requested_at) VALUES (?1, ?2)")?
+    conn.prepare_cached("INSERT INTO otp_request (phone, desk, requested_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![phone, desk, at])?;
+    Ok(())
+}
+
+/// Failed (or still unchecked) verification attempts for `phone` after `since`
+/// (exclusive), oldest first, whatever code they were for.
+pub fn failed_attempts_since(
+    conn: &Connection,
+    phone: &str,
+    since: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempted_at FROM otp_attempt WHERE phone = ?1 AND ok = 0 AND attempted_at > ?2 ORDER BY attempted_at",
+    )?;
+    let rows = stmt.query_map(params![phone, since], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Records a verification attempt as failed until [`attempt_succeeded`] says
+/// otherwise, and forgets attempts older than `keep_since`; returns its id.
+pub fn record_attempt(
+    conn: &Connection,
+    phone: &str,
+    at: i64,
+    keep_since: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached("DELETE FROM otp_attempt WHERE attempted_at < ?1")?
+        .execute([keep_since])?;
+    conn.prepare_cached("INSERT INTO otp_attempt (phone, attempted_at) VALUES (?1, ?2)")?
         .execute(params![phone, at])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The attempt's code matched: it no longer counts as a failure.
+pub fn attempt_succeeded(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE otp_attempt SET ok = 1 WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -124,12 +175,17 @@ pub fn consume(
     Ok(n > 0)
 }
 
-/// Live codes (tests and checks).
-pub fn live_codes(conn: &Connection, phone: &str, now: i64) -> rusqlite::Result<i64> {
+/// Live codes (tests and checks): not expired at `now`, attempts left.
+pub fn live_codes(
+    conn: &Connection,
+    phone: &str,
+    now: i64,
+    max_attempts: i64,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "SELECT count(*) FROM otp_code WHERE phone = ?1 AND expires_at > ?2 AND attempts < 5",
+        "SELECT count(*) FROM otp_code WHERE phone = ?1 AND expires_at > ?2 AND attempts < ?3",
     )?
-    .query_row(params![phone, now], |r| r.get(0))
+    .query_row(params![phone, now, max_attempts], |r| r.get(0))
 }
 
 /// An outbox message as admins see it: never its text.
@@ -171,16 +227,27 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Queues a message; returns its id. Earlier unsent messages to the same phone
-/// are given up (their passcode was just replaced) and blanked.
-pub fn queue(conn: &Connection, phone: &str, body: &str, now: i64) -> rusqlite::Result<i64> {
+/// Queues a message already claimed for sending under `token` (the desk that
+/// asked sends it at once, after this transaction commits); returns its id.
+/// Earlier unsent messages to the same phone are given up (their passcode was
+/// just replaced) and blanked.
+pub fn queue_claimed(
+    conn: &Connection,
+    phone: &str,
+    body: &str,
+    now: i64,
+    token: &str,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
          WHERE phone = ?1 AND status = 'QUEUED'",
     )?
     .execute([phone])?;
-    conn.prepare_cached("INSERT INTO outbox (phone, body, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![phone, body, now])?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4)",
+    )?
+    .execute(params![phone, body, now, token])?;
     Ok(conn.last_insert_rowid())
 }
 

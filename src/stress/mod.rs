@@ -263,6 +263,7 @@ fn spawn(
     worker: u32,
     millis: u64,
     successes: &Arc<AtomicU64>,
+    senders: &std::path::Path,
 ) -> Result<Running> {
     let join = |v: &[i64]| {
         v.iter()
@@ -272,6 +273,8 @@ fn spawn(
     };
     let mut cmd = Command::new(&opts.worker_exe);
     cmd.arg("--db").arg(db).arg("stress-worker");
+    // passcodes go to the recording sender, where the workers read them back
+    cmd.env(crate::senders::SENDERS_FILE_ENV, senders);
     cmd.args([
         "--worker",
         &worker.to_string(),
@@ -389,6 +392,8 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     };
     let backups = crate::bench::temp_dir("stress-backup")?;
     let old_backup = backups.path.join("before-the-run.sqlite3");
+    let senders = crate::senders::recording::write(&backups.path)
+        .map_err(|e| Error::Internal(format!("cannot write the senders file: {e}")))?;
     let base = verify::Baseline::take(&db)?;
     let area = {
         let desk = Frontdesk::open(&db, OpenOptions::default())?;
@@ -405,7 +410,15 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     let mut next_worker = 0u32;
     let mut running = Vec::new();
     for _ in 0..opts.processes {
-        running.push(spawn(opts, &db, &area, next_worker, millis, &successes)?);
+        running.push(spawn(
+            opts,
+            &db,
+            &area,
+            next_worker,
+            millis,
+            &successes,
+            &senders,
+        )?);
         next_worker += 1;
     }
     report.workers_started = opts.processes as u64;
@@ -495,6 +508,7 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
                 next_worker,
                 left.max(1),
                 &successes,
+                &senders,
             )?);
             next_worker += 1;
             report.workers_started += 1;

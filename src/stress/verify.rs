@@ -801,7 +801,15 @@ pub(crate) mod tests {
     pub(crate) fn rig(slots: usize, patients: usize) -> Rig {
         let dir = crate::bench::temp_dir("stress-verify").unwrap();
         let db = dir.path.join("verify.sqlite3");
-        let desk = Frontdesk::open(&db, OpenOptions::default()).unwrap();
+        let senders = crate::senders::recording::write(&dir.path).unwrap();
+        let desk = Frontdesk::open(
+            &db,
+            OpenOptions {
+                senders_file: Some(senders),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
         let area = super::super::create_area(&desk, slots, patients).unwrap();
         Rig {
             _dir: dir,

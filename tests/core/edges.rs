@@ -451,11 +451,7 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
     let doctor = c.doctor("Dr. Weber");
     let slot = c.slots(doctor, 1)[0];
     let patient = c.patient("Maria García", "0151 23456789");
-    c.desk
-        .request_otp(&c.admin(), "0151 23456789")
-        .expect("a code is queued");
-    c.clock.advance(3600); // the code expires; delivery erases its text
-                           // a long reader (a backup, an export) holds an old snapshot
+    // a long reader (a backup, an export) holds an old snapshot
     let reader = Connection::open(c.path()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader
@@ -463,11 +459,12 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
         .unwrap();
     c.patient("After The Snapshot", "0151 33333333");
     let desk = Arc::new(fixture::open_at(&c.path(), c.clock.clone()));
-    let delivering = desk.clone();
+    let requesting = desk.clone();
     let admin = c.admin();
-    let delivery = std::thread::spawn(move || delivering.deliver_outbox(&admin));
-    // as soon as the expiry is committed, book from another desk with a short deadline
-    while c.count("SELECT count(*) FROM outbox WHERE body = ''") == 0 {
+    // the request sends the code at once and erases its text
+    let request = std::thread::spawn(move || requesting.request_otp(&admin, "0151 23456789"));
+    // as soon as the erasure is committed, book from another desk with a short deadline
+    while c.count("SELECT count(*) FROM outbox WHERE status = 'SENT' AND body = ''") == 0 {
         std::thread::yield_now();
     }
     let quick = Frontdesk::open(
@@ -482,10 +479,11 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
     quick
         .book(&c.admin(), &booking(slot, patient))
         .expect("the booking does not wait behind a checkpoint waiting for the reader");
-    delivery
+    let sent = request
         .join()
         .unwrap()
-        .expect("delivery finishes without waiting for the reader");
+        .expect("the request finishes without waiting for the reader");
+    assert!(sent.sent, "{sent:?}");
     // the erased text must still leave the -wal file: once the reader is gone,
     // the checkpointer (which retries) empties it
     let wal = frontdesk::db::sibling(&c.path(), "-wal");

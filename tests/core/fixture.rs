@@ -13,7 +13,8 @@ use tempfile::TempDir;
 /// A fixed "now": 2030-01-07 08:00 UTC, a Monday.
 pub const NOW: i64 = 1_894_003_200;
 
-/// A clinic database in a temp dir, with a manual clock.
+/// A clinic database in a temp dir, with a manual clock, on a "PC" whose
+/// passcode senders file (in the temp dir too) describes the recording sender.
 pub struct Clinic {
     pub desk: Frontdesk,
     pub clock: Arc<ManualClock>,
@@ -21,11 +22,28 @@ pub struct Clinic {
 }
 
 impl Clinic {
-    /// An empty clinic (UTC, phones in DE).
+    /// An empty clinic (UTC, phones in DE) whose passcodes go to the recording
+    /// sender ([`frontdesk::senders::recording`]).
     pub fn new() -> Clinic {
         let dir = tempfile::tempdir().expect("temp dir");
+        let written =
+            frontdesk::senders::recording::write(dir.path()).expect("write the senders file");
+        assert_eq!(written, senders_file(dir.path()));
+        Clinic::on(dir)
+    }
+
+    /// An empty clinic on a PC with no senders file.
+    pub fn without_sender() -> Clinic {
+        Clinic::on(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn on(dir: TempDir) -> Clinic {
         let clock = Arc::new(ManualClock::new(NOW));
-        let desk = open_at(&dir.path().join("clinic.sqlite3"), clock.clone());
+        let desk = open_with_senders(
+            &dir.path().join("clinic.sqlite3"),
+            clock.clone(),
+            &senders_file(dir.path()),
+        );
         let admin = Actor::local_admin();
         let mut s = desk.settings().unwrap();
         s.phone_country = "DE".into();
@@ -33,13 +51,19 @@ impl Clinic {
         Clinic { desk, clock, dir }
     }
 
+    /// This test PC's passcode senders file (missing for [`Clinic::without_sender`]).
+    pub fn senders(&self) -> PathBuf {
+        senders_file(self.dir.path())
+    }
+
     pub fn path(&self) -> PathBuf {
         self.desk.path().to_path_buf()
     }
 
-    /// Another handle on the same file (a second desk in this process).
+    /// Another handle on the same file (a second desk in this process, on the
+    /// same PC).
     pub fn reopen(&self) -> Frontdesk {
-        open_at(&self.path(), self.clock.clone())
+        open_with_senders(&self.path(), self.clock.clone(), &self.senders())
     }
 
     pub fn admin(&self) -> Actor {
@@ -121,11 +145,29 @@ impl Clinic {
     }
 }
 
+/// Opens `path` on the test PC of the folder it is in: its senders file is
+/// `senders/senders.toml` beside it (see [`senders_file`]), if there is one.
 pub fn open_at(path: &std::path::Path, clock: Arc<ManualClock>) -> Frontdesk {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    open_with_senders(path, clock, &senders_file(dir))
+}
+
+/// Where a clinic in `dir` has its PC's senders file.
+pub fn senders_file(dir: &std::path::Path) -> PathBuf {
+    dir.join("senders").join("senders.toml")
+}
+
+/// Opens `path` on a PC whose senders file is `senders`.
+pub fn open_with_senders(
+    path: &std::path::Path,
+    clock: Arc<ManualClock>,
+    senders: &std::path::Path,
+) -> Frontdesk {
     Frontdesk::open(
         path,
         OpenOptions {
             clock,
+            senders_file: Some(senders.to_path_buf()),
             ..OpenOptions::default()
         },
     )
@@ -210,24 +252,15 @@ impl Clinic {
         self.account(CLI_ADMIN, Role::Admin)
     }
 
-    /// The outbox text of the newest message to `phone` (tests read the code
-    /// the way the sender would).
+    /// The passcode in the newest message the recording sender sent to `phone`
+    /// (tests read the code the way the patient's phone would).
     pub fn last_code(&self, phone_e164: &str) -> String {
-        let body: String = self
-            .desk
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT body FROM outbox WHERE phone = ?1 ORDER BY id DESC LIMIT 1",
-                    [phone_e164],
-                    |r| r.get(0),
-                )?)
-            })
-            .expect("a queued message");
-        body.split_whitespace()
-            .find(|w| {
-                w.len() == 7 && w.ends_with('.') && w[..6].bytes().all(|b| b.is_ascii_digit())
-            })
-            .map(|w| w[..6].to_string())
-            .unwrap_or_else(|| panic!("no passcode in the queued message"))
+        frontdesk::senders::recording::last_code(&self.senders(), phone_e164)
+            .unwrap_or_else(|| panic!("no passcode was sent to {phone_e164}"))
+    }
+
+    /// Every message the recording sender sent to `phone`, oldest first.
+    pub fn messages(&self, phone_e164: &str) -> Vec<String> {
+        frontdesk::senders::recording::messages(&self.senders(), phone_e164)
     }
 }

@@ -1,4 +1,11 @@
-use frontdesk::{Actor, Error, OtpSender};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use frontdesk::limits::{
+    MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY, MAX_REQUESTS_PER_DESK_PER_HOUR,
+};
+use frontdesk::senders::recording;
+use frontdesk::{Actor, Error};
 
 use crate::fixture::Clinic;
 
@@ -39,10 +46,11 @@ fn twenty_threads_requesting_for_one_phone_leave_exactly_one_live_code() {
         "exactly one live code"
     );
     assert_eq!(
-        c.count("SELECT count(*) FROM outbox WHERE status = 'QUEUED'"),
+        c.count("SELECT count(*) FROM outbox WHERE status = 'SENT'"),
         1,
-        "exactly one message queued"
+        "exactly one message sent"
     );
+    assert_eq!(c.messages(E164).len(), 1, "and one reached the phone");
     c.assert_check();
 }
 
@@ -149,9 +157,9 @@ fn a_replaced_code_no_longer_verifies() {
         .verify_otp(&cli, PHONE, &new)
         .expect("the newest code works");
     assert_eq!(
-        c.count("SELECT count(*) FROM outbox WHERE status = 'FAILED' AND body = '' AND last_error LIKE 'replaced%'"),
-        1,
-        "the replaced message is given up unsent and blanked"
+        c.count("SELECT count(*) FROM outbox WHERE status = 'SENT' AND body = ''"),
+        2,
+        "both messages were sent at once and keep no text"
     );
 }
 
@@ -226,44 +234,39 @@ fn input_that_is_not_six_digits_is_refused_without_using_an_attempt() {
     assert_eq!(attempts(&c), 0, "malformed input costs no attempt");
 }
 
-#[test]
-fn the_database_file_holds_no_plaintext_code_after_delivery() {
-    let c = Clinic::new();
-    let cli = Actor::local_admin();
-    c.desk
-        .set_otp_sender(
-            &cli,
-            &OtpSender {
-                program: Some("/bin/true".into()),
-                args: vec![],
-            },
-        )
-        .unwrap();
-    c.desk.request_otp(&cli, PHONE).unwrap();
-    let code = c.last_code(E164);
-    let message = format!("passcode is {code}");
-    let report = c.desk.deliver_outbox(&cli).unwrap();
-    assert_eq!(report.sent, 1, "the sender ran: {report:?}");
-    let db = c.path();
-    // the background checkpointer erases it from the -wal file (it never waits
-    // inside the write lock): wait for that, with a bound only a hang reaches
-    let holds_text = |file: &std::path::Path| {
+/// Waits (with a bound only a hang reaches) until none of `files` holds `text`:
+/// the background checkpointer truncates the WAL shortly after the text is erased
+/// (it never waits inside the write lock).
+fn wait_until_no_file_holds(files: &[PathBuf], text: &str) {
+    let holds = |file: &Path| {
         let bytes = std::fs::read(file).unwrap_or_default();
-        bytes
-            .windows(message.len())
-            .any(|w| w == message.as_bytes())
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
     };
-    let started = std::time::Instant::now();
-    for file in [db.clone(), db.with_extension("sqlite3-wal")] {
-        while holds_text(&file) {
+    let started = Instant::now();
+    for file in files {
+        while holds(file) {
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "{} still contains the passcode text",
+                started.elapsed() < Duration::from_secs(60),
+                "{} still contains {text:?}",
                 file.display()
             );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+#[test]
+fn after_delivery_the_code_is_in_neither_the_database_nor_the_wal() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let r = c.desk.request_otp(&cli, PHONE).unwrap();
+    assert!(r.sent, "the request sent the code at once: {r:?}");
+    let code = c.last_code(E164);
+    let db = c.path();
+    let files = [db.clone(), frontdesk::db::sibling(&db, "-wal")];
+    // the message text, and the code as it stood in it
+    wait_until_no_file_holds(&files, &c.messages(E164)[0]);
+    wait_until_no_file_holds(&files, &format!("is {code}."));
     let audit: String = c
         .desk
         .read(|conn| {
@@ -280,102 +283,401 @@ fn the_database_file_holds_no_plaintext_code_after_delivery() {
         1,
         "sent and blanked"
     );
+    let secure_delete: i64 = c
+        .desk
+        .write("test.pragma", |tx| {
+            Ok(tx.query_row("PRAGMA secure_delete", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(secure_delete, 1, "the writer erases with secure_delete on");
 }
 
 #[test]
-fn without_a_sender_messages_stay_queued_and_a_failing_sender_is_recorded() {
+fn the_sender_gets_the_message_on_standard_input_and_only_the_phone_as_an_argument() {
     let c = Clinic::new();
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
-    let r = c.desk.deliver_outbox(&cli).unwrap();
+    let code = c.last_code(E164);
+    let message = &c.messages(E164)[0];
     assert!(
-        !r.sender_configured && r.sent == 0,
-        "nothing sent without a sender: {r:?}"
+        message.starts_with("Your ") && message.contains(&format!("passcode is {code}.")),
+        "the whole message came on standard input: {message:?}"
+    );
+    let argv = recording::argv(&c.senders());
+    assert_eq!(argv.len(), 1, "the sender ran once: {argv:?}");
+    let record = recording::record_dir(&c.senders());
+    assert_eq!(
+        argv[0],
+        format!("{} {E164}", record.display()),
+        "its arguments are the configured one and the phone, nothing else"
+    );
+    assert!(!argv[0].contains(&code), "never the code: {argv:?}");
+}
+
+#[test]
+fn without_a_sender_on_this_pc_requesting_a_code_is_refused() {
+    let c = Clinic::without_sender();
+    let cli = Actor::local_admin();
+    let r = c.desk.request_otp(&cli, PHONE);
+    let Err(Error::Invalid(m)) = &r else {
+        panic!("refused without a sender, got {r:?}");
+    };
+    assert!(
+        m.contains("a sender must be set up") && m.contains(&c.senders().display().to_string()),
+        "the refusal says a sender must be set up, and where: {m}"
     );
     assert_eq!(
-        c.desk.list_outbox(&cli, 10).unwrap()[0].status,
-        "QUEUED",
-        "admins see it queued"
+        c.count("SELECT count(*) FROM otp_code") + c.count("SELECT count(*) FROM outbox"),
+        0,
+        "no code and no message were made"
     );
+    // a file describing several senders and no default, the clinic naming none
+    write_senders(
+        &c,
+        "[sender.a]\nprogram = \"/bin/true\"\n[sender.b]\nprogram = \"/bin/true\"\n",
+    );
+    let r = c.desk.request_otp(&cli, PHONE);
+    assert!(
+        matches!(&r, Err(Error::Invalid(m)) if m.contains("a sender must be set up")),
+        "refused while none is chosen: {r:?}"
+    );
+    let sweep = c.desk.deliver_outbox(&cli).unwrap();
+    assert!(
+        !sweep.sender_configured && sweep.problem.is_some(),
+        "{sweep:?}"
+    );
+}
 
-    c.desk
-        .set_otp_sender(
-            &cli,
-            &OtpSender {
-                program: Some("/bin/sh".into()),
-                args: vec![
-                    "-c".into(),
-                    "echo \"no modem for $0: $1\" >&2; exit 3".into(),
-                ],
-            },
+/// Replaces this test PC's senders file (private to its owner).
+fn write_senders(c: &Clinic, text: &str) {
+    let file = c.senders();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(
+            file.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o700),
         )
         .unwrap();
+    }
+}
+
+#[test]
+fn the_desk_says_sent_only_when_the_sender_said_so() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    recording::set_failing(&c.senders(), true).unwrap();
+    let r = c.desk.request_otp(&cli, PHONE).unwrap();
     let code = c.last_code(E164);
-    let r = c.desk.deliver_outbox(&cli).unwrap();
-    assert_eq!((r.sent, r.failed), (0, 1), "the failure is counted: {r:?}");
-    let m = &c.desk.list_outbox(&cli, 10).unwrap()[0];
-    let error = m.last_error.clone().unwrap_or_default();
+    assert!(!r.sent, "the sender failed, so it was not sent: {r:?}");
+    let reason = r.not_sent_reason.clone().unwrap_or_default();
     assert!(
-        error.contains("no modem"),
-        "the sender's complaint is kept: {error}"
+        reason.contains("no modem"),
+        "the sender's complaint: {reason}"
     );
-    assert!(!error.contains(&code), "but never the code: {error}");
-    assert_eq!(m.status, "QUEUED", "a failed attempt is retried later");
-    c.desk.deliver_outbox(&cli).unwrap();
-    c.desk.deliver_outbox(&cli).unwrap();
+    assert!(!reason.contains(&code), "but never the code: {reason}");
     let m = &c.desk.list_outbox(&cli, 10).unwrap()[0];
     assert_eq!(
-        (m.status.as_str(), m.attempts),
-        ("FAILED", 3),
-        "given up after three attempts"
+        (
+            m.status.as_str(),
+            m.last_error.as_deref().unwrap_or("").contains(&code)
+        ),
+        ("FAILED", false),
+        "given up at once (a new code is the retry), without the code: {m:?}"
     );
     assert_eq!(
         c.count("SELECT count(*) FROM outbox WHERE body <> ''"),
         0,
-        "a given-up message keeps no text"
+        "no text kept"
+    );
+
+    recording::set_failing(&c.senders(), false).unwrap();
+    c.clock.advance(60);
+    let r = c.desk.request_otp(&cli, PHONE).unwrap();
+    assert!(
+        r.sent && r.not_sent_reason.is_none(),
+        "sent when it exits 0: {r:?}"
     );
 }
 
 #[test]
-fn the_sender_gets_the_phone_and_message_as_separate_arguments() {
+fn landlines_and_toll_free_numbers_are_refused_for_a_clinic_in_germany() {
     let c = Clinic::new();
     let cli = Actor::local_admin();
-    let out = c.dir.path().join("sent.txt");
-    let script = format!(
-        "printf '%s|%s|%s' \"$1\" \"$2\" \"$3\" > '{}'",
-        out.display()
+    for (number, says) in [("030 1234567", "landline"), ("0800 1234567", "toll-free")] {
+        let r = c.desk.request_otp(&cli, number);
+        assert!(
+            matches!(&r, Err(Error::Invalid(m)) if m.contains(says) && m.contains("text messages")),
+            "{number} is refused as a {says}: {r:?}"
+        );
+    }
+    assert_eq!(c.count("SELECT count(*) FROM otp_code"), 0, "no code made");
+    assert!(recording::argv(&c.senders()).is_empty(), "nothing sent");
+    c.desk
+        .request_otp(&cli, PHONE)
+        .expect("a mobile number takes a passcode");
+}
+
+#[test]
+fn failed_verifications_are_capped_per_phone_per_day_across_codes() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let per_code = frontdesk::MAX_ATTEMPTS as usize;
+    let codes = MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY / per_code;
+    for _ in 0..codes {
+        c.desk.request_otp(&cli, PHONE).unwrap();
+        let code = c.last_code(E164);
+        for _ in 0..per_code {
+            assert!(c.desk.verify_otp(&cli, PHONE, &wrong(&code)).is_err());
+        }
+        c.clock.advance(15 * 60);
+    }
+    // a day's worth of failures: no new code for this phone today…
+    let r = c.desk.request_otp(&cli, PHONE);
+    let day_left = 24 * 3600 - (codes as i64) * 15 * 60;
+    assert!(
+        matches!(r, Err(Error::RateLimited { retry_after_secs }) if retry_after_secs == day_left),
+        "no new code until the first failure is a day old ({day_left} s): {r:?}"
     );
-    let sender = OtpSender {
-        program: Some("/bin/sh".into()),
-        args: vec!["-c".into(), script, "sender".into(), "--to".into()],
-    };
-    c.desk.set_otp_sender(&cli, &sender).unwrap();
+    c.desk
+        .request_otp(&cli, "0151 2345 6780")
+        .expect("other phones are not affected");
+    c.clock.advance(day_left);
+    c.desk.request_otp(&cli, PHONE).expect("a day later, again");
+    let code = c.last_code(E164);
+    c.desk
+        .verify_otp(&cli, PHONE, &code)
+        .expect("and the right code verifies");
+}
+
+#[test]
+fn the_daily_cap_holds_for_a_live_code_too() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let per_code = frontdesk::MAX_ATTEMPTS as usize;
+    // two codes' failures minus one, then a fresh code: one more failure fills the day
+    for round in 0..MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY / per_code {
+        c.desk.request_otp(&cli, PHONE).unwrap();
+        let code = c.last_code(E164);
+        let guesses = if round == 0 { per_code } else { per_code - 1 };
+        for _ in 0..guesses {
+            assert!(c.desk.verify_otp(&cli, PHONE, &wrong(&code)).is_err());
+        }
+        c.clock.advance(15 * 60);
+    }
     c.desk.request_otp(&cli, PHONE).unwrap();
     let code = c.last_code(E164);
-    assert_eq!(c.desk.deliver_outbox(&cli).unwrap().sent, 1, "sent");
-    let got = std::fs::read_to_string(&out).unwrap();
-    let parts: Vec<&str> = got.split('|').collect();
-    assert_eq!(parts[0], "--to", "configured arguments come first");
-    assert_eq!(parts[1], E164, "then the phone, as one argument");
+    assert!(c.desk.verify_otp(&cli, PHONE, &wrong(&code)).is_err());
+    let r = c.desk.verify_otp(&cli, PHONE, &code);
     assert!(
-        parts[2].contains(&code) && parts[2].contains(' '),
-        "then the whole message as one argument: {got}"
+        matches!(r, Err(Error::RateLimited { .. })),
+        "after the day's failures even the right code waits: {r:?}"
     );
 }
 
 #[test]
-fn unsent_messages_are_blanked_once_their_code_expires() {
+fn requests_are_capped_per_desk_per_hour_across_phones() {
+    let c = Clinic::new();
+    let rita = c.receptionist();
+    let phone = |i: usize| format!("0151 2345 6{i:03}");
+    for i in 0..MAX_REQUESTS_PER_DESK_PER_HOUR {
+        c.desk
+            .request_otp(&rita, &phone(i))
+            .unwrap_or_else(|e| panic!("request {i} is within the desk's hour: {e}"));
+        c.clock.advance(10);
+    }
+    let r = c.desk.request_otp(&rita, &phone(900));
+    let wait = 3600 - 10 * MAX_REQUESTS_PER_DESK_PER_HOUR as i64;
+    assert!(
+        matches!(r, Err(Error::RateLimited { retry_after_secs }) if retry_after_secs == wait),
+        "one request too many for this desk this hour, whatever the phone: {r:?}"
+    );
+    c.desk
+        .request_otp(&c.admin(), &phone(901))
+        .expect("another desk is not affected");
+    c.clock.advance(wait);
+    c.desk
+        .request_otp(&rita, &phone(900))
+        .expect("once the first request is an hour old, one more");
+}
+
+#[test]
+fn a_senders_file_others_can_change_or_that_passes_the_message_as_an_argument_is_refused() {
     let c = Clinic::new();
     let cli = Actor::local_admin();
-    c.desk.request_otp(&cli, PHONE).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = c.senders();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let r = c.desk.request_otp(&cli, PHONE);
+        assert!(
+            matches!(&r, Err(Error::Invalid(m)) if m.contains("other users") && m.contains(&file.display().to_string())),
+            "a world-writable senders file is refused, naming it: {r:?}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let dir = file.parent().unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let r = c.desk.request_otp(&cli, PHONE);
+        assert!(
+            matches!(&r, Err(Error::Invalid(m)) if m.contains("the folder")),
+            "so is one in a folder others can change: {r:?}"
+        );
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let script = dir.join("record.sh");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let r = c.desk.request_otp(&cli, PHONE).unwrap();
+        assert!(
+            !r.sent
+                && r.not_sent_reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("other users"),
+            "and a program others can change is not run: {r:?}"
+        );
+        assert!(recording::argv(&c.senders()).is_empty(), "it never ran");
+        c.clock.advance(60);
+    }
+    write_senders(
+        &c,
+        "[sender.sms]\nprogram = \"/bin/echo\"\nargs = [\"{phone}\", \"{message}\"]\n",
+    );
+    let r = c.desk.request_otp(&cli, PHONE);
+    assert!(
+        matches!(&r, Err(Error::Invalid(m)) if m.contains("{message}") && m.contains("standard input")),
+        "{{message}} as an argument is refused: {r:?}"
+    );
+}
+
+#[test]
+fn the_database_only_chooses_among_the_senders_this_pc_describes() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    // a database edited behind the app's back (or restored) names a program
+    let planted = c.dir.path().join("planted");
+    c.desk
+        .write("test.plant", |tx| {
+            tx.execute(
+                "INSERT INTO setting (key, value) VALUES ('otp.sender', '/bin/sh'), ('otp.sender_args', ?1)",
+                [serde_json::json!(["-c", format!("touch {}", planted.display())]).to_string()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let r = c.desk.request_otp(&cli, PHONE).unwrap();
+    assert!(r.sent, "{r:?}");
+    assert!(
+        !planted.exists(),
+        "a program named in the database never runs"
+    );
+    assert_eq!(c.messages(E164).len(), 1, "the PC's sender sent it");
+
+    let other = c.dir.path().join("other.log");
+    let text = std::fs::read_to_string(c.senders()).unwrap();
+    write_senders(
+        &c,
+        &format!(
+            "{text}\n[sender.other]\nprogram = \"/bin/sh\"\nargs = [\"-c\", \"cat >> {}\", \"sh\"]\n",
+            other.display()
+        ),
+    );
+    let refused = c.desk.set_otp_sender(&cli, Some("/bin/sh"));
+    assert!(
+        matches!(&refused, Err(Error::Invalid(_))),
+        "not a sender's name: {refused:?}"
+    );
+    let refused = c.desk.set_otp_sender(&cli, Some("evil"));
+    assert!(
+        matches!(&refused, Err(Error::Invalid(m)) if m.contains("describes no sender")),
+        "a name this PC does not describe is refused: {refused:?}"
+    );
+    let status = c.desk.set_otp_sender(&cli, Some("other")).unwrap();
+    assert_eq!(
+        (status.active.as_deref(), status.configured.len()),
+        (Some("other"), 2),
+        "{status:?}"
+    );
+    c.clock.advance(60);
+    assert!(c.desk.request_otp(&cli, PHONE).unwrap().sent);
+    assert!(
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .contains("passcode is"),
+        "the chosen sender got the message on its standard input"
+    );
+    // the PC's administrator removes it: the clinic's choice no longer sends
+    write_senders(&c, &text);
+    c.clock.advance(60);
+    let r = c.desk.request_otp(&cli, PHONE);
+    assert!(
+        matches!(&r, Err(Error::Invalid(m)) if m.contains("\"other\" is not described")),
+        "{r:?}"
+    );
+    let r = c.desk.set_setting(&cli, "otp.sender", "/bin/sh");
+    assert!(
+        matches!(&r, Err(Error::Invalid(m)) if m.contains("not a clinic setting")),
+        "the old setting is refused: {r:?}"
+    );
+}
+
+#[test]
+fn a_message_a_stopped_desk_left_is_erased_when_its_code_expires() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    // a desk that committed its request and stopped before it could send
+    c.desk
+        .write("test.stopped", |tx| {
+            Ok(frontdesk::store::otp::queue_claimed(
+                tx,
+                E164,
+                "Your passcode is 123456.",
+                c.desk.now(),
+                "a-stopped-desk",
+            )?)
+        })
+        .unwrap();
     c.clock.advance(5 * 60);
-    let r = c.desk.deliver_outbox(&cli).unwrap();
-    assert_eq!(r.expired, 1, "the expired message is given up: {r:?}");
+    // the next request, for any phone, erases it
+    c.desk.request_otp(&cli, "0151 2345 6780").unwrap();
     assert_eq!(
         c.count("SELECT count(*) FROM outbox WHERE body <> ''"),
         0,
-        "and keeps no text"
+        "the expired message keeps no text"
     );
+    assert_eq!(
+        c.count(
+            "SELECT count(*) FROM outbox WHERE status = 'FAILED' AND last_error LIKE '%expired%'"
+        ),
+        1,
+        "it is given up as expired"
+    );
+}
+
+#[test]
+fn the_sweep_sends_what_a_stopped_desk_left_and_erases_it() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    c.desk
+        .write("test.stopped", |tx| {
+            Ok(frontdesk::store::otp::queue_claimed(
+                tx,
+                E164,
+                "Your passcode is 123456.",
+                c.desk.now(),
+                "a-stopped-desk",
+            )?)
+        })
+        .unwrap();
+    let r = c.desk.deliver_outbox(&cli).unwrap();
+    assert_eq!(r.sent, 0, "a claim still fresh is left to its desk: {r:?}");
+    c.clock.advance(121);
+    let r = c.desk.deliver_outbox(&cli).unwrap();
+    assert_eq!(r.sent, 1, "a stale claim is taken over and sent: {r:?}");
+    assert_eq!(c.messages(E164), ["Your passcode is 123456."]);
+    assert_eq!(c.count("SELECT count(*) FROM outbox WHERE body <> ''"), 0);
 }
 
 /// χ² with `df` degrees of freedom stays below this with probability 1 − 10⁻⁴
@@ -436,15 +738,17 @@ fn generated_codes_are_uniform_by_a_chi_square_test_on_200000_draws() {
 }
 
 #[test]
-fn the_command_line_requests_delivers_and_verifies_passcodes() {
+fn the_command_line_sends_at_once_with_this_pcs_sender_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("otp.sqlite3");
-    let run = |args: &[&str]| {
+    let senders = recording::write(dir.path()).unwrap();
+    let run_with = |file: &Path, args: &[&str]| {
         // signed in as the first admin that `init` makes
         let out = crate::fixture::cli(&db)
             .env(crate::fixture::NEW_PASSWORD_ENV, crate::fixture::PASSWORD)
             .arg("--json")
             .args(args)
+            .env(frontdesk::senders::SENDERS_FILE_ENV, file)
             .output()
             .expect("run frontdesk");
         let json: serde_json::Value =
@@ -455,6 +759,7 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
+    let run = |args: &[&str]| run_with(&senders, args);
     assert_eq!(
         run(&[
             "init",
@@ -467,11 +772,16 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
         0,
         "init"
     );
+    let (code, _, err) = run_with(&dir.path().join("none.toml"), &["otp", "request", PHONE]);
+    assert!(
+        code == 2 && err.contains("a sender must be set up"),
+        "refused without a sender on this PC: {code} {err}"
+    );
     let (code, json, err) = run(&["otp", "request", PHONE]);
     assert_eq!(
-        (code, json["delivery"]["sender_configured"].as_bool()),
-        (0, Some(false)),
-        "queued without a sender: {err}"
+        (code, json["otp"]["sent"].as_bool()),
+        (0, Some(true)),
+        "sent at once: {err}"
     );
     let (code, json, err) = run(&["otp", "request", PHONE]);
     assert_eq!(
@@ -479,39 +789,21 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
         (1, Some("RateLimited")),
         "a second request within 60 s: {err}"
     );
-    let (code, _, err) = run(&["settings", "set", "otp.sender", "/bin/true", "--quiet"]);
-    assert_eq!(code, 0, "setting the sender: {err}");
-    let (_, json, _) = run(&["settings", "get", "otp.sender_args"]);
-    assert_eq!(
-        json["settings"]["otp.sender_args"],
-        serde_json::json!(["--quiet"]),
-        "arguments after the program are kept"
+    let (code, _, err) = run(&["otp", "request", "030 1234567"]);
+    assert!(code == 2 && err.contains("landline"), "{code} {err}");
+    let (code, _, err) = run(&["settings", "set", "otp.sender", "/bin/sh", "-c", "id"]);
+    assert!(
+        code == 2 && err.contains(&senders.display().to_string()),
+        "the program is not a setting; the refusal says where it is configured: {err}"
     );
-    let desk = crate::fixture::open_at(
-        &db,
-        std::sync::Arc::new(frontdesk::clock::ManualClock::new(0)),
-    );
-    let body: String = desk
-        .read(|c| {
-            Ok(
-                c.query_row("SELECT body FROM outbox WHERE status = 'QUEUED'", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-        .unwrap();
-    drop(desk);
-    let code = body
-        .split_whitespace()
-        .find(|w| w.len() == 7 && w.ends_with('.'))
-        .unwrap()[..6]
-        .to_string();
-    let (status, json, err) = run(&["otp", "deliver"]);
-    assert_eq!(
-        (status, json["delivery"]["sent"].as_u64()),
-        (0, Some(1)),
-        "delivered with the sender: {err}"
-    );
+    let (code, _, err) = run(&["settings", "set", "otp.sender_name", "record"]);
+    assert_eq!(code, 0, "choosing a sender this PC describes: {err}");
+    let (_, json, _) = run(&["otp", "sender"]);
+    assert_eq!(json["sender"]["active"], "record", "{json}");
+    let (code, _, _) = run(&["settings", "set", "otp.sender_name", "elsewhere"]);
+    assert_eq!(code, 2, "a name this PC does not describe");
+
+    let code = recording::last_code(&senders, E164).expect("the phone got a code");
     assert_eq!(
         run(&["otp", "verify", PHONE, "12345"]).0,
         2,
@@ -529,7 +821,17 @@ fn the_command_line_requests_delivers_and_verifies_passcodes() {
         "the outbox shows it sent: {json}"
     );
     assert!(
-        json.to_string().find(&code).is_none(),
+        !json.to_string().contains(&code),
         "the outbox listing never shows the code"
+    );
+    recording::set_failing(&senders, true).unwrap();
+    let (status, json, err) = run(&["otp", "request", "0151 2345 6780"]);
+    assert!(
+        status == 3
+            && json["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("was not sent"),
+        "a sender that failed is never reported as sent: {status} {json} {err}"
     );
 }

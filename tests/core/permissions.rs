@@ -18,7 +18,7 @@ use frontdesk::store::audit::AuditFilter;
 use frontdesk::store::slots::SlotFilter;
 use frontdesk::{
     Action, Actor, AppointmentStatus, BookRequest, Error, Frontdesk, NewPatient, NewStaff,
-    OtpSender, PatientUpdate, Role,
+    PatientUpdate, Role,
 };
 use serde_json::json;
 
@@ -370,10 +370,7 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
             ok(d.otp_sender(a))
         }),
         ("set_otp_sender", Action::ManageSettings, |d, a, _| {
-            ok(d.set_otp_sender(a, &OtpSender::default()))
-        }),
-        ("set_otp_sender_args", Action::ManageSettings, |d, a, _| {
-            ok(d.set_otp_sender_args(a, &[]))
+            ok(d.set_otp_sender(a, None))
         }),
         ("list_outbox", Action::ManageSettings, |d, a, _| {
             ok(d.list_outbox(a, 10))

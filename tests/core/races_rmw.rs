@@ -12,8 +12,8 @@ use std::time::Duration;
 use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::clock::{Clock, ManualClock};
 use frontdesk::{
-    Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, OtpSender, Role, SeenAppointment,
-    SeriesMode, SeriesRequest, SlotMode,
+    Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, Role, SeenAppointment, SeriesMode,
+    SeriesRequest, SlotMode,
 };
 
 use crate::fixture::{Clinic, NOW, PASSWORD};
@@ -359,10 +359,12 @@ fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw() {
 
 // ---------------------------------------------------------------- outbox
 
-/// A sender (`/bin/sh`) that logs each phone to `<dir>/sent.log`; its first run
-/// only touches `<dir>/started`, waits for `<dir>/go` and exits `first_exit`.
-fn sender_waiting_once(dir: &Path, first_exit: u8) -> OtpSender {
+/// Makes this test PC's only sender a `/bin/sh` script that logs each phone to
+/// `<dir>/sent.log`; its first run only touches `<dir>/started`, waits for
+/// `<dir>/go` and exits `first_exit`.
+fn sender_waiting_once(c: &Clinic, dir: &Path, first_exit: u8) {
     let script = r#"
+        cat > /dev/null
         echo "$3" >> "$1/sent.log"
         if mkdir "$1/first" 2>/dev/null; then
             touch "$1/started"
@@ -371,18 +373,11 @@ fn sender_waiting_once(dir: &Path, first_exit: u8) -> OtpSender {
         fi
         exit 0
     "#;
-    OtpSender {
-        program: Some("/bin/sh".into()),
-        args: vec![
-            "-c".into(),
-            script.into(),
-            "sender".into(),
-            dir.display().to_string(),
-            first_exit.to_string(),
-            "{phone}".into(),
-            "{message}".into(),
-        ],
-    }
+    let toml = format!(
+        "[sender.waiting]\nprogram = \"/bin/sh\"\nargs = ['-c', '''{script}''', 'sender', '{}', '{first_exit}', '{{phone}}']\n",
+        dir.display()
+    );
+    std::fs::write(c.senders(), toml).unwrap();
 }
 
 fn wait_for_file(path: &Path) {
@@ -406,48 +401,53 @@ fn sent_log(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn a_message_is_sent_once_when_one_desks_delivery_outlives_the_claim_of_another_message() {
+fn a_message_whose_sending_outlived_its_claim_is_recorded_once_by_the_desk_that_took_it_over() {
     let c = Clinic::new();
     let cli = Actor::local_admin();
     let dir = c.dir.path().join("sender");
     std::fs::create_dir_all(&dir).unwrap();
-    c.desk
-        .set_otp_sender(&cli, &sender_waiting_once(&dir, 0))
-        .unwrap();
-    let first = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
-    let second = c.desk.request_otp(&cli, "0151 2345 6790").unwrap();
+    sender_waiting_once(&c, &dir, 0);
     let desk_a = c.reopen();
     std::thread::scope(|s| {
-        let a = s.spawn(|| desk_a.deliver_outbox(&cli));
+        let a = s.spawn(|| desk_a.request_otp(&cli, "0151 2345 6789"));
         wait_for_file(&dir.join("started"));
-        // desk A's sender hangs on the first message past its claim
+        // desk B's own request is sent at once, while A's sender hangs
+        let second = c.desk.request_otp(&cli, "0151 2345 6790").unwrap();
+        assert!(second.sent, "{second:?}");
+        // desk A's sender hangs past its claim: B's sweep takes the message over
         c.clock.advance(121);
-        let b = c.desk.deliver_outbox(&cli).expect("desk B delivers");
-        assert_eq!(b.sent, 2, "desk B sends what is queued or stale: {b:?}");
+        let b = c.desk.deliver_outbox(&cli).expect("desk B sweeps");
+        assert_eq!(b.sent, 1, "desk B sends what a stalled desk left: {b:?}");
         c.clock.advance(9);
         std::fs::write(dir.join("go"), b"").unwrap();
-        a.join().unwrap().expect("desk A's delivery finishes");
+        let first = a.join().unwrap().expect("desk A's request finishes");
+        assert!(first.sent, "desk A's sender did send it: {first:?}");
+        let sent_at: Option<i64> = c
+            .desk
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT sent_at FROM outbox WHERE id = ?1",
+                    [first.outbox_id],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(
+            sent_at,
+            Some(NOW + 121),
+            "the message should be recorded by desk B, which held its claim, not by desk A, which had lost it"
+        );
     });
     let log = sent_log(&dir);
     assert_eq!(
-        log.iter().filter(|p| **p == second.phone).count(),
+        log.iter().filter(|p| **p == "+4915123456790").count(),
         1,
         "the second message should be sent once, by desk B: {log:?}"
     );
-    let sent_at: Option<i64> = c
-        .desk
-        .read(|conn| {
-            Ok(conn.query_row(
-                "SELECT sent_at FROM outbox WHERE id = ?1",
-                [first.outbox_id],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
     assert_eq!(
-        sent_at,
-        Some(NOW + 121),
-        "the first message should be recorded by desk B, which held its claim, not by desk A, which had lost it"
+        c.count("SELECT count(*) FROM audit_event WHERE action = 'otp.claim_lost'"),
+        1,
+        "desk A audits that it lost the claim"
     );
     c.assert_check();
 }
@@ -458,21 +458,19 @@ fn a_message_given_up_while_a_desk_was_sending_it_never_goes_back_to_the_queue()
     let cli = Actor::local_admin();
     let dir = c.dir.path().join("sender");
     std::fs::create_dir_all(&dir).unwrap();
-    c.desk
-        .set_otp_sender(&cli, &sender_waiting_once(&dir, 3))
-        .unwrap();
-    let m = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
+    sender_waiting_once(&c, &dir, 3);
     let desk_a = c.reopen();
-    std::thread::scope(|s| {
-        let a = s.spawn(|| desk_a.deliver_outbox(&cli));
+    let m = std::thread::scope(|s| {
+        let a = s.spawn(|| desk_a.request_otp(&cli, "0151 2345 6789"));
         wait_for_file(&dir.join("started"));
         // the passcode expires while desk A's sender hangs: desk B gives it up
         c.clock.advance(301);
-        let b = c.desk.deliver_outbox(&cli).expect("desk B delivers");
+        let b = c.desk.deliver_outbox(&cli).expect("desk B sweeps");
         assert_eq!(b.expired, 1, "desk B gives up the expired message: {b:?}");
         std::fs::write(dir.join("go"), b"").unwrap();
-        a.join().unwrap().expect("desk A's delivery finishes");
+        a.join().unwrap().expect("desk A's request finishes")
     });
+    assert!(!m.sent, "desk A's sender failed: {m:?}");
     let (status, body): (String, String) = c
         .desk
         .read(|conn| {
@@ -495,54 +493,22 @@ fn a_message_given_up_while_a_desk_was_sending_it_never_goes_back_to_the_queue()
 fn the_schema_refuses_to_put_a_sent_or_given_up_message_back_in_the_queue() {
     let c = Clinic::new();
     let cli = Actor::local_admin();
-    let m = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
-    c.clock.advance(301);
-    let r = c.desk.deliver_outbox(&cli).unwrap();
-    assert_eq!(r.expired, 1, "the message is given up unsent: {r:?}");
-    let requeued = c.desk.write("test.requeue", |tx| {
-        Ok(tx.execute(
-            "UPDATE outbox SET status = 'QUEUED' WHERE id = ?1",
-            [m.outbox_id],
-        )?)
-    });
-    assert!(
-        requeued.is_err(),
-        "putting a given-up message back in the queue should be refused, got {requeued:?}"
-    );
+    let sent = c.desk.request_otp(&cli, "0151 2345 6789").unwrap();
+    frontdesk::senders::recording::set_failing(&c.senders(), true).unwrap();
+    let failed = c.desk.request_otp(&cli, "0151 2345 6790").unwrap();
+    assert!(sent.sent && !failed.sent, "{sent:?} {failed:?}");
+    for m in [sent.outbox_id, failed.outbox_id] {
+        let requeued = c.desk.write("test.requeue", |tx| {
+            Ok(tx.execute("UPDATE outbox SET status = 'QUEUED' WHERE id = ?1", [m])?)
+        });
+        assert!(
+            requeued.is_err(),
+            "putting message {m} back in the queue should be refused, got {requeued:?}"
+        );
+    }
     assert_eq!(
-        c.count("SELECT count(*) FROM outbox WHERE status = 'FAILED'"),
-        1,
-        "the message should stay given up"
-    );
-}
-
-// ---------------------------------------------------------------- sender
-
-#[test]
-fn setting_the_sender_arguments_keeps_the_program_another_desk_set() {
-    let c = Clinic::new();
-    let cli = Actor::local_admin();
-    let desk_a = c.reopen();
-    c.desk
-        .set_otp_sender(
-            &cli,
-            &OtpSender {
-                program: Some("/usr/local/bin/sms-send".into()),
-                args: vec![],
-            },
-        )
-        .expect("desk B sets the program");
-    let sender = desk_a
-        .set_otp_sender_args(&cli, &["--device".into(), "/dev/ttyUSB0".into()])
-        .expect("desk A sets the arguments");
-    assert_eq!(
-        sender.program.as_deref(),
-        Some("/usr/local/bin/sms-send"),
-        "desk B's program should stay"
-    );
-    assert_eq!(
-        sender.args,
-        ["--device", "/dev/ttyUSB0"],
-        "desk A's arguments should be saved"
+        c.count("SELECT count(*) FROM outbox WHERE status IN ('SENT', 'FAILED')"),
+        2,
+        "the messages should stay final"
     );
 }

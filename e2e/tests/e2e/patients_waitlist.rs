@@ -128,6 +128,14 @@ async fn verifying_a_phone_shows_the_code_field_with_attempts_and_time_left() {
         after.contains("4 attempt(s) left"),
         "a wrong code uses one attempt, got {after:?}"
     );
+    // the code as the patient's phone got it (on the sender's standard input)
+    let code = clinic
+        .last_code("+4915123456789")
+        .expect("the desk sent the code at once");
+    fill(&desk, "#passcode", &code).await;
+    click(&desk, ".verify-phone button[type=submit]").await;
+    desk.wait_for_text(".verify-phone [role=status]", "Phone verified")
+        .await;
     desk.screenshot("verifying_a_phone_shows_the_code_field_with_attempts_and_time_left")
         .await;
     desk.close().await;
@@ -202,9 +210,12 @@ async fn exports_are_saved_beside_the_backups_and_the_outbox_lists_the_passcode(
         "the export lists the patient, got {csv:?}"
     );
 
+    // the CLI's request was sent at once by the PC's sender
     desk.wait_for_text(".outbox-table", "+4915123456789").await;
+    let outbox = text(&desk, ".outbox-table").await;
+    assert!(outbox.contains("sent"), "listed as sent, got {outbox:?}");
     click(&desk, "#deliver-now").await;
-    desk.wait_for_text(".delivery-result", "No passcode sender is set up")
+    desk.wait_for_text(".delivery-result", "Sent 0, failed 0")
         .await;
     let logs = text(&desk, ".log-dir").await;
     assert!(

@@ -27,6 +27,7 @@ pub fn run(clinic: &Clinic, args: &[&str]) -> Value {
         .env("FRONTDESK_USER", ADMIN.0)
         .env("FRONTDESK_PASSWORD", ADMIN.1)
         .env("FRONTDESK_NEW_PASSWORD", ADMIN.1)
+        .env("FRONTDESK_SENDERS_FILE", clinic.senders_file())
         .output()
         .expect("the frontdesk CLI runs (cargo build --workspace builds it)");
     assert!(

@@ -7,7 +7,7 @@ use frontdesk::settings::Setting;
 use frontdesk::store::audit::{AuditEvent, AuditFilter};
 use frontdesk::store::otp::OutboxMessage;
 use frontdesk::store::staff::StaffMember;
-use frontdesk::{ClinicSettings, DeliveryReport, MetricsSnapshot, NewStaff, OtpSender, Role};
+use frontdesk::{ClinicSettings, DeliveryReport, MetricsSnapshot, NewStaff, Role, SenderStatus};
 use tauri::State;
 
 use super::as_actor;
@@ -136,21 +136,23 @@ pub async fn save_setting(
     .await
 }
 
-/// The passcode sender program and its arguments.
+/// The passcode sender: this PC's senders file, the senders it describes, the
+/// clinic's choice and the one in use (the program is never set from here).
 #[tauri::command(async)]
-pub async fn otp_sender(state: State<'_, AppState>) -> Result<OtpSender, CommandError> {
+pub async fn otp_sender(state: State<'_, AppState>) -> Result<SenderStatus, CommandError> {
     as_actor(&state, move |desk, actor| desk.otp_sender(actor)).await
 }
 
-/// Saves the passcode sender program and its arguments.
+/// Chooses which of this PC's senders the clinic uses, by name (`null`: the
+/// senders file's default).
 #[tauri::command(async)]
 pub async fn save_otp_sender(
     state: State<'_, AppState>,
-    sender: Input<OtpSender>,
-) -> Result<OtpSender, CommandError> {
+    sender: Input<Option<String>>,
+) -> Result<SenderStatus, CommandError> {
     let Input(sender) = sender;
     as_actor(&state, move |desk, actor| {
-        desk.set_otp_sender(actor, &sender)
+        desk.set_otp_sender(actor, sender.as_deref())
     })
     .await
 }
@@ -164,7 +166,8 @@ pub async fn list_outbox(state: State<'_, AppState>) -> Result<Vec<OutboxMessage
     .await
 }
 
-/// Runs the sender over the queued messages now.
+/// Sweeps the outbox now: erases expired messages and sends any a stopped desk
+/// left unsent (requests send their own message at once).
 #[tauri::command(async)]
 pub async fn deliver_outbox(state: State<'_, AppState>) -> Result<DeliveryReport, CommandError> {
     as_actor(&state, move |desk, actor| desk.deliver_outbox(actor)).await

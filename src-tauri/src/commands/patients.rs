@@ -98,18 +98,19 @@ pub async fn patient_attendance(
     .await
 }
 
-/// A queued passcode and how many tries it allows.
+/// A requested passcode, whether the sender sent it, and how many tries it allows.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct PasscodeSent {
-    /// The queued message.
+    /// The request; `requested.sent` is true only when the sender said so.
     pub requested: OtpRequested,
     /// Verification attempts the code allows.
     #[ts(type = "number")]
     pub attempts: i64,
 }
 
-/// Sends a 6-digit passcode to `phone`.
+/// Sends a 6-digit passcode to `phone` at once with this PC's sender (refused
+/// when none is set up, or for a number that cannot receive text messages).
 #[tauri::command(async)]
 pub async fn request_phone_passcode(
     state: State<'_, AppState>,

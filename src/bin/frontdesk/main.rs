@@ -119,7 +119,7 @@ enum Command {
     /// Phone passcodes: request, verify, outbox, deliver
     #[command(subcommand)]
     Otp(otp::OtpCmd),
-    /// Clinic settings, including the passcode sender (otp.sender)
+    /// Clinic settings, including which of this PC's passcode senders to use (otp.sender_name)
     #[command(subcommand)]
     Settings(otp::SettingsCmd),
     /// The audit log, newest first (filters: --actor --entity --from --to --limit)

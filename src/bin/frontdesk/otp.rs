@@ -1,14 +1,17 @@
-//! Phone passcodes (`otp request|verify|outbox|deliver`) and the settings the
-//! passcode sender needs (`settings get|set`).
+//! Phone passcodes (`otp request|verify|outbox|deliver|sender`) and the
+//! settings (`settings get|set`), including which of this PC's senders the
+//! clinic uses.
 
 use clap::Subcommand;
-use frontdesk::{ClinicSettings, Error, OtpSender, SENDER_ARGS_KEY, SENDER_KEY};
+use frontdesk::senders::{RETIRED_KEYS, SENDER_NAME_KEY};
+use frontdesk::{ClinicSettings, Error, SenderStatus};
 
 use crate::Ctx;
 
 #[derive(Subcommand)]
 pub enum OtpCmd {
-    /// Send a new 6-digit passcode to a phone (and try to deliver it now)
+    /// Send a new 6-digit passcode to a mobile number now (refused without a
+    /// sender set up on this PC; exit 3 when the sender did not send it)
     Request {
         /// Mobile number (national numbers use the clinic's country)
         phone: String,
@@ -20,8 +23,10 @@ pub enum OtpCmd {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Run the configured sender for queued messages
+    /// Erase expired messages and send any a stopped desk left unsent
     Deliver,
+    /// Show this PC's senders file, the senders it describes and the one in use
+    Sender,
 }
 
 #[derive(Subcommand)]
@@ -29,33 +34,49 @@ pub enum SettingsCmd {
     /// Show the settings (or one key)
     #[command(alias = "show")]
     Get { key: Option<String> },
-    /// Change a setting. `otp.sender PROGRAM [ARGS]...` sets the passcode sender
-    /// (an empty PROGRAM removes it); `otp.sender_args '["--flag"]'` only its
-    /// arguments; also clinic.name, clinic.time_zone, clinic.phone_country,
-    /// session.idle_minutes
+    /// Change a setting: clinic.name, clinic.time_zone, clinic.phone_country,
+    /// session.idle_minutes, backup.*, or otp.sender_name NAME (one of the
+    /// senders this PC's senders file describes; empty for its default)
     Set {
         key: String,
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 1..)]
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
         value: Vec<String>,
     },
+}
+
+fn describe(s: &SenderStatus) -> String {
+    let mut text = format!("Senders file: {}\n", s.file);
+    if !s.configured.is_empty() {
+        text += &format!("Described there: {}\n", s.configured.join(", "));
+    }
+    text += &format!(
+        "Clinic's choice ({SENDER_NAME_KEY}): {}\n",
+        s.chosen.as_deref().unwrap_or("(the file's default)")
+    );
+    match (&s.active, &s.program, &s.problem) {
+        (Some(name), Some(program), _) => text += &format!("In use: {name} ({program})\n"),
+        (_, _, Some(problem)) => text += &format!("Passcodes cannot be sent: {problem}\n"),
+        _ => {}
+    }
+    text
 }
 
 pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
     match cmd {
         OtpCmd::Request { phone } => {
             let r = ctx.desk.request_otp(&ctx.actor, &phone)?;
-            let d = ctx.desk.deliver_outbox(&ctx.actor)?;
-            ctx.out
-                .print(&serde_json::json!({ "otp": r, "delivery": d }), || {
-                    let state = if !d.sender_configured {
-                        "queued (no sender configured: `frontdesk settings set otp.sender PROGRAM`)"
-                    } else if d.sent > 0 {
-                        "sent"
-                    } else {
-                        "not sent yet (see `frontdesk otp outbox`)"
-                    };
-                    format!("Passcode for {} {state}; it expires in 5 minutes.", r.phone)
-                });
+            if !r.sent {
+                // the request counted, but nothing reached the phone: say so and
+                // fail, so a script never takes it for sent
+                return Err(Error::Unusable(format!(
+                    "the passcode for {} was not sent: {}",
+                    r.phone,
+                    r.not_sent_reason.as_deref().unwrap_or("the sender failed")
+                )));
+            }
+            ctx.out.print(&serde_json::json!({ "otp": r }), || {
+                format!("Passcode sent to {}; it expires in 5 minutes.", r.phone)
+            });
         }
         OtpCmd::Verify { phone, code } => {
             let v = ctx.desk.verify_otp(&ctx.actor, &phone, &code)?;
@@ -90,7 +111,7 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
             let d = ctx.desk.deliver_outbox(&ctx.actor)?;
             ctx.out.print(&serde_json::json!({ "delivery": d }), || {
                 let mut text = format!(
-                    "{} sent, {} failed, {} expired unsent.",
+                    "{} sent, {} failed, {} expired unsent (erased).",
                     d.sent, d.failed, d.expired
                 );
                 if d.taken_over > 0 {
@@ -99,8 +120,16 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
                         d.taken_over
                     );
                 }
+                if let Some(problem) = &d.problem {
+                    text += &format!("\n{problem}");
+                }
                 text
             });
+        }
+        OtpCmd::Sender => {
+            let s = ctx.desk.otp_sender(&ctx.actor)?;
+            ctx.out
+                .print(&serde_json::json!({ "sender": s }), || describe(&s));
         }
     }
     Ok(())
@@ -124,15 +153,14 @@ fn all_settings(ctx: &Ctx) -> Result<serde_json::Value, Error> {
 
 fn known_settings(
     s: &ClinicSettings,
-    sender: &OtpSender,
+    sender: &SenderStatus,
 ) -> serde_json::Map<String, serde_json::Value> {
     let serde_json::Value::Object(map) = serde_json::json!({
         "clinic.name": s.name,
         "clinic.time_zone": s.time_zone,
         "clinic.phone_country": s.phone_country,
         "session.idle_minutes": s.idle_minutes,
-        SENDER_KEY: sender.program.clone().unwrap_or_default(),
-        SENDER_ARGS_KEY: sender.args,
+        SENDER_NAME_KEY: sender.chosen.clone().unwrap_or_default(),
     }) else {
         unreachable!("a JSON object literal")
     };
@@ -160,26 +188,20 @@ pub fn settings(ctx: &Ctx, cmd: SettingsCmd) -> Result<(), Error> {
         }
         SettingsCmd::Set { key, value } => (key, value),
     };
-    match key.as_str() {
-        SENDER_KEY => {
-            let mut sender = ctx.desk.otp_sender(&ctx.actor)?;
-            let program = value.first().cloned().unwrap_or_default();
-            sender.program = Some(program).filter(|p| !p.trim().is_empty());
-            sender.args = value.get(1..).map(<[String]>::to_vec).unwrap_or_default();
-            ctx.desk.set_otp_sender(&ctx.actor, &sender)?;
-        }
-        SENDER_ARGS_KEY => {
-            // only the arguments: the program stays as stored, not as read here
-            let args = frontdesk::parse_sender_args(&value.join(" "))?;
-            ctx.desk.set_otp_sender_args(&ctx.actor, &args)?;
-        }
-        // the clinic keys, backup.folder, backup.keep_daily, backup.keep_weekly:
-        // validated (and unknown keys refused) by the core's generic setter, which
-        // writes only the key named
-        other => {
-            ctx.desk.set_setting(&ctx.actor, other, &value.join(" "))?;
-        }
+    if value.is_empty() && key != SENDER_NAME_KEY {
+        return Err(Error::invalid(format!("give a value for {key}")));
     }
+    if RETIRED_KEYS.contains(&key.as_str()) {
+        // no program ever comes from the database: say where it is configured
+        let s = ctx.desk.otp_sender(&ctx.actor)?;
+        return Err(Error::invalid(format!(
+            "{key} is no longer a setting: the program that sends passcodes is described in this PC's senders file {} by its administrator (see \"Configuring a sender\" in the README); choose one of those with `frontdesk settings set {SENDER_NAME_KEY} NAME`",
+            s.file
+        )));
+    }
+    // the clinic keys, backup.*, otp.sender_name: validated (and unknown keys
+    // refused) by the core's setter, which writes only the key named
+    ctx.desk.set_setting(&ctx.actor, &key, &value.join(" "))?;
     let all = all_settings(ctx)?;
     let shown = all.get(&key).cloned().unwrap_or_default();
     ctx.out.print(

@@ -20,7 +20,6 @@ import type { NewTemplate } from "../bindings/NewTemplate";
 import type { NewTimeOff } from "../bindings/NewTimeOff";
 import type { NewWaitlistEntry } from "../bindings/NewWaitlistEntry";
 import type { PasscodeSent } from "../bindings/PasscodeSent";
-import type { OtpSender } from "../bindings/OtpSender";
 import type { OutboxMessage } from "../bindings/OutboxMessage";
 import type { Patient } from "../bindings/Patient";
 import type { PatientAttendance } from "../bindings/PatientAttendance";
@@ -28,6 +27,7 @@ import type { PhoneVerified } from "../bindings/PhoneVerified";
 import type { Report } from "../bindings/Report";
 import type { ReportPeriod } from "../bindings/ReportPeriod";
 import type { RestoreReport } from "../bindings/RestoreReport";
+import type { SenderStatus } from "../bindings/SenderStatus";
 import type { Role } from "../bindings/Role";
 import type { Setting } from "../bindings/Setting";
 import type { SlotView } from "../bindings/SlotView";
@@ -107,9 +107,11 @@ export const saveClinicSettings = (seen: ClinicSettings, settings: ClinicSetting
 export const listSettings = () => call<Setting[]>("list_settings");
 export const saveSetting = (key: string, value: string) =>
   call<Setting>("save_setting", { key, value });
-export const otpSender = () => call<OtpSender>("otp_sender");
-export const saveOtpSender = (sender: OtpSender) =>
-  call<OtpSender>("save_otp_sender", { sender });
+/** This PC's senders file, what it describes, the clinic's choice and the one in use. */
+export const otpSender = () => call<SenderStatus>("otp_sender");
+/** Chooses one of this PC's senders by name (`null`: the senders file's default). */
+export const saveOtpSender = (sender: string | null) =>
+  call<SenderStatus>("save_otp_sender", { sender });
 
 // Audit, metrics, outbox, logs
 export const listAudit = (filter: AuditFilter) => call<AuditEvent[]>("list_audit", { filter });

@@ -2,11 +2,11 @@
 import type { OtpRequested } from "./OtpRequested";
 
 /**
- * A queued passcode and how many tries it allows.
+ * A requested passcode, whether the sender sent it, and how many tries it allows.
  */
 export type PasscodeSent = { 
 /**
- * The queued message.
+ * The request; `requested.sent` is true only when the sender said so.
  */
 requested: OtpRequested, 
 /**
