@@ -4,7 +4,7 @@
 use frontdesk_e2e::{Clinic, Locator};
 
 use crate::seed::{self, ADMIN};
-use crate::steps::{click, fill, sign_in, text};
+use crate::steps::{click, click_button, fill, sign_in, text};
 
 /// Opens Admin and the tab `id` (staff, settings, schedule, audit, metrics, backups,
 /// reports, exports).
@@ -160,6 +160,76 @@ async fn restoring_a_backup_brings_back_the_clinic_as_it_was_and_the_desk_keeps_
         !found.contains("Zoe"),
         "the patient entered after the backup is gone after the restore, got {found:?}"
     );
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn a_backup_frontdesk_did_not_write_with_an_extra_admin_is_restored_only_after_its_warnings()
+{
+    let Some(clinic) = Clinic::for_test("restore_foreign_backup") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    let taken = seed::run(&clinic, &["backup"])["file"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // a file from elsewhere: a copy someone changed, with an admin of their own,
+    // named like a newer backup so it heads the list
+    let foreign = std::path::Path::new(&taken).with_file_name("frontdesk-20991231-235959.sqlite3");
+    std::fs::copy(&taken, &foreign).unwrap();
+    seed::run_on(
+        &foreign,
+        &[
+            "staff",
+            "add",
+            "--username",
+            "mallory",
+            "--name",
+            "Mallory",
+            "--role",
+            "ADMIN",
+        ],
+    );
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    admin_tab(&desk, "backups").await;
+    desk.wait_for_text(".backup-table", "frontdesk-20991231-235959")
+        .await;
+    click(&desk, ".backup-table tbody tr:first-child .restore-backup").await;
+    desk.wait_for_text(".restore-foreign", "did not write this file")
+        .await;
+    desk.wait_for_text(".restore-staff-change", "mallory").await;
+    desk.screenshot("a_foreign_backup_with_an_extra_admin_shows_its_warnings")
+        .await;
+    click_button(&desk, ".restore-confirm", "Cancel").await;
+    crate::steps::wait_gone(&desk, ".restore-confirm").await;
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_answers_who_saw_a_patient() {
+    let Some(clinic) = Clinic::for_test("who_saw_a_patient") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    let patient = seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    click(&desk, "[data-testid=rail-patients]").await;
+    fill(&desk, "#patient-search", "Anna").await;
+    desk.wait_for_text(".patient-result", "Anna Alt").await;
+    click(&desk, ".patient-result").await;
+    admin_tab(&desk, "audit").await;
+    crate::steps::select(&desk, "#audit-entity", "patient").await;
+    fill(&desk, "#audit-entity-id", &patient.to_string()).await;
+    let rows = desk.wait_for_text(".audit-table", "patient.view").await;
+    assert!(
+        rows.contains(&format!("patient #{patient}")),
+        "the record view is listed for patient #{patient}: {rows:?}"
+    );
+    desk.screenshot("the_audit_log_answers_who_saw_a_patient")
+        .await;
     desk.close().await;
 }
 

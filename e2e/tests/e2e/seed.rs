@@ -19,15 +19,24 @@ fn cli() -> PathBuf {
 /// makes that account, with its password as the new one) and returns its JSON
 /// answer.
 pub fn run(clinic: &Clinic, args: &[&str]) -> Value {
+    run_on(clinic.db_path(), args)
+}
+
+/// [`run`] on the database file `db` (e.g. a copy of a backup).
+pub fn run_on(db: &std::path::Path, args: &[&str]) -> Value {
     let out = Command::new(cli())
         .arg("--db")
-        .arg(clinic.db_path())
+        .arg(db)
         .arg("--json")
         .args(args)
         .env("FRONTDESK_USER", ADMIN.0)
         .env("FRONTDESK_PASSWORD", ADMIN.1)
         .env("FRONTDESK_NEW_PASSWORD", ADMIN.1)
-        .env("FRONTDESK_SENDERS_FILE", clinic.senders_file())
+        // the clinic's test PC's senders file, beside its database (Clinic::senders_file)
+        .env(
+            "FRONTDESK_SENDERS_FILE",
+            db.with_file_name("senders").join("senders.toml"),
+        )
         .output()
         .expect("the frontdesk CLI runs (cargo build --workspace builds it)");
     assert!(

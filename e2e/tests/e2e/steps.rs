@@ -103,3 +103,12 @@ pub async fn wait_gone(desk: &Desk, css: &str) {
 pub async fn text(desk: &Desk, css: &str) -> String {
     desk.wait_for(css).await.text().await.unwrap()
 }
+
+/// Chooses the option with `value` in the `<select>` matched by `css`.
+pub async fn select(desk: &Desk, css: &str, value: &str) {
+    desk.wait_for(css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
