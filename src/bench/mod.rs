@@ -19,6 +19,7 @@ mod long_jobs;
 mod passcodes;
 mod scale;
 mod setup;
+mod signin;
 mod worker;
 
 use std::path::PathBuf;
@@ -261,6 +262,8 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     rows.insert(0, floor_row);
     rows.extend(single);
     rows.push(floor::booking_body(&clinic, opts.single_ops())?);
+    progress("sign-in checks: wrong password and unknown username");
+    rows.extend(signin::checks(opts.quick)?);
 
     for threads in [8, 32] {
         progress(&format!("{threads} threads, distinct slots"));
