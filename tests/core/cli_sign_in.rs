@@ -733,3 +733,81 @@ fn check_help_and_the_set_up_of_an_empty_clinic_stay_open() {
         "who named the clinic, twice"
     );
 }
+
+#[test]
+fn the_measuring_tools_stay_open_but_only_on_their_own_databases() {
+    let Setup { c, .. } = setup();
+    let db = c.path();
+    let before = (
+        last_audit_id(&c),
+        c.count("SELECT count(*) FROM slot"),
+        c.count("SELECT count(*) FROM patient"),
+    );
+    for args in [
+        &[
+            "stress",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--seconds",
+            "1",
+        ][..],
+        &[
+            "stress-worker",
+            "--worker",
+            "0",
+            "--threads",
+            "1",
+            "--millis",
+            "200",
+        ],
+        &[
+            "bench-worker",
+            "--threads",
+            "1",
+            "--millis",
+            "200",
+            "--first-slot",
+            "1",
+            "--slots",
+            "1",
+            "--patient-lo",
+            "1",
+            "--patient-hi",
+            "1",
+        ],
+    ] {
+        refused(
+            &run(fixture::cli_anonymous(&db), args),
+            1,
+            "only on its own test database",
+            &format!("{args:?} on a clinic's database"),
+        );
+    }
+    assert_eq!(
+        (
+            last_audit_id(&c),
+            c.count("SELECT count(*) FROM slot"),
+            c.count("SELECT count(*) FROM patient"),
+        ),
+        before,
+        "nothing was written"
+    );
+    // on a new file of its own, stress needs no sign-in
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("stress.sqlite3");
+    let out = run(
+        fixture::cli_anonymous(&own),
+        &[
+            "stress",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--seconds",
+            "1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

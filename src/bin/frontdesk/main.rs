@@ -26,7 +26,7 @@ mod signin;
 mod staff;
 mod stress;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -195,6 +195,43 @@ fn exit_code(code: ErrorCode) -> u8 {
     }
 }
 
+/// The measuring tools act without a sign-in, so only on their own databases: a
+/// new file, or one without staff accounts (theirs never have any) — never a
+/// clinic's.
+fn only_a_test_database(db: &Path, tool: &str) -> Result<(), Failure> {
+    if !db.exists() {
+        return Ok(());
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(Error::from)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(Error::from)?;
+    let has_staff_table: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'staff'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(Error::from)?;
+    let staff: i64 = if has_staff_table {
+        conn.query_row("SELECT count(*) FROM staff", [], |r| r.get(0))
+            .map_err(Error::from)?
+    } else {
+        0
+    };
+    if staff > 0 {
+        return Err(Failure::Cli(
+            ErrorCode::Forbidden,
+            format!(
+                "`frontdesk {tool}` works only on its own test database, and {} has staff accounts (a clinic's database); leave out --db or name a new file",
+                db.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli, out: Out) -> Result<(), Failure> {
     let Cli {
         db,
@@ -206,14 +243,25 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
     let command = match command {
         // the measuring tools make their own databases (stress may take --db)
         Command::Bench(a) => return Ok(bench::bench(a, out)?),
-        Command::Stress(a) => return Ok(stress::stress(a, db, out)?),
+        Command::Stress(a) => {
+            if let Some(db) = &db {
+                only_a_test_database(db, "stress")?;
+            }
+            return Ok(stress::stress(a, db, out)?);
+        }
         other => other,
     };
     let path = db.unwrap_or_else(frontdesk::db::default_path);
     let command = match command {
         // workers open the file themselves, with their own write path
-        Command::BenchWorker(a) => return Ok(bench::worker(a, &path)?),
-        Command::StressWorker(a) => return Ok(stress::worker(a, &path)?),
+        Command::BenchWorker(a) => {
+            only_a_test_database(&path, "bench-worker")?;
+            return Ok(bench::worker(a, &path)?);
+        }
+        Command::StressWorker(a) => {
+            only_a_test_database(&path, "stress-worker")?;
+            return Ok(stress::worker(a, &path)?);
+        }
         other => other,
     };
     // checked before anything is opened or created
