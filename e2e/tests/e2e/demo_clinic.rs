@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use frontdesk_e2e::{Clinic, Locator};
 
-use crate::steps::{sign_in, text};
+use crate::steps::{show_a_day_with_slots, sign_in, text};
 
 #[tokio::test]
 async fn the_demo_clinic_opens_on_a_busy_day_view() {
@@ -24,8 +24,7 @@ async fn the_demo_clinic_opens_on_a_busy_day_view() {
 
     let signing_in = Instant::now();
     sign_in(&desk, "admin", &password).await;
-    desk.wait_for("[data-testid=day-grid] [data-testid=status]")
-        .await;
+    show_a_day_with_slots(&desk).await;
     eprintln!(
         "timing: app start to login screen {:?}; sign-in to a filled day view {:?}; \
          cold start to an interactive day view {:?}",

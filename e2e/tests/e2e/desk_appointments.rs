@@ -3,7 +3,7 @@
 
 use frontdesk_e2e::{Clinic, Locator};
 
-use crate::steps::{click, click_button, fill, sign_in, text};
+use crate::steps::{click, click_button, fill, sign_in, text, wait_day_loaded};
 
 #[tokio::test]
 async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
@@ -13,12 +13,12 @@ async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
     let desk = clinic.open_desk_with_args(&["--demo"]).await;
     let password = text(&desk, "[data-testid=demo-password-admin]").await;
     sign_in(&desk, "admin", &password).await;
-    desk.wait_for("[data-testid=day-grid]").await;
-    // tomorrow: every slot is still in the future
+    // tomorrow: every slot is still in the future (today's may all be over, and
+    // the demo has none left to show after hours)
     click(&desk, "nav.date-nav button[aria-label^='Next day']").await;
     desk.wait_for("[data-testid=day-grid] [data-testid=status]")
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_day_loaded(&desk).await;
 
     // a pending appointment moves to the first free slot
     let taken = desk
@@ -85,11 +85,11 @@ async fn a_weekly_series_books_what_is_free_and_lists_the_skipped_dates() {
     let desk = clinic.open_desk_with_args(&["--demo"]).await;
     let password = text(&desk, "[data-testid=demo-password-desk]").await;
     sign_in(&desk, "desk", &password).await;
-    desk.wait_for("[data-testid=day-grid]").await;
+    // tomorrow, whose slots are all ahead whatever the time of day
     click(&desk, "nav.date-nav button[aria-label^='Next day']").await;
     desk.wait_for("[data-testid=day-grid] [data-testid=status]")
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_day_loaded(&desk).await;
     click(&desk, "[data-testid=slot].free").await;
     fill(
         &desk,

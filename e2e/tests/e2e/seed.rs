@@ -126,11 +126,16 @@ pub fn book(clinic: &Clinic, slot: i64, patient: i64) -> (i64, i64) {
 
 /// Tomorrow's date in UTC, `YYYY-MM-DD`.
 pub fn tomorrow() -> String {
+    in_days(1)
+}
+
+/// The date `n` days from today in UTC, `YYYY-MM-DD`.
+pub fn in_days(n: i64) -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-        + 86_400;
+        + n * 86_400;
     civil(secs.div_euclid(86_400))
 }
 

@@ -42,21 +42,54 @@ pub async fn click_button(desk: &Desk, scope: &str, label: &str) {
     }
 }
 
-/// Whether any button below `scope` has `label` in its text right now.
-pub async fn has_button(desk: &Desk, scope: &str, label: &str) -> bool {
-    let Ok(buttons) = desk
+/// The labels of the buttons below `scope` right now. The scope must be on the
+/// page (waited for, then a failure): "no such button" is never the answer for a
+/// missing panel.
+pub async fn button_labels(desk: &Desk, scope: &str) -> Vec<String> {
+    desk.wait_for(scope).await;
+    let buttons = desk
         .client()
         .find_all(Locator::Css(&format!("{scope} button")))
         .await
-    else {
-        return false;
-    };
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: cannot list the buttons under {scope:?}: {e}",
+                desk.name()
+            )
+        });
+    let mut labels = Vec::new();
     for b in buttons {
-        if b.text().await.is_ok_and(|t| t.contains(label)) {
-            return true;
-        }
+        labels.push(b.text().await.unwrap_or_else(|e| {
+            panic!("{}: cannot read a button under {scope:?}: {e}", desk.name())
+        }));
     }
-    false
+    labels
+}
+
+/// Waits until the day grid shows the day the header names (after moving to
+/// another day the grid keeps the old day until the new one has loaded).
+pub async fn wait_day_loaded(desk: &Desk) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let header = text(desk, "[data-testid=current-date]").await;
+        let grid = desk
+            .wait_for("[data-testid=day-grid]")
+            .await
+            .attr("aria-label")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if !header.is_empty() && grid == format!("Slots on {header}") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: the grid shows {grid:?}, the header {header:?}",
+            desk.name()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Signs in on the login screen and waits for the signed-in frame.
@@ -111,4 +144,38 @@ pub async fn select(desk: &Desk, css: &str, value: &str) {
         .select_by_value(value)
         .await
         .unwrap();
+}
+
+/// Shows a day with slots: today, or — after hours, when the demo clinic's
+/// slots of today are over and were never made — tomorrow.
+pub async fn show_a_day_with_slots(desk: &Desk) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let grid = desk
+            .client()
+            .find_all(Locator::Css("[data-testid=day-grid] [data-testid=status]"))
+            .await
+            .is_ok_and(|v| !v.is_empty());
+        if grid {
+            return;
+        }
+        let empty = desk
+            .client()
+            .find_all(Locator::Css("[data-testid=day-empty]"))
+            .await
+            .is_ok_and(|v| !v.is_empty());
+        if empty {
+            click(desk, "nav.date-nav button[aria-label^='Next day']").await;
+            desk.wait_for("[data-testid=day-grid] [data-testid=status]")
+                .await;
+            wait_day_loaded(desk).await;
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: neither a day grid nor an empty day is shown",
+            desk.name()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
