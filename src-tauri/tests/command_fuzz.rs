@@ -666,7 +666,7 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
         (
             "save_otp_sender",
             Admin,
-            json!({"sender": {"program": null, "args": []}}),
+            json!({"sender": null}),
         ),
         ("list_outbox", Admin, json!({})),
         ("deliver_outbox", SignedIn, json!({})),
