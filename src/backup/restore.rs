@@ -116,7 +116,8 @@ pub(crate) fn restore_with(
         // cleared now (check skips a cleared anchor), it is set again by
         // record_restore, or by the next saved write if the restore is cut off
         let seal = Seal::open(&restoring, keys)?;
-        seal.anchor.reset(seal.keyed_from, 0, "cleared-for-restore")?;
+        seal.anchor
+            .reset(seal.keyed_from, 0, "cleared-for-restore")?;
         drop(seal);
         std::fs::rename(&restoring, db).map_err(|e| {
             Error::Internal(format!("cannot move the restored database into place: {e}"))
@@ -261,7 +262,14 @@ fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
 /// Settings that run a program or move data: a restore never takes them from the
 /// backup, it keeps this computer's (a hostile backup could name a program to run
 /// or a folder to copy the data to).
-const THIS_COMPUTERS_SETTINGS: &[&str] = &["otp.sender", "otp.sender_args", "backup.folder"];
+/// (`otp.sender_name` only picks among this PC's senders file, but the choice is
+/// this PC's too; the old `otp.sender*` keys named a program.)
+const THIS_COMPUTERS_SETTINGS: &[&str] = &[
+    "otp.sender_name",
+    "otp.sender",
+    "otp.sender_args",
+    "backup.folder",
+];
 
 /// This computer's values of [`THIS_COMPUTERS_SETTINGS`] (none without a database).
 fn this_computers_settings(db: &Path) -> Result<Vec<(String, String)>> {

@@ -147,6 +147,9 @@ impl Writer {
         // commits only write the WAL; `run` makes them durable with a shared fsync
         // of the WAL outside the lock (see `GroupSync` and the module docs)
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // what is deleted or overwritten (an erased passcode message) is zeroed in
+        // the page, not left in free space for a file reader to find
+        conn.pragma_update(None, "secure_delete", true)?;
         let wal_path = crate::db::sibling(path, "-wal");
         // the WAL exists while any connection that has read is open (this one now)
         let wal = File::open(&wal_path).map_err(|e| {

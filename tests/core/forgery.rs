@@ -338,7 +338,8 @@ fn a_restore_keeps_this_computers_sender_and_backup_folder() {
         &c,
         "settings",
         "UPDATE setting SET value = '/tmp/elsewhere' WHERE key = 'backup.folder';
-         INSERT OR REPLACE INTO setting (key, value) VALUES ('otp.sender', '/bin/sh');",
+         INSERT OR REPLACE INTO setting (key, value) VALUES ('otp.sender', '/bin/sh');
+         INSERT OR REPLACE INTO setting (key, value) VALUES ('otp.sender_name', 'theirs');",
     );
     let db = c.path();
     let clock = c.clock.clone();
@@ -349,7 +350,7 @@ fn a_restore_keeps_this_computers_sender_and_backup_folder() {
     let settings: Vec<(String, String)> = desk
         .read(|conn| {
             let mut s = conn.prepare(
-                "SELECT key, value FROM setting WHERE key IN ('backup.folder', 'otp.sender') ORDER BY key",
+                "SELECT key, value FROM setting WHERE key IN ('backup.folder', 'otp.sender', 'otp.sender_name') ORDER BY key",
             )?;
             let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -361,7 +362,7 @@ fn a_restore_keeps_this_computers_sender_and_backup_folder() {
             "backup.folder".to_string(),
             folder.to_str().unwrap().to_string()
         )],
-        "this computer's backup folder stays, and no sender comes from the backup"
+        "this computer's backup folder stays, and neither a sender nor a sender choice comes from the backup"
     );
     drop(dir);
 }
