@@ -663,11 +663,7 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             json!({"key": "clinic.name", "value": "Access Clinic"}),
         ),
         ("otp_sender", Admin, json!({})),
-        (
-            "save_otp_sender",
-            Admin,
-            json!({"sender": null}),
-        ),
+        ("save_otp_sender", Admin, json!({"sender": null})),
         ("list_outbox", Admin, json!({})),
         ("deliver_outbox", SignedIn, json!({})),
         ("list_audit", Admin, json!({"filter": {}})),
