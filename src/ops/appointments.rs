@@ -272,3 +272,77 @@ impl Frontdesk {
         self.read(|c| Ok(appointments::list(c, filter)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The second line of defence on its own: what the unique index's refusal
+    //! becomes when the in-transaction check did not see the other booking.
+
+    use super::*;
+    use crate::{Actor, NewPatient, OpenOptions, SlotMode};
+
+    #[test]
+    fn the_unique_index_s_refusal_is_slot_taken_and_no_other_error_is() {
+        let dir = crate::bench::temp_dir("double-booking").unwrap();
+        let desk = Frontdesk::open(&dir.path.join("d.sqlite3"), OpenOptions::default()).unwrap();
+        let admin = Actor::local_admin();
+        let doctor = desk.add_doctor(&admin, "Dr. Index", "GP").unwrap().id;
+        let start = desk.now() + 3600;
+        let slot = desk
+            .add_slot(&admin, doctor, start, start + 1800, SlotMode::InPerson)
+            .unwrap()
+            .id;
+        let patient = desk
+            .add_patient(
+                &admin,
+                &NewPatient {
+                    name: "Ann Index".into(),
+                    phone: "+4915123456789".into(),
+                    ..NewPatient::default()
+                },
+            )
+            .unwrap()
+            .id;
+        desk.book(
+            &admin,
+            &BookRequest {
+                slot_id: slot,
+                patient_id: patient,
+                reason: String::new(),
+            },
+        )
+        .unwrap();
+        let empty_slot = desk
+            .add_slot(
+                &admin,
+                doctor,
+                start + 1800,
+                start + 3600,
+                SlotMode::InPerson,
+            )
+            .unwrap()
+            .id;
+        let new = |slot_id, patient_id| NewAppointment {
+            slot_id,
+            doctor_id: doctor,
+            patient_id,
+            reason: "",
+            overbooked: false,
+            actor: "test",
+            now: start - 3600,
+        };
+        let outcome = desk.write("test.insert", |tx| {
+            let raw = appointments::insert(tx, &new(slot, patient)).expect_err("the index refuses");
+            assert!(is_double_booking(&raw), "{raw:?}");
+            // a foreign key refusal (no such patient) is something else
+            let other =
+                insert_appointment(tx, &new(empty_slot, 999_999)).expect_err("no such patient");
+            assert!(!matches!(other, Error::SlotTaken), "{other:?}");
+            Ok(insert_appointment(tx, &new(slot, patient)))
+        });
+        assert!(
+            matches!(outcome, Ok(Err(Error::SlotTaken))),
+            "the index's refusal reaches the desk as SlotTaken: {outcome:?}"
+        );
+    }
+}

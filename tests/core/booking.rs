@@ -504,3 +504,59 @@ fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking() 
     );
     c.assert_check();
 }
+
+#[test]
+fn a_slot_is_taken_exactly_while_its_appointment_occupies_it_and_final_statuses_lead_nowhere() {
+    use AppointmentStatus::*;
+    let c = Clinic::new();
+    let d = c.doctor("Dr. States");
+    let p = c.patient("Ann", "0151 2345 6789");
+    let q = c.patient("Bo", "0151 2345 6790");
+    // a path through the state machine to every status
+    let paths: [&[AppointmentStatus]; 6] = [
+        &[],
+        &[Confirmed],
+        &[Confirmed, Arrived],
+        &[Confirmed, Arrived, Completed],
+        &[Cancelled],
+        &[Confirmed, NoShow],
+    ];
+    let mut reached = Vec::new();
+    for path in paths {
+        let s = c.slots(d, 1)[0];
+        let mut a = c.desk.book(&c.admin(), &req(s, p)).unwrap();
+        for to in path {
+            a = c
+                .desk
+                .change_status(&c.admin(), a.id, a.version, *to, "on the way")
+                .unwrap();
+        }
+        let status = a.status;
+        reached.push(status);
+        let again = c.desk.book(&c.admin(), &req(s, q));
+        assert_eq!(
+            matches!(again, Err(ref e) if e.code() == ErrorCode::SlotTaken),
+            status.occupies_slot(),
+            "a {status} appointment occupies its slot exactly when the model says so: {again:?}"
+        );
+        assert_eq!(
+            status.is_final(),
+            AppointmentStatus::ALL
+                .iter()
+                .all(|t| !status.can_become(*t)),
+            "{status} is final exactly when no status can follow it"
+        );
+        if status.is_final() {
+            for to in AppointmentStatus::ALL {
+                let refused = c
+                    .desk
+                    .change_status(&c.admin(), a.id, a.version, to, "again");
+                assert!(
+                    refused.is_err(),
+                    "a {status} appointment never becomes {to}: {refused:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(reached, AppointmentStatus::ALL, "every status was reached");
+}
