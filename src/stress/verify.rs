@@ -202,9 +202,10 @@ fn snapshot(c: &Connection, area: &Area, base: &Baseline) -> rusqlite::Result<Sn
         format!("SELECT count(*) FROM outbox WHERE id > ?1 AND phone IN ({phones})"),
         base.outbox_after,
     )?;
-    let phones_with_two_codes = one(
-        format!("SELECT count(*) FROM (SELECT phone FROM otp_code WHERE phone IN ({phones}) AND ?1 = ?1 GROUP BY phone HAVING count(*) > 1)"),
-        0,
+    let phones_with_two_codes = c.query_row(
+        &format!("SELECT count(*) FROM (SELECT phone FROM otp_code WHERE phone IN ({phones}) GROUP BY phone HAVING count(*) > 1)"),
+        [],
+        |r| r.get(0),
     )?;
     let unverified_phones = c
         .prepare(&format!(
