@@ -24,7 +24,9 @@ async fn a_receptionist_books_a_slot_without_the_mouse() {
     let desk = clinic.open_desk_with_args(&["--demo"]).await;
     let password = text(&desk, "[data-testid=demo-password-desk]").await;
     sign_in(&desk, "desk", &password).await;
-    desk.wait_for("[data-testid=day-grid]").await;
+    // today has loaded: its grid, or none once the demo's hours (08–16) are over
+    desk.wait_for("[data-testid=day-grid], [data-testid=day-empty]")
+        .await;
     let today = text(&desk, "[data-testid=current-date]").await;
 
     // → shows tomorrow (every slot there is in the future)
@@ -107,7 +109,9 @@ async fn the_top_bar_search_opens_the_patients_screen_with_the_results() {
     let desk = clinic.open_desk_with_args(&["--demo"]).await;
     let password = text(&desk, "[data-testid=demo-password-desk]").await;
     sign_in(&desk, "desk", &password).await;
-    desk.wait_for("[data-testid=day-grid]").await;
+    // today has loaded: its grid, or none once the demo's hours (08–16) are over
+    desk.wait_for("[data-testid=day-grid], [data-testid=day-empty]")
+        .await;
     desk.find("body").await;
     press(&desk, "/").await;
     let focused = desk.client().active_element().await.unwrap();
