@@ -59,10 +59,8 @@ fn named(action: Action) -> String {
     let name = format!("{action:?}");
     let last = name
         .char_indices()
-        .filter(|(_, c)| c.is_uppercase())
-        .map(|(i, _)| i)
-        .last()
-        .unwrap_or(0);
+        .rfind(|(_, c)| c.is_uppercase())
+        .map_or(0, |(i, _)| i);
     name[last..].to_lowercase()
 }
 
