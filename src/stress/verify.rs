@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 use super::journal::{parse_label, Entry};
 use super::Area;
@@ -225,25 +225,33 @@ fn snapshot(c: &Connection, area: &Area, base: &Baseline) -> rusqlite::Result<Sn
 }
 
 /// Every success in `journal` (of a worker just killed, while others still run) is
-/// in the database: the history row under its name has its status and slot.
+/// in the database: the history row under its name has its status and slot. One
+/// pass over the history (the actor column has no index).
 fn successes_present(conn: &Connection, journal: &[Entry]) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let mut by_name = conn.prepare(
-        "SELECT appointment_id, to_status, to_slot_id FROM appointment_status_history WHERE actor = ?1",
+    let wanted: HashMap<String, &Entry> = journal
+        .iter()
+        .filter(|e| e.ok() && e.is_appointment_op())
+        .map(|e| (e.label(), e))
+        .collect();
+    let mut found: HashMap<String, Vec<(i64, String, Option<i64>)>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT appointment_id, to_status, to_slot_id, actor FROM appointment_status_history
+          WHERE actor LIKE 'stress w%'",
     )?;
-    for e in journal.iter().filter(|e| e.ok() && e.is_appointment_op()) {
-        let rows: Vec<(i64, String, Option<i64>)> = by_name
-            .query_map(params![e.label()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let what = format!(
-            "{} of appointment {:?} ({})",
-            e.op,
-            e.appointment,
-            e.label()
-        );
-        match rows.as_slice() {
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let actor: String = r.get(3)?;
+        if wanted.contains_key(&actor) {
+            found
+                .entry(actor)
+                .or_default()
+                .push((r.get(0)?, r.get(1)?, r.get(2)?));
+        }
+    }
+    for (label, e) in &wanted {
+        let what = format!("{} of appointment {:?} ({label})", e.op, e.appointment);
+        match found.get(label).map(Vec::as_slice).unwrap_or(&[]) {
             [] => out.push(format!("{what} reported committed but missing")),
             [(id, status, slot)] => {
                 if Some(*id) != e.appointment {
