@@ -560,3 +560,36 @@ fn a_slot_is_taken_exactly_while_its_appointment_occupies_it_and_final_statuses_
     }
     assert_eq!(reached, AppointmentStatus::ALL, "every status was reached");
 }
+
+#[test]
+fn the_appointment_list_shows_a_booking_under_its_filters_and_not_under_others() {
+    use frontdesk::store::appointments::AppointmentFilter;
+    let c = Clinic::new();
+    let d = c.doctor("Dr. List");
+    let s = c.slots(d, 1)[0];
+    let p = c.patient("Ann", "0151 2345 6789");
+    let a = c.desk.book(&c.receptionist(), &req(s, p)).unwrap();
+    let ids = |f: AppointmentFilter| -> Vec<i64> {
+        c.desk
+            .list_appointments(&c.receptionist(), &f)
+            .unwrap()
+            .into_iter()
+            .map(|x| x.id)
+            .collect()
+    };
+    assert_eq!(ids(AppointmentFilter::default()), [a.id]);
+    assert_eq!(
+        ids(AppointmentFilter {
+            status: Some(AppointmentStatus::Pending),
+            doctor_id: Some(d),
+            patient_id: Some(p),
+            ..Default::default()
+        }),
+        [a.id]
+    );
+    assert!(ids(AppointmentFilter {
+        status: Some(AppointmentStatus::Confirmed),
+        ..Default::default()
+    })
+    .is_empty());
+}
