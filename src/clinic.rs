@@ -169,6 +169,18 @@ pub fn normalize_phone(input: &str, country: &str) -> Result<String> {
         )));
     }
     let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // read through an international call prefix ("00 7 811…" in GB) a number can
+    // pass as valid although its E.164 form does not: only a form that reads back
+    // as itself is accepted, so a stored number always normalises again
+    let again = phonenumber::parse(None, &e164)
+        .ok()
+        .filter(phonenumber::is_valid)
+        .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+    if again.as_deref() != Some(e164.as_str()) {
+        return Err(Error::invalid(format!(
+            "{trimmed:?} is not a valid phone number"
+        )));
+    }
     // E.164 allows at most 15 digits; the metadata accepts some longer German numbers
     if e164.len() > 16 {
         return Err(Error::invalid(format!(

@@ -390,3 +390,18 @@ proptest! {
         prop_assert!(report.ok, "check after arbitrary calls: {:?}", report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_number_dialled_with_the_international_prefix_normalises_to_a_form_that_normalises_again() {
+    // found by the property test above (input "0078110000000", clinic in GB):
+    // accepted as "+78110000000", which was then refused as not a valid number
+    for (input, country) in [("0078110000000", "GB"), ("0049 151 23456789", "GB")] {
+        if let Ok(e164) = normalize_phone(input, country) {
+            assert_eq!(
+                normalize_phone(&e164, country).ok(),
+                Some(e164.clone()),
+                "{input:?} in {country} became {e164}, which must read back the same"
+            );
+        }
+    }
+}
