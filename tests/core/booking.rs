@@ -593,3 +593,28 @@ fn the_appointment_list_shows_a_booking_under_its_filters_and_not_under_others()
     })
     .is_empty());
 }
+
+#[test]
+fn blocking_and_unblocking_a_slot_is_audited_once_per_change_and_not_when_nothing_changes() {
+    let c = Clinic::new();
+    let s = c.slots(c.doctor("Dr. Block"), 1)[0];
+    let audited = |action: &str| {
+        c.count(&format!(
+            "SELECT count(*) FROM audit_event WHERE action = '{action}' AND entity_id = {s}"
+        ))
+    };
+    for (blocked, block_rows, unblock_rows) in [
+        (true, 1, 0),
+        (true, 1, 0), // already blocked: nothing changed, nothing audited
+        (false, 1, 1),
+        (false, 1, 1),
+    ] {
+        let slot = c.desk.set_slot_blocked(&c.admin(), s, blocked).unwrap();
+        assert_eq!(slot.blocked, blocked);
+        assert_eq!(
+            (audited("slot.block"), audited("slot.unblock")),
+            (block_rows, unblock_rows),
+            "after setting blocked = {blocked}"
+        );
+    }
+}
