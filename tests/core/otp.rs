@@ -835,3 +835,101 @@ fn the_command_line_sends_at_once_with_this_pcs_sender_and_verifies() {
         "a sender that failed is never reported as sent: {status} {json} {err}"
     );
 }
+
+#[test]
+fn wrong_passcodes_say_how_many_attempts_are_left_and_the_last_says_none() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    let bad = wrong(&c.last_code(E164));
+    let mut said = Vec::new();
+    for _ in 0..5 {
+        match c.desk.verify_otp(&cli, PHONE, &bad) {
+            Err(Error::Invalid(m)) => said.push(m),
+            other => panic!("a wrong code is refused, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        said,
+        [
+            "wrong passcode; 4 attempt(s) left",
+            "wrong passcode; 3 attempt(s) left",
+            "wrong passcode; 2 attempt(s) left",
+            "wrong passcode; 1 attempt(s) left",
+            "wrong passcode; no attempts left, request a new one",
+        ]
+    );
+}
+
+#[test]
+fn the_request_log_keeps_an_hour_and_the_attempt_log_a_day() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    let _ = c.desk.verify_otp(&cli, PHONE, &wrong(&c.last_code(E164)));
+    assert_eq!(c.count("SELECT count(*) FROM otp_request"), 1);
+    assert_eq!(c.count("SELECT count(*) FROM otp_attempt"), 1);
+    // an hour later the next request prunes the old one
+    c.clock.advance(3601);
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    assert_eq!(
+        c.count("SELECT count(*) FROM otp_request"),
+        1,
+        "requests older than an hour are pruned by the next one"
+    );
+    // a day after the first attempt the next attempt prunes it
+    c.clock.advance(23 * 3600);
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    let _ = c.desk.verify_otp(&cli, PHONE, &wrong(&c.last_code(E164)));
+    assert_eq!(
+        c.count("SELECT count(*) FROM otp_attempt"),
+        1,
+        "attempts older than a day are pruned by the next one"
+    );
+}
+
+#[test]
+fn a_request_expires_neither_a_queued_message_whose_code_is_live_nor_one_a_desk_is_sending() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    let now = c.desk.now();
+    c.desk
+        .write("test.outbox", |tx| {
+            // waiting to be sent, its code still live
+            tx.execute(
+                "INSERT INTO outbox (phone, body, status, created_at) VALUES (?1, 'Your passcode is 111111.', 'QUEUED', ?2)",
+                rusqlite::params![E164, now],
+            )?;
+            // old, but taken over by a desk that is sending it right now
+            tx.execute(
+                "INSERT INTO outbox (phone, body, status, claimed_at, claim_token, created_at)
+                 VALUES (?1, 'Your passcode is 222222.', 'SENDING', ?2, 'another-desk', ?3)",
+                rusqlite::params![E164, now - 10, now - 400],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    c.desk.request_otp(&cli, "0151 2345 6780").unwrap();
+    let left: Vec<(String, String)> = c
+        .desk
+        .read(|conn| {
+            let mut st =
+                conn.prepare("SELECT status, body FROM outbox WHERE phone = ?1 ORDER BY id")?;
+            let rows = st
+                .query_map([E164], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .unwrap();
+    assert_eq!(
+        left,
+        [
+            ("QUEUED".to_string(), "Your passcode is 111111.".to_string()),
+            (
+                "SENDING".to_string(),
+                "Your passcode is 222222.".to_string()
+            ),
+        ],
+        "neither message was given up"
+    );
+}
