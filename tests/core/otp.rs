@@ -672,6 +672,7 @@ fn the_sweep_sends_what_a_stopped_desk_left_and_erases_it() {
         })
         .unwrap();
     let r = c.desk.deliver_outbox(&cli).unwrap();
+    assert!(r.sender_configured, "this PC has a sender: {r:?}");
     assert_eq!(r.sent, 0, "a claim still fresh is left to its desk: {r:?}");
     c.clock.advance(121);
     let r = c.desk.deliver_outbox(&cli).unwrap();
@@ -859,6 +860,11 @@ fn wrong_passcodes_say_how_many_attempts_are_left_and_the_last_says_none() {
             "wrong passcode; no attempts left, request a new one",
         ]
     );
+    let sixth = c.desk.verify_otp(&cli, PHONE, &bad);
+    assert!(
+        matches!(&sixth, Err(Error::Invalid(m)) if m == "too many wrong passcodes; request a new one"),
+        "the code is used up (not expired): {sixth:?}"
+    );
 }
 
 #[test]
@@ -931,5 +937,61 @@ fn a_request_expires_neither_a_queued_message_whose_code_is_live_nor_one_a_desk_
             ),
         ],
         "neither message was given up"
+    );
+}
+
+#[test]
+fn a_request_for_one_phone_leaves_another_phone_s_live_code_alone_and_drops_long_dead_ones() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    const OTHER: &str = "0151 2345 6780";
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    let code = c.last_code(E164);
+    c.clock.advance(60);
+    c.desk.request_otp(&cli, OTHER).unwrap();
+    c.desk
+        .verify_otp(&cli, PHONE, &code)
+        .expect("the first phone's code is still live after a request for another phone");
+    // the other phone's code expires and lies dead for over an hour: the next
+    // request (for any phone) drops it
+    c.clock.advance(2 * 3600);
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    assert_eq!(
+        c.count("SELECT count(*) FROM otp_code"),
+        1,
+        "only the new code is kept"
+    );
+}
+
+#[test]
+fn desks_verifying_one_code_at_once_verify_it_once() {
+    let c = Clinic::new();
+    c.patient("Anna Weber", PHONE);
+    let cli = Actor::local_admin();
+    c.desk.request_otp(&cli, PHONE).unwrap();
+    let code = c.last_code(E164);
+    let desks: Vec<_> = (0..4).map(|_| c.reopen()).collect();
+    let start = std::sync::Barrier::new(desks.len());
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = desks
+            .iter()
+            .map(|d| {
+                let (start, code, cli) = (&start, &code, &cli);
+                s.spawn(move || {
+                    start.wait();
+                    d.verify_otp(cli, PHONE, code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let verified = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        verified, 1,
+        "one desk verifies the code, the others are told it was used: {results:?}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event WHERE action = 'otp.verify'"),
+        1
     );
 }
