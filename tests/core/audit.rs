@@ -250,3 +250,67 @@ fn opening_a_record_exporting_and_printing_are_audited_so_admins_see_who_saw_a_p
     );
     c.assert_check();
 }
+
+/// A log from before the clinic had a key (schema 6): rows chained with plain
+/// SHA-256 over the length-prefixed fields, computed here from that definition.
+fn legacy_log(rows: &[(&str, &str)]) -> rusqlite::Connection {
+    use sha2::{Digest, Sha256};
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE audit_event (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,
+           action TEXT NOT NULL, entity TEXT NOT NULL, entity_id INTEGER, detail TEXT NOT NULL DEFAULT '',
+           prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    )
+    .unwrap();
+    let mut prev = frontdesk::store::audit::GENESIS.to_string();
+    for (i, (action, detail)) in rows.iter().enumerate() {
+        let at = (1_700_000_000 + i as i64).to_string();
+        let entity_id = (i as i64 + 1).to_string();
+        let mut h = Sha256::new();
+        for part in [
+            prev.as_str(),
+            &at,
+            "legacy desk",
+            action,
+            "appointment",
+            &entity_id,
+            detail,
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        let hash = hex::encode(h.finalize());
+        conn.execute(
+            "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, prev_hash, hash)
+             VALUES (?1, 'legacy desk', ?2, 'appointment', ?3, ?4, ?5, ?6)",
+            rusqlite::params![at.parse::<i64>().unwrap(), action, i as i64 + 1, detail, prev, hash],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    conn
+}
+
+#[test]
+fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found() {
+    use frontdesk::store::audit::{verify_chain, ChainFault};
+    let rows = [
+        ("appointment.book", "slot 1"),
+        ("appointment.status", "PENDING -> CONFIRMED"),
+        ("appointment.status", "CONFIRMED -> ARRIVED"),
+    ];
+    let conn = legacy_log(&rows);
+    assert!(
+        matches!(verify_chain(&conn, None, None), Ok(None)),
+        "an intact pre-key log verifies"
+    );
+    conn.execute("UPDATE audit_event SET detail = 'slot 2' WHERE id = 1", [])
+        .unwrap();
+    assert!(
+        matches!(
+            verify_chain(&conn, None, None),
+            Ok(Some(ChainFault::Broken(1)))
+        ),
+        "an edited row is named"
+    );
+}
