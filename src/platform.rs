@@ -104,12 +104,26 @@ pub fn sync_dir(dir: &Path) {
 /// The programs (`name (pid N)`) that have any of `files` open, as far as this
 /// user may see (Linux: `/proc/*/fd`). Catches what SQLite's locks cannot: a
 /// connection that was opened but has not read anything yet holds no lock.
+///
+/// A process that forks holds copies of its parent's descriptors until it runs
+/// the new program (which closes them): for those microseconds a desk starting
+/// a sender, or any program spawning a child, appears to hold the file. So a
+/// holder counts only when it is seen on every one of a few scans 50 ms apart.
 pub fn processes_with_open(files: &[&Path]) -> Vec<String> {
     let ids: Vec<FileId> = files.iter().filter_map(|f| file_id(f)).collect();
     if ids.is_empty() {
         return Vec::new();
     }
-    scan_processes(&ids)
+    let mut holders = scan_processes(&ids);
+    for _ in 0..4 {
+        if holders.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let again = scan_processes(&ids);
+        holders.retain(|h| again.contains(h));
+    }
+    holders
 }
 
 #[cfg(target_os = "linux")]
@@ -178,6 +192,30 @@ mod tests {
                 .iter()
                 .any(|p| p.contains(&format!("pid {}", std::process::id()))),
             "this process holds it: {found:?}"
+        );
+    }
+
+    /// The descriptors a forked child holds until it runs its program.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_holder_seen_for_a_moment_only_is_not_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        let (opened, wait) = std::sync::mpsc::channel();
+        let path = a.clone();
+        let brief = std::thread::spawn(move || {
+            let held = File::open(&path).unwrap();
+            opened.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(held);
+        });
+        wait.recv().unwrap();
+        let found = processes_with_open(&[&a]);
+        brief.join().unwrap();
+        assert!(
+            found.is_empty(),
+            "a passing holder is not a holder: {found:?}"
         );
     }
 }
