@@ -97,6 +97,11 @@ impl KeyFolder {
         Ok(KeyFolder { dir })
     }
 
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, clinic: &str, suffix: &str) -> PathBuf {
         self.dir.join(format!("{clinic}.{suffix}"))
     }
@@ -126,8 +131,11 @@ impl KeyFolder {
     /// whole to a temporary file first and then linked into place, so another desk
     /// never reads a half-written key.
     pub fn create(&self, clinic: &str) -> Result<(AuditKey, bool)> {
+        self.create_with(clinic, AuditKey::random())
+    }
+
+    fn create_with(&self, clinic: &str, key: AuditKey) -> Result<(AuditKey, bool)> {
         crate::platform::create_private_dir(&self.dir)?;
-        let key = AuditKey::random();
         let path = self.key_path(clinic);
         let temp = self.path(
             clinic,
@@ -155,6 +163,12 @@ impl KeyFolder {
                 self.dir.display()
             ))),
         }
+    }
+
+    /// Keeps `key` (found in the clinic's encrypted database) as the clinic's key,
+    /// unless this computer has one already; returns the key now on disk.
+    pub fn adopt(&self, clinic: &str, key: AuditKey) -> Result<AuditKey> {
+        Ok(self.create_with(clinic, key)?.0)
     }
 
     /// The clinic's anchor file, opened (created 0600 when missing).
@@ -263,6 +277,21 @@ fn damaged() -> Error {
     Error::Unusable("the audit anchor file is damaged".into())
 }
 
+/// The setting that keeps a copy of the audit key inside an encrypted database.
+///
+/// A clinic moving to a new computer with only a backup and its recovery key
+/// must be able to restore and keep sealing its log. Inside an encrypted file the
+/// copy is as safe as the rows it seals: whoever can read it holds the database
+/// key, and could rewrite every row anyway. A plain database never gets one.
+pub(crate) const ESCROW_SETTING: &str = "clinic.audit_key_copy";
+
+/// The audit key kept in the (encrypted) database, if any.
+pub(crate) fn escrowed(conn: &rusqlite::Connection) -> Result<Option<AuditKey>> {
+    Ok(crate::store::settings::get(conn, ESCROW_SETTING)?
+        .as_deref()
+        .and_then(parse_key))
+}
+
 /// What a desk needs to seal the audit log of the database it opened: the
 /// clinic's key (if this computer has it) and its anchor.
 pub struct Seal {
@@ -289,11 +318,27 @@ impl Seal {
             .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| Error::Unusable("the database has no valid clinic id".into()))?;
         let first_sealed = crate::store::audit::first_sealed(&conn)?;
-        let key = match (folder.load(&clinic)?, first_sealed) {
-            (Some(key), _) => Some(key),
-            (None, Some(_)) => None,
-            (None, None) => Some(folder.create(&clinic)?.0),
+        let encrypted = crate::cipher::key_of(db)?.is_some();
+        let escrow = match encrypted {
+            true => escrowed(&conn)?,
+            false => None,
         };
+        let key = match (folder.load(&clinic)?, first_sealed, escrow) {
+            (Some(key), _, _) => Some(key),
+            // a new computer that opened the database with the recovery key
+            (None, _, Some(copy)) => Some(folder.adopt(&clinic, copy)?),
+            (None, Some(_), None) => None,
+            (None, None, None) => Some(folder.create(&clinic)?.0),
+        };
+        if let (true, Some(key)) = (encrypted, &key) {
+            if escrowed(&conn)?.is_none() {
+                // once per database, like a migration; nothing else reads it
+                conn.execute(
+                    "INSERT OR IGNORE INTO setting (key, value) VALUES (?1, ?2)",
+                    [ESCROW_SETTING, &hex::encode(key.0)],
+                )?;
+            }
+        }
         let anchor = folder.anchor(&clinic)?;
         let keyed_from = match anchor.read()? {
             Some(a) => a.keyed_from,

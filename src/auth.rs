@@ -130,11 +130,13 @@ pub enum Action {
     ViewAudit,
     /// Read the contention metrics and reports; export data.
     ViewReports,
+    /// See the recovery key, encrypt the database, change its key.
+    ManageKeys,
 }
 
 impl Action {
     /// Every action (for tests that walk the whole table).
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::ViewSchedule,
         Action::Book,
         Action::Reschedule,
@@ -154,6 +156,7 @@ impl Action {
         Action::ManageBackups,
         Action::ViewAudit,
         Action::ViewReports,
+        Action::ManageKeys,
     ];
 
     /// The permission table (DESIGN §3): admins may do everything; receptionists
@@ -196,6 +199,7 @@ impl Action {
             Action::ManageBackups => "manage backups",
             Action::ViewAudit => "view the audit log",
             Action::ViewReports => "view reports and metrics",
+            Action::ManageKeys => "manage the database keys",
         }
     }
 

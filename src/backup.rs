@@ -18,6 +18,7 @@
 //! **Restore** ([`restore()`], [`verify`]) lives in `backup/restore.rs`, whose docs
 //! walk through why a kill at any moment leaves a whole database.
 
+pub mod convert;
 mod restore;
 mod verify;
 
@@ -33,6 +34,7 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
+pub use convert::{convert, Conversion, ConversionReport};
 pub(crate) use restore::restore_with;
 pub use restore::{restore, RestoreReport};
 pub use verify::{file_sha256, verify, BackupCheck};
@@ -267,6 +269,17 @@ fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
             to.display()
         ))
     })?;
+    // under the database's own key (SQLCipher copies pages only between files with
+    // the same key), so the backup names the key it needs in its first bytes
+    if let Some(key) = src
+        .path()
+        .map(Path::new)
+        .map(crate::cipher::key_of)
+        .transpose()?
+        .flatten()
+    {
+        key.apply(&dst)?;
+    }
     {
         let backup = Backup::new(src, &mut dst)?;
         let deadline = Instant::now() + BACKUP_LOCK_DEADLINE;

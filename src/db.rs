@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use include_dir::{include_dir, Dir};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use rusqlite_migration::Migrations;
 
 use crate::error::{Error, Result};
@@ -170,28 +170,67 @@ pub(crate) fn configure_connection(
 
 /// Opens one connection with the app's settings (used for the writer and tools).
 pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
+    let conn = open_file(path, OpenFlags::default())?;
+    configure_connection(&conn, busy_timeout)
+        .map_err(|e| crate::cipher::explain_not_a_database(e, path))?;
+    Ok(conn)
+}
+
+/// [`open_file`] for reading and writing: what a tool (or a test standing in for
+/// someone with the file and its key) uses to look inside.
+pub fn open_keyed(path: impl AsRef<Path>) -> Result<Connection> {
+    open_file(path.as_ref(), OpenFlags::default())
+}
+
+/// Opens `path` with `flags`, keyed with the file's own key when it is encrypted
+/// (see [`crate::cipher`]); nothing is read yet. Every connection Frontdesk opens
+/// on a database or a backup goes through here.
+pub fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
         Error::Unusable(format!(
             "cannot open the database at {}: {e}",
             path.display()
         ))
     })?;
-    configure_connection(&conn, busy_timeout)?;
+    crate::cipher::quiet_logging(&conn);
+    crate::cipher::key_connection(&conn, path)?;
     Ok(conn)
 }
 
 /// Makes the file a WAL database at this build's schema version (see the module
 /// docs): only when something must change is the writer lock taken, with the
 /// write deadline, and everything checked again under it.
-pub(crate) fn prepare_schema(path: &Path, lock: &LockFile, deadline: Duration) -> Result<()> {
-    let mut conn = open_connection(path, Duration::from_secs(10))?;
-    if schema_is_ready(&conn)? {
+///
+/// A new (empty) file gets its key here, under the lock, before its first page is
+/// written: a fresh key kept in `new_key_folder`, or none when that is `None` (a
+/// plain database). Another desk creating the same file at the same moment waits
+/// for the lock and then finds the key by the file's salt.
+pub(crate) fn prepare_schema(
+    path: &Path,
+    lock: &LockFile,
+    deadline: Duration,
+    new_key_folder: Option<&Path>,
+) -> Result<()> {
+    let is_new =
+        || -> Result<bool> { Ok(crate::cipher::file_kind(path)? == crate::cipher::FileKind::New) };
+    if !is_new()? && schema_is_ready(&open_connection(path, Duration::from_secs(10))?)? {
         return Ok(());
     }
     if !lock.acquire(std::time::Instant::now() + deadline)? {
         return Err(Error::Busy);
     }
     let outcome = (|| {
+        if is_new()? {
+            if let Some(folder) = new_key_folder {
+                let key = crate::cipher::DbKey::generate();
+                // kept before the first page is written: no encrypted file without its key
+                crate::cipher::store(&key, folder)?;
+                let conn = open_file(path, OpenFlags::default())?;
+                key.apply(&conn)?;
+                let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            }
+        }
+        let mut conn = open_connection(path, Duration::from_secs(10))?;
         // readers never block the writer and the writer never blocks readers; the
         // mode is stored in the file, so setting it once is enough
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -278,8 +317,15 @@ pub fn schema_differences(conn: &Connection) -> Result<Vec<String>> {
 /// Builds the read pool. A small pool is enough: there is one writer per process
 /// and reads are short.
 pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Result<Pool> {
-    let manager = SqliteConnectionManager::file(path)
-        .with_init(move |c| configure_connection(c, busy_timeout));
+    // the key is looked up once; a pooled connection is keyed before its first read
+    let key = crate::cipher::key_of(path)?;
+    let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+        crate::cipher::quiet_logging(c);
+        if let Some(key) = &key {
+            key.apply(c)?;
+        }
+        configure_connection(c, busy_timeout)
+    });
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The database stayed locked past the deadline.
     Busy,
+    /// The database is encrypted and this computer does not have its key: ask for
+    /// the recovery key.
+    KeyNeeded,
     /// Something unexpected; details are in the log.
     Internal,
 }
@@ -101,6 +104,12 @@ pub enum Error {
     /// The write lock stayed busy past the deadline.
     #[error("another desk is holding the database (it may be frozen or stopped); nothing was saved. Try again in a moment, and if it keeps happening, close Frontdesk on the other desks")]
     Busy,
+    /// The file is encrypted and this computer does not have its key.
+    #[error("this file is encrypted and this computer does not have its key (key id {key_id}); enter the clinic's recovery key to open it")]
+    KeyNeeded {
+        /// The key id (the first bytes of the file's salt), to find the right recovery key.
+        key_id: String,
+    },
     /// The database file cannot be used (wrong version, network drive, unreadable).
     #[error("{0}")]
     Unusable(String),
@@ -127,6 +136,7 @@ impl Error {
             }
             Error::Forbidden(_) | Error::PasswordChangeRequired => ErrorCode::Forbidden,
             Error::Busy => ErrorCode::Busy,
+            Error::KeyNeeded { .. } => ErrorCode::KeyNeeded,
             Error::Unusable(_) | Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod backup;
 pub mod bench;
 pub mod check;
+pub mod cipher;
 pub mod clinic;
 pub mod clock;
 pub mod db;
@@ -70,6 +71,9 @@ pub struct OpenOptions {
     /// This PC's passcode senders file; `None`: `FRONTDESK_SENDERS_FILE` if set,
     /// else the operating system's place for it (see [`senders`]).
     pub senders_file: Option<PathBuf>,
+    /// A new database is encrypted (see [`cipher`]); `false` makes a plain one
+    /// (the benchmark's floor, tests of converting an old plain database).
+    pub encrypt_new: bool,
 }
 
 /// The variable that sets how long a write waits for the lock (seconds, 1–600).
@@ -94,6 +98,7 @@ impl Default for OpenOptions {
             sync_fault: None,
             keys_dir: None,
             senders_file: None,
+            encrypt_new: true,
         }
     }
 }
@@ -122,13 +127,19 @@ impl Frontdesk {
         // before touching the file: waits while a restore swaps it
         let presence = presence::hold_shared(&path)?;
         let metrics = Arc::new(Metrics::default());
-        let lock = tx::lock_file::LockFile::open(&path)?;
-        db::prepare_schema(&path, &lock, options.lock_deadline)?;
         let keys = audit_key::KeyFolder::new(
             options
                 .keys_dir
                 .unwrap_or_else(audit_key::KeyFolder::default_dir),
             &path,
+        )?;
+        cipher::use_folder(keys.dir());
+        let lock = tx::lock_file::LockFile::open(&path)?;
+        db::prepare_schema(
+            &path,
+            &lock,
+            options.lock_deadline,
+            options.encrypt_new.then(|| keys.dir()),
         )?;
         let seal = audit_key::Seal::open(&path, &keys)?;
         let writer = Writer::open(

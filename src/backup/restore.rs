@@ -34,10 +34,11 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::verify::{file_sha256, sqlite_header, verify_as, BackupCheck};
+use super::verify::{self, file_sha256, sqlite_header, verify_as, BackupCheck};
 use super::{sync_dir, utc, write_backup, NAME_TIME, SAFETY_PREFIX, SUFFIX};
 use crate::audit_key::{KeyFolder, Seal};
 use crate::auth::{Action, Actor};
+use crate::cipher::DbKey;
 use crate::error::{Error, Result};
 use crate::settings;
 use crate::store::audit;
@@ -85,19 +86,118 @@ pub(crate) fn restore_with(
     keys: &KeyFolder,
 ) -> Result<RestoreReport> {
     actor.require(Action::ManageBackups)?;
-    let started = Instant::now();
     // cheap checks first; the full verification runs on the copy that is swapped
     // in (one integrity check of a large file takes seconds)
     sqlite_header(candidate, candidate)?;
+    swap_in(
+        actor,
+        db,
+        Incoming::Backup {
+            path: candidate,
+            confirmed,
+        },
+        now,
+        keys,
+    )
+}
+
+/// What [`swap_in`] puts in place of the database.
+pub(super) enum Incoming<'a> {
+    /// A backup file (`confirmed`: its warnings were seen).
+    Backup { path: &'a Path, confirmed: bool },
+    /// The database itself, rewritten under `key` once no desk has it open (see
+    /// [`super::convert`]); `action` names the audit row; `keep_old`: keep the
+    /// safety copy of the old file (an encrypt deletes its plain one).
+    Rewritten {
+        key: &'a DbKey,
+        action: &'static str,
+        keep_old: bool,
+    },
+}
+
+/// The steps in the module docs, for a backup or for the database rewritten.
+pub(super) fn swap_in(
+    actor: &Actor,
+    db: &Path,
+    incoming: Incoming<'_>,
+    now: i64,
+    keys: &KeyFolder,
+) -> Result<RestoreReport> {
+    let started = Instant::now();
     // the real file, whatever the spelling (restoring onto a new computer: this
     // also creates the app-data folder)
     let db = &crate::db::resolve_path(db)?;
     let _alone = crate::presence::hold_exclusive(db)?;
     refuse_other_programs(db)?;
+    let kept = this_computers_settings(db)?;
 
+    // a rewrite reads the database only now, when nobody can change it any more
+    let rewritten = crate::db::sibling(db, ".rewritten");
+    let (candidate, confirmed, action, keep_old) = match incoming {
+        Incoming::Backup { path, confirmed } => (path, confirmed, "backup.restore", true),
+        Incoming::Rewritten {
+            key,
+            action,
+            keep_old,
+        } => {
+            // kept before anything is written under it
+            crate::cipher::store(key, keys.dir())?;
+            let _ = std::fs::remove_file(&rewritten);
+            if let Err(e) = super::convert::rewrite(db, &rewritten, key) {
+                let _ = std::fs::remove_file(&rewritten);
+                return Err(e);
+            }
+            (rewritten.as_path(), true, action, keep_old)
+        }
+    };
+    let outcome = swap_verified(db, candidate, confirmed, now, keys);
+    let _ = std::fs::remove_file(&rewritten);
+    let (mut check, mut safety) = outcome?;
+    if !keep_old {
+        if let Some(old) = safety.take() {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    check.path = candidate.display().to_string();
+    let detail = match action {
+        "backup.restore" => candidate
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        _ => format!(
+            "key id {}",
+            crate::cipher::file_kind(db)?.key_id().unwrap_or_default()
+        ),
+    };
+    let safety_sha = match &safety {
+        Some(p) => Some((p.display().to_string(), file_sha256(p)?)),
+        None => None,
+    };
+    record_restore(db, actor, now, (action, &detail), &kept, safety_sha, keys)?;
+    tracing::info!(
+        millis = started.elapsed().as_millis() as u64,
+        action,
+        "database replaced"
+    );
+    Ok(RestoreReport {
+        restored: check,
+        database: db.display().to_string(),
+        safety_copy: safety.map(|p| p.display().to_string()),
+        millis: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Steps 2 to 5 of the module docs, with the database to ourselves. Returns the
+/// check of what is now in place and the safety copy of what was.
+fn swap_verified(
+    db: &Path,
+    candidate: &Path,
+    confirmed: bool,
+    now: i64,
+    keys: &KeyFolder,
+) -> Result<(BackupCheck, Option<PathBuf>)> {
     let restoring = crate::db::sibling(db, ".restoring");
     let _ = std::fs::remove_file(&restoring); // left by a killed restore
-    let kept = this_computers_settings(db)?;
     let outcome = prepare_copy(candidate, &restoring, db, keys).and_then(|check| {
         if check.needs_confirmation() && !confirmed {
             return Err(Error::invalid(format!(
@@ -130,33 +230,10 @@ pub(crate) fn restore_with(
         });
         Ok((check, safety))
     });
-    let (mut check, safety) = match outcome {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_file(&restoring);
-            return Err(e);
-        }
-    };
-    check.path = candidate.display().to_string();
-    let detail = candidate
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let safety_sha = match &safety {
-        Some(p) => Some((p.display().to_string(), file_sha256(p)?)),
-        None => None,
-    };
-    record_restore(db, actor, now, &detail, &kept, safety_sha, keys)?;
-    tracing::info!(
-        millis = started.elapsed().as_millis() as u64,
-        "database restored from a backup"
-    );
-    Ok(RestoreReport {
-        restored: check,
-        database: db.display().to_string(),
-        safety_copy: safety.map(|p| p.display().to_string()),
-        millis: started.elapsed().as_millis() as u64,
-    })
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&restoring);
+    }
+    outcome
 }
 
 /// Copies the candidate to `to`, marks the copy as a rollback-journal database (a
@@ -167,24 +244,34 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
         .map_err(|e| Error::invalid(format!("cannot copy the backup next to the database: {e}")))?;
     // the copy took the backup's mode; it becomes the clinic's database
     crate::platform::make_private(to);
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(to)
-        .map_err(|e| Error::Internal(format!("cannot open the copied backup: {e}")))?;
-    let mut flags = [0u8; 2];
-    f.seek(SeekFrom::Start(18))
-        .and_then(|_| f.read_exact(&mut flags))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if flags == [2, 2] {
-        // header bytes 18-19: file format write/read version, 2 = WAL, 1 = rollback journal
+    if crate::cipher::file_kind(to)? == crate::cipher::FileKind::Plain {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(to)
+            .map_err(|e| Error::Internal(format!("cannot open the copied backup: {e}")))?;
+        let mut flags = [0u8; 2];
         f.seek(SeekFrom::Start(18))
-            .and_then(|_| f.write_all(&[1, 1]))
+            .and_then(|_| f.read_exact(&mut flags))
             .map_err(|e| Error::Internal(e.to_string()))?;
+        if flags == [2, 2] {
+            // header bytes 18-19: file format write/read version, 2 = WAL, 1 = rollback journal
+            f.seek(SeekFrom::Start(18))
+                .and_then(|_| f.write_all(&[1, 1]))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        f.sync_all()
+            .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
+    } else if verify::is_readable(to) {
+        // an encrypted file's header is encrypted too: SQLite itself switches the
+        // copy (nobody else has it open) out of WAL mode
+        let conn = crate::db::open_file(to, OpenFlags::default())?;
+        let _: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+        drop(conn);
+        std::fs::File::open(to)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
     }
-    f.sync_all()
-        .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
-    drop(f);
     verify_as(to, candidate, db, keys)
 }
 
@@ -276,7 +363,7 @@ fn this_computers_settings(db: &Path) -> Result<Vec<(String, String)>> {
     if !db.exists() {
         return Ok(Vec::new());
     }
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = crate::db::open_file(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut kept = Vec::new();
     for key in THIS_COMPUTERS_SETTINGS {
         if let Some(value) = crate::store::settings::get(&conn, key)? {
@@ -294,13 +381,13 @@ fn record_restore(
     db: &Path,
     actor: &Actor,
     now: i64,
-    detail: &str,
+    (action, detail): (&str, &str),
     kept: &[(String, String)],
     safety: Option<(String, String)>,
     keys: &KeyFolder,
 ) -> Result<()> {
     let lock = crate::tx::lock_file::LockFile::open(db)?;
-    crate::db::prepare_schema(db, &lock, Duration::from_secs(10))?;
+    crate::db::prepare_schema(db, &lock, Duration::from_secs(10), None)?;
     drop(lock);
     let seal = Seal::open(db, keys)?;
     let mut conn = crate::db::open_connection(db, Duration::from_secs(10))?;
@@ -324,15 +411,7 @@ fn record_restore(
             rusqlite::params![now, file, bytes, actor.label(), sha256],
         )?;
     }
-    audit::record(
-        &tx,
-        now,
-        &actor.label(),
-        "backup.restore",
-        "database",
-        None,
-        detail,
-    )?;
+    audit::record(&tx, now, &actor.label(), action, "database", None, detail)?;
     let (head_id, head_hash) = audit::head(&tx)?;
     tx.commit()?;
     seal.anchor.reset(seal.keyed_from, head_id, &head_hash)?;
@@ -351,7 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("clinic.sqlite3");
         drop(crate::Frontdesk::open_default(&db).unwrap());
-        let other = Connection::open(&db).unwrap();
+        let other = crate::db::open_keyed(&db).unwrap();
         other
             .query_row("SELECT count(*) FROM patient", [], |_| Ok(()))
             .unwrap();
@@ -369,7 +448,7 @@ mod tests {
         drop(other);
         let (_, held) = retire_current(&db, 0).expect("retired once nobody else has it open");
         drop(held);
-        let mode: String = Connection::open(&db)
+        let mode: String = crate::db::open_keyed(&db)
             .unwrap()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();

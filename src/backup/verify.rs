@@ -28,6 +28,7 @@ use ts_rs::TS;
 
 use super::integrity_problems;
 use crate::audit_key::KeyFolder;
+use crate::cipher::FileKind;
 use crate::error::{Error, Result};
 use crate::store::audit;
 
@@ -106,21 +107,28 @@ pub fn file_sha256(path: &Path) -> Result<String> {
 /// lock is taken; [`verify`] does the real one).
 pub(super) fn sqlite_header(path: &Path, shown: &Path) -> Result<()> {
     let shown = shown.display();
-    let mut header = [0u8; 16];
-    let readable = File::open(path).and_then(|mut f| f.read_exact(&mut header));
-    if let Err(e) = readable {
-        return Err(if e.kind() == std::io::ErrorKind::NotFound {
-            Error::invalid(format!("there is no backup file at {shown}"))
-        } else {
-            Error::invalid(format!("{shown} cannot be read as a backup: {e}"))
-        });
-    }
-    if &header != b"SQLite format 3\0" {
-        return Err(Error::invalid(format!(
+    match crate::cipher::file_kind(path) {
+        Ok(FileKind::Plain) => Ok(()),
+        // this computer has its key, or the admin is asked for the recovery key
+        Ok(FileKind::Encrypted(_)) => crate::cipher::key_of(path).map(|_| ()),
+        Ok(FileKind::New) if !path.exists() => Err(Error::invalid(format!(
+            "there is no backup file at {shown}"
+        ))),
+        Ok(FileKind::New | FileKind::NotADatabase) => Err(Error::invalid(format!(
             "{shown} is not a Frontdesk backup (it is not a SQLite database)"
-        )));
+        ))),
+        Err(e) => Err(Error::invalid(format!(
+            "{shown} cannot be read as a backup: {}",
+            e.public_message()
+        ))),
     }
-    Ok(())
+}
+
+/// True when `path` opens and its schema can be read (with its key, when encrypted).
+pub(super) fn is_readable(path: &Path) -> bool {
+    crate::db::open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| Ok(c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?))
+        .is_ok()
 }
 
 /// Verifies that `candidate` can replace the database at `current` (which may not
@@ -145,11 +153,16 @@ pub(super) fn verify_as(
              choose an older backup. Nothing was changed."
         ))
     };
-    let conn = Connection::open_with_flags(
+    let conn = crate::db::open_file(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| Error::invalid(format!("{name} cannot be opened as a backup: {e}")))?;
+    .map_err(|e| {
+        Error::invalid(format!(
+            "{name} cannot be opened as a backup: {}",
+            e.public_message()
+        ))
+    })?;
     match integrity_problems(&conn) {
         Ok(p) if p.is_empty() => {}
         Ok(_) => return Err(damaged(rusqlite::Error::InvalidQuery)),
@@ -191,7 +204,15 @@ pub(super) fn verify_as(
         None
     };
     let key = match &clinic {
-        Some(id) => keys.load(id)?,
+        Some(id) => match keys.load(id)? {
+            Some(key) => Some(key),
+            // a new computer: an encrypted backup carries its clinic's key (a plain
+            // file could carry any key at all)
+            None if matches!(crate::cipher::file_kind(path)?, FileKind::Encrypted(_)) => {
+                crate::audit_key::escrowed(&conn)?
+            }
+            None => None,
+        },
         None => None,
     };
     match audit::verify_chain(&conn, key.as_ref(), None).map_err(damaged)? {
@@ -246,7 +267,7 @@ fn compare_with_current(
 ) -> Result<(bool, Vec<String>)> {
     let theirs = staff(backup)?;
     let current = match current.exists() {
-        true => Some(Connection::open_with_flags(
+        true => Some(crate::db::open_file(
             current,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?),

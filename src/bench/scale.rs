@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
 use super::setup::{patient_name, patient_phone, NAME_QUERIES};
 use super::{timed_reads, BenchRow};
@@ -33,7 +33,7 @@ impl Lcg {
 
 /// Fills an empty, migrated database with the scale clinic.
 fn generate(path: &Path, appointments: u64, patients: u64) -> Result<()> {
-    let mut conn = Connection::open(path)?;
+    let mut conn = crate::db::open_keyed(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;",
     )?;

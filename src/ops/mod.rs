@@ -10,6 +10,7 @@ mod clinic;
 mod diagnostics;
 mod doctors;
 mod generate;
+mod keys;
 mod otp;
 mod overbook;
 mod patients;
@@ -23,6 +24,7 @@ mod waitlist;
 pub use appointments::BookRequest;
 pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
 pub use generate::{GenerationSteps, PART_WRITES};
+pub use keys::{Encryption, RecoveryKey};
 pub use otp::{
     check_text_capable, generate_code, limits, DeliveryReport, OtpRequested, PhoneVerified,
     SenderStatus, MAX_ATTEMPTS,

@@ -883,7 +883,7 @@ pub(crate) mod tests {
     }
 
     fn raw(r: &Rig, sql: &str) {
-        let c = Connection::open(&r.db).unwrap();
+        let c = crate::db::open_keyed(&r.db).unwrap();
         c.execute_batch(sql).unwrap();
     }
 

@@ -26,7 +26,7 @@ fn booking(slot: i64, patient: i64) -> BookRequest {
 }
 
 fn patients_in(path: &Path) -> i64 {
-    Connection::open(path)
+    frontdesk::db::open_keyed(path)
         .unwrap()
         .query_row("SELECT count(*) FROM patient", [], |r| r.get(0))
         .unwrap()
@@ -59,7 +59,7 @@ fn a_restore_is_refused_while_an_idle_sqlite_connection_has_the_file_open_and_it
     let (c, taken) = clinic_with_backup();
     let db = c.path();
     drop(c.desk);
-    let shell = Connection::open(&db).unwrap();
+    let shell = frontdesk::db::open_keyed(&db).unwrap();
     assert_eq!(
         shell
             .query_row("SELECT count(*) FROM patient", [], |r| r.get::<_, i64>(0))
@@ -314,7 +314,7 @@ impl FrozenDesk {
             .open(frontdesk::db::sibling(db, ".lock"))
             .unwrap();
         lock.lock().unwrap();
-        let conn = Connection::open(db).unwrap();
+        let conn = frontdesk::db::open_keyed(db).unwrap();
         conn.execute_batch(
             "BEGIN IMMEDIATE; INSERT INTO patient (name, phone, created_at, updated_at) VALUES ('Frozen', '+4915100000000', 0, 0);",
         )
@@ -452,7 +452,7 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
     let slot = c.slots(doctor, 1)[0];
     let patient = c.patient("Maria García", "0151 23456789");
     // a long reader (a backup, an export) holds an old snapshot
-    let reader = Connection::open(c.path()).unwrap();
+    let reader = frontdesk::db::open_keyed(c.path()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader
         .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use frontdesk::{Actor, BookRequest, NewPatient, Role};
-use rusqlite::Connection;
 
 use crate::fixture::{Clinic, NOW};
 
@@ -45,7 +44,7 @@ fn failures(c: &Clinic) -> String {
 
 /// Runs raw SQL on the file, as a forger with a sqlite3 shell would.
 fn forge(c: &Clinic, sql: &str) {
-    let conn = Connection::open(c.path()).unwrap();
+    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
     conn.execute_batch(sql).unwrap();
 }
 
@@ -53,7 +52,7 @@ fn forge(c: &Clinic, sql: &str) {
 type AuditRow = (i64, i64, String, String, String, Option<i64>, String);
 
 fn trigger_sql(c: &Clinic, name: &str) -> String {
-    Connection::open(c.path())
+    frontdesk::db::open_keyed(c.path())
         .unwrap()
         .query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
@@ -95,7 +94,7 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
     let middle: i64 = c.count("SELECT min(id) + 1 FROM audit_event");
     // the forger changes a row and re-chains everything after it with the only
     // function they can compute without the key: plain SHA-256
-    let conn = Connection::open(c.path()).unwrap();
+    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
     conn.execute_batch("DROP TRIGGER audit_event_no_update")
         .unwrap();
     conn.execute(
@@ -225,7 +224,7 @@ fn hostile_backup(c: &Clinic, name: &str, sql: &str) -> PathBuf {
     let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
     let hostile = c.dir.path().join(format!("{name}.sqlite3"));
     std::fs::copy(&taken, &hostile).unwrap();
-    Connection::open(&hostile)
+    frontdesk::db::open_keyed(&hostile)
         .unwrap()
         .execute_batch(sql)
         .unwrap();
@@ -291,7 +290,7 @@ fn a_backup_with_a_planted_admin_is_flagged_and_needs_confirmation() {
         refused.to_string().contains("mallory"),
         "the refusal says why: {refused}"
     );
-    let staff: i64 = Connection::open(&db)
+    let staff: i64 = frontdesk::db::open_keyed(&db)
         .unwrap()
         .query_row(
             "SELECT count(*) FROM staff WHERE username = 'mallory'",

@@ -21,6 +21,8 @@ mod crash;
 /// The file's edges: restores under a live connection, replaced files, path
 /// spellings, a frozen desk, failed syncs, checkpoints outside the lock.
 mod edges;
+/// Encrypted at rest: database, log and backups; recovery key; encrypt and re-key.
+mod encryption;
 /// CSV exports through a CSV parser; the printable day sheet.
 mod export;
 /// Forgers without the key, and hostile backups: each found or refused, named.

@@ -42,7 +42,7 @@ fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
         err.to_string().contains("newer Frontdesk"),
         "the message says why: {err}"
     );
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let conn = frontdesk::db::open_keyed(&path).unwrap();
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
@@ -51,7 +51,7 @@ fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
 
 /// The schema cookie (bumped by every schema change) and the schema version.
 fn schema_marks(path: &std::path::Path) -> (i64, i64) {
-    let conn = rusqlite::Connection::open(path).unwrap();
+    let conn = frontdesk::db::open_keyed(path).unwrap();
     (
         conn.query_row("PRAGMA schema_version", [], |r| r.get(0))
             .unwrap(),
@@ -71,7 +71,7 @@ impl WriteLocksHeld {
     fn take(db: &std::path::Path) -> WriteLocksHeld {
         let lock = lock_file(db);
         lock.lock().unwrap();
-        let conn = rusqlite::Connection::open(db).unwrap();
+        let conn = frontdesk::db::open_keyed(db).unwrap();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         WriteLocksHeld { _lock: lock, conn }
     }
@@ -136,7 +136,7 @@ fn reopening_keeps_data_and_does_not_rerun_migrations() {
     drop(again);
     drop(c.desk);
     let (_, version) = before;
-    rusqlite::Connection::open(&path)
+    frontdesk::db::open_keyed(&path)
         .unwrap()
         .execute_batch(&format!("PRAGMA user_version = {}", version - 1))
         .unwrap();
@@ -225,7 +225,7 @@ fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
     );
     // running any migration a second time fails (its tables exist), so six
     // processes that all succeeded ran the migrations once between them
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = frontdesk::db::open_keyed(&db).unwrap();
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for migration in std::fs::read_dir(migrations).unwrap() {
         let up = migration.unwrap().path().join("up.sql");

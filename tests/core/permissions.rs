@@ -322,6 +322,23 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
                 ))
             },
         ),
+        // the database key: shown (audited), or the database rewritten under a new
+        // one — refused as in use, like a restore, once the permission lets it by
+        ("recovery_key", Action::ManageKeys, |d, a, _| {
+            ok(d.recovery_key(a))
+        }),
+        ("convert_database", Action::ManageKeys, |d, a, _| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            ok(other.convert_database(a, frontdesk::backup::Conversion::ChangeKey))
+        }),
+        ("backup::convert::convert", Action::ManageKeys, |d, a, _| {
+            ok(frontdesk::backup::convert(
+                a,
+                d.path(),
+                frontdesk::backup::Conversion::ChangeKey,
+                NOW,
+            ))
+        }),
         ("report", Action::ViewReports, |d, a, i| {
             ok(d.report(a, i.date, i.date, frontdesk::ReportPeriod::Week))
         }),

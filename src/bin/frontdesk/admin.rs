@@ -53,7 +53,14 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         None => None,
     };
     let needs_admin = ctx.desk.needs_first_admin()?;
-    let value = serde_json::json!({ "settings": s, "db": ctx.desk.path(), "admin": admin, "needs_first_admin": needs_admin });
+    // shown once to the first admin, as the app does at first start
+    let recovery = match &admin {
+        Some(m) if ctx.desk.encryption()?.encrypted => Some(ctx.desk.recovery_key(
+            &frontdesk::Actor::staff(m.id, m.display_name.clone(), m.role),
+        )?),
+        _ => None,
+    };
+    let value = serde_json::json!({ "settings": s, "db": ctx.desk.path(), "admin": admin, "needs_first_admin": needs_admin, "recovery_key": recovery });
     ctx.out.print(&value, || {
         let mut t = format!(
             "Clinic {:?} ready at {} (time zone {}, phones in {}).",
@@ -64,6 +71,12 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         );
         if let Some(m) = &admin {
             t += &format!("\nFirst admin {:?} created.", m.username);
+        }
+        if let Some(r) = &recovery {
+            t += &format!(
+                "\nThe database is encrypted (key id {}). Recovery key:\n\n    {}\n\nPrint it and lock it away:                  with it a backup opens on any computer; without it, nobody can open the data if this computer's key                  folder is lost. An admin can show it again with `frontdesk recovery-key`.",
+                r.key_id, r.recovery_key
+            );
         } else if needs_admin {
             t += "\nNo staff account yet: create the first admin with --admin-username NAME.";
         }

@@ -8,7 +8,9 @@
 //!
 //! Exit codes: 0 done; 1 refused by a rule (slot taken, conflict, invalid
 //! transition, rate limited, not found, forbidden, not signed in or wrong
-//! password); 2 bad input or usage; 3 busy, timeout or internal error.
+//! password); 2 bad input or usage; 3 busy, timeout or internal error; 4 the
+//! database (or backup) is encrypted and this computer lacks its key: run
+//! `frontdesk unlock` with the recovery key.
 
 mod admin;
 mod appointments;
@@ -16,6 +18,7 @@ mod audit;
 mod backup;
 mod bench;
 mod export;
+mod keys;
 mod otp;
 mod output;
 mod patients;
@@ -131,6 +134,15 @@ enum Command {
     Backups(backup::BackupsCmd),
     /// Restore a backup (every desk must be closed; keeps a safety copy)
     Restore(backup::RestoreArgs),
+    /// Open an encrypted database or backup with the clinic's recovery key (read from
+    /// FRONTDESK_RECOVERY_KEY or standard input) and keep its key on this computer
+    Unlock(keys::UnlockArgs),
+    /// Show the recovery key of the database's key (admins; audited)
+    RecoveryKey,
+    /// Encrypt a plain database (admins; every desk must be closed)
+    Encrypt,
+    /// Give the encrypted database a new key and recovery key (admins; every desk must be closed)
+    ChangeKey,
     /// CSV exports of appointments and patients; printable day sheets
     #[command(subcommand)]
     Export(export::ExportCmd),
@@ -192,6 +204,7 @@ fn exit_code(code: ErrorCode) -> u8 {
         | ErrorCode::Unauthenticated => 1,
         ErrorCode::Invalid => 2,
         ErrorCode::Busy | ErrorCode::Internal => 3,
+        ErrorCode::KeyNeeded => 4,
     }
 }
 
@@ -202,9 +215,7 @@ fn only_a_test_database(db: &Path, tool: &str) -> Result<(), Failure> {
     if !db.exists() {
         return Ok(());
     }
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(Error::from)?;
+    let conn = frontdesk::db::open_file(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(Error::from)?;
     let has_staff_table: bool = conn
@@ -272,6 +283,26 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
     let command = match command {
         // never keeps a desk open on the file it is about to replace
         Command::Restore(a) => return backup::restore(&path, &a, user, glass, out),
+        Command::Encrypt => {
+            return keys::convert(
+                &path,
+                frontdesk::backup::Conversion::Encrypt,
+                user,
+                glass,
+                out,
+            )
+        }
+        Command::ChangeKey => {
+            return keys::convert(
+                &path,
+                frontdesk::backup::Conversion::ChangeKey,
+                user,
+                glass,
+                out,
+            )
+        }
+        // nobody can sign in before the file opens
+        Command::Unlock(a) => return keys::unlock(&path, &a, out),
         other => other,
     };
     let gate = gate(&command);
@@ -334,7 +365,10 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Backup(a) => backup::backup(&ctx, a),
         Command::Backups(c) => backup::backups(&ctx, c),
-        Command::Restore(_) => unreachable!("handled before opening the database"),
+        Command::Restore(_) | Command::Encrypt | Command::ChangeKey | Command::Unlock(_) => {
+            unreachable!("handled before opening the database")
+        }
+        Command::RecoveryKey => keys::recovery_key(&ctx),
         Command::Export(c) => export::export(&ctx, c),
         Command::Report(a) => report::report(&ctx, a),
     };

@@ -3,4 +3,4 @@
 /**
  * The small, stable set of error kinds the UI and the CLI branch on.
  */
-export type ErrorCode = "NotFound" | "SlotTaken" | "Conflict" | "InvalidTransition" | "Invalid" | "RateLimited" | "Unauthenticated" | "Forbidden" | "Busy" | "Internal";
+export type ErrorCode = "NotFound" | "SlotTaken" | "Conflict" | "InvalidTransition" | "Invalid" | "RateLimited" | "Unauthenticated" | "Forbidden" | "Busy" | "KeyNeeded" | "Internal";
