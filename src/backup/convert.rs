@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::restore::{swap_in, Incoming};
@@ -30,7 +30,8 @@ use crate::cipher::{DbKey, FileKind};
 use crate::error::{Error, Result};
 
 /// Which rewrite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub enum Conversion {
     /// A plain database becomes encrypted.
     Encrypt,
