@@ -5,6 +5,8 @@
 #
 #   system packages   libwebkit2gtk-4.1-dev (build), xvfb + xauth (headless window),
 #                     webkit2gtk-driver (WebKitWebDriver for the e2e tests),
+#                     libssl-dev + pkg-config (SQLCipher's libcrypto),
+#                     gnome-keyring + dbus (the OS keyring test),
 #                     imagemagick (optional: whole-screen screenshots)
 #   ui/node_modules   npm ci (npm install when there is no lockfile)
 #   tauri-driver      cargo install tauri-driver --locked --version 2.1.0
@@ -20,7 +22,9 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 if ! pkg-config --exists webkit2gtk-4.1 2>/dev/null; then
     missing+=(libwebkit2gtk-4.1-dev)
 fi
-for pkg in xvfb xauth webkit2gtk-driver; do
+# libssl-dev + pkg-config: SQLCipher links the system libcrypto; gnome-keyring + dbus:
+# the tests' OS keyring (a Secret Service in a private D-Bus session)
+for pkg in xvfb xauth webkit2gtk-driver libssl-dev pkg-config gnome-keyring dbus; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done
 

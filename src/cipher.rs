@@ -9,11 +9,15 @@
 //!   first four bytes are the **key id** people see), so a desk finds the key of
 //!   any file by reading its first 16 bytes, and a backup says by itself which key
 //!   it needs, even after the clinic changed its key.
-//! - **Where it is kept**: in this computer's key folder (see
-//!   [`crate::audit_key`]: `FRONTDESK_KEYS_DIR`, else the user's configuration
-//!   folder; never the data or backup folder), as `<salt>.db-key`, 0600, next to
-//!   the audit key. Old keys stay there after a key change, so old backups still
-//!   open on this computer.
+//! - **Where it is kept**: in the operating system's keyring when there is one
+//!   (Secret Service on Linux desktops, the Keychain on macOS, the Credential
+//!   Manager on Windows; entry `org.frontdesk.desk` / `database-key-<salt>`),
+//!   otherwise in this computer's key folder (see [`crate::audit_key`]: the
+//!   user's configuration folder; never the data or backup folder) as
+//!   `<salt>.db-key`, 0600, next to the audit key. Setting `FRONTDESK_KEYS_DIR`
+//!   means "keep keys in this folder": the keyring is then left alone (tests,
+//!   servers without a desktop session). Old keys stay after a key change, so old
+//!   backups still open on this computer.
 //! - **The recovery key** is the same 32 bytes written for people: 52 characters of
 //!   Crockford's base 32 in groups of four (no I, L, O or U; typing them anyway, or
 //!   lower case, is forgiven). With it, a new computer opens the database or a
@@ -225,6 +229,27 @@ pub(crate) fn use_folder(folder: &Path) {
     }
 }
 
+/// The keyring entry of the key with `salt`, when keys go to the OS keyring: the
+/// key folder is the default one (no `FRONTDESK_KEYS_DIR`).
+fn keyring_entry(folder: &Path, salt: &[u8; 16]) -> Option<keyring::Entry> {
+    let default = std::env::var_os(crate::audit_key::KEYS_DIR_ENV).is_none_or(|v| v.is_empty())
+        && folder == crate::audit_key::KeyFolder::default_dir();
+    if !default {
+        return None;
+    }
+    keyring::Entry::new(
+        crate::db::APP_IDENTIFIER,
+        &format!("database-key-{}", hex::encode(salt)),
+    )
+    .ok()
+}
+
+/// The key with `salt` from the OS keyring, if there is one and it has the key.
+fn from_keyring(folder: &Path, salt: &[u8; 16]) -> Option<[u8; 32]> {
+    let text = keyring_entry(folder, salt)?.get_password().ok()?;
+    hex::decode(text.trim()).ok()?.try_into().ok()
+}
+
 fn key_file(folder: &Path, salt: &[u8; 16]) -> PathBuf {
     folder.join(format!("{}.db-key", hex::encode(salt)))
 }
@@ -246,6 +271,11 @@ pub fn find(salt: &[u8; 16]) -> Result<Option<DbKey>> {
     let mut folders = FOLDERS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     folders.push(crate::audit_key::KeyFolder::default_dir());
     for folder in folders {
+        if let Some(key) = from_keyring(&folder, salt) {
+            let key = DbKey { key, salt: *salt };
+            remember(&key);
+            return Ok(Some(key));
+        }
         let path = key_file(&folder, salt);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -271,9 +301,25 @@ pub fn find(salt: &[u8; 16]) -> Result<Option<DbKey>> {
     Ok(None)
 }
 
-/// Keeps `key` in `folder` (0600, written whole, then linked into place) and in
+/// Keeps `key` in the OS keyring when `folder` is the default one and a keyring
+/// answers, else in `folder` (0600, written whole, then linked into place); and in
 /// this process's memory.
 pub fn store(key: &DbKey, folder: &Path) -> Result<()> {
+    if let Some(entry) = keyring_entry(folder, &key.salt) {
+        match entry.set_password(&hex::encode(key.key)) {
+            // read back: a keyring that accepts but does not keep is no keyring
+            Ok(()) if from_keyring(folder, &key.salt) == Some(key.key) => {
+                remember(key);
+                return Ok(());
+            }
+            Ok(()) => {
+                tracing::warn!("the OS keyring did not keep the database key; using the key folder")
+            }
+            Err(e) => {
+                tracing::info!("no OS keyring ({e}); the database key goes to the key folder")
+            }
+        }
+    }
     crate::platform::create_private_dir(folder)?;
     let path = key_file(folder, &key.salt);
     let temp = folder.join(format!(

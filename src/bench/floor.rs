@@ -28,8 +28,14 @@ pub(crate) struct Floor {
 }
 
 impl Floor {
-    pub(crate) fn open(path: &Path) -> Result<Floor> {
-        let conn = crate::db::open_connection(path, Duration::from_secs(5))?;
+    /// A new file at `path`, encrypted like a clinic's (a fresh key that lives only
+    /// in this process) when `encrypted`.
+    pub(crate) fn open(path: &Path, encrypted: bool) -> Result<Floor> {
+        let conn = Connection::open(path)?;
+        if encrypted {
+            crate::cipher::DbKey::generate().apply(&conn)?;
+        }
+        crate::db::configure_connection(&conn, Duration::from_secs(5))?;
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch(
             "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);",
@@ -54,9 +60,9 @@ impl Floor {
 
     /// The floor's row from its samples (single-threaded: the rate is one over
     /// the mean latency).
-    pub(crate) fn row(s: Samples) -> BenchRow {
+    pub(crate) fn row(s: Samples, name: &str) -> BenchRow {
         let busy_time = Duration::from_micros(s.lat.iter().sum());
-        let mut row = s.row("FLOOR: raw UPDATE, BEGIN IMMEDIATE … COMMIT", busy_time);
+        let mut row = s.row(name, busy_time);
         // the whole call is the transaction
         row.hold_p50_us = Some(row.p50_us);
         row.hold_p99_us = Some(row.p99_us);

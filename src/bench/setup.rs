@@ -98,11 +98,12 @@ pub(crate) fn patient_name(i: u64) -> String {
     format!("{f} {m}. {l}")
 }
 
-fn open_with(path: &Path, senders: &Path) -> Result<Frontdesk> {
+fn open_with(path: &Path, senders: &Path, encrypt_new: bool) -> Result<Frontdesk> {
     Frontdesk::open(
         path,
         OpenOptions {
             senders_file: Some(senders.to_path_buf()),
+            encrypt_new,
             ..OpenOptions::default()
         },
     )
@@ -129,12 +130,18 @@ pub(crate) struct BenchClinic {
 }
 
 impl BenchClinic {
-    /// Creates the clinic with `slots` free slots from tomorrow on.
+    /// Creates the clinic (encrypted, as every new clinic) with `slots` free slots
+    /// from tomorrow on.
     pub(crate) fn create(path: &Path, slots: i64) -> Result<BenchClinic> {
+        Self::create_with(path, slots, true)
+    }
+
+    /// [`BenchClinic::create`], a plain (unencrypted) database unless `encrypted`.
+    pub(crate) fn create_with(path: &Path, slots: i64, encrypted: bool) -> Result<BenchClinic> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let senders = crate::senders::recording::write(dir)
             .map_err(|e| Error::Internal(format!("cannot write the bench's senders file: {e}")))?;
-        let desk = open_with(path, &senders)?;
+        let desk = open_with(path, &senders, encrypted)?;
         let admin = Actor::local_admin();
         desk.update_clinic_settings(
             &admin,
@@ -192,7 +199,7 @@ impl BenchClinic {
 
     /// A fresh handle on the clinic (fresh contention figures).
     pub(crate) fn open(&self) -> Result<Frontdesk> {
-        open_with(&self.path, &self.senders)
+        open_with(&self.path, &self.senders, true)
     }
 
     /// The senders file passcodes go through (the recording sender).

@@ -79,4 +79,8 @@ fn killing_writers_mid_transaction_again_and_again_loses_no_reported_change() {
         desk.check().unwrap().ok,
         "the database passes check after the last kill"
     );
+    assert!(
+        desk.encryption().unwrap().encrypted,
+        "all of it on an encrypted database (the default)"
+    );
 }

@@ -424,3 +424,58 @@ fn a_new_key_leaves_backups_taken_before_readable_with_the_old_key() {
     let _ = NOW;
     drop(dir);
 }
+
+/// On a desktop the key goes to the operating system's keyring, not into a file:
+/// a private D-Bus session with a Secret Service (gnome-keyring, as a Linux
+/// desktop runs it) and a home folder of its own, no `FRONTDESK_KEYS_DIR`.
+#[test]
+fn with_an_os_keyring_the_key_is_kept_there_and_not_in_a_file() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("data").join("clinic.sqlite3");
+    let config = home.path().join("config");
+    let in_session = |script: &str| {
+        Command::new("dbus-run-session")
+            .args(["--", "sh", "-c"])
+            .arg(format!(
+                "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; {script}"
+            ))
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", &config)
+            .env_remove("FRONTDESK_KEYS_DIR")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("FD", fixture::frontdesk_bin())
+            .env("DB", &db)
+            .output()
+            .expect("dbus-run-session and gnome-keyring-daemon are installed (scripts/setup.sh)")
+    };
+    let out = in_session(r#""$FD" --db "$DB" init --name Keyring && "$FD" --db "$DB" check"#);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(matches!(file_kind(&db).unwrap(), FileKind::Encrypted(_)));
+    let folder = config.join("org.frontdesk.desk").join("keys");
+    let audit_keys = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "audit-key"))
+        .count();
+    assert_eq!(
+        audit_keys, 1,
+        "the key folder is this one (its audit key is here)"
+    );
+    assert!(
+        key_files(&folder).is_empty(),
+        "the database key is in the keyring, not in a file: {:?}",
+        key_files(&folder)
+    );
+    // the same computer without its keyring session cannot open it
+    let out = Command::new(fixture::frontdesk_bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("check")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", &config)
+        .env_remove("FRONTDESK_KEYS_DIR")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}

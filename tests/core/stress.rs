@@ -262,6 +262,10 @@ fn eight_processes_of_four_threads_on_a_dozen_slots_lose_nothing_and_invent_noth
         "check after the stress run: {:?}",
         check.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()
     );
+    assert!(
+        desk.encryption().unwrap().encrypted,
+        "all of it on an encrypted database (the default)"
+    );
 }
 
 #[test]

@@ -252,12 +252,20 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         ..
     } = cli;
     let command = match command {
-        // the measuring tools make their own databases (stress may take --db)
-        Command::Bench(a) => return Ok(bench::bench(a, out)?),
+        // the measuring tools make their own databases (stress may take --db), with
+        // their own keys
+        Command::Bench(a) => {
+            let _keys = frontdesk::bench::throwaway_key_folder()?;
+            return Ok(bench::bench(a, out)?);
+        }
         Command::Stress(a) => {
-            if let Some(db) = &db {
-                only_a_test_database(db, "stress")?;
-            }
+            let _keys = match &db {
+                Some(db) => {
+                    only_a_test_database(db, "stress")?;
+                    None
+                }
+                None => frontdesk::bench::throwaway_key_folder()?,
+            };
             return Ok(stress::stress(a, db, out)?);
         }
         other => other,
