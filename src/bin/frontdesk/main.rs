@@ -399,6 +399,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Core(e)) => {
             out.error(&e);
+            if e.code() == ErrorCode::KeyNeeded && !out.json {
+                eprintln!(
+                    "On this computer: `frontdesk unlock` (or `frontdesk unlock --file BACKUP`) reads the recovery key \
+                     from {} or standard input and keeps the key.",
+                    keys::RECOVERY_KEY_ENV
+                );
+            }
             ExitCode::from(exit_code(e.code()))
         }
         Err(Failure::Cli(code, message)) => {
