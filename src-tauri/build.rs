@@ -86,6 +86,11 @@ const COMMANDS: &[&str] = &[
     "day_sheet",
     "check_backup",
     "restore_backup",
+    // keys.rs
+    "unlock_database",
+    "encryption_status",
+    "show_recovery_key",
+    "convert_database",
 ];
 
 fn main() {

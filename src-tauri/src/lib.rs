@@ -54,6 +54,19 @@ fn reopen_replaced<R: Runtime>(app: &tauri::AppHandle<R>) {
     watcher.resume(state.desk().ok().as_ref());
 }
 
+/// Starts the multi-desk watcher on the open database (nothing when it is not
+/// open): at start-up, and once a recovery key has opened it.
+pub(crate) fn start_watching<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    state: &AppState,
+    watcher: &Arc<watcher::Watcher>,
+) {
+    if let Ok(desk) = state.desk() {
+        let handle = app.clone();
+        watcher::start(desk, watcher.clone(), move || reopen_replaced(&handle));
+    }
+}
+
 /// Creates the demo clinic and its staff when the database has no staff yet.
 pub(crate) fn open_demo(desk: &Frontdesk) -> frontdesk::Result<Vec<frontdesk::DemoAccount>> {
     if !desk.needs_first_admin()? {
@@ -83,10 +96,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             let demo = std::env::args().any(|a| a == DEMO_FLAG);
             let state = open_state(&location, demo);
             let watcher = Arc::new(watcher::Watcher::default());
-            if let Ok(desk) = state.desk() {
-                let handle = app.handle().clone();
-                watcher::start(desk, watcher.clone(), move || reopen_replaced(&handle));
-            }
+            start_watching(app.handle(), &state, &watcher);
             app.manage(location);
             app.manage(state);
             app.manage(watcher);
@@ -168,6 +178,10 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::operations::day_sheet,
             commands::operations::check_backup,
             commands::operations::restore_backup,
+            commands::keys::unlock_database,
+            commands::keys::encryption_status,
+            commands::keys::show_recovery_key,
+            commands::keys::convert_database,
         ])
 }
 

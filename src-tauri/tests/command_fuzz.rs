@@ -19,7 +19,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use frontdesk::{Actor, Frontdesk, NewStaff, OpenOptions, Role};
+use frontdesk::{Actor, DataVersionProbe, Frontdesk, NewStaff, OpenOptions, Role};
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -73,6 +73,7 @@ fn commands_with_typed_refusals() -> Vec<String> {
         include_str!("../src/commands/schedule.rs"),
         include_str!("../src/commands/admin.rs"),
         include_str!("../src/commands/operations.rs"),
+        include_str!("../src/commands/keys.rs"),
     ]
     .iter()
     .flat_map(|src| src.split("pub async fn ").skip(1))
@@ -288,11 +289,13 @@ fn app_on(db: &Path) -> App<MockRuntime> {
 /// Waits until the daily backup an admin's first sign-in starts beside the desk
 /// has been recorded (it writes while later calls are being watched otherwise).
 fn settle_daily_backup(db: &Path) {
-    let conn = Connection::open(db).unwrap();
+    let desk = keyed(db);
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while conn
-        .query_row("SELECT count(*) FROM backup_run", [], |r| {
-            r.get::<_, i64>(0)
+    while desk
+        .read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM backup_run", [], |r| {
+                r.get::<_, i64>(0)
+            })?)
         })
         .unwrap()
         == 0
@@ -303,6 +306,12 @@ fn settle_daily_backup(db: &Path) {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// The test's own handle on the (encrypted) database: the core keys its
+/// connections with the clinic's key from the key folder.
+fn keyed(db: &Path) -> Frontdesk {
+    Frontdesk::open(db, OpenOptions::default()).unwrap()
 }
 
 fn sign_in(window: &WebviewWindow<MockRuntime>, (user, password): (&str, &str)) {
@@ -368,22 +377,23 @@ impl Fingerprint {
     }
 }
 
-/// Watches the database from its own connection: after each call, what changed.
+/// Watches the database from its own connections: after each call, what changed.
 struct Watch {
-    conn: Connection,
+    desk: Frontdesk,
+    probe: DataVersionProbe,
     data_version: i64,
     last: Fingerprint,
 }
 
 impl Watch {
     fn new(db: &Path) -> Watch {
-        let conn = Connection::open(db).unwrap();
-        let data_version = conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .unwrap();
-        let last = Fingerprint::of(&conn);
+        let desk = keyed(db);
+        let probe = desk.data_version_probe().unwrap();
+        let data_version = probe.data_version().unwrap();
+        let last = desk.read(|c| Ok(Fingerprint::of(c))).unwrap();
         Watch {
-            conn,
+            desk,
+            probe,
             data_version,
             last,
         }
@@ -391,15 +401,12 @@ impl Watch {
 
     /// The tables changed since the last look (nothing committed: nothing changed).
     fn changed(&mut self) -> Vec<String> {
-        let now: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .unwrap();
+        let now = self.probe.data_version().unwrap();
         if now == self.data_version {
             return Vec::new();
         }
         self.data_version = now;
-        let after = Fingerprint::of(&self.conn);
+        let after = self.desk.read(|c| Ok(Fingerprint::of(c))).unwrap();
         let changed = self.last.changed(&after);
         self.last = after;
         changed
@@ -698,6 +705,16 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             Admin,
             json!({"path": "/nonexistent/backup.sqlite3", "confirmed": false}),
         ),
+        // keys.rs: the database is open, so there is nothing to unlock
+        (
+            "unlock_database",
+            Public,
+            json!({"recoveryKey": "0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000"}),
+        ),
+        ("encryption_status", SignedIn, json!({})),
+        ("show_recovery_key", Admin, json!({})),
+        // the fuzz clinic is encrypted already: an admin's Encrypt is refused by the core
+        ("convert_database", Admin, json!({"conversion": "Encrypt"})),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod appointments;
 pub mod desk;
 pub mod input;
+pub mod keys;
 pub mod operations;
 pub mod patients;
 pub mod schedule;

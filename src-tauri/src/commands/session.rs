@@ -47,6 +47,10 @@ pub struct Startup {
     pub db_path: String,
     /// Why the database could not be opened (then nothing else works).
     pub open_error: Option<CommandError>,
+    /// The key id of the database's key, when it did not open because this
+    /// computer lacks that key (`open_error` is then `KeyNeeded`): the window asks
+    /// for the recovery key.
+    pub key_needed: Option<String>,
     /// No staff account exists yet: show the first-run setup.
     pub needs_first_admin: bool,
     /// The clinic's settings (name, time zone, demo flag…), when open.
@@ -67,14 +71,18 @@ pub async fn startup(
     let desk = match state.desk() {
         Ok(d) => d,
         Err(e) => {
+            let key_needed = (e.code == frontdesk::ErrorCode::KeyNeeded)
+                .then(|| frontdesk::cipher::file_kind(location.path()).ok()?.key_id())
+                .flatten();
             return Ok(Startup {
                 db_path,
+                key_needed,
                 open_error: Some(e),
                 needs_first_admin: false,
                 clinic: None,
                 demo_accounts: vec![],
                 signed_in: None,
-            })
+            });
         }
     };
     let (needs_first_admin, clinic) =
@@ -92,6 +100,7 @@ pub async fn startup(
     Ok(Startup {
         db_path,
         open_error: None,
+        key_needed: None,
         needs_first_admin,
         clinic: Some(clinic),
         demo_accounts: state.demo_accounts(),

@@ -17,6 +17,12 @@ db_path: string,
  */
 open_error: CommandError | null, 
 /**
+ * The key id of the database's key, when it did not open because this
+ * computer lacks that key (`open_error` is then `KeyNeeded`): the window asks
+ * for the recovery key.
+ */
+key_needed: string | null, 
+/**
  * No staff account exists yet: show the first-run setup.
  */
 needs_first_admin: boolean, 
