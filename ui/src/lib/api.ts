@@ -19,6 +19,7 @@ const CODES: readonly ErrorCode[] = [
   "Unauthenticated",
   "Forbidden",
   "Busy",
+  "KeyNeeded",
   "Internal",
 ];
 

@@ -14,6 +14,8 @@ const FALLBACK: Record<ErrorCode, string> = {
   Unauthenticated: "Your session ended. Please sign in again.",
   Forbidden: "Your role may not do this. Ask an admin.",
   Busy: "The database is busy at another desk. Try again in a moment.",
+  KeyNeeded:
+    "This computer does not have the key of this encrypted file. Type the clinic's recovery key to open it.",
   Internal: "Something went wrong inside Frontdesk; nothing was saved. Try again, or restart the app.",
 };
 
