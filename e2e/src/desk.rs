@@ -34,7 +34,12 @@ pub struct Desk {
 }
 
 impl Desk {
-    pub(crate) async fn open(clinic: &Clinic, number: usize, args: &[&str]) -> Self {
+    pub(crate) async fn open(
+        clinic: &Clinic,
+        number: usize,
+        args: &[&str],
+        env: &[(&str, &std::path::Path)],
+    ) -> Self {
         let name = format!("{}-desk{number}", clinic.test_name());
         let log_dir = crate::log_dir();
         std::fs::create_dir_all(&log_dir).expect("create target/e2e-logs");
@@ -52,13 +57,12 @@ impl Desk {
                 n => format!("{name}.attempt{n}.log"),
             });
             let senders = clinic.senders_file();
-            let driver = TauriDriver::start(
-                &[
-                    ("FRONTDESK_DB", clinic.db_path()),
-                    ("FRONTDESK_SENDERS_FILE", &senders),
-                ],
-                &log,
-            );
+            let mut vars = vec![
+                ("FRONTDESK_DB", clinic.db_path()),
+                ("FRONTDESK_SENDERS_FILE", senders.as_path()),
+            ];
+            vars.extend_from_slice(env);
+            let driver = TauriDriver::start(&vars, &log);
             let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(capabilities.clone());
             let url = driver.url();

@@ -124,14 +124,21 @@ impl Clinic {
     /// page has loaded. Desks are numbered 1, 2, … in the order they are opened.
     pub async fn open_desk(&self) -> Desk {
         let number = self.desks_opened.fetch_add(1, Ordering::Relaxed) + 1;
-        Desk::open(self, number, &[]).await
+        Desk::open(self, number, &[], &[]).await
     }
 
     /// Like [`Clinic::open_desk`], passing command-line arguments to the app
     /// (e.g. `--demo`).
     pub async fn open_desk_with_args(&self, args: &[&str]) -> Desk {
         let number = self.desks_opened.fetch_add(1, Ordering::Relaxed) + 1;
-        Desk::open(self, number, args).await
+        Desk::open(self, number, args, &[]).await
+    }
+
+    /// Like [`Clinic::open_desk`], with more environment variables for the app
+    /// (e.g. `FRONTDESK_KEYS_DIR`: a computer whose key folder is elsewhere).
+    pub async fn open_desk_with_env(&self, env: &[(&str, &Path)]) -> Desk {
+        let number = self.desks_opened.fetch_add(1, Ordering::Relaxed) + 1;
+        Desk::open(self, number, &[], env).await
     }
 
     /// This clinic's passcode senders file (the recording sender).

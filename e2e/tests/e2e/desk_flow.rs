@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use frontdesk_e2e::{Clinic, Desk};
 
-use crate::steps::{button_labels, click, click_button, fill, sign_in, text, wait_gone};
+use crate::steps::{
+    button_labels, click, click_button, fill, put_recovery_key_away, sign_in, text, wait_gone,
+};
 
 const ADMIN_PASSWORD: &str = "correct horse battery";
 const DESK_PASSWORD: &str = "front desk password";
@@ -50,6 +52,7 @@ async fn first_run(desk: &Desk) {
     )
     .await;
     click_button(desk, form, "Create clinic").await;
+    put_recovery_key_away(desk).await;
     desk.wait_for_text("[data-testid=signed-in-as]", "Admin")
         .await;
 }

@@ -14,6 +14,8 @@ mod desk_flow;
 mod desk_keyboard;
 /// A database that cannot be opened is explained in the window.
 mod desk_open_error;
+/// The encrypted database: the recovery key after setup, unlocking on a new computer, Admin → Security.
+mod encryption;
 /// Passwords: changing one's own, the change an admin's reset forces, unlocking.
 mod passwords;
 /// Patients and waitlist screens.

@@ -114,6 +114,16 @@ pub async fn sign_in(desk: &Desk, username: &str, password: &str) {
     desk.wait_for("[data-testid=signed-in-as]").await;
 }
 
+/// After the first-run setup: the recovery key is shown once (a key of 13 groups of
+/// four characters); "I have put it away" opens the desk. Returns the key.
+pub async fn put_recovery_key_away(desk: &Desk) -> String {
+    desk.wait_for("[data-testid=recovery-key-notice]").await;
+    let key = desk.wait_for_text("[data-testid=recovery-key]", "-").await;
+    click(desk, "[data-testid=recovery-key-done]").await;
+    wait_gone(desk, "[data-testid=recovery-key-notice]").await;
+    key
+}
+
 /// Waits until `css` matches nothing (or until 10 s pass: then panics).
 pub async fn wait_gone(desk: &Desk, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);

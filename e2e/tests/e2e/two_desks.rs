@@ -5,7 +5,7 @@
 
 use frontdesk_e2e::{Clinic, Desk};
 
-use crate::steps::{click, click_button, fill, sign_in};
+use crate::steps::{click, click_button, fill, put_recovery_key_away, sign_in};
 
 const ADMIN: (&str, &str) = ("admin", "violet orchard compass 62");
 
@@ -40,6 +40,7 @@ async fn two_desks_open_side_by_side_on_one_database() {
 
     // the first desk sets the clinic up and adds a doctor
     set_up_clinic(&first, ADMIN).await;
+    put_recovery_key_away(&first).await;
     first
         .wait_for_text("[data-testid=signed-in-as]", "Admin")
         .await;
