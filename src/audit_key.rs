@@ -323,7 +323,7 @@ impl Seal {
             true => escrowed(&conn)?,
             false => None,
         };
-        let key = match (folder.load(&clinic)?, first_sealed, escrow) {
+        let key = match (folder.load(&clinic)?, first_sealed, escrow.clone()) {
             (Some(key), _, _) => Some(key),
             // a new computer that opened the database with the recovery key
             (None, _, Some(copy)) => Some(folder.adopt(&clinic, copy)?),
@@ -331,10 +331,11 @@ impl Seal {
             (None, None, None) => Some(folder.create(&clinic)?.0),
         };
         if let (true, Some(key)) = (encrypted, &key) {
-            if escrowed(&conn)?.is_none() {
-                // once per database, like a migration; nothing else reads it
+            // once per database, like a migration (and again if the copy is not this
+            // computer's key: one planted in a restored file is replaced)
+            if escrow.as_ref().map(|c| c.0) != Some(key.0) {
                 conn.execute(
-                    "INSERT OR IGNORE INTO setting (key, value) VALUES (?1, ?2)",
+                    "INSERT OR REPLACE INTO setting (key, value) VALUES (?1, ?2)",
                     [ESCROW_SETTING, &hex::encode(key.0)],
                 )?;
             }

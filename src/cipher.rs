@@ -61,7 +61,12 @@ impl DbKey {
         let mut key = [0u8; 32];
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut key);
-        rand::rng().fill_bytes(&mut salt);
+        // a salt that reads as text would make the file look like no database at
+        // all (see [`FileKind::NotADatabase`]): drawn again, about once in 4 million
+        while {
+            rand::rng().fill_bytes(&mut salt);
+            head_kind(&salt) != FileKind::Encrypted(salt)
+        } {}
         DbKey { key, salt }
     }
 
@@ -165,9 +170,8 @@ pub enum FileKind {
     /// Encrypted under the key with this salt (or not a database at all, which
     /// opening it with the key shows).
     Encrypted([u8; 16]),
-    /// Not a database: shorter than a header, or text (the salt of an encrypted
-    /// file is random; 16 printable characters in a row happen about once in ten
-    /// million files).
+    /// Not a database: shorter than a header, or text (16 bytes that are all
+    /// printable or white space; a salt is drawn again rather than look like that).
     NotADatabase,
 }
 
@@ -198,14 +202,19 @@ pub fn file_kind(path: &Path) -> Result<FileKind> {
             )))
         }
     }
+    Ok(head_kind(&head))
+}
+
+/// What a file starting with `head` (its first 16 bytes, or all of it) is.
+fn head_kind(head: &[u8]) -> FileKind {
     let text = |b: &u8| b.is_ascii_graphic() || b.is_ascii_whitespace();
-    Ok(match head.len() {
-        0 => FileKind::New,
-        16 if head == PLAIN_HEADER => FileKind::Plain,
-        16 if head.iter().all(text) => FileKind::NotADatabase,
-        16 => FileKind::Encrypted(head.try_into().expect("16 bytes")),
-        _ => FileKind::NotADatabase,
-    })
+    match <[u8; 16]>::try_from(head) {
+        _ if head.is_empty() => FileKind::New,
+        Ok(h) if &h == PLAIN_HEADER => FileKind::Plain,
+        Ok(h) if h.iter().all(text) => FileKind::NotADatabase,
+        Ok(h) => FileKind::Encrypted(h),
+        Err(_) => FileKind::NotADatabase,
+    }
 }
 
 /// Keys known to this process, by salt.
@@ -229,25 +238,61 @@ pub(crate) fn use_folder(folder: &Path) {
     }
 }
 
-/// The keyring entry of the key with `salt`, when keys go to the OS keyring: the
-/// key folder is the default one (no `FRONTDESK_KEYS_DIR`).
-fn keyring_entry(folder: &Path, salt: &[u8; 16]) -> Option<keyring::Entry> {
-    let default = std::env::var_os(crate::audit_key::KEYS_DIR_ENV).is_none_or(|v| v.is_empty())
+/// Whether this process keeps keys in the OS keyring (see [`use_os_keyring`]).
+static OS_KEYRING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long a keyring may take to answer (a locked one may wait for a person to
+/// unlock it in a dialog, for ever); after that the key folder is used.
+const KEYRING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Lets this process keep database keys in the OS keyring (the app and the
+/// command line turn it on at start; the library alone, and so every test, uses
+/// key files only and never touches a developer's own keyring).
+pub fn use_os_keyring() {
+    OS_KEYRING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs `f` on the keyring entry of the key with `salt`, when keys go to the OS
+/// keyring (turned on, and the key folder is the default one: no
+/// `FRONTDESK_KEYS_DIR`), within [`KEYRING_PATIENCE`]. `None`: no keyring to ask,
+/// or it did not answer in time.
+fn with_keyring<T: Send + 'static>(
+    folder: &Path,
+    salt: &[u8; 16],
+    f: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
+) -> Option<keyring::Result<T>> {
+    let default = OS_KEYRING.load(std::sync::atomic::Ordering::Relaxed)
+        && std::env::var_os(crate::audit_key::KEYS_DIR_ENV).is_none_or(|v| v.is_empty())
         && folder == crate::audit_key::KeyFolder::default_dir();
     if !default {
         return None;
     }
-    keyring::Entry::new(
-        crate::db::APP_IDENTIFIER,
-        &format!("database-key-{}", hex::encode(salt)),
-    )
-    .ok()
+    let user = format!("database-key-{}", hex::encode(salt));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(keyring::Entry::new(crate::db::APP_IDENTIFIER, &user).and_then(|e| f(&e)));
+    });
+    match rx.recv_timeout(KEYRING_PATIENCE) {
+        Ok(answer) => Some(answer),
+        Err(_) => {
+            tracing::warn!(
+                "the OS keyring did not answer within {KEYRING_PATIENCE:?}; using the key folder"
+            );
+            None
+        }
+    }
 }
 
-/// The key with `salt` from the OS keyring, if there is one and it has the key.
+/// The key with `salt` from the OS keyring, if it is used and has the key.
 fn from_keyring(folder: &Path, salt: &[u8; 16]) -> Option<[u8; 32]> {
-    let text = keyring_entry(folder, salt)?.get_password().ok()?;
-    hex::decode(text.trim()).ok()?.try_into().ok()
+    match with_keyring(folder, salt, |e| e.get_password())? {
+        Ok(text) => hex::decode(text.trim()).ok()?.try_into().ok(),
+        Err(keyring::Error::NoEntry) => None,
+        Err(e) => {
+            tracing::warn!("the OS keyring could not be read ({e}); looking in the key folder");
+            None
+        }
+    }
 }
 
 fn key_file(folder: &Path, salt: &[u8; 16]) -> PathBuf {
@@ -305,20 +350,20 @@ pub fn find(salt: &[u8; 16]) -> Result<Option<DbKey>> {
 /// answers, else in `folder` (0600, written whole, then linked into place); and in
 /// this process's memory.
 pub fn store(key: &DbKey, folder: &Path) -> Result<()> {
-    if let Some(entry) = keyring_entry(folder, &key.salt) {
-        match entry.set_password(&hex::encode(key.key)) {
-            // read back: a keyring that accepts but does not keep is no keyring
-            Ok(()) if from_keyring(folder, &key.salt) == Some(key.key) => {
-                remember(key);
-                return Ok(());
-            }
-            Ok(()) => {
-                tracing::warn!("the OS keyring did not keep the database key; using the key folder")
-            }
-            Err(e) => {
-                tracing::info!("no OS keyring ({e}); the database key goes to the key folder")
-            }
+    let secret = hex::encode(key.key);
+    match with_keyring(folder, &key.salt, move |e| e.set_password(&secret)) {
+        // read back: a keyring that accepts but does not keep is no keyring
+        Some(Ok(())) if from_keyring(folder, &key.salt) == Some(key.key) => {
+            remember(key);
+            return Ok(());
         }
+        Some(Ok(())) => {
+            tracing::warn!("the OS keyring did not keep the database key; using the key folder")
+        }
+        Some(Err(e)) => {
+            tracing::info!("no OS keyring ({e}); the database key goes to the key folder")
+        }
+        None => {}
     }
     crate::platform::create_private_dir(folder)?;
     let path = key_file(folder, &key.salt);
@@ -332,12 +377,20 @@ pub fn store(key: &DbKey, folder: &Path) -> Result<()> {
         f.write_all(hex::encode(key.key).as_bytes())?;
         f.sync_all()
     });
-    let linked = written.and_then(|()| std::fs::hard_link(&temp, &path));
+    let linked = written.and_then(|()| match std::fs::hard_link(&temp, &path) {
+        // the same salt is the same key (salts are random): kept; a file that holds
+        // anything else (damaged, or a wrong key put there) is replaced
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            match std::fs::read_to_string(&path) {
+                Ok(text) if text.trim() == hex::encode(key.key) => Ok(()),
+                _ => std::fs::rename(&temp, &path),
+            }
+        }
+        other => other,
+    });
     let _ = std::fs::remove_file(&temp);
     match linked {
         Ok(()) => crate::platform::sync_dir(folder),
-        // the same salt is the same key (salts are random; a stored one is kept)
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
             return Err(Error::Unusable(format!(
                 "cannot keep the database key in {}: {e}",

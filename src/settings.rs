@@ -213,7 +213,11 @@ impl Frontdesk {
                 })
                 .collect();
             for (key, value) in store::all(c)? {
-                if !EDITABLE.iter().any(|(k, _)| *k == key) && key != clinic::keys::DEMO {
+                // the audit key's copy is a key, not a setting: never shown anywhere
+                if !EDITABLE.iter().any(|(k, _)| *k == key)
+                    && key != clinic::keys::DEMO
+                    && key != crate::audit_key::ESCROW_SETTING
+                {
                     out.push(Setting {
                         key,
                         value,

@@ -130,6 +130,7 @@ pub(crate) fn convert_with(
             action,
             // an encrypt's safety copy is the plain database: it must not stay
             keep_old: conversion == Conversion::ChangeKey,
+            was: before,
         },
         now,
         keys,
@@ -199,6 +200,14 @@ pub(super) fn rewrite(db: &Path, to: &Path, key: &DbKey) -> Result<()> {
                     "the rewritten database has {new} rows in {table}, the database {old}; nothing was changed"
                 )));
             }
+        }
+        if crate::cipher::file_kind(db)? == FileKind::Plain {
+            // a plain file's copy of "the audit key" is whatever anyone wrote there:
+            // the encrypted database gets this computer's key when it is opened
+            conn.execute(
+                "DELETE FROM rewritten.setting WHERE key = ?1",
+                [crate::audit_key::ESCROW_SETTING],
+            )?;
         }
         Ok(())
     })();

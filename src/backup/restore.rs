@@ -112,6 +112,9 @@ pub(super) enum Incoming<'a> {
         key: &'a DbKey,
         action: &'static str,
         keep_old: bool,
+        /// What the database was when the admin asked (checked again here, under
+        /// the lock: another admin may have converted it meanwhile).
+        was: crate::cipher::FileKind,
     },
 }
 
@@ -139,7 +142,13 @@ pub(super) fn swap_in(
             key,
             action,
             keep_old,
+            was,
         } => {
+            if crate::cipher::file_kind(db)? != was {
+                return Err(Error::invalid(
+                    "the database was encrypted or given a new key meanwhile (another admin?); nothing was changed",
+                ));
+            }
             // kept before anything is written under it
             crate::cipher::store(key, keys.dir())?;
             let _ = std::fs::remove_file(&rewritten);
@@ -262,6 +271,8 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
         }
         f.sync_all()
             .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
+        drop(f);
+        encrypt_plain_copy(to, db, keys)?;
     } else if verify::is_readable(to) {
         // an encrypted file's header is encrypted too: SQLite itself switches the
         // copy (nobody else has it open) out of WAL mode
@@ -273,6 +284,36 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
             .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
     }
     verify_as(to, candidate, db, keys)
+}
+
+/// A plain backup restored over an encrypted database, or onto a computer without
+/// one (where new clinics are encrypted), is encrypted first: under the current
+/// database's key, or a fresh one kept in `keys`. Over a plain database it stays
+/// plain (encrypt that with `frontdesk encrypt`).
+fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<()> {
+    let key = match crate::cipher::file_kind(db)? {
+        crate::cipher::FileKind::Plain => return Ok(()),
+        crate::cipher::FileKind::Encrypted(_) => crate::cipher::key_of(db)?,
+        crate::cipher::FileKind::New | crate::cipher::FileKind::NotADatabase => None,
+    };
+    let key = match key {
+        Some(key) => key,
+        None => {
+            let key = DbKey::generate();
+            crate::cipher::store(&key, keys.dir())?;
+            key
+        }
+    };
+    let encrypted = crate::db::sibling(copy, ".encrypted");
+    let _ = std::fs::remove_file(&encrypted);
+    let outcome = super::convert::rewrite(copy, &encrypted, &key).and_then(|()| {
+        std::fs::rename(&encrypted, copy)
+            .map_err(|e| Error::Internal(format!("cannot encrypt the copied backup: {e}")))
+    });
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&encrypted);
+    }
+    outcome
 }
 
 /// The refusal when another program has the database open.

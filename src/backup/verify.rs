@@ -234,7 +234,9 @@ pub(super) fn verify_as(
         conn.query_row(sql, [], |r| r.get::<_, i64>(0))
             .map_err(damaged)
     };
-    let sha256 = file_sha256(path)?;
+    // the file the admin chose (a restore checks its copy, which may have been
+    // taken out of WAL mode or encrypted on the way)
+    let sha256 = file_sha256(shown)?;
     let (foreign, staff_changes) = compare_with_current(&conn, current, &sha256)?;
     Ok(BackupCheck {
         path: name.to_string(),

@@ -359,10 +359,77 @@ fn encrypting_a_plain_demo_clinic_keeps_every_row_and_the_audit_chain() {
         desk.recovery_key(&admin).unwrap().recovery_key,
         report.recovery_key
     );
+    // restoring the old plain backup does not make the clinic plain again: the
+    // copy is encrypted under the clinic's key before it is swapped in
+    let db_path = desk.path().to_path_buf();
+    let restored = desk
+        .restore_backup(&admin, Path::new(&report.plain_backups[0]), true)
+        .unwrap();
+    assert!(restored.safety_copy.is_some());
+    unreadable_without_the_key(&db_path);
+    assert_eq!(
+        file_kind(&db_path).unwrap().key_id().unwrap(),
+        report.key_id,
+        "under the clinic's key"
+    );
+    let desk = Frontdesk::open_default(&db_path).unwrap();
+    let check = desk.check().unwrap();
+    assert!(
+        check.ok,
+        "{:#?}",
+        check.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()
+    );
     let again = desk
         .convert_database(&admin, Conversion::Encrypt)
         .expect_err("already encrypted");
     assert!(again.to_string().contains("already encrypted"), "{again}");
+}
+
+/// The copy of the audit key inside an encrypted database is this computer's key,
+/// whatever was planted there, and no settings list shows it.
+#[test]
+fn the_audit_key_copy_is_this_computers_key_and_never_listed() {
+    let c = Clinic::new();
+    let copy = |desk: &Frontdesk| -> String {
+        desk.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT value FROM setting WHERE key = 'clinic.audit_key_copy'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    };
+    let clinic_id: String = c
+        .desk
+        .read(|conn| {
+            Ok(conn.query_row(
+                "SELECT value FROM setting WHERE key = 'clinic.id'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let key_file =
+        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-key"));
+    let ours = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(copy(&c.desk), ours.trim());
+    let listed = c.desk.list_settings(&c.admin()).unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|s| !s.key.contains("audit_key") && !s.value.contains(ours.trim())),
+        "the audit key is in no settings list"
+    );
+    frontdesk::db::open_keyed(c.path())
+        .unwrap()
+        .execute(
+            "UPDATE setting SET value = ?1 WHERE key = 'clinic.audit_key_copy'",
+            ["22".repeat(32)],
+        )
+        .unwrap();
+    let reopened = c.reopen();
+    assert_eq!(copy(&reopened), ours.trim(), "a planted copy is replaced");
 }
 
 #[test]

@@ -74,7 +74,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         }
         if let Some(r) = &recovery {
             t += &format!(
-                "\nThe database is encrypted (key id {}). Recovery key:\n\n    {}\n\nPrint it and lock it away:                  with it a backup opens on any computer; without it, nobody can open the data if this computer's key                  folder is lost. An admin can show it again with `frontdesk recovery-key`.",
+                "\nThe database is encrypted (key id {}). Recovery key:\n\n    {}\n\nPrint it and lock it away: with it a backup opens on any computer; without it, nobody can open the data if this computer's key folder is lost. An admin can show it again with `frontdesk recovery-key`.",
                 r.key_id, r.recovery_key
             );
         } else if needs_admin {

@@ -5,7 +5,7 @@
 //! nobody can open the file to sign in. `encrypt` and `change-key` sign in on a
 //! desk that is closed again before the database is rewritten, as `restore` does.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -37,8 +37,9 @@ fn read_recovery_key() -> Result<String, Error> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("Recovery key (13 groups of four characters): ");
-        let _ = std::io::stderr().flush();
+        // not echoed: it opens every backup
+        return rpassword::prompt_password("Recovery key (13 groups of four characters): ")
+            .map_err(|e| Error::invalid(format!("cannot read the recovery key: {e}")));
     }
     let mut line = String::new();
     stdin

@@ -391,6 +391,8 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
 fn main() -> ExitCode {
     // databases, backups, exports: for this user only, whatever the umask
     frontdesk::platform::restrict_new_files();
+    // the database key in the OS keyring where there is one (else the key folder)
+    frontdesk::cipher::use_os_keyring();
     let cli = Cli::parse();
     // nothing is logged unless FRONTDESK_LOG is set, and then to stderr only
     frontdesk::logging::init_stderr_from_env();
