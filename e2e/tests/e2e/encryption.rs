@@ -285,3 +285,75 @@ async fn an_admin_sees_the_encryption_and_the_recovery_key_and_may_change_the_ke
             .expect("the new recovery key opens the database");
     assert_eq!(opened, new_id);
 }
+
+#[tokio::test]
+async fn an_admin_encrypts_a_plain_database_and_is_told_which_backups_stay_plain() {
+    let Some(clinic) = Clinic::for_test("security_encrypt") else {
+        return;
+    };
+    // a plain database, as an older Frontdesk made them, with a plain backup
+    {
+        let desk = frontdesk::Frontdesk::open(
+            clinic.db_path(),
+            frontdesk::OpenOptions {
+                encrypt_new: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        desk.create_first_admin(seed::ADMIN.0, "Dr. Plain", seed::ADMIN.1)
+            .unwrap();
+        desk.backup_now(&frontdesk::Actor::local_admin(), None)
+            .unwrap();
+    }
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, seed::ADMIN.0, seed::ADMIN.1).await;
+    open_admin_security(&desk).await;
+    desk.wait_for_text("[data-testid=encryption-status]", "not encrypted")
+        .await;
+
+    click(&desk, "#encrypt-database").await;
+    desk.wait_for_text(".convert-confirm", "every other desk")
+        .await;
+    click(&desk, "#convert-confirm").await;
+    let report = desk
+        .wait_for_text("[data-testid=convert-report]", "is encrypted")
+        .await;
+    assert!(
+        report.contains("blocks may remain on the disk"),
+        "the note on the old file's blocks, got {report:?}"
+    );
+    assert!(
+        report.contains("still plain"),
+        "the plain backups are named, got {report:?}"
+    );
+    let listed = text(&desk, "[data-testid=convert-report] .plain-backups code").await;
+    assert!(
+        listed.starts_with(&clinic.dir().display().to_string()),
+        "a plain backup beside the database, got {listed:?}"
+    );
+    let key = text(
+        &desk,
+        "[data-testid=convert-report] [data-testid=recovery-key]",
+    )
+    .await;
+    assert_recovery_key_shape(&key);
+    desk.wait_for_text("[data-testid=encryption-status]", "encrypted (key id")
+        .await;
+    desk.screenshot("security-encrypted").await;
+    desk.close().await;
+    assert_eq!(
+        frontdesk::cipher::file_kind(clinic.db_path())
+            .unwrap()
+            .key_id(),
+        Some(text_key_id(&key, clinic.db_path())),
+        "the file on disk is encrypted under the key shown"
+    );
+}
+
+/// The key id the recovery key `key` opens `db` under (checked on a fresh key folder).
+fn text_key_id(key: &str, db: &Path) -> String {
+    let elsewhere = tempfile::tempdir().unwrap();
+    frontdesk::cipher::unlock_with_recovery_key(db, key, elsewhere.path())
+        .expect("the shown recovery key opens the encrypted database")
+}
