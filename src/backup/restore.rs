@@ -272,7 +272,12 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
         f.sync_all()
             .map_err(|e| Error::Internal(format!("cannot flush the copied backup: {e}")))?;
         drop(f);
-        encrypt_plain_copy(to, db, keys)?;
+        // verified as it came, then encrypted (when it must be) and verified again
+        let check = verify_as(to, candidate, db, keys)?;
+        if encrypt_plain_copy(to, db, keys)? {
+            verify_as(to, candidate, db, keys)?;
+        }
+        return Ok(check);
     } else if verify::is_readable(to) {
         // an encrypted file's header is encrypted too: SQLite itself switches the
         // copy (nobody else has it open) out of WAL mode
@@ -290,9 +295,10 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
 /// one (where new clinics are encrypted), is encrypted first: under the current
 /// database's key, or a fresh one kept in `keys`. Over a plain database it stays
 /// plain (encrypt that with `frontdesk encrypt`).
-fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<()> {
+/// Returns whether it encrypted the copy.
+fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<bool> {
     let key = match crate::cipher::file_kind(db)? {
-        crate::cipher::FileKind::Plain => return Ok(()),
+        crate::cipher::FileKind::Plain => return Ok(false),
         crate::cipher::FileKind::Encrypted(_) => crate::cipher::key_of(db)?,
         crate::cipher::FileKind::New | crate::cipher::FileKind::NotADatabase => None,
     };
@@ -313,7 +319,7 @@ fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<()> {
     if outcome.is_err() {
         let _ = std::fs::remove_file(&encrypted);
     }
-    outcome
+    outcome.map(|()| true)
 }
 
 /// The refusal when another program has the database open.

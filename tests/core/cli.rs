@@ -28,8 +28,10 @@ fn json_as(db: &Path, who: (&str, &str), args: &[&str]) -> serde_json::Value {
     let out = run_as(db, who, &all);
     assert!(
         out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "{args:?} failed ({}): {} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
