@@ -494,6 +494,35 @@ fn sessions_end_when_idle_or_twelve_hours_old_and_at_logout() {
 }
 
 #[test]
+fn touching_a_session_keeps_it_alive_and_an_ended_one_cannot_be_touched() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let sessions = SessionStore::new();
+    let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    c.clock.advance(10 * 60);
+    sessions.touch(&c.desk, &s.token).unwrap();
+    c.clock.advance(10 * 60);
+    sessions
+        .actor(&c.desk, &s.token)
+        .expect("20 minutes after sign-in but 10 after activity: still signed in");
+    sessions.logout(&s.token);
+    assert!(
+        matches!(
+            sessions.touch(&c.desk, &s.token),
+            Err(Error::Unauthenticated)
+        ),
+        "a session that ended cannot be touched back to life"
+    );
+    assert!(
+        matches!(
+            sessions.touch(&c.desk, "forged"),
+            Err(Error::Unauthenticated)
+        ),
+        "nor can an unknown token"
+    );
+}
+
+#[test]
 fn the_idle_limit_follows_the_clinic_setting() {
     let c = Clinic::new();
     c.account("rita", Role::Receptionist);
