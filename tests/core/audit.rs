@@ -314,3 +314,27 @@ fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found(
         "an edited row is named"
     );
 }
+
+#[test]
+fn a_row_from_the_keys_start_on_chained_with_plain_sha256_is_named_unsealed() {
+    use frontdesk::store::audit::{verify_chain, ChainFault};
+    // a forger without the key rewrites the log from row 2 on with plain SHA-256
+    // (a downgrade): every hash is right, but the key was there from row 2
+    let rows = [
+        ("appointment.book", "slot 1"),
+        ("appointment.status", "PENDING -> CONFIRMED"),
+        ("appointment.status", "CONFIRMED -> ARRIVED"),
+    ];
+    let conn = legacy_log(&rows);
+    assert!(
+        matches!(
+            verify_chain(&conn, None, Some(2)),
+            Ok(Some(ChainFault::Unsealed(2)))
+        ),
+        "the first row that should have been sealed is named"
+    );
+    assert!(
+        matches!(verify_chain(&conn, None, Some(4)), Ok(None)),
+        "rows before the key's start may be plain"
+    );
+}
