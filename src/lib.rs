@@ -74,6 +74,11 @@ pub struct OpenOptions {
     /// A new database is encrypted (see [`cipher`]); `false` makes a plain one
     /// (the benchmark's floor, tests of converting an old plain database).
     pub encrypt_new: bool,
+    /// **Test only, never set elsewhere**: tells callers a change is saved without
+    /// waiting for the write-ahead log to be synced — the broken write path the
+    /// power-cut harness must catch (its negative test, see `stress::power_cut`).
+    #[doc(hidden)]
+    pub ack_before_sync: bool,
 }
 
 /// The variable that sets how long a write waits for the lock (seconds, 1–600).
@@ -99,6 +104,7 @@ impl Default for OpenOptions {
             keys_dir: None,
             senders_file: None,
             encrypt_new: true,
+            ack_before_sync: false,
         }
     }
 }
@@ -148,6 +154,7 @@ impl Frontdesk {
             seal,
             options.lock_deadline,
             options.sync_fault,
+            options.ack_before_sync,
             metrics.clone(),
         )?;
         let pool = db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;

@@ -27,6 +27,7 @@
 
 pub mod journal;
 mod passcodes;
+pub mod power_cut;
 mod verify;
 mod worker;
 

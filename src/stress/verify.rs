@@ -41,7 +41,11 @@ pub(crate) struct Baseline {
 
 impl Baseline {
     pub(crate) fn take(db: &Path) -> Result<Baseline> {
-        let desk = Frontdesk::open(db, OpenOptions::default())?;
+        Self::of(&Frontdesk::open(db, OpenOptions::default())?)
+    }
+
+    /// The baseline of an open desk.
+    pub(crate) fn of(desk: &Frontdesk) -> Result<Baseline> {
         let max = |c: &Connection, table: &str| -> rusqlite::Result<i64> {
             c.query_row(
                 &format!("SELECT coalesce(max(id), 0) FROM {table}"),
@@ -277,7 +281,12 @@ fn successes_present(conn: &Connection, journal: &[Entry]) -> Result<Vec<String>
 /// After a kill: reopen, check, and find every success the killed worker reported.
 pub(crate) fn after_kill(db: &Path, journal: &[Entry]) -> Result<Vec<String>> {
     let desk = Frontdesk::open(db, OpenOptions::default())?;
-    let mut out = check(&desk)?;
+    after_kill_on(&desk, journal)
+}
+
+/// [`after_kill`] on a desk just opened.
+pub(crate) fn after_kill_on(desk: &Frontdesk, journal: &[Entry]) -> Result<Vec<String>> {
+    let mut out = check(desk)?;
     out.extend(desk.read(|c| successes_present(c, journal))?);
     Ok(out)
 }
@@ -294,7 +303,18 @@ pub(crate) fn final_state(
     killed: &BTreeSet<u32>,
 ) -> Result<(Vec<String>, i64)> {
     let desk = Frontdesk::open(db, OpenOptions::default())?;
-    let mut out = check(&desk)?;
+    final_state_on(&desk, area, base, journal, killed)
+}
+
+/// [`final_state`] on a desk just opened.
+pub(crate) fn final_state_on(
+    desk: &Frontdesk,
+    area: &Area,
+    base: &Baseline,
+    journal: &[Entry],
+    killed: &BTreeSet<u32>,
+) -> Result<(Vec<String>, i64)> {
+    let mut out = check(desk)?;
     let snap = desk.read(|c| Ok(snapshot(c, area, base)?))?;
     let (found, unreported) = ledger(&snap, journal, killed);
     out.extend(found);

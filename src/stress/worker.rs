@@ -113,7 +113,7 @@ pub(super) fn timed(f: impl FnOnce() -> Entry) -> Entry {
 
 /// One operation (number `seq` of this thread), or `None` when there was nothing
 /// to do (no live appointment to change, no code to try).
-fn one_operation(
+pub(super) fn one_operation(
     desk: &Frontdesk,
     a: &StressWorkerArgs,
     thread: u32,

@@ -24,7 +24,10 @@
 //!    (SQLite's WAL checksums stop recovery at the first incomplete commit, and an
 //!    acknowledged commit was synced together with everything before it). The one
 //!    difference: another desk may *see* a commit up to one flush (milliseconds)
-//!    before it is on disk. A failed sync stops this handle's writes.
+//!    before it is on disk. A refusal (slot taken, stale version, rate limit) is
+//!    decided on what the transaction read, so it too is reported only after a
+//!    sync that began after it: no desk is told "taken" on the strength of a
+//!    commit a power cut can still drop. A failed sync stops this handle's writes.
 //!
 //! Doors 1 to 3 share one deadline (`OpenOptions::lock_deadline`, 10 s unless
 //! `FRONTDESK_LOCK_TIMEOUT` says otherwise): a desk frozen while holding the lock
@@ -64,7 +67,7 @@ use checkpoint::{Checkpointer, CHECKPOINT_EVERY};
 use gate::FifoGate;
 use lock_file::LockFile;
 use sync::GroupSync;
-pub use sync::SyncFault;
+pub use sync::{set_sync_observer, SyncFault, SyncObserver};
 
 /// Writers waiting for longer than this are logged as slow.
 const SLOW_WAIT: Duration = Duration::from_millis(100);
@@ -123,6 +126,9 @@ pub struct Writer {
     commits_since_checkpoint: AtomicU32,
     checkpointer: Checkpointer,
     durability: GroupSync,
+    /// Test only (the power-cut harness's negative test): callers are told "saved"
+    /// without waiting for the group sync.
+    ack_before_sync: bool,
     seal: Seal,
     deadline: Duration,
     pub(crate) metrics: Arc<Metrics>,
@@ -137,6 +143,7 @@ impl Writer {
         seal: Seal,
         deadline: Duration,
         sync_fault: Option<SyncFault>,
+        ack_before_sync: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let conn = crate::db::open_connection(path, Duration::ZERO)?;
@@ -164,6 +171,7 @@ impl Writer {
             db: path.to_path_buf(),
             wal: wal_path,
         };
+        let durability = GroupSync::new(wal, files.wal.clone(), sync_fault);
         Ok(Writer {
             gate: FifoGate::new(),
             conn: Mutex::new(conn),
@@ -171,7 +179,8 @@ impl Writer {
             files,
             commits_since_checkpoint: AtomicU32::new(0),
             checkpointer: Checkpointer::start(path)?,
-            durability: GroupSync::new(wal, sync_fault),
+            durability,
+            ack_before_sync,
             seal,
             deadline,
             metrics,
@@ -258,8 +267,17 @@ impl Writer {
             .and_then(|value| tx.commit().map(|()| value).map_err(Error::from));
         let released = Instant::now();
         let appended = audit::take_appended();
-        // numbered while still holding the lock, so tickets follow the WAL's order
-        let ticket = outcome.is_ok().then(|| self.durability.written());
+        // numbered while still holding the lock, so tickets follow the WAL's order.
+        // A refusal takes one too: it was decided on what the transaction read, which
+        // may be another desk's commit not yet synced; told "slot taken" before that
+        // commit is on disk, a desk could find the slot free after a power cut (the
+        // power-cut harness found exactly that). So a refusal, like a success, is
+        // reported only after a sync that began after it.
+        let ticket = match &outcome {
+            Ok(_) => Some(self.durability.written()),
+            Err(e) if e.code() != crate::error::ErrorCode::Busy => Some(self.durability.written()),
+            Err(_) => None,
+        };
         drop(conn);
         drop(guard);
         if outcome.is_ok()
@@ -291,7 +309,11 @@ impl Writer {
             }
         }
         if let Some(ticket) = ticket {
-            self.durability.wait(ticket)?;
+            if !self.ack_before_sync {
+                self.durability.wait(ticket)?;
+            }
+        }
+        if ticket.is_some() && outcome.is_ok() {
             // only once the row is on disk: a power cut never leaves the anchor ahead
             if let Some((id, hash)) = appended {
                 if let Err(e) = self.seal.anchor.advance(self.seal.keyed_from, id, &hash) {

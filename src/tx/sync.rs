@@ -13,17 +13,51 @@
 //!
 //! The sync goes through the WAL file this handle opened, never a file found again
 //! by name: a file swapped in under the same name would be synced instead.
+//!
+//! **Observing the sync** ([`set_sync_observer`]). This sync goes through `std::fs`,
+//! not through SQLite, so a simulator of power cuts that sits under SQLite (a
+//! wrapping VFS, see `stress::power_cut`) cannot see it. A process-wide observer is
+//! told just before each sync (with the WAL's path) and again after the real
+//! `fdatasync` succeeded: what was written to the WAL before the first call is on
+//! disk once the second returns; writes in between belong to later commits that
+//! this sync may or may not cover, so the simulator keeps them unsynced. Either
+//! call may fail, standing in for the disk (the power is off). The real sync always
+//! runs: the observer only watches it. Unset (production), it costs one atomic
+//! load per sync.
 
 use std::fs::File;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::error::{Error, Result};
 
 /// A test hook run before each WAL sync; an error stands in for the disk's.
 pub type SyncFault = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
+/// Watches every group sync of the WAL in this process (see the module docs); for
+/// the power-cut simulator.
+pub trait SyncObserver: Send + Sync {
+    /// Called just before the WAL at `wal` is synced; an error fails the sync (as
+    /// the disk's would). Returns a token for [`SyncObserver::after_sync`].
+    fn before_sync(&self, wal: &Path) -> std::io::Result<u64>;
+    /// Called once the real sync succeeded; an error fails it all the same.
+    fn after_sync(&self, wal: &Path, token: u64) -> std::io::Result<()>;
+}
+
+static OBSERVER: RwLock<Option<Arc<dyn SyncObserver>>> = RwLock::new(None);
+
+/// Sets (or, with `None`, removes) the process-wide [`SyncObserver`].
+pub fn set_sync_observer(observer: Option<Arc<dyn SyncObserver>>) {
+    *OBSERVER.write().unwrap_or_else(|p| p.into_inner()) = observer;
+}
+
+fn observer() -> Option<Arc<dyn SyncObserver>> {
+    OBSERVER.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 pub(super) struct GroupSync {
     wal: File,
+    wal_path: PathBuf,
     fault: Option<SyncFault>,
     state: Mutex<SyncState>,
     synced: Condvar,
@@ -42,9 +76,10 @@ struct SyncState {
 }
 
 impl GroupSync {
-    pub(super) fn new(wal: File, fault: Option<SyncFault>) -> Self {
+    pub(super) fn new(wal: File, wal_path: PathBuf, fault: Option<SyncFault>) -> Self {
         GroupSync {
             wal,
+            wal_path,
             fault,
             state: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
@@ -63,7 +98,8 @@ impl GroupSync {
         }
     }
 
-    /// A commit was written; its ticket.
+    /// A commit was written (or a refusal was decided on what was written so far);
+    /// its ticket.
     pub(super) fn written(&self) -> u64 {
         let mut st = self.lock();
         st.written += 1;
@@ -88,10 +124,7 @@ impl GroupSync {
             st.syncing = true;
             let covers = st.written;
             drop(st);
-            let outcome = match &self.fault {
-                Some(fault) => fault().and_then(|()| self.wal.sync_data()),
-                None => self.wal.sync_data(),
-            };
+            let outcome = self.sync();
             st = self.lock();
             st.syncing = false;
             match outcome {
@@ -103,6 +136,21 @@ impl GroupSync {
             }
             self.synced.notify_all();
         }
+    }
+}
+
+impl GroupSync {
+    /// One `fdatasync` of the WAL, with the test hooks around it.
+    fn sync(&self) -> std::io::Result<()> {
+        if let Some(fault) = &self.fault {
+            fault()?;
+        }
+        let Some(observer) = observer() else {
+            return self.wal.sync_data();
+        };
+        let token = observer.before_sync(&self.wal_path)?;
+        self.wal.sync_data()?;
+        observer.after_sync(&self.wal_path, token)
     }
 }
 

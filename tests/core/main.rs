@@ -39,6 +39,8 @@ mod parsers;
 mod patients;
 /// The permission table of DESIGN §3, walked for every operation.
 mod permissions;
+/// Simulated power cuts under SQLite and the group sync: acknowledged writes survive.
+mod power_cut;
 /// Files and folders only the clinic's OS user can read, whatever the umask.
 mod privacy;
 /// Read-modify-write races: two desks interleave between one desk's read and its write.
