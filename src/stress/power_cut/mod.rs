@@ -128,7 +128,8 @@ pub struct PowerCutReport {
     pub acknowledged: u64,
     /// Operations refused by a rule before a cut, each checked to have left nothing.
     pub refused: u64,
-    /// Operations in flight at a cut (outcome unknown: may or may not be there).
+    /// Desks stopped by a cut, each with at most one operation in flight (outcome
+    /// unknown: it may or may not be there).
     pub in_flight: u64,
     /// Of those, found committed (counted by the ledgers).
     pub in_flight_committed: i64,
@@ -452,8 +453,8 @@ fn one_burst(
 pub fn summary(r: &PowerCutReport) -> String {
     let mut s = format!(
         "{} power cuts in {:.1} s (seed {}): {} unsynced writes at the cuts — {} kept, {} dropped, {} torn; \
-         {} acknowledged operations checked present, {} refusals checked absent, {} in flight at a cut \
-         ({} of them found committed); {} ledgers (each over up to 100 cuts).\n",
+         {} acknowledged operations checked present, {} refusals checked absent, {} desks stopped by a cut \
+         (each with at most one operation in flight; {} such operations found committed); {} ledgers (each over up to 100 cuts).\n",
         r.cuts,
         r.seconds,
         r.seed,
