@@ -424,3 +424,19 @@ fn the_demo_clinic_has_doctors_slots_patients_and_appointments() {
     refused(&db, &["demo"], 2, "already has a clinic");
     assert!(run(&db, &["check"]).status.success());
 }
+
+/// SQLCipher frees its heap in an exit handler while the read pool's worker thread
+/// may still be closing a connection: a refused `demo` died of SIGSEGV after
+/// printing its refusal in 4 runs out of 10, until the CLI ended without exit
+/// handlers. Forty runs, every one with its documented exit code.
+#[test]
+fn a_command_never_dies_of_a_signal_after_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite3");
+    json(&db, &["demo"]);
+    let codes: Vec<Option<i32>> = (0..40).map(|_| run(&db, &["demo"]).status.code()).collect();
+    assert!(
+        codes.iter().all(|c| *c == Some(2)),
+        "every refused demo exits 2, none by a signal: {codes:?}"
+    );
+}
