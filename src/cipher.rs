@@ -24,7 +24,7 @@
 //!   backup ([`unlock_with_recovery_key`]) and keeps the key from then on.
 //!
 //! A plain (unencrypted) database from an older Frontdesk still opens as it is;
-//! `frontdesk encrypt` converts it (see [`crate::backup::convert`]).
+//! `frontdesk encrypt` converts it (see [`crate::backup::convert`](mod@crate::backup::convert)).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

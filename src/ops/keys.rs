@@ -1,5 +1,5 @@
 //! The database key as desk operations (the key itself is in [`crate::cipher`],
-//! the rewriting in [`crate::backup::convert`]).
+//! the rewriting in [`crate::backup::convert`](mod@crate::backup::convert)).
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -69,7 +69,7 @@ impl Frontdesk {
     }
 
     /// Encrypts a plain database, or gives an encrypted one a new key (see
-    /// [`backup::convert`]). Closes this handle first, as a restore does; the
+    /// [`backup::convert()`]). Closes this handle first, as a restore does; the
     /// caller reopens the database afterwards whatever the outcome.
     pub fn convert_database(
         self,
