@@ -45,7 +45,16 @@ pub(crate) fn hold_shared(db: &Path) -> Result<File> {
 /// anyone in, so a refused restore writes nothing.) `db` is the resolved path.
 pub fn hold_exclusive(db: &Path) -> Result<File> {
     let file = open(db)?;
-    match file.try_lock() {
+    // a child another thread of this process is starting holds a copy of every
+    // descriptor until it runs its program, so a desk closed a moment ago can still
+    // hold its lock for a few milliseconds: a holder must hold it for half a second
+    let give_up = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let mut attempt = file.try_lock();
+    while matches!(attempt, Err(TryLockError::WouldBlock)) && std::time::Instant::now() < give_up {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        attempt = file.try_lock();
+    }
+    match attempt {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => {
             let others = holders(&presence_path(db));
@@ -84,5 +93,31 @@ fn holders(path: &Path) -> Option<usize> {
     {
         let _ = path;
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child being started holds for a moment: a desk's lock that goes away
+    /// within milliseconds does not refuse a restore; one that stays does.
+    #[test]
+    fn a_lock_held_for_a_moment_only_does_not_refuse_and_a_held_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.sqlite3");
+        let brief = open(&db).unwrap();
+        brief.lock_shared().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            drop(brief);
+        });
+        let alone = hold_exclusive(&db).expect("the brief holder let go");
+        release.join().unwrap();
+        drop(alone);
+        let desk = open(&db).unwrap();
+        desk.lock_shared().unwrap();
+        let refused = hold_exclusive(&db).expect_err("an open desk refuses it");
+        assert!(refused.to_string().contains("still open"), "{refused}");
     }
 }
