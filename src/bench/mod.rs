@@ -389,33 +389,11 @@ fn single_threaded(
                 floor.sample((n / 10).max(1), samples)?;
             }
         }
-        let req = BookRequest {
-            slot_id: clinic.take_slot()?,
-            patient_id: clinic.patient(i),
-            reason: String::new(),
-        };
-        let at = Instant::now();
-        let r = desk.book(&actor, &req);
-        s.outcome(at, &r);
-        booked.push(r?.id);
+        booked.push(book_next(&desk, clinic, i, &mut s)?);
     }
     let booking_time = Duration::from_micros(s.lat.iter().sum());
     out.push(with_hold(s.row("book", booking_time), &desk, "book"));
-
-    let desk = clinic.open()?;
-    let mut s = Samples::default();
-    let t = Instant::now();
-    for &id in &booked {
-        let at = Instant::now();
-        let r = desk.change_status(&actor, id, 1, AppointmentStatus::Confirmed, "");
-        s.outcome(at, &r);
-        r?;
-    }
-    out.push(with_hold(
-        s.row("status change (confirm)", t.elapsed()),
-        &desk,
-        "status",
-    ));
+    out.push(confirm_each(clinic, &booked, "status change (confirm)")?);
 
     let desk = clinic.open()?;
     let mut s = Samples::default();
@@ -471,34 +449,47 @@ fn single_threaded(
 /// costs, next to the encrypted clinic's rows.
 fn plain_database(path: &std::path::Path, n: usize) -> Result<Vec<BenchRow>> {
     let clinic = setup::BenchClinic::create_with(path, n as i64, false)?;
-    let actor = Actor::local_admin();
     let desk = clinic.open()?;
-    let mut booked = Vec::with_capacity(n);
     let mut s = Samples::default();
     let t = Instant::now();
-    for i in 0..n {
-        let req = BookRequest {
-            slot_id: clinic.take_slot()?,
-            patient_id: clinic.patient(i),
-            reason: String::new(),
-        };
-        let at = Instant::now();
-        let r = desk.book(&actor, &req);
-        s.outcome(at, &r);
-        booked.push(r?.id);
-    }
+    let booked = (0..n)
+        .map(|i| book_next(&desk, &clinic, i, &mut s))
+        .collect::<Result<Vec<_>>>()?;
     let book = with_hold(s.row(PLAIN_BOOK, t.elapsed()), &desk, "book");
+    Ok(vec![book, confirm_each(&clinic, &booked, PLAIN_STATUS)?])
+}
+
+/// Books the clinic's next free slot for its patient `i`, timed into `s`.
+fn book_next(
+    desk: &Frontdesk,
+    clinic: &setup::BenchClinic,
+    i: usize,
+    s: &mut Samples,
+) -> Result<i64> {
+    let req = BookRequest {
+        slot_id: clinic.take_slot()?,
+        patient_id: clinic.patient(i),
+        reason: String::new(),
+    };
+    let at = Instant::now();
+    let r = desk.book(&Actor::local_admin(), &req);
+    s.outcome(at, &r);
+    Ok(r?.id)
+}
+
+/// Confirms each of `booked` one at a time on a fresh handle: the row `name`.
+fn confirm_each(clinic: &setup::BenchClinic, booked: &[i64], name: &str) -> Result<BenchRow> {
     let desk = clinic.open()?;
+    let actor = Actor::local_admin();
     let mut s = Samples::default();
     let t = Instant::now();
-    for &id in &booked {
+    for &id in booked {
         let at = Instant::now();
         let r = desk.change_status(&actor, id, 1, AppointmentStatus::Confirmed, "");
         s.outcome(at, &r);
         r?;
     }
-    let status = with_hold(s.row(PLAIN_STATUS, t.elapsed()), &desk, "status");
-    Ok(vec![book, status])
+    Ok(with_hold(s.row(name, t.elapsed()), &desk, "status"))
 }
 
 /// CPU time this thread has used, in µs.

@@ -3,7 +3,6 @@
 //! to an admin, and encrypting the database or changing its key.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use frontdesk::audit_key::KeyFolder;
 use frontdesk::backup::{Conversion, ConversionReport};
@@ -21,9 +20,6 @@ use crate::DatabaseLocation;
 /// One unlock at a time: two windows' clicks must not both reopen the database
 /// and start a second watcher.
 static UNLOCKING: Mutex<()> = Mutex::new(());
-
-/// How long a conversion waits for running commands to let go of the database.
-const CONVERT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Opens the database with the clinic's recovery key, on a computer that does not
 /// have its key yet (only then: the database did not open for want of its key).
@@ -95,24 +91,8 @@ pub async fn convert_database<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
-    let watcher = app.state::<Arc<Watcher>>().inner().clone();
-    let handle = app.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let state = handle.state::<AppState>();
-        watcher.pause();
-        let desk = match state.close_for_restore(CONVERT_PATIENCE) {
-            Ok(desk) => desk,
-            Err(e) => {
-                watcher.resume(state.desk().ok().as_ref());
-                return Err(e);
-            }
-        };
-        let db = desk.path().to_path_buf();
-        let converted = desk.convert_database(&actor, conversion);
-        state.reopened(Frontdesk::open(&db, OpenOptions::default()));
-        watcher.resume(state.desk().ok().as_ref());
-        converted.map_err(CommandError::from)
+    super::operations::with_database_closed(&app, move |desk| {
+        desk.convert_database(&actor, conversion)
     })
     .await
-    .map_err(CommandError::internal)?
 }

@@ -71,6 +71,19 @@ pub async fn restore_backup<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
+    with_database_closed(&app, move |desk| {
+        desk.restore_backup(&actor, &candidate, confirmed)
+    })
+    .await
+}
+
+/// Runs `f` on this window's database handle taken out for the file to be
+/// replaced (a restore, a conversion), whatever the outcome reopening the file
+/// and watching it again afterwards. New commands answer `Busy` meanwhile.
+pub(super) async fn with_database_closed<R: Runtime, T: Send + 'static>(
+    app: &AppHandle<R>,
+    f: impl FnOnce(Frontdesk) -> frontdesk::Result<T> + Send + 'static,
+) -> Result<T, CommandError> {
     let watcher = app.state::<Arc<Watcher>>().inner().clone();
     let handle = app.clone();
     tauri::async_runtime::spawn_blocking(move || {
@@ -84,10 +97,10 @@ pub async fn restore_backup<R: Runtime>(
             }
         };
         let db = desk.path().to_path_buf();
-        let restored = desk.restore_backup(&actor, &candidate, confirmed);
+        let outcome = f(desk);
         state.reopened(Frontdesk::open(&db, OpenOptions::default()));
         watcher.resume(state.desk().ok().as_ref());
-        restored.map_err(CommandError::from)
+        outcome.map_err(CommandError::from)
     })
     .await
     .map_err(CommandError::internal)?
