@@ -65,6 +65,27 @@ export async function call<T>(
   }
 }
 
+/**
+ * A `call` for a view that reloads on every change. Each command runs on its own
+ * thread, so answers can arrive out of order; an older answer must not replace a
+ * newer one (a drawer showing a superseded version would send it and be told
+ * Conflict). The answer to a request that a later one has superseded, or its
+ * error, comes back as `undefined`: the caller keeps what it shows.
+ */
+export function newestOnly(): <T>(cmd: string, args?: Record<string, unknown>) => Promise<T | undefined> {
+  let latest = 0;
+  return async <T>(cmd: string, args?: Record<string, unknown>) => {
+    const mine = ++latest;
+    try {
+      const answer = await call<T>(cmd, args);
+      return mine === latest ? answer : undefined;
+    } catch (e) {
+      if (mine === latest) throw e;
+      return undefined;
+    }
+  };
+}
+
 /** Version and database location of this desk, for the status line. */
 export function appInfo(): Promise<AppInfo> {
   return call<AppInfo>("app_info");
