@@ -197,9 +197,33 @@ pub fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
+/// An existing database this build upgraded to its schema when opening it (a
+/// newer Frontdesk installed over an older one's data): the CLI and the app say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaUpgrade {
+    /// The schema version the file had.
+    pub from: usize,
+    /// The version it has now (this build's).
+    pub to: usize,
+}
+
+impl std::fmt::Display for SchemaUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the database was upgraded from schema version {} to {} for Frontdesk {} \
+             (in one transaction: every appointment, patient and setting is kept)",
+            self.from,
+            self.to,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+}
+
 /// Makes the file a WAL database at this build's schema version (see the module
 /// docs): only when something must change is the writer lock taken, with the
-/// write deadline, and everything checked again under it.
+/// write deadline, and everything checked again under it. Says which upgrade it
+/// made to an existing database's schema, if any.
 ///
 /// A new (empty) file gets its key here, under the lock, before its first page is
 /// written: a fresh key kept in `new_key_folder`, or none when that is `None` (a
@@ -210,11 +234,11 @@ pub(crate) fn prepare_schema(
     lock: &LockFile,
     deadline: Duration,
     new_key_folder: Option<&Path>,
-) -> Result<()> {
+) -> Result<Option<SchemaUpgrade>> {
     let is_new =
         || -> Result<bool> { Ok(crate::cipher::file_kind(path)? == crate::cipher::FileKind::New) };
     if !is_new()? && schema_is_ready(&open_connection(path, Duration::from_secs(10))?)? {
-        return Ok(());
+        return Ok(None);
     }
     if !lock.acquire(std::time::Instant::now() + deadline)? {
         return Err(Error::Busy);
@@ -241,9 +265,13 @@ pub(crate) fn prepare_schema(
             )));
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
+        let from = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        let to = latest_schema_version();
+        // all pending migrations run in one transaction: a failure changes nothing
         migrations()
             .to_latest(&mut conn)
-            .map_err(|e| Error::Unusable(format!("cannot upgrade the database schema: {e}")))
+            .map_err(|e| Error::Unusable(format!("cannot upgrade the database schema: {e}")))?;
+        Ok((from > 0 && from < to).then_some(SchemaUpgrade { from, to }))
     })();
     lock.release();
     outcome

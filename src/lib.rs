@@ -118,6 +118,8 @@ pub struct Frontdesk {
     clock: Arc<dyn Clock>,
     /// This PC's passcode senders file (read at each use, see [`senders`]).
     senders_file: PathBuf,
+    /// The upgrade this opening made to the file's schema, if any.
+    schema_upgrade: Option<db::SchemaUpgrade>,
     /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
     /// refuses while anyone holds it. Declared last so it is released last.
     _presence: std::fs::File,
@@ -141,7 +143,7 @@ impl Frontdesk {
         )?;
         cipher::use_folder(keys.dir());
         let lock = tx::lock_file::LockFile::open(&path)?;
-        db::prepare_schema(
+        let schema_upgrade = db::prepare_schema(
             &path,
             &lock,
             options.lock_deadline,
@@ -167,6 +169,7 @@ impl Frontdesk {
             senders_file: options
                 .senders_file
                 .unwrap_or_else(senders::default_senders_file),
+            schema_upgrade,
             _presence: presence,
         })
     }
@@ -174,6 +177,12 @@ impl Frontdesk {
     /// Opens with default options.
     pub fn open_default(path: impl AsRef<Path>) -> Result<Self> {
         Self::open(path, OpenOptions::default())
+    }
+
+    /// The upgrade opening made to an older database's schema (a newer Frontdesk
+    /// installed over its data), to be told to whoever opened it.
+    pub fn schema_upgrade(&self) -> Option<db::SchemaUpgrade> {
+        self.schema_upgrade
     }
 
     /// The database file (resolved: absolute, symlinks followed).

@@ -28,6 +28,9 @@ pub const DEMO_FLAG: &str = "--demo";
 /// demo clinic and its staff (their passwords are kept for the login screen).
 fn open_state(location: &DatabaseLocation, demo: bool) -> AppState {
     let opened = Frontdesk::open(location.path(), OpenOptions::default());
+    if let Some(upgrade) = opened.as_ref().ok().and_then(Frontdesk::schema_upgrade) {
+        tracing::info!("{upgrade}");
+    }
     let state = AppState::new(opened);
     if demo {
         if let Ok(desk) = state.desk() {

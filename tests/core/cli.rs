@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::fixture::{self, CLI_ADMIN, NEW_PASSWORD_ENV, PASSWORD};
 
@@ -438,5 +438,76 @@ fn a_command_never_dies_of_a_signal_after_its_answer() {
     assert!(
         codes.iter().all(|c| *c == Some(2)),
         "every refused demo exits 2, none by a signal: {codes:?}"
+    );
+}
+
+#[test]
+fn the_manual_has_a_page_per_command_every_reference_resolves_and_the_environment_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(fixture::frontdesk_bin())
+        .arg("manual")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.1")));
+    let main = page("frontdesk").expect("frontdesk.1");
+    assert!(main.contains(".TH frontdesk 1"), "a man page");
+    for section in [
+        ".SH SYNOPSIS",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXIT STATUS",
+    ] {
+        assert!(main.contains(section), "{section} missing");
+    }
+    for var in [
+        "FRONTDESK_DB",
+        "FRONTDESK_USER",
+        "FRONTDESK_PASSWORD",
+        "FRONTDESK_KEYS_DIR",
+    ] {
+        assert!(main.contains(var), "{var} missing");
+    }
+    // every command --help lists has its page
+    let help = Command::new(fixture::frontdesk_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 20, "{commands:?}");
+    for c in &commands {
+        assert!(page(&format!("frontdesk-{c}")).is_ok(), "no page for {c}");
+    }
+    assert!(
+        page("frontdesk-doctor-add").is_ok(),
+        "pages for the commands' commands"
+    );
+    // and every page a page names exists
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for reference in text
+            .split(|ch: char| ch.is_whitespace())
+            .filter(|w| w.ends_with("(1)"))
+        {
+            let name = reference.trim_end_matches("(1)").replace("\\-", "-");
+            assert!(page(&name).is_ok(), "{reference} has no page");
+        }
+    }
+    assert!(
+        page("frontdesk-bench-worker").is_err(),
+        "hidden commands have none"
     );
 }

@@ -261,3 +261,127 @@ fn the_frontdesk_db_variable_chooses_the_file() {
         "the database was created where FRONTDESK_DB points, folders included"
     );
 }
+
+fn schema_8_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v8")
+}
+
+/// A copy of the demo clinic that the Frontdesk of schema version 8 wrote (the
+/// schema before this build's; tests/fixtures/schema-v8), with its audit key
+/// folder: (folder kept alive, database, key folder).
+fn schema_8_clinic() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = schema_8_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["db", "keys"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::set_permissions(dir.path().join(sub), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        for entry in std::fs::read_dir(fixture.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            let to = dir.path().join(sub).join(entry.file_name());
+            std::fs::copy(entry.path(), &to).unwrap();
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let db = dir.path().join("db/clinic.sqlite3");
+    let keys = dir.path().join("keys");
+    (dir, db, keys)
+}
+
+/// Every row of the clinic's own tables, as text, table by table.
+fn clinic_rows(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
+    [
+        "appointment",
+        "appointment_status_history",
+        "audit_event",
+        "doctor",
+        "patient",
+        "setting",
+        "slot",
+        "staff",
+    ]
+    .iter()
+    .map(|table| {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let columns = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..columns)
+                    .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(|v| v.join("|"))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        (table.to_string(), rows)
+    })
+    .collect()
+}
+
+#[test]
+fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_row() {
+    let (_dir, db, keys) = schema_8_clinic();
+    let before = clinic_rows(&rusqlite::Connection::open(&db).unwrap());
+    let appointments = std::fs::read_to_string(schema_8_fixture().join("appointments")).unwrap();
+    assert_eq!(
+        before[0].1.len().to_string(),
+        appointments.trim(),
+        "the fixture's appointments, as its file says"
+    );
+    let options = || OpenOptions {
+        keys_dir: Some(keys.clone()),
+        ..OpenOptions::default()
+    };
+    let desk = Frontdesk::open(&db, options()).unwrap();
+    assert_eq!(
+        desk.schema_upgrade(),
+        Some(frontdesk::db::SchemaUpgrade {
+            from: 8,
+            to: frontdesk::db::latest_schema_version()
+        }),
+        "opening says it upgraded, from which version to which"
+    );
+    let report = desk.check().unwrap();
+    assert!(report.ok, "check after the upgrade: {:?}", report.items);
+    let after = desk.read(|c| Ok(clinic_rows(c))).unwrap();
+    assert_eq!(before, after, "every row of the clinic's tables is kept");
+    assert!(
+        desk.read(frontdesk::db::schema_differences)
+            .unwrap()
+            .is_empty(),
+        "the upgraded schema is exactly what the migrations make"
+    );
+    drop(desk);
+    let again = Frontdesk::open(&db, options()).unwrap();
+    assert_eq!(again.schema_upgrade(), None, "upgraded once, not again");
+}
+
+#[test]
+fn the_command_line_says_when_it_upgraded_a_database() {
+    let (_dir, db, keys) = schema_8_clinic();
+    let run = || {
+        Command::new(frontdesk_bin())
+            .arg("--db")
+            .arg(&db)
+            .arg("check")
+            .env("FRONTDESK_KEYS_DIR", &keys)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("upgraded from schema version 8 to"),
+        "the first run says it upgraded: {stderr}"
+    );
+    let second = run();
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains("upgraded"),
+        "the second run does not"
+    );
+}

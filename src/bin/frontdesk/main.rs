@@ -19,6 +19,7 @@ mod backup;
 mod bench;
 mod export;
 mod keys;
+mod manual;
 mod otp;
 mod output;
 mod patients;
@@ -111,6 +112,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Many processes booking a few slots at once (optionally killed at random), then proof nothing was lost
     Stress(stress::StressArgs),
+    /// Write the man pages (roff) the package installs into a folder
+    #[command(hide = true)]
+    Manual {
+        /// The folder for frontdesk.1 and a page per command
+        dir: PathBuf,
+    },
     #[command(hide = true)]
     BenchWorker(bench::BenchWorkerArgs),
     #[command(hide = true)]
@@ -251,6 +258,11 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         ..
     } = cli;
     let command = match command {
+        Command::Manual { dir } => {
+            return manual::manual(&dir).map_err(|e| {
+                Failure::Cli(ErrorCode::Internal, format!("cannot write the manual: {e}"))
+            })
+        }
         // the measuring tools make their own databases (stress may take --db), with
         // their own keys
         Command::Bench(a) => {
@@ -324,6 +336,9 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         ));
     }
     let desk = Frontdesk::open_default(&path)?;
+    if let Some(upgrade) = desk.schema_upgrade() {
+        eprintln!("frontdesk: {upgrade}");
+    }
     if matches!(command, Command::Demo) && !desk.needs_first_admin()? {
         return Err(Error::invalid(
             "this database already has a clinic; the demo opens only on an empty database",
@@ -362,6 +377,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Stats => admin::stats(&ctx),
         Command::Bench(_)
         | Command::Stress(_)
+        | Command::Manual { .. }
         | Command::BenchWorker(_)
         | Command::StressWorker(_) => {
             unreachable!("handled before the database is opened")
