@@ -511,3 +511,38 @@ fn the_manual_has_a_page_per_command_every_reference_resolves_and_the_environmen
         "hidden commands have none"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = setup();
+    // the appointment is booked and saved before anything is printed; the reader of
+    // the answer is gone before it is written
+    let mut child = fixture::cli(&d.db)
+        .args([
+            "book",
+            "--slot",
+            &d.slot.to_string(),
+            "--patient",
+            &d.patient.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "ends as a Unix tool does when its reader goes away: {:?}, {stderr}",
+        out.status
+    );
+    let listed = json(&d.db, &["appointment", "list"]);
+    assert_eq!(
+        listed["appointments"].as_array().unwrap().len(),
+        1,
+        "the booking was saved"
+    );
+}
