@@ -27,6 +27,7 @@ step "man pages (frontdesk manual)"
 rm -rf target/package/man1
 target/release/frontdesk manual target/package/man1
 gzip -9n target/package/man1/*.1
+gzip -9n <packaging/changelog >target/package/changelog.gz
 
 step "bundle: .deb and .rpm"
 # the bundler's own `cargo build` finds the app built above and compiles nothing

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # THE project test command (CI's .ci/run calls it): installs what is missing, then
-# format, UI type check and build, clippy, all Rust tests, the app binary, and the
-# end-to-end tests of the real window under Xvfb. Stops at the first failure.
+# format, UI type check and build, clippy, all Rust tests, the app binary, the
+# end-to-end tests of the real window under Xvfb, and the packages: built, then
+# installed and used in a clean Debian 12 root. Stops at the first failure.
 #
 # Every cargo step selects the whole workspace (`--workspace`). Cargo unifies
 # features over the packages it builds, so `-p frontdesk-app` alone would resolve a
@@ -53,5 +54,11 @@ step "end-to-end tests under Xvfb"
 # workspace's feature set, so nothing is recompiled for this step.
 xvfb-run -a -s "-screen 0 1366x768x24" env FRONTDESK_E2E=1 \
     cargo test --workspace --test e2e -- --test-threads=1
+
+step "package: the .deb and .rpm from this tree (scripts/package.sh; a release build)"
+scripts/package.sh
+
+step "package: installed with apt into a clean Debian 12 root, then used there"
+packaging/test/clean-root.sh
 
 step "all checks passed; screenshots in target/e2e-screenshots/"

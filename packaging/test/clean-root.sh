@@ -99,20 +99,20 @@ apt_install /tmp/pkg/older.deb >target/clean-root.install.log || fail "apt insta
 got=$(as_desk frontdesk --version)
 [[ $got == "frontdesk $version" ]] || fail "frontdesk --version said '$got', expected 'frontdesk $version'"
 for f in /usr/bin/frontdesk-app /usr/bin/frontdesk /usr/share/man/man1/frontdesk.1.gz \
-    /usr/share/applications/frontdesk-app.desktop /usr/share/icons/hicolor/scalable/apps/frontdesk-app.svg \
+    /usr/share/applications/Frontdesk.desktop /usr/share/icons/hicolor/scalable/apps/frontdesk-app.svg \
     /usr/share/icons/hicolor/256x256/apps/frontdesk-app.png /usr/share/icons/hicolor/32x32/apps/frontdesk-app.png \
     /usr/lib/systemd/user/frontdesk-backup.service /usr/lib/systemd/user/frontdesk-backup.timer \
-    /usr/share/doc/frontdesk/README.md; do
+    /usr/share/doc/frontdesk/README.md /usr/share/doc/frontdesk/changelog.gz; do
     [[ -e $root$f ]] || fail "the package did not install $f"
 done
-grep -q '^Categories=Office;Calendar;MedicalSoftware;$' "$root/usr/share/applications/frontdesk-app.desktop" ||
+grep -q '^Categories=Office;Calendar;MedicalSoftware;$' "$root/usr/share/applications/Frontdesk.desktop" ||
     fail "the desktop entry lacks its categories"
 zcat "$root/usr/share/man/man1/frontdesk.1.gz" | grep -q '^\.SH ENVIRONMENT' || fail "the man page has no ENVIRONMENT"
 say "installed: frontdesk $version, $(du -sh "$root/usr/bin/frontdesk-app" | cut -f1) app, $(du -sh "$root/usr/bin/frontdesk" | cut -f1) CLI"
 
 # ---- 2. a new clinic and the demo clinic ---------------------------------------------------
 as_desk mkdir -p /home/desk/clinic /home/desk/demo
-as_desk env FRONTDESK_NEW_PASSWORD='clean root admin 2026' frontdesk --db /home/desk/clinic/clinic.sqlite3 \
+as_desk env FRONTDESK_NEW_PASSWORD='plum violet harbour kettle' frontdesk --db /home/desk/clinic/clinic.sqlite3 \
     init --name 'Clean Root Clinic' --time-zone Europe/Berlin --country DE --admin-username admin >/dev/null ||
     fail "frontdesk init on a fresh database"
 as_desk frontdesk --db /home/desk/clinic/clinic.sqlite3 check >/dev/null || fail "check of the new clinic"

@@ -510,6 +510,10 @@ fn the_manual_has_a_page_per_command_every_reference_resolves_and_the_environmen
         page("frontdesk-bench-worker").is_err(),
         "hidden commands have none"
     );
+    assert!(
+        page("frontdesk-help").is_err(),
+        "clap's help command has none"
+    );
 }
 
 #[test]

@@ -93,7 +93,11 @@ pub fn manual(dir: &Path) -> std::io::Result<()> {
 
 /// A page for each visible command below `parent`, and theirs in turn.
 fn command_pages(parent: &clap::Command, dir: &Path) -> std::io::Result<()> {
-    for command in parent.get_subcommands().filter(|c| !c.is_hide_set()) {
+    // clap's `help` commands only repeat the pages
+    let pages = parent
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help");
+    for command in pages {
         let name = command
             .get_display_name()
             .unwrap_or(command.get_name())
