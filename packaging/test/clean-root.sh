@@ -13,6 +13,8 @@
 #   7. the app's window under Xvfb reaches the first-run screen (WebDriver,
 #      screenshot in target/e2e-screenshots/package-first-run.png);
 #   8. removing the package keeps the data and says where it is.
+# The .rpm is not installed (no RPM-based root here): its file list and
+# dependencies are compared with the .deb's.
 # Needs root (debootstrap, chroot, mounts). scripts/test.sh runs it after
 # scripts/package.sh. The base root is kept in target/clean-root/base between runs.
 set -euo pipefail
@@ -29,12 +31,28 @@ deb=$(ls target/release/bundle/deb/*.deb 2>/dev/null | head -n1)
 [[ -n $deb ]] || fail "no .deb in target/release/bundle/deb (run scripts/package.sh)"
 version=$(dpkg-deb -f "$deb" Version)
 package=$(dpkg-deb -f "$deb" Package)
-[[ $(id -u) == 0 ]] || fail "needs root (debootstrap, chroot)"
-
-if ! command -v debootstrap >/dev/null; then
-    apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-        { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+if [[ $(id -u) != 0 ]]; then
+    command -v sudo >/dev/null || fail "needs root (debootstrap, chroot) or sudo"
+    exec sudo --preserve-env=PATH,CARGO_HOME "$0" "$@"
 fi
+
+host_tools=()
+command -v debootstrap >/dev/null || host_tools+=(debootstrap)
+command -v rpm >/dev/null || host_tools+=(rpm)
+if ((${#host_tools[@]})); then
+    apt-get install -y -qq --no-install-recommends "${host_tools[@]}" >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${host_tools[@]}" >/dev/null; }
+fi
+
+# ---- 0. the .rpm holds what the .deb holds -------------------------------------------------
+rpm_file=$(ls target/release/bundle/rpm/*.rpm 2>/dev/null | head -n1)
+[[ -n $rpm_file ]] || fail "no .rpm in target/release/bundle/rpm"
+deb_files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {p = $6; sub(/^\.?\/?/, "/", p); print p}' | sort)
+rpm_files=$(rpm -qpl "$rpm_file" 2>/dev/null | sort)
+[[ $deb_files == "$rpm_files" ]] ||
+    fail "the .rpm and the .deb hold different files: $(diff <(echo "$deb_files") <(echo "$rpm_files"))"
+rpm -qpR "$rpm_file" 2>/dev/null | grep -qx openssl-libs || fail "the .rpm does not depend on openssl-libs"
+say "the .rpm holds the same $(wc -l <<<"$rpm_files") files as the .deb"
 
 # ---- a clean Debian 12 root ----------------------------------------------------------
 base=target/clean-root/base
@@ -63,6 +81,7 @@ cleanup() {
     done
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP PIPE
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --rbind /dev "$root/dev"
