@@ -212,7 +212,7 @@ impl std::fmt::Display for SchemaUpgrade {
         write!(
             f,
             "the database was upgraded from schema version {} to {} for Frontdesk {} \
-             (in one transaction: every appointment, patient and setting is kept)",
+             (all in one transaction; appointments, patients and staff are kept)",
             self.from,
             self.to,
             env!("CARGO_PKG_VERSION")

@@ -59,7 +59,7 @@ fn sink(out: &Option<PathBuf>) -> Result<Box<dyn Write>, Error> {
         Some(p) => Box::new(BufWriter::new(File::create(p).map_err(|e| {
             Error::invalid(format!("cannot create {}: {e}", p.display()))
         })?)),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(BufWriter::new(crate::output::Answer)),
     })
 }
 

@@ -404,11 +404,6 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
 }
 
 fn main() {
-    // `frontdesk … | head` ends quietly when its reader goes away, as Unix tools do:
-    // Rust ignores SIGPIPE, so `println!` would panic on the closed pipe instead.
-    // Nothing is left half done: every command prints after its change is saved.
-    // SAFETY: restores the default action of one signal before any thread starts.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // databases, backups, exports: for this user only, whatever the umask
     frontdesk::platform::restrict_new_files();
     // the database key in the OS keyring where there is one (else the key folder)

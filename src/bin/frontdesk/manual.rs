@@ -75,7 +75,8 @@ const EXIT_STATUS: &[(&str, &str)] = &[
 /// `frontdesk-doctor-add.1`, …: the names the pages refer to each other by) into `dir`.
 pub fn manual(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut cli = Cli::command();
+    // clap's `help` commands would only repeat the pages
+    let mut cli = without_help_commands(Cli::command());
     // names every command's page after its parents (display name `frontdesk-doctor-add`)
     cli.build();
     let mut page = Vec::new();
@@ -93,11 +94,7 @@ pub fn manual(dir: &Path) -> std::io::Result<()> {
 
 /// A page for each visible command below `parent`, and theirs in turn.
 fn command_pages(parent: &clap::Command, dir: &Path) -> std::io::Result<()> {
-    // clap's `help` commands only repeat the pages
-    let pages = parent
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set() && c.get_name() != "help");
-    for command in pages {
+    for command in parent.get_subcommands().filter(|c| !c.is_hide_set()) {
         let name = command
             .get_display_name()
             .unwrap_or(command.get_name())
@@ -109,6 +106,18 @@ fn command_pages(parent: &clap::Command, dir: &Path) -> std::io::Result<()> {
         command_pages(command, dir)?;
     }
     Ok(())
+}
+
+fn without_help_commands(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names
+        .iter()
+        .fold(command.disable_help_subcommand(true), |parent, name| {
+            parent.mut_subcommand(name, without_help_commands)
+        })
 }
 
 fn section(page: &mut Vec<u8>, title: &str, items: &[(&str, &str)]) -> std::io::Result<()> {
