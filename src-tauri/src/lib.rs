@@ -195,11 +195,20 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 
 /// Opens the window and runs until it is closed.
 pub fn run() {
-    // the guard flushes the log file at exit; without a log folder the app still runs
-    let _log = frontdesk::logging::init(&frontdesk::logging::log_dir())
+    // without a log folder the app still runs
+    let mut log = frontdesk::logging::init(&frontdesk::logging::log_dir())
         .map_err(|e| eprintln!("logging is off: {e}"))
         .ok();
     builder::<tauri::Wry>()
-        .run(context())
-        .expect("the Frontdesk window failed to start");
+        .build(context())
+        .expect("the Frontdesk window failed to start")
+        .run(move |_, event| {
+            if let tauri::RunEvent::Exit = event {
+                // the guard flushes the log file; then the process ends without the
+                // C library's exit handlers, in which SQLCipher frees its heap while
+                // the watcher or the read pool may still use a connection
+                drop(log.take());
+                frontdesk::platform::exit_now(0);
+            }
+        });
 }

@@ -433,16 +433,8 @@ fn main() {
     exit_now(code)
 }
 
-/// Ends the process without running the C library's exit handlers. SQLCipher
-/// frees its private heap in one (`atexit`), while the read pool's worker thread
-/// may still be closing the last idle connection of a desk dropped a moment
-/// before: the process then died of SIGSEGV after its work was done and its
-/// answer printed (4 runs in 10 of a refused `frontdesk demo`). Every change is
-/// committed and synced by then; only the buffered output is left to flush.
+/// Ends the process without the C library's exit handlers (see
+/// [`frontdesk::platform::exit_now`]).
 fn exit_now(code: u8) -> ! {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    // SAFETY: `_exit` ends the process at once; nothing runs after it.
-    unsafe { libc::_exit(i32::from(code)) }
+    frontdesk::platform::exit_now(i32::from(code))
 }
