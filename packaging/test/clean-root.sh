@@ -55,8 +55,9 @@ rpm -qpR "$rpm_file" 2>/dev/null | grep -qx openssl-libs || fail "the .rpm does 
 say "the .rpm holds the same $(wc -l <<<"$rpm_files") files as the .deb"
 
 # ---- a clean Debian 12 root ----------------------------------------------------------
-base=target/clean-root/base
+base=$PWD/target/clean-root/base
 root=$PWD/target/clean-root/root
+mkdir -p "$PWD/target/clean-root"
 if [[ ! -f $base/.frontdesk-base-done ]]; then
     # the mirror this machine's own apt uses (its address is not written here)
     mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
