@@ -744,3 +744,54 @@ fn a_backup_restores_onto_a_new_computer_where_no_database_exists_yet() {
         .unwrap();
     assert_eq!(n, 1, "the booking came with the backup");
 }
+
+/// The anchor outside the database is moved to the restored log's newest row (the
+/// restore's own audit row), so cutting that row off before any desk writes again
+/// is found; an anchor left at nothing would hide it until the next write.
+#[test]
+fn cutting_off_the_newest_audit_row_right_after_a_restore_is_found() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Anchor");
+    let slot = c.slots(doctor, 1)[0];
+    book(&c.desk, slot, c.patient("Ann Anchor", "0151 2345 6789"));
+    let taken = c.desk.backup_now(&c.admin(), None).unwrap();
+    let (db, _dir, clock) = closed(c);
+    backup::restore(
+        &Actor::local_admin(),
+        &db,
+        Path::new(&taken.file.path),
+        NOW + 60,
+        false,
+    )
+    .expect("restore");
+    // a forger with the file, before any desk opens it again
+    let conn = frontdesk::db::open_keyed(&db).unwrap();
+    let last: i64 = conn
+        .query_row("SELECT max(id) FROM audit_event", [], |r| r.get(0))
+        .unwrap();
+    let trigger: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_event_no_delete'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER audit_event_no_delete; DELETE FROM audit_event WHERE id = {last}; {trigger};"
+    ))
+    .unwrap();
+    drop(conn);
+    let report = fixture::open_at(&db, clock).check().unwrap();
+    let found: Vec<String> = report
+        .items
+        .iter()
+        .filter(|i| !i.ok)
+        .map(|i| i.detail.clone())
+        .collect();
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains(&format!("ends before row {last}"))),
+        "the anchor names the restore's row that was cut off: {found:?}"
+    );
+}
