@@ -72,4 +72,9 @@ try:
         sys.exit(f"the first-run screen did not appear within 60 s (heading: {heading!r}, title: {title!r})")
     print(f"first-run screen shown: heading {heading!r}, window title {title!r}, screenshot {out}")
 finally:
-    request("DELETE", f"/session/{sid}")
+    # ending the session closes the window and the app exits at once; the driver
+    # may drop this last connection then (the test is over; the script stops it)
+    try:
+        request("DELETE", f"/session/{sid}", timeout=30)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        pass
