@@ -241,12 +241,14 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
 }
 
 /// A database with an admin and a receptionist, a doctor, slots and a patient,
-/// in a folder of its own (`name` tells the tests' folders apart).
-fn clinic(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("frontdesk-fuzz-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("clinic.sqlite3");
+/// in a folder of its own that goes when the returned guard is dropped (`name`
+/// tells the tests' folders apart).
+fn clinic(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("frontdesk-fuzz-{name}-"))
+        .tempdir()
+        .unwrap();
+    let db = dir.path().join("clinic.sqlite3");
     let desk = Frontdesk::open(&db, OpenOptions::default()).unwrap();
     desk.create_first_admin(ADMIN.0, "Fuzz Admin", ADMIN.1)
         .unwrap();
@@ -262,7 +264,7 @@ fn clinic(name: &str) -> PathBuf {
     )
     .unwrap();
     desk.create_demo_clinic(&cli).unwrap();
-    db
+    (dir, db)
 }
 
 fn started(mut app: App<MockRuntime>) -> App<MockRuntime> {
@@ -725,7 +727,7 @@ fn code(answer: &Result<Value, Value>) -> Option<&str> {
 
 #[test]
 fn every_registered_command_has_an_access_rule_and_sample_arguments() {
-    let db = clinic("table");
+    let (_dir, db) = clinic("table");
     let table: BTreeSet<&str> = access_table(&Ids::of(&db))
         .iter()
         .map(|(c, _, _)| *c)
@@ -740,7 +742,7 @@ fn every_registered_command_has_an_access_rule_and_sample_arguments() {
 
 #[test]
 fn after_logout_every_command_but_the_public_ones_answers_unauthenticated_and_changes_nothing() {
-    let db = clinic("signed-out");
+    let (_dir, db) = clinic("signed-out");
     let ids = Ids::of(&db);
     let app = app_on(&db);
     let window = app.get_webview_window("main").expect("the main window");
@@ -782,7 +784,7 @@ fn after_logout_every_command_but_the_public_ones_answers_unauthenticated_and_ch
 
 #[test]
 fn a_receptionist_is_refused_every_admin_command_and_it_changes_nothing_but_may_do_desk_work() {
-    let db = clinic("receptionist");
+    let (_dir, db) = clinic("receptionist");
     let ids = Ids::of(&db);
     let app = app_on(&db);
     let window = app.get_webview_window("main").expect("the main window");
@@ -815,7 +817,7 @@ fn a_receptionist_is_refused_every_admin_command_and_it_changes_nothing_but_may_
 
 #[test]
 fn an_admin_is_refused_no_command_for_lack_of_permission() {
-    let db = clinic("admin");
+    let (_dir, db) = clinic("admin");
     let ids = Ids::of(&db);
     let app = app_on(&db);
     let window = app.get_webview_window("main").expect("the main window");
@@ -838,7 +840,7 @@ fn an_admin_is_refused_no_command_for_lack_of_permission() {
 
 #[test]
 fn any_other_window_is_denied_every_command_and_changes_nothing() {
-    let db = clinic("other-window");
+    let (_dir, db) = clinic("other-window");
     let ids = Ids::of(&db);
     let app = app_on(&db);
     let main = app.get_webview_window("main").expect("the main window");
@@ -868,7 +870,7 @@ fn any_other_window_is_denied_every_command_and_changes_nothing() {
 
 #[test]
 fn every_command_answers_arbitrary_input_with_a_result_or_a_code_and_a_message() {
-    let db = clinic("fuzz");
+    let (_dir, db) = clinic("fuzz");
     let access: BTreeMap<&str, Access> =
         access_table(&Ids::of(&db))
             .into_iter()

@@ -250,19 +250,20 @@ mod tests {
 
     use crate::state::AppState;
 
-    /// A mock app whose state holds a fresh database of its own, and its main window.
+    /// A mock app whose state holds a fresh database of its own, its main window,
+    /// and the guard of the database's folder.
     fn desk_on_new_database(
         name: &str,
     ) -> (
         tauri::App<tauri::test::MockRuntime>,
         tauri::WebviewWindow<tauri::test::MockRuntime>,
+        tempfile::TempDir,
     ) {
-        let dir = std::env::temp_dir().join(format!(
-            "frontdesk-app-session-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let db = dir.join("clinic.sqlite3");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("frontdesk-app-session-{name}-"))
+            .tempdir()
+            .unwrap();
+        let db = dir.path().join("clinic.sqlite3");
         let app = crate::install(mock_builder())
             .build(mock_context(noop_assets()))
             .unwrap();
@@ -274,7 +275,7 @@ mod tests {
         let window = WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
             .unwrap();
-        (app, window)
+        (app, window, dir)
     }
 
     fn invoke(
@@ -299,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_page_learns_who_is_signed_in_but_never_a_session_token() {
-        let (_app, window) = desk_on_new_database("token");
+        let (_app, window, _dir) = desk_on_new_database("token");
         let start = invoke(&window, "startup", json!({})).unwrap();
         assert_eq!(start["needs_first_admin"], true, "got {start}");
 
@@ -333,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_reset_password_opens_only_the_change_password_command_until_it_is_changed() {
-        let (_app, window) = desk_on_new_database("forced-change");
+        let (_app, window, _dir) = desk_on_new_database("forced-change");
         invoke(
             &window,
             "first_run",
