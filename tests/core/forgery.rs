@@ -87,21 +87,12 @@ fn deleting_the_newest_audit_rows_behind_a_dropped_and_recreated_trigger_is_foun
     );
 }
 
-#[test]
-fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
-    let (c, _, _, _) = clinic_with_history();
-    let trigger = trigger_sql(&c, "audit_event_no_update");
-    let middle: i64 = c.count("SELECT min(id) + 1 FROM audit_event");
-    // the forger changes a row and re-chains everything after it with the only
-    // function they can compute without the key: plain SHA-256
-    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
-    conn.execute_batch("DROP TRIGGER audit_event_no_update")
-        .unwrap();
-    conn.execute(
-        "UPDATE audit_event SET detail = 'nothing to see' WHERE id = ?1",
-        [middle],
-    )
-    .unwrap();
+/// Re-chains the log from row `from` on with the only function a forger can
+/// compute without the key: plain SHA-256, over the fields of an unsealed row.
+/// `unseal` also marks those rows unsealed, so each hash is right for what the
+/// row claims to be (a downgrade); without it, the rows still claim a seal.
+fn rechain_with_plain_sha256(conn: &rusqlite::Connection, from: i64, unseal: bool) {
+    use sha2::{Digest, Sha256};
     let rows: Vec<AuditRow> = conn
         .prepare(
             "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_event ORDER BY id",
@@ -124,14 +115,13 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
     let mut prev: String = conn
         .query_row(
             "SELECT prev_hash FROM audit_event WHERE id = ?1",
-            [middle],
+            [from],
             |r| r.get(0),
         )
         .unwrap();
     for (id, at, actor, action, entity, entity_id, detail) in
-        rows.into_iter().filter(|r| r.0 >= middle)
+        rows.into_iter().filter(|r| r.0 >= from)
     {
-        use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         for part in [
             prev.as_str(),
@@ -147,12 +137,29 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
         }
         let hash = hex::encode(h.finalize());
         conn.execute(
-            "UPDATE audit_event SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
-            rusqlite::params![id, prev, hash],
+            "UPDATE audit_event SET prev_hash = ?2, hash = ?3,
+               keyed = CASE WHEN ?4 THEN 0 ELSE keyed END WHERE id = ?1",
+            rusqlite::params![id, prev, hash, unseal],
         )
         .unwrap();
         prev = hash;
     }
+}
+
+#[test]
+fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
+    let (c, _, _, _) = clinic_with_history();
+    let trigger = trigger_sql(&c, "audit_event_no_update");
+    let middle: i64 = c.count("SELECT min(id) + 1 FROM audit_event");
+    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_event_no_update")
+        .unwrap();
+    conn.execute(
+        "UPDATE audit_event SET detail = 'nothing to see' WHERE id = ?1",
+        [middle],
+    )
+    .unwrap();
+    rechain_with_plain_sha256(&conn, middle, false);
     conn.execute_batch(&format!("{trigger};")).unwrap();
     drop(conn);
     let found = failures(&c);
@@ -160,6 +167,56 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
         found.contains(&format!("audit row {middle}")),
         "the rewritten row is named: {found}"
     );
+}
+
+/// The anchor outside the database also says from which row on the log is
+/// sealed. When this computer loses the anchor file, the next desk rebuilds it
+/// from the database's first sealed row, so a forger who later rewrites the
+/// whole log as unsealed plain SHA-256 rows (every hash right for what the row
+/// claims) is still found, at the first row that was sealed.
+#[test]
+fn a_log_rewritten_as_unsealed_after_the_anchor_was_rebuilt_is_found() {
+    let (c, _, _, _) = clinic_with_history();
+    let first_sealed: i64 = c.count("SELECT min(id) FROM audit_event WHERE keyed = 1");
+    let clinic_id: String = frontdesk::db::open_keyed(c.path())
+        .unwrap()
+        .query_row(
+            "SELECT value FROM setting WHERE key = 'clinic.id'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let anchor =
+        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-head"));
+    std::fs::remove_file(&anchor).expect("the clinic has an anchor file");
+    // the next desk to open rebuilds it (this one stays open, as a desk would)
+    let desk = c.reopen();
+    assert!(anchor.exists(), "the anchor is written again");
+    let trigger = trigger_sql(&c, "audit_event_no_update");
+    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_event_no_update")
+        .unwrap();
+    rechain_with_plain_sha256(&conn, 1, true);
+    conn.execute_batch(&format!("{trigger};")).unwrap();
+    drop(conn);
+    for (who, desk) in [
+        ("the desk that rebuilt the anchor", &desk),
+        ("a desk opened after", &c.reopen()),
+    ] {
+        let report = desk.check().unwrap();
+        let found: Vec<&str> = report
+            .items
+            .iter()
+            .filter(|i| !i.ok)
+            .map(|i| i.detail.as_str())
+            .collect();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains(&format!("audit row {first_sealed} is not sealed"))),
+            "{who} names the first row that was sealed: {found:?}"
+        );
+    }
 }
 
 #[test]
