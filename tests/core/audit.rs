@@ -251,9 +251,16 @@ fn opening_a_record_exporting_and_printing_are_audited_so_admins_see_who_saw_a_p
     c.assert_check();
 }
 
+/// The rows of [`legacy_log`]: one appointment's history.
+const LEGACY_ROWS: [(&str, &str); 3] = [
+    ("appointment.book", "slot 1"),
+    ("appointment.status", "PENDING -> CONFIRMED"),
+    ("appointment.status", "CONFIRMED -> ARRIVED"),
+];
+
 /// A log from before the clinic had a key (schema 6): rows chained with plain
 /// SHA-256 over the length-prefixed fields, computed here from that definition.
-fn legacy_log(rows: &[(&str, &str)]) -> rusqlite::Connection {
+fn legacy_log() -> rusqlite::Connection {
     use sha2::{Digest, Sha256};
     let conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(
@@ -263,7 +270,7 @@ fn legacy_log(rows: &[(&str, &str)]) -> rusqlite::Connection {
     )
     .unwrap();
     let mut prev = frontdesk::store::audit::GENESIS.to_string();
-    for (i, (action, detail)) in rows.iter().enumerate() {
+    for (i, (action, detail)) in LEGACY_ROWS.iter().enumerate() {
         let at = (1_700_000_000 + i as i64).to_string();
         let entity_id = (i as i64 + 1).to_string();
         let mut h = Sha256::new();
@@ -294,12 +301,7 @@ fn legacy_log(rows: &[(&str, &str)]) -> rusqlite::Connection {
 #[test]
 fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found() {
     use frontdesk::store::audit::{verify_chain, ChainFault};
-    let rows = [
-        ("appointment.book", "slot 1"),
-        ("appointment.status", "PENDING -> CONFIRMED"),
-        ("appointment.status", "CONFIRMED -> ARRIVED"),
-    ];
-    let conn = legacy_log(&rows);
+    let conn = legacy_log();
     assert!(
         matches!(verify_chain(&conn, None, None), Ok(None)),
         "an intact pre-key log verifies"
@@ -320,12 +322,7 @@ fn a_row_from_the_keys_start_on_chained_with_plain_sha256_is_named_unsealed() {
     use frontdesk::store::audit::{verify_chain, ChainFault};
     // a forger without the key rewrites the log from row 2 on with plain SHA-256
     // (a downgrade): every hash is right, but the key was there from row 2
-    let rows = [
-        ("appointment.book", "slot 1"),
-        ("appointment.status", "PENDING -> CONFIRMED"),
-        ("appointment.status", "CONFIRMED -> ARRIVED"),
-    ];
-    let conn = legacy_log(&rows);
+    let conn = legacy_log();
     assert!(
         matches!(
             verify_chain(&conn, None, Some(2)),

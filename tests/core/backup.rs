@@ -274,18 +274,20 @@ fn a_restore_brings_back_every_row_and_the_audit_chain_and_keeps_a_safety_copy()
         "the restored database passes every check, audit chain included: {:?}",
         check.items
     );
-    let last: String = desk
+    let last: (String, String) = desk
         .read(|c| {
             Ok(c.query_row(
-                "SELECT action FROM audit_event ORDER BY id DESC LIMIT 1",
+                "SELECT action, detail FROM audit_event ORDER BY id DESC LIMIT 1",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?)
         })
         .unwrap();
+    let file_name = Path::new(&taken.file.path).file_name().unwrap();
     assert_eq!(
-        last, "backup.restore",
-        "the restore itself is in the audit log"
+        last,
+        ("backup.restore".into(), file_name.to_string_lossy().into()),
+        "the restore itself is in the audit log, naming the backup it came from"
     );
 
     let safety = PathBuf::from(report.safety_copy.expect("a safety copy was kept"));
