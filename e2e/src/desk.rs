@@ -81,6 +81,15 @@ impl Desk {
                     drop(driver);
                     continue;
                 }
+                Err(_) if attempt < SESSION_ATTEMPTS => {
+                    eprintln!(
+                        "{name}: no WebDriver session within {SESSION_TIMEOUT:?} (attempt \
+                         {attempt}); restarting tauri-driver (output: {})",
+                        log.display()
+                    );
+                    drop(driver);
+                    continue;
+                }
                 Ok(Err(e)) => panic!(
                     "{name}: WebDriver session not created: {e} (driver and app output: {})",
                     log.display()

@@ -12,14 +12,30 @@ pub async fn fill(desk: &Desk, css: &str, text: &str) {
     input.send_keys(text).await.unwrap();
 }
 
-/// Clicks the element matched by `css` once it exists.
+/// Clicks the element matched by `css` once it exists and is enabled (a click on
+/// a disabled button does nothing, and a person would wait for it too).
 pub async fn click(desk: &Desk, css: &str) {
-    desk.wait_for(css).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let element = desk.wait_for(css).await;
+        if element.is_enabled().await.unwrap_or(false) {
+            element.click().await.unwrap();
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {css:?} stayed disabled",
+            desk.name()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
-/// Clicks the first button whose text contains `label`, below `scope` (CSS).
+/// Clicks the first button whose text contains `label`, below `scope` (CSS), once
+/// it is enabled (a drawer disables its buttons while it saves and reloads).
 pub async fn click_button(desk: &Desk, scope: &str, label: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut disabled = false;
     loop {
         if let Ok(buttons) = desk
             .client()
@@ -28,15 +44,20 @@ pub async fn click_button(desk: &Desk, scope: &str, label: &str) {
         {
             for b in buttons {
                 if b.text().await.is_ok_and(|t| t.contains(label)) {
-                    b.click().await.unwrap();
-                    return;
+                    if b.is_enabled().await.unwrap_or(false) {
+                        b.click().await.unwrap();
+                        return;
+                    }
+                    disabled = true;
+                    break;
                 }
             }
         }
         assert!(
             Instant::now() < deadline,
-            "{}: no button {label:?} under {scope:?}",
-            desk.name()
+            "{}: no {}button {label:?} under {scope:?}",
+            desk.name(),
+            if disabled { "enabled " } else { "" }
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
