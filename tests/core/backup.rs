@@ -797,3 +797,72 @@ fn cutting_off_the_newest_audit_row_right_after_a_restore_is_found() {
         "the anchor names the restore's row that was cut off: {found:?}"
     );
 }
+
+/// Bytes 18 and 19 of a plain database's header: 2, 2 for write-ahead logging,
+/// 1, 1 for a rollback journal.
+fn journal_flags(path: &Path) -> [u8; 2] {
+    let bytes = file_bytes(path);
+    [bytes[18], bytes[19]]
+}
+
+/// An admin's byte copy of the live file (`cp` of a plain clinic database), not a
+/// backup Frontdesk wrote: its staff are the clinic's own, yet restoring it needs
+/// the admin's confirmation. Once confirmed, the copy (which carries the WAL flag
+/// of a live database but no log of its own) restores whole, and none of the
+/// restore's working files is left beside the database.
+#[test]
+fn a_byte_copy_of_the_live_file_needs_confirmation_and_then_restores_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clinic.sqlite3");
+    let admin = Actor::local_admin();
+    let desk = Frontdesk::open(
+        &db,
+        frontdesk::OpenOptions {
+            encrypt_new: false,
+            ..frontdesk::OpenOptions::default()
+        },
+    )
+    .unwrap();
+    desk.create_demo_clinic(&admin).unwrap();
+    // everything in the main file, as in a copy taken once the desks had closed
+    frontdesk::db::open_keyed(&db)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let copy = dir.path().join("copied-by-hand.sqlite3");
+    std::fs::copy(&db, &copy).unwrap();
+    assert_eq!(
+        journal_flags(&copy),
+        [2, 2],
+        "a live database's copy says WAL"
+    );
+    let check = desk.check_backup(&admin, &copy).unwrap();
+    assert!(check.foreign, "Frontdesk did not write it: {check:?}");
+    assert!(check.staff_changes.is_empty(), "same staff: {check:?}");
+    assert!(
+        check.needs_confirmation(),
+        "a file Frontdesk did not write needs confirmation, even with the same staff"
+    );
+    drop(desk);
+
+    let refused = backup::restore(&admin, &db, &copy, NOW + 60, false)
+        .expect_err("not restored without confirmation");
+    assert!(
+        refused.to_string().contains("did not write"),
+        "the refusal says why: {refused}"
+    );
+    backup::restore(&admin, &db, &copy, NOW + 60, true).expect("restored once confirmed");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("clinic.sqlite3") && n != "clinic.sqlite3")
+        .filter(|n| !n.ends_with(".lock") && !n.ends_with(".presence"))
+        .collect();
+    left.sort();
+    assert!(
+        left.is_empty(),
+        "the restore's working files are gone: {left:?}"
+    );
+    let desk = Frontdesk::open_default(&db).unwrap();
+    assert!(desk.check().unwrap().ok, "the restored clinic checks out");
+}
