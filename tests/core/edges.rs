@@ -166,6 +166,32 @@ fn a_desk_whose_file_was_replaced_refuses_every_write_and_says_so() {
     );
 }
 
+/// The database file stays, but its write-ahead log is no longer the one this
+/// desk writes and syncs (deleted and made again by someone else): the desk's
+/// commits would go to a log nobody reads, so it refuses to write.
+#[test]
+fn a_desk_whose_wal_alone_was_replaced_refuses_to_write() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Weber");
+    let slots = c.slots(doctor, 1);
+    let patient = c.patient("Maria García", "0151 23456789");
+    let wal = frontdesk::db::sibling(&c.path(), "-wal");
+    std::fs::rename(&wal, frontdesk::db::sibling(&c.path(), "-wal.moved")).unwrap();
+    std::fs::write(&wal, b"").unwrap();
+    assert!(
+        c.desk.file_replaced(),
+        "the desk notices its log was replaced"
+    );
+    let refused = c
+        .desk
+        .book(&c.admin(), &booking(slots[0], patient))
+        .expect_err("a write into the replaced log is refused");
+    assert!(
+        refused.to_string().contains("was replaced"),
+        "says why: {refused}"
+    );
+}
+
 // ---- 2. one database, however its path is spelled --------------------------------
 
 #[cfg(unix)]
