@@ -391,6 +391,82 @@ fn a_file_that_is_not_a_frontdesk_database_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a Frontdesk database"), "{e}");
+    let empty = _dir.path().join("empty.sqlite3");
+    std::fs::write(&empty, "").unwrap();
+    let e = backup::restore(&Actor::local_admin(), &db, &empty, NOW, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a SQLite database"), "an empty file: {e}");
+    let missing = _dir.path().join("no-such-backup.sqlite3");
+    let e = backup::restore(&Actor::local_admin(), &db, &missing, NOW, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("there is no backup file at"),
+        "a path with no file: {e}"
+    );
+}
+
+/// A plain backup whose rows all read back, but one of whose indexes no longer
+/// matches its table (bytes of the index's page changed on disk): only SQLite's
+/// integrity check sees it, and the backup is refused as damaged.
+#[test]
+fn a_backup_whose_index_disagrees_with_its_table_is_refused_as_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clinic.sqlite3");
+    let admin = Actor::local_admin();
+    let desk = Frontdesk::open(
+        &db,
+        frontdesk::OpenOptions {
+            encrypt_new: false,
+            ..frontdesk::OpenOptions::default()
+        },
+    )
+    .unwrap();
+    desk.create_demo_clinic(&admin).unwrap();
+    let taken = PathBuf::from(desk.backup_now(&admin, None).unwrap().file.path);
+    drop(desk);
+    let (root, page_size): (i64, i64) = {
+        let conn = open_read_only(&taken);
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patient' \
+                 AND sql IS NOT NULL ORDER BY name LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page_size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        (root, page_size)
+    };
+    // the last bytes of the page belong to its first cell: the key's row id
+    let mut bytes = file_bytes(&taken);
+    let end = (root * page_size) as usize;
+    for b in &mut bytes[end - 2..end] {
+        *b ^= 0x5a;
+    }
+    let damaged = dir.path().join("index-damaged.sqlite3");
+    std::fs::write(&damaged, bytes).unwrap();
+    let problems: Vec<String> = open_read_only(&damaged)
+        .prepare("PRAGMA integrity_check")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_ne!(problems, ["ok"], "the damage is one SQLite sees");
+
+    let before = file_bytes(&db);
+    let message = backup::restore(&admin, &db, &damaged, NOW, true)
+        .expect_err("refused, even confirmed")
+        .to_string();
+    assert!(
+        message.contains("integrity check failed"),
+        "says the backup is damaged: {message}"
+    );
+    assert_eq!(file_bytes(&db), before, "the database is unchanged");
 }
 
 #[test]

@@ -413,6 +413,51 @@ fn a_desk_frozen_holding_the_write_lock_blocks_neither_opening_nor_reading_and_w
         .expect("once the frozen desk is gone, the booking goes through");
 }
 
+/// Another program (a `sqlite3` shell) inside a write transaction holds SQLite's
+/// own lock, not Frontdesk's lock file: a desk's write gets past the lock file,
+/// retries SQLite's lock with backoff until the deadline, then gives up with
+/// Busy; the contention figures count the timeout and the retries.
+#[test]
+fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is_counted() {
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Weber");
+    let slot = c.slots(doctor, 1)[0];
+    let patient = c.patient("Maria García", "0151 23456789");
+    let db = c.path();
+    let shell = frontdesk::db::open_keyed(&db).unwrap();
+    shell.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let desk = Frontdesk::open(
+        &db,
+        OpenOptions {
+            clock: c.clock.clone(),
+            lock_deadline: Duration::from_millis(300),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let refused = desk
+        .book(&Actor::local_admin(), &booking(slot, patient))
+        .expect_err("a write gives up at the deadline");
+    assert!(
+        matches!(refused, Error::Busy),
+        "refused as Busy: {refused:?}"
+    );
+    let metrics = desk.metrics().unwrap();
+    let book = metrics
+        .operations
+        .iter()
+        .find(|o| o.operation == "book")
+        .expect("the booking is in the contention figures");
+    assert_eq!(book.timeouts, 1, "counted as a timeout: {book:?}");
+    assert!(
+        book.busy_retries >= 2,
+        "with the retries it made before the deadline: {book:?}"
+    );
+    shell.execute_batch("ROLLBACK").unwrap();
+    desk.book(&Actor::local_admin(), &booking(slot, patient))
+        .expect("once the shell lets go, the booking goes through");
+}
+
 #[test]
 fn the_cli_answers_a_read_while_a_frozen_desk_holds_the_write_lock() {
     let c = Clinic::new();
