@@ -75,7 +75,7 @@ impl Frontdesk {
         let now = self.now();
         self.write("slot.block", |tx| {
             slots::get(tx, slot_id)?.ok_or(Error::NotFound("slot"))?;
-            if blocked && slots::is_taken(tx, slot_id)? {
+            if blocked && slots::has_appointment(tx, slot_id)? {
                 return Err(Error::invalid(
                     "this slot has an appointment; cancel or move it before blocking the slot",
                 ));

@@ -74,6 +74,15 @@ pub fn is_taken(conn: &Connection, slot_id: i64) -> rusqlite::Result<bool> {
     .query_row([slot_id], |r| r.get(0))
 }
 
+/// Whether any appointment not cancelled is in the slot, overbooked ones included
+/// (a slot with any of them cannot be blocked).
+pub fn has_appointment(conn: &Connection, slot_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED')",
+    )?
+    .query_row([slot_id], |r| r.get(0))
+}
+
 /// Filters for listing slots.
 #[derive(Debug, Clone, Default)]
 pub struct SlotFilter {

@@ -505,6 +505,41 @@ fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking() 
     c.assert_check();
 }
 
+/// A slot whose ordinary booking was cancelled still has the patient squeezed in
+/// beside it: blocking it would leave a live appointment in a blocked slot (which
+/// `check` reports), so it is refused like blocking a booked slot.
+#[test]
+fn a_slot_with_only_an_overbooked_appointment_left_cannot_be_blocked() {
+    let c = Clinic::new();
+    let slot = c.slots(c.doctor("Dr. A"), 1)[0];
+    let (ann, ben) = (
+        c.patient("Ann", "0151 2345 6789"),
+        c.patient("Ben", "0151 2345 0001"),
+    );
+    let booked = c.desk.book(&c.receptionist(), &req(slot, ann)).unwrap();
+    c.desk
+        .overbook(&c.admin(), slot, ben, "acute pain")
+        .unwrap();
+    c.desk
+        .change_status(
+            &c.admin(),
+            booked.id,
+            booked.version,
+            AppointmentStatus::Cancelled,
+            "called off",
+        )
+        .unwrap();
+    let refused = c
+        .desk
+        .set_slot_blocked(&c.admin(), slot, true)
+        .expect_err("the squeezed-in patient still has the slot");
+    assert!(
+        refused.to_string().contains("has an appointment"),
+        "says why: {refused}"
+    );
+    c.assert_check();
+}
+
 #[test]
 fn a_slot_is_taken_exactly_while_its_appointment_occupies_it_and_final_statuses_lead_nowhere() {
     use AppointmentStatus::*;
