@@ -2,7 +2,7 @@
 -- the appointment status history and the append-only, hash-chained audit log.
 -- Every time is an INTEGER of Unix seconds in UTC; the clinic's time zone is a
 -- setting used only for display and for turning local wall-clock times into UTC.
--- See src/schema.rs for the essay on each table.
+-- See docs/SCHEMA.md for the essay on each table.
 
 CREATE TABLE setting (
     key   TEXT PRIMARY KEY,
