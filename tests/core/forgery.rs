@@ -358,6 +358,62 @@ fn a_backup_with_a_planted_admin_is_flagged_and_needs_confirmation() {
     assert_eq!(staff, 0, "nothing was restored");
 }
 
+/// A plain file can carry any key at all, so on a computer without the clinic's
+/// audit key a plain backup's own copy of that key is not used to verify its log
+/// (an encrypted backup's copy is: only someone with the database key wrote it).
+/// The copy planted here is even the right key; the log is still not taken as
+/// verified.
+#[test]
+fn a_plain_backups_own_copy_of_the_audit_key_is_not_trusted_on_another_computer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clinic.sqlite3");
+    let desk = frontdesk::Frontdesk::open(
+        &db,
+        frontdesk::OpenOptions {
+            encrypt_new: false,
+            ..frontdesk::OpenOptions::default()
+        },
+    )
+    .unwrap();
+    desk.create_demo_clinic(&Actor::local_admin()).unwrap();
+    let taken = PathBuf::from(
+        desk.backup_now(&Actor::local_admin(), None)
+            .unwrap()
+            .file
+            .path,
+    );
+    drop(desk);
+    let conn = frontdesk::db::open_keyed(&taken).unwrap();
+    let clinic_id: String = conn
+        .query_row(
+            "SELECT value FROM setting WHERE key = 'clinic.id'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let key = std::fs::read_to_string(
+        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-key")),
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT OR REPLACE INTO setting (key, value) VALUES ('clinic.audit_key_copy', ?1)",
+        [key.trim()],
+    )
+    .unwrap();
+    drop(conn);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let another_computer = elsewhere.path().join("data").join("clinic.sqlite3");
+    let keys =
+        frontdesk::audit_key::KeyFolder::new(elsewhere.path().join("keys"), &another_computer)
+            .unwrap();
+    let refused = frontdesk::backup::verify(&taken, &another_computer, &keys)
+        .expect_err("the log cannot be verified without this computer having the key");
+    assert!(
+        refused.to_string().contains("not on this computer"),
+        "says the key is missing: {refused}"
+    );
+}
+
 #[test]
 fn a_backup_frontdesk_wrote_is_not_foreign_and_restores_without_confirmation() {
     let (c, _, _, _) = clinic_with_history();
