@@ -175,19 +175,6 @@ pub fn consume(
     Ok(n > 0)
 }
 
-/// Live codes (tests and checks): not expired at `now`, attempts left.
-pub fn live_codes(
-    conn: &Connection,
-    phone: &str,
-    now: i64,
-    max_attempts: i64,
-) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "SELECT count(*) FROM otp_code WHERE phone = ?1 AND expires_at > ?2 AND attempts < ?3",
-    )?
-    .query_row(params![phone, now, max_attempts], |r| r.get(0))
-}
-
 /// An outbox message as admins see it: never its text.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]

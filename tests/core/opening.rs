@@ -5,23 +5,30 @@ use frontdesk::{Error, Frontdesk, OpenOptions};
 
 use crate::fixture::{frontdesk_bin, Clinic};
 
+/// Every connection is in WAL mode with foreign keys on; readers sync fully, and
+/// the one writer writes its frames unsynced (`synchronous=NORMAL`) because the
+/// group sync makes them durable before any caller is told (see `src/tx`).
 #[test]
-fn connections_use_wal_full_sync_and_foreign_keys() {
+fn connections_use_wal_and_foreign_keys_readers_full_sync_and_the_writer_the_group_sync() {
     let c = Clinic::new();
-    let (mode, sync, fk): (String, i64, i64) = c
-        .desk
-        .read(|conn| {
-            Ok((
-                conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
-                conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
-                conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
-            ))
-        })
-        .unwrap();
+    let pragmas = |conn: &rusqlite::Connection| -> rusqlite::Result<(String, i64, i64)> {
+        Ok((
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+        ))
+    };
+    let reader = c.desk.read(|conn| Ok(pragmas(conn)?)).unwrap();
     assert_eq!(
-        (mode.as_str(), sync, fk),
+        (reader.0.as_str(), reader.1, reader.2),
         ("wal", 2, 1),
-        "WAL, synchronous=FULL (2), foreign keys on"
+        "a reader: WAL, synchronous=FULL (2), foreign keys on"
+    );
+    let writer = c.desk.write("raw", |tx| Ok(pragmas(tx)?)).unwrap();
+    assert_eq!(
+        (writer.0.as_str(), writer.1, writer.2),
+        ("wal", 1, 1),
+        "the writer: WAL, synchronous=NORMAL (1), foreign keys on"
     );
 }
 

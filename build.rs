@@ -1,0 +1,5 @@
+//! The migrations are compiled in (`include_dir!` in `src/db.rs`), which does not
+//! tell cargo about the files it reads: rebuild the core when one changes.
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}
