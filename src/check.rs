@@ -80,18 +80,35 @@ const INVARIANTS: &[(&str, &str)] = &[
          WHERE a.patient_id <> w.patient_id OR a.doctor_id <> w.doctor_id",
     ),
     (
-        "a passcode has at most 5 attempts and lives 5 minutes",
-        "SELECT 'passcode row ' || rowid FROM otp_code WHERE attempts > 5 OR expires_at - created_at <> 300",
-    ),
-    (
         "sent and given-up messages keep no text",
         "SELECT 'outbox message ' || id FROM outbox WHERE status IN ('SENT', 'FAILED') AND body <> ''",
     ),
-    (
-        "a locked account has 20 failed sign-ins",
-        "SELECT 'staff ' || id FROM staff WHERE locked_at IS NOT NULL AND failed_logins < 20",
-    ),
 ];
+
+/// The invariants that hold a limit kept in Rust (the limit goes into the query).
+fn limit_invariants() -> [(String, String); 2] {
+    use crate::ops::limits::{CODE_TTL_SECS, MAX_ATTEMPTS};
+    use crate::ops::LOCK_AFTER_FAILED_LOGINS;
+    [
+        (
+            format!(
+                "a passcode has at most {MAX_ATTEMPTS} attempts and lives {} minutes",
+                CODE_TTL_SECS / 60
+            ),
+            format!(
+                "SELECT 'passcode row ' || rowid FROM otp_code
+                 WHERE attempts > {MAX_ATTEMPTS} OR expires_at - created_at <> {CODE_TTL_SECS}"
+            ),
+        ),
+        (
+            format!("a locked account has {LOCK_AFTER_FAILED_LOGINS} failed sign-ins"),
+            format!(
+                "SELECT 'staff ' || id FROM staff
+                 WHERE locked_at IS NOT NULL AND failed_logins < {LOCK_AFTER_FAILED_LOGINS}"
+            ),
+        ),
+    ]
+}
 
 fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(sql)?;
@@ -107,12 +124,7 @@ fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
 
 /// Runs every check on `conn`, with the clinic's audit seal; `anchored`: compare
 /// the log's end with the anchor (not for a copy, which may be older).
-pub fn run(
-    conn: &Connection,
-    extra: &[(&str, &str)],
-    seal: &Seal,
-    anchored: bool,
-) -> Result<CheckReport> {
+pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport> {
     let mut items = Vec::new();
     let mut add = |name: &str, problems: Vec<String>| {
         items.push(CheckItem {
@@ -135,8 +147,11 @@ pub fn run(
         "the schema, triggers included, is exactly what the migrations make",
         crate::db::schema_differences(conn)?,
     );
-    for (name, sql) in INVARIANTS.iter().chain(extra) {
+    for (name, sql) in INVARIANTS {
         add(name, strings(conn, sql)?);
+    }
+    for (name, sql) in limit_invariants() {
+        add(&name, strings(conn, &sql)?);
     }
     let chain = audit::verify_chain(conn, seal.key.as_ref(), Some(seal.keyed_from))?
         .map(|fault| fault.to_string())
@@ -201,9 +216,6 @@ fn reconcile_sql(entity: &str, table: &str, state: &str) -> String {
     )
 }
 
-/// Invariant queries contributed by other modules (passcodes, scheduling).
-pub static EXTRA_INVARIANTS: &[(&str, &str)] = &[];
-
 impl Frontdesk {
     /// Runs SQLite's integrity checks and every Frontdesk invariant.
     pub fn check(&self) -> Result<CheckReport> {
@@ -220,6 +232,6 @@ impl Frontdesk {
         let seal = self.writer.seal();
         // the reconciliation recomputes records' keyed digests
         seal.install(conn)?;
-        run(conn, EXTRA_INVARIANTS, seal, anchored)
+        run(conn, seal, anchored)
     }
 }
