@@ -335,3 +335,28 @@ fn a_row_from_the_keys_start_on_chained_with_plain_sha256_is_named_unsealed() {
         "rows before the key's start may be plain"
     );
 }
+
+/// A write that appended an audit row and then failed is rolled back whole, and
+/// the anchor outside the database stays where it was: `check` still passes, and
+/// so it does after the next write takes the rolled-back row's id.
+#[test]
+fn a_write_that_fails_after_appending_an_audit_row_leaves_the_anchor_where_it_was() {
+    let c = Clinic::new();
+    c.doctor("Dr. Before");
+    let failed = c.desk.write("raw", |tx| {
+        frontdesk::store::audit::record(
+            tx,
+            NOW,
+            "test",
+            "test.append",
+            "doctor",
+            None,
+            "rolled back",
+        )?;
+        Err::<(), _>(Error::invalid("and then it fails"))
+    });
+    assert!(failed.is_err(), "the write failed");
+    c.assert_check();
+    c.doctor("Dr. After");
+    c.assert_check();
+}
