@@ -627,10 +627,17 @@ fn a_failed_sync_is_reported_to_every_waiting_caller_and_stops_writes_until_reop
             "desk {i} is told its change may not survive: {e}"
         );
     }
+    let stopped = desk
+        .add_doctor(&Actor::local_admin(), "Dr. Later", "GP")
+        .expect_err("writes stay stopped until the database is reopened");
     assert!(
-        desk.add_doctor(&Actor::local_admin(), "Dr. Later", "GP")
-            .is_err(),
-        "writes stay stopped until the database is reopened"
+        stopped.to_string().contains("stopped saving"),
+        "says why: {stopped}"
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM doctor WHERE name = 'Dr. Later'"),
+        0,
+        "refused before anything is written, not written and then reported unsaved"
     );
     drop(desk);
     let reopened = c.reopen();
