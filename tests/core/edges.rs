@@ -426,11 +426,17 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
     let db = c.path();
     let shell = frontdesk::db::open_keyed(&db).unwrap();
     shell.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let syncs = Arc::new(AtomicU32::new(0));
+    let counted = syncs.clone();
     let desk = Frontdesk::open(
         &db,
         OpenOptions {
             clock: c.clock.clone(),
             lock_deadline: Duration::from_millis(300),
+            sync_fault: Some(Arc::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })),
             ..OpenOptions::default()
         },
     )
@@ -441,6 +447,11 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
     assert!(
         matches!(refused, Error::Busy),
         "refused as Busy: {refused:?}"
+    );
+    assert_eq!(
+        syncs.load(Ordering::SeqCst),
+        0,
+        "a write that never got the lock decided nothing and waits for no sync"
     );
     let metrics = desk.metrics().unwrap();
     let book = metrics
@@ -458,6 +469,136 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
     shell.execute_batch("ROLLBACK").unwrap();
     desk.book(&Actor::local_admin(), &booking(slot, patient))
         .expect("once the shell lets go, the booking goes through");
+}
+
+/// What `f` logs on this thread (INFO and up), as text.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let out = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || out.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let text = lines.0.lock().unwrap().clone();
+    String::from_utf8(text).unwrap()
+}
+
+/// The log is how an admin finds a desk that holds the others up: a write that
+/// waited long for the lock (over 100 ms) or held it long (over 20 ms) is logged
+/// as a slow write lock, with both times; a quick one is not.
+#[test]
+fn a_write_that_waited_or_held_the_lock_long_is_logged_and_a_quick_one_is_not() {
+    const SLOW: &str = "slow write lock";
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Weber");
+    let slot = c.slots(doctor, 1)[0];
+    let patient = c.patient("Maria García", "0151 23456789");
+    // a stall of the machine can make any one write slow: one of three is enough
+    assert!(
+        (0..3).any(|_| !logged(|| c.desk.write("raw", |_| Ok(())).unwrap()).contains(SLOW)),
+        "a quick write is not logged as slow"
+    );
+    let held = logged(|| {
+        c.desk
+            .write("raw", |_| {
+                std::thread::sleep(Duration::from_millis(60));
+                Ok(())
+            })
+            .unwrap()
+    });
+    assert!(
+        held.contains(SLOW) && held.contains("hold_us"),
+        "a long hold is logged: {held}"
+    );
+    // another program holds SQLite's lock for 300 ms, then lets go
+    let shell = frontdesk::db::open_keyed(c.path()).unwrap();
+    shell.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (holding, held_long) = mpsc::channel();
+    let releaser = std::thread::spawn(move || {
+        holding.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        shell.execute_batch("ROLLBACK").unwrap();
+    });
+    held_long.recv().unwrap();
+    let waited = logged(|| {
+        c.desk
+            .book(&Actor::local_admin(), &booking(slot, patient))
+            .expect("booked once the other program lets go");
+    });
+    releaser.join().unwrap();
+    assert!(
+        waited.contains(SLOW) && waited.contains("wait_us"),
+        "a long wait is logged: {waited}"
+    );
+}
+
+/// Refusals that lost a race (the slot was taken, the appointment changed
+/// meanwhile) are logged as such, to tell contention from mistakes; other
+/// refusals are not.
+#[test]
+fn refusals_that_lost_a_race_are_logged_and_others_are_not() {
+    const RACE: &str = "refused a racing request";
+    let c = Clinic::new();
+    let doctor = c.doctor("Dr. Weber");
+    let slot = c.slots(doctor, 1)[0];
+    let ann = c.patient("Ann Able", "0151 23456789");
+    let ben = c.patient("Ben Bell", "0151 23456780");
+    let booked = c
+        .desk
+        .book(&Actor::local_admin(), &booking(slot, ann))
+        .unwrap();
+    let taken = logged(|| {
+        let e = c
+            .desk
+            .book(&Actor::local_admin(), &booking(slot, ben))
+            .unwrap_err();
+        assert!(matches!(e, Error::SlotTaken), "{e:?}");
+    });
+    assert!(taken.contains(RACE), "a taken slot is logged: {taken}");
+    c.desk
+        .change_status(
+            &Actor::local_admin(),
+            booked.id,
+            booked.version,
+            frontdesk::AppointmentStatus::Confirmed,
+            "",
+        )
+        .unwrap();
+    let stale = logged(|| {
+        let e = c
+            .desk
+            .change_status(
+                &Actor::local_admin(),
+                booked.id,
+                booked.version,
+                frontdesk::AppointmentStatus::Cancelled,
+                "called",
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
+    });
+    assert!(stale.contains(RACE), "a stale change is logged: {stale}");
+    let mistake = logged(|| {
+        let e = c
+            .desk
+            .write("raw", |_| Err::<(), _>(Error::invalid("a plain mistake")))
+            .unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    });
+    assert!(!mistake.contains(RACE), "another refusal is not: {mistake}");
 }
 
 #[test]
