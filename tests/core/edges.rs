@@ -448,11 +448,6 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
         matches!(refused, Error::Busy),
         "refused as Busy: {refused:?}"
     );
-    assert_eq!(
-        syncs.load(Ordering::SeqCst),
-        0,
-        "a write that never got the lock decided nothing and waits for no sync"
-    );
     let metrics = desk.metrics().unwrap();
     let book = metrics
         .operations
@@ -467,8 +462,24 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
         "it retried before the deadline, backing off rather than spinning: {book:?}"
     );
     shell.execute_batch("ROLLBACK").unwrap();
+    // a Busy from inside a transaction (its body, or the commit) decided nothing
+    // either: it takes no place in the sync order
+    let inner = desk
+        .write("raw", |_| Err::<(), _>(Error::Busy))
+        .expect_err("Busy passes through");
+    assert!(matches!(inner, Error::Busy), "{inner:?}");
+    assert_eq!(
+        syncs.load(Ordering::SeqCst),
+        0,
+        "a write refused as Busy decided nothing and waits for no sync"
+    );
     desk.book(&Actor::local_admin(), &booking(slot, patient))
         .expect("once the shell lets go, the booking goes through");
+    assert_eq!(
+        syncs.load(Ordering::SeqCst),
+        1,
+        "the booking waited for one"
+    );
 }
 
 /// What `f` logs on this thread (INFO and up), as text.
