@@ -412,18 +412,8 @@ fn a_file_that_is_not_a_frontdesk_database_is_refused() {
 /// integrity check sees it, and the backup is refused as damaged.
 #[test]
 fn a_backup_whose_index_disagrees_with_its_table_is_refused_as_damaged() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("clinic.sqlite3");
+    let (dir, db, desk) = fixture::plain_demo_clinic();
     let admin = Actor::local_admin();
-    let desk = Frontdesk::open(
-        &db,
-        frontdesk::OpenOptions {
-            encrypt_new: false,
-            ..frontdesk::OpenOptions::default()
-        },
-    )
-    .unwrap();
-    desk.create_demo_clinic(&admin).unwrap();
     let taken = PathBuf::from(desk.backup_now(&admin, None).unwrap().file.path);
     drop(desk);
     let (root, page_size): (i64, i64) = {
@@ -888,18 +878,8 @@ fn journal_flags(path: &Path) -> [u8; 2] {
 /// restore's working files is left beside the database.
 #[test]
 fn a_byte_copy_of_the_live_file_needs_confirmation_and_then_restores_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("clinic.sqlite3");
+    let (dir, db, desk) = fixture::plain_demo_clinic();
     let admin = Actor::local_admin();
-    let desk = Frontdesk::open(
-        &db,
-        frontdesk::OpenOptions {
-            encrypt_new: false,
-            ..frontdesk::OpenOptions::default()
-        },
-    )
-    .unwrap();
-    desk.create_demo_clinic(&admin).unwrap();
     // everything in the main file, as in a copy taken once the desks had closed
     frontdesk::db::open_keyed(&db)
         .unwrap()

@@ -145,6 +145,24 @@ impl Clinic {
     }
 }
 
+/// The demo clinic in a plain (not encrypted) database, as an older Frontdesk
+/// made them: `clinic.sqlite3` in a temp dir, and the desk open on it.
+pub fn plain_demo_clinic() -> (TempDir, PathBuf, Frontdesk) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("clinic.sqlite3");
+    let desk = Frontdesk::open(
+        &db,
+        OpenOptions {
+            encrypt_new: false,
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open a plain database");
+    desk.create_demo_clinic(&Actor::local_admin())
+        .expect("the demo clinic");
+    (dir, db, desk)
+}
+
 /// Opens `path` on the test PC of the folder it is in: its senders file is
 /// `senders/senders.toml` beside it (see [`senders_file`]), if there is one.
 pub fn open_at(path: &std::path::Path, clock: Arc<ManualClock>) -> Frontdesk {

@@ -365,17 +365,7 @@ fn a_backup_with_a_planted_admin_is_flagged_and_needs_confirmation() {
 /// verified.
 #[test]
 fn a_plain_backups_own_copy_of_the_audit_key_is_not_trusted_on_another_computer() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("clinic.sqlite3");
-    let desk = frontdesk::Frontdesk::open(
-        &db,
-        frontdesk::OpenOptions {
-            encrypt_new: false,
-            ..frontdesk::OpenOptions::default()
-        },
-    )
-    .unwrap();
-    desk.create_demo_clinic(&Actor::local_admin()).unwrap();
+    let (_dir, _db, desk) = crate::fixture::plain_demo_clinic();
     let taken = PathBuf::from(
         desk.backup_now(&Actor::local_admin(), None)
             .unwrap()
