@@ -294,7 +294,13 @@ fn the_second_opinion_catches_a_refusal_that_left_a_row_and_a_row_nobody_reporte
     });
     journal.push(refused.clone());
     let mut report = report;
-    report["by_op"]["confirm"][1] = (count(&report, "confirm", 1) + 1).into();
+    let refusals = count(&report, "confirm", 1) + 1;
+    let confirms = &mut report["by_op"]["confirm"];
+    if confirms.is_null() {
+        // a short run on a loaded machine may not have confirmed anything
+        *confirms = serde_json::json!([0, 0, 0]);
+    }
+    confirms[1] = refusals.into();
     let conn = frontdesk::db::open_keyed(&db).unwrap();
     let live: i64 = conn
         .query_row("SELECT id FROM appointment ORDER BY id LIMIT 1", [], |r| {
