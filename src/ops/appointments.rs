@@ -131,10 +131,7 @@ impl Frontdesk {
             if current.version != expected_version {
                 return Err(stale(&current));
             }
-            if !matches!(
-                current.status,
-                AppointmentStatus::Pending | AppointmentStatus::Confirmed
-            ) {
+            if !current.status.is_open() {
                 return Err(Error::invalid(format!(
                     "a {} appointment cannot be rescheduled",
                     current.status

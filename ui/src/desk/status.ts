@@ -2,6 +2,7 @@
 // reinforces it (UI.md "Day view").
 import type { AppointmentStatus } from "../bindings/AppointmentStatus";
 import type { Action } from "../bindings/Action";
+import { CHANGE_ACTION, NEXT_STATUSES, OPEN_STATUSES } from "../bindings/statusMachine";
 
 export const STATUS_TEXT: Record<AppointmentStatus, string> = {
   PENDING: "Pending",
@@ -21,23 +22,30 @@ export const STATUS_ICON: Record<AppointmentStatus, string> = {
   NO_SHOW: "⊘",
 };
 
-/** The buttons an appointment drawer offers for a status (the core decides). */
-export const NEXT_STEPS: Record<
-  AppointmentStatus,
-  { to: AppointmentStatus; label: string; action: Action }[]
-> = {
-  PENDING: [{ to: "CONFIRMED", label: "Confirm", action: "Confirm" }],
-  CONFIRMED: [
-    { to: "ARRIVED", label: "Check in", action: "CheckIn" },
-    { to: "NO_SHOW", label: "No-show", action: "MarkNoShow" },
-  ],
-  ARRIVED: [{ to: "COMPLETED", label: "Complete", action: "Complete" }],
-  COMPLETED: [],
-  CANCELLED: [],
-  NO_SHOW: [],
+/** What a drawer's button for a change to each status says (cancelling has its own form). */
+const STEP_LABEL: Record<AppointmentStatus, string> = {
+  PENDING: "Back to pending",
+  CONFIRMED: "Confirm",
+  ARRIVED: "Check in",
+  COMPLETED: "Complete",
+  CANCELLED: "Cancel",
+  NO_SHOW: "No-show",
 };
+
+export type NextStep = { to: AppointmentStatus; label: string; action: Action };
+
+/**
+ * The buttons an appointment drawer offers for a status: every change the core's
+ * state machine allows (generated from Rust into `bindings/statusMachine.ts`), with
+ * the action each needs, except cancelling, which has a form of its own.
+ */
+export function nextSteps(status: AppointmentStatus): NextStep[] {
+  return NEXT_STATUSES[status]
+    .filter((to) => to !== "CANCELLED")
+    .map((to) => ({ to, label: STEP_LABEL[to], action: CHANGE_ACTION[to] }));
+}
 
 /** Statuses from which an appointment may still be cancelled or rescheduled. */
 export function isOpen(status: AppointmentStatus): boolean {
-  return status === "PENDING" || status === "CONFIRMED";
+  return OPEN_STATUSES.includes(status);
 }
