@@ -453,6 +453,24 @@ fn failed_verifications_are_capped_per_phone_per_day_across_codes() {
         .expect("and the right code verifies");
 }
 
+/// Only failures count toward the daily cap: a phone verified correctly more
+/// times in a day than the cap allows failures is never held back.
+#[test]
+fn verifications_that_succeed_do_not_count_toward_the_daily_cap() {
+    let c = Clinic::new();
+    let cli = Actor::local_admin();
+    for round in 0..=MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY {
+        c.desk
+            .request_otp(&cli, PHONE)
+            .unwrap_or_else(|e| panic!("request {round}: {e}"));
+        let code = c.last_code(E164);
+        c.desk
+            .verify_otp(&cli, PHONE, &code)
+            .unwrap_or_else(|e| panic!("verification {round}: {e}"));
+        c.clock.advance(15 * 60);
+    }
+}
+
 #[test]
 fn the_daily_cap_holds_for_a_live_code_too() {
     let c = Clinic::new();
