@@ -132,11 +132,15 @@ pub enum Action {
     ViewReports,
     /// See the recovery key, encrypt the database, change its key.
     ManageKeys,
+    /// Take payments and close the desk's till.
+    TakePayment,
+    /// Refund a payment.
+    Refund,
 }
 
 impl Action {
     /// Every action (for tests that walk the whole table).
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::ViewSchedule,
         Action::Book,
         Action::Reschedule,
@@ -157,6 +161,8 @@ impl Action {
         Action::ViewAudit,
         Action::ViewReports,
         Action::ManageKeys,
+        Action::TakePayment,
+        Action::Refund,
     ];
 
     /// The permission table (DESIGN §3): admins may do everything; receptionists
@@ -173,6 +179,7 @@ impl Action {
                     | Action::ManagePatients
                     | Action::VerifyPhone
                     | Action::ManageWaitlist
+                    | Action::TakePayment
             ),
         }
     }
@@ -200,6 +207,8 @@ impl Action {
             Action::ViewAudit => "view the audit log",
             Action::ViewReports => "view reports and metrics",
             Action::ManageKeys => "manage the database keys",
+            Action::TakePayment => "take payments",
+            Action::Refund => "refund payments",
         }
     }
 

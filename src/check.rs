@@ -83,6 +83,38 @@ const INVARIANTS: &[(&str, &str)] = &[
         "sent and given-up messages keep no text",
         "SELECT 'outbox message ' || id FROM outbox WHERE status IN ('SENT', 'FAILED') AND body <> ''",
     ),
+    (
+        "every ledger row's patient is its appointment's patient",
+        "SELECT 'ledger row ' || l.id FROM ledger l JOIN appointment a ON a.id = l.appointment_id
+         WHERE a.patient_id <> l.patient_id",
+    ),
+    (
+        "a refund returns part of one payment of its appointment, never more than it took",
+        "SELECT 'payment ' || l.refund_of FROM ledger l LEFT JOIN ledger p ON p.id = l.refund_of
+         WHERE l.kind = 'REFUND' GROUP BY l.refund_of
+         HAVING max(p.kind) IS NOT 'PAYMENT' OR max(p.appointment_id) <> max(l.appointment_id)
+             OR sum(l.amount_minor) > max(p.amount_minor)",
+    ),
+    (
+        "no appointment keeps more than it was charged, or waives more",
+        "SELECT 'appointment ' || appointment_id FROM ledger GROUP BY appointment_id HAVING
+           total(CASE kind WHEN 'PAYMENT' THEN amount_minor WHEN 'REFUND' THEN -amount_minor END)
+             > total(CASE kind WHEN 'CHARGE' THEN amount_minor WHEN 'WAIVE' THEN -amount_minor END)
+           OR total(CASE kind WHEN 'WAIVE' THEN amount_minor END) > total(CASE kind WHEN 'CHARGE' THEN amount_minor END)",
+    ),
+    (
+        "a cancelled or missed appointment owes nothing",
+        "SELECT 'appointment ' || a.id FROM appointment a JOIN ledger l ON l.appointment_id = a.id
+         WHERE a.status IN ('CANCELLED', 'NO_SHOW') GROUP BY a.id
+         HAVING total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor WHEN 'WAIVE' THEN -l.amount_minor
+                                  WHEN 'PAYMENT' THEN -l.amount_minor ELSE l.amount_minor END) <> 0",
+    ),
+    (
+        "receipt numbers of each year run 1, 2, 3 without gaps",
+        "SELECT 'receipts of ' || receipt_year || ': ' || count(*) || ' numbered up to ' || max(receipt_no)
+         FROM ledger WHERE receipt_no IS NOT NULL GROUP BY receipt_year
+         HAVING min(receipt_no) <> 1 OR max(receipt_no) <> count(*)",
+    ),
 ];
 
 /// The invariants that hold a limit kept in Rust (the limit goes into the query).

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 mod ops;
 pub mod password;
+pub mod payments;
 pub mod planner;
 pub mod platform;
 pub mod presence;

@@ -20,6 +20,8 @@ use crate::backup::Retention;
 use crate::clinic::{self, ClinicSettings, ClinicSettingsChange};
 use crate::error::{Error, Result};
 use crate::ops::audit;
+use crate::ops::payments::{check_setting as check_payment_setting, DEFAULT_LATE_CANCEL_HOURS};
+use crate::ops::{payment_keys, DepositPolicy, PaymentSettings, DEFAULT_CURRENCY};
 use crate::store::settings as store;
 use crate::Frontdesk;
 
@@ -93,6 +95,26 @@ const EDITABLE: &[(&str, &str)] = &[
     (
         keys::BACKUP_KEEP_WEEKLY,
         "Backups kept: the newest of each of this many weeks (0-520).",
+    ),
+    (
+        payment_keys::CURRENCY,
+        "Currency of prices and payments (three letters, e.g. EUR).",
+    ),
+    (
+        payment_keys::ADDRESS,
+        "The clinic's address, printed on receipts.",
+    ),
+    (
+        payment_keys::TAX_NUMBER,
+        "The clinic's tax number, printed on receipts.",
+    ),
+    (
+        payment_keys::LATE_CANCEL_HOURS,
+        "A cancellation this many hours or less before the appointment is late (0-336).",
+    ),
+    (
+        payment_keys::LATE_DEPOSIT,
+        "The deposit on a late cancellation or a no-show: keep or refund.",
     ),
 ];
 
@@ -176,6 +198,7 @@ impl Frontdesk {
             let clinic = ClinicSettings::load(c)?;
             let d = ClinicSettings::default();
             let keep = retention(c);
+            let money = PaymentSettings::load(c)?;
             let effective = |key: &str| -> (String, String) {
                 match key {
                     clinic::keys::NAME => (clinic.name.clone(), d.name.clone()),
@@ -193,6 +216,17 @@ impl Frontdesk {
                     keys::BACKUP_KEEP_DAILY => {
                         (keep.keep_daily.to_string(), DEFAULT_KEEP_DAILY.to_string())
                     }
+                    payment_keys::CURRENCY => (money.currency.clone(), DEFAULT_CURRENCY.into()),
+                    payment_keys::ADDRESS => (money.address.clone(), String::new()),
+                    payment_keys::TAX_NUMBER => (money.tax_number.clone(), String::new()),
+                    payment_keys::LATE_CANCEL_HOURS => (
+                        money.late_cancel_hours.to_string(),
+                        DEFAULT_LATE_CANCEL_HOURS.to_string(),
+                    ),
+                    payment_keys::LATE_DEPOSIT => (
+                        money.late_deposit.as_str().to_string(),
+                        DepositPolicy::Keep.as_str().to_string(),
+                    ),
                     _ => (
                         keep.keep_weekly.to_string(),
                         DEFAULT_KEEP_WEEKLY.to_string(),
@@ -281,10 +315,13 @@ impl Frontdesk {
                         crate::senders::SENDER_NAME_KEY
                     )))
                 }
-                other => {
-                    let known: Vec<&str> = EDITABLE.iter().map(|(k, _)| *k).collect();
-                    return Err(Error::invalid(format!("there is no setting {other:?}; known settings: {}", known.join(", "))));
-                }
+                other => match check_payment_setting(other, value)? {
+                    Some(clean) => clean,
+                    None => {
+                        let known: Vec<&str> = EDITABLE.iter().map(|(k, _)| *k).collect();
+                        return Err(Error::invalid(format!("there is no setting {other:?}; known settings: {}", known.join(", "))));
+                    }
+                },
             };
             let now = self.now();
             self.write("settings", |tx| {

@@ -185,6 +185,22 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::keys::encryption_status,
             commands::keys::show_recovery_key,
             commands::keys::convert_database,
+            commands::payments::payment_settings,
+            commands::payments::list_appointment_types,
+            commands::payments::add_appointment_type,
+            commands::payments::update_appointment_type,
+            commands::payments::set_doctor_price,
+            commands::payments::pay_and_book,
+            commands::payments::take_payment,
+            commands::payments::refund_payment,
+            commands::payments::appointment_account,
+            commands::payments::patient_balance,
+            commands::payments::closing_preview,
+            commands::payments::receipt,
+            commands::payments::till,
+            commands::payments::close_till,
+            commands::payments::cash_up_report,
+            commands::payments::export_cash_ups,
         ])
 }
 

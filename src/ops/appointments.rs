@@ -6,6 +6,7 @@ use crate::clinic::optional_text;
 use crate::error::{Error, Result};
 use crate::model::{Appointment, AppointmentDetail, AppointmentStatus, Slot};
 use crate::ops::audit;
+use crate::ops::payments::settle_closing;
 use crate::store::appointments::{self, AppointmentFilter, NewAppointment};
 use crate::store::{doctors, patients, slots};
 use crate::Frontdesk;
@@ -84,11 +85,24 @@ fn stale(current: &Appointment) -> Error {
 impl Frontdesk {
     /// Books a free slot: `SlotTaken` when any live appointment holds it.
     pub fn book(&self, actor: &Actor, req: &BookRequest) -> Result<Appointment> {
+        self.book_with(actor, req, "book", |_, _, _| Ok(()))
+    }
+
+    /// The one booking transaction behind [`Frontdesk::book`] and pay-and-book:
+    /// the free-slot check, the insert, the audit row, then `more` (the charge and
+    /// payment) in the same transaction — all commit or none does.
+    pub(crate) fn book_with(
+        &self,
+        actor: &Actor,
+        req: &BookRequest,
+        op: &'static str,
+        more: impl FnOnce(&rusqlite::Connection, &Appointment, i64) -> Result<()>,
+    ) -> Result<Appointment> {
         actor.require(Action::Book)?;
         let reason = optional_text("the reason", &req.reason, 500)?;
         let now = self.now();
         let label = actor.label();
-        self.write("book", |tx| {
+        self.write(op, |tx| {
             let slot = free_slot(tx, req.slot_id, now)?;
             patients::get(tx, req.patient_id)?.ok_or(Error::NotFound("patient"))?;
             let new = NewAppointment {
@@ -110,7 +124,9 @@ impl Frontdesk {
                 Some(id),
                 &format!("slot {}", slot.id),
             )?;
-            appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))
+            let booked = appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?;
+            more(tx, &booked, now)?;
+            Ok(booked)
         })
     }
 
@@ -223,6 +239,8 @@ impl Frontdesk {
             )? {
                 return Err(stale(&current));
             }
+            // the deposit and the charge, by the cancellation policy
+            settle_closing(tx, actor, &current, to, now)?;
             appointments::add_history(
                 tx,
                 appointment_id,

@@ -14,6 +14,7 @@ mod keys;
 mod otp;
 mod overbook;
 mod patients;
+pub(crate) mod payments;
 mod reports;
 mod series;
 mod slots;
@@ -30,6 +31,11 @@ pub use otp::{
     SenderStatus, MAX_ATTEMPTS,
 };
 pub use patients::PatientUpdate;
+pub use payments::{
+    keys as payment_keys, Account, Booked, CashCount, CashUpLine, ClosingEffect, DepositPolicy,
+    NewAppointmentType, NewPayment, PaymentSettings, Receipt, ReceiptItem, Till, TillLine,
+    CASH_UP_COLUMNS, DEFAULT_CURRENCY,
+};
 pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;

@@ -271,6 +271,13 @@ impl Frontdesk {
                 )? {
                     return Err(changed_meanwhile(&cur, tz));
                 }
+                crate::ops::payments::settle_closing(
+                    tx,
+                    actor,
+                    &cur,
+                    AppointmentStatus::Cancelled,
+                    now,
+                )?;
                 appointments::add_history(
                     tx,
                     id,

@@ -192,6 +192,11 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
     ),
     ("staff", "staff", "'role=' || role || ' active=' || active"),
     (
+        "ledger",
+        "ledger",
+        "'kind=' || kind || ' amount=' || amount_minor || ' appointment=' || appointment_id || ' receipt=' || coalesce(receipt_no, '')",
+    ),
+    (
         "patient",
         "patient",
         "'version=' || version || ' fields=' || frontdesk_audit_digest(name, phone, coalesce(date_of_birth, ''), \

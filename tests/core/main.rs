@@ -37,6 +37,9 @@ mod otp;
 mod parsers;
 /// Patients: registration, duplicates, search, edits.
 mod patients;
+/// Payments: pay-and-book races, the append-only ledger, refunds, the
+/// cancellation policy, gapless receipts across processes and crashes, the till.
+mod payments;
 /// The permission table of DESIGN §3, walked for every operation.
 mod permissions;
 /// Simulated power cuts under SQLite and the group sync: acknowledged writes survive.

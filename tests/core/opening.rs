@@ -297,42 +297,69 @@ fn schema_8_clinic() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathB
 }
 
 /// Every row of the clinic's own tables, as text, table by table.
-fn clinic_rows(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
-    [
-        "appointment",
-        "appointment_status_history",
-        "audit_event",
-        "doctor",
-        "patient",
-        "setting",
-        "slot",
-        "staff",
-    ]
-    .iter()
-    .map(|table| {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
-            .unwrap();
-        let columns = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                (0..columns)
-                    .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map(|v| v.join("|"))
-            })
+const CLINIC_TABLES: [&str; 8] = [
+    "appointment",
+    "appointment_status_history",
+    "audit_event",
+    "doctor",
+    "patient",
+    "setting",
+    "slot",
+    "staff",
+];
+
+/// The columns each clinic table has in `conn`'s schema.
+fn clinic_columns(conn: &rusqlite::Connection) -> Vec<Vec<String>> {
+    CLINIC_TABLES
+        .iter()
+        .map(|table| {
+            conn.prepare(&format!(
+                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+            ))
             .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .unwrap();
-        (table.to_string(), rows)
-    })
-    .collect()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Every row of the clinic's tables, in `columns` (a newer schema may add
+/// columns; the old ones must be kept as they were).
+fn clinic_rows(conn: &rusqlite::Connection, columns: &[Vec<String>]) -> Vec<(String, Vec<String>)> {
+    CLINIC_TABLES
+        .iter()
+        .zip(columns)
+        .map(|(table, names)| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {} FROM {table} ORDER BY rowid",
+                    names.join(", ")
+                ))
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..names.len())
+                        .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map(|v| v.join("|"))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap();
+            (table.to_string(), rows)
+        })
+        .collect()
 }
 
 #[test]
 fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_row() {
     let (_dir, db, keys) = schema_8_clinic();
-    let before = clinic_rows(&rusqlite::Connection::open(&db).unwrap());
+    let old = rusqlite::Connection::open(&db).unwrap();
+    let columns = clinic_columns(&old);
+    let before = clinic_rows(&old, &columns);
+    drop(old);
     let appointments = std::fs::read_to_string(schema_8_fixture().join("appointments")).unwrap();
     assert_eq!(
         before[0].1.len().to_string(),
@@ -354,7 +381,7 @@ fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_ro
     );
     let report = desk.check().unwrap();
     assert!(report.ok, "check after the upgrade: {:?}", report.items);
-    let after = desk.read(|c| Ok(clinic_rows(c))).unwrap();
+    let after = desk.read(|c| Ok(clinic_rows(c, &columns))).unwrap();
     assert_eq!(before, after, "every row of the clinic's tables is kept");
     assert!(
         desk.read(frontdesk::db::schema_differences)

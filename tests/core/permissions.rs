@@ -123,6 +123,76 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("patient_attendance", Action::ViewSchedule, |d, a, i| {
             ok(d.patient_attendance(a, i.patient))
         }),
+        // payments
+        ("pay_and_book", Action::Book, |d, a, i| {
+            ok(d.pay_and_book(
+                a,
+                &from(json!({ "slot_id": i.free_slot, "patient_id": i.patient })),
+                None,
+                None,
+            ))
+        }),
+        ("take_payment", Action::TakePayment, |d, a, i| {
+            ok(d.take_payment(
+                a,
+                i.appointment,
+                &from(json!({ "amount_minor": 100, "method": "CASH" })),
+            ))
+        }),
+        ("refund", Action::Refund, |d, a, _| {
+            ok(d.refund(a, 999_999, 100, "test"))
+        }),
+        ("appointment_account", Action::ViewSchedule, |d, a, i| {
+            ok(d.appointment_account(a, i.appointment))
+        }),
+        ("patient_balance", Action::ViewSchedule, |d, a, i| {
+            ok(d.patient_balance(a, i.patient))
+        }),
+        ("closing_preview", Action::ViewSchedule, |d, a, i| {
+            ok(d.closing_preview(a, i.appointment, AppointmentStatus::Cancelled))
+        }),
+        ("receipt", Action::ViewSchedule, |d, a, _| {
+            ok(d.receipt(a, 999_999))
+        }),
+        ("payment_settings", Action::ViewSchedule, |d, a, _| {
+            ok(d.payment_settings(a))
+        }),
+        ("list_appointment_types", Action::ViewSchedule, |d, a, _| {
+            ok(d.list_appointment_types(a, true))
+        }),
+        ("add_appointment_type", Action::ManageSettings, |d, a, _| {
+            ok(d.add_appointment_type(a, &from(json!({ "name": "", "price_minor": 100 }))))
+        }),
+        (
+            "update_appointment_type",
+            Action::ManageSettings,
+            |d, a, _| {
+                ok(d.update_appointment_type(
+                    a,
+                    999_999,
+                    &from(json!({ "name": "x", "price_minor": 100 })),
+                    true,
+                ))
+            },
+        ),
+        ("set_doctor_price", Action::ManageSettings, |d, a, i| {
+            ok(d.set_doctor_price(
+                a,
+                999_999,
+                &from(json!({ "doctor_id": i.doctor, "price_minor": 100 })),
+                false,
+            ))
+        }),
+        ("till", Action::TakePayment, |d, a, _| ok(d.till(a, None))),
+        ("close_till", Action::TakePayment, |d, a, _| {
+            ok(d.close_till(a, None, &[], ""))
+        }),
+        ("cash_up_report", Action::ViewReports, |d, a, _| {
+            ok(d.cash_up_report(a, "2030-01-07", "2030-01-07"))
+        }),
+        ("export_cash_ups_csv", Action::ViewReports, |d, a, _| {
+            ok(d.export_cash_ups_csv(a, "2030-01-07", "2030-01-07", std::io::sink()))
+        }),
         // waitlist
         ("waitlist_add", Action::ManageWaitlist, |d, a, i| {
             ok(d.waitlist_add(
@@ -775,6 +845,7 @@ fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role
         Action::ManagePatients,
         Action::VerifyPhone,
         Action::ManageWaitlist,
+        Action::TakePayment,
     ];
     for action in Action::ALL {
         assert!(action.allowed_for(Role::Admin), "admins may {action:?}");

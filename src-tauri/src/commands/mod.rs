@@ -13,6 +13,7 @@ pub mod input;
 pub mod keys;
 pub mod operations;
 pub mod patients;
+pub mod payments;
 pub mod schedule;
 pub mod session;
 pub mod waitlist;

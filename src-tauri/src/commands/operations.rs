@@ -178,7 +178,7 @@ pub async fn day_sheet(
 
 /// Creates `<backup folder>/exports/<name>-<timestamp>.csv` (never overwriting) and
 /// lets `write` fill it; a failed export leaves no half file behind.
-fn save_export(
+pub(crate) fn save_export(
     desk: &Frontdesk,
     actor: &Actor,
     name: &str,

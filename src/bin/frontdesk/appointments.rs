@@ -27,6 +27,8 @@ pub struct BookArgs {
     /// Book the free occurrences and list the others (default: all or nothing)
     #[arg(long, requires = "every_weeks")]
     partial: bool,
+    #[command(flatten)]
+    pay: crate::payments::PayArgs,
 }
 
 #[derive(Args)]
@@ -96,19 +98,41 @@ pub fn book(ctx: &Ctx, a: BookArgs) -> Result<(), Error> {
         };
         return crate::scheduling::book_series(ctx, series);
     }
-    let appt = ctx.desk.book(
+    let payment = crate::payments::booking_payment(ctx, &a.pay)?;
+    let booked = ctx.desk.pay_and_book(
         &ctx.actor,
         &BookRequest {
             slot_id: a.slot,
             patient_id: a.patient,
             reason: a.reason,
         },
+        a.pay.type_id,
+        payment.as_ref(),
     )?;
     let tz = ctx.desk.settings()?.tz();
-    ctx.out
-        .print(&serde_json::json!({ "appointment": appt }), || {
-            format!("Booked: {}", line(&appt, tz))
-        });
+    let appt = &booked.appointment;
+    let acc = &booked.account;
+    ctx.out.print(
+        &serde_json::json!({ "appointment": appt, "account": acc }),
+        || {
+            let paid = acc.entries.iter().find(|e| e.receipt.is_some());
+            let money = match paid {
+                Some(p) => format!(
+                    "Paid {} (receipt {}, ledger #{}); still owed {}\n",
+                    frontdesk::payments::format_amount(p.amount_minor, &acc.currency),
+                    p.receipt.clone().unwrap_or_default(),
+                    p.id,
+                    frontdesk::payments::format_amount(acc.due, &acc.currency)
+                ),
+                None if acc.balance.charged > 0 => format!(
+                    "Charged {}\n",
+                    frontdesk::payments::format_amount(acc.due, &acc.currency)
+                ),
+                None => String::new(),
+            };
+            format!("Booked: {}{money}", line(appt, tz))
+        },
+    );
     Ok(())
 }
 

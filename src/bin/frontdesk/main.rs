@@ -23,6 +23,7 @@ mod manual;
 mod otp;
 mod output;
 mod patients;
+mod payments;
 mod report;
 mod schedule;
 mod scheduling;
@@ -154,6 +155,15 @@ enum Command {
     Export(export::ExportCmd),
     /// Bookings, cancellations, no-shows and utilisation per doctor per week or month
     Report(report::ReportArgs),
+    /// Appointment types and their prices
+    #[command(subcommand)]
+    Price(payments::PriceCmd),
+    /// Payments: take, refund, show an appointment's balance, print a receipt
+    #[command(subcommand)]
+    Payment(payments::PaymentCmd),
+    /// This desk's till: what it took today, and closing it with the counted cash
+    #[command(subcommand)]
+    Till(payments::TillCmd),
 }
 
 /// Why a run ended without doing its work.
@@ -394,6 +404,9 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::RecoveryKey => keys::recovery_key(&ctx),
         Command::Export(c) => export::export(&ctx, c),
         Command::Report(a) => report::report(&ctx, a),
+        Command::Price(c) => payments::price(&ctx, c),
+        Command::Payment(c) => payments::payment(&ctx, c),
+        Command::Till(c) => payments::till(&ctx, c),
     };
     // keep this run's lock figures for `frontdesk stats`; losing them is harmless,
     // and after a Busy another wait for the lock would only delay the answer
