@@ -204,7 +204,7 @@ pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport
         unaudited.extend(strings(conn, &reconcile_sql(entity, table, state))?);
     }
     add(
-        "every staff member, appointment and patient is as its last audit row recorded",
+        "every staff member, appointment, patient and ledger row is as its last audit row recorded",
         unaudited,
     );
     Ok(CheckReport {

@@ -2,7 +2,7 @@
 //! doctors, two weeks of slots from today, forty patients
 //! and a spread of appointments in every status — something to look at and try.
 
-use chrono::{Duration as Days, NaiveTime};
+use chrono::{Datelike, Duration as Days, NaiveTime};
 use rand::Rng;
 use serde::Serialize;
 use ts_rs::TS;
@@ -12,7 +12,10 @@ use crate::clinic::{keys, local_to_utc, today};
 use crate::error::{Error, Result};
 use crate::model::AppointmentStatus;
 use crate::ops::audit;
+use crate::ops::payment_keys;
+use crate::payments::{LedgerKind, PaymentMethod};
 use crate::store::appointments::{self, NewAppointment};
+use crate::store::payments::{self, NewEntry};
 use crate::store::{doctors, patients, settings, slots};
 use crate::Frontdesk;
 
@@ -79,6 +82,13 @@ const LAST: [&str; 20] = [
     "Hofmann",
     "Lange",
 ];
+/// The demo's price list (EUR cents), matching the reasons.
+const PRICES: [(&str, i64); 4] = [
+    ("Check-up", 4500),
+    ("Vaccination", 2500),
+    ("Follow-up", 3000),
+    ("Blood test results", 2000),
+];
 const REASONS: [&str; 6] = [
     "Check-up",
     "Vaccination",
@@ -126,9 +136,19 @@ impl Frontdesk {
                 (keys::TIME_ZONE, tz.name()),
                 (keys::PHONE_COUNTRY, "DE"),
                 (keys::DEMO, "1"),
+                (payment_keys::CURRENCY, "EUR"),
+                (payment_keys::ADDRESS, "Lindenstraße 12, 10969 Berlin"),
+                (payment_keys::TAX_NUMBER, "DE 123 456 789"),
             ] {
                 settings::set(tx, k, v)?;
             }
+            let type_ids: Vec<i64> = PRICES
+                .iter()
+                .map(|(name, price)| payments::add_type(tx, name, *price, name, &label, now))
+                .collect::<rusqlite::Result<_>>()?;
+            let day = today(now, tz);
+            let stamp = (day.format("%Y-%m-%d").to_string(), i64::from(day.year()));
+            let mut paid = 0;
             let mut s = DemoSummary {
                 doctors: 0,
                 slots: 0,
@@ -178,6 +198,41 @@ impl Frontdesk {
                         };
                         let id = appointments::insert(tx, &appt)?;
                         s.appointments += 1;
+                        // a priced visit is charged; every third one paid a deposit
+                        if let Some(k) = PRICES.iter().position(|(n, _)| *n == REASONS[why]) {
+                            payments::set_appointment_type(tx, id, type_ids[k])?;
+                            let charge = NewEntry {
+                                appointment_id: id,
+                                patient_id: patient_ids[who],
+                                kind: LedgerKind::Charge,
+                                amount_minor: PRICES[k].1,
+                                currency: "EUR",
+                                method: None,
+                                reference: "",
+                                refund_of: None,
+                                reason: PRICES[k].0,
+                                receipt_year: None,
+                                desk: &label,
+                                actor: &label,
+                                now,
+                                day: &stamp.0,
+                            };
+                            payments::append(tx, &charge)?;
+                            paid += 1;
+                            if paid % 3 == 0 {
+                                payments::append(
+                                    tx,
+                                    &NewEntry {
+                                        kind: LedgerKind::Payment,
+                                        amount_minor: 1000,
+                                        method: Some(PaymentMethod::Cash),
+                                        reason: "",
+                                        receipt_year: Some(stamp.1),
+                                        ..charge
+                                    },
+                                )?;
+                            }
+                        }
                         if p < fill * 0.6 {
                             appointments::set_status(
                                 tx,

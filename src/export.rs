@@ -24,7 +24,7 @@ use crate::store::{doctors, reports, slots, slots::SlotFilter};
 use crate::Frontdesk;
 
 /// The header of the appointments export.
-pub const APPOINTMENT_COLUMNS: [&str; 9] = [
+pub const APPOINTMENT_COLUMNS: [&str; 13] = [
     "date",
     "time",
     "doctor",
@@ -34,6 +34,10 @@ pub const APPOINTMENT_COLUMNS: [&str; 9] = [
     "reason",
     "overbooked",
     "booked by",
+    "charged",
+    "paid",
+    "owed",
+    "currency",
 ];
 /// The header of the patients export.
 pub const PATIENT_COLUMNS: [&str; 7] = [
@@ -198,9 +202,18 @@ impl Frontdesk {
         let mut n = 0;
         self.read(|c| {
             let tz = ClinicSettings::load(c)?.tz();
+            let currency = crate::ops::PaymentSettings::load(c)?.currency;
+            let amount = |m: i64| crate::payments::format_amount(m, &currency);
+            let number = |m: i64| {
+                amount(m)
+                    .trim_end_matches(currency.as_str())
+                    .trim_end()
+                    .to_string()
+            };
             let (start, end) = range_bounds(from, to, tz)?;
             reports::appointments_between(c, start, end, |a| {
                 n += 1;
+                let b = a.balance;
                 w.write_record([
                     local(a.start_at, tz, "%Y-%m-%d").as_str(),
                     &local(a.start_at, tz, "%H:%M"),
@@ -211,6 +224,10 @@ impl Frontdesk {
                     &spreadsheet_safe(&a.reason),
                     if a.overbooked { "yes" } else { "no" },
                     &spreadsheet_safe(&a.booked_by),
+                    &number(b.charged - b.waived),
+                    &number(b.net_paid()),
+                    &number(b.due()),
+                    &currency,
                 ])
                 .map_err(csv_error)
             })

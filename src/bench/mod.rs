@@ -394,6 +394,7 @@ fn single_threaded(
     let booking_time = Duration::from_micros(s.lat.iter().sum());
     out.push(with_hold(s.row("book", booking_time), &desk, "book"));
     out.push(confirm_each(clinic, &booked, "status change (confirm)")?);
+    out.push(pay_and_book(clinic, n)?);
 
     let desk = clinic.open()?;
     let mut s = Samples::default();
@@ -457,6 +458,47 @@ fn plain_database(path: &std::path::Path, n: usize) -> Result<Vec<BenchRow>> {
         .collect::<Result<Vec<_>>>()?;
     let book = with_hold(s.row(PLAIN_BOOK, t.elapsed()), &desk, "book");
     Ok(vec![book, confirm_each(&clinic, &booked, PLAIN_STATUS)?])
+}
+
+/// The name of the pay-and-book row.
+const PAY_AND_BOOK: &str = "pay-and-book (charge + cash deposit)";
+
+/// Books `n` slots as a priced type with a cash deposit, one at a time: the
+/// booking, its charge and the payment with its receipt number in one transaction.
+fn pay_and_book(clinic: &setup::BenchClinic, n: usize) -> Result<BenchRow> {
+    let desk = clinic.open()?;
+    let actor = Actor::local_admin();
+    let kind = desk.add_appointment_type(
+        &actor,
+        &crate::NewAppointmentType {
+            name: "Bench check-up".into(),
+            price_minor: 4500,
+            default_reason: String::new(),
+        },
+    )?;
+    let deposit = crate::NewPayment {
+        amount_minor: 2000,
+        method: crate::payments::PaymentMethod::Cash,
+        reference: String::new(),
+    };
+    let mut s = Samples::default();
+    let t = Instant::now();
+    for i in 0..n {
+        let req = BookRequest {
+            slot_id: clinic.take_slot()?,
+            patient_id: clinic.patient(i),
+            reason: String::new(),
+        };
+        let at = Instant::now();
+        let r = desk.pay_and_book(&actor, &req, Some(kind.id), Some(&deposit));
+        s.outcome(at, &r);
+        r?;
+    }
+    Ok(with_hold(
+        s.row(PAY_AND_BOOK, t.elapsed()),
+        &desk,
+        "pay_and_book",
+    ))
 }
 
 /// Books the clinic's next free slot for its patient `i`, timed into `s`.
@@ -667,6 +709,14 @@ fn targets(rows: &[BenchRow], appointments: u64) -> Vec<Target> {
         if let Some(h) = b.hold_p99_us {
             add("lock hold p99 < 1 ms, booking", format!("{h} µs"), h < 1000);
         }
+    }
+    if let Some(p) = row(rows, PAY_AND_BOOK) {
+        let ratio = p.vs_floor.unwrap_or(0.0);
+        add(
+            "pay-and-book on the encrypted clinic ≥ 0.5 × the plain floor, single-threaded",
+            format!("{ratio:.2} × plain floor ({:.0}/s)", p.ops_per_sec),
+            ratio >= 0.5,
+        );
     }
     if let Some(b) = row(rows, "book, transaction body only") {
         add(

@@ -58,6 +58,12 @@ pub struct ReportRow {
     pub booked_slots: u32,
     /// `booked_slots / open_slots` (0 when there were no slots).
     pub utilisation: f64,
+    /// Charged for those appointments, less charges waived (minor units).
+    #[ts(type = "number")]
+    pub charged_minor: i64,
+    /// Paid for them, less refunds (minor units).
+    #[ts(type = "number")]
+    pub paid_minor: i64,
 }
 
 /// A report over a date range.
@@ -74,6 +80,8 @@ pub struct Report {
     pub time_zone: String,
     /// By period, then doctor name.
     pub rows: Vec<ReportRow>,
+    /// The currency of the money columns.
+    pub currency: String,
 }
 
 type Rows = BTreeMap<(NaiveDate, String, i64), ReportRow>;
@@ -98,6 +106,8 @@ fn entry<'a>(
             open_slots: 0,
             booked_slots: 0,
             utilisation: 0.0,
+            charged_minor: 0,
+            paid_minor: 0,
         })
 }
 
@@ -166,9 +176,11 @@ impl Frontdesk {
                 c,
                 start,
                 end,
-                |doctor, name, at, status, cancelled_at| {
+                |doctor, name, at, status, cancelled_at, money| {
                     let r = entry(&mut rows, key(at), doctor, name);
                     r.bookings += 1;
+                    r.charged_minor += money.charged - money.waived;
+                    r.paid_minor += money.net_paid();
                     match status {
                         "CANCELLED" => {
                             r.cancellations += 1;
@@ -196,6 +208,7 @@ impl Frontdesk {
                 period,
                 time_zone: settings.time_zone,
                 rows,
+                currency: crate::ops::PaymentSettings::load(c)?.currency,
             })
         })
     }

@@ -3,6 +3,8 @@
 
 use rusqlite::{params, Connection};
 
+use crate::payments::Balance;
+
 /// One appointment as exported.
 pub struct ExportAppointment {
     /// Appointment id.
@@ -23,6 +25,8 @@ pub struct ExportAppointment {
     pub overbooked: bool,
     /// Who booked it.
     pub booked_by: String,
+    /// Its money so far (minor units).
+    pub balance: Balance,
 }
 
 /// Appointments whose slot starts in `[from, to)`, by start time, then doctor.
@@ -33,12 +37,18 @@ pub fn appointments_between(
     mut each: impl FnMut(ExportAppointment) -> crate::Result<()>,
 ) -> crate::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT s.start_at, d.name, p.name, p.phone, a.status, a.reason, a.overbooked, a.created_by, a.id
+        "SELECT s.start_at, d.name, p.name, p.phone, a.status, a.reason, a.overbooked, a.created_by, a.id,
+                total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'WAIVE' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'PAYMENT' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'REFUND' THEN l.amount_minor END)
          FROM appointment a
          JOIN slot s ON s.id = a.slot_id
          JOIN doctor d ON d.id = a.doctor_id
          JOIN patient p ON p.id = a.patient_id
+         LEFT JOIN ledger l ON l.appointment_id = a.id
          WHERE s.start_at >= ?1 AND s.start_at < ?2
+         GROUP BY a.id
          ORDER BY s.start_at, d.name, a.id",
     )?;
     let mut rows = stmt.query(params![from, to])?;
@@ -53,6 +63,7 @@ pub fn appointments_between(
             overbooked: r.get(6)?,
             booked_by: r.get(7)?,
             id: r.get(8)?,
+            balance: balance_at(r, 9)?,
         })?;
     }
     Ok(())
@@ -122,26 +133,50 @@ pub fn slot_usage(
 }
 
 /// An appointment for the outcome counts: (doctor id, doctor name, slot start,
-/// status, when it was cancelled if it was).
+/// status, when it was cancelled if it was, its money).
 pub fn appointment_outcomes(
     conn: &Connection,
     from: i64,
     to: i64,
-    mut each: impl FnMut(i64, &str, i64, &str, Option<i64>),
+    mut each: impl FnMut(i64, &str, i64, &str, Option<i64>, Balance),
 ) -> crate::Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT a.doctor_id, d.name, s.start_at, a.status,
                 CASE WHEN a.status = 'CANCELLED' THEN
                   (SELECT max(h.at) FROM appointment_status_history h
-                    WHERE h.appointment_id = a.id AND h.to_status = 'CANCELLED') END
+                    WHERE h.appointment_id = a.id AND h.to_status = 'CANCELLED') END,
+                total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'WAIVE' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'PAYMENT' THEN l.amount_minor END),
+                total(CASE l.kind WHEN 'REFUND' THEN l.amount_minor END)
          FROM appointment a JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
-         WHERE s.start_at >= ?1 AND s.start_at < ?2",
+         LEFT JOIN ledger l ON l.appointment_id = a.id
+         WHERE s.start_at >= ?1 AND s.start_at < ?2
+         GROUP BY a.id",
     )?;
     let mut rows = stmt.query(params![from, to])?;
     while let Some(r) = rows.next()? {
         let name: String = r.get(1)?;
         let status: String = r.get(3)?;
-        each(r.get(0)?, &name, r.get(2)?, &status, r.get(4)?);
+        each(
+            r.get(0)?,
+            &name,
+            r.get(2)?,
+            &status,
+            r.get(4)?,
+            balance_at(r, 5)?,
+        );
     }
     Ok(())
+}
+
+/// The four ledger sums a query selected from column `i` on (as `total()`s).
+fn balance_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Balance> {
+    let sum = |k: usize| r.get::<_, f64>(i + k).map(|v| v as i64);
+    Ok(Balance {
+        charged: sum(0)?,
+        waived: sum(1)?,
+        paid: sum(2)?,
+        refunded: sum(3)?,
+    })
 }

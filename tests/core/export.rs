@@ -60,7 +60,7 @@ fn appointment_and_patient_csv_round_trip_names_with_commas_quotes_and_non_ascii
         .collect();
     assert_eq!(rows.len(), 4, "one row per appointment");
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 9, "nine columns in row {i}");
+        assert_eq!(row.len(), 13, "thirteen columns in row {i}");
         assert_eq!(&row[0], "2030-01-07", "clinic-local date");
         assert_eq!(&row[2], "Dr. Ñúñez, \"Chief\"", "doctor survives quoting");
         let expected = if AWKWARD[i].starts_with('=') {
@@ -81,6 +81,11 @@ fn appointment_and_patient_csv_round_trip_names_with_commas_quotes_and_non_ascii
         );
         assert_eq!(&row[7], "no");
         assert_eq!(&row[8], "Ada Admin (#1)", "who booked");
+        assert_eq!(
+            (&row[9], &row[10], &row[11], &row[12]),
+            ("0.00", "0.00", "0.00", "EUR"),
+            "nothing charged for a booking without a type"
+        );
     }
     assert!(
         rows.windows(2).all(|w| w[0][1] <= w[1][1]),

@@ -123,6 +123,29 @@ fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt() {
         c.desk.patient_balance(&c.receptionist(), p).unwrap().due(),
         0
     );
+    // the appointment export carries the money
+    let mut csv = Vec::new();
+    let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 7).unwrap();
+    c.desk
+        .export_appointments_csv(&c.admin(), day, day, &mut csv)
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",50.00,50.00,0.00,EUR"),
+        "{text}"
+    );
+    let report = c
+        .desk
+        .report(&c.admin(), day, day, frontdesk::ReportPeriod::Week)
+        .unwrap();
+    assert_eq!(
+        (report.rows[0].charged_minor, report.rows[0].paid_minor),
+        (5000, 5000),
+        "the report sums the money per doctor"
+    );
     c.assert_check();
 }
 

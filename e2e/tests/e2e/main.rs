@@ -20,6 +20,8 @@ mod encryption;
 mod passwords;
 /// Patients and waitlist screens.
 mod patients_waitlist;
+/// Money at the desk: a deposit with the booking, the rest at check-in, the receipt, the cash-up.
+mod payments;
 /// The content security policy the window runs under.
 mod security;
 /// Seeding a test clinic through the command line.

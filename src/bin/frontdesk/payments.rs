@@ -163,10 +163,11 @@ pub fn price(ctx: &Ctx, cmd: PriceCmd) -> Result<(), Error> {
 fn receipt_text(r: &Receipt) -> String {
     let money = |m| format_amount(m, &r.currency);
     let mut t = format!("{}\n", r.clinic);
-    for line in [&r.address, &r.tax_number] {
-        if !line.is_empty() {
-            t.push_str(&format!("{line}\n"));
-        }
+    if !r.address.is_empty() {
+        t.push_str(&format!("{}\n", r.address));
+    }
+    if !r.tax_number.is_empty() {
+        t.push_str(&format!("Tax number {}\n", r.tax_number));
     }
     let what = match r.kind {
         frontdesk::payments::LedgerKind::Refund => "Refund",

@@ -3,6 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use frontdesk::clinic::parse_date;
+use frontdesk::payments::format_amount;
 use frontdesk::{Error, ReportPeriod};
 
 use crate::Ctx;
@@ -36,7 +37,7 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> Result<(), Error> {
         .report(&ctx.actor, parse_date(&a.from)?, parse_date(&a.to)?, period)?;
     ctx.out.print(&r, || {
         let mut t = format!(
-            "{:<9} {:<24} {:>8} {:>9} {:>5} {:>8} {:>6} {:>6} {:>6}\n",
+            "{:<9} {:<24} {:>8} {:>9} {:>5} {:>8} {:>6} {:>6} {:>6} {:>14} {:>14}\n",
             "period",
             "doctor",
             "bookings",
@@ -45,11 +46,13 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> Result<(), Error> {
             "no-shows",
             "slots",
             "booked",
-            "used"
+            "used",
+            "charged",
+            "paid"
         );
         for row in &r.rows {
             t += &format!(
-                "{:<9} {:<24} {:>8} {:>9} {:>5} {:>8} {:>6} {:>6} {:>5.0}%\n",
+                "{:<9} {:<24} {:>8} {:>9} {:>5} {:>8} {:>6} {:>6} {:>5.0}% {:>14} {:>14}\n",
                 row.period,
                 row.doctor_name,
                 row.bookings,
@@ -58,7 +61,9 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> Result<(), Error> {
                 row.no_shows,
                 row.open_slots,
                 row.booked_slots,
-                row.utilisation * 100.0
+                row.utilisation * 100.0,
+                format_amount(row.charged_minor, &r.currency),
+                format_amount(row.paid_minor, &r.currency)
             );
         }
         if r.rows.is_empty() {

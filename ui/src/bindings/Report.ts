@@ -25,4 +25,8 @@ time_zone: string,
 /**
  * By period, then doctor name.
  */
-rows: Array<ReportRow>, };
+rows: Array<ReportRow>, 
+/**
+ * The currency of the money columns.
+ */
+currency: string, };

@@ -47,4 +47,12 @@ booked_slots: number,
 /**
  * `booked_slots / open_slots` (0 when there were no slots).
  */
-utilisation: number, };
+utilisation: number, 
+/**
+ * Charged for those appointments, less charges waived (minor units).
+ */
+charged_minor: number, 
+/**
+ * Paid for them, less refunds (minor units).
+ */
+paid_minor: number, };
