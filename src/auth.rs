@@ -132,11 +132,14 @@ pub enum Action {
     ViewReports,
     /// See the recovery key, encrypt the database, change its key.
     ManageKeys,
+    /// Send the appointment reminders that are due (the desk's background
+    /// worker, `frontdesk reminders send`).
+    SendReminders,
 }
 
 impl Action {
     /// Every action (for tests that walk the whole table).
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ViewSchedule,
         Action::Book,
         Action::Reschedule,
@@ -157,6 +160,7 @@ impl Action {
         Action::ViewAudit,
         Action::ViewReports,
         Action::ManageKeys,
+        Action::SendReminders,
     ];
 
     /// The permission table (DESIGN §3): admins may do everything; receptionists
@@ -173,6 +177,7 @@ impl Action {
                     | Action::ManagePatients
                     | Action::VerifyPhone
                     | Action::ManageWaitlist
+                    | Action::SendReminders
             ),
         }
     }
@@ -200,6 +205,7 @@ impl Action {
             Action::ViewAudit => "view the audit log",
             Action::ViewReports => "view reports and metrics",
             Action::ManageKeys => "manage the database keys",
+            Action::SendReminders => "send appointment reminders",
         }
     }
 

@@ -83,6 +83,22 @@ const INVARIANTS: &[(&str, &str)] = &[
         "sent and given-up messages keep no text",
         "SELECT 'outbox message ' || id FROM outbox WHERE status IN ('SENT', 'FAILED') AND body <> ''",
     ),
+    (
+        "at most one reminder per appointment and slot start",
+        "SELECT 'appointment ' || appointment_id || ' has ' || count(*) || ' reminders for one start'
+         FROM reminder GROUP BY appointment_id, start_at HAVING count(*) > 1",
+    ),
+    (
+        "every reminder has the status of its own outbox message",
+        "SELECT 'reminder ' || r.id FROM reminder r LEFT JOIN outbox o ON o.id = r.outbox_id
+         WHERE o.id IS NULL OR o.kind <> 'REMINDER' OR o.status <> r.status",
+    ),
+    (
+        "no reminder was claimed after its appointment was cancelled",
+        "SELECT 'reminder ' || r.id FROM reminder r WHERE EXISTS
+           (SELECT 1 FROM appointment_status_history h WHERE h.appointment_id = r.appointment_id
+              AND h.to_status = 'CANCELLED' AND h.at < r.attempted_at)",
+    ),
 ];
 
 /// The invariants that hold a limit kept in Rust (the limit goes into the query).

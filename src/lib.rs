@@ -28,6 +28,7 @@ pub mod password;
 pub mod planner;
 pub mod platform;
 pub mod presence;
+pub mod reminders;
 pub mod scheduling;
 pub mod senders;
 pub mod session;

@@ -250,10 +250,12 @@ impl Frontdesk {
     /// One appointment with its history.
     pub fn get_appointment(&self, actor: &Actor, id: i64) -> Result<AppointmentDetail> {
         actor.require(Action::ViewSchedule)?;
+        let now = self.now();
         self.read(|c| {
             let appointment = appointments::get(c, id)?.ok_or(Error::NotFound("appointment"))?;
             Ok(AppointmentDetail {
                 history: appointments::history(c, id)?,
+                reminders: crate::ops::reminders_of(c, &appointment, now)?,
                 appointment,
             })
         })

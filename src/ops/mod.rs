@@ -14,6 +14,7 @@ mod keys;
 mod otp;
 mod overbook;
 mod patients;
+mod reminders;
 mod reports;
 mod series;
 mod slots;
@@ -30,6 +31,8 @@ pub use otp::{
     SenderStatus, MAX_ATTEMPTS,
 };
 pub use patients::PatientUpdate;
+pub(crate) use reminders::reminders_of;
+pub use reminders::{limits as reminder_limits, ReminderReport};
 pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;

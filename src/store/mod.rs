@@ -8,6 +8,7 @@ pub mod doctors;
 pub mod generated;
 pub mod otp;
 pub mod patients;
+pub mod reminders;
 pub mod reports;
 pub mod series;
 pub mod settings;

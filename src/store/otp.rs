@@ -227,7 +227,7 @@ pub fn queue_claimed(
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
-         WHERE phone = ?1 AND status = 'QUEUED'",
+         WHERE phone = ?1 AND status = 'QUEUED' AND kind = 'OTP'",
     )?
     .execute([phone])?;
     conn.prepare_cached(
@@ -249,7 +249,8 @@ pub fn expire(
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL,
              last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
-         WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1",
+         WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1
+           AND kind = 'OTP'",
     )?
     .execute(params![stale_before, stale_claim_before])
 }
@@ -268,6 +269,7 @@ pub fn claim_next(
         "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
          WHERE id = (SELECT id FROM outbox
                      WHERE id > ?3 AND (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2))
+                       AND kind = 'OTP'
                      ORDER BY id LIMIT 1)
          RETURNING id, phone, body, created_at, attempts",
     )?

@@ -296,8 +296,8 @@ fn schema_8_clinic() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathB
     (dir, db, keys)
 }
 
-/// Every row of the clinic's own tables, as text, table by table.
-fn clinic_rows(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
+/// The clinic's own tables, each with its columns in `conn`.
+fn clinic_tables(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
     [
         "appointment",
         "appointment_status_history",
@@ -310,29 +310,58 @@ fn clinic_rows(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
     ]
     .iter()
     .map(|table| {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
-            .unwrap();
-        let columns = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                (0..columns)
-                    .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map(|v| v.join("|"))
-            })
+        let names: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+            ))
             .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
-        (table.to_string(), rows)
+        (table.to_string(), names)
     })
     .collect()
+}
+
+/// Every row of the clinic's own tables, as text, table by table, in the given
+/// columns (an upgrade that adds columns is compared in the columns it had).
+fn clinic_rows(
+    conn: &rusqlite::Connection,
+    tables: &[(String, Vec<String>)],
+) -> Vec<(String, Vec<String>)> {
+    tables
+        .iter()
+        .map(|(table, names)| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {} FROM {table} ORDER BY rowid",
+                    names.join(", ")
+                ))
+                .unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..columns)
+                        .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map(|v| v.join("|"))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap();
+            (table.to_string(), rows)
+        })
+        .collect()
 }
 
 #[test]
 fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_row() {
     let (_dir, db, keys) = schema_8_clinic();
-    let before = clinic_rows(&rusqlite::Connection::open(&db).unwrap());
+    let old = rusqlite::Connection::open(&db).unwrap();
+    let tables = clinic_tables(&old);
+    let before = clinic_rows(&old, &tables);
+    drop(old);
     let appointments = std::fs::read_to_string(schema_8_fixture().join("appointments")).unwrap();
     assert_eq!(
         before[0].1.len().to_string(),
@@ -354,7 +383,7 @@ fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_ro
     );
     let report = desk.check().unwrap();
     assert!(report.ok, "check after the upgrade: {:?}", report.items);
-    let after = desk.read(|c| Ok(clinic_rows(c))).unwrap();
+    let after = desk.read(|c| Ok(clinic_rows(c, &tables))).unwrap();
     assert_eq!(before, after, "every row of the clinic's tables is kept");
     assert!(
         desk.read(frontdesk::db::schema_differences)
