@@ -580,6 +580,11 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             json!({"patientId": i.patient, "expectedVersion": 0, "details": patient}),
         ),
         (
+            "set_reminders_opt_out",
+            SignedIn,
+            json!({"patientId": i.patient, "optOut": true}),
+        ),
+        (
             "patient_appointments",
             SignedIn,
             json!({"patientId": i.patient}),

@@ -542,3 +542,26 @@ fn four_cli_processes_sending_at_once_give_each_patient_exactly_one_message() {
     );
     c.assert_check();
 }
+
+#[test]
+fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_signed_in() {
+    let c = Clinic::new();
+    c.account("rita", Role::Receptionist);
+    let sessions = frontdesk::session::SessionStore::new();
+    let session = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
+    let idle = c.desk.settings().unwrap().idle_minutes as i64 * 60;
+    c.clock.advance(idle - 60);
+    let actor = sessions.background_actor(&c.desk, &session.token).unwrap();
+    assert_eq!(actor.name, session.actor.name);
+    assert!(c.desk.send_due_reminders(&actor).is_ok());
+    // the worker's lookups did not count as activity: the desk goes idle on time
+    c.clock.advance(60);
+    assert!(matches!(
+        sessions.background_actor(&c.desk, &session.token),
+        Err(Error::Unauthenticated)
+    ));
+    assert!(matches!(
+        sessions.actor(&c.desk, &session.token),
+        Err(Error::Unauthenticated)
+    ));
+}
