@@ -35,8 +35,10 @@ pub enum SettingsCmd {
     #[command(alias = "show")]
     Get { key: Option<String> },
     /// Change a setting: clinic.name, clinic.time_zone, clinic.phone_country,
-    /// session.idle_minutes, backup.*, or otp.sender_name NAME (one of the
-    /// senders this PC's senders file describes; empty for its default)
+    /// clinic.language (en, de), clinic.phone, session.idle_minutes, backup.*,
+    /// reminder.lead (off, 24h, day_before 17:00), reminder.template, or
+    /// otp.sender_name NAME (one of the senders this PC's senders file
+    /// describes; empty for its default)
     Set {
         key: String,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
