@@ -565,3 +565,91 @@ fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_si
         Err(Error::Unauthenticated)
     ));
 }
+
+#[test]
+fn a_reminder_whose_desk_stopped_while_sending_it_is_failed_and_sent_again() {
+    let (c, doctor) = berlin("24h", "2030-03-30 12:00");
+    let maria = c.patient("Maria", "0151 2345 0001");
+    let a = book_at(&c, doctor, local("2030-04-01 09:00"), maria);
+    c.clock.set(local("2030-03-31 10:00"));
+    let now = c.desk.now();
+    // what a desk killed between the claim and the sending leaves behind
+    c.desk
+        .write("test", |tx| {
+            tx.execute(
+                "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token, kind)
+                 VALUES (?1, 'the text', ?2, 'SENDING', 1, ?2, 'gone', 'REMINDER')",
+                rusqlite::params![MARIA, now - 200],
+            )?;
+            let outbox = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at)
+                 VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4)",
+                rusqlite::params![a.id, a.start_at, outbox, now - 200],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        send(&c).sent,
+        0,
+        "the stale claim is failed, not sent at once"
+    );
+    let shown = &reminders_of(&c, a.id)[0];
+    assert_eq!(shown.status, "FAILED");
+    assert!(shown.will_retry);
+    assert_eq!(
+        c.count("SELECT count(*) FROM outbox WHERE status = 'FAILED' AND body = ''"),
+        1,
+        "its text is blanked"
+    );
+    c.clock.advance(100);
+    assert_eq!(send(&c).sent, 1, "retried once the retry time has passed");
+    let shown = &reminders_of(&c, a.id)[0];
+    assert_eq!((shown.status.as_str(), shown.attempts), ("SENT", 2));
+    assert_eq!(c.messages(MARIA).len(), 1);
+    c.assert_check();
+}
+
+#[test]
+fn the_command_line_says_when_reminders_are_off_and_sets_a_patient_s_opt_out() {
+    let c = Clinic::new();
+    c.cli_admin();
+    let maria = c.patient("Maria", "0151 2345 0001");
+    let out = fixture::cli(&c.path())
+        .args(["reminders", "send"])
+        .env("FRONTDESK_SENDERS_FILE", c.senders())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Reminders are off"));
+    let out = fixture::cli(&c.path())
+        .args(["patient", "opt-out", &maria.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        c.desk
+            .get_patient(&c.admin(), maria)
+            .unwrap()
+            .reminders_opt_out
+    );
+    // reminders on, but this PC has no sender: a timer must notice (exit 3)
+    c.desk
+        .set_setting(&c.admin(), "reminder.lead", "24h")
+        .unwrap();
+    let out = fixture::cli(&c.path())
+        .args(["reminders", "send"])
+        .env(
+            "FRONTDESK_SENDERS_FILE",
+            c.dir.path().join("no-such-senders.toml"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no reminder was sent"));
+}
