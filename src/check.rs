@@ -97,7 +97,7 @@ const INVARIANTS: &[(&str, &str)] = &[
         "no reminder was claimed after its appointment was cancelled",
         "SELECT 'reminder ' || r.id FROM reminder r WHERE EXISTS
            (SELECT 1 FROM appointment_status_history h WHERE h.appointment_id = r.appointment_id
-              AND h.to_status = 'CANCELLED' AND h.at < r.attempted_at)",
+              AND h.to_status = 'CANCELLED' AND h.id <= r.history_id)",
     ),
 ];
 

@@ -31,6 +31,10 @@ CREATE TABLE reminder (
     created_at     INTEGER NOT NULL,
     -- when the latest attempt was claimed
     attempted_at   INTEGER NOT NULL,
+    -- the appointment's newest status-history row when the latest attempt was
+    -- claimed (the appointment was open then): `check` verifies no claim came
+    -- after a cancellation by row order, whatever the desks' clocks say
+    history_id     INTEGER NOT NULL REFERENCES appointment_status_history (id),
     sent_at        INTEGER,
     CHECK ((status = 'SENT') = (sent_at IS NOT NULL)),
     UNIQUE (appointment_id, start_at)

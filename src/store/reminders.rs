@@ -133,8 +133,8 @@ pub fn insert_given_up(
     why: &str,
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at)
-         VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4)",
+        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
     )?
     .execute(params![appointment_id, start_at, outbox_id, now, max_attempts, why])?;
     Ok(conn.last_insert_rowid())
@@ -150,7 +150,8 @@ pub fn give_up(
     why: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5
+        "UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5,
+             history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
          WHERE id = ?1 AND status = 'FAILED'",
     )?
     .execute(params![id, outbox_id, now, max_attempts, why])?;
@@ -167,8 +168,8 @@ pub fn insert(
     now: i64,
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at)
-         VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4)",
+        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
     )?
     .execute(params![appointment_id, start_at, outbox_id, now])?;
     Ok(conn.last_insert_rowid())
@@ -183,7 +184,8 @@ pub fn retry(
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(
-        "UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3
+        "UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
+             history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
          WHERE id = ?1 AND status = 'FAILED'
          RETURNING attempts",
     )?

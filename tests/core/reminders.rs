@@ -254,6 +254,38 @@ fn opted_out_patients_and_cancelled_appointments_get_no_reminder() {
         2
     );
     c.assert_check();
+
+    // a reminder claimed after the cancellation (a forged row) is found by `check`
+    c.desk
+        .write("forge", |tx| {
+            tx.execute(
+                "INSERT INTO outbox (phone, body, created_at, status, attempts, sent_at, kind)
+                 VALUES ('+4915123450003', '', 0, 'SENT', 1, 0, 'REMINDER')",
+                [],
+            )?;
+            let outbox = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, sent_at, history_id)
+                 VALUES (?1, ?2, ?3, 'SENT', 1, 0, 0, 0,
+                         (SELECT max(id) FROM appointment_status_history WHERE appointment_id = ?1))",
+                rusqlite::params![toms.id, toms.start_at, outbox],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let failed: Vec<String> = c
+        .desk
+        .check()
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|i| !i.ok)
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(
+        failed,
+        ["no reminder was claimed after its appointment was cancelled"]
+    );
 }
 
 #[test]
@@ -294,12 +326,15 @@ fn a_reschedule_sends_a_new_reminder_for_the_new_time_and_only_one() {
     // a second reminder for one (appointment, start) is refused by the schema
     let dup = c.desk.write("test", |tx| {
         Ok(tx.execute(
-            "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at)
-             SELECT appointment_id, start_at, outbox_id, 'SENT', 1, 0, 0 FROM reminder LIMIT 1",
+            "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id, sent_at)
+             SELECT appointment_id, start_at, outbox_id, 'SENT', 1, 0, 0, history_id, 0 FROM reminder LIMIT 1",
             [],
         )?)
     });
-    assert!(dup.is_err(), "UNIQUE (appointment_id, start_at)");
+    assert!(
+        dup.unwrap_err().to_string().contains("UNIQUE"),
+        "UNIQUE (appointment_id, start_at)"
+    );
     c.assert_check();
 }
 
@@ -583,8 +618,9 @@ fn a_reminder_whose_desk_stopped_while_sending_it_is_failed_and_sent_again() {
             )?;
             let outbox = tx.last_insert_rowid();
             tx.execute(
-                "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at)
-                 VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4)",
+                "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
+                 VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4,
+                         (SELECT max(id) FROM appointment_status_history WHERE appointment_id = ?1))",
                 rusqlite::params![a.id, a.start_at, outbox, now - 200],
             )?;
             Ok(())
