@@ -40,5 +40,7 @@ CREATE TABLE reminder (
     UNIQUE (appointment_id, start_at)
 ) STRICT;
 
-CREATE INDEX reminder_unsent ON reminder (status, id) WHERE status <> 'SENT';
+-- retries: failed reminders of starts still ahead (given-up ones of past
+-- appointments stay out of the range scanned)
+CREATE INDEX reminder_unsent ON reminder (status, start_at) WHERE status <> 'SENT';
 CREATE INDEX reminder_by_outbox ON reminder (outbox_id);

@@ -197,6 +197,8 @@ pub struct OutboxMessage {
     /// Sent at (Unix seconds).
     #[ts(type = "number | null")]
     pub sent_at: Option<i64>,
+    /// `OTP` (a passcode) or `REMINDER` (an appointment reminder).
+    pub kind: String,
 }
 
 /// A message claimed for sending, with its text.
@@ -326,7 +328,7 @@ pub fn mark_failed(
 /// Recent messages, newest first.
 pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, phone, status, attempts, last_error, created_at, sent_at FROM outbox ORDER BY id DESC LIMIT ?1",
+        "SELECT id, phone, status, attempts, last_error, created_at, sent_at, kind FROM outbox ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| {
         Ok(OutboxMessage {
@@ -337,6 +339,7 @@ pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage
             last_error: r.get(4)?,
             created_at: r.get(5)?,
             sent_at: r.get(6)?,
+            kind: r.get(7)?,
         })
     })?;
     rows.collect()

@@ -74,7 +74,8 @@ pub fn next_retry(
          JOIN slot s ON s.id = a.slot_id
          JOIN patient p ON p.id = a.patient_id
          JOIN doctor d ON d.id = a.doctor_id
-         WHERE r.status = 'FAILED' AND r.id > ?5 AND r.attempts < ?4 AND r.attempted_at <= ?3
+         WHERE r.status = 'FAILED' AND r.start_at > ?1 AND r.start_at <= ?2
+           AND r.id > ?5 AND r.attempts < ?4 AND r.attempted_at <= ?3
            AND s.start_at = r.start_at AND s.start_at > ?1 AND s.start_at <= ?2
            AND a.status IN ('PENDING', 'CONFIRMED')
            AND p.reminders_opt_out = 0

@@ -114,6 +114,7 @@ fn a_reminder_is_due_hours_before_and_not_earlier_with_every_placeholder_filled(
         1,
         "the text is blanked once sent"
     );
+    assert_eq!(c.desk.list_outbox(&admin, 10).unwrap()[0].kind, "REMINDER");
     assert_eq!(
         c.count("SELECT count(*) FROM audit_event WHERE action = 'reminder.sent' AND entity = 'appointment'"),
         1

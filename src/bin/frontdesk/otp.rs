@@ -98,8 +98,13 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
                 list.iter()
                     .map(|m| {
                         format!(
-                            "#{:<5} {:<16} {:<8} attempts {} {}\n",
+                            "#{:<5} {:<8} {:<16} {:<8} attempts {} {}\n",
                             m.id,
+                            if m.kind == "REMINDER" {
+                                "reminder"
+                            } else {
+                                "passcode"
+                            },
                             m.phone,
                             m.status,
                             m.attempts,
