@@ -96,6 +96,7 @@ enum Claim {
 }
 
 const STALE: &str = "the desk sending it stopped before it recorded the outcome";
+const NOT_TEXT_CAPABLE: &str = "not sent: the patient's phone cannot receive text messages (a landline, or another number that is not a mobile)";
 
 impl Frontdesk {
     /// Sends the appointment reminders that are due (see the module docs): each
@@ -153,12 +154,13 @@ impl Frontdesk {
                 let Some(due) = due else {
                     return Ok(Claim::Nothing);
                 };
-                if let Err(why) = check_text_capable(&due.phone) {
-                    let why = why.to_string();
-                    let outbox_id = store::queue_given_up(tx, &due.phone, now, &why)?;
+                if check_text_capable(&due.phone).is_err() {
+                    // no phone number in the record or the audit log
+                    let why = NOT_TEXT_CAPABLE;
+                    let outbox_id = store::queue_given_up(tx, &due.phone, now, why)?;
                     let id = match due.reminder_id {
                         Some(id) => {
-                            store::give_up(tx, id, outbox_id, now, MAX_ATTEMPTS, &why)?;
+                            store::give_up(tx, id, outbox_id, now, MAX_ATTEMPTS, why)?;
                             id
                         }
                         None => store::insert_given_up(
@@ -168,7 +170,7 @@ impl Frontdesk {
                             outbox_id,
                             now,
                             MAX_ATTEMPTS,
-                            &why,
+                            why,
                         )?,
                     };
                     let detail = format!("reminder #{id}: {why}");
