@@ -39,6 +39,7 @@ const COMMANDS: &[&str] = &[
     "search_patients",
     "get_patient",
     "update_patient",
+    "set_reminders_opt_out",
     "patient_appointments",
     "patient_attendance",
     "request_phone_passcode",

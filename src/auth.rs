@@ -136,11 +136,14 @@ pub enum Action {
     TakePayment,
     /// Refund a payment.
     Refund,
+    /// Send the appointment reminders that are due (the desk's background
+    /// worker, `frontdesk reminders send`).
+    SendReminders,
 }
 
 impl Action {
     /// Every action (for tests that walk the whole table).
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::ViewSchedule,
         Action::Book,
         Action::Reschedule,
@@ -163,6 +166,7 @@ impl Action {
         Action::ManageKeys,
         Action::TakePayment,
         Action::Refund,
+        Action::SendReminders,
     ];
 
     /// The permission table (DESIGN §3): admins may do everything; receptionists
@@ -180,6 +184,7 @@ impl Action {
                     | Action::VerifyPhone
                     | Action::ManageWaitlist
                     | Action::TakePayment
+                    | Action::SendReminders
             ),
         }
     }
@@ -209,6 +214,7 @@ impl Action {
             Action::ManageKeys => "manage the database keys",
             Action::TakePayment => "take payments",
             Action::Refund => "refund payments",
+            Action::SendReminders => "send appointment reminders",
         }
     }
 

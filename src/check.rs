@@ -110,10 +110,34 @@ const INVARIANTS: &[(&str, &str)] = &[
                                   WHEN 'PAYMENT' THEN -l.amount_minor ELSE l.amount_minor END) <> 0",
     ),
     (
+        "every ledger row was written with its audit row, and none audited is gone",
+        "SELECT 'ledger row ' || l.id || ' has no audit row' FROM ledger l
+         WHERE NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.entity = 'ledger' AND e.entity_id = l.id)
+         UNION ALL
+         SELECT DISTINCT 'ledger row ' || e.entity_id || ' was audited but is gone' FROM audit_event e
+         WHERE e.entity = 'ledger' AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = e.entity_id)",
+    ),
+    (
         "receipt numbers of each year run 1, 2, 3 without gaps",
         "SELECT 'receipts of ' || receipt_year || ': ' || count(*) || ' numbered up to ' || max(receipt_no)
          FROM ledger WHERE receipt_no IS NOT NULL GROUP BY receipt_year
          HAVING min(receipt_no) <> 1 OR max(receipt_no) <> count(*)",
+    ),
+    (
+        "at most one reminder per appointment and slot start",
+        "SELECT 'appointment ' || appointment_id || ' has ' || count(*) || ' reminders for one start'
+         FROM reminder GROUP BY appointment_id, start_at HAVING count(*) > 1",
+    ),
+    (
+        "every reminder has the status of its own outbox message",
+        "SELECT 'reminder ' || r.id FROM reminder r LEFT JOIN outbox o ON o.id = r.outbox_id
+         WHERE o.id IS NULL OR o.kind <> 'REMINDER' OR o.status <> r.status",
+    ),
+    (
+        "no reminder was claimed after its appointment was cancelled",
+        "SELECT 'reminder ' || r.id FROM reminder r WHERE EXISTS
+           (SELECT 1 FROM appointment_status_history h WHERE h.appointment_id = r.appointment_id
+              AND h.to_status = 'CANCELLED' AND h.id <= r.history_id)",
     ),
 ];
 

@@ -23,6 +23,52 @@ pub mod keys {
     pub const DEMO: &str = "clinic.demo";
     /// Minutes of inactivity before a desk session ends.
     pub const IDLE_MINUTES: &str = "session.idle_minutes";
+    /// The clinic's language for messages to patients: `en` or `de`.
+    pub const LANGUAGE: &str = "clinic.language";
+    /// The clinic's own phone (E.164, or empty), for messages to patients.
+    pub const PHONE: &str = "clinic.phone";
+}
+
+/// The clinic's language for messages to patients (`clinic.language`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub enum Language {
+    /// English (the default).
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// German.
+    #[serde(rename = "de")]
+    De,
+}
+
+impl Language {
+    /// The setting's value: `en` or `de`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::De => "de",
+        }
+    }
+
+    /// Parses `en` or `de` (any case), refusing anything else with a sentence.
+    pub fn parse(value: &str) -> Result<Language> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "en" => Ok(Language::En),
+            "de" => Ok(Language::De),
+            other => Err(Error::invalid(format!(
+                "{:?} is not a language Frontdesk writes messages in; use en (English) or de (German)",
+                other
+            ))),
+        }
+    }
+
+    /// The clinic's language (English when unset or unknown).
+    pub fn load(conn: &rusqlite::Connection) -> Result<Language> {
+        Ok(crate::store::settings::get(conn, keys::LANGUAGE)?
+            .and_then(|v| Language::parse(&v).ok())
+            .unwrap_or_default())
+    }
 }
 
 /// The clinic's settings as the core uses them.

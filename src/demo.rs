@@ -217,20 +217,21 @@ impl Frontdesk {
                                 now,
                                 day: &stamp.0,
                             };
-                            payments::append(tx, &charge)?;
+                            // every ledger row has its audit row (check verifies)
+                            let row = payments::append(tx, &charge)?;
+                            audit(tx, now, actor, "payment.charge", "ledger", Some(row), "")?;
                             paid += 1;
                             if paid % 3 == 0 {
-                                payments::append(
-                                    tx,
-                                    &NewEntry {
-                                        kind: LedgerKind::Payment,
-                                        amount_minor: 1000,
-                                        method: Some(PaymentMethod::Cash),
-                                        reason: "",
-                                        receipt_year: Some(stamp.1),
-                                        ..charge
-                                    },
-                                )?;
+                                let deposit = NewEntry {
+                                    kind: LedgerKind::Payment,
+                                    amount_minor: 1000,
+                                    method: Some(PaymentMethod::Cash),
+                                    reason: "",
+                                    receipt_year: Some(stamp.1),
+                                    ..charge
+                                };
+                                let row = payments::append(tx, &deposit)?;
+                                audit(tx, now, actor, "payment.take", "ledger", Some(row), "")?;
                             }
                         }
                         if p < fill * 0.6 {

@@ -29,6 +29,7 @@ pub mod payments;
 pub mod planner;
 pub mod platform;
 pub mod presence;
+pub mod reminders;
 pub mod scheduling;
 pub mod senders;
 pub mod session;

@@ -117,6 +117,15 @@ impl AppointmentStatus {
         )
     }
 
+    /// Money may still be taken for it: not cancelled and not a no-show (their
+    /// charge was settled, by the cancellation policy, when they closed).
+    pub fn takes_payment(self) -> bool {
+        !matches!(
+            self,
+            AppointmentStatus::Cancelled | AppointmentStatus::NoShow
+        )
+    }
+
     /// A live appointment occupies its slot (everything but cancelled).
     pub fn occupies_slot(self) -> bool {
         self != AppointmentStatus::Cancelled
@@ -284,6 +293,9 @@ pub struct Patient {
     /// Optimistic-concurrency version; edits must name it.
     #[ts(type = "number")]
     pub version: i64,
+    /// The patient asked for no appointment reminders.
+    #[serde(default)]
+    pub reminders_opt_out: bool,
 }
 
 /// Input for registering a patient (validated by the core).
@@ -383,6 +395,39 @@ pub struct AppointmentDetail {
     pub appointment: Appointment,
     /// Oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Its reminders (one per slot start it had), oldest first.
+    #[serde(default)]
+    pub reminders: Vec<ReminderInfo>,
+}
+
+/// A reminder of an appointment, as the desk shows it ("Reminder sent Mon
+/// 17:00", "Reminder failed: …, will retry").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ReminderInfo {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// The slot start it reminds of (an earlier one when the appointment was
+    /// rescheduled since).
+    #[ts(type = "number")]
+    pub start_at: i64,
+    /// `SENDING`, `SENT` or `FAILED`.
+    pub status: String,
+    /// Sending attempts so far (at most 3).
+    #[ts(type = "number")]
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the last attempt was made (Unix seconds).
+    #[ts(type = "number")]
+    pub attempted_at: i64,
+    /// When it was sent (Unix seconds).
+    #[ts(type = "number | null")]
+    pub sent_at: Option<i64>,
+    /// A failed reminder that will be tried again (attempts left, the
+    /// appointment still open, at this start and ahead).
+    pub will_retry: bool,
 }
 
 #[cfg(test)]

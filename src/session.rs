@@ -209,6 +209,36 @@ impl SessionStore {
         }
     }
 
+    /// The actor of a live session for work the desk does in the background (the
+    /// reminder worker): like [`SessionStore::actor`], but it does **not** mark the
+    /// session as active, so background work never keeps an idle desk signed in.
+    /// `Unauthenticated` once the session is idle too long, too old, or its
+    /// account changed; [`Error::PasswordChangeRequired`] while the person must
+    /// choose a new password.
+    pub fn background_actor(&self, desk: &Frontdesk, token: &str) -> Result<Actor> {
+        let idle = idle_secs(desk.settings()?.idle_minutes);
+        let now = desk.now();
+        let (staff_id, generation) = {
+            let sessions = self.lock();
+            let Some(e) = sessions.get(token) else {
+                return Err(Error::Unauthenticated);
+            };
+            if now - e.last_seen >= idle || now - e.started_at >= MAX_SESSION_SECS {
+                return Err(Error::Unauthenticated);
+            }
+            (e.staff_id, e.generation)
+        };
+        match desk.session_state(staff_id)? {
+            Some((actor, current)) if current == generation => {
+                if actor.must_change_password {
+                    return Err(Error::PasswordChangeRequired);
+                }
+                Ok(actor)
+            }
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+
     /// Marks a session as active (the UI calls it on keyboard and mouse activity);
     /// `Unauthenticated` when it already ended.
     pub fn touch(&self, desk: &Frontdesk, token: &str) -> Result<()> {

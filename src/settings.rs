@@ -116,6 +116,22 @@ const EDITABLE: &[(&str, &str)] = &[
         payment_keys::LATE_DEPOSIT,
         "The deposit on a late cancellation or a no-show: keep or refund.",
     ),
+    (
+        clinic::keys::LANGUAGE,
+        "Language of messages to patients and their dates: en (English) or de (German).",
+    ),
+    (
+        clinic::keys::PHONE,
+        "The clinic's phone number, for messages to patients (empty: none).",
+    ),
+    (
+        crate::reminders::keys::LEAD,
+        "When appointment reminders are sent: off, hours before the appointment such as 24h (1h-168h), or day_before HH:MM (clinic time).",
+    ),
+    (
+        crate::reminders::keys::TEMPLATE,
+        "Reminder text with {first_name} {date} {time} {doctor} {clinic} {clinic_phone}; empty: the default in the clinic's language.",
+    ),
 ];
 
 /// The backup folder used when the setting is empty: `backups` beside the database.
@@ -199,6 +215,7 @@ impl Frontdesk {
             let d = ClinicSettings::default();
             let keep = retention(c);
             let money = PaymentSettings::load(c)?;
+            let reminder = crate::reminders::ReminderConfig::load(c)?;
             let effective = |key: &str| -> (String, String) {
                 match key {
                     clinic::keys::NAME => (clinic.name.clone(), d.name.clone()),
@@ -226,6 +243,25 @@ impl Frontdesk {
                     payment_keys::LATE_DEPOSIT => (
                         money.late_deposit.as_str().to_string(),
                         DepositPolicy::Keep.as_str().to_string(),
+                    ),
+                    clinic::keys::LANGUAGE => (
+                        reminder.language.code().to_string(),
+                        clinic::Language::default().code().to_string(),
+                    ),
+                    clinic::keys::PHONE => (
+                        store::get(c, key).ok().flatten().unwrap_or_default(),
+                        String::new(),
+                    ),
+                    crate::reminders::keys::LEAD => {
+                        (reminder.lead.value(), crate::reminders::Lead::Off.value())
+                    }
+                    crate::reminders::keys::TEMPLATE => (
+                        reminder.template.clone(),
+                        crate::reminders::default_template(
+                            reminder.language,
+                            !reminder.clinic_phone.is_empty(),
+                        )
+                        .to_string(),
                     ),
                     _ => (
                         keep.keep_weekly.to_string(),
@@ -303,7 +339,16 @@ impl Frontdesk {
             }
             self.change_clinic_settings(actor, &change)?;
         } else {
+            let reminder_value = match crate::reminders::clean_setting(
+                key,
+                value,
+                &self.settings()?.phone_country,
+            ) {
+                Some(v) => Some(v?),
+                None => None,
+            };
             let clean = match key {
+                _ if reminder_value.is_some() => reminder_value.unwrap_or_default(),
                 keys::BACKUP_FOLDER if value.trim().is_empty() => String::new(),
                 keys::BACKUP_FOLDER => check_backup_folder(value)?.display().to_string(),
                 keys::BACKUP_KEEP_DAILY => bounded(key, value, 1..=366)?,
@@ -325,6 +370,13 @@ impl Frontdesk {
             };
             let now = self.now();
             self.write("settings", |tx| {
+                if key == payment_keys::CURRENCY
+                    && crate::store::payments::has_other_currency(tx, &clean)?
+                {
+                    return Err(Error::invalid(
+                        "the ledger already holds amounts in another currency; the currency cannot change once money is recorded",
+                    ));
+                }
                 if store::get(tx, key)?.as_deref() != Some(clean.as_str()) {
                     store::set(tx, key, &clean)?;
                     audit(tx, now, actor, "setting.change", "setting", None, key)?;

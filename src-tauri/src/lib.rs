@@ -8,6 +8,7 @@
 mod commands;
 mod database_location;
 mod error;
+mod reminder_worker;
 mod state;
 mod watcher;
 
@@ -100,6 +101,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             let state = open_state(&location, demo);
             let watcher = Arc::new(watcher::Watcher::default());
             start_watching(app.handle(), &state, &watcher);
+            reminder_worker::start(app.handle().clone());
             app.manage(location);
             app.manage(state);
             app.manage(watcher);
@@ -138,6 +140,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::patients::search_patients,
             commands::patients::get_patient,
             commands::patients::update_patient,
+            commands::patients::set_reminders_opt_out,
             commands::patients::patient_appointments,
             commands::patients::patient_attendance,
             commands::patients::request_phone_passcode,

@@ -580,6 +580,11 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             json!({"patientId": i.patient, "expectedVersion": 0, "details": patient}),
         ),
         (
+            "set_reminders_opt_out",
+            SignedIn,
+            json!({"patientId": i.patient, "optOut": true}),
+        ),
+        (
             "patient_appointments",
             SignedIn,
             json!({"patientId": i.patient}),
@@ -706,6 +711,71 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             "restore_backup",
             Admin,
             json!({"path": "/nonexistent/backup.sqlite3", "confirmed": false}),
+        ),
+        // payments.rs
+        ("payment_settings", SignedIn, json!({})),
+        (
+            "list_appointment_types",
+            SignedIn,
+            json!({"includeInactive": true}),
+        ),
+        (
+            "add_appointment_type",
+            Admin,
+            json!({"newType": {"name": "Access check", "price_minor": 100}}),
+        ),
+        (
+            "update_appointment_type",
+            Admin,
+            json!({"typeId": 999_999, "change": {"name": "x", "price_minor": 100}, "active": true}),
+        ),
+        (
+            "set_doctor_price",
+            Admin,
+            json!({"typeId": 999_999, "price": {"doctor_id": i.doctor, "price_minor": 100}, "remove": false}),
+        ),
+        (
+            "pay_and_book",
+            SignedIn,
+            json!({"request": {"slot_id": 999_999, "patient_id": i.patient, "reason": ""}, "typeId": null, "payment": null}),
+        ),
+        (
+            "take_payment",
+            SignedIn,
+            json!({"appointmentId": i.appointment, "payment": {"amount_minor": 100, "method": "CASH"}}),
+        ),
+        (
+            "refund_payment",
+            Admin,
+            json!({"paymentId": 999_999, "amountMinor": 100, "reason": "access"}),
+        ),
+        (
+            "appointment_account",
+            SignedIn,
+            json!({"appointmentId": i.appointment}),
+        ),
+        ("patient_balance", SignedIn, json!({"patientId": i.patient})),
+        (
+            "closing_preview",
+            SignedIn,
+            json!({"appointmentId": i.appointment, "to": "CANCELLED"}),
+        ),
+        ("receipt", SignedIn, json!({"ledgerId": 999_999})),
+        ("till", SignedIn, json!({"day": ""})),
+        (
+            "close_till",
+            SignedIn,
+            json!({"day": "", "counts": [], "note": ""}),
+        ),
+        (
+            "cash_up_report",
+            Admin,
+            json!({"from": "2030-01-07", "to": "2030-01-07"}),
+        ),
+        (
+            "export_cash_ups",
+            Admin,
+            json!({"from": "2030-01-07", "to": "2030-01-07"}),
         ),
         // keys.rs: the database is open, so there is nothing to unlock
         (

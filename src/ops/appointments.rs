@@ -85,19 +85,19 @@ fn stale(current: &Appointment) -> Error {
 impl Frontdesk {
     /// Books a free slot: `SlotTaken` when any live appointment holds it.
     pub fn book(&self, actor: &Actor, req: &BookRequest) -> Result<Appointment> {
-        self.book_with(actor, req, "book", |_, _, _| Ok(()))
+        Ok(self.book_with(actor, req, "book", |_, _, _| Ok(()))?.0)
     }
 
     /// The one booking transaction behind [`Frontdesk::book`] and pay-and-book:
     /// the free-slot check, the insert, the audit row, then `more` (the charge and
     /// payment) in the same transaction — all commit or none does.
-    pub(crate) fn book_with(
+    pub(crate) fn book_with<T>(
         &self,
         actor: &Actor,
         req: &BookRequest,
         op: &'static str,
-        more: impl FnOnce(&rusqlite::Connection, &Appointment, i64) -> Result<()>,
-    ) -> Result<Appointment> {
+        more: impl FnOnce(&rusqlite::Connection, &Appointment, i64) -> Result<T>,
+    ) -> Result<(Appointment, T)> {
         actor.require(Action::Book)?;
         let reason = optional_text("the reason", &req.reason, 500)?;
         let now = self.now();
@@ -125,8 +125,8 @@ impl Frontdesk {
                 &format!("slot {}", slot.id),
             )?;
             let booked = appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?;
-            more(tx, &booked, now)?;
-            Ok(booked)
+            let extra = more(tx, &booked, now)?;
+            Ok((booked, extra))
         })
     }
 
@@ -268,10 +268,12 @@ impl Frontdesk {
     /// One appointment with its history.
     pub fn get_appointment(&self, actor: &Actor, id: i64) -> Result<AppointmentDetail> {
         actor.require(Action::ViewSchedule)?;
+        let now = self.now();
         self.read(|c| {
             let appointment = appointments::get(c, id)?.ok_or(Error::NotFound("appointment"))?;
             Ok(AppointmentDetail {
                 history: appointments::history(c, id)?,
+                reminders: crate::ops::reminders_of(c, &appointment, now)?,
                 appointment,
             })
         })

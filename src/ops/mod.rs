@@ -15,6 +15,7 @@ mod otp;
 mod overbook;
 mod patients;
 pub(crate) mod payments;
+mod reminders;
 mod reports;
 mod series;
 mod slots;
@@ -36,6 +37,8 @@ pub use payments::{
     NewAppointmentType, NewPayment, PaymentSettings, Receipt, ReceiptItem, Till, TillLine,
     CASH_UP_COLUMNS, DEFAULT_CURRENCY,
 };
+pub(crate) use reminders::reminders_of;
+pub use reminders::{limits as reminder_limits, ReminderReport};
 pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;

@@ -220,7 +220,7 @@ pub fn check_text_capable(e164: &str) -> Result<()> {
 }
 
 /// A random claim token (128 bits from the OS generator, hex).
-fn claim_token() -> Result<String> {
+pub(super) fn claim_token() -> Result<String> {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
         Error::Internal(format!(
@@ -252,14 +252,16 @@ fn limit(times: &[i64], max: usize, window: i64, now: i64) -> Result<()> {
 }
 
 /// Why a sender could not be used, or which one to use.
-enum SenderChoice {
+pub(super) enum SenderChoice {
+    /// This sender.
     Use(Sender),
+    /// None, for this reason.
     None(String),
 }
 
 impl Frontdesk {
     /// The sender this PC and the clinic's setting select (see [`senders`]).
-    fn choose_sender(&self) -> Result<SenderChoice> {
+    pub(super) fn choose_sender(&self) -> Result<SenderChoice> {
         let named = self.read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?;
         let path = self.senders_file();
         let file = match senders::load(path) {
@@ -633,7 +635,7 @@ impl Frontdesk {
     /// Has the WAL copied into the database file and truncated, so blanked text
     /// leaves the -wal file too. Done by the background checkpointer as soon as no
     /// reader holds an old snapshot; it never waits inside the write lock.
-    fn flush_wal(&self) {
+    pub(super) fn flush_wal(&self) {
         self.writer.truncate_wal_soon();
     }
 }
@@ -652,7 +654,7 @@ enum Reservation {
 /// zeros, so a blanked message body leaves no trace in the page. It is switched
 /// on for the writer's connection by every transaction that writes or erases a
 /// message, and stays on.
-fn set_secure_delete(conn: &rusqlite::Connection) -> Result<()> {
+pub(super) fn set_secure_delete(conn: &rusqlite::Connection) -> Result<()> {
     conn.pragma_update(None, "secure_delete", true)?;
     Ok(())
 }

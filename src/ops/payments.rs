@@ -385,10 +385,13 @@ struct Stamp {
 }
 
 fn stamp(conn: &rusqlite::Connection, now: i64) -> Result<Stamp> {
-    let tz = ClinicSettings::load(conn)?.tz();
+    // two settings, not the whole clinic's: this runs inside the write lock
+    let tz = settings::get(conn, crate::clinic::keys::TIME_ZONE)?
+        .and_then(|z| crate::clinic::parse_time_zone(&z).ok())
+        .unwrap_or(chrono_tz::UTC);
     let day = today(now, tz);
     Ok(Stamp {
-        currency: PaymentSettings::load(conn)?.currency,
+        currency: settings::get(conn, keys::CURRENCY)?.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
         day: day.format("%Y-%m-%d").to_string(),
         year: i64::from(day.year()),
     })
@@ -422,25 +425,26 @@ fn append(tx: &rusqlite::Connection, actor: &Actor, action: &str, e: &NewEntry<'
     Ok(id)
 }
 
-/// Takes `payment` for an appointment inside a write transaction: refused when
-/// it is cancelled or the amount is more than is owed. The payment's id.
+/// Takes `payment` for an appointment inside a write transaction, given what is
+/// owed (`due`, read in the same transaction): refused when it is cancelled or
+/// the amount is more than is owed. The payment's id.
 fn pay_in(
     tx: &rusqlite::Connection,
     actor: &Actor,
     appointment: &Appointment,
     payment: &NewPayment,
+    due: i64,
+    s: &Stamp,
     now: i64,
 ) -> Result<i64> {
-    if appointment.status == AppointmentStatus::Cancelled {
+    if !appointment.status.takes_payment() {
         return Err(Error::invalid(
-            "this appointment is cancelled; it takes no payment",
+            "this appointment was cancelled or missed, and its money settled then; it takes no payment",
         ));
     }
-    let due = store::appointment_balance(tx, appointment.id)?.due();
     if due <= 0 {
         return Err(Error::invalid("nothing is owed for this appointment"));
     }
-    let s = stamp(tx, now)?;
     if payment.amount_minor > due {
         return Err(Error::invalid(format!(
             "the payment is more than is owed ({})",
@@ -779,17 +783,17 @@ impl Frontdesk {
         } else {
             "book"
         };
-        let booked = self.book_with(actor, req, op, |tx, appointment, now| {
+        let (booked, account) = self.book_with(actor, req, op, |tx, appointment, now| {
             let Some(type_id) = type_id else {
-                return Ok(());
+                return account_in(tx, appointment.id);
             };
             let t = store::get_type(tx, type_id)?
                 .filter(|t| t.active)
                 .ok_or_else(|| Error::invalid("this appointment type is not offered"))?;
             store::set_appointment_type(tx, appointment.id, t.id)?;
             let price = t.price_for(appointment.doctor_id);
+            let s = stamp(tx, now)?;
             if price > 0 {
-                let s = stamp(tx, now)?;
                 let desk = desk_of(actor);
                 let label = actor.label();
                 let charge = NewEntry {
@@ -811,11 +815,11 @@ impl Frontdesk {
                 append(tx, actor, "payment.charge", &charge)?;
             }
             if let Some(p) = &payment {
-                pay_in(tx, actor, appointment, p, now)?;
+                // a new appointment owes exactly its charge
+                pay_in(tx, actor, appointment, p, price, &s, now)?;
             }
-            Ok(())
+            account_in(tx, appointment.id)
         })?;
-        let account = self.read(|c| account_in(c, booked.id))?;
         Ok(Booked {
             appointment: booked,
             account,
@@ -836,7 +840,8 @@ impl Frontdesk {
         let now = self.now();
         self.write("payment", |tx| {
             let a = appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
-            let id = pay_in(tx, actor, &a, &payment, now)?;
+            let due = store::appointment_balance(tx, a.id)?.due();
+            let id = pay_in(tx, actor, &a, &payment, due, &stamp(tx, now)?, now)?;
             store::entry(tx, id)?.ok_or(Error::NotFound("payment"))
         })
     }
@@ -871,27 +876,39 @@ impl Frontdesk {
                 )));
             }
             let s = stamp(tx, now)?;
-            let id = append(
-                tx,
-                actor,
-                "payment.refund",
-                &NewEntry {
-                    appointment_id: p.appointment_id,
-                    patient_id: p.patient_id,
-                    kind: LedgerKind::Refund,
-                    amount_minor,
-                    currency: &p.currency,
-                    method: p.method,
-                    reference: "",
-                    refund_of: Some(p.id),
-                    reason: &reason,
-                    receipt_year: Some(s.year),
-                    desk: &desk,
-                    actor: &label,
-                    now,
-                    day: &s.day,
-                },
-            )?;
+            let refund = NewEntry {
+                appointment_id: p.appointment_id,
+                patient_id: p.patient_id,
+                kind: LedgerKind::Refund,
+                amount_minor,
+                currency: &p.currency,
+                method: p.method,
+                reference: "",
+                refund_of: Some(p.id),
+                reason: &reason,
+                receipt_year: Some(s.year),
+                desk: &desk,
+                actor: &label,
+                now,
+                day: &s.day,
+            };
+            let id = append(tx, actor, "payment.refund", &refund)?;
+            // a closed appointment owes nothing: giving back a kept deposit
+            // waives that much of the charge too
+            let closed =
+                appointments::get(tx, p.appointment_id)?.is_some_and(|a| !a.status.takes_payment());
+            let due = store::appointment_balance(tx, p.appointment_id)?.due();
+            if closed && due > 0 {
+                let waive = NewEntry {
+                    kind: LedgerKind::Waive,
+                    amount_minor: due,
+                    method: None,
+                    refund_of: None,
+                    receipt_year: None,
+                    ..refund
+                };
+                append(tx, actor, "payment.waive", &waive)?;
+            }
             store::entry(tx, id)?.ok_or(Error::NotFound("refund"))
         })
     }
@@ -1010,7 +1027,9 @@ impl Frontdesk {
         }
         for (i, c) in counts.iter().enumerate() {
             if !(0..=MAX_AMOUNT_MINOR).contains(&c.counted_minor) {
-                return Err(Error::invalid("a counted amount must be zero or more"));
+                return Err(Error::invalid(
+                    "a counted amount must be zero or more, and at most 1,000,000",
+                ));
             }
             if counts[..i].iter().any(|d| d.method == c.method) {
                 return Err(Error::invalid(format!(

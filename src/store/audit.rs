@@ -194,7 +194,9 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
     (
         "ledger",
         "ledger",
-        "'kind=' || kind || ' amount=' || amount_minor || ' appointment=' || appointment_id || ' receipt=' || coalesce(receipt_no, '')",
+        "'kind=' || kind || ' amount=' || amount_minor || ' ' || currency || ' appointment=' || appointment_id \
+         || ' patient=' || patient_id || ' method=' || coalesce(method, '') || ' refund_of=' || coalesce(refund_of, '') \
+         || ' receipt=' || coalesce(receipt_year, '') || '-' || coalesce(receipt_no, '') || ' desk=' || desk || ' day=' || day",
     ),
     (
         "patient",

@@ -9,6 +9,7 @@ pub mod generated;
 pub mod otp;
 pub mod patients;
 pub mod payments;
+pub mod reminders;
 pub mod reports;
 pub mod series;
 pub mod settings;

@@ -197,6 +197,8 @@ pub struct OutboxMessage {
     /// Sent at (Unix seconds).
     #[ts(type = "number | null")]
     pub sent_at: Option<i64>,
+    /// `OTP` (a passcode) or `REMINDER` (an appointment reminder).
+    pub kind: String,
 }
 
 /// A message claimed for sending, with its text.
@@ -227,7 +229,7 @@ pub fn queue_claimed(
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
-         WHERE phone = ?1 AND status = 'QUEUED'",
+         WHERE phone = ?1 AND status = 'QUEUED' AND kind = 'OTP'",
     )?
     .execute([phone])?;
     conn.prepare_cached(
@@ -249,7 +251,8 @@ pub fn expire(
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL,
              last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
-         WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1",
+         WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1
+           AND kind = 'OTP'",
     )?
     .execute(params![stale_before, stale_claim_before])
 }
@@ -268,6 +271,7 @@ pub fn claim_next(
         "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
          WHERE id = (SELECT id FROM outbox
                      WHERE id > ?3 AND (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2))
+                       AND kind = 'OTP'
                      ORDER BY id LIMIT 1)
          RETURNING id, phone, body, created_at, attempts",
     )?
@@ -324,7 +328,7 @@ pub fn mark_failed(
 /// Recent messages, newest first.
 pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, phone, status, attempts, last_error, created_at, sent_at FROM outbox ORDER BY id DESC LIMIT ?1",
+        "SELECT id, phone, status, attempts, last_error, created_at, sent_at, kind FROM outbox ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| {
         Ok(OutboxMessage {
@@ -335,6 +339,7 @@ pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage
             last_error: r.get(4)?,
             created_at: r.get(5)?,
             sent_at: r.get(6)?,
+            kind: r.get(7)?,
         })
     })?;
     rows.collect()

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::model::Patient;
 
 const COLUMNS: &str =
-    "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version";
+    "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version, reminders_opt_out";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
     Ok(Patient {
@@ -18,6 +18,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
         date_of_birth: r.get(5)?,
         notes: r.get(6)?,
         version: r.get(7)?,
+        reminders_opt_out: r.get(8)?,
     })
 }
 
@@ -154,6 +155,24 @@ pub fn mark_phone_verified(
              updated_at = ?2, updated_by = ?3 WHERE phone = ?1",
     )?
     .execute(params![phone, at, by])
+}
+
+/// Sets whether the patient gets appointment reminders (a change of the record:
+/// new version); returns whether the patient exists.
+pub fn set_reminders_opt_out(
+    conn: &Connection,
+    id: i64,
+    opt_out: bool,
+    by: &str,
+    at: i64,
+) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE patient SET reminders_opt_out = ?2, version = version + 1, updated_at = ?4, updated_by = ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![id, opt_out, by, at])?;
+    Ok(n > 0)
 }
 
 #[cfg(test)]

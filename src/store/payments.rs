@@ -299,6 +299,12 @@ pub fn patient_balance(conn: &Connection, patient_id: i64) -> rusqlite::Result<B
     )
 }
 
+/// Whether the ledger holds a row in a currency other than `currency`.
+pub fn has_other_currency(conn: &Connection, currency: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM ledger WHERE currency <> ?1)")?
+        .query_row([currency], |r| r.get(0))
+}
+
 /// What was already refunded of a payment.
 pub fn refunded_of(conn: &Connection, payment_id: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT coalesce(sum(amount_minor), 0) FROM ledger WHERE refund_of = ?1")?

@@ -48,6 +48,9 @@ mod power_cut;
 mod privacy;
 /// Read-modify-write races: two desks interleave between one desk's read and its write.
 mod races_rmw;
+/// Appointment reminders: lead times across DST, template and language, opt-out,
+/// cancellation, reschedule, retries; exactly once with 8 desks and 4 CLI processes.
+mod reminders;
 /// Reports per doctor per week or month.
 mod reports;
 /// Scheduling: templates, time off, slot generation across DST, series, overbooking, waitlist.

@@ -296,41 +296,42 @@ fn schema_8_clinic() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathB
     (dir, db, keys)
 }
 
-/// Every row of the clinic's own tables, as text, table by table.
-const CLINIC_TABLES: [&str; 8] = [
-    "appointment",
-    "appointment_status_history",
-    "audit_event",
-    "doctor",
-    "patient",
-    "setting",
-    "slot",
-    "staff",
-];
-
-/// The columns each clinic table has in `conn`'s schema.
-fn clinic_columns(conn: &rusqlite::Connection) -> Vec<Vec<String>> {
-    CLINIC_TABLES
-        .iter()
-        .map(|table| {
-            conn.prepare(&format!(
+/// The clinic's own tables, each with its columns in `conn`.
+fn clinic_tables(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>)> {
+    [
+        "appointment",
+        "appointment_status_history",
+        "audit_event",
+        "doctor",
+        "patient",
+        "setting",
+        "slot",
+        "staff",
+    ]
+    .iter()
+    .map(|table| {
+        let names: Vec<String> = conn
+            .prepare(&format!(
                 "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
             ))
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
-            .unwrap()
-        })
-        .collect()
+            .unwrap();
+        (table.to_string(), names)
+    })
+    .collect()
 }
 
-/// Every row of the clinic's tables, in `columns` (a newer schema may add
-/// columns; the old ones must be kept as they were).
-fn clinic_rows(conn: &rusqlite::Connection, columns: &[Vec<String>]) -> Vec<(String, Vec<String>)> {
-    CLINIC_TABLES
+/// Every row of the clinic's own tables, as text, table by table, in the given
+/// columns (an upgrade that adds columns is compared in the columns it had).
+fn clinic_rows(
+    conn: &rusqlite::Connection,
+    tables: &[(String, Vec<String>)],
+) -> Vec<(String, Vec<String>)> {
+    tables
         .iter()
-        .zip(columns)
         .map(|(table, names)| {
             let mut stmt = conn
                 .prepare(&format!(
@@ -338,9 +339,10 @@ fn clinic_rows(conn: &rusqlite::Connection, columns: &[Vec<String>]) -> Vec<(Str
                     names.join(", ")
                 ))
                 .unwrap();
+            let columns = stmt.column_count();
             let rows = stmt
                 .query_map([], |r| {
-                    (0..names.len())
+                    (0..columns)
                         .map(|i| Ok(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?)))
                         .collect::<rusqlite::Result<Vec<_>>>()
                         .map(|v| v.join("|"))
@@ -357,8 +359,8 @@ fn clinic_rows(conn: &rusqlite::Connection, columns: &[Vec<String>]) -> Vec<(Str
 fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_row() {
     let (_dir, db, keys) = schema_8_clinic();
     let old = rusqlite::Connection::open(&db).unwrap();
-    let columns = clinic_columns(&old);
-    let before = clinic_rows(&old, &columns);
+    let tables = clinic_tables(&old);
+    let before = clinic_rows(&old, &tables);
     drop(old);
     let appointments = std::fs::read_to_string(schema_8_fixture().join("appointments")).unwrap();
     assert_eq!(
@@ -381,7 +383,7 @@ fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_ro
     );
     let report = desk.check().unwrap();
     assert!(report.ok, "check after the upgrade: {:?}", report.items);
-    let after = desk.read(|c| Ok(clinic_rows(c, &columns))).unwrap();
+    let after = desk.read(|c| Ok(clinic_rows(c, &tables))).unwrap();
     assert_eq!(before, after, "every row of the clinic's tables is kept");
     assert!(
         desk.read(frontdesk::db::schema_differences)

@@ -745,3 +745,119 @@ fn a_crash_mid_payment_loses_no_acknowledged_payment_and_leaves_no_orphan() {
         c.assert_check();
     }
 }
+
+#[test]
+fn a_closed_appointment_owes_nothing_after_a_goodwill_refund_and_takes_no_payment() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 2);
+    let p = c.patient("Ann Goodwill", "0151 2345 0010");
+    // late cancellation: the 20.00 deposit is kept, 30.00 waived
+    let (late, payment) = paid_booking(&c, slots[0], p, 2000);
+    cancel_at(&c, late, AppointmentStatus::Cancelled);
+    // giving the kept deposit back waives that much of the charge too
+    c.desk
+        .refund(&c.admin(), payment.unwrap(), 2000, "goodwill")
+        .unwrap();
+    let acc = c.desk.appointment_account(&c.admin(), late).unwrap();
+    assert_eq!((acc.due, acc.balance.net_paid()), (0, 0), "{acc:?}");
+    // a no-show's money was settled when it closed: no payment afterwards
+    let (missed, payment) = paid_booking(&c, slots[1], p, 2000);
+    c.clock.set(
+        c.desk
+            .get_appointment(&c.admin(), missed)
+            .unwrap()
+            .appointment
+            .start_at
+            + 60,
+    );
+    let v = c
+        .desk
+        .get_appointment(&c.admin(), missed)
+        .unwrap()
+        .appointment
+        .version;
+    c.desk
+        .change_status(&c.admin(), missed, v, AppointmentStatus::Confirmed, "")
+        .unwrap();
+    cancel_at(&c, missed, AppointmentStatus::NoShow);
+    c.desk
+        .refund(&c.admin(), payment.unwrap(), 1000, "half back")
+        .unwrap();
+    let e = c
+        .desk
+        .take_payment(&c.receptionist(), missed, &cash(1000))
+        .unwrap_err();
+    assert!(e.to_string().contains("takes no payment"), "{e}");
+    c.assert_check();
+}
+
+#[test]
+fn check_finds_a_payment_changed_or_deleted_behind_the_triggers_back() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 1);
+    let p = c.patient("Ann Forged", "0151 2345 0011");
+    let (_, payment) = paid_booking(&c, slots[0], p, 2000);
+    let payment = payment.unwrap();
+    let forge = |sql: String| {
+        c.desk
+            .write("test.forge", |tx| {
+                tx.execute_batch(&format!(
+                    "DROP TRIGGER ledger_no_update; DROP TRIGGER ledger_no_delete; {sql};
+                     CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: a correction is a new row'); END;
+                     CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: a correction is a new row'); END;"
+                ))?;
+                Ok(())
+            })
+            .unwrap()
+    };
+    let failed = |c: &Clinic| -> Vec<String> {
+        c.desk
+            .check()
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|i| !i.ok)
+            .map(|i| format!("{}: {}", i.name, i.detail))
+            .collect()
+    };
+    // cash taken, booked as a card payment at another desk: the till would not see it
+    forge(format!(
+        "UPDATE ledger SET method = 'CARD', desk = 'nobody' WHERE id = {payment}"
+    ));
+    let found = failed(&c);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains(&format!("ledger {payment}"))),
+        "{found:?}"
+    );
+    forge(format!("DELETE FROM ledger WHERE id = {payment}"));
+    let found = failed(&c);
+    assert!(
+        found.iter().any(|f| f.contains("audited but is gone")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_currency_cannot_change_once_money_is_recorded() {
+    let c = Clinic::new();
+    let slots = c.slots(c.doctor("Dr. A"), 1);
+    let admin = Actor::local_admin();
+    c.desk
+        .set_setting(&admin, "clinic.currency", "CHF")
+        .unwrap();
+    c.desk
+        .set_setting(&admin, "clinic.currency", "EUR")
+        .unwrap();
+    let p = c.patient("Ann Currency", "0151 2345 0012");
+    paid_booking(&c, slots[0], p, 0);
+    let e = c
+        .desk
+        .set_setting(&admin, "clinic.currency", "JPY")
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot change"), "{e}");
+    c.desk
+        .set_setting(&admin, "clinic.currency", "eur")
+        .unwrap();
+}

@@ -464,6 +464,14 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("deliver_outbox", Action::VerifyPhone, |d, a, _| {
             ok(d.deliver_outbox(a))
         }),
+        ("send_due_reminders", Action::SendReminders, |d, a, _| {
+            ok(d.send_due_reminders(a))
+        }),
+        (
+            "set_reminders_opt_out",
+            Action::ManagePatients,
+            |d, a, i| ok(d.set_reminders_opt_out(a, i.patient, true)),
+        ),
         ("otp_sender", Action::ManageSettings, |d, a, _| {
             ok(d.otp_sender(a))
         }),
@@ -846,6 +854,7 @@ fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role
         Action::VerifyPhone,
         Action::ManageWaitlist,
         Action::TakePayment,
+        Action::SendReminders,
     ];
     for action in Action::ALL {
         assert!(action.allowed_for(Role::Admin), "admins may {action:?}");

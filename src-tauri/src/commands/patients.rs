@@ -47,6 +47,20 @@ pub async fn get_patient(
     .await
 }
 
+/// Turns appointment reminders off (`opt_out`) or on again for a patient.
+#[tauri::command(async)]
+pub async fn set_reminders_opt_out(
+    state: State<'_, AppState>,
+    patient_id: Input<i64>,
+    opt_out: Input<bool>,
+) -> Result<Patient, CommandError> {
+    let (Input(patient_id), Input(opt_out)) = (patient_id, opt_out);
+    as_actor(&state, move |desk, actor| {
+        desk.set_reminders_opt_out(actor, patient_id, opt_out)
+    })
+    .await
+}
+
 /// Saves an edit made on `expected_version` (`Conflict` when someone saved first).
 #[tauri::command(async)]
 pub async fn update_patient(

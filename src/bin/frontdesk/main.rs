@@ -24,6 +24,7 @@ mod otp;
 mod output;
 mod patients;
 mod payments;
+mod reminders;
 mod report;
 mod schedule;
 mod scheduling;
@@ -129,6 +130,9 @@ enum Command {
     /// Phone passcodes: request, verify, outbox, deliver
     #[command(subcommand)]
     Otp(otp::OtpCmd),
+    /// Appointment reminders: send the due ones now (for a timer)
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCmd),
     /// Clinic settings, including which of this PC's passcode senders to use (otp.sender_name)
     #[command(subcommand)]
     Settings(otp::SettingsCmd),
@@ -395,6 +399,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Staff(c) => staff::staff(&ctx, c),
         Command::Otp(c) => otp::otp(&ctx, c),
         Command::Settings(c) => otp::settings(&ctx, c),
+        Command::Reminders(c) => reminders::reminders(&ctx, c),
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Backup(a) => backup::backup(&ctx, a),
         Command::Backups(c) => backup::backups(&ctx, c),

@@ -35,10 +35,12 @@ pub enum SettingsCmd {
     #[command(alias = "show")]
     Get { key: Option<String> },
     /// Change a setting: clinic.name, clinic.time_zone, clinic.phone_country,
-    /// session.idle_minutes, backup.*, clinic.currency, clinic.address,
-    /// clinic.tax_number, payments.late_cancel_hours, payments.late_deposit, or
-    /// otp.sender_name NAME (one of the senders this PC's senders file describes;
-    /// empty for its default)
+    /// clinic.language (en, de), clinic.phone, session.idle_minutes, backup.*,
+    /// reminder.lead (off, 24h, day_before 17:00), reminder.template,
+    /// clinic.currency, clinic.address, clinic.tax_number,
+    /// payments.late_cancel_hours, payments.late_deposit, or otp.sender_name NAME
+    /// (one of the senders this PC's senders file describes; empty for its
+    /// default)
     Set {
         key: String,
         #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
@@ -98,8 +100,13 @@ pub fn otp(ctx: &Ctx, cmd: OtpCmd) -> Result<(), Error> {
                 list.iter()
                     .map(|m| {
                         format!(
-                            "#{:<5} {:<16} {:<8} attempts {} {}\n",
+                            "#{:<5} {:<8} {:<16} {:<8} attempts {} {}\n",
                             m.id,
+                            if m.kind == "REMINDER" {
+                                "reminder"
+                            } else {
+                                "passcode"
+                            },
                             m.phone,
                             m.status,
                             m.attempts,

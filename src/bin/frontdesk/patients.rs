@@ -26,6 +26,10 @@ pub enum PatientCmd {
     Search { text: String },
     /// Show one patient
     Show { id: i64 },
+    /// Send this patient no appointment reminders
+    OptOut { id: i64 },
+    /// Send this patient appointment reminders again
+    OptIn { id: i64 },
 }
 
 fn line(p: &Patient) -> String {
@@ -83,14 +87,36 @@ pub fn patient(ctx: &Ctx, cmd: PatientCmd) -> Result<(), Error> {
             let p = ctx.desk.get_patient(&ctx.actor, id)?;
             ctx.out.print(&serde_json::json!({ "patient": p }), || {
                 format!(
-                    "{}born {}\nnotes: {}\nversion {}",
+                    "{}born {}\nnotes: {}\nreminders: {}\nversion {}",
                     line(&p),
                     p.date_of_birth.as_deref().unwrap_or("-"),
                     p.notes,
+                    if p.reminders_opt_out {
+                        "none (opted out)"
+                    } else {
+                        "yes"
+                    },
                     p.version
                 )
             });
         }
+        PatientCmd::OptOut { id } => reminders_opt_out(ctx, id, true)?,
+        PatientCmd::OptIn { id } => reminders_opt_out(ctx, id, false)?,
     }
+    Ok(())
+}
+
+fn reminders_opt_out(ctx: &Ctx, id: i64, opt_out: bool) -> Result<(), Error> {
+    let p = ctx.desk.set_reminders_opt_out(&ctx.actor, id, opt_out)?;
+    ctx.out.print(&serde_json::json!({ "patient": p }), || {
+        if p.reminders_opt_out {
+            format!(
+                "Patient #{} {} gets no appointment reminders.",
+                p.id, p.name
+            )
+        } else {
+            format!("Patient #{} {} gets appointment reminders.", p.id, p.name)
+        }
+    });
     Ok(())
 }

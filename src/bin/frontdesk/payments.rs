@@ -143,7 +143,7 @@ pub fn price(ctx: &Ctx, cmd: PriceCmd) -> Result<(), Error> {
                 &ctx.actor,
                 &NewAppointmentType {
                     name,
-                    price_minor: parse_amount(&price, &cur)?,
+                    price_minor: parse_counted(&price, &cur)?,
                     default_reason: reason,
                 },
             )?;
@@ -322,7 +322,7 @@ pub fn till(ctx: &Ctx, cmd: TillCmd) -> Result<(), Error> {
     Ok(())
 }
 
-/// A counted amount: zero allowed.
+/// A counted amount or a price: zero allowed.
 fn parse_counted(text: &str, currency: &str) -> Result<i64, Error> {
     if text.trim().chars().all(|c| matches!(c, '0' | '.' | ',')) && !text.trim().is_empty() {
         return Ok(0);

@@ -42,6 +42,8 @@ export const searchPatients = (text: string) => call<Patient[]>("search_patients
 export const getPatient = (patientId: number) => call<Patient>("get_patient", { patientId });
 export const updatePatient = (patientId: number, expectedVersion: number, details: NewPatient) =>
   call<Patient>("update_patient", { patientId, expectedVersion, details });
+export const setRemindersOptOut = (patientId: number, optOut: boolean) =>
+  call<Patient>("set_reminders_opt_out", { patientId, optOut });
 export const patientAppointments = (patientId: number) =>
   call<Appointment[]>("patient_appointments", { patientId });
 export const patientAttendance = (patientId: number) =>

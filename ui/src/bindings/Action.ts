@@ -3,4 +3,4 @@
 /**
  * Everything the permission table distinguishes.
  */
-export type Action = "ViewSchedule" | "Book" | "Reschedule" | "CheckIn" | "Confirm" | "Cancel" | "MarkNoShow" | "Complete" | "Overbook" | "ManagePatients" | "VerifyPhone" | "ManageWaitlist" | "ManageDoctors" | "ManageSchedule" | "ManageStaff" | "ManageSettings" | "ManageBackups" | "ViewAudit" | "ViewReports" | "ManageKeys" | "TakePayment" | "Refund";
+export type Action = "ViewSchedule" | "Book" | "Reschedule" | "CheckIn" | "Confirm" | "Cancel" | "MarkNoShow" | "Complete" | "Overbook" | "ManagePatients" | "VerifyPhone" | "ManageWaitlist" | "ManageDoctors" | "ManageSchedule" | "ManageStaff" | "ManageSettings" | "ManageBackups" | "ViewAudit" | "ViewReports" | "ManageKeys" | "TakePayment" | "Refund" | "SendReminders";

@@ -31,4 +31,8 @@ created_at: number,
 /**
  * Sent at (Unix seconds).
  */
-sent_at: number | null, };
+sent_at: number | null, 
+/**
+ * `OTP` (a passcode) or `REMINDER` (an appointment reminder).
+ */
+kind: string, };

@@ -35,4 +35,8 @@ notes: string,
 /**
  * Optimistic-concurrency version; edits must name it.
  */
-version: number, };
+version: number, 
+/**
+ * The patient asked for no appointment reminders.
+ */
+reminders_opt_out: boolean, };
