@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     // desk.rs
     "day_view",
     "clinic_today",
+    "jump_date",
     "pending_appointments",
     "list_doctors",
     "add_doctor",

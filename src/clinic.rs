@@ -292,6 +292,109 @@ pub fn parse_moment(input: &str, tz: Tz) -> Result<i64> {
     local_to_utc(naive, tz)
 }
 
+/// The date a desk asks to jump to, relative to the clinic's `today`:
+/// `2027-01-14`, `14.01.2027`, `14.1.` / `14.1` (that day this year, or next year
+/// when it is more than half a year gone), `+6w` / `-2w` / `+3d` / `+1m` (weeks,
+/// days, months from today), `mon` … `sun` or `monday`, and the German `mo` … `so`
+/// / `montag` (the next such day after today), `today` / `heute`,
+/// `tomorrow` / `morgen`. Anything else is refused with the forms it takes.
+pub fn parse_date_jump(input: &str, today: NaiveDate) -> Result<NaiveDate> {
+    use chrono::{Datelike, Days, Months, Weekday};
+    let t = input.trim().to_lowercase();
+    let refused = || {
+        Error::invalid(format!(
+            "{:?} is not a date to go to; type e.g. 14.1., 14.01.2027, 2027-01-14, +6w, -3d, mon or tomorrow",
+            input.trim()
+        ))
+    };
+    if t.is_empty() || t.chars().count() > 20 {
+        return Err(refused());
+    }
+    match t.as_str() {
+        "today" | "heute" => return Ok(today),
+        "tomorrow" | "morgen" => return today.succ_opt().ok_or_else(refused),
+        "yesterday" | "gestern" => return today.pred_opt().ok_or_else(refused),
+        _ => {}
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+        return Ok(d);
+    }
+    if let Some(rest) = t.strip_prefix(['+', '-']) {
+        let back = t.starts_with('-');
+        let (n, unit) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        let n: u32 = n.parse().ok().filter(|n| *n <= 520).ok_or_else(refused)?;
+        let days = |k: u64| {
+            if back {
+                today.checked_sub_days(Days::new(k))
+            } else {
+                today.checked_add_days(Days::new(k))
+            }
+        };
+        let moved = match unit {
+            "d" | "t" | "" => days(u64::from(n)),
+            "w" => days(7 * u64::from(n)),
+            "m" if back => today.checked_sub_months(Months::new(n)),
+            "m" => today.checked_add_months(Months::new(n)),
+            _ => None,
+        };
+        return moved.ok_or_else(refused);
+    }
+    const WEEKDAYS: [(Weekday, [&str; 4]); 7] = [
+        (Weekday::Mon, ["mon", "monday", "mo", "montag"]),
+        (Weekday::Tue, ["tue", "tuesday", "di", "dienstag"]),
+        (Weekday::Wed, ["wed", "wednesday", "mi", "mittwoch"]),
+        (Weekday::Thu, ["thu", "thursday", "do", "donnerstag"]),
+        (Weekday::Fri, ["fri", "friday", "fr", "freitag"]),
+        (Weekday::Sat, ["sat", "saturday", "sa", "samstag"]),
+        (Weekday::Sun, ["sun", "sunday", "so", "sonntag"]),
+    ];
+    if let Some((day, _)) = WEEKDAYS
+        .iter()
+        .find(|(_, names)| names.contains(&t.as_str()))
+    {
+        let ahead = (7 + day.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+        let ahead = if ahead == 0 { 7 } else { ahead };
+        return today
+            .checked_add_days(Days::new(u64::from(ahead)))
+            .ok_or_else(refused);
+    }
+    // day.month.year, day.month. or day.month
+    let parts: Vec<&str> = t.trim_end_matches('.').split('.').collect();
+    let number = |p: &str| {
+        p.parse::<u32>()
+            .ok()
+            .filter(|_| !p.is_empty() && p.len() <= 4)
+    };
+    match parts.as_slice() {
+        [d, m, y] => {
+            let y = number(y).ok_or_else(refused)?;
+            let y = if y < 100 { 2000 + y } else { y };
+            NaiveDate::from_ymd_opt(
+                y as i32,
+                number(m).ok_or_else(refused)?,
+                number(d).ok_or_else(refused)?,
+            )
+            .ok_or_else(refused)
+        }
+        [d, m] => {
+            let (d, m) = (
+                number(d).ok_or_else(refused)?,
+                number(m).ok_or_else(refused)?,
+            );
+            let this_year = NaiveDate::from_ymd_opt(today.year(), m, d);
+            let next_year = NaiveDate::from_ymd_opt(today.year() + 1, m, d);
+            match this_year {
+                Some(date) if (today - date).num_days() <= 182 => Ok(date),
+                _ => next_year.or(this_year).ok_or_else(refused),
+            }
+        }
+        _ => Err(refused()),
+    }
+}
+
 /// A clinic-local wall-clock time in UTC seconds; refuses skipped and repeated times.
 pub fn local_to_utc(naive: NaiveDateTime, tz: Tz) -> Result<i64> {
     match tz.from_local_datetime(&naive) {
@@ -364,6 +467,53 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_desk_jumps_to_dates_typed_as_people_type_them() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(); // a Wednesday
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        for (text, expected) in [
+            ("14.1.", d(2027, 1, 14)),
+            ("14.1", d(2027, 1, 14)),
+            ("1.12.", d(2026, 12, 1)),
+            ("14.01.2027", d(2027, 1, 14)),
+            ("14.1.27", d(2027, 1, 14)),
+            ("2027-01-14", d(2027, 1, 14)),
+            ("+6w", d(2027, 1, 13)),
+            ("-3d", d(2026, 11, 29)),
+            ("+10", d(2026, 12, 12)),
+            ("+1m", d(2027, 1, 2)),
+            ("mon", d(2026, 12, 7)),
+            ("Montag", d(2026, 12, 7)),
+            ("wed", d(2026, 12, 9)),
+            ("fr", d(2026, 12, 4)),
+            (" Today ", today),
+            ("morgen", d(2026, 12, 3)),
+            ("15.6.", d(2026, 6, 15)),
+            ("1.6.", d(2027, 6, 1)),
+        ] {
+            assert_eq!(parse_date_jump(text, today).unwrap(), expected, "{text:?}");
+        }
+        for bad in [
+            "",
+            "31.2.",
+            "14.13.2027",
+            "+",
+            "+6y",
+            "+99999w",
+            "mond",
+            "14..1",
+            "a.b.",
+            "2027-02-30",
+            "99999999999999999999999",
+        ] {
+            let e = parse_date_jump(bad, today).unwrap_err();
+            assert!(
+                e.to_string().contains("not a date to go to"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn phones_normalise_to_e164_with_the_clinic_country() {

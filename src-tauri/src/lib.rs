@@ -121,6 +121,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::session::watch_changes,
             commands::desk::day_view,
             commands::desk::clinic_today,
+            commands::desk::jump_date,
             commands::desk::pending_appointments,
             commands::desk::list_doctors,
             commands::desk::add_doctor,

@@ -509,6 +509,7 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
         // desk.rs
         ("day_view", SignedIn, json!({"date": ""})),
         ("clinic_today", SignedIn, json!({})),
+        ("jump_date", SignedIn, json!({"text": "+6w"})),
         ("pending_appointments", SignedIn, json!({})),
         ("list_doctors", SignedIn, json!({})),
         (

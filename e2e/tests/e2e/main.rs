@@ -4,6 +4,8 @@
 
 /// Admin screens: staff, schedule generation, audit log, backups.
 mod admin_screens;
+/// Going to any date: `g`, typed dates, the date picker.
+mod date_jump;
 /// The demo clinic and the README screenshot of its day view.
 mod demo_clinic;
 /// Rescheduling and overbooking from the appointment drawer.

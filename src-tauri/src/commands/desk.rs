@@ -39,6 +39,22 @@ pub async fn clinic_today(state: State<'_, AppState>) -> Result<String, CommandE
     .await
 }
 
+/// The date a desk asked to go to ("14.1.", "+6w", "mon", …), `YYYY-MM-DD`.
+#[tauri::command(async)]
+pub async fn jump_date(
+    state: State<'_, AppState>,
+    text: Input<String>,
+) -> Result<String, CommandError> {
+    let Input(text) = text;
+    as_actor(&state, move |desk, _| {
+        let today = today(desk.now(), desk.settings()?.tz());
+        Ok(frontdesk::clinic::parse_date_jump(&text, today)?
+            .format("%Y-%m-%d")
+            .to_string())
+    })
+    .await
+}
+
 /// Pending appointments from now on, soonest first (the admins' queue).
 #[tauri::command(async)]
 pub async fn pending_appointments(

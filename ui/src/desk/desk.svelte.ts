@@ -20,6 +20,8 @@ class Desk {
   toast: string | null = $state(null);
   /** `performance.now()` when Book was clicked, until the day view shows the result. */
   bookClickedAt: number | null = null;
+  /** The "go to date" box is open (the date label, or the `g` key). */
+  jumping: boolean = $state(false);
   /** Pending appointments (admins), for the rail badge. */
   pendingCount: number = $state(0);
 
