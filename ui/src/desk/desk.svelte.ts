@@ -20,6 +20,10 @@ class Desk {
   toast: string | null = $state(null);
   /** `performance.now()` when Book was clicked, until the day view shows the result. */
   bookClickedAt: number | null = null;
+  /** The Day view shows one doctor's week instead (the Day / Week toggle, `w`). */
+  week: boolean = $state(false);
+  /** The doctor the week view shows (null: the first). */
+  weekDoctor: number | null = $state(null);
   /** The "go to date" box is open (the date label, or the `g` key). */
   jumping: boolean = $state(false);
   /** Pending appointments (admins), for the rail badge. */
