@@ -94,6 +94,7 @@ impl AppointmentStatus {
             (self, to),
             (Pending, Confirmed)
                 | (Pending, Cancelled)
+                | (Pending, Arrived)
                 | (Confirmed, Arrived)
                 | (Confirmed, Cancelled)
                 | (Confirmed, NoShow)
@@ -486,6 +487,8 @@ mod tests {
         let allowed = [
             (Pending, Confirmed),
             (Pending, Cancelled),
+            // a patient at the desk is checked in whether or not anyone confirmed
+            (Pending, Arrived),
             (Confirmed, Arrived),
             (Confirmed, Cancelled),
             (Confirmed, NoShow),
