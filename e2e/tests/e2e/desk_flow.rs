@@ -86,6 +86,7 @@ async fn a_booking_day_at_the_front_desk() {
         .wait_for_text("[data-testid=day-empty]", "generate slots in Admin")
         .await;
     click(&admin, "[data-testid=rail-admin]").await;
+    click(&admin, "#admin-tab-doctors").await;
     fill(
         &admin,
         "[data-testid=add-doctor-form] input[name=doctor-name]",

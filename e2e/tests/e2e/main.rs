@@ -24,6 +24,8 @@ mod patients_waitlist;
 mod payments;
 /// The content security policy the window runs under.
 mod security;
+/// A receptionist's whole day: check-in from the grid, every status, the narrow window, printing.
+mod receptionist_day;
 /// Seeding a test clinic through the command line.
 mod seed;
 /// The frame and the status line every screen sits in.
