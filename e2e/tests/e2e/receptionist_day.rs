@@ -18,6 +18,8 @@ struct Day {
     /// Appointment ids by what they are: pending, confirmed, arrived (checked in
     /// without a confirmation), completed, no-show, overbooked.
     pending: i64,
+    /// The pending one's slot.
+    pending_slot: i64,
     confirmed: i64,
 }
 
@@ -43,18 +45,27 @@ fn seed_day(clinic: &Clinic) -> Day {
     let first = seed::clinic_with_doctor(clinic);
     let doctors: Vec<i64> = [first]
         .into_iter()
-        .chain(["Dr. Omar Haddad", "Dr. Lena Fischer-Wagenknecht"].map(|name| {
-            seed::run(
-                clinic,
-                &["doctor", "add", name, "--specialty", "Paediatrics"],
-            )["doctor"]["id"]
-                .as_i64()
-                .unwrap()
-        }))
+        .chain(
+            ["Dr. Omar Haddad", "Dr. Lena Fischer-Wagenknecht"].map(|name| {
+                seed::run(
+                    clinic,
+                    &["doctor", "add", name, "--specialty", "Paediatrics"],
+                )["doctor"]["id"]
+                    .as_i64()
+                    .unwrap()
+            }),
+        )
         .collect();
     seed::run(
         clinic,
-        &["staff", "add", "--username", DESK.0, "--name", "Rita Reception"],
+        &[
+            "staff",
+            "add",
+            "--username",
+            DESK.0,
+            "--name",
+            "Rita Reception",
+        ],
     );
     let names = [
         "Anna Müller",
@@ -117,7 +128,11 @@ fn seed_day(clinic: &Clinic) -> Day {
             status(clinic, a, v, "CONFIRMED");
         }
     }
-    Day { pending, confirmed }
+    Day {
+        pending,
+        pending_slot: slots[0][0],
+        confirmed,
+    }
 }
 
 /// Whether a history row anywhere in `v` goes from `from` to `to`.
@@ -197,7 +212,10 @@ async fn a_receptionist_checks_in_from_the_grid_and_sees_every_status() {
         ("st-NO_SHOW", "No-show"),
     ] {
         let cell = cell_text(&desk, &format!("[data-testid=slot-cell].{class}")).await;
-        assert!(cell.contains(label), "a {class} cell says {label}: {cell:?}");
+        assert!(
+            cell.contains(label),
+            "a {class} cell says {label}: {cell:?}"
+        );
     }
     let over = cell_text(&desk, "[data-testid=slot-cell].overbooked").await;
     assert!(over.contains("Overbooked"), "overbooked says so: {over:?}");
@@ -221,11 +239,21 @@ async fn a_receptionist_checks_in_from_the_grid_and_sees_every_status() {
     desk.screenshot("receptionist_day-every-status").await;
 
     // a pending appointment: the cell's Check in button, no drawer
-    let pending_cell = "[data-testid=slot-cell].st-PENDING";
-    let first_pending = text(&desk, &format!("{pending_cell} .patient")).await;
-    click(&desk, &format!("{pending_cell} [data-testid=check-in]")).await;
-    desk.wait_for_text("[data-testid=toast]", "checked in").await;
-    wait_cell_status(&desk, &first_pending, "Arrived").await;
+    let cell = format!("[data-slot-id='{}']", day.pending_slot);
+    let first_pending = text(&desk, &format!("{cell} .patient")).await;
+    assert_eq!(first_pending, "Anna Müller");
+    assert!(text(&desk, &cell).await.contains("Pending"));
+    js(
+        &desk,
+        "document.querySelector(arguments[0]).parentElement\
+           .querySelector('[data-testid=check-in]').click();",
+        vec![json!(cell)],
+    )
+    .await;
+    desk.wait_for_text("[data-testid=toast]", "checked in")
+        .await;
+    desk.wait_for_text(&format!("{cell} [data-testid=status]"), "Arrived")
+        .await;
     assert!(
         desk.client()
             .find_all(Locator::Css("[data-testid=appointment-drawer]"))
@@ -256,10 +284,7 @@ async fn a_receptionist_checks_in_from_the_grid_and_sees_every_status() {
     wait_cell_status(&desk, confirmed_name, "Arrived").await;
 
     // the history of the pending one says it was never confirmed
-    let history = seed::run(
-        &clinic,
-        &["appointment", "show", &day.pending.to_string()],
-    );
+    let history = seed::run(&clinic, &["appointment", "show", &day.pending.to_string()]);
     assert!(
         has_step(&history, "PENDING", "ARRIVED"),
         "the history says PENDING -> ARRIVED: {history}"
@@ -273,16 +298,12 @@ async fn a_receptionist_checks_in_from_the_grid_and_sees_every_status() {
         "the `c` key checked in the confirmed one: {confirmed}"
     );
     // the drawer shows the history too
-    js(
-        &desk,
-        "const cell = [...document.querySelectorAll('[data-testid=slot-cell]')]\
-           .find(c => c.innerText.includes(arguments[0]));\
-         cell.querySelector('[data-testid=slot]').click();",
-        vec![json!(first_pending)],
+    click(&desk, &cell).await;
+    desk.wait_for_text(
+        "[data-testid=appointment-drawer] .history",
+        "Pending → Arrived",
     )
     .await;
-    desk.wait_for_text("[data-testid=appointment-drawer] .history", "Pending → Arrived")
-        .await;
     desk.screenshot("receptionist_day-checked-in").await;
     desk.close().await;
 }
@@ -298,10 +319,19 @@ async fn at_1024_by_600_with_the_drawer_open_no_badge_is_clipped() {
     sign_in(&desk, DESK.0, DESK.1).await;
     show_tomorrow(&desk).await;
     // the drawer of a booked cell
-    click(&desk, "[data-testid=slot-cell].st-CONFIRMED [data-testid=slot]").await;
+    click(
+        &desk,
+        "[data-testid=slot-cell].st-CONFIRMED [data-testid=slot]",
+    )
+    .await;
     desk.wait_for("[data-testid=appointment-drawer] [data-testid=appt-status]")
         .await;
-    let size = js(&desk, "return [window.innerWidth, window.innerHeight];", vec![]).await;
+    let size = js(
+        &desk,
+        "return [window.innerWidth, window.innerHeight];",
+        vec![],
+    )
+    .await;
     eprintln!("window inner size: {size}");
 
     // every badge: scrolled into view, the element at its centre is the badge
@@ -338,7 +368,10 @@ async fn at_1024_by_600_with_the_drawer_open_no_badge_is_clipped() {
         vec![],
     )
     .await;
-    assert!(fit["scroll"].as_f64().unwrap() <= 0.0, "no horizontal scroll: {fit}");
+    assert!(
+        fit["scroll"].as_f64().unwrap() <= 0.0,
+        "no horizontal scroll: {fit}"
+    );
     assert!(
         fit["right"].as_f64().unwrap() <= fit["drawerLeft"].as_f64().unwrap(),
         "the last doctor is beside the drawer, not under it: {fit}"
@@ -347,8 +380,14 @@ async fn at_1024_by_600_with_the_drawer_open_no_badge_is_clipped() {
         fit["search"].as_f64().unwrap() >= 150.0,
         "the top search keeps its width: {fit}"
     );
-    js(&desk, "document.querySelector('main.main-area').scrollTo(0, 0);", vec![]).await;
-    desk.screenshot("receptionist_day-1024x600-drawer-open").await;
+    js(
+        &desk,
+        "document.querySelector('main.main-area').scrollTo(0, 0);",
+        vec![],
+    )
+    .await;
+    desk.screenshot("receptionist_day-1024x600-drawer-open")
+        .await;
     desk.close().await;
 }
 
@@ -377,7 +416,12 @@ async fn the_day_sheet_of_one_doctor_is_printed_from_the_day_view() {
     click(&desk, "[data-testid=print-day]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let printed = loop {
-        let p = js(&desk, "return document.body.dataset.printed || null;", vec![]).await;
+        let p = js(
+            &desk,
+            "return document.body.dataset.printed || null;",
+            vec![],
+        )
+        .await;
         if let Some(p) = p.as_str() {
             break p.to_string();
         }
@@ -402,7 +446,12 @@ async fn the_day_sheet_of_one_doctor_is_printed_from_the_day_view() {
     click(&desk, "[data-testid=print-day]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let printed = loop {
-        let p = js(&desk, "return document.body.dataset.printed || null;", vec![]).await;
+        let p = js(
+            &desk,
+            "return document.body.dataset.printed || null;",
+            vec![],
+        )
+        .await;
         if let Some(p) = p.as_str() {
             break p.to_string();
         }
@@ -413,5 +462,103 @@ async fn the_day_sheet_of_one_doctor_is_printed_from_the_day_view() {
         printed.contains("Dr. Test") && printed.contains("Dr. Omar Haddad"),
         "the whole clinic's sheet: {printed}"
     );
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn a_patient_alert_and_the_next_visit_show_where_the_desk_books() {
+    let Some(clinic) = Clinic::for_test("receptionist_day_alert") else {
+        return;
+    };
+    seed_day(&clinic);
+    // a second Anna Müller, born another year, with nothing booked
+    seed::run(
+        &clinic,
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Anna Müller",
+            "--phone",
+            "0170 9999 888",
+            "--dob",
+            "1990-04-01",
+        ],
+    );
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, DESK.0, DESK.1).await;
+
+    // Patients: the two Annas are told apart by birth date and next visit
+    click(&desk, "[data-testid=rail-patients]").await;
+    crate::steps::fill(&desk, "#patient-search", "Anna").await;
+    desk.wait_for_text("[aria-label='Patients found']", "no upcoming visit")
+        .await;
+    let rows = js(
+        &desk,
+        "return [...document.querySelectorAll('.patient-result')].map(r => r.innerText);",
+        vec![],
+    )
+    .await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    assert_eq!(rows.len(), 2, "two Annas: {rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("born 1990-04-01") && r.contains("no upcoming visit"))
+            && rows
+                .iter()
+                .any(|r| r.contains("next ") && r.contains("Dr. Test")),
+        "birth date and next visit tell them apart: {rows:?}"
+    );
+    // the booked Anna gets an alert on the Patients screen
+    js(
+        &desk,
+        "[...document.querySelectorAll('.patient-result')].find(r => r.innerText.includes('Dr. Test')).click();",
+        vec![],
+    )
+    .await;
+    click(&desk, "#edit-patient").await;
+    crate::steps::fill(
+        &desk,
+        "form[aria-label='Edit patient'] input[name=alert]",
+        "Penicillin allergy",
+    )
+    .await;
+    crate::steps::click_button(&desk, "form[aria-label='Edit patient']", "Save").await;
+    desk.wait_for_text("[data-testid=patient-alert]", "Penicillin allergy")
+        .await;
+
+    // the appointment panel shows it
+    click(&desk, "[data-testid=rail-day]").await;
+    show_tomorrow(&desk).await;
+    js(
+        &desk,
+        "[...document.querySelectorAll('[data-testid=slot-cell]')]\
+           .find(c => c.innerText.includes('Anna Müller')).querySelector('[data-testid=slot]').click();",
+        vec![],
+    )
+    .await;
+    desk.wait_for_text("[data-testid=appt-alert]", "Penicillin allergy")
+        .await;
+    click(&desk, "[data-testid=appointment-drawer] button.close").await;
+
+    // the booking drawer too, once that Anna is chosen
+    click(&desk, "[data-testid=slot-cell].free [data-testid=slot]").await;
+    crate::steps::fill(
+        &desk,
+        "[data-testid=booking-drawer] input[name=patient-search]",
+        "Anna",
+    )
+    .await;
+    desk.wait_for_text("#patient-results", "no upcoming visit")
+        .await;
+    js(
+        &desk,
+        "[...document.querySelectorAll('#patient-results button')].find(b => b.innerText.includes('Dr. Test')).click();",
+        vec![],
+    )
+    .await;
+    desk.wait_for_text("[data-testid=booking-alert]", "Penicillin allergy")
+        .await;
+    desk.screenshot("receptionist_day-booking-alert").await;
     desk.close().await;
 }
