@@ -169,6 +169,8 @@ impl Frontdesk {
             s.patients = patient_ids.len() as u32;
             let start_day = today(now, tz);
             let mut draw = draws.iter().cycle();
+            // visits of today's past hours, counted: what became of each
+            let mut past_n = 0_u32;
             for day in (0..14).map(|d| start_day + Days::days(d)) {
                 for &doctor in &doctor_ids {
                     for minutes in (8 * 60..12 * 60).chain(13 * 60..16 * 60).step_by(30) {
@@ -211,7 +213,8 @@ impl Frontdesk {
                         s.appointments += 1;
                         // what became of a visit whose time has come
                         let path = if begun {
-                            past_visit(p / fill, start, now)
+                            past_n += 1;
+                            past_visit(past_n, start, now)
                         } else {
                             &[][..]
                         };
@@ -312,21 +315,23 @@ impl Frontdesk {
     }
 }
 
-/// What became of a demo visit of today that has begun (`start <= now`), by a draw
-/// in 0..1: the path from PENDING through the state machine. A visit still under
-/// way, or ended within the last half hour, is ARRIVED; an earlier one COMPLETED
-/// (one in five checked in without ever being confirmed) or, one in eight, NO_SHOW.
-fn past_visit(draw: f64, start: i64, now: i64) -> &'static [AppointmentStatus] {
+/// What became of the `n`th (from 1) demo visit of today that has begun
+/// (`start <= now`): the path from PENDING through the state machine. Counted, not
+/// drawn, so a day with a few past visits shows each outcome. A visit still under
+/// way, or ended within the last half hour, is ARRIVED (every third checked in
+/// without ever being confirmed); an earlier one COMPLETED (every fifth never
+/// confirmed) or, every sixth, NO_SHOW.
+fn past_visit(n: u32, start: i64, now: i64) -> &'static [AppointmentStatus] {
     use AppointmentStatus::*;
     if start + 3600 > now {
-        if draw < 0.3 {
+        if n % 3 == 0 {
             &[Arrived]
         } else {
             &[Confirmed, Arrived]
         }
-    } else if draw < 0.125 {
+    } else if n % 6 == 2 {
         &[Confirmed, NoShow]
-    } else if draw < 0.3 {
+    } else if n % 5 == 1 {
         &[Arrived, Completed]
     } else {
         &[Confirmed, Arrived, Completed]
