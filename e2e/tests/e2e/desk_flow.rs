@@ -232,16 +232,30 @@ async fn a_booking_day_at_the_front_desk() {
         .screenshot("a_booking_day_at_the_front_desk-booked")
         .await;
 
-    // the second desk's booking of the same slot is refused, and its entry is kept
-    click(&second, "[data-testid=booking-drawer] [data-testid=book]").await;
+    // the second desk's drawer learns that the slot was taken (the live refresh):
+    // Book is disabled until another slot is picked, and the entry is kept
     second
         .wait_for_text(
-            "[data-testid=booking-error]",
+            "[data-testid=slot-taken-notice]",
             "This slot was just booked at another desk",
         )
         .await;
-    // the new patient was registered on the way and stays chosen for another slot
-    let kept = text(&second, "[data-testid=chosen-patient]").await;
+    assert!(
+        !second
+            .find("[data-testid=booking-drawer] [data-testid=book]")
+            .await
+            .is_enabled()
+            .await
+            .unwrap(),
+        "Book is disabled on a slot taken meanwhile"
+    );
+    let kept = second
+        .find("[data-testid=booking-drawer] input[name=new-name]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(
         kept.contains("Max Zweiter"),
         "the entered data is kept, got {kept:?}"
