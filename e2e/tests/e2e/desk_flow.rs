@@ -317,6 +317,17 @@ async fn a_booking_day_at_the_front_desk() {
         .await;
     admin.wait_for_text("[data-testid=slot]", "Free").await;
     second.wait_for_text("[data-testid=slot]", "Free").await;
+    // the slot is free again, and the drawer still shows what was cancelled (never
+    // an empty panel)
+    admin
+        .wait_for_text("[data-testid=cancelled-notice]", "slot is free again")
+        .await;
+    admin
+        .wait_for_text("[data-testid=appt-status]", "Cancelled")
+        .await;
+    admin
+        .wait_for_text("[data-testid=appointment-drawer] .history", "Cancelled")
+        .await;
     admin
         .screenshot("a_booking_day_at_the_front_desk-cancelled")
         .await;
