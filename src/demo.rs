@@ -324,7 +324,7 @@ impl Frontdesk {
 fn past_visit(n: u32, start: i64, now: i64) -> &'static [AppointmentStatus] {
     use AppointmentStatus::*;
     if start + 3600 > now {
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             &[Arrived]
         } else {
             &[Confirmed, Arrived]
