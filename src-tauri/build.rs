@@ -38,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "overbook",
     // patients.rs
     "search_patients",
+    "next_appointments",
     "get_patient",
     "update_patient",
     "set_reminders_opt_out",

@@ -1,6 +1,8 @@
 //! The demo clinic (open every day, so there is always a day to look at): three
 //! doctors, two weeks of slots from today, forty patients
 //! and a spread of appointments in every status — something to look at and try.
+//! Today is filled from the morning on: the hours already gone hold arrived,
+//! completed and missed visits, each with the history that led there.
 
 use chrono::{Datelike, Duration as Days, NaiveTime};
 use rand::Rng;
@@ -167,6 +169,8 @@ impl Frontdesk {
             s.patients = patient_ids.len() as u32;
             let start_day = today(now, tz);
             let mut draw = draws.iter().cycle();
+            // visits of today's past hours, counted: what became of each
+            let mut past_n = 0_u32;
             for day in (0..14).map(|d| start_day + Days::days(d)) {
                 for &doctor in &doctor_ids {
                     for minutes in (8 * 60..12 * 60).chain(13 * 60..16 * 60).step_by(30) {
@@ -175,7 +179,10 @@ impl Frontdesk {
                         let Ok(start) = local_to_utc(day.and_time(t), tz) else {
                             continue;
                         };
-                        if start + 1800 <= now {
+                        // today's hours already gone are filled too (below, with
+                        // what happened to them); other days start from now
+                        let begun = start <= now;
+                        if begun && day != start_day {
                             continue;
                         }
                         let slot =
@@ -183,10 +190,16 @@ impl Frontdesk {
                         s.slots += 1;
                         let &(p, who, why) = draw.next().expect("cycle never ends");
                         // the nearer the day, the fuller the book
-                        let fill = 0.55 - 0.03 * (day - start_day).num_days() as f64;
+                        let fill = if begun {
+                            0.85
+                        } else {
+                            0.55 - 0.03 * (day - start_day).num_days() as f64
+                        };
                         if p >= fill {
                             continue;
                         }
+                        // a visit of today's past hours was booked days before
+                        let booked_at = if begun { start - 3 * 86_400 } else { now };
                         let appt = NewAppointment {
                             slot_id: slot,
                             doctor_id: doctor,
@@ -194,12 +207,22 @@ impl Frontdesk {
                             reason: REASONS[why],
                             overbooked: false,
                             actor: &label,
-                            now,
+                            now: booked_at,
                         };
                         let id = appointments::insert(tx, &appt)?;
                         s.appointments += 1;
+                        // what became of a visit whose time has come
+                        let path = if begun {
+                            past_n += 1;
+                            past_visit(past_n, start, now)
+                        } else {
+                            &[][..]
+                        };
+                        let missed = path.last() == Some(&AppointmentStatus::NoShow);
                         // a priced visit is charged; every third one paid a deposit
-                        if let Some(k) = PRICES.iter().position(|(n, _)| *n == REASONS[why]) {
+                        // (a missed one owes nothing: check holds it to that)
+                        let priced = PRICES.iter().position(|(n, _)| *n == REASONS[why]);
+                        if let Some(k) = priced.filter(|_| !missed) {
                             payments::set_appointment_type(tx, id, type_ids[k])?;
                             let charge = NewEntry {
                                 appointment_id: id,
@@ -234,7 +257,26 @@ impl Frontdesk {
                                 audit(tx, now, actor, "payment.take", "ledger", Some(row), "")?;
                             }
                         }
-                        if p < fill * 0.6 {
+                        if begun {
+                            // each step with its history row, as the desk would have
+                            // made it: the status is the last history entry
+                            let mut from = AppointmentStatus::Pending;
+                            for (version, (to, at)) in (1..).zip(timed(path, start, now)) {
+                                appointments::set_status(tx, id, version, to, None, &label, at)?;
+                                appointments::add_history(
+                                    tx,
+                                    id,
+                                    Some(from),
+                                    to,
+                                    None,
+                                    None,
+                                    "",
+                                    &label,
+                                    at,
+                                )?;
+                                from = to;
+                            }
+                        } else if p < fill * 0.6 {
                             appointments::set_status(
                                 tx,
                                 id,
@@ -271,4 +313,44 @@ impl Frontdesk {
             Ok(s)
         })
     }
+}
+
+/// What became of the `n`th (from 1) demo visit of today that has begun
+/// (`start <= now`): the path from PENDING through the state machine. Counted, not
+/// drawn, so a day with a few past visits shows each outcome. A visit still under
+/// way, or ended within the last half hour, is ARRIVED (every third checked in
+/// without ever being confirmed); an earlier one COMPLETED (every fifth never
+/// confirmed) or, every sixth, NO_SHOW.
+fn past_visit(n: u32, start: i64, now: i64) -> &'static [AppointmentStatus] {
+    use AppointmentStatus::*;
+    if start + 3600 > now {
+        if n.is_multiple_of(3) {
+            &[Arrived]
+        } else {
+            &[Confirmed, Arrived]
+        }
+    } else if n % 6 == 2 {
+        &[Confirmed, NoShow]
+    } else if n % 5 == 1 {
+        &[Arrived, Completed]
+    } else {
+        &[Confirmed, Arrived, Completed]
+    }
+}
+
+/// When each step of a past visit happened: confirmed two days before, arrived five
+/// minutes before the start, completed or missed by its end (never after `now`).
+fn timed(
+    path: &[AppointmentStatus],
+    start: i64,
+    now: i64,
+) -> impl Iterator<Item = (AppointmentStatus, i64)> + '_ {
+    path.iter().map(move |&to| {
+        let at = match to {
+            AppointmentStatus::Confirmed => start - 2 * 86_400,
+            AppointmentStatus::Arrived => start - 300,
+            _ => start + 1800,
+        };
+        (to, at.min(now))
+    })
 }

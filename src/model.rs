@@ -94,6 +94,7 @@ impl AppointmentStatus {
             (self, to),
             (Pending, Confirmed)
                 | (Pending, Cancelled)
+                | (Pending, Arrived)
                 | (Confirmed, Arrived)
                 | (Confirmed, Cancelled)
                 | (Confirmed, NoShow)
@@ -296,6 +297,29 @@ pub struct Patient {
     /// The patient asked for no appointment reminders.
     #[serde(default)]
     pub reminders_opt_out: bool,
+    /// An alert the desk must see (allergy, mobility, interpreter); empty if none.
+    #[serde(default)]
+    pub alert: String,
+}
+
+/// A patient's next upcoming appointment (pending or confirmed, not yet begun):
+/// shown beside search results so two patients of one name can be told apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NextAppointment {
+    /// The patient.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// The appointment.
+    #[ts(type = "number")]
+    pub appointment_id: i64,
+    /// Slot start (Unix seconds).
+    #[ts(type = "number")]
+    pub start_at: i64,
+    /// With whom.
+    pub doctor_name: String,
+    /// Pending or confirmed.
+    pub status: AppointmentStatus,
 }
 
 /// Input for registering a patient (validated by the core).
@@ -311,6 +335,12 @@ pub struct NewPatient {
     /// Optional notes.
     #[serde(default)]
     pub notes: String,
+    /// Optional alert shown wherever the patient is booked or checked in (at most
+    /// 200 characters). Absent (older desks, the command line): registration
+    /// stores none and an edit keeps the stored alert; `Some("")` clears it.
+    #[serde(default)]
+    #[ts(optional)]
+    pub alert: Option<String>,
 }
 
 /// An appointment with everything the desk shows about it.
@@ -362,6 +392,10 @@ pub struct Appointment {
     /// When it was changed last.
     #[ts(type = "number")]
     pub updated_at: i64,
+    /// The patient's alert (allergy, mobility…), shown in the appointment panel;
+    /// empty if none.
+    #[serde(default)]
+    pub patient_alert: String,
 }
 
 /// One entry of an appointment's status history.
@@ -486,6 +520,8 @@ mod tests {
         let allowed = [
             (Pending, Confirmed),
             (Pending, Cancelled),
+            // a patient at the desk is checked in whether or not anyone confirmed
+            (Pending, Arrived),
             (Confirmed, Arrived),
             (Confirmed, Cancelled),
             (Confirmed, NoShow),

@@ -139,6 +139,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::appointments::cancel_series_rest,
             commands::appointments::overbook,
             commands::patients::search_patients,
+            commands::patients::next_appointments,
             commands::patients::get_patient,
             commands::patients::update_patient,
             commands::patients::set_reminders_opt_out,

@@ -574,6 +574,11 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
         ),
         // patients.rs
         ("search_patients", SignedIn, json!({"text": "a"})),
+        (
+            "next_appointments",
+            SignedIn,
+            json!({"patientIds": [i.patient]}),
+        ),
         ("get_patient", SignedIn, json!({"patientId": i.patient})),
         (
             "update_patient",

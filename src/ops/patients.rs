@@ -6,10 +6,11 @@ use crate::clinic::{
     normalize_phone, optional_text, parse_date, phone_search_prefix, required_text, ClinicSettings,
 };
 use crate::error::{Error, Result};
-use crate::model::{NewPatient, Patient};
+use crate::model::{AppointmentStatus, NewPatient, NextAppointment, Patient};
 use crate::ops::audit;
 use crate::store::patients;
 use crate::Frontdesk;
+use rusqlite::OptionalExtension;
 
 /// An edit of a patient's details, made on the version the desk saw.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -28,6 +29,8 @@ struct CleanPatient {
     phone: String,
     dob: Option<String>,
     notes: String,
+    /// `None`: the caller did not send one (keep what is stored).
+    alert: Option<String>,
 }
 
 fn clean(p: &NewPatient, country: &str, today: chrono::NaiveDate) -> Result<CleanPatient> {
@@ -53,11 +56,17 @@ fn clean(p: &NewPatient, country: &str, today: chrono::NaiveDate) -> Result<Clea
         None => None,
     };
     let notes = optional_text("the notes", &p.notes, 2000)?;
+    let alert = p
+        .alert
+        .as_deref()
+        .map(|a| optional_text("the alert", a, 200))
+        .transpose()?;
     Ok(CleanPatient {
         name,
         phone,
         dob,
         notes,
+        alert,
     })
 }
 
@@ -95,6 +104,9 @@ impl Frontdesk {
                 )));
             }
             let id = patients::insert(tx, &c.name, &c.phone, c.dob.as_deref(), &c.notes, now)?;
+            if let Some(alert) = c.alert.as_deref().filter(|a| !a.is_empty()) {
+                patients::set_alert(tx, id, alert)?;
+            }
             audit(tx, now, actor, "patient.add", "patient", Some(id), "")?;
             patients::get(tx, id)?.ok_or(Error::NotFound("patient"))
         })
@@ -151,6 +163,51 @@ impl Frontdesk {
         })
     }
 
+    /// Each listed patient's next upcoming appointment (pending or confirmed, from
+    /// now on), for search results: at most 100 patients, unknown ids skipped.
+    pub fn next_appointments(
+        &self,
+        actor: &Actor,
+        patient_ids: &[i64],
+    ) -> Result<Vec<NextAppointment>> {
+        actor.require(Action::ViewSchedule)?;
+        if patient_ids.len() > 100 {
+            return Err(Error::invalid("ask for at most 100 patients at a time"));
+        }
+        let now = self.now();
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.id, s.start_at, d.name, a.status FROM appointment a
+                   JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
+                  WHERE a.patient_id = ?1 AND s.start_at >= ?2 AND a.status IN ('PENDING', 'CONFIRMED')
+                  ORDER BY s.start_at, a.id LIMIT 1",
+            )?;
+            let mut out = Vec::new();
+            for &id in patient_ids {
+                let row = stmt
+                    .query_row(rusqlite::params![id, now], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((appointment_id, start_at, doctor_name, status)) = row {
+                    out.push(NextAppointment {
+                        patient_id: id,
+                        appointment_id,
+                        start_at,
+                        doctor_name,
+                        status: status.parse::<AppointmentStatus>()?,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Edits a patient, refusing with `Conflict` if someone changed the record
     /// since `expected_version`.
     pub fn update_patient(
@@ -187,6 +244,9 @@ impl Frontdesk {
                     changed_at: at,
                     current: format!("version {}", current.version),
                 });
+            }
+            if let Some(alert) = &c.alert {
+                patients::set_alert(tx, id, alert)?;
             }
             audit(tx, now, actor, "patient.update", "patient", Some(id), "")?;
             patients::get(tx, id)?.ok_or(Error::NotFound("patient"))

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::model::{Appointment, AppointmentStatus, HistoryEntry};
 
 const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id, p.name, p.phone, s.start_at, s.end_at,
-        a.status, a.reason, a.cancel_reason, a.overbooked, a.version, a.created_by, a.created_at, a.updated_by, a.updated_at
+        a.status, a.reason, a.cancel_reason, a.overbooked, a.version, a.created_by, a.created_at, a.updated_by, a.updated_at, p.alert
     FROM appointment a
     JOIN slot s ON s.id = a.slot_id
     JOIN doctor d ON d.id = a.doctor_id
@@ -38,6 +38,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Appointment> {
         created_at: r.get(15)?,
         updated_by: r.get(16)?,
         updated_at: r.get(17)?,
+        patient_alert: r.get(18)?,
     })
 }
 

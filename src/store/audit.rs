@@ -183,7 +183,9 @@ pub(crate) fn take_appended() -> Option<(i64, String)> {
 /// The records whose state an audit row captures: (entity, table, the state as an
 /// SQL expression). `check` compares each record with the same expression.
 /// A patient's fields enter only as a keyed digest (`frontdesk_audit_digest`),
-/// never in clear: the log holds no patient data.
+/// never in clear: the log holds no patient data. The alert (migration 12) enters
+/// the digest only when it is set, so every patient without one keeps the state its
+/// last audit row recorded before the column existed.
 pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
     (
         "appointment",
@@ -201,8 +203,11 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
     (
         "patient",
         "patient",
-        "'version=' || version || ' fields=' || frontdesk_audit_digest(name, phone, coalesce(date_of_birth, ''), \
-         notes, coalesce(phone_verified_at, ''), coalesce(phone_verified_by, ''))",
+        "'version=' || version || ' fields=' || CASE WHEN alert = '' \
+         THEN frontdesk_audit_digest(name, phone, coalesce(date_of_birth, ''), \
+         notes, coalesce(phone_verified_at, ''), coalesce(phone_verified_by, '')) \
+         ELSE frontdesk_audit_digest(name, phone, coalesce(date_of_birth, ''), \
+         notes, coalesce(phone_verified_at, ''), coalesce(phone_verified_by, ''), alert) END",
     ),
 ];
 

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::model::Patient;
 
 const COLUMNS: &str =
-    "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version, reminders_opt_out";
+    "id, name, phone, phone_verified_at, phone_verified_by, date_of_birth, notes, version, reminders_opt_out, alert";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
     Ok(Patient {
@@ -19,6 +19,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Patient> {
         notes: r.get(6)?,
         version: r.get(7)?,
         reminders_opt_out: r.get(8)?,
+        alert: r.get(9)?,
     })
 }
 
@@ -134,6 +135,14 @@ pub fn update(
         )?
         .execute(params![id, expected_version, name, phone, dob, notes, now, actor])?;
     Ok(n > 0)
+}
+
+/// Sets the patient's alert (in the transaction of the insert or edit it belongs
+/// to: the version is not bumped again).
+pub fn set_alert(conn: &Connection, id: i64, alert: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE patient SET alert = ?2 WHERE id = ?1")?
+        .execute(params![id, alert])?;
+    Ok(())
 }
 
 /// Who changed the record last and when (an empty name: nobody since registration).

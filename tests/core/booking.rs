@@ -219,6 +219,44 @@ fn status_changes_follow_the_state_machine_and_keep_history() {
 }
 
 #[test]
+fn a_receptionist_checks_in_a_pending_appointment_and_the_history_says_it_was_never_confirmed() {
+    let c = Clinic::new();
+    let (_, a) = ann_booked(&c);
+    assert_eq!(a.status, AppointmentStatus::Pending);
+    let a = c
+        .desk
+        .change_status(
+            &c.receptionist(),
+            a.id,
+            a.version,
+            AppointmentStatus::Arrived,
+            "",
+        )
+        .unwrap();
+    assert_eq!(a.status, AppointmentStatus::Arrived);
+    let detail = c.desk.get_appointment(&c.receptionist(), a.id).unwrap();
+    let last = detail.history.last().unwrap();
+    assert_eq!(
+        (last.from_status, last.to_status),
+        (Some(AppointmentStatus::Pending), AppointmentStatus::Arrived),
+        "the history shows PENDING -> ARRIVED: never confirmed"
+    );
+    // the receptionist still may not complete it or mark a no-show
+    let err = c
+        .desk
+        .change_status(
+            &c.receptionist(),
+            a.id,
+            a.version,
+            AppointmentStatus::Completed,
+            "",
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden, "{err:?}");
+    c.assert_check();
+}
+
+#[test]
 fn a_stale_version_is_a_conflict_naming_who_changed_it() {
     let c = Clinic::new();
     let (_, a) = ann_booked(&c);
@@ -652,4 +690,74 @@ fn blocking_and_unblocking_a_slot_is_audited_once_per_change_and_not_when_nothin
             "after setting blocked = {blocked}"
         );
     }
+}
+
+#[test]
+fn the_demo_fills_todays_past_hours_with_every_status_and_check_passes() {
+    use AppointmentStatus::*;
+    let c = Clinic::new();
+    // 14:00 in Berlin: the morning is over, the afternoon still ahead
+    c.clock.set(NOW + 5 * 3600);
+    c.desk
+        .create_demo_clinic(&frontdesk::Actor::local_admin())
+        .unwrap();
+    let today = c
+        .desk
+        .list_appointments(
+            &c.admin(),
+            &frontdesk::store::appointments::AppointmentFilter {
+                from: Some(NOW - 8 * 3600),
+                to: Some(NOW + 16 * 3600),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let statuses: std::collections::BTreeSet<String> =
+        today.iter().map(|a| a.status.to_string()).collect();
+    for s in [Arrived, Completed, NoShow] {
+        assert!(
+            statuses.contains(&s.to_string()),
+            "today shows {s}: {statuses:?}"
+        );
+    }
+    // what is still ahead is pending or confirmed
+    let ahead = c
+        .desk
+        .list_appointments(
+            &c.admin(),
+            &frontdesk::store::appointments::AppointmentFilter {
+                from: Some(NOW + 5 * 3600 + 1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for s in [Pending, Confirmed] {
+        assert!(
+            ahead.iter().any(|a| a.status == s),
+            "the days ahead show {s}"
+        );
+    }
+    assert!(ahead
+        .iter()
+        .all(|a| [Pending, Confirmed].contains(&a.status)));
+    let morning = today.iter().filter(|a| a.start_at < NOW + 3600).count();
+    assert!(
+        morning >= 4,
+        "the morning (12 slots before 10:00) is filled: {morning}"
+    );
+    assert!(
+        today
+            .iter()
+            .filter(|a| a.start_at + 3600 <= NOW + 5 * 3600)
+            .all(|a| [Completed, NoShow].contains(&a.status)),
+        "what ended over an hour ago was completed or missed"
+    );
+    // someone was checked in without ever being confirmed
+    let never_confirmed = today.iter().any(|a| {
+        let h = c.desk.get_appointment(&c.admin(), a.id).unwrap().history;
+        h.iter()
+            .any(|e| e.from_status == Some(Pending) && e.to_status == Arrived)
+    });
+    assert!(never_confirmed, "a PENDING -> ARRIVED history row");
+    c.assert_check();
 }

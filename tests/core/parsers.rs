@@ -375,7 +375,7 @@ proptest! {
                 }
                 Call::AddPatient { name, phone, dob } => c
                     .desk
-                    .add_patient(&admin, &NewPatient { name: name.clone(), phone: phone.clone(), date_of_birth: dob.clone(), notes: String::new() })
+                    .add_patient(&admin, &NewPatient { name: name.clone(), phone: phone.clone(), date_of_birth: dob.clone(), notes: String::new(), alert: None })
                     .map(|_| ()),
                 Call::Search { text, limit } => c.desk.search_patients(&admin, text, *limit).map(|_| ()),
                 Call::Passcode { phone, code } => {

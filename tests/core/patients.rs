@@ -143,3 +143,122 @@ fn an_edit_on_a_stale_version_is_a_conflict_and_a_new_phone_is_unverified() {
         "search follows the rename"
     );
 }
+
+#[test]
+fn a_patient_alert_is_stored_validated_kept_by_old_callers_and_audited() {
+    let c = Clinic::new();
+    let p = c
+        .desk
+        .add_patient(
+            &c.receptionist(),
+            &NewPatient {
+                alert: Some("  Penicillin allergy ".into()),
+                ..np("Ann Lee", "0151 2345 6789")
+            },
+        )
+        .unwrap();
+    assert_eq!(p.alert, "Penicillin allergy", "trimmed and stored");
+    c.assert_check();
+    // an edit that does not send an alert (an older desk or the CLI) keeps it
+    let p = c
+        .desk
+        .update_patient(
+            &c.receptionist(),
+            p.id,
+            &PatientUpdate {
+                expected_version: p.version,
+                details: np("Ann Lee", "0151 2345 6789"),
+            },
+        )
+        .unwrap();
+    assert_eq!(p.alert, "Penicillin allergy");
+    // too long is refused, nothing changes
+    let err = c
+        .desk
+        .update_patient(
+            &c.receptionist(),
+            p.id,
+            &PatientUpdate {
+                expected_version: p.version,
+                details: NewPatient {
+                    alert: Some("x".repeat(201)),
+                    ..np("Ann Lee", "0151 2345 6789")
+                },
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Invalid, "{err}");
+    // an alert changed behind the app's back differs from the audited state
+    c.desk
+        .write("forge", |tx| {
+            tx.execute("UPDATE patient SET alert = 'Latex' WHERE id = ?1", [p.id])?;
+            Ok(())
+        })
+        .unwrap();
+    let report = c.desk.check().unwrap();
+    assert!(!report.ok, "check notices a changed alert");
+    // cleared through the core: audited again, check passes
+    c.desk
+        .write("unforge", |tx| {
+            tx.execute(
+                "UPDATE patient SET alert = 'Penicillin allergy' WHERE id = ?1",
+                [p.id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let p = c
+        .desk
+        .update_patient(
+            &c.receptionist(),
+            p.id,
+            &PatientUpdate {
+                expected_version: p.version,
+                details: NewPatient {
+                    alert: Some(String::new()),
+                    ..np("Ann Lee", "0151 2345 6789")
+                },
+            },
+        )
+        .unwrap();
+    assert_eq!(p.alert, "");
+    c.assert_check();
+}
+
+#[test]
+fn next_appointments_tell_two_patients_of_one_name_apart() {
+    let c = Clinic::new();
+    let d = c.doctor("Dr. Next");
+    let a = c.patient("Anna Müller", "0151 2345 6789");
+    let b = c.patient("Anna Müller", "0151 2345 6790");
+    let s = c.slots(d, 2);
+    let booked = c
+        .desk
+        .book(
+            &c.receptionist(),
+            &frontdesk::BookRequest {
+                slot_id: s[1],
+                patient_id: a,
+                reason: String::new(),
+            },
+        )
+        .unwrap();
+    let next = c
+        .desk
+        .next_appointments(&c.receptionist(), &[a, b, 999])
+        .unwrap();
+    assert_eq!(next.len(), 1, "only Anna #{a} has one: {next:?}");
+    assert_eq!(
+        (
+            next[0].patient_id,
+            next[0].appointment_id,
+            next[0].doctor_name.as_str()
+        ),
+        (a, booked.id, "Dr. Next")
+    );
+    let too_many: Vec<i64> = (0..101).collect();
+    assert!(c
+        .desk
+        .next_appointments(&c.receptionist(), &too_many)
+        .is_err());
+}

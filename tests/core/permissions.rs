@@ -321,6 +321,9 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("search_patients", Action::ManagePatients, |d, a, _| {
             ok(d.search_patients(a, "ann", 10))
         }),
+        ("next_appointments", Action::ViewSchedule, |d, a, i| {
+            ok(d.next_appointments(a, &[i.patient]))
+        }),
         ("update_patient", Action::ManagePatients, |d, a, i| {
             let details = NewPatient {
                 name: "Anna Test".into(),

@@ -86,6 +86,7 @@ async fn a_booking_day_at_the_front_desk() {
         .wait_for_text("[data-testid=day-empty]", "generate slots in Admin")
         .await;
     click(&admin, "[data-testid=rail-admin]").await;
+    click(&admin, "#admin-tab-doctors").await;
     fill(
         &admin,
         "[data-testid=add-doctor-form] input[name=doctor-name]",
@@ -231,16 +232,30 @@ async fn a_booking_day_at_the_front_desk() {
         .screenshot("a_booking_day_at_the_front_desk-booked")
         .await;
 
-    // the second desk's booking of the same slot is refused, and its entry is kept
-    click(&second, "[data-testid=booking-drawer] [data-testid=book]").await;
+    // the second desk's drawer learns that the slot was taken (the live refresh):
+    // Book is disabled until another slot is picked, and the entry is kept
     second
         .wait_for_text(
-            "[data-testid=booking-error]",
+            "[data-testid=slot-taken-notice]",
             "This slot was just booked at another desk",
         )
         .await;
-    // the new patient was registered on the way and stays chosen for another slot
-    let kept = text(&second, "[data-testid=chosen-patient]").await;
+    assert!(
+        !second
+            .find("[data-testid=booking-drawer] [data-testid=book]")
+            .await
+            .is_enabled()
+            .await
+            .unwrap(),
+        "Book is disabled on a slot taken meanwhile"
+    );
+    let kept = second
+        .find("[data-testid=booking-drawer] input[name=new-name]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(
         kept.contains("Max Zweiter"),
         "the entered data is kept, got {kept:?}"
@@ -302,6 +317,17 @@ async fn a_booking_day_at_the_front_desk() {
         .await;
     admin.wait_for_text("[data-testid=slot]", "Free").await;
     second.wait_for_text("[data-testid=slot]", "Free").await;
+    // the slot is free again, and the drawer still shows what was cancelled (never
+    // an empty panel)
+    admin
+        .wait_for_text("[data-testid=cancelled-notice]", "slot is free again")
+        .await;
+    admin
+        .wait_for_text("[data-testid=appt-status]", "Cancelled")
+        .await;
+    admin
+        .wait_for_text("[data-testid=appointment-drawer] .history", "Cancelled")
+        .await;
     admin
         .screenshot("a_booking_day_at_the_front_desk-cancelled")
         .await;

@@ -24,6 +24,8 @@ mod passwords;
 mod patients_waitlist;
 /// Money at the desk: a deposit with the booking, the rest at check-in, the receipt, the cash-up.
 mod payments;
+/// A receptionist's whole day: check-in from the grid, every status, the narrow window, printing.
+mod receptionist_day;
 /// The content security policy the window runs under.
 mod security;
 /// Seeding a test clinic through the command line.

@@ -45,6 +45,7 @@ async fn two_desks_open_side_by_side_on_one_database() {
         .wait_for_text("[data-testid=signed-in-as]", "Admin")
         .await;
     click(&first, "[data-testid=rail-admin]").await;
+    click(&first, "#admin-tab-doctors").await;
     fill(
         &first,
         "[data-testid=add-doctor-form] input[name=doctor-name]",
@@ -82,6 +83,7 @@ async fn two_desks_open_side_by_side_on_one_database() {
         .wait_for_text("[data-testid=signed-in-as]", "Admin")
         .await;
     click(&second, "[data-testid=rail-admin]").await;
+    click(&second, "#admin-tab-doctors").await;
     second
         .wait_for_text("[data-testid=admin-doctors]", "Dr. Geteilt")
         .await;

@@ -3,7 +3,10 @@
 
 use frontdesk::store::appointments::AppointmentFilter;
 use frontdesk::PhoneVerified;
-use frontdesk::{Appointment, NewPatient, OtpRequested, Patient, PatientAttendance, PatientUpdate};
+use frontdesk::{
+    Appointment, NewPatient, NextAppointment, OtpRequested, Patient, PatientAttendance,
+    PatientUpdate,
+};
 use serde::Serialize;
 use tauri::State;
 use ts_rs::TS;
@@ -30,6 +33,19 @@ pub async fn search_patients(
         } else {
             desk.search_patients(actor, &text, SEARCH_LIMIT)
         }
+    })
+    .await
+}
+
+/// Each listed patient's next upcoming appointment (for search results).
+#[tauri::command(async)]
+pub async fn next_appointments(
+    state: State<'_, AppState>,
+    patient_ids: Input<Vec<i64>>,
+) -> Result<Vec<NextAppointment>, CommandError> {
+    let Input(ids) = patient_ids;
+    as_actor(&state, move |desk, actor| {
+        desk.next_appointments(actor, &ids)
     })
     .await
 }

@@ -61,6 +61,7 @@ pub fn patient(ctx: &Ctx, cmd: PatientCmd) -> Result<(), Error> {
                     phone,
                     date_of_birth: dob,
                     notes,
+                    alert: None,
                 },
             )?;
             ctx.out.print(&serde_json::json!({ "patient": p }), || {

@@ -22,6 +22,7 @@ import type { NewWaitlistEntry } from "../bindings/NewWaitlistEntry";
 import type { PasscodeSent } from "../bindings/PasscodeSent";
 import type { OutboxMessage } from "../bindings/OutboxMessage";
 import type { Patient } from "../bindings/Patient";
+import type { NextAppointment } from "../bindings/NextAppointment";
 import type { PatientAttendance } from "../bindings/PatientAttendance";
 import type { PhoneVerified } from "../bindings/PhoneVerified";
 import type { Report } from "../bindings/Report";
@@ -39,6 +40,14 @@ import type { SavedExport } from "../bindings/SavedExport";
 
 // Patients
 export const searchPatients = (text: string) => call<Patient[]>("search_patients", { text });
+/** Each patient's next upcoming appointment, by patient id (for search results). */
+export async function nextAppointments(ids: number[]): Promise<Map<number, NextAppointment>> {
+  const m = new Map<number, NextAppointment>();
+  if (ids.length === 0) return m;
+  for (const n of await call<NextAppointment[]>("next_appointments", { patientIds: ids.slice(0, 100) }))
+    m.set(n.patient_id, n);
+  return m;
+}
 export const getPatient = (patientId: number) => call<Patient>("get_patient", { patientId });
 export const updatePatient = (patientId: number, expectedVersion: number, details: NewPatient) =>
   call<Patient>("update_patient", { patientId, expectedVersion, details });

@@ -76,4 +76,9 @@ updated_by: string,
 /**
  * When it was changed last.
  */
-updated_at: number, };
+updated_at: number, 
+/**
+ * The patient's alert (allergy, mobility…), shown in the appointment panel;
+ * empty if none.
+ */
+patient_alert: string, };

@@ -19,4 +19,10 @@ date_of_birth: string | null,
 /**
  * Optional notes.
  */
-notes: string, };
+notes: string, 
+/**
+ * Optional alert shown wherever the patient is booked or checked in (at most
+ * 200 characters). Absent (older desks, the command line): registration
+ * stores none and an edit keeps the stored alert; `Some("")` clears it.
+ */
+alert?: string, };

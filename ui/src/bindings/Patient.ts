@@ -39,4 +39,8 @@ version: number,
 /**
  * The patient asked for no appointment reminders.
  */
-reminders_opt_out: boolean, };
+reminders_opt_out: boolean, 
+/**
+ * An alert the desk must see (allergy, mobility, interpreter); empty if none.
+ */
+alert: string, };

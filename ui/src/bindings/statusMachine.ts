@@ -4,7 +4,7 @@ import type { AppointmentStatus } from "./AppointmentStatus";
 
 /** The statuses each status may change to (`AppointmentStatus::can_become`). */
 export const NEXT_STATUSES: Record<AppointmentStatus, AppointmentStatus[]> = {
-  PENDING: ["CONFIRMED", "CANCELLED"],
+  PENDING: ["CONFIRMED", "ARRIVED", "CANCELLED"],
   CONFIRMED: ["ARRIVED", "CANCELLED", "NO_SHOW"],
   ARRIVED: ["COMPLETED"],
   COMPLETED: [],
