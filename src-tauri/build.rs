@@ -33,6 +33,7 @@ const COMMANDS: &[&str] = &[
     "register_patient",
     "get_appointment",
     "change_status",
+    "undo_change",
     "reschedule",
     "cancel_series_rest",
     "overbook",

@@ -17,7 +17,7 @@ pub use database_location::DatabaseLocation;
 pub use error::CommandError;
 pub use state::AppState;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use frontdesk::{Actor, Frontdesk, OpenOptions};
 use tauri::{Manager, Runtime};
@@ -42,6 +42,26 @@ fn open_state(location: &DatabaseLocation, demo: bool) -> AppState {
         }
     }
     state
+}
+
+static STARTED_AT_MS: OnceLock<u64> = OnceLock::new();
+
+/// Notes when the process started; `main` calls it first thing.
+pub fn mark_started() {
+    STARTED_AT_MS.get_or_init(now_ms);
+}
+
+/// When the process started (Unix milliseconds; the first call's time if
+/// [`mark_started`] was not called).
+pub fn started_at_ms() -> u64 {
+    *STARTED_AT_MS.get_or_init(now_ms)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Reopens the database after its file was replaced under this desk: waits for
@@ -135,6 +155,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::appointments::register_patient,
             commands::appointments::get_appointment,
             commands::appointments::change_status,
+            commands::appointments::undo_change,
             commands::appointments::reschedule,
             commands::appointments::cancel_series_rest,
             commands::appointments::overbook,

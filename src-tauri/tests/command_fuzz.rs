@@ -558,6 +558,16 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
             json!({"appointmentId": i.appointment, "version": 0, "to": "ARRIVED", "note": ""}),
         ),
         (
+            "undo_change",
+            SignedIn,
+            json!({"what": {"kind": "book", "appointment_id": i.appointment, "version": 0}}),
+        ),
+        (
+            "undo_change",
+            Admin,
+            json!({"what": {"kind": "block", "slot_id": i.free_slot}}),
+        ),
+        (
             "reschedule",
             SignedIn,
             json!({"appointmentId": i.appointment, "version": 0, "slotId": i.free_slot}),

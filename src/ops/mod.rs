@@ -21,6 +21,7 @@ mod series;
 mod slots;
 mod staff;
 mod templates;
+mod undo;
 mod waitlist;
 
 pub use appointments::BookRequest;
@@ -47,6 +48,7 @@ pub use staff::{
     sign_in_delay_secs, DemoAccount, NewStaff, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS,
     LOCK_AFTER_FAILED_LOGINS, MAX_SIGN_IN_DELAY_SECS,
 };
+pub use undo::{Undo, Undone, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS};
 
 use crate::auth::Actor;
 use crate::store;

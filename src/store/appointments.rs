@@ -212,3 +212,33 @@ pub fn list(conn: &Connection, f: &AppointmentFilter) -> rusqlite::Result<Vec<Ap
     )?;
     rows.collect()
 }
+
+/// Puts an undone change's status back if the version still matches: an undo of a
+/// cancellation also clears its reason. Returns whether it did; a second live
+/// ordinary appointment on the slot fails on the unique index.
+pub fn restore_status(
+    conn: &Connection,
+    id: i64,
+    expected_version: i64,
+    to: AppointmentStatus,
+    actor: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE appointment SET status = ?3,
+                 cancel_reason = CASE WHEN ?3 = 'CANCELLED' THEN cancel_reason ELSE NULL END,
+                 updated_by = ?4, updated_at = ?5, version = version + 1
+             WHERE id = ?1 AND version = ?2",
+        )?
+        .execute(params![id, expected_version, to.as_str(), actor, now])?;
+    Ok(n > 0)
+}
+
+/// How many ledger rows an appointment has written at or after `since`.
+pub fn ledger_rows_since(conn: &Connection, id: i64, since: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM ledger WHERE appointment_id = ?1 AND created_at >= ?2",
+    )?
+    .query_row(params![id, since], |r| r.get(0))
+}

@@ -429,3 +429,22 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEve
     )?;
     rows.collect()
 }
+
+/// The newest audit row of one record whose action starts with `prefix`
+/// (`slot.` for a slot's blocks and unblocks): who did what, when.
+pub fn last_of(
+    conn: &Connection,
+    entity: &str,
+    entity_id: i64,
+    prefix: &str,
+) -> rusqlite::Result<Option<(String, String, i64)>> {
+    conn.prepare_cached(
+        "SELECT actor, action, at FROM audit_event
+         WHERE entity = ?1 AND entity_id = ?2 AND substr(action, 1, length(?3)) = ?3
+         ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row(params![entity, entity_id, prefix], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()
+}

@@ -65,3 +65,5 @@ mod settings;
 mod staff;
 /// Many processes on a few slots and phones: check passes and the journals balance.
 mod stress;
+/// Undo of one's own booking, cancellation, check-in and block within the window.
+mod undo;

@@ -224,6 +224,36 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
                 frontdesk::SlotMode::InPerson,
             ))
         }),
+        ("undo", Action::Book, |d, a, i| {
+            ok(d.undo(
+                a,
+                &frontdesk::Undo::Book {
+                    appointment_id: i.appointment,
+                    version: 0,
+                },
+            ))
+        }),
+        ("undo", Action::Cancel, |d, a, i| {
+            ok(d.undo(
+                a,
+                &frontdesk::Undo::Cancel {
+                    appointment_id: i.appointment,
+                    version: 0,
+                },
+            ))
+        }),
+        ("undo", Action::CheckIn, |d, a, i| {
+            ok(d.undo(
+                a,
+                &frontdesk::Undo::CheckIn {
+                    appointment_id: i.appointment,
+                    version: 0,
+                },
+            ))
+        }),
+        ("undo", Action::ManageSchedule, |d, a, _| {
+            ok(d.undo(a, &frontdesk::Undo::Block { slot_id: 999_999 }))
+        }),
         ("set_slot_blocked", Action::ManageSchedule, |d, a, _| {
             ok(d.set_slot_blocked(a, 999_999, true))
         }),

@@ -4,7 +4,7 @@
 use frontdesk_e2e::{Clinic, Locator};
 
 use crate::seed::{self, ADMIN};
-use crate::steps::{click, click_button, fill, sign_in, text};
+use crate::steps::{click, click_button, fill, sign_in, text, wait_gone};
 
 /// Opens Admin and the tab `id` (staff, settings, schedule, audit, metrics, backups,
 /// reports, exports).
@@ -28,7 +28,14 @@ async fn an_admin_adds_a_receptionist_who_can_then_sign_in() {
     click(&desk, "#staff-add").await;
     desk.wait_for_text(".staff-table", "Rita Reception").await;
     // the only admin cannot deactivate themselves: the core's sentence is shown
+    // (a deactivation asks first: No leaves the account alone, Yes goes ahead)
     click(&desk, ".staff-table tr:first-child button.danger").await;
+    desk.wait_for_text(".staff-table [data-testid=confirm]", "Deactivate")
+        .await;
+    click(&desk, ".staff-table [data-testid=confirm-no]").await;
+    wait_gone(&desk, ".staff-table [data-testid=confirm]").await;
+    click(&desk, ".staff-table tr:first-child button.danger").await;
+    click(&desk, ".staff-table [data-testid=confirm-yes]").await;
     desk.wait_for_text("[role=alert]", "last active admin")
         .await;
     desk.screenshot("an_admin_adds_a_receptionist_who_can_then_sign_in")

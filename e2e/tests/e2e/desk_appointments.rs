@@ -68,6 +68,7 @@ async fn an_admin_reschedules_an_appointment_and_overbooks_a_taken_slot() {
     click(&desk, "[data-testid=appointment-drawer] button.close").await;
     click(&desk, &format!("[data-slot-id='{from_id}']")).await;
     click(&desk, "[data-testid=block-slot]").await;
+    click(&desk, "[data-testid=confirm-yes]").await;
     desk.wait_for_text(&format!("[data-slot-id='{from_id}']"), "Blocked")
         .await;
     click(&desk, &format!("[data-slot-id='{from_id}']")).await;

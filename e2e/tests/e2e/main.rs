@@ -18,6 +18,8 @@ mod desk_keyboard;
 mod desk_open_error;
 /// The encrypted database: the recovery key after setup, unlocking on a new computer, Admin → Security.
 mod encryption;
+/// Speed: another desk's change repainted here, start-up to the day grid (printed).
+mod live_refresh;
 /// Passwords: changing one's own, the change an admin's reset forces, unlocking.
 mod passwords;
 /// Patients and waitlist screens.
@@ -36,3 +38,5 @@ mod shell;
 mod steps;
 /// Two app instances on one database file.
 mod two_desks;
+/// The toast's Undo and the confirmations before blocking.
+mod undo;

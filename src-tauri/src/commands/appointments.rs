@@ -4,7 +4,7 @@
 
 use frontdesk::{
     Appointment, AppointmentDetail, AppointmentStatus, BookRequest, NewPatient, Patient,
-    SeenAppointment, SeriesBooking, SeriesRequest,
+    SeenAppointment, SeriesBooking, SeriesRequest, Undo, Undone,
 };
 use serde::Serialize;
 use tauri::State;
@@ -107,6 +107,17 @@ pub async fn change_status(
         desk.change_status(actor, appointment_id, version, to, &note)
     })
     .await
+}
+
+/// Takes back the signed-in person's own booking, cancellation, check-in or block
+/// of a moment ago (the toast's *Undo*); the core decides whether it still may.
+#[tauri::command(async)]
+pub async fn undo_change(
+    state: State<'_, AppState>,
+    what: Input<Undo>,
+) -> Result<Undone, CommandError> {
+    let Input(what) = what;
+    as_actor(&state, move |desk, actor| desk.undo(actor, &what)).await
 }
 
 /// Moves an appointment to another free slot.

@@ -77,6 +77,10 @@ pub struct AppInfo {
     pub version: String,
     /// The database file this desk works on.
     pub db_path: String,
+    /// When this process started (Unix milliseconds), for the start-up timing the
+    /// end-to-end test reports.
+    #[ts(type = "number")]
+    pub started_at_ms: u64,
 }
 
 /// Version and database location, for the status line.
@@ -85,6 +89,7 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocat
     AppInfo {
         version: app.package_info().version.to_string(),
         db_path: location.path().display().to_string(),
+        started_at_ms: crate::started_at_ms(),
     }
 }
 

@@ -11,4 +11,9 @@ version: string,
 /**
  * The database file this desk works on.
  */
-db_path: string, };
+db_path: string, 
+/**
+ * When this process started (Unix milliseconds), for the start-up timing the
+ * end-to-end test reports.
+ */
+started_at_ms: number, };

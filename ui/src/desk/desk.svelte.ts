@@ -3,6 +3,10 @@
 import type { ClinicSettings } from "../bindings/ClinicSettings";
 import type { SignedIn } from "../bindings/SignedIn";
 import type { Action } from "../bindings/Action";
+import type { Undo } from "../bindings/Undo";
+
+/** How long the toast offers *Undo* (the core's `UNDO_WINDOW_SECS`; it allows a little slack). */
+export const UNDO_MS = 10_000;
 
 class Desk {
   signedIn: SignedIn | null = $state(null);
@@ -18,6 +22,10 @@ class Desk {
   /** When the current view last reloaded. */
   lastRefresh: Date | null = $state(null);
   toast: string | null = $state(null);
+  /** The change the shown toast can take back (its *Undo* button), if any. */
+  toastUndo: Undo | null = $state(null);
+  /** Which toast is shown, so an older one's timer does not hide a newer one. */
+  private toastSeq = 0;
   /** `performance.now()` when Book was clicked, until the day view shows the result. */
   bookClickedAt: number | null = null;
   /** The Day view shows one doctor's week instead (the Day / Week toggle, `w`). */
@@ -26,6 +34,8 @@ class Desk {
   weekDoctor: number | null = $state(null);
   /** The "go to date" box is open (the date label, or the `g` key). */
   jumping: boolean = $state(false);
+  /** `performance.now()` when Sign in was clicked, until the day view first shows. */
+  signInClickedAt: number | null = null;
   /** Pending appointments (admins), for the rail badge. */
   pendingCount: number = $state(0);
 
@@ -37,12 +47,20 @@ class Desk {
     return this.signedIn?.actor.role === "ADMIN";
   }
 
-  say(message: string): void {
+  /** Shows a short toast; with `undo`, an *Undo* button for ten seconds. */
+  say(message: string, undo?: Undo): void {
     this.toast = message;
-    const shown = message;
-    setTimeout(() => {
-      if (this.toast === shown) this.toast = null;
-    }, 3500);
+    this.toastUndo = undo ?? null;
+    const shown = ++this.toastSeq;
+    setTimeout(
+      () => {
+        if (this.toastSeq === shown) {
+          this.toast = null;
+          this.toastUndo = null;
+        }
+      },
+      undo ? UNDO_MS : 3500,
+    );
   }
 }
 

@@ -1,0 +1,136 @@
+//! Speed as the desk feels it, measured and printed (never asserted with timing):
+//! how soon a change committed by another desk repaints this desk's day grid, and
+//! how long the app takes from process start to a usable sign-in form and from
+//! Sign in to the day grid. Run it against the release build with
+//! `FRONTDESK_APP_BIN=target/release/frontdesk-app`.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use frontdesk::{Actor, Frontdesk};
+use frontdesk_e2e::{Clinic, Desk};
+use serde_json::json;
+
+use crate::seed;
+use crate::steps::{click, sign_in, wait_day_loaded};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A number the page put in `document.body.dataset`, once it is there.
+async fn dataset_number(desk: &Desk, key: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = desk
+            .client()
+            .execute(
+                &format!("return document.body.dataset.{key} || null"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(n) = v.as_str().and_then(|s| s.parse().ok()) {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "the page never set {key}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test]
+async fn another_desk_s_change_repaints_the_day_grid_and_the_app_starts_quickly() {
+    let Some(clinic) = Clinic::for_test("live_refresh") else {
+        return;
+    };
+    let doctor = seed::clinic_with_doctor(&clinic);
+    let slot = seed::slot_tomorrow(&clinic, doctor, "10:00");
+    let desk = clinic.open_desk().await;
+    desk.wait_for("[data-testid=login-form]").await;
+    let started = dataset_number(&desk, "startedAtMs").await;
+    let login_shown = dataset_number(&desk, "loginShownAtMs").await;
+    sign_in(&desk, seed::ADMIN.0, seed::ADMIN.1).await;
+    let sign_in_to_day = dataset_number(&desk, "signInToDayMs").await;
+    eprintln!(
+        "timing: process start to the sign-in form {} ms; Sign in to the day grid {sign_in_to_day} ms \
+         (in the app); {}",
+        login_shown - started,
+        frontdesk_e2e::app_binary().display()
+    );
+
+    click(&desk, "nav.date-nav button[aria-label^='Next day']").await;
+    wait_day_loaded(&desk).await;
+    desk.wait_for_text(&format!("[data-slot-id='{slot}']"), "Free")
+        .await;
+    // the page notes when the slot's cell first shows what is expected
+    desk.client()
+        .execute(
+            "const id = arguments[0];
+             window.__live = { expect: null, seenAt: null };
+             new MutationObserver(() => {
+               const l = window.__live;
+               if (!l.expect || l.seenAt) return;
+               const cell = document.querySelector(`[data-slot-id='${id}']`);
+               if (cell && cell.textContent.includes(l.expect)) l.seenAt = Date.now();
+             }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });",
+            vec![json!(slot)],
+        )
+        .await
+        .unwrap();
+
+    // another desk: this process, on the same file
+    let other = Frontdesk::open_default(clinic.db_path()).expect("a second desk on the file");
+    let admin = Actor::local_admin();
+    let mut from_commit = Vec::new();
+    for round in 0..16 {
+        let block = round % 2 == 0;
+        let expect = if block { "Blocked" } else { "Free" };
+        desk.client()
+            .execute(
+                "window.__live = { expect: arguments[0], seenAt: null };",
+                vec![json!(expect)],
+            )
+            .await
+            .unwrap();
+        other.set_slot_blocked(&admin, slot, block).unwrap();
+        let committed = now_ms();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let seen = loop {
+            let v = desk
+                .client()
+                .execute("return window.__live.seenAt", vec![])
+                .await
+                .unwrap();
+            if let Some(at) = v.as_i64() {
+                break at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the grid never showed {expect}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        from_commit.push((seen - committed).max(0));
+        // land at a different moment of any poll cycle next time
+        tokio::time::sleep(Duration::from_millis(137 + 53 * (round % 5))).await;
+    }
+    let mut sorted = from_commit.clone();
+    sorted.sort_unstable();
+    eprintln!(
+        "timing: another desk's commit to this desk's repainted cell, {} changes: p50 {} ms, \
+         p90 {} ms, max {} ms (all: {from_commit:?})",
+        sorted.len(),
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.9),
+        sorted[sorted.len() - 1],
+    );
+    desk.screenshot("live_refresh").await;
+    drop(other);
+    desk.close().await;
+}
