@@ -73,7 +73,7 @@ pub(crate) fn insert_appointment(
 }
 
 /// Builds the `Conflict` for an appointment that changed since `expected_version`.
-fn stale(current: &Appointment) -> Error {
+pub(super) fn stale(current: &Appointment) -> Error {
     Error::Conflict {
         what: "the appointment",
         changed_by: current.updated_by.clone(),

@@ -27,7 +27,7 @@ use ts_rs::TS;
 use crate::auth::{Action, Actor};
 use crate::error::{Error, Result};
 use crate::model::{Appointment, AppointmentStatus, Slot};
-use crate::ops::appointments::{bookable_slot, free_slot, is_double_booking};
+use crate::ops::appointments::{bookable_slot, free_slot, is_double_booking, stale};
 use crate::ops::audit;
 use crate::store::{appointments, audit as audit_log, slots};
 use crate::Frontdesk;
@@ -110,15 +110,6 @@ fn not_yours() -> Error {
     Error::Forbidden("undo a change someone else made")
 }
 
-fn changed_meanwhile(current: &Appointment) -> Error {
-    Error::Conflict {
-        what: "the appointment",
-        changed_by: current.updated_by.clone(),
-        changed_at: current.updated_at,
-        current: current.status.to_string(),
-    }
-}
-
 impl Frontdesk {
     /// Takes back the actor's own change of a moment ago (see the module docs).
     pub fn undo(&self, actor: &Actor, what: &Undo) -> Result<Undone> {
@@ -155,19 +146,19 @@ impl Frontdesk {
         self.write("undo", |tx| {
             let current = appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != version || current.status != made {
-                return Err(changed_meanwhile(&current));
+                return Err(stale(&current));
             }
             let history = appointments::history(tx, id)?;
             let change = history
                 .last()
                 .filter(|h| h.to_status == made)
-                .ok_or_else(|| changed_meanwhile(&current))?;
+                .ok_or_else(|| stale(&current))?;
             // a booking's change is the first entry; the others name where they came from
             let before = match (made, change.from_status) {
                 (AppointmentStatus::Pending, None) => AppointmentStatus::Cancelled,
-                (AppointmentStatus::Pending, Some(_)) => return Err(changed_meanwhile(&current)),
+                (AppointmentStatus::Pending, Some(_)) => return Err(stale(&current)),
                 (_, Some(from)) if from != made => from,
-                _ => return Err(changed_meanwhile(&current)),
+                _ => return Err(stale(&current)),
             };
             if change.actor != label {
                 return Err(not_yours());
@@ -211,7 +202,7 @@ impl Frontdesk {
                     },
                 )?;
             if !restored {
-                return Err(changed_meanwhile(&current));
+                return Err(stale(&current));
             }
             appointments::add_history(tx, id, Some(made), before, None, None, note, &label, now)?;
             audit(
