@@ -5,11 +5,28 @@ use std::time::{Duration, Instant};
 use fantoccini::key::Key;
 use frontdesk_e2e::{Desk, Locator};
 
-/// Replaces the text of the input matched by `css` with `text`.
+/// Replaces the text of the input matched by `css` with `text`, once it can be
+/// typed into: a drawer that re-renders on a refresh can replace the input, or
+/// hold it out of reach for a moment, between finding it and typing (a person
+/// would look again too).
 pub async fn fill(desk: &Desk, css: &str, text: &str) {
-    let input = desk.wait_for(css).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let input = desk.wait_for(css).await;
+        let typed = match input.clear().await {
+            Ok(()) => input.send_keys(text).await,
+            Err(e) => Err(e),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "{}: cannot type into {css:?}: {e}",
+                desk.name()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Clicks the element matched by `css` once it exists and is enabled (a click on
