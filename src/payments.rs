@@ -185,6 +185,15 @@ pub struct Balance {
 }
 
 impl Balance {
+    /// The sums of `entries`.
+    pub fn of(entries: &[LedgerEntry]) -> Self {
+        let mut b = Balance::default();
+        for e in entries {
+            b.add(e.kind, e.amount_minor);
+        }
+        b
+    }
+
     /// Adds one row.
     pub fn add(&mut self, kind: LedgerKind, amount: i64) {
         match kind {

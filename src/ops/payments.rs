@@ -494,10 +494,7 @@ fn closing_plan(
 ) -> Result<ClosingPlan> {
     let policy = PaymentSettings::load(tx)?;
     let entries = store::entries(tx, appointment.id)?;
-    let mut balance = Balance::default();
-    for e in &entries {
-        balance.add(e.kind, e.amount_minor);
-    }
+    let balance = Balance::of(&entries);
     let late = to == AppointmentStatus::NoShow
         || appointment.start_at - now <= i64::from(policy.late_cancel_hours) * 3600;
     let refund_all = !late || policy.late_deposit == DepositPolicy::Refund;
@@ -595,14 +592,13 @@ pub(crate) fn settle_closing(
 
 fn account_in(conn: &rusqlite::Connection, appointment_id: i64) -> Result<Account> {
     let entries = store::entries(conn, appointment_id)?;
-    let mut balance = Balance::default();
-    for e in &entries {
-        balance.add(e.kind, e.amount_minor);
-    }
+    let balance = Balance::of(&entries);
     Ok(Account {
         appointment_id,
         type_id: store::appointment_type_id(conn, appointment_id)?,
-        currency: PaymentSettings::load(conn)?.currency,
+        // one setting, not all five: this also runs inside pay-and-book's lock
+        currency: settings::get(conn, keys::CURRENCY)?
+            .unwrap_or_else(|| DEFAULT_CURRENCY.into()),
         due: balance.due(),
         balance,
         entries,
