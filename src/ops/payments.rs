@@ -597,8 +597,7 @@ fn account_in(conn: &rusqlite::Connection, appointment_id: i64) -> Result<Accoun
         appointment_id,
         type_id: store::appointment_type_id(conn, appointment_id)?,
         // one setting, not all five: this also runs inside pay-and-book's lock
-        currency: settings::get(conn, keys::CURRENCY)?
-            .unwrap_or_else(|| DEFAULT_CURRENCY.into()),
+        currency: settings::get(conn, keys::CURRENCY)?.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
         due: balance.due(),
         balance,
         entries,
