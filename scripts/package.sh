@@ -21,7 +21,7 @@ step "ui: build"
 
 step "release build: the app and the frontdesk command"
 # one cargo run for both, so the core and its dependencies are compiled once
-cargo build --release -p frontdesk-app -p frontdesk --bins
+cargo build --release -p frontdesk-app -p frontdesk-cli --bins
 
 step "man pages (frontdesk manual)"
 rm -rf target/package/man1

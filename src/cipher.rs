@@ -146,7 +146,7 @@ impl DbKey {
     }
 
     /// Keys `conn` (a connection that has not read anything yet) with this key.
-    pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+    pub fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(&self.pragma())
     }
 

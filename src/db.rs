@@ -138,7 +138,7 @@ pub(crate) fn make_files_private(db: &Path) -> Result<()> {
 }
 
 /// Per-connection settings, applied to every connection (pool and writer).
-pub(crate) fn configure_connection(
+pub fn configure_connection(
     conn: &Connection,
     busy_timeout: Duration,
 ) -> rusqlite::Result<()> {
@@ -169,7 +169,7 @@ pub(crate) fn configure_connection(
 }
 
 /// Opens one connection with the app's settings (used for the writer and tools).
-pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     let conn = open_file(path, OpenFlags::default())?;
     configure_connection(&conn, busy_timeout)
         .map_err(|e| crate::cipher::explain_not_a_database(e, path))?;
@@ -180,6 +180,23 @@ pub(crate) fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Con
 /// someone with the file and its key) uses to look inside.
 pub fn open_keyed(path: impl AsRef<Path>) -> Result<Connection> {
     open_file(path.as_ref(), OpenFlags::default())
+}
+
+/// How many staff accounts the database at `path` has (0 for a file without a
+/// staff table): the measuring tools act without a sign-in, so only on databases
+/// with none — their own, never a clinic's. Opens the file read-only.
+pub fn staff_accounts(path: &Path) -> Result<i64> {
+    let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let has_staff_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'staff'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_staff_table {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT count(*) FROM staff", [], |r| r.get(0))?)
 }
 
 /// Opens `path` with `flags`, keyed with the file's own key when it is encrypted

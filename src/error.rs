@@ -159,7 +159,7 @@ impl Error {
 }
 
 /// True for SQLITE_BUSY / SQLITE_LOCKED, the only errors the write helper retries.
-pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+pub fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)

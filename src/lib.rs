@@ -10,7 +10,6 @@
 pub mod audit_key;
 pub mod auth;
 pub mod backup;
-pub mod bench;
 pub mod check;
 pub mod cipher;
 pub mod clinic;
@@ -19,7 +18,6 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod export;
-pub mod linearizability;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -35,7 +33,6 @@ pub mod senders;
 pub mod session;
 pub mod settings;
 pub mod store;
-pub mod stress;
 pub mod tx;
 
 use std::path::{Path, PathBuf};
@@ -240,7 +237,7 @@ impl Frontdesk {
 
     /// Lets a connection of this process's own append to the audit log (tools that
     /// write outside the write path, such as the benchmark's baseline).
-    pub(crate) fn seal_connection(&self, conn: &rusqlite::Connection) -> Result<()> {
+    pub fn seal_connection(&self, conn: &rusqlite::Connection) -> Result<()> {
         self.writer.seal().install(conn)
     }
 

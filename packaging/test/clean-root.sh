@@ -6,7 +6,7 @@
 #      `frontdesk --version`, the man page, the desktop entry, icons, units;
 #   2. `frontdesk init` on a fresh database and `frontdesk demo` on another;
 #   3. upgraded to this version with apt: it says so, the data and keys open;
-#   4. a database of an older Frontdesk (tests/fixtures/schema-v8) upgraded, its
+#   4. a database of an older Frontdesk (cli/tests/fixtures/schema-v8) upgraded, its
 #      appointments kept, and the command says it upgraded;
 #   5. a database of a newer Frontdesk refused, byte for byte unchanged;
 #   6. the backup timer's own command line makes a backup;
@@ -156,7 +156,7 @@ demo_after=$(count_appointments /home/desk/demo/demo.sqlite3)
 say "upgrade kept the data: $demo_after appointments"
 
 # ---- 4. an older Frontdesk's database ------------------------------------------------------
-fixture=tests/fixtures/schema-v8
+fixture=cli/tests/fixtures/schema-v8
 cp -a "$fixture" "$root/home/desk/v8"
 in_root chown -R desk:desk /home/desk/v8
 expected=$(cat "$fixture/appointments")

@@ -300,8 +300,8 @@ mod tests {
 
     #[test]
     fn the_unique_index_s_refusal_is_slot_taken_and_no_other_error_is() {
-        let dir = crate::bench::temp_dir("double-booking").unwrap();
-        let desk = Frontdesk::open(dir.path.join("d.sqlite3"), OpenOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Frontdesk::open(dir.path().join("d.sqlite3"), OpenOptions::default()).unwrap();
         let admin = Actor::local_admin();
         let doctor = desk.add_doctor(&admin, "Dr. Index", "GP").unwrap().id;
         let start = desk.now() + 3600;
