@@ -270,7 +270,7 @@ fn the_frontdesk_db_variable_chooses_the_file() {
 }
 
 fn schema_8_fixture() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/tests/fixtures/schema-v8")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v8")
 }
 
 /// A copy of the demo clinic that the Frontdesk of schema version 8 wrote (the
