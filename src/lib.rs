@@ -3,54 +3,62 @@
 //! change is lost or made on stale data — enforced here, whatever the caller sends.
 //!
 //! Open a clinic database with [`Frontdesk::open`]; every operation is a method on
-//! it taking the acting [`Actor`]. All writes go through the one write path in
-//! [`tx`]; all SQL lives in [`store`].
+//! it taking the acting [`Actor`]. Three layers, each using only the ones below it:
+//! - [`service`]: every operation of [`Frontdesk`] — permission check, domain
+//!   rule, one write transaction with its audit row — one file per area;
+//! - [`storage`]: opening the file, the schema, the one write path
+//!   ([`storage::tx`]) and the SQL of each aggregate; all SQL lives here;
+//! - [`domain`]: types, the appointment state machine, validation, limits and
+//!   parsing — no SQL, no I/O.
 #![deny(missing_docs)]
 
-pub mod audit_key;
-pub mod auth;
-pub mod backup;
-pub mod check;
-pub mod cipher;
-pub mod clinic;
 pub mod clock;
-pub mod db;
-pub mod demo;
+pub mod domain;
 pub mod error;
-pub mod export;
 pub mod logging;
-pub mod metrics;
-pub mod model;
-mod ops;
-pub mod password;
-pub mod payments;
-pub mod planner;
 pub mod platform;
-pub mod presence;
-pub mod reminders;
-pub mod scheduling;
 pub mod senders;
-pub mod session;
-pub mod settings;
-pub mod store;
-pub mod tx;
+pub mod service;
+pub mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::{Action, Actor};
-pub use clinic::ClinicSettings;
+// The API the desktop app and the CLI use, named one by one.
+pub use domain::audit::{AuditEvent, AuditFilter};
+pub use domain::auth::{Action, Actor};
+pub use domain::clinic::ClinicSettings;
+pub use domain::model::{
+    Appointment, AppointmentDetail, AppointmentFilter, AppointmentStatus, AppointmentSummary,
+    Doctor, HistoryEntry, NewPatient, NextAppointment, Patient, ReminderInfo, Role, Slot, SlotMode,
+    SlotView,
+};
+pub use domain::outbox::OutboxMessage;
+pub use domain::scheduling::{
+    format_time_of_day, parse_time_of_day, parse_weekday, weekday_name, GenerationReport,
+    NewTemplate, NewTimeOff, NewWaitlistEntry, PatientAttendance, SeenAppointment, SeriesBooking,
+    SeriesMode, SeriesRequest, SkippedOccurrence, SlotChange, SlotFilter, Template, TimeOff,
+    TimeRange, WaitlistEntry, WaitlistFilter, WaitlistStatus, LATE_CANCELLATION_SECS,
+};
+pub use domain::staff::StaffMember;
 pub use error::{Error, ErrorCode, Result};
-pub use metrics::MetricsSnapshot;
-pub use model::*;
-pub use ops::*;
-pub use scheduling::*;
+pub use service::{
+    check_text_capable, generate_code, limits, payment_keys, reminder_limits, sign_in_delay_secs,
+    Account, BackupList, BookRequest, Booked, CashCount, CashUpLine, ClosingEffect, DayView,
+    DeliveryReport, DemoAccount, DepositPolicy, Encryption, GenerationSteps, NewAppointmentType,
+    NewPayment, NewStaff, OtpRequested, PatientUpdate, PaymentSettings, PhoneVerified, Receipt,
+    ReceiptItem, RecoveryKey, ReminderReport, Report, ReportPeriod, ReportRow, SenderStatus, Till,
+    TillLine, Undo, Undone, BACKUP_INTERVAL_SECS, CASH_UP_COLUMNS, DEFAULT_CURRENCY,
+    FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS, MAX_ATTEMPTS,
+    MAX_OCCURRENCES, MAX_SIGN_IN_DELAY_SECS, PART_WRITES, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS,
+};
+pub use storage::metrics::MetricsSnapshot;
 
 use clock::{Clock, SystemClock};
-use db::Pool;
-use metrics::Metrics;
-use tx::Writer;
+use storage::db::Pool;
+use storage::metrics::Metrics;
+use storage::tx::Writer;
 
 /// How to open a clinic database.
 #[derive(Clone)]
@@ -66,7 +74,7 @@ pub struct OpenOptions {
     pub keys_dir: Option<PathBuf>,
     /// Test hook run before each sync of the write-ahead log; an error it returns
     /// stands in for the disk's (see [`tx`]).
-    pub sync_fault: Option<tx::SyncFault>,
+    pub sync_fault: Option<storage::tx::SyncFault>,
     /// This PC's passcode senders file; `None`: `FRONTDESK_SENDERS_FILE` if set,
     /// else the operating system's place for it (see [`senders`]).
     pub senders_file: Option<PathBuf>,
@@ -118,7 +126,7 @@ pub struct Frontdesk {
     /// This PC's passcode senders file (read at each use, see [`senders`]).
     senders_file: PathBuf,
     /// The upgrade this opening made to the file's schema, if any.
-    schema_upgrade: Option<db::SchemaUpgrade>,
+    schema_upgrade: Option<storage::db::SchemaUpgrade>,
     /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
     /// refuses while anyone holds it. Declared last so it is released last.
     _presence: std::fs::File,
@@ -128,27 +136,27 @@ impl Frontdesk {
     /// Opens (creating and migrating if needed) the database at `path` (see
     /// [`db`] for the steps).
     pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
-        let path = db::resolve_path(path.as_ref())?;
-        db::refuse_network_filesystem(&path)?;
-        db::make_files_private(&path)?;
+        let path = storage::db::resolve_path(path.as_ref())?;
+        storage::db::refuse_network_filesystem(&path)?;
+        storage::db::make_files_private(&path)?;
         // before touching the file: waits while a restore swaps it
-        let presence = presence::hold_shared(&path)?;
+        let presence = storage::presence::hold_shared(&path)?;
         let metrics = Arc::new(Metrics::default());
-        let keys = audit_key::KeyFolder::new(
+        let keys = storage::audit_key::KeyFolder::new(
             options
                 .keys_dir
-                .unwrap_or_else(audit_key::KeyFolder::default_dir),
+                .unwrap_or_else(storage::audit_key::KeyFolder::default_dir),
             &path,
         )?;
-        cipher::use_folder(keys.dir());
-        let lock = tx::lock_file::LockFile::open(&path)?;
-        let schema_upgrade = db::prepare_schema(
+        storage::cipher::use_folder(keys.dir());
+        let lock = storage::tx::lock_file::LockFile::open(&path)?;
+        let schema_upgrade = storage::db::prepare_schema(
             &path,
             &lock,
             options.lock_deadline,
             options.encrypt_new.then(|| keys.dir()),
         )?;
-        let seal = audit_key::Seal::open(&path, &keys)?;
+        let seal = storage::audit_key::Seal::open(&path, &keys)?;
         let writer = Writer::open(
             &path,
             lock,
@@ -158,7 +166,7 @@ impl Frontdesk {
             options.ack_before_sync,
             metrics.clone(),
         )?;
-        let pool = db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
+        let pool = storage::db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
         Ok(Frontdesk {
             path,
             pool,
@@ -180,7 +188,7 @@ impl Frontdesk {
 
     /// The upgrade opening made to an older database's schema (a newer Frontdesk
     /// installed over its data), to be told to whoever opened it.
-    pub fn schema_upgrade(&self) -> Option<db::SchemaUpgrade> {
+    pub fn schema_upgrade(&self) -> Option<storage::db::SchemaUpgrade> {
         self.schema_upgrade
     }
 
@@ -251,7 +259,7 @@ impl Frontdesk {
     /// connection or process commits; the desktop shell polls it to refresh.
     pub fn data_version_probe(&self) -> Result<DataVersionProbe> {
         Ok(DataVersionProbe {
-            conn: db::open_connection(&self.path, Duration::from_secs(5))?,
+            conn: storage::db::open_connection(&self.path, Duration::from_secs(5))?,
         })
     }
 }

@@ -49,7 +49,7 @@ pub fn log_dir() -> PathBuf {
     }
     dirs::data_dir()
         .unwrap_or_else(|| PathBuf::from("."))
-        .join(crate::db::APP_IDENTIFIER)
+        .join(crate::storage::db::APP_IDENTIFIER)
         .join("logs")
 }
 

@@ -1,7 +1,7 @@
 //! Clinic set-up, the demo, checks and metrics.
 
 use clap::Args;
-use frontdesk::clinic::ClinicSettingsChange;
+use frontdesk::domain::clinic::ClinicSettingsChange;
 use frontdesk::{ClinicSettings, Error};
 
 use crate::Ctx;

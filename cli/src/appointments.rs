@@ -1,8 +1,8 @@
 //! Booking, rescheduling and status changes.
 
 use clap::{Args, Subcommand};
-use frontdesk::clinic::{day_bounds, format_local, parse_date};
-use frontdesk::store::appointments::AppointmentFilter;
+use frontdesk::domain::clinic::{day_bounds, format_local, parse_date};
+use frontdesk::AppointmentFilter;
 use frontdesk::{Appointment, AppointmentStatus, BookRequest, Error};
 
 use crate::Ctx;
@@ -119,14 +119,14 @@ pub fn book(ctx: &Ctx, a: BookArgs) -> Result<(), Error> {
             let money = match paid {
                 Some(p) => format!(
                     "Paid {} (receipt {}, ledger #{}); still owed {}\n",
-                    frontdesk::payments::format_amount(p.amount_minor, &acc.currency),
+                    frontdesk::domain::payments::format_amount(p.amount_minor, &acc.currency),
                     p.receipt.clone().unwrap_or_default(),
                     p.id,
-                    frontdesk::payments::format_amount(acc.due, &acc.currency)
+                    frontdesk::domain::payments::format_amount(acc.due, &acc.currency)
                 ),
                 None if acc.balance.charged > 0 => format!(
                     "Charged {}\n",
-                    frontdesk::payments::format_amount(acc.due, &acc.currency)
+                    frontdesk::domain::payments::format_amount(acc.due, &acc.currency)
                 ),
                 None => String::new(),
             };

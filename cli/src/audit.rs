@@ -1,8 +1,8 @@
 //! `frontdesk audit`: the audit log, newest first, with filters.
 
 use clap::Args;
-use frontdesk::clinic::{day_bounds, format_local, parse_date, parse_moment};
-use frontdesk::store::audit::AuditFilter;
+use frontdesk::domain::clinic::{day_bounds, format_local, parse_date, parse_moment};
+use frontdesk::AuditFilter;
 use frontdesk::Error;
 
 use crate::Ctx;

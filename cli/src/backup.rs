@@ -81,7 +81,7 @@ pub fn backups(ctx: &Ctx, cmd: BackupsCmd) -> Result<(), Error> {
             };
             t += &format!(
                 "{}  {:>10}  {}{kind}\n",
-                frontdesk::clinic::format_local(b.taken_at, tz),
+                frontdesk::domain::clinic::format_local(b.taken_at, tz),
                 mib(b.bytes),
                 b.name
             );
@@ -114,8 +114,8 @@ fn restorer(
         ));
     }
     if !a.check_only {
-        drop(frontdesk::presence::hold_exclusive(
-            &frontdesk::db::resolve_path(db)?,
+        drop(frontdesk::storage::presence::hold_exclusive(
+            &frontdesk::storage::db::resolve_path(db)?,
         )?);
     }
     let desk = Frontdesk::open_default(db)?;
@@ -134,11 +134,11 @@ pub fn restore(
 ) -> Result<(), Failure> {
     let actor = restorer(db, a, user, glass)?;
     if a.check_only {
-        let keys = frontdesk::audit_key::KeyFolder::new(
-            frontdesk::audit_key::KeyFolder::default_dir(),
+        let keys = frontdesk::storage::audit_key::KeyFolder::new(
+            frontdesk::storage::audit_key::KeyFolder::default_dir(),
             db,
         )?;
-        let c = frontdesk::backup::verify(&a.path, db, &keys)?;
+        let c = frontdesk::storage::backup::verify(&a.path, db, &keys)?;
         out.print(&c, || {
             let mut text = format!(
                 "{} can be restored: schema version {}, {} appointments, {} patients, audit log intact ({} events).",
@@ -154,7 +154,7 @@ pub fn restore(
         });
         return Ok(());
     }
-    let r = frontdesk::backup::restore(&actor, db, &a.path, SystemClock.now(), a.yes)?;
+    let r = frontdesk::storage::backup::restore(&actor, db, &a.path, SystemClock.now(), a.yes)?;
     out.print(&r, || {
         let safety = r
             .safety_copy

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use clap::Args;
-use frontdesk_proof::bench::{self, BenchOptions, WorkerArgs};
 use frontdesk::Error;
+use frontdesk_proof::bench::{self, BenchOptions, WorkerArgs};
 
 use crate::output::Out;
 

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use frontdesk::clinic::parse_date;
+use frontdesk::domain::clinic::parse_date;
 use frontdesk::Error;
 
 use crate::Ctx;

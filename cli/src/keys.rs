@@ -1,5 +1,5 @@
 //! `frontdesk unlock`, `frontdesk recovery-key`, `frontdesk encrypt`,
-//! `frontdesk change-key`: the database key (see `frontdesk::cipher`).
+//! `frontdesk change-key`: the database key (see `frontdesk::storage::cipher`).
 //!
 //! `unlock` needs no sign-in: the recovery key is the credential, and without it
 //! nobody can open the file to sign in. `encrypt` and `change-key` sign in on a
@@ -9,8 +9,8 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use frontdesk::backup::{Conversion, ConversionReport};
 use frontdesk::clock::{Clock, SystemClock};
+use frontdesk::storage::backup::{Conversion, ConversionReport};
 use frontdesk::{Action, Error, Frontdesk};
 
 use crate::output::Out;
@@ -54,8 +54,8 @@ fn read_recovery_key() -> Result<String, Error> {
 pub fn unlock(db: &Path, a: &UnlockArgs, out: Out) -> Result<(), Failure> {
     let file = a.file.as_deref().unwrap_or(db);
     let text = read_recovery_key()?;
-    let folder = frontdesk::audit_key::KeyFolder::default_dir();
-    let key_id = frontdesk::cipher::unlock_with_recovery_key(file, &text, &folder)?;
+    let folder = frontdesk::storage::audit_key::KeyFolder::default_dir();
+    let key_id = frontdesk::storage::cipher::unlock_with_recovery_key(file, &text, &folder)?;
     out.print(
         &serde_json::json!({ "file": file, "key_id": key_id, "key_folder": folder }),
         || {
@@ -97,7 +97,7 @@ pub fn convert(
             actor
         }
     };
-    let r = frontdesk::backup::convert(&actor, db, conversion, SystemClock.now())?;
+    let r = frontdesk::storage::backup::convert(&actor, db, conversion, SystemClock.now())?;
     out.print(&r, || describe(&r, conversion));
     Ok(())
 }

@@ -235,7 +235,7 @@ fn only_a_test_database(db: &Path, tool: &str) -> Result<(), Failure> {
     if !db.exists() {
         return Ok(());
     }
-    let staff = frontdesk::db::staff_accounts(db)?;
+    let staff = frontdesk::storage::db::staff_accounts(db)?;
     if staff > 0 {
         return Err(Failure::Cli(
             ErrorCode::Forbidden,
@@ -280,7 +280,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         }
         other => other,
     };
-    let path = db.unwrap_or_else(frontdesk::db::default_path);
+    let path = db.unwrap_or_else(frontdesk::storage::db::default_path);
     let command = match command {
         // workers open the file themselves, with their own write path
         Command::BenchWorker(a) => {
@@ -304,7 +304,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Encrypt => {
             return keys::convert(
                 &path,
-                frontdesk::backup::Conversion::Encrypt,
+                frontdesk::storage::backup::Conversion::Encrypt,
                 user,
                 glass,
                 out,
@@ -313,7 +313,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::ChangeKey => {
             return keys::convert(
                 &path,
-                frontdesk::backup::Conversion::ChangeKey,
+                frontdesk::storage::backup::Conversion::ChangeKey,
                 user,
                 glass,
                 out,
@@ -410,7 +410,7 @@ fn main() {
     // databases, backups, exports: for this user only, whatever the umask
     frontdesk::platform::restrict_new_files();
     // the database key in the OS keyring where there is one (else the key folder)
-    frontdesk::cipher::use_os_keyring();
+    frontdesk::storage::cipher::use_os_keyring();
     let cli = Cli::parse();
     // nothing is logged unless FRONTDESK_LOG is set, and then to stderr only
     frontdesk::logging::init_stderr_from_env();

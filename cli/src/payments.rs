@@ -2,7 +2,7 @@
 //! are typed in the clinic's currency as a person writes them ("12.50").
 
 use clap::{Args, Subcommand};
-use frontdesk::payments::{format_amount, parse_amount};
+use frontdesk::domain::payments::{format_amount, parse_amount};
 use frontdesk::{CashCount, Error, NewAppointmentType, NewPayment, Receipt};
 
 use crate::Ctx;
@@ -170,7 +170,7 @@ fn receipt_text(r: &Receipt) -> String {
         t.push_str(&format!("Tax number {}\n", r.tax_number));
     }
     let what = match r.kind {
-        frontdesk::payments::LedgerKind::Refund => "Refund",
+        frontdesk::domain::payments::LedgerKind::Refund => "Refund",
         _ => "Receipt",
     };
     t.push_str(&format!("{what} {}   {}\n", r.number, r.at));
@@ -285,12 +285,12 @@ pub fn till(ctx: &Ctx, cmd: TillCmd) -> Result<(), Error> {
             note,
         } => {
             let mut counts = vec![CashCount {
-                method: frontdesk::payments::PaymentMethod::Cash,
+                method: frontdesk::domain::payments::PaymentMethod::Cash,
                 counted_minor: parse_counted(&cash, &cur)?,
             }];
             if let Some(card) = card {
                 counts.push(CashCount {
-                    method: frontdesk::payments::PaymentMethod::Card,
+                    method: frontdesk::domain::payments::PaymentMethod::Card,
                     counted_minor: parse_counted(&card, &cur)?,
                 });
             }

@@ -2,8 +2,8 @@
 //! cancellations, no-shows and utilisation per doctor, as a table or JSON.
 
 use clap::{Args, ValueEnum};
-use frontdesk::clinic::parse_date;
-use frontdesk::payments::format_amount;
+use frontdesk::domain::clinic::parse_date;
+use frontdesk::domain::payments::format_amount;
 use frontdesk::{Error, ReportPeriod};
 
 use crate::Ctx;

@@ -1,8 +1,8 @@
 //! Doctors and slots.
 
 use clap::Subcommand;
-use frontdesk::clinic::{day_bounds, format_local, parse_date, parse_moment, today};
-use frontdesk::store::slots::SlotFilter;
+use frontdesk::domain::clinic::{day_bounds, format_local, parse_date, parse_moment, today};
+use frontdesk::SlotFilter;
 use frontdesk::{Error, SlotMode};
 
 use crate::Ctx;

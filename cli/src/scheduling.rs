@@ -2,8 +2,8 @@
 
 use chrono_tz::Tz;
 use clap::{Args, Subcommand};
-use frontdesk::clinic::{format_local, parse_date};
-use frontdesk::scheduling::{parse_weekday, weekday_name};
+use frontdesk::domain::clinic::{format_local, parse_date};
+use frontdesk::domain::scheduling::{parse_weekday, weekday_name};
 use frontdesk::{
     Error, GenerationReport, NewTemplate, NewTimeOff, NewWaitlistEntry, SeenAppointment,
     SeriesBooking, SeriesMode, SeriesRequest, SlotChange, SlotMode, TimeRange, WaitlistEntry,

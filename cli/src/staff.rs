@@ -6,7 +6,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Subcommand;
-use frontdesk::store::staff::StaffMember;
+use frontdesk::StaffMember;
 use frontdesk::{Error, NewStaff, Role};
 
 use crate::Ctx;
@@ -90,7 +90,7 @@ pub fn read_password(env_var: &str, prompt: &str) -> Result<String, Error> {
 
 fn password(generate: bool) -> Result<(String, bool), Error> {
     if generate {
-        Ok((frontdesk::password::random_password()?, true))
+        Ok((frontdesk::domain::password::random_password()?, true))
     } else {
         // FRONTDESK_PASSWORD is the signed-in person's own
         Ok((

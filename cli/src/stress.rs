@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use frontdesk_proof::stress::{self, StressOptions, StressWorkerArgs};
 use frontdesk::Error;
+use frontdesk_proof::stress::{self, StressOptions, StressWorkerArgs};
 
 use crate::output::Out;
 

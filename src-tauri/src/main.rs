@@ -10,6 +10,6 @@ fn main() {
     // the database, backups, exports and logs: for this user only, whatever the umask
     frontdesk::platform::restrict_new_files();
     // the database key in the OS keyring where there is one (else the key folder)
-    frontdesk::cipher::use_os_keyring();
+    frontdesk::storage::cipher::use_os_keyring();
     frontdesk_app::run();
 }

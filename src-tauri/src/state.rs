@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use frontdesk::session::SessionStore;
+use frontdesk::service::session::SessionStore;
 use frontdesk::{DemoAccount, Frontdesk};
 
 use crate::error::CommandError;

@@ -1,4 +1,4 @@
-use frontdesk::store::audit::AuditFilter;
+use frontdesk::AuditFilter;
 use frontdesk::{Actor, Error, Role};
 
 use crate::fixture::{Clinic, NOW, PASSWORD};
@@ -269,7 +269,7 @@ fn legacy_log() -> rusqlite::Connection {
            prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
     )
     .unwrap();
-    let mut prev = frontdesk::store::audit::GENESIS.to_string();
+    let mut prev = frontdesk::storage::audit::GENESIS.to_string();
     for (i, (action, detail)) in LEGACY_ROWS.iter().enumerate() {
         let at = (1_700_000_000 + i as i64).to_string();
         let entity_id = (i as i64 + 1).to_string();
@@ -300,7 +300,7 @@ fn legacy_log() -> rusqlite::Connection {
 
 #[test]
 fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found() {
-    use frontdesk::store::audit::{verify_chain, ChainFault};
+    use frontdesk::storage::audit::{verify_chain, ChainFault};
     let conn = legacy_log();
     assert!(
         matches!(verify_chain(&conn, None, None), Ok(None)),
@@ -319,7 +319,7 @@ fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found(
 
 #[test]
 fn a_row_from_the_keys_start_on_chained_with_plain_sha256_is_named_unsealed() {
-    use frontdesk::store::audit::{verify_chain, ChainFault};
+    use frontdesk::storage::audit::{verify_chain, ChainFault};
     // a forger without the key rewrites the log from row 2 on with plain SHA-256
     // (a downgrade): every hash is right, but the key was there from row 2
     let conn = legacy_log();
@@ -344,7 +344,7 @@ fn a_write_that_fails_after_appending_an_audit_row_leaves_the_anchor_where_it_wa
     let c = Clinic::new();
     c.doctor("Dr. Before");
     let failed = c.desk.write("raw", |tx| {
-        frontdesk::store::audit::record(
+        frontdesk::storage::audit::record(
             tx,
             NOW,
             "test",

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use frontdesk::backup;
+use frontdesk::storage::backup;
 use frontdesk::{Actor, BookRequest, Frontdesk};
 use rusqlite::{Connection, OpenFlags};
 
@@ -84,7 +84,8 @@ fn table_counts(conn: &Connection) -> Vec<(String, i64)> {
 }
 
 fn open_read_only(path: &Path) -> Connection {
-    frontdesk::db::open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("the backup opens")
+    frontdesk::storage::db::open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("the backup opens")
 }
 
 fn file_bytes(path: &Path) -> Vec<u8> {
@@ -351,7 +352,7 @@ fn a_backup_from_a_newer_frontdesk_is_refused_and_the_database_is_untouched() {
     let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
     let newer = c.dir.path().join("newer.sqlite3");
     std::fs::copy(&taken, &newer).unwrap();
-    frontdesk::db::open_keyed(&newer)
+    frontdesk::storage::db::open_keyed(&newer)
         .unwrap()
         .execute_batch("PRAGMA user_version = 999")
         .unwrap();
@@ -535,7 +536,7 @@ fn an_automatic_backup_runs_once_a_day_and_retention_prunes_old_ones() {
     );
 }
 
-/// Where a restore is, seen from outside (see `src/backup/restore.rs`).
+/// Where a restore is, seen from outside (see `src/storage/backup/restore.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum RestorePhase {
     /// Not started on the files yet (or already cleaned up after a refusal).
@@ -551,7 +552,7 @@ enum RestorePhase {
 
 fn restore_phase(db: &Path, old_inode: u64) -> RestorePhase {
     use std::os::unix::fs::MetadataExt;
-    let restoring = frontdesk::db::sibling(db, ".restoring").exists();
+    let restoring = frontdesk::storage::db::sibling(db, ".restoring").exists();
     let safety = std::fs::read_dir(db.with_file_name("backups"))
         .map(|d| {
             d.flatten().any(|e| {
@@ -707,7 +708,7 @@ fn a_restore_killed_at_any_moment_leaves_the_old_or_the_new_database() {
     }
     // and one more restore after all that goes through, leaving nothing behind
     assert!(restore().wait().unwrap().success());
-    assert!(!frontdesk::db::sibling(&db, ".restoring").exists());
+    assert!(!frontdesk::storage::db::sibling(&db, ".restoring").exists());
     assert_eq!(appointments(&fixture::open_at(&db, clock)), in_backup);
 }
 
@@ -771,7 +772,7 @@ fn the_cli_backs_up_lists_and_checks_a_backup() {
     let checked = run(&["restore", "--check-only", &path]);
     assert_eq!(
         checked["schema_version"].as_i64(),
-        Some(frontdesk::db::latest_schema_version() as i64)
+        Some(frontdesk::storage::db::latest_schema_version() as i64)
     );
 }
 
@@ -833,7 +834,7 @@ fn cutting_off_the_newest_audit_row_right_after_a_restore_is_found() {
     )
     .expect("restore");
     // a forger with the file, before any desk opens it again
-    let conn = frontdesk::db::open_keyed(&db).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(&db).unwrap();
     let last: i64 = conn
         .query_row("SELECT max(id) FROM audit_event", [], |r| r.get(0))
         .unwrap();
@@ -881,7 +882,7 @@ fn a_byte_copy_of_the_live_file_needs_confirmation_and_then_restores_whole() {
     let (dir, db, desk) = fixture::plain_demo_clinic();
     let admin = Actor::local_admin();
     // everything in the main file, as in a copy taken once the desks had closed
-    frontdesk::db::open_keyed(&db)
+    frontdesk::storage::db::open_keyed(&db)
         .unwrap()
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();

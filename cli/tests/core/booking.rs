@@ -26,7 +26,7 @@ fn a_free_slot_is_booked_pending_and_the_slot_then_shows_as_taken() {
         .desk
         .list_slots(
             &c.admin(),
-            &frontdesk::store::slots::SlotFilter {
+            &frontdesk::SlotFilter {
                 from: NOW,
                 to: NOW + 86400,
                 ..Default::default()
@@ -496,7 +496,7 @@ fn the_day_view_lists_doctors_and_slots_of_the_local_day() {
     let slots = c.slots(d, 3);
     let p = c.patient("Ann", "0151 2345 6789");
     c.desk.book(&c.receptionist(), &req(slots[1], p)).unwrap();
-    let day = frontdesk::clinic::today(NOW, chrono_tz::UTC);
+    let day = frontdesk::domain::clinic::today(NOW, chrono_tz::UTC);
     let view = c.desk.day_view(&c.receptionist(), day, None).unwrap();
     assert_eq!(view.doctors.len(), 1);
     assert_eq!(view.slots.len(), 3);
@@ -636,7 +636,7 @@ fn a_slot_is_taken_exactly_while_its_appointment_occupies_it_and_final_statuses_
 
 #[test]
 fn the_appointment_list_shows_a_booking_under_its_filters_and_not_under_others() {
-    use frontdesk::store::appointments::AppointmentFilter;
+    use frontdesk::AppointmentFilter;
     let c = Clinic::new();
     let d = c.doctor("Dr. List");
     let s = c.slots(d, 1)[0];
@@ -705,7 +705,7 @@ fn the_demo_fills_todays_past_hours_with_every_status_and_check_passes() {
         .desk
         .list_appointments(
             &c.admin(),
-            &frontdesk::store::appointments::AppointmentFilter {
+            &frontdesk::AppointmentFilter {
                 from: Some(NOW - 8 * 3600),
                 to: Some(NOW + 16 * 3600),
                 ..Default::default()
@@ -725,7 +725,7 @@ fn the_demo_fills_todays_past_hours_with_every_status_and_check_passes() {
         .desk
         .list_appointments(
             &c.admin(),
-            &frontdesk::store::appointments::AppointmentFilter {
+            &frontdesk::AppointmentFilter {
                 from: Some(NOW + 5 * 3600 + 1),
                 ..Default::default()
             },

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
-use frontdesk::{backup, Actor, BookRequest, Error, Frontdesk, OpenOptions};
+use frontdesk::storage::backup;
+use frontdesk::{Actor, BookRequest, Error, Frontdesk, OpenOptions};
 use rusqlite::Connection;
 
 use crate::fixture::{self, Clinic, NOW};
@@ -26,7 +27,7 @@ fn booking(slot: i64, patient: i64) -> BookRequest {
 }
 
 fn patients_in(path: &Path) -> i64 {
-    frontdesk::db::open_keyed(path)
+    frontdesk::storage::db::open_keyed(path)
         .unwrap()
         .query_row("SELECT count(*) FROM patient", [], |r| r.get(0))
         .unwrap()
@@ -59,7 +60,7 @@ fn a_restore_is_refused_while_an_idle_sqlite_connection_has_the_file_open_and_it
     let (c, taken) = clinic_with_backup();
     let db = c.path();
     drop(c.desk);
-    let shell = frontdesk::db::open_keyed(&db).unwrap();
+    let shell = frontdesk::storage::db::open_keyed(&db).unwrap();
     assert_eq!(
         shell
             .query_row("SELECT count(*) FROM patient", [], |r| r.get::<_, i64>(0))
@@ -109,7 +110,7 @@ fn a_restore_is_refused_while_a_connection_that_has_not_read_yet_has_the_file_op
 fn a_restore_is_refused_while_a_desk_whose_presence_file_was_deleted_is_open() {
     let (c, taken) = clinic_with_backup();
     let db = c.path();
-    std::fs::remove_file(frontdesk::presence::presence_path(&db)).unwrap();
+    std::fs::remove_file(frontdesk::storage::presence::presence_path(&db)).unwrap();
     assert_refused_as_in_use(backup::restore(
         &Actor::local_admin(),
         &db,
@@ -136,7 +137,7 @@ fn a_desk_whose_file_was_replaced_refuses_every_write_and_says_so() {
     drop(fixture::open_at(&other, c.clock.clone()));
     std::fs::rename(&other, &db).unwrap();
     for stale in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(frontdesk::db::sibling(&db, stale));
+        let _ = std::fs::remove_file(frontdesk::storage::db::sibling(&db, stale));
     }
     assert!(
         c.desk.file_replaced(),
@@ -175,8 +176,12 @@ fn a_desk_whose_wal_alone_was_replaced_refuses_to_write() {
     let doctor = c.doctor("Dr. Weber");
     let slots = c.slots(doctor, 1);
     let patient = c.patient("Maria García", "0151 23456789");
-    let wal = frontdesk::db::sibling(&c.path(), "-wal");
-    std::fs::rename(&wal, frontdesk::db::sibling(&c.path(), "-wal.moved")).unwrap();
+    let wal = frontdesk::storage::db::sibling(&c.path(), "-wal");
+    std::fs::rename(
+        &wal,
+        frontdesk::storage::db::sibling(&c.path(), "-wal.moved"),
+    )
+    .unwrap();
     std::fs::write(&wal, b"").unwrap();
     assert!(
         c.desk.file_replaced(),
@@ -219,11 +224,11 @@ fn a_database_opened_through_a_symlink_is_the_real_file_with_every_sibling_besid
     );
     for sibling in ["-wal", ".lock", ".presence"] {
         assert!(
-            !frontdesk::db::sibling(&link, sibling).exists(),
+            !frontdesk::storage::db::sibling(&link, sibling).exists(),
             "no {sibling} file is named after the link"
         );
         assert!(
-            frontdesk::db::sibling(&real, sibling).exists(),
+            frontdesk::storage::db::sibling(&real, sibling).exists(),
             "the {sibling} file sits beside the real file"
         );
     }
@@ -337,10 +342,10 @@ impl FrozenDesk {
         let lock = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(frontdesk::db::sibling(db, ".lock"))
+            .open(frontdesk::storage::db::sibling(db, ".lock"))
             .unwrap();
         lock.lock().unwrap();
-        let conn = frontdesk::db::open_keyed(db).unwrap();
+        let conn = frontdesk::storage::db::open_keyed(db).unwrap();
         conn.execute_batch(
             "BEGIN IMMEDIATE; INSERT INTO patient (name, phone, created_at, updated_at) VALUES ('Frozen', '+4915100000000', 0, 0);",
         )
@@ -424,7 +429,7 @@ fn a_foreign_write_transaction_makes_a_write_retry_then_give_up_with_busy_and_is
     let slot = c.slots(doctor, 1)[0];
     let patient = c.patient("Maria García", "0151 23456789");
     let db = c.path();
-    let shell = frontdesk::db::open_keyed(&db).unwrap();
+    let shell = frontdesk::storage::db::open_keyed(&db).unwrap();
     shell.execute_batch("BEGIN IMMEDIATE").unwrap();
     let syncs = Arc::new(AtomicU32::new(0));
     let counted = syncs.clone();
@@ -535,7 +540,7 @@ fn a_write_that_waited_or_held_the_lock_long_is_logged_and_a_quick_one_is_not() 
         "a long hold is logged: {held}"
     );
     // another program holds SQLite's lock for 300 ms, then lets go
-    let shell = frontdesk::db::open_keyed(c.path()).unwrap();
+    let shell = frontdesk::storage::db::open_keyed(c.path()).unwrap();
     shell.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (holding, held_long) = mpsc::channel();
     let releaser = std::thread::spawn(move || {
@@ -677,7 +682,7 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
     let slot = c.slots(doctor, 1)[0];
     let patient = c.patient("Maria García", "0151 23456789");
     // a long reader (a backup, an export) holds an old snapshot
-    let reader = frontdesk::db::open_keyed(c.path()).unwrap();
+    let reader = frontdesk::storage::db::open_keyed(c.path()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader
         .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
@@ -711,7 +716,7 @@ fn erasing_passcode_messages_never_waits_for_a_long_reader_inside_the_write_lock
     assert!(sent.sent, "{sent:?}");
     // the erased text must still leave the -wal file: once the reader is gone,
     // the checkpointer (which retries) empties it
-    let wal = frontdesk::db::sibling(&c.path(), "-wal");
+    let wal = frontdesk::storage::db::sibling(&c.path(), "-wal");
     drop(reader);
     let started = std::time::Instant::now();
     while std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0 {
@@ -737,7 +742,7 @@ fn a_failed_sync_is_reported_to_every_waiting_caller_and_stops_writes_until_reop
     let syncs = Arc::new(AtomicU32::new(0));
     let counted = syncs.clone();
     // the first sync fails slowly, so the other desks commit while it runs
-    let fault: frontdesk::tx::SyncFault = Arc::new(move || {
+    let fault: frontdesk::storage::tx::SyncFault = Arc::new(move || {
         if counted.fetch_add(1, Ordering::SeqCst) == 0 {
             std::thread::sleep(Duration::from_millis(300));
             Err(std::io::Error::other("injected write-back error"))

@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use frontdesk::backup::Conversion;
-use frontdesk::cipher::{file_kind, FileKind};
+use frontdesk::storage::backup::Conversion;
+use frontdesk::storage::cipher::{file_kind, FileKind};
 use frontdesk::{Frontdesk, OpenOptions};
 
 use crate::fixture::{self, Clinic, NOW};
@@ -116,7 +116,7 @@ fn a_new_clinic_its_log_and_its_backups_are_unreadable_without_the_key() {
         c.desk.encryption().unwrap().encrypted,
         "encrypted by default"
     );
-    let wal = frontdesk::db::sibling(&c.path(), "-wal");
+    let wal = frontdesk::storage::db::sibling(&c.path(), "-wal");
     assert!(
         std::fs::metadata(&wal).unwrap().len() > 0,
         "the log holds the booking"
@@ -410,8 +410,8 @@ fn the_audit_key_copy_is_this_computers_key_and_never_listed() {
             )?)
         })
         .unwrap();
-    let key_file =
-        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-key"));
+    let key_file = frontdesk::storage::audit_key::KeyFolder::default_dir()
+        .join(format!("{clinic_id}.audit-key"));
     let ours = std::fs::read_to_string(&key_file).unwrap();
     assert_eq!(copy(&c.desk), ours.trim());
     let listed = c.desk.list_settings(&c.admin()).unwrap();
@@ -421,7 +421,7 @@ fn the_audit_key_copy_is_this_computers_key_and_never_listed() {
             .all(|s| !s.key.contains("audit_key") && !s.value.contains(ours.trim())),
         "the audit key is in no settings list"
     );
-    frontdesk::db::open_keyed(c.path())
+    frontdesk::storage::db::open_keyed(c.path())
         .unwrap()
         .execute(
             "UPDATE setting SET value = ?1 WHERE key = 'clinic.audit_key_copy'",

@@ -1,12 +1,12 @@
 //! CSV exports survive a CSV parser whatever the names hold; the day sheet prints.
 
-use frontdesk::export::{APPOINTMENT_COLUMNS, PATIENT_COLUMNS};
+use frontdesk::service::export::{APPOINTMENT_COLUMNS, PATIENT_COLUMNS};
 use frontdesk::{AppointmentStatus, BookRequest};
 
 use crate::fixture::Clinic;
 
 fn date(s: &str) -> chrono::NaiveDate {
-    frontdesk::clinic::parse_date(s).unwrap()
+    frontdesk::domain::clinic::parse_date(s).unwrap()
 }
 
 const AWKWARD: [&str; 4] = [

@@ -44,7 +44,7 @@ fn failures(c: &Clinic) -> String {
 
 /// Runs raw SQL on the file, as a forger with a sqlite3 shell would.
 fn forge(c: &Clinic, sql: &str) {
-    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(c.path()).unwrap();
     conn.execute_batch(sql).unwrap();
 }
 
@@ -52,7 +52,7 @@ fn forge(c: &Clinic, sql: &str) {
 type AuditRow = (i64, i64, String, String, String, Option<i64>, String);
 
 fn trigger_sql(c: &Clinic, name: &str) -> String {
-    frontdesk::db::open_keyed(c.path())
+    frontdesk::storage::db::open_keyed(c.path())
         .unwrap()
         .query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
@@ -151,7 +151,7 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
     let (c, _, _, _) = clinic_with_history();
     let trigger = trigger_sql(&c, "audit_event_no_update");
     let middle: i64 = c.count("SELECT min(id) + 1 FROM audit_event");
-    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(c.path()).unwrap();
     conn.execute_batch("DROP TRIGGER audit_event_no_update")
         .unwrap();
     conn.execute(
@@ -178,7 +178,7 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
 fn a_log_rewritten_as_unsealed_after_the_anchor_was_rebuilt_is_found() {
     let (c, _, _, _) = clinic_with_history();
     let first_sealed: i64 = c.count("SELECT min(id) FROM audit_event WHERE keyed = 1");
-    let clinic_id: String = frontdesk::db::open_keyed(c.path())
+    let clinic_id: String = frontdesk::storage::db::open_keyed(c.path())
         .unwrap()
         .query_row(
             "SELECT value FROM setting WHERE key = 'clinic.id'",
@@ -186,14 +186,14 @@ fn a_log_rewritten_as_unsealed_after_the_anchor_was_rebuilt_is_found() {
             |r| r.get(0),
         )
         .unwrap();
-    let anchor =
-        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-head"));
+    let anchor = frontdesk::storage::audit_key::KeyFolder::default_dir()
+        .join(format!("{clinic_id}.audit-head"));
     std::fs::remove_file(&anchor).expect("the clinic has an anchor file");
     // the next desk to open rebuilds it (this one stays open, as a desk would)
     let desk = c.reopen();
     assert!(anchor.exists(), "the anchor is written again");
     let trigger = trigger_sql(&c, "audit_event_no_update");
-    let conn = frontdesk::db::open_keyed(c.path()).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(c.path()).unwrap();
     conn.execute_batch("DROP TRIGGER audit_event_no_update")
         .unwrap();
     rechain_with_plain_sha256(&conn, 1, true);
@@ -281,7 +281,7 @@ fn hostile_backup(c: &Clinic, name: &str, sql: &str) -> PathBuf {
     let taken = PathBuf::from(c.desk.backup_now(&c.admin(), None).unwrap().file.path);
     let hostile = c.dir.path().join(format!("{name}.sqlite3"));
     std::fs::copy(&taken, &hostile).unwrap();
-    frontdesk::db::open_keyed(&hostile)
+    frontdesk::storage::db::open_keyed(&hostile)
         .unwrap()
         .execute_batch(sql)
         .unwrap();
@@ -347,7 +347,7 @@ fn a_backup_with_a_planted_admin_is_flagged_and_needs_confirmation() {
         refused.to_string().contains("mallory"),
         "the refusal says why: {refused}"
     );
-    let staff: i64 = frontdesk::db::open_keyed(&db)
+    let staff: i64 = frontdesk::storage::db::open_keyed(&db)
         .unwrap()
         .query_row(
             "SELECT count(*) FROM staff WHERE username = 'mallory'",
@@ -373,7 +373,7 @@ fn a_plain_backups_own_copy_of_the_audit_key_is_not_trusted_on_another_computer(
             .path,
     );
     drop(desk);
-    let conn = frontdesk::db::open_keyed(&taken).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(&taken).unwrap();
     let clinic_id: String = conn
         .query_row(
             "SELECT value FROM setting WHERE key = 'clinic.id'",
@@ -382,7 +382,8 @@ fn a_plain_backups_own_copy_of_the_audit_key_is_not_trusted_on_another_computer(
         )
         .unwrap();
     let key = std::fs::read_to_string(
-        frontdesk::audit_key::KeyFolder::default_dir().join(format!("{clinic_id}.audit-key")),
+        frontdesk::storage::audit_key::KeyFolder::default_dir()
+            .join(format!("{clinic_id}.audit-key")),
     )
     .unwrap();
     conn.execute(
@@ -393,10 +394,12 @@ fn a_plain_backups_own_copy_of_the_audit_key_is_not_trusted_on_another_computer(
     drop(conn);
     let elsewhere = tempfile::tempdir().unwrap();
     let another_computer = elsewhere.path().join("data").join("clinic.sqlite3");
-    let keys =
-        frontdesk::audit_key::KeyFolder::new(elsewhere.path().join("keys"), &another_computer)
-            .unwrap();
-    let refused = frontdesk::backup::verify(&taken, &another_computer, &keys)
+    let keys = frontdesk::storage::audit_key::KeyFolder::new(
+        elsewhere.path().join("keys"),
+        &another_computer,
+    )
+    .unwrap();
+    let refused = frontdesk::storage::backup::verify(&taken, &another_computer, &keys)
         .expect_err("the log cannot be verified without this computer having the key");
     assert!(
         refused.to_string().contains("not on this computer"),

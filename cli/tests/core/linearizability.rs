@@ -10,8 +10,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use frontdesk_proof::linearizability::{check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState};
 use frontdesk::{Actor, AppointmentStatus, BookRequest, ErrorCode, Frontdesk};
+use frontdesk_proof::linearizability::{
+    check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState,
+};
 use rand::Rng;
 
 use crate::fixture::{Clinic, NOW};
@@ -19,7 +21,7 @@ use crate::fixture::{Clinic, NOW};
 /// What a desk shows on a slot, read through its own day view: every live
 /// ordinary appointment there (id and version), however many there are.
 fn on_slot(desk: &Frontdesk, actor: &Actor, slot: i64) -> Vec<(i64, i64)> {
-    let day = frontdesk::clinic::today(NOW, chrono_tz::UTC);
+    let day = frontdesk::domain::clinic::today(NOW, chrono_tz::UTC);
     desk.day_view(actor, day, None)
         .unwrap()
         .slots

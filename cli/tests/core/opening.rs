@@ -36,7 +36,7 @@ fn connections_use_wal_and_foreign_keys_readers_full_sync_and_the_writer_the_gro
 fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
     let c = Clinic::new();
     let path = c.path();
-    let newer = frontdesk::db::latest_schema_version() as i64 + 5;
+    let newer = frontdesk::storage::db::latest_schema_version() as i64 + 5;
     c.desk
         .write("raw", |tx| {
             Ok(tx.execute_batch(&format!("PRAGMA user_version = {newer}"))?)
@@ -49,7 +49,7 @@ fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
         err.to_string().contains("newer Frontdesk"),
         "the message says why: {err}"
     );
-    let conn = frontdesk::db::open_keyed(&path).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(&path).unwrap();
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
@@ -58,7 +58,7 @@ fn a_database_from_a_newer_frontdesk_is_refused_and_left_untouched() {
 
 /// The schema cookie (bumped by every schema change) and the schema version.
 fn schema_marks(path: &std::path::Path) -> (i64, i64) {
-    let conn = frontdesk::db::open_keyed(path).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(path).unwrap();
     (
         conn.query_row("PRAGMA schema_version", [], |r| r.get(0))
             .unwrap(),
@@ -78,7 +78,7 @@ impl WriteLocksHeld {
     fn take(db: &std::path::Path) -> WriteLocksHeld {
         let lock = lock_file(db);
         lock.lock().unwrap();
-        let conn = frontdesk::db::open_keyed(db).unwrap();
+        let conn = frontdesk::storage::db::open_keyed(db).unwrap();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         WriteLocksHeld { _lock: lock, conn }
     }
@@ -97,7 +97,7 @@ fn lock_file(db: &std::path::Path) -> std::fs::File {
         .write(true)
         .create(true)
         .truncate(false)
-        .open(frontdesk::db::sibling(db, ".lock"))
+        .open(frontdesk::storage::db::sibling(db, ".lock"))
         .unwrap()
 }
 
@@ -143,7 +143,7 @@ fn reopening_keeps_data_and_does_not_rerun_migrations() {
     drop(again);
     drop(c.desk);
     let (_, version) = before;
-    frontdesk::db::open_keyed(&path)
+    frontdesk::storage::db::open_keyed(&path)
         .unwrap()
         .execute_batch(&format!("PRAGMA user_version = {}", version - 1))
         .unwrap();
@@ -203,7 +203,7 @@ fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
     // a liveness bound only: the processes start in well under a second
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let waiting: BTreeSet<u32> = flock_waiters(&frontdesk::db::sibling(&db, ".lock"))
+        let waiting: BTreeSet<u32> = flock_waiters(&frontdesk::storage::db::sibling(&db, ".lock"))
             .into_iter()
             .filter(|p| pids.contains(p))
             .collect();
@@ -227,12 +227,12 @@ fn many_processes_opening_a_new_file_at_once_migrate_it_exactly_once() {
     }
     assert_eq!(
         schema_marks(&db).1,
-        frontdesk::db::latest_schema_version() as i64,
+        frontdesk::storage::db::latest_schema_version() as i64,
         "migrated to the latest schema"
     );
     // running any migration a second time fails (its tables exist), so six
     // processes that all succeeded ran the migrations once between them
-    let conn = frontdesk::db::open_keyed(&db).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(&db).unwrap();
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
     for migration in std::fs::read_dir(migrations).unwrap() {
         let up = migration.unwrap().path().join("up.sql");
@@ -375,9 +375,9 @@ fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_ro
     let desk = Frontdesk::open(&db, options()).unwrap();
     assert_eq!(
         desk.schema_upgrade(),
-        Some(frontdesk::db::SchemaUpgrade {
+        Some(frontdesk::storage::db::SchemaUpgrade {
             from: 8,
-            to: frontdesk::db::latest_schema_version()
+            to: frontdesk::storage::db::latest_schema_version()
         }),
         "opening says it upgraded, from which version to which"
     );
@@ -386,7 +386,7 @@ fn a_database_of_the_previous_schema_is_upgraded_once_says_so_and_keeps_every_ro
     let after = desk.read(|c| Ok(clinic_rows(c, &tables))).unwrap();
     assert_eq!(before, after, "every row of the clinic's tables is kept");
     assert!(
-        desk.read(frontdesk::db::schema_differences)
+        desk.read(frontdesk::storage::db::schema_differences)
             .unwrap()
             .is_empty(),
         "the upgraded schema is exactly what the migrations make"

@@ -263,7 +263,7 @@ fn after_delivery_the_code_is_in_neither_the_database_nor_the_wal() {
     assert!(r.sent, "the request sent the code at once: {r:?}");
     let code = c.last_code(E164);
     let db = c.path();
-    let files = [db.clone(), frontdesk::db::sibling(&db, "-wal")];
+    let files = [db.clone(), frontdesk::storage::db::sibling(&db, "-wal")];
     // the message text, and the code as it stood in it
     wait_until_no_file_holds(&files, &c.messages(E164)[0]);
     wait_until_no_file_holds(&files, &format!("is {code}."));
@@ -648,7 +648,7 @@ fn a_message_a_stopped_desk_left_is_erased_when_its_code_expires() {
     // a desk that committed its request and stopped before it could send
     c.desk
         .write("test.stopped", |tx| {
-            Ok(frontdesk::store::otp::queue_claimed(
+            Ok(frontdesk::storage::otp::queue_claimed(
                 tx,
                 E164,
                 "Your passcode is 123456.",
@@ -680,7 +680,7 @@ fn the_sweep_sends_what_a_stopped_desk_left_and_erases_it() {
     let cli = Actor::local_admin();
     c.desk
         .write("test.stopped", |tx| {
-            Ok(frontdesk::store::otp::queue_claimed(
+            Ok(frontdesk::storage::otp::queue_claimed(
                 tx,
                 E164,
                 "Your passcode is 123456.",

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeZone};
-use frontdesk::clinic::{
+use frontdesk::domain::clinic::{
     normalize_phone, optional_text, parse_date, parse_moment, parse_time_zone, required_text,
 };
 use frontdesk::{AppointmentStatus, BookRequest, ErrorCode, NewPatient, Role, SlotMode};

@@ -96,7 +96,7 @@ fn an_edit_on_a_stale_version_is_a_conflict_and_a_new_phone_is_unverified() {
         .unwrap();
     c.desk
         .write("verify", |tx| {
-            Ok(frontdesk::store::patients::mark_phone_verified(
+            Ok(frontdesk::storage::patients::mark_phone_verified(
                 tx, &p.phone, 1, "test",
             )?)
         })

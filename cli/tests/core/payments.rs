@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use frontdesk::payments::{LedgerKind, PaymentMethod};
+use frontdesk::domain::payments::{LedgerKind, PaymentMethod};
 use frontdesk::{
     Actor, AppointmentStatus, BookRequest, CashCount, Error, Frontdesk, NewAppointmentType,
     NewPayment, OpenOptions,
@@ -158,7 +158,7 @@ fn a_doctor_s_own_price_is_charged_for_their_appointments() {
         .set_doctor_price(
             &Actor::local_admin(),
             t,
-            &frontdesk::payments::DoctorPrice {
+            &frontdesk::domain::payments::DoctorPrice {
                 doctor_id: b,
                 price_minor: 8000,
             },
@@ -729,7 +729,7 @@ fn a_crash_mid_payment_loses_no_acknowledged_payment_and_leaves_no_orphan() {
         let desk = c.reopen();
         for (id, receipt) in &acked {
             let e = desk
-                .read(|conn| Ok(frontdesk::store::payments::entry(conn, *id)?))
+                .read(|conn| Ok(frontdesk::storage::payments::entry(conn, *id)?))
                 .unwrap()
                 .unwrap_or_else(|| panic!("acknowledged payment {id} lost"));
             assert_eq!(e.receipt.as_deref(), Some(receipt.as_str()));

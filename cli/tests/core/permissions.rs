@@ -12,10 +12,10 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use frontdesk::session::SessionStore;
-use frontdesk::store::appointments::AppointmentFilter;
-use frontdesk::store::audit::AuditFilter;
-use frontdesk::store::slots::SlotFilter;
+use frontdesk::service::session::SessionStore;
+use frontdesk::AppointmentFilter;
+use frontdesk::AuditFilter;
+use frontdesk::SlotFilter;
 use frontdesk::{
     Action, Actor, AppointmentStatus, BookRequest, Error, Frontdesk, NewPatient, NewStaff,
     PatientUpdate, Role,
@@ -413,10 +413,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
             ok(other.restore_backup(a, &i.backup, true))
         }),
         (
-            "backup::restore::restore",
+            "storage::backup::restore::restore",
             Action::ManageBackups,
             |d, a, i| {
-                ok(frontdesk::backup::restore(
+                ok(frontdesk::storage::backup::restore(
                     a,
                     d.path(),
                     &i.backup,
@@ -432,16 +432,20 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         }),
         ("convert_database", Action::ManageKeys, |d, a, _| {
             let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
-            ok(other.convert_database(a, frontdesk::backup::Conversion::ChangeKey))
+            ok(other.convert_database(a, frontdesk::storage::backup::Conversion::ChangeKey))
         }),
-        ("backup::convert::convert", Action::ManageKeys, |d, a, _| {
-            ok(frontdesk::backup::convert(
-                a,
-                d.path(),
-                frontdesk::backup::Conversion::ChangeKey,
-                NOW,
-            ))
-        }),
+        (
+            "storage::backup::convert::convert",
+            Action::ManageKeys,
+            |d, a, _| {
+                ok(frontdesk::storage::backup::convert(
+                    a,
+                    d.path(),
+                    frontdesk::storage::backup::Conversion::ChangeKey,
+                    NOW,
+                ))
+            },
+        ),
         ("report", Action::ViewReports, |d, a, i| {
             ok(d.report(a, i.date, i.date, frontdesk::ReportPeriod::Week))
         }),
@@ -782,7 +786,7 @@ fn the_permission_table_covers_every_operation_that_takes_an_actor() {
         "verify_otp",
         "add_staff",
         "restore_backup",
-        "backup::restore::restore",
+        "storage::backup::restore::restore",
     ] {
         assert!(
             found.contains(known),

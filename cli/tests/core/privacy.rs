@@ -42,7 +42,7 @@ fn cli_with_loose_umask(keys: &Path, who: Option<(&str, &str)>, args: &[&str]) -
             fixture::frontdesk_bin(),
             quoted.join(" ")
         ))
-        .env(frontdesk::audit_key::KEYS_DIR_ENV, keys);
+        .env(frontdesk::storage::audit_key::KEYS_DIR_ENV, keys);
     match who {
         Some((user, password)) => fixture::signed_in(&mut cmd, user, password),
         None => fixture::without_sign_in(&mut cmd),

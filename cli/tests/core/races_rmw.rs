@@ -9,8 +9,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use frontdesk::clinic::ClinicSettingsChange;
 use frontdesk::clock::{Clock, ManualClock};
+use frontdesk::domain::clinic::ClinicSettingsChange;
 use frontdesk::{
     Actor, AppointmentStatus, Error, Frontdesk, OpenOptions, Role, SeenAppointment, SeriesMode,
     SeriesRequest, SlotMode,

@@ -6,8 +6,8 @@
 
 use std::sync::{Arc, Barrier};
 
-use frontdesk::clinic::parse_moment;
-use frontdesk::reminders::Lead;
+use frontdesk::domain::clinic::parse_moment;
+use frontdesk::domain::reminders::Lead;
 use frontdesk::senders::recording;
 use frontdesk::{
     Action, Actor, Appointment, AppointmentStatus, BookRequest, Error, Role, SlotMode,
@@ -441,7 +441,7 @@ fn bad_reminder_settings_are_refused_with_a_sentence() {
             other => panic!("{key} {value} must be refused: {other:?}"),
         }
     }
-    let long = "x".repeat(frontdesk::reminders::MAX_TEMPLATE_CHARS + 1);
+    let long = "x".repeat(frontdesk::domain::reminders::MAX_TEMPLATE_CHARS + 1);
     assert!(c
         .desk
         .set_setting(&admin, "reminder.template", &long)
@@ -583,7 +583,7 @@ fn four_cli_processes_sending_at_once_give_each_patient_exactly_one_message() {
 fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_signed_in() {
     let c = Clinic::new();
     c.account("rita", Role::Receptionist);
-    let sessions = frontdesk::session::SessionStore::new();
+    let sessions = frontdesk::service::session::SessionStore::new();
     let session = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
     let idle = c.desk.settings().unwrap().idle_minutes as i64 * 60;
     c.clock.advance(idle - 60);

@@ -5,7 +5,7 @@ use frontdesk::{AppointmentStatus, BookRequest, ReportPeriod, SlotMode};
 use crate::fixture::{Clinic, NOW};
 
 fn date(s: &str) -> chrono::NaiveDate {
-    frontdesk::clinic::parse_date(s).unwrap()
+    frontdesk::domain::clinic::parse_date(s).unwrap()
 }
 
 #[test]

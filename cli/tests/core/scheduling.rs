@@ -1,6 +1,6 @@
 use chrono::NaiveDate;
-use frontdesk::clinic::{day_bounds, format_local};
-use frontdesk::store::slots::SlotFilter;
+use frontdesk::domain::clinic::{day_bounds, format_local};
+use frontdesk::SlotFilter;
 use frontdesk::{
     AppointmentStatus, BookRequest, Error, GenerationReport, NewTemplate, NewTimeOff,
     NewWaitlistEntry, SeenAppointment, SeriesMode, SeriesRequest, SlotMode, TimeRange,

@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use frontdesk::store::slots::SlotFilter;
+use frontdesk::SlotFilter;
 use frontdesk::{BookRequest, Error, NewWaitlistEntry, WaitlistFilter, WaitlistStatus};
 
 use crate::fixture::Clinic;
@@ -24,8 +24,8 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
     let started = Arc::new(Barrier::new(5));
     let week = (c.desk.settings().unwrap().tz(), day("2030-01-14"));
     let (from, to) = (
-        frontdesk::clinic::day_bounds(week.1, week.0).0,
-        frontdesk::clinic::day_bounds(day("2030-01-18"), week.0).1,
+        frontdesk::domain::clinic::day_bounds(week.1, week.0).0,
+        frontdesk::domain::clinic::day_bounds(day("2030-01-18"), week.0).1,
     );
     let handles: Vec<_> = patients
         .iter()
@@ -196,7 +196,7 @@ fn two_desks_booking_the_last_slot_from_the_waitlist_give_exactly_one_winner() {
 fn at(c: &Clinic, date: &str, hh_mm: &str) -> i64 {
     let tz = c.desk.settings().unwrap().tz();
     let (h, m) = hh_mm.split_once(':').unwrap();
-    frontdesk::clinic::day_bounds(day(date), tz).0
+    frontdesk::domain::clinic::day_bounds(day(date), tz).0
         + h.parse::<i64>().unwrap() * 3600
         + m.parse::<i64>().unwrap() * 60
 }

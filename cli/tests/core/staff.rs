@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use frontdesk::password;
-use frontdesk::session::SessionStore;
+use frontdesk::domain::password;
+use frontdesk::service::session::SessionStore;
 use frontdesk::{Actor, Error, ErrorCode, Frontdesk, NewStaff, Role};
 
 use crate::fixture::{Clinic, PASSWORD};

@@ -79,7 +79,7 @@ pub fn second_opinion(db: &Path, report: &Value, journal: &[Value]) -> (Vec<Stri
         ));
     }
 
-    let conn = frontdesk::db::open_keyed(db).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(db).unwrap();
     // (id, appointment, to_status, actor) of every history row, in commit order
     let rows: Vec<(i64, i64, String, Option<i64>, String)> = conn
         .prepare("SELECT id, appointment_id, to_status, to_slot_id, actor FROM appointment_status_history ORDER BY id")
@@ -288,7 +288,7 @@ fn the_second_opinion_catches_a_refusal_that_left_a_row_and_a_row_nobody_reporte
         });
     let (db, report, journal) = runs
         .find(|(db, _, _)| {
-            frontdesk::db::open_keyed(db)
+            frontdesk::storage::db::open_keyed(db)
                 .unwrap()
                 .query_row("SELECT count(*) FROM appointment", [], |r| {
                     r.get::<_, i64>(0)
@@ -320,7 +320,7 @@ fn the_second_opinion_catches_a_refusal_that_left_a_row_and_a_row_nobody_reporte
         *confirms = serde_json::json!([0, 0, 0]);
     }
     confirms[1] = refusals.into();
-    let conn = frontdesk::db::open_keyed(&db).unwrap();
+    let conn = frontdesk::storage::db::open_keyed(&db).unwrap();
     let live: i64 = conn
         .query_row("SELECT id FROM appointment ORDER BY id LIMIT 1", [], |r| {
             r.get(0)

@@ -102,9 +102,12 @@ async fn the_first_admin_sees_the_recovery_key_once_and_then_the_desk() {
 
     // it is the key of this database: it opens the file on a "new computer"
     let elsewhere = tempfile::tempdir().unwrap();
-    let opened =
-        frontdesk::cipher::unlock_with_recovery_key(clinic.db_path(), &key, elsewhere.path())
-            .expect("the shown recovery key opens the clinic's database");
+    let opened = frontdesk::storage::cipher::unlock_with_recovery_key(
+        clinic.db_path(),
+        &key,
+        elsewhere.path(),
+    )
+    .expect("the shown recovery key opens the clinic's database");
     assert_eq!(opened, key_id, "the shown key id is the database's");
 
     click(&desk, "[data-testid=recovery-key-done]").await;
@@ -280,9 +283,12 @@ async fn an_admin_sees_the_encryption_and_the_recovery_key_and_may_change_the_ke
     desk.close().await;
 
     let elsewhere = tempfile::tempdir().unwrap();
-    let opened =
-        frontdesk::cipher::unlock_with_recovery_key(clinic.db_path(), &new_key, elsewhere.path())
-            .expect("the new recovery key opens the database");
+    let opened = frontdesk::storage::cipher::unlock_with_recovery_key(
+        clinic.db_path(),
+        &new_key,
+        elsewhere.path(),
+    )
+    .expect("the new recovery key opens the database");
     assert_eq!(opened, new_id);
 }
 
@@ -343,7 +349,7 @@ async fn an_admin_encrypts_a_plain_database_and_is_told_which_backups_stay_plain
     desk.screenshot("security-encrypted").await;
     desk.close().await;
     assert_eq!(
-        frontdesk::cipher::file_kind(clinic.db_path())
+        frontdesk::storage::cipher::file_kind(clinic.db_path())
             .unwrap()
             .key_id(),
         Some(text_key_id(&key, clinic.db_path())),
@@ -354,6 +360,6 @@ async fn an_admin_encrypts_a_plain_database_and_is_told_which_backups_stay_plain
 /// The key id the recovery key `key` opens `db` under (checked on a fresh key folder).
 fn text_key_id(key: &str, db: &Path) -> String {
     let elsewhere = tempfile::tempdir().unwrap();
-    frontdesk::cipher::unlock_with_recovery_key(db, key, elsewhere.path())
+    frontdesk::storage::cipher::unlock_with_recovery_key(db, key, elsewhere.path())
         .expect("the shown recovery key opens the encrypted database")
 }

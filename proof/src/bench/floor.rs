@@ -10,8 +10,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::setup::BenchClinic;
 use super::{BenchRow, Samples};
 use frontdesk::error::Result;
-use frontdesk::store::appointments::{self, NewAppointment};
-use frontdesk::store::{audit, slots};
+use frontdesk::storage::appointments::{self, NewAppointment};
+use frontdesk::storage::{audit, slots};
 
 fn percentile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {
@@ -33,9 +33,9 @@ impl Floor {
     pub(crate) fn open(path: &Path, encrypted: bool) -> Result<Floor> {
         let conn = Connection::open(path)?;
         if encrypted {
-            frontdesk::cipher::DbKey::generate().apply(&conn)?;
+            frontdesk::storage::cipher::DbKey::generate().apply(&conn)?;
         }
-        frontdesk::db::configure_connection(&conn, Duration::from_secs(5))?;
+        frontdesk::storage::db::configure_connection(&conn, Duration::from_secs(5))?;
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch(
             "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);",
@@ -131,9 +131,11 @@ pub(crate) fn busy_handler_only(
             sc.spawn(move || {
                 let mut s = Samples::default();
                 let mut holds = Vec::new();
-                if let Ok(mut conn) =
-                    frontdesk::db::open_connection(clinic.path(), Duration::from_millis(5000))
-                        .and_then(|c| desk.seal_connection(&c).map(|()| c))
+                if let Ok(mut conn) = frontdesk::storage::db::open_connection(
+                    clinic.path(),
+                    Duration::from_millis(5000),
+                )
+                .and_then(|c| desk.seal_connection(&c).map(|()| c))
                 {
                     let mut i = th;
                     while t.elapsed() < phase {
@@ -195,7 +197,7 @@ pub(crate) fn fdatasync(path: &Path, n: usize) -> Result<BenchRow> {
 /// `Frontdesk::book`, timed inside the write path's closure, so the part of the
 /// lock hold that is Frontdesk's own (not the disk's) shows.
 pub(crate) fn booking_body(clinic: &BenchClinic, n: usize) -> Result<BenchRow> {
-    use frontdesk::store::{doctors, patients};
+    use frontdesk::storage::{doctors, patients};
     let desk = clinic.open()?;
     let label = "bench (transaction body)";
     let mut body = Vec::with_capacity(n);

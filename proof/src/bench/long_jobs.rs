@@ -158,7 +158,7 @@ pub(crate) fn during_generation(clinic: &BenchClinic, quick: bool) -> Result<Vec
 pub(crate) fn during_delivery(clinic: &BenchClinic, phase: Duration) -> Result<Vec<BenchRow>> {
     let desk = clinic.open()?;
     // the long reader: a read transaction on its own connection, on an old snapshot
-    let reader = frontdesk::db::open_keyed(clinic.path()).map_err(internal)?;
+    let reader = frontdesk::storage::db::open_keyed(clinic.path()).map_err(internal)?;
     reader
         .execute_batch("BEGIN; SELECT count(*) FROM slot;")
         .map_err(internal)?;

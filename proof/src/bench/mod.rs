@@ -478,7 +478,7 @@ fn pay_and_book(clinic: &setup::BenchClinic, n: usize) -> Result<BenchRow> {
     )?;
     let deposit = frontdesk::NewPayment {
         amount_minor: 2000,
-        method: frontdesk::payments::PaymentMethod::Cash,
+        method: frontdesk::domain::payments::PaymentMethod::Cash,
         reference: String::new(),
     };
     let mut s = Samples::default();
@@ -900,11 +900,12 @@ pub(crate) fn temp_dir(kind: &str) -> Result<TempDir> {
 /// key folder: sets `FRONTDESK_KEYS_DIR` for this process and the workers it
 /// starts, unless the caller set it. Call before any thread starts.
 pub fn throwaway_key_folder() -> Result<Option<impl Drop>> {
-    if std::env::var_os(frontdesk::audit_key::KEYS_DIR_ENV).is_some_and(|v| !v.is_empty()) {
+    if std::env::var_os(frontdesk::storage::audit_key::KEYS_DIR_ENV).is_some_and(|v| !v.is_empty())
+    {
         return Ok(None);
     }
     let dir = temp_dir("keys")?;
-    std::env::set_var(frontdesk::audit_key::KEYS_DIR_ENV, &dir.path);
+    std::env::set_var(frontdesk::storage::audit_key::KEYS_DIR_ENV, &dir.path);
     Ok(Some(dir))
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::setup::BenchClinic;
 use super::{with_hold, BenchRow, Samples};
 use frontdesk::error::{Error, Result};
-use frontdesk::store::{audit, otp};
+use frontdesk::storage::{audit, otp};
 use frontdesk::{Actor, Role};
 
 /// A valid German mobile number reserved for the passcode runs.
@@ -29,7 +29,7 @@ pub(crate) fn passcodes(clinic: &BenchClinic, quick: bool) -> Result<Vec<BenchRo
     let mut rows = Vec::new();
 
     let desk = clinic.open()?;
-    let hash = frontdesk::password::hash_secret(b"123456")?;
+    let hash = frontdesk::domain::password::hash_secret(b"123456")?;
     let mut s = Samples::default();
     let t = Instant::now();
     for i in 0..n {

@@ -9,7 +9,7 @@ use rusqlite::params;
 
 use super::setup::{patient_name, patient_phone, NAME_QUERIES};
 use super::{timed_reads, BenchRow};
-use frontdesk::clinic::ClinicSettings;
+use frontdesk::domain::clinic::ClinicSettings;
 use frontdesk::error::Result;
 use frontdesk::{Actor, Frontdesk, OpenOptions};
 
@@ -33,7 +33,7 @@ impl Lcg {
 
 /// Fills an empty, migrated database with the scale clinic.
 fn generate(path: &Path, appointments: u64, patients: u64) -> Result<()> {
-    let mut conn = frontdesk::db::open_keyed(path)?;
+    let mut conn = frontdesk::storage::db::open_keyed(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;",
     )?;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::NaiveDate;
 use rusqlite::params;
 
-use frontdesk::clinic::ClinicSettings;
+use frontdesk::domain::clinic::ClinicSettings;
 use frontdesk::error::{Error, Result};
 use frontdesk::{Actor, Frontdesk, OpenOptions};
 

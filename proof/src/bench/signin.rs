@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::{BenchRow, Samples};
+use frontdesk::domain::password;
 use frontdesk::error::Result;
-use frontdesk::password;
 
 /// `n` checks of each kind (10 quick, 50 otherwise).
 pub(crate) fn checks(quick: bool) -> Result<Vec<BenchRow>> {

@@ -11,9 +11,9 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use frontdesk::auth::Actor;
+use frontdesk::domain::auth::Actor;
+use frontdesk::domain::model::Appointment;
 use frontdesk::error::{Error, ErrorCode};
-use frontdesk::model::Appointment;
 
 /// The name operation `seq` of thread `thread` of worker `worker` acts under.
 pub fn label(worker: u32, thread: u32, seq: u64) -> String {

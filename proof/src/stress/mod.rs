@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::Serialize;
 
-use frontdesk::clinic::ClinicSettings;
 use frontdesk::clock::Clock;
+use frontdesk::domain::clinic::ClinicSettings;
 use frontdesk::error::{Error, Result};
 use frontdesk::{Actor, Frontdesk, NewPatient, OpenOptions, SlotMode};
 
@@ -480,8 +480,14 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
                 // the other workers still have the file open: a restore must not run
                 report.restores_tried += 1;
                 let now = frontdesk::clock::SystemClock.now();
-                if frontdesk::backup::restore(&Actor::local_admin(), &db, &old_backup, now, true)
-                    .is_ok()
+                if frontdesk::storage::backup::restore(
+                    &Actor::local_admin(),
+                    &db,
+                    &old_backup,
+                    now,
+                    true,
+                )
+                .is_ok()
                 {
                     report.violations.push(format!(
                         "after kill {}: a restore replaced the database while {} workers had it open",
@@ -637,7 +643,7 @@ mod tests {
         let panicked = exit_violation(
             1,
             exited(101),
-            "thread '<unnamed>' panicked at src/stress/worker.rs:1:1",
+            "thread '<unnamed>' panicked at proof/src/stress/worker.rs:1:1",
             false,
         );
         assert!(

@@ -24,8 +24,8 @@ use rusqlite::Connection;
 
 use super::journal::{parse_label, Entry};
 use super::Area;
-use frontdesk::error::Result;
 use crate::linearizability::{self, Event, SlotBook, SlotOp, SlotRet, SlotState};
+use frontdesk::error::Result;
 use frontdesk::{Frontdesk, OpenOptions};
 
 /// An operation's identity: (worker, thread, number within the thread).
@@ -875,7 +875,7 @@ pub(crate) mod tests {
         id: i64,
         version: i64,
         at: u64,
-        f: impl FnOnce(&Actor) -> frontdesk::Result<frontdesk::model::Appointment>,
+        f: impl FnOnce(&Actor) -> frontdesk::Result<frontdesk::domain::model::Appointment>,
     ) -> Entry {
         let from_slot = r
             .desk
@@ -903,7 +903,7 @@ pub(crate) mod tests {
     }
 
     fn raw(r: &Rig, sql: &str) {
-        let c = frontdesk::db::open_keyed(&r.db).unwrap();
+        let c = frontdesk::storage::db::open_keyed(&r.db).unwrap();
         c.execute_batch(sql).unwrap();
     }
 
@@ -1064,7 +1064,7 @@ pub(crate) mod tests {
                     tx.query_row("SELECT doctor_id FROM slot WHERE id = ?1", [slot], |r| {
                         r.get(0)
                     })?;
-                let new = frontdesk::store::appointments::NewAppointment {
+                let new = frontdesk::storage::appointments::NewAppointment {
                     slot_id: slot,
                     doctor_id: doctor,
                     patient_id: r.area.patients[1],
@@ -1073,8 +1073,8 @@ pub(crate) mod tests {
                     actor: &actor.label(),
                     now: 0,
                 };
-                let id = frontdesk::store::appointments::insert(tx, &new)?;
-                frontdesk::store::audit::record(
+                let id = frontdesk::storage::appointments::insert(tx, &new)?;
+                frontdesk::storage::audit::record(
                     tx,
                     0,
                     &actor.label(),
@@ -1088,7 +1088,7 @@ pub(crate) mod tests {
             .unwrap();
         let second = r
             .desk
-            .read(|c| Ok(frontdesk::store::appointments::get(c, id)?.unwrap()))
+            .read(|c| Ok(frontdesk::storage::appointments::get(c, id)?.unwrap()))
             .unwrap();
         // the two calls overlapped: 10..11 and 5..15
         let mut second = stamp(Entry::appointment("book", &second), (1, 0, 0), 5);

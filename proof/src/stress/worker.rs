@@ -132,7 +132,7 @@ pub(super) fn one_operation(
     // the slot it was in, go into the journal
     let change = |op: &str,
                   status: Option<&str>,
-                  f: &dyn Fn(i64, i64) -> Result<frontdesk::model::Appointment>|
+                  f: &dyn Fn(i64, i64) -> Result<frontdesk::domain::model::Appointment>|
      -> Option<Entry> {
         let (id, version, from_slot) = match pick_live(desk, &a.slots, status) {
             Ok(Some(seen)) => seen,

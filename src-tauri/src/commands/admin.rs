@@ -2,11 +2,11 @@
 //! the audit log, contention metrics and where the log files are. The core refuses
 //! all of it to anyone but an admin; the UI only hides what a role cannot use.
 
-use frontdesk::clinic::ClinicSettingsChange;
-use frontdesk::settings::Setting;
-use frontdesk::store::audit::{AuditEvent, AuditFilter};
-use frontdesk::store::otp::OutboxMessage;
-use frontdesk::store::staff::StaffMember;
+use frontdesk::domain::clinic::ClinicSettingsChange;
+use frontdesk::service::settings::Setting;
+use frontdesk::OutboxMessage;
+use frontdesk::StaffMember;
+use frontdesk::{AuditEvent, AuditFilter};
 use frontdesk::{ClinicSettings, DeliveryReport, MetricsSnapshot, NewStaff, Role, SenderStatus};
 use tauri::State;
 

@@ -1,7 +1,7 @@
 //! The day view, the pending queue, and the admin's doctors and single slots.
 
-use frontdesk::clinic::{parse_date, parse_moment, today};
-use frontdesk::store::appointments::AppointmentFilter;
+use frontdesk::domain::clinic::{parse_date, parse_moment, today};
+use frontdesk::AppointmentFilter;
 use frontdesk::{Appointment, AppointmentStatus, DayView, Doctor, Slot, SlotMode};
 use tauri::State;
 
@@ -48,7 +48,7 @@ pub async fn jump_date(
     let Input(text) = text;
     as_actor(&state, move |desk, _| {
         let today = today(desk.now(), desk.settings()?.tz());
-        Ok(frontdesk::clinic::parse_date_jump(&text, today)?
+        Ok(frontdesk::domain::clinic::parse_date_jump(&text, today)?
             .format("%Y-%m-%d")
             .to_string())
     })
@@ -156,7 +156,7 @@ pub async fn day_appointments(
     let Input(date) = date;
     as_actor(&state, move |desk, actor| {
         let tz = desk.settings()?.tz();
-        let (from, to) = frontdesk::clinic::day_bounds(parse_date(&date)?, tz);
+        let (from, to) = frontdesk::domain::clinic::day_bounds(parse_date(&date)?, tz);
         desk.list_appointments(
             actor,
             &AppointmentFilter {

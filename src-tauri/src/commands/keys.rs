@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use frontdesk::audit_key::KeyFolder;
-use frontdesk::backup::{Conversion, ConversionReport};
+use frontdesk::storage::audit_key::KeyFolder;
+use frontdesk::storage::backup::{Conversion, ConversionReport};
 use frontdesk::{Action, ErrorCode, Frontdesk, OpenOptions};
 use frontdesk::{Encryption, RecoveryKey};
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -47,7 +47,7 @@ pub async fn unlock_database<R: Runtime>(
             Err(_) => {}
         }
         let path = handle.state::<DatabaseLocation>().path().to_path_buf();
-        let key_id = frontdesk::cipher::unlock_with_recovery_key(
+        let key_id = frontdesk::storage::cipher::unlock_with_recovery_key(
             &path,
             &recovery_key,
             &KeyFolder::default_dir(),

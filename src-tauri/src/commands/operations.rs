@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use frontdesk::backup::{BackupCheck, BackupResult, RestoreReport};
-use frontdesk::clinic::{format_local, parse_date};
-use frontdesk::export::DaySheet;
+use frontdesk::domain::clinic::{format_local, parse_date};
+use frontdesk::service::export::DaySheet;
+use frontdesk::storage::backup::{BackupCheck, BackupResult, RestoreReport};
 use frontdesk::{Actor, BackupList, Frontdesk, OpenOptions, Report, ReportPeriod};
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime, State};

@@ -1,7 +1,7 @@
 //! Patients screen: search as you type, details, edit on the version seen, phone
 //! verification by passcode, appointment history and attendance.
 
-use frontdesk::store::appointments::AppointmentFilter;
+use frontdesk::AppointmentFilter;
 use frontdesk::PhoneVerified;
 use frontdesk::{
     Appointment, NewPatient, NextAppointment, OtpRequested, Patient, PatientAttendance,

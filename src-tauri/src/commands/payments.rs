@@ -1,7 +1,7 @@
 //! Money at the desk: prices, pay-and-book, payments, refunds, receipts and the
 //! till. Amounts travel as integer minor units; the core checks every one.
 
-use frontdesk::payments::{AppointmentType, Balance, DoctorPrice, LedgerEntry};
+use frontdesk::domain::payments::{AppointmentType, Balance, DoctorPrice, LedgerEntry};
 use frontdesk::{
     Account, AppointmentStatus, BookRequest, Booked, CashCount, CashUpLine, ClosingEffect,
     NewAppointmentType, NewPayment, PaymentSettings, Receipt, Till,

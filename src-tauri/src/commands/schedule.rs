@@ -1,7 +1,7 @@
 //! Admin → Schedule: weekly templates per doctor, time off, and slot generation
 //! with a preview of what would be created, removed and kept booked.
 
-use frontdesk::clinic::parse_date;
+use frontdesk::domain::clinic::parse_date;
 use frontdesk::{Doctor, GenerationReport, NewTemplate, NewTimeOff, Template, TimeOff};
 use tauri::State;
 

@@ -72,7 +72,11 @@ pub async fn startup(
         Ok(d) => d,
         Err(e) => {
             let key_needed = (e.code == frontdesk::ErrorCode::KeyNeeded)
-                .then(|| frontdesk::cipher::file_kind(location.path()).ok()?.key_id())
+                .then(|| {
+                    frontdesk::storage::cipher::file_kind(location.path())
+                        .ok()?
+                        .key_id()
+                })
                 .flatten();
             return Ok(Startup {
                 db_path,
@@ -133,7 +137,7 @@ pub async fn first_run(
     let session = with_desk(&state, move |desk| {
         // the clinic's name is saved only once the admin exists: check the password
         // against it (the core's rule) before
-        frontdesk::password::check_new_password(
+        frontdesk::domain::password::check_new_password(
             &setup.password,
             &[&setup.username, &setup.display_name, &setup.clinic.name],
         )?;

@@ -1,7 +1,7 @@
 //! Waitlist: patients waiting for a doctor (first come, first served), the entries
 //! a freed slot would suit, and booking one of them in one step.
 
-use frontdesk::clinic::parse_date;
+use frontdesk::domain::clinic::parse_date;
 use frontdesk::{Appointment, NewWaitlistEntry, SlotView, WaitlistEntry, WaitlistFilter};
 use tauri::State;
 

@@ -6,7 +6,7 @@
 //! This harness simulates one underneath SQLite and Frontdesk's own group sync:
 //!
 //! **The layer: a wrapping SQLite VFS** ([`vfs`]), registered as the process's
-//! default, plus an observer of the group sync ([`frontdesk::tx::SyncObserver`]).
+//! default, plus an observer of the group sync ([`frontdesk::storage::tx::SyncObserver`]).
 //! Every connection Frontdesk opens already goes through SQLite's default VFS, so
 //! the real code runs unchanged (the pool, the writer with `synchronous=NORMAL`,
 //! the checkpointer, `check`), and the VFS sees every write, truncation and sync
@@ -298,7 +298,7 @@ pub fn run(opts: &PowerCutOptions, progress: &dyn Fn(&str)) -> Result<PowerCutRe
                 journal.clear();
                 killed.clear();
                 for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(frontdesk::db::sibling(&old, suffix));
+                    let _ = std::fs::remove_file(frontdesk::storage::db::sibling(&old, suffix));
                 }
             }
             if !found.is_empty() {

@@ -8,7 +8,7 @@
 //! *tracked*: every write, truncation and sync still reaches the real file at once
 //! (so every reader sees it, as with the OS page cache), but the simulator keeps an
 //! undo log of what each write replaced. A sync of the file (`xSync`, or the group
-//! sync reported through [`frontdesk::tx::SyncObserver`]) makes the writes made before
+//! sync reported through [`frontdesk::storage::tx::SyncObserver`]) makes the writes made before
 //! it began durable: they leave the log. At a power cut ([`Sim::cut`]) every call on
 //! a tracked file fails from that instant on and nothing more reaches it; at the
 //! reboot ([`Sim::reboot`]) each file is put back to its last synced image and the
@@ -95,7 +95,7 @@ impl Sim {
             });
             // SAFETY: registers a VFS struct that lives for the rest of the process.
             unsafe { register() };
-            frontdesk::tx::set_sync_observer(Some(Arc::new(Observer)));
+            frontdesk::storage::tx::set_sync_observer(Some(Arc::new(Observer)));
             sim
         })
         .clone()
@@ -288,7 +288,7 @@ fn tear(f: &mut std::fs::File, offset: u64, new: &[u8], rng: &mut impl Rng) -> s
 /// `std::fs`) counts for the simulator like an `xSync`.
 struct Observer;
 
-impl frontdesk::tx::SyncObserver for Observer {
+impl frontdesk::storage::tx::SyncObserver for Observer {
     fn before_sync(&self, wal: &Path) -> std::io::Result<u64> {
         let sim = Sim::get();
         if !sim.tracks(wal) {

@@ -1,0 +1,173 @@
+//! Backups and restores as desk operations (the file work is in [`crate::storage::backup`]).
+//!
+//! The desktop shell calls one method each: `backup_if_due` at start,
+//! `backup_now` from the admin screen, `list_backups` to show them,
+//! `check_backup` before asking "restore this?", and `restore_backup` (which closes
+//! this handle: reopen the database afterwards, whatever the outcome).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::params;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::domain::auth::{Action, Actor};
+use crate::error::{Error, Result};
+use crate::service::audit;
+use crate::service::settings;
+use crate::storage::backup::{self, BackupCheck, BackupFile, BackupResult, RestoreReport};
+use crate::Frontdesk;
+
+/// An automatic backup is due when the newest one is at least this old.
+pub const BACKUP_INTERVAL_SECS: i64 = 86_400;
+
+/// The backups screen: where they go, what is kept, and what is there.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct BackupList {
+    /// The backup folder and retention.
+    pub settings: settings::BackupSettings,
+    /// Backups in the folder, newest first.
+    pub backups: Vec<BackupFile>,
+    /// When the newest backup anywhere (folder or elsewhere) was taken.
+    #[ts(type = "number | null")]
+    pub last_backup_at: Option<i64>,
+}
+
+impl Frontdesk {
+    /// Takes a backup now. `dest`: `None` = the backup folder (then retention
+    /// runs); a folder = a new dated file in it; any other path = exactly that file.
+    pub fn backup_now(&self, actor: &Actor, dest: Option<PathBuf>) -> Result<BackupResult> {
+        actor.require(Action::ManageBackups)?;
+        self.take_backup(actor, dest)
+    }
+
+    /// Takes a backup into the backup folder when the newest backup is a day old
+    /// or more (the app calls it at start). Housekeeping the app does for whoever
+    /// signs in, so it needs no permission; it is audited as `actor`.
+    pub fn backup_if_due(&self, actor: &Actor) -> Result<Option<BackupResult>> {
+        let last = self.last_backup_at()?;
+        if last.is_some_and(|at| self.now() - at < BACKUP_INTERVAL_SECS) {
+            return Ok(None);
+        }
+        self.take_backup(actor, None).map(Some)
+    }
+
+    /// The backup folder, retention and the backups in the folder.
+    pub fn list_backups(&self, actor: &Actor) -> Result<BackupList> {
+        let settings = self.backup_settings(actor)?;
+        let backups = backup::list_folder(Path::new(&settings.folder))?;
+        let last_backup_at = self.last_backup_at()?;
+        Ok(BackupList {
+            settings,
+            backups,
+            last_backup_at,
+        })
+    }
+
+    /// Verifies a backup file without restoring it (what it holds, or why it
+    /// cannot be restored).
+    pub fn check_backup(&self, actor: &Actor, candidate: &Path) -> Result<BackupCheck> {
+        actor.require(Action::ManageBackups)?;
+        backup::verify(candidate, self.path(), &self.writer.seal().folder)
+    }
+
+    /// Restores `candidate` over this database (see [`backup::restore`]). Closes
+    /// this handle first, because a restore needs the file to itself; the caller
+    /// reopens the database afterwards whether it succeeded or not. Refused while
+    /// any other desk has the database open. `confirmed`: the admin confirmed the
+    /// check's warnings (see [`BackupCheck::needs_confirmation`]).
+    pub fn restore_backup(
+        self,
+        actor: &Actor,
+        candidate: &Path,
+        confirmed: bool,
+    ) -> Result<RestoreReport> {
+        actor.require(Action::ManageBackups)?;
+        let check = self.check_backup(actor, candidate)?;
+        if check.needs_confirmation() && !confirmed {
+            return Err(Error::invalid(format!(
+                "{} needs your confirmation before it is restored: {}. Nothing was changed.",
+                candidate.display(),
+                check.warnings().join("; ")
+            )));
+        }
+        let (db, now) = (self.path().to_path_buf(), self.now());
+        let keys = self.writer.seal().folder.clone();
+        let _ = self.flush_metrics();
+        drop(self);
+        backup::restore_with(actor, &db, candidate, now, confirmed, &keys)
+    }
+
+    fn last_backup_at(&self) -> Result<Option<i64>> {
+        let db = self.path().to_path_buf();
+        let (recorded, folder) = self.read(|c| {
+            let at: Option<i64> =
+                c.query_row("SELECT max(at) FROM backup_run", [], |r| r.get(0))?;
+            Ok((at, settings::backup_folder(c, &db)))
+        })?;
+        let in_folder = backup::list_folder(&folder)?
+            .into_iter()
+            .filter(|b| !b.safety_copy)
+            .map(|b| b.taken_at)
+            .max();
+        Ok(recorded.max(in_folder))
+    }
+
+    fn take_backup(&self, actor: &Actor, dest: Option<PathBuf>) -> Result<BackupResult> {
+        let now = self.now();
+        let db = self.path().to_path_buf();
+        let (folder, keep) =
+            self.read(|c| Ok((settings::backup_folder(c, &db), settings::retention(c))))?;
+        let (target, in_folder) = match dest {
+            None => (backup::next_path(&folder, now), true),
+            Some(p) if p.is_dir() => (backup::next_path(&p, now), false),
+            // never over an existing file: it could be this very database
+            Some(p) if p.exists() => {
+                return Err(Error::invalid(format!(
+                    "{} already exists; give a new file name or a folder for the backup",
+                    p.display()
+                )))
+            }
+            Some(p) => (p, false),
+        };
+        let started = Instant::now();
+        // a pooled read connection: the snapshot never blocks the desks' writes
+        let bytes = self.read(|c| backup::write_backup(c, &target))?;
+        // recorded, so a restore can tell this backup from files Frontdesk did not write
+        let sha256 = backup::file_sha256(&target)?;
+        let millis = started.elapsed().as_millis() as u64;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = target.display().to_string();
+        self.write("backup.create", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![now, file, bytes as i64, millis as i64, in_folder, actor.label(), sha256])?;
+            audit(tx, now, actor, "backup.create", "backup", Some(tx.last_insert_rowid()), &name)?;
+            Ok(())
+        })?;
+        let pruned = if in_folder {
+            backup::prune(&folder, keep)?
+        } else {
+            Vec::new()
+        };
+        tracing::info!(millis, bytes, pruned = pruned.len(), "backup written");
+        let file = BackupFile {
+            name,
+            path: file,
+            taken_at: now,
+            bytes,
+            safety_copy: false,
+        };
+        Ok(BackupResult {
+            file,
+            millis,
+            pruned,
+        })
+    }
+}

@@ -1,0 +1,450 @@
+//! Backups and restores of the clinic database file.
+//!
+//! **Backups** use SQLite's online backup API from a read connection: one backup
+//! step copies every page inside one read transaction, so the copy is a consistent
+//! snapshot while the desks keep booking (WAL readers never block the writer). A
+//! file copy of a live WAL database is never made: it can miss committed pages that
+//! still sit in the `-wal` file, or catch the file mid-checkpoint. Each backup is
+//! written under a temporary name in the destination folder, switched to
+//! rollback-journal mode (a backup is one self-contained file), checked with
+//! `PRAGMA integrity_check`, fsynced, and only then renamed to
+//! `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC). A crash leaves at worst a
+//! `.partial` file, which the next backup removes.
+//!
+//! **Retention** keeps every backup of the last 24 hours, the newest backup of each
+//! of the newest `keep_daily` days and of each of the newest `keep_weekly` ISO weeks
+//! (UTC), and deletes the others.
+//!
+//! **Restore** ([`restore()`], [`verify`]) lives in `backup/restore.rs`, whose docs
+//! walk through why a kill at any moment leaves a whole database.
+
+pub mod convert;
+mod restore;
+mod verify;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, NaiveDateTime};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::Connection;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::error::{Error, Result};
+
+pub use convert::{convert, Conversion, ConversionReport};
+pub(crate) use restore::restore_with;
+pub use restore::{restore, RestoreReport};
+pub use verify::{file_sha256, verify, BackupCheck};
+
+/// Backup files are `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC).
+const PREFIX: &str = "frontdesk-";
+/// Safety copies taken by a restore: `frontdesk-before-restore-YYYYMMDD-HHMMSS.sqlite3`.
+const SAFETY_PREFIX: &str = "frontdesk-before-restore-";
+const SUFFIX: &str = ".sqlite3";
+const PARTIAL: &str = ".partial";
+const NAME_TIME: &str = "%Y%m%d-%H%M%S";
+/// How long a backup step may keep meeting a lock before the backup gives up.
+const BACKUP_LOCK_DEADLINE: Duration = Duration::from_secs(60);
+
+/// One backup file.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct BackupFile {
+    /// File name, e.g. `frontdesk-20300107-080000.sqlite3`.
+    pub name: String,
+    /// Full path.
+    pub path: String,
+    /// When it was taken (Unix seconds UTC, from the name).
+    #[ts(type = "number")]
+    pub taken_at: i64,
+    /// Size in bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// A safety copy a restore took of the database it replaced (never pruned).
+    pub safety_copy: bool,
+}
+
+/// How many backups retention keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Retention {
+    /// The newest backup of each of this many newest days.
+    pub keep_daily: u32,
+    /// The newest backup of each of this many newest ISO weeks.
+    pub keep_weekly: u32,
+}
+
+/// What a finished backup wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct BackupResult {
+    /// The backup file.
+    pub file: BackupFile,
+    /// How long writing and checking took (milliseconds).
+    #[ts(type = "number")]
+    pub millis: u64,
+    /// Older backups deleted by retention.
+    pub pruned: Vec<String>,
+}
+
+/// The file name of a backup taken at `at` (UTC).
+pub fn file_name(at: i64) -> String {
+    format!("{PREFIX}{}{SUFFIX}", utc(at).format(NAME_TIME))
+}
+
+fn utc(at: i64) -> NaiveDateTime {
+    DateTime::from_timestamp(at, 0)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+/// The time a backup file name says it was taken, and whether it is a safety copy.
+pub fn parse_file_name(name: &str) -> Option<(i64, bool)> {
+    let (stamp, safety) = match name.strip_prefix(SAFETY_PREFIX) {
+        Some(rest) => (rest, true),
+        None => (name.strip_prefix(PREFIX)?, false),
+    };
+    let stamp = stamp.strip_suffix(SUFFIX)?;
+    // a second backup within one second gets `-2`, `-3`… after the time
+    let stamp = stamp.get(..15)?;
+    let at = NaiveDateTime::parse_from_str(stamp, NAME_TIME)
+        .ok()?
+        .and_utc()
+        .timestamp();
+    Some((at, safety))
+}
+
+/// The backups in `folder`, newest first (nothing when the folder does not exist).
+pub fn list_folder(folder: &Path) -> Result<Vec<BackupFile>> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::invalid(format!(
+                "cannot read the backup folder {}: {e}",
+                folder.display()
+            )))
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((taken_at, safety_copy)) = parse_file_name(&name) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_file() {
+            found.push(BackupFile {
+                path: entry.path().display().to_string(),
+                name,
+                taken_at,
+                bytes: meta.len(),
+                safety_copy,
+            });
+        }
+    }
+    found.sort_by(|a, b| (b.taken_at, &b.name).cmp(&(a.taken_at, &a.name)));
+    Ok(found)
+}
+
+/// The backups retention deletes from `backups` (safety copies are never deleted).
+pub fn to_prune(backups: &[BackupFile], keep: Retention) -> Vec<&BackupFile> {
+    let mut regular: Vec<&BackupFile> = backups.iter().filter(|b| !b.safety_copy).collect();
+    regular.sort_by(|a, b| (b.taken_at, &b.name).cmp(&(a.taken_at, &a.name)));
+    let mut days = Vec::new();
+    let mut weeks = Vec::new();
+    let mut pruned = Vec::new();
+    let newest = regular.first().map(|b| b.taken_at).unwrap_or_default();
+    for b in regular {
+        let date = utc(b.taken_at).date();
+        let week = (date.iso_week().year(), date.iso_week().week());
+        // a backup taken by hand before a risky change survives the automatic one
+        // taken after it: everything from the last day is kept
+        let mut kept = newest - b.taken_at < 86_400;
+        if !days.contains(&date) && days.len() < keep.keep_daily as usize {
+            days.push(date);
+            kept = true;
+        }
+        if !weeks.contains(&week) && weeks.len() < keep.keep_weekly as usize {
+            weeks.push(week);
+            kept = true;
+        }
+        if !kept {
+            pruned.push(b);
+        }
+    }
+    pruned
+}
+
+/// Deletes what retention does not keep, and `.partial` files older than an hour
+/// (left by a crashed backup). Returns the names deleted.
+pub fn prune(folder: &Path, keep: Retention) -> Result<Vec<String>> {
+    let backups = list_folder(folder)?;
+    let mut deleted = Vec::new();
+    for b in to_prune(&backups, keep) {
+        match std::fs::remove_file(&b.path) {
+            Ok(()) => deleted.push(b.name.clone()),
+            Err(e) => tracing::warn!(error = %e, "could not delete an old backup"),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(folder) {
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if stale && entry.file_name().to_string_lossy().ends_with(PARTIAL) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// The file a new backup taken at `at` goes to in `folder` (a second backup in the
+/// same second gets a `-2`, `-3`… suffix).
+pub fn next_path(folder: &Path, at: i64) -> PathBuf {
+    let first = folder.join(file_name(at));
+    if !first.exists() {
+        return first;
+    }
+    let stem = file_name(at).trim_end_matches(SUFFIX).to_string();
+    (2..)
+        .map(|n| folder.join(format!("{stem}-{n}{SUFFIX}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// Writes a consistent copy of the database `src` is connected to at `dest`:
+/// backup API into a temporary file beside `dest`, rollback-journal mode,
+/// `integrity_check`, fsync, rename. Returns the size in bytes.
+pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::platform::create_private_dir(dir).map_err(|e| {
+        Error::invalid(format!(
+            "cannot create the backup folder {}: {}",
+            dir.display(),
+            e.public_message()
+        ))
+    })?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = dir.join(format!(".{name}.{}{PARTIAL}", std::process::id()));
+    let outcome = copy_checked(src, &partial).and_then(|()| {
+        std::fs::rename(&partial, dest).map_err(|e| {
+            Error::invalid(format!("cannot write the backup {}: {e}", dest.display()))
+        })?;
+        sync_dir(dir);
+        Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
+    });
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    outcome
+}
+
+/// Backup API from `src` into a new file at `to`, then journal mode, check, fsync.
+fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(to);
+    // 0600 before SQLite opens it (it would create 0644; its journal copies the mode)
+    crate::platform::create_private_file(to).map_err(|e| {
+        Error::invalid(format!(
+            "cannot create the backup file {}: {e}",
+            to.display()
+        ))
+    })?;
+    let mut dst = Connection::open(to).map_err(|e| {
+        Error::invalid(format!(
+            "cannot create the backup file {}: {e}",
+            to.display()
+        ))
+    })?;
+    // under the database's own key (SQLCipher copies pages only between files with
+    // the same key), so the backup names the key it needs in its first bytes
+    if let Some(key) = src
+        .path()
+        .map(Path::new)
+        .map(crate::storage::cipher::key_of)
+        .transpose()?
+        .flatten()
+    {
+        key.apply(&dst)?;
+    }
+    {
+        let backup = Backup::new(src, &mut dst)?;
+        let deadline = Instant::now() + BACKUP_LOCK_DEADLINE;
+        // -1: every page in one step, inside one read transaction on the source —
+        // a consistent snapshot that concurrent commits cannot restart
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                StepResult::More => {}
+                StepResult::Busy | StepResult::Locked if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => return Err(Error::Busy),
+            }
+        }
+    }
+    // the copy carries the source's WAL flag; a backup is better as one file
+    let mode: String = dst.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(Error::Internal(format!(
+            "backup stayed in journal mode {mode}"
+        )));
+    }
+    let problems = integrity_problems(&dst)?;
+    if !problems.is_empty() {
+        return Err(Error::Internal(format!(
+            "the new backup failed its integrity check: {}",
+            problems.join("; ")
+        )));
+    }
+    dst.close().map_err(|(_, e)| Error::from(e))?;
+    File::open(to)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::Internal(format!("cannot flush the backup: {e}")))?;
+    Ok(())
+}
+
+fn integrity_problems(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let lines = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines.into_iter().filter(|l| l != "ok").collect())
+}
+
+/// fsyncs a folder so a rename in it survives a power cut.
+use crate::platform::sync_dir;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> i64 {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    }
+
+    fn file(when: &str) -> BackupFile {
+        let t = at(when);
+        BackupFile {
+            name: file_name(t),
+            path: file_name(t),
+            taken_at: t,
+            bytes: 1,
+            safety_copy: false,
+        }
+    }
+
+    #[test]
+    fn backup_names_round_trip_and_other_files_are_ignored() {
+        let t = at("2030-01-07 08:00");
+        assert_eq!(file_name(t), "frontdesk-20300107-080000.sqlite3");
+        assert_eq!(parse_file_name(&file_name(t)), Some((t, false)));
+        assert_eq!(
+            parse_file_name("frontdesk-20300107-080000-2.sqlite3"),
+            Some((t, false))
+        );
+        assert_eq!(
+            parse_file_name("frontdesk-before-restore-20300107-080000.sqlite3"),
+            Some((t, true))
+        );
+        assert_eq!(parse_file_name("notes.txt"), None);
+        assert_eq!(
+            parse_file_name(".frontdesk-20300107-080000.sqlite3.7.partial"),
+            None
+        );
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_per_day_for_14_days_and_per_week_for_8_weeks() {
+        // two backups a day for 120 days
+        let mut all = Vec::new();
+        for day in 0..120 {
+            let base = at("2030-01-01 09:00") + day * 86_400;
+            for hour in [0, 8] {
+                let t = base + hour * 3600;
+                all.push(BackupFile {
+                    name: file_name(t),
+                    path: String::new(),
+                    taken_at: t,
+                    bytes: 1,
+                    safety_copy: false,
+                });
+            }
+        }
+        let keep = Retention {
+            keep_daily: 14,
+            keep_weekly: 8,
+        };
+        let pruned = to_prune(&all, keep);
+        let kept: Vec<&BackupFile> = all.iter().filter(|b| !pruned.contains(b)).collect();
+        let newest = all.iter().map(|b| b.taken_at).max().unwrap();
+        assert!(
+            kept.iter().any(|b| b.taken_at == newest),
+            "the newest backup is always kept"
+        );
+        // 14 daily; the 8 weekly overlap the last two weeks, adding 6 older weeks
+        assert!(
+            (14..=14 + 8).contains(&kept.len()),
+            "kept {} backups, expected 14 daily plus up to 8 weekly",
+            kept.len()
+        );
+        let oldest_kept = kept.iter().map(|b| b.taken_at).min().unwrap();
+        let mut weeks: Vec<_> = kept
+            .iter()
+            .map(|b| utc(b.taken_at).date().iso_week())
+            .collect();
+        weeks.dedup();
+        assert_eq!(
+            weeks.len(),
+            8,
+            "backups of exactly the 8 newest weeks are kept"
+        );
+        assert!(
+            newest - oldest_kept > 6 * 7 * 86_400,
+            "the weekly backups reach back past six full weeks"
+        );
+        let older: Vec<_> = kept
+            .iter()
+            .filter(|b| newest - b.taken_at >= 86_400)
+            .collect();
+        let mut days: Vec<_> = older.iter().map(|b| utc(b.taken_at).date()).collect();
+        days.dedup();
+        assert_eq!(
+            days.len(),
+            older.len(),
+            "beyond the last day, at most one backup per day is kept"
+        );
+        let last_day = kept.iter().filter(|b| newest - b.taken_at < 86_400).count();
+        assert_eq!(last_day, 2, "both backups of the last 24 hours are kept");
+    }
+
+    #[test]
+    fn safety_copies_are_never_pruned() {
+        let mut b = file("2029-01-01 10:00");
+        b.safety_copy = true;
+        let all = vec![file("2030-01-07 10:00"), b];
+        assert!(to_prune(
+            &all,
+            Retention {
+                keep_daily: 1,
+                keep_weekly: 0
+            }
+        )
+        .is_empty());
+    }
+}

@@ -1,0 +1,31 @@
+//! The storage layer: opening the clinic's file ([`db`], [`cipher`],
+//! [`presence`]), the one write path ([`tx`]: gate, lock file, group sync,
+//! checkpointer), the tamper-evident audit seal ([`audit_key`]), file backups
+//! ([`backup`]), the per-operation figures ([`metrics`]) — and all SQL, one module
+//! per aggregate. The aggregates' functions take a `&Connection` (a `Transaction`
+//! derefs to one) so several compose inside one write transaction; they enforce
+//! no permissions, take every limit as a parameter, and hold no locks themselves.
+
+pub mod audit_key;
+pub mod backup;
+pub mod cipher;
+pub mod db;
+pub mod metrics;
+pub mod presence;
+pub mod tx;
+
+pub mod appointments;
+pub mod audit;
+pub mod doctors;
+pub mod generated;
+pub mod otp;
+pub mod patients;
+pub mod payments;
+pub mod reminders;
+pub mod reports;
+pub mod series;
+pub mod settings;
+pub mod slots;
+pub mod staff;
+pub mod templates;
+pub mod waitlist;

@@ -1,0 +1,265 @@
+//! Appointment reminders: finding the next due one, claiming it (the reminder row
+//! and its outbox message, in the caller's write transaction), and recording its
+//! outcome. Times and limits come in as parameters (the numbers live in
+//! `ops::reminders`).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::model::ReminderInfo;
+
+/// An appointment (or a failed reminder of one) whose reminder is due.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// The failed reminder to try again, or `None` for a first reminder.
+    pub reminder_id: Option<i64>,
+    /// The appointment.
+    pub appointment_id: i64,
+    /// Its slot start.
+    pub start_at: i64,
+    /// The patient's full name.
+    pub patient_name: String,
+    /// The patient's phone (E.164).
+    pub phone: String,
+    /// The doctor's name.
+    pub doctor: String,
+}
+
+fn due_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
+    Ok(Due {
+        reminder_id: r.get(0)?,
+        appointment_id: r.get(1)?,
+        start_at: r.get(2)?,
+        patient_name: r.get(3)?,
+        phone: r.get(4)?,
+        doctor: r.get(5)?,
+    })
+}
+
+/// The open appointment (pending or confirmed, patient not opted out) starting
+/// soonest after `now` and at or before `horizon` that has no reminder for its
+/// current start. Walks `slot_by_start` over that range only.
+pub fn next_due(conn: &Connection, now: i64, horizon: i64) -> rusqlite::Result<Option<Due>> {
+    conn.prepare_cached(
+        "SELECT NULL, a.id, s.start_at, p.name, p.phone, d.name
+         FROM slot s
+         JOIN appointment a ON a.slot_id = s.id
+         JOIN patient p ON p.id = a.patient_id
+         JOIN doctor d ON d.id = a.doctor_id
+         WHERE s.start_at > ?1 AND s.start_at <= ?2
+           AND a.status IN ('PENDING', 'CONFIRMED')
+           AND p.reminders_opt_out = 0
+           AND NOT EXISTS (SELECT 1 FROM reminder r WHERE r.appointment_id = a.id AND r.start_at = s.start_at)
+         ORDER BY s.start_at, a.id
+         LIMIT 1",
+    )?
+    .query_row(params![now, horizon], due_from_row)
+    .optional()
+}
+
+/// A failed reminder with attempts left (`< max_attempts`), last tried at or
+/// before `retry_before`, with id above `after`, whose appointment is still open,
+/// still at that start, still ahead and due, and whose patient has not opted out.
+pub fn next_retry(
+    conn: &Connection,
+    now: i64,
+    horizon: i64,
+    retry_before: i64,
+    max_attempts: i64,
+    after: i64,
+) -> rusqlite::Result<Option<Due>> {
+    conn.prepare_cached(
+        "SELECT r.id, a.id, s.start_at, p.name, p.phone, d.name
+         FROM reminder r
+         JOIN appointment a ON a.id = r.appointment_id
+         JOIN slot s ON s.id = a.slot_id
+         JOIN patient p ON p.id = a.patient_id
+         JOIN doctor d ON d.id = a.doctor_id
+         WHERE r.status = 'FAILED' AND r.start_at > ?1 AND r.start_at <= ?2
+           AND r.id > ?5 AND r.attempts < ?4 AND r.attempted_at <= ?3
+           AND s.start_at = r.start_at AND s.start_at > ?1 AND s.start_at <= ?2
+           AND a.status IN ('PENDING', 'CONFIRMED')
+           AND p.reminders_opt_out = 0
+         ORDER BY r.id
+         LIMIT 1",
+    )?
+    .query_row(
+        params![now, horizon, retry_before, max_attempts, after],
+        due_from_row,
+    )
+    .optional()
+}
+
+/// Queues a reminder message already claimed under `token` (sent by the caller
+/// right after the transaction commits); returns its outbox id.
+pub fn queue_claimed(
+    conn: &Connection,
+    phone: &str,
+    body: &str,
+    now: i64,
+    token: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token, kind)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4, 'REMINDER')",
+    )?
+    .execute(params![phone, body, now, token])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Records a reminder message that was never sent (the phone cannot receive
+/// texts): given up at once, without text; returns its outbox id.
+pub fn queue_given_up(
+    conn: &Connection,
+    phone: &str,
+    now: i64,
+    why: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (phone, body, created_at, status, attempts, last_error, kind)
+         VALUES (?1, '', ?2, 'FAILED', 0, ?3, 'REMINDER')",
+    )?
+    .execute(params![phone, now, why])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts a reminder for (appointment, start) that is given up at once
+/// (`max_attempts` used), with why; returns its id.
+pub fn insert_given_up(
+    conn: &Connection,
+    appointment_id: i64,
+    start_at: i64,
+    outbox_id: i64,
+    now: i64,
+    max_attempts: i64,
+    why: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
+    )?
+    .execute(params![appointment_id, start_at, outbox_id, now, max_attempts, why])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Gives a failed reminder up (no attempts left), with why.
+pub fn give_up(
+    conn: &Connection,
+    id: i64,
+    outbox_id: i64,
+    now: i64,
+    max_attempts: i64,
+    why: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5,
+             history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
+         WHERE id = ?1 AND status = 'FAILED'",
+    )?
+    .execute(params![id, outbox_id, now, max_attempts, why])?;
+    Ok(())
+}
+
+/// Inserts the first reminder for (appointment, start), being sent as
+/// `outbox_id`; returns its id. The UNIQUE key refuses a second one.
+pub fn insert(
+    conn: &Connection,
+    appointment_id: i64,
+    start_at: i64,
+    outbox_id: i64,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
+    )?
+    .execute(params![appointment_id, start_at, outbox_id, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Claims a failed reminder for another attempt, being sent as `outbox_id`;
+/// returns the attempts it has now, or `None` if it is no longer failed.
+pub fn retry(
+    conn: &Connection,
+    id: i64,
+    outbox_id: i64,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
+             history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
+         WHERE id = ?1 AND status = 'FAILED'
+         RETURNING attempts",
+    )?
+    .query_row(params![id, outbox_id, now], |r| r.get(0))
+    .optional()
+}
+
+/// Records the outcome of the attempt sent as `outbox_id` (sent, or failed with
+/// `error`); returns the reminder's (id, appointment id) if it was still being
+/// sent as that message.
+pub fn record(
+    conn: &Connection,
+    outbox_id: i64,
+    error: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    let (sql, value) = match error {
+        None => (
+            "UPDATE reminder SET status = 'SENT', sent_at = ?2, last_error = NULL
+             WHERE outbox_id = ?1 AND status = 'SENDING'
+             RETURNING id, appointment_id",
+            rusqlite::types::Value::Integer(now),
+        ),
+        Some(e) => (
+            "UPDATE reminder SET status = 'FAILED', last_error = ?2
+             WHERE outbox_id = ?1 AND status = 'SENDING'
+             RETURNING id, appointment_id",
+            rusqlite::types::Value::Text(e.to_string()),
+        ),
+    };
+    conn.prepare_cached(sql)?
+        .query_row(params![outbox_id, value], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// Gives up reminder messages whose claim is older than `stale_before` (the desk
+/// sending them stopped before recording the outcome): the message is blanked and
+/// failed, its reminder failed (tried again while attempts are left); returns how
+/// many.
+pub fn fail_stale(conn: &Connection, stale_before: i64, why: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE reminder SET status = 'FAILED', last_error = ?2
+         WHERE status = 'SENDING' AND outbox_id IN
+               (SELECT id FROM outbox WHERE status = 'SENDING' AND kind = 'REMINDER' AND claimed_at < ?1)",
+    )?
+    .execute(params![stale_before, why])?;
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL, last_error = ?2
+         WHERE status = 'SENDING' AND kind = 'REMINDER' AND claimed_at < ?1",
+    )?
+    .execute(params![stale_before, why])
+}
+
+/// An appointment's reminders, oldest first.
+pub fn for_appointment(
+    conn: &Connection,
+    appointment_id: i64,
+) -> rusqlite::Result<Vec<ReminderInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, start_at, status, attempts, last_error, attempted_at, sent_at
+         FROM reminder WHERE appointment_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([appointment_id], |r| {
+        Ok(ReminderInfo {
+            id: r.get(0)?,
+            start_at: r.get(1)?,
+            status: r.get(2)?,
+            attempts: r.get(3)?,
+            last_error: r.get(4)?,
+            attempted_at: r.get(5)?,
+            sent_at: r.get(6)?,
+            will_retry: false,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,188 @@
+//! Weekly schedule templates (with their breaks) and time off.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::planner::{Minute, TemplateSpec, TimeOffSpec};
+use crate::domain::scheduling::{Template, TimeOff, TimeRange};
+
+/// Inserts a template and its breaks; returns its id.
+pub fn insert(conn: &Connection, t: &TemplateSpec, actor: &str, now: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO schedule_template (doctor_id, weekday, start_minute, end_minute, slot_minutes, mode, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![t.doctor_id, t.weekday, t.start, t.end, t.slot_minutes, t.mode.as_str(), actor, now])?;
+    let id = conn.last_insert_rowid();
+    let mut stmt = conn.prepare_cached("INSERT INTO schedule_template_break (template_id, start_minute, end_minute) VALUES (?1, ?2, ?3)")?;
+    for (s, e) in &t.breaks {
+        stmt.execute(params![id, s, e])?;
+    }
+    Ok(id)
+}
+
+/// Deletes a template (its breaks go with it); returns whether it existed.
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM schedule_template WHERE id = ?1")?
+        .execute([id])?
+        > 0)
+}
+
+/// Templates (of one doctor, or all), by doctor, weekday and start, with breaks.
+pub fn specs(conn: &Connection, doctor_id: Option<i64>) -> rusqlite::Result<Vec<TemplateSpec>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, doctor_id, weekday, start_minute, end_minute, slot_minutes, mode FROM schedule_template
+         WHERE ?1 IS NULL OR doctor_id = ?1 ORDER BY doctor_id, weekday, start_minute, id",
+    )?;
+    let mut out = stmt
+        .query_map([doctor_id], |r| {
+            let mode: String = r.get(6)?;
+            Ok(TemplateSpec {
+                id: r.get(0)?,
+                doctor_id: r.get(1)?,
+                weekday: r.get(2)?,
+                start: r.get(3)?,
+                end: r.get(4)?,
+                slot_minutes: r.get(5)?,
+                mode: mode.parse().map_err(|_| {
+                    rusqlite::Error::InvalidColumnType(
+                        6,
+                        "mode".into(),
+                        rusqlite::types::Type::Text,
+                    )
+                })?,
+                breaks: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut breaks = conn.prepare_cached(
+        "SELECT start_minute, end_minute FROM schedule_template_break WHERE template_id = ?1 ORDER BY start_minute",
+    )?;
+    for t in &mut out {
+        t.breaks = breaks
+            .query_map([t.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(out)
+}
+
+/// One template.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TemplateSpec>> {
+    let doctor: Option<i64> = conn
+        .prepare_cached("SELECT doctor_id FROM schedule_template WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(match doctor {
+        Some(d) => specs(conn, Some(d))?.into_iter().find(|t| t.id == id),
+        None => None,
+    })
+}
+
+/// The template as the UI sees it.
+pub fn to_template(t: &TemplateSpec) -> Template {
+    Template {
+        id: t.id,
+        doctor_id: t.doctor_id,
+        weekday: t.weekday,
+        start: crate::domain::scheduling::format_time_of_day(t.start),
+        end: crate::domain::scheduling::format_time_of_day(t.end),
+        slot_minutes: t.slot_minutes,
+        mode: t.mode,
+        breaks: t
+            .breaks
+            .iter()
+            .map(|(s, e)| TimeRange::from_minutes(*s, *e))
+            .collect(),
+    }
+}
+
+/// A new time-off row.
+pub struct NewTimeOffRow<'a> {
+    /// Doctor or the whole clinic.
+    pub doctor_id: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub from_date: &'a str,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to_date: &'a str,
+    /// Part of each day.
+    pub hours: Option<(Minute, Minute)>,
+    /// Why.
+    pub note: &'a str,
+}
+
+/// Inserts time off; returns its id.
+pub fn insert_time_off(
+    conn: &Connection,
+    t: &NewTimeOffRow<'_>,
+    actor: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO time_off (doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![t.doctor_id, t.from_date, t.to_date, t.hours.map(|h| h.0), t.hours.map(|h| h.1), t.note, actor, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Deletes time off; returns whether it existed.
+pub fn delete_time_off(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM time_off WHERE id = ?1")?
+        .execute([id])?
+        > 0)
+}
+
+/// Time off touching `[from, to]` (dates as `YYYY-MM-DD`; `None` = unbounded), of one
+/// doctor (clinic-wide entries included) or all, by start date.
+pub fn list_time_off(
+    conn: &Connection,
+    from: Option<&str>,
+    to: Option<&str>,
+    doctor_id: Option<i64>,
+) -> rusqlite::Result<Vec<TimeOff>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by FROM time_off
+         WHERE (?1 IS NULL OR to_date >= ?1) AND (?2 IS NULL OR from_date <= ?2)
+           AND (?3 IS NULL OR doctor_id IS NULL OR doctor_id = ?3)
+         ORDER BY from_date, id",
+    )?;
+    let rows = stmt.query_map(params![from, to, doctor_id], |r| {
+        let s: Option<Minute> = r.get(4)?;
+        let e: Option<Minute> = r.get(5)?;
+        Ok(TimeOff {
+            id: r.get(0)?,
+            doctor_id: r.get(1)?,
+            from_date: r.get(2)?,
+            to_date: r.get(3)?,
+            hours: s.zip(e).map(|(s, e)| TimeRange::from_minutes(s, e)),
+            note: r.get(6)?,
+            created_by: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Time off as the planner needs it (rows with unparseable dates cannot exist: the
+/// table's CHECKs and the core's parser both guard them; they are skipped if found).
+pub fn time_off_specs(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+) -> rusqlite::Result<Vec<TimeOffSpec>> {
+    Ok(list_time_off(conn, Some(from), Some(to), None)?
+        .into_iter()
+        .filter_map(|t| {
+            let hours = match &t.hours {
+                Some(h) => Some(h.minutes("time off").ok()?),
+                None => None,
+            };
+            Some(TimeOffSpec {
+                doctor_id: t.doctor_id,
+                from: crate::domain::clinic::parse_date(&t.from_date).ok()?,
+                to: crate::domain::clinic::parse_date(&t.to_date).ok()?,
+                hours,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,101 @@
+//! The waitlist: patients waiting for a doctor, oldest first.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::planner::Minute;
+use crate::domain::scheduling::{TimeRange, WaitlistEntry, WaitlistFilter, WaitlistStatus};
+
+const SELECT: &str = "SELECT w.id, w.patient_id, p.name, w.doctor_id, w.from_date, w.to_date, w.start_minute, w.end_minute,
+        w.note, w.status, w.appointment_id, w.created_by, w.created_at
+    FROM waitlist_entry w JOIN patient p ON p.id = w.patient_id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<WaitlistEntry> {
+    let s: Option<Minute> = r.get(6)?;
+    let e: Option<Minute> = r.get(7)?;
+    let status: String = r.get(9)?;
+    Ok(WaitlistEntry {
+        id: r.get(0)?,
+        patient_id: r.get(1)?,
+        patient_name: r.get(2)?,
+        doctor_id: r.get(3)?,
+        from_date: r.get(4)?,
+        to_date: r.get(5)?,
+        hours: s.zip(e).map(|(s, e)| TimeRange::from_minutes(s, e)),
+        note: r.get(8)?,
+        status: WaitlistStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(9, "status".into(), rusqlite::types::Type::Text)
+        })?,
+        appointment_id: r.get(10)?,
+        created_by: r.get(11)?,
+        created_at: r.get(12)?,
+    })
+}
+
+/// A new waitlist row.
+pub struct NewEntryRow<'a> {
+    /// Patient.
+    pub patient_id: i64,
+    /// Doctor.
+    pub doctor_id: i64,
+    /// Earliest day `YYYY-MM-DD`.
+    pub from_date: Option<&'a str>,
+    /// Latest day.
+    pub to_date: Option<&'a str>,
+    /// Time of day.
+    pub hours: Option<(Minute, Minute)>,
+    /// Note.
+    pub note: &'a str,
+}
+
+/// Inserts an open entry; returns its id.
+pub fn insert(
+    conn: &Connection,
+    e: &NewEntryRow<'_>,
+    actor: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO waitlist_entry (patient_id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![e.patient_id, e.doctor_id, e.from_date, e.to_date, e.hours.map(|h| h.0), e.hours.map(|h| h.1), e.note, actor, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// One entry.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<WaitlistEntry>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE w.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// Entries by queue order (oldest first).
+pub fn list(conn: &Connection, f: &WaitlistFilter) -> rusqlite::Result<Vec<WaitlistEntry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE (?1 IS NULL OR w.doctor_id = ?1) AND (?2 IS NULL OR w.patient_id = ?2) AND (?3 OR w.status = 'OPEN')
+         ORDER BY w.created_at, w.id"
+    ))?;
+    let rows = stmt.query_map(
+        params![f.doctor_id, f.patient_id, f.include_closed],
+        from_row,
+    )?;
+    rows.collect()
+}
+
+/// Closes an open entry as booked or removed; returns whether it was still open.
+pub fn close(
+    conn: &Connection,
+    id: i64,
+    status: WaitlistStatus,
+    appointment_id: Option<i64>,
+    actor: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE waitlist_entry SET status = ?2, appointment_id = ?3, closed_by = ?4, closed_at = ?5
+             WHERE id = ?1 AND status = 'OPEN'",
+        )?
+        .execute(params![id, status.as_str(), appointment_id, actor, now])?
+        > 0)
+}
