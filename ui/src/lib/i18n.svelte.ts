@@ -3,8 +3,8 @@
 // Which language: the clinic's (`clinic.language`, part of the clinic settings every
 // signed-in desk reads), unless this desk chose another for its own screen — that
 // choice is kept in the desk's localStorage (`frontdesk.language`), so it belongs to
-// the PC, not to a person or the clinic. Before sign-in the login screen uses that
-// choice or the clinic language this desk saw last.
+// the PC, not to a person or the clinic. The login screen already knows the clinic's
+// language (the `startup` command answers with the clinic settings).
 //
 // Formats: dates, times, numbers and money through Intl with the clinic's locale
 // (language + the clinic's country, e.g. de-DE, en-GB) and the clinic's time zone;
@@ -16,7 +16,6 @@ import type { Language } from "../bindings/Language";
 import { CATALOGUES, type Messages } from "./messages";
 
 const OVERRIDE_KEY = "frontdesk.language";
-const LAST_CLINIC_KEY = "frontdesk.clinicLanguage";
 
 function stored(key: string): Language | null {
   try {
@@ -38,7 +37,7 @@ function store(key: string, value: Language | null): void {
 
 class Locale {
   /** The clinic's language (`clinic.language`). */
-  clinic: Language = $state(stored(LAST_CLINIC_KEY) ?? "en");
+  clinic: Language = $state("en");
   /** This desk's own choice, if any (localStorage). */
   override: Language | null = $state(stored(OVERRIDE_KEY));
   /** The clinic's IANA time zone. */
@@ -67,7 +66,6 @@ class Locale {
     this.clinic = language;
     this.timeZone = timeZone;
     this.country = country;
-    store(LAST_CLINIC_KEY, language);
   }
 
   /** This desk's choice: a language, or null for the clinic's. */
@@ -175,6 +173,13 @@ export function phone(e164: string | null | undefined): string {
   const parsed = parsePhoneNumberFromString(e164, locale.country as CountryCode);
   if (!parsed) return e164;
   return parsed.country === locale.country ? parsed.formatNational() : parsed.formatInternational();
+}
+
+/** A person as the desk names them: the command line's actor in words, others by name. */
+export function person(name: string | null | undefined): string {
+  if (!name) return "";
+  if (name === "cli (local administrator)") return t.localAdmin;
+  return name;
 }
 
 // ---------------------------------------------------------------- date and time inputs
