@@ -127,7 +127,8 @@ async fn the_audit_log_shows_a_booking_and_a_backup_appears_in_the_list() {
     sign_in(&desk, ADMIN.0, ADMIN.1).await;
     admin_tab(&desk, "audit").await;
     // actions read as words ("Appointment booked"), not as the code `appointment.book`
-    desk.wait_for_text(".audit-table", "Appointment booked").await;
+    desk.wait_for_text(".audit-table", "Appointment booked")
+        .await;
     desk.screenshot("the_audit_log_shows_a_booking").await;
 
     admin_tab(&desk, "backups").await;

@@ -119,7 +119,10 @@ async fn price_in_booking_drawer(desk: &Desk) -> String {
         click(desk, "nav.date-nav > button:nth-of-type(3)").await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    panic!("{}: no free slot in five days of the demo clinic", desk.name());
+    panic!(
+        "{}: no free slot in five days of the demo clinic",
+        desk.name()
+    );
 }
 
 /// Opens the first booked cell and returns the patient line ("name · phone").
