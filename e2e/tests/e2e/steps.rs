@@ -19,11 +19,15 @@ pub async fn fill(desk: &Desk, css: &str, text: &str) {
         };
         match typed {
             Ok(()) => return,
-            Err(e) => assert!(
-                Instant::now() < deadline,
-                "{}: cannot type into {css:?}: {e}",
-                desk.name()
-            ),
+            Err(e) if Instant::now() >= deadline => {
+                let shot = desk.screenshot(&format!("{}-cannot-type", desk.name())).await;
+                panic!(
+                    "{}: cannot type into {css:?}: {e:?} (the window: {})",
+                    desk.name(),
+                    shot.display()
+                )
+            }
+            Err(_) => {}
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
