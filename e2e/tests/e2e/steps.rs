@@ -20,7 +20,9 @@ pub async fn fill(desk: &Desk, css: &str, text: &str) {
         match typed {
             Ok(()) => return,
             Err(e) if Instant::now() >= deadline => {
-                let shot = desk.screenshot(&format!("{}-cannot-type", desk.name())).await;
+                let shot = desk
+                    .screenshot(&format!("{}-cannot-type", desk.name()))
+                    .await;
                 panic!(
                     "{}: cannot type into {css:?}: {e:?} (the window: {})",
                     desk.name(),
