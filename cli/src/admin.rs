@@ -34,6 +34,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<(), Error> {
         time_zone: a.time_zone,
         phone_country: a.country,
         idle_minutes: None,
+        language: None,
     };
     let s: ClinicSettings = ctx.desk.change_clinic_settings(&ctx.actor, &change)?;
     let admin = match a.admin_username {

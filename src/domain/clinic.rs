@@ -85,6 +85,10 @@ pub struct ClinicSettings {
     pub demo: bool,
     /// Idle minutes before automatic logoff.
     pub idle_minutes: u32,
+    /// The clinic's language (`clinic.language`): the desk's UI and messages to
+    /// patients (a desk may choose another for its own screen).
+    #[serde(default)]
+    pub language: Language,
 }
 
 impl Default for ClinicSettings {
@@ -95,6 +99,7 @@ impl Default for ClinicSettings {
             phone_country: "US".into(),
             demo: false,
             idle_minutes: 15,
+            language: Language::En,
         }
     }
 }
@@ -114,6 +119,7 @@ impl ClinicSettings {
                 .and_then(|v| v.parse::<u32>().ok())
                 .unwrap_or(d.idle_minutes)
                 .clamp(1, crate::service::session::MAX_IDLE_MINUTES),
+            language: Language::load(conn)?,
         })
     }
 
@@ -137,6 +143,9 @@ pub struct ClinicSettingsChange {
     pub phone_country: Option<String>,
     /// New idle minutes before automatic logoff.
     pub idle_minutes: Option<u32>,
+    /// New language.
+    #[serde(default)]
+    pub language: Option<Language>,
 }
 
 impl ClinicSettingsChange {
@@ -147,6 +156,7 @@ impl ClinicSettingsChange {
             time_zone: Some(new.time_zone.clone()),
             phone_country: Some(new.phone_country.clone()),
             idle_minutes: Some(new.idle_minutes),
+            language: Some(new.language),
         }
     }
 
@@ -161,6 +171,7 @@ impl ClinicSettingsChange {
             time_zone: changed(&seen.time_zone, &edited.time_zone),
             phone_country: changed(&seen.phone_country, &edited.phone_country),
             idle_minutes: changed(&seen.idle_minutes, &edited.idle_minutes),
+            language: changed(&seen.language, &edited.language),
         }
     }
 

@@ -29,6 +29,9 @@ fn validated(change: &ClinicSettingsChange) -> Result<Vec<(&'static str, String)
         }
         values.push((keys::IDLE_MINUTES, minutes.to_string()));
     }
+    if let Some(language) = change.language {
+        values.push((keys::LANGUAGE, language.code().to_string()));
+    }
     Ok(values)
 }
 

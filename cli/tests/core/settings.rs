@@ -130,3 +130,41 @@ fn retention_counts_unknown_keys_and_receptionists_are_refused() {
         "defaults are shown"
     );
 }
+
+#[test]
+fn the_clinic_language_is_part_of_the_clinic_settings_every_desk_reads() {
+    use frontdesk::domain::clinic::{ClinicSettingsChange, Language};
+    let c = Clinic::new();
+    assert_eq!(
+        c.desk.settings().unwrap().language,
+        Language::En,
+        "English until the clinic chooses"
+    );
+    // the generic setting (Admin → Settings' list, `frontdesk settings set`)
+    c.desk
+        .set_setting(&c.admin(), "clinic.language", "de")
+        .unwrap();
+    assert_eq!(c.desk.settings().unwrap().language, Language::De);
+    // the clinic form saves only what it edited: the language, nothing else
+    let seen = c.desk.settings().unwrap();
+    let mut edited = seen.clone();
+    edited.language = Language::En;
+    let change = ClinicSettingsChange::between(&seen, &edited);
+    assert_eq!(change.language, Some(Language::En));
+    assert_eq!(change.name, None);
+    let saved = c.desk.change_clinic_settings(&c.admin(), &change).unwrap();
+    assert_eq!(saved.language, Language::En);
+    assert_eq!(saved.name, seen.name, "the other settings are kept");
+    // a receptionist reads it (the desk's UI language) but may not change it
+    let err = c
+        .desk
+        .change_clinic_settings(
+            &c.receptionist(),
+            &ClinicSettingsChange {
+                language: Some(Language::De),
+                ..ClinicSettingsChange::default()
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)), "{err}");
+}

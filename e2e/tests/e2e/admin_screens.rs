@@ -126,7 +126,9 @@ async fn the_audit_log_shows_a_booking_and_a_backup_appears_in_the_list() {
     let desk = clinic.open_desk().await;
     sign_in(&desk, ADMIN.0, ADMIN.1).await;
     admin_tab(&desk, "audit").await;
-    desk.wait_for_text(".audit-table", "appointment.book").await;
+    // actions read as words ("Appointment booked"), not as the code `appointment.book`
+    desk.wait_for_text(".audit-table", "Appointment booked")
+        .await;
     desk.screenshot("the_audit_log_shows_a_booking").await;
 
     admin_tab(&desk, "backups").await;
@@ -242,7 +244,7 @@ async fn the_audit_log_answers_who_saw_a_patient() {
     admin_tab(&desk, "audit").await;
     crate::steps::select(&desk, "#audit-entity", "patient").await;
     fill(&desk, "#audit-entity-id", &patient.to_string()).await;
-    let rows = desk.wait_for_text(".audit-table", "patient.view").await;
+    let rows = desk.wait_for_text(".audit-table", "Patient viewed").await;
     assert!(
         rows.contains(&format!("patient #{patient}")),
         "the record view is listed for patient #{patient}: {rows:?}"

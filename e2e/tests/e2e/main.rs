@@ -18,6 +18,8 @@ mod desk_keyboard;
 mod desk_open_error;
 /// The encrypted database: the recovery key after setup, unlocking on a new computer, Admin → Security.
 mod encryption;
+/// The clinic's language (German, English) and its date, time, money and phone formats.
+mod language;
 /// Speed: another desk's change repainted here, start-up to the day grid (printed).
 mod live_refresh;
 /// Passwords: changing one's own, the change an admin's reset forces, unlocking.

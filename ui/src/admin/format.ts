@@ -1,24 +1,18 @@
+import { moment, weekdayName } from "../lib/i18n.svelte";
 // Small display helpers shared by the patients, waitlist and admin screens.
 
-/** A Unix-seconds moment as clinic-local "YYYY-MM-DD HH:MM" (the time zone from the core). */
+/** A Unix-seconds moment in the clinic's time zone and locale ("2 Dec 2026, 13:59"; "—" for none). */
 export function fmtMoment(at: number | null | undefined, timeZone?: string): string {
-  if (at === null || at === undefined) return "—";
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(new Date(at * 1000));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
-  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+  return moment(at, timeZone);
 }
 
 /** Today's date as "YYYY-MM-DD" in `timeZone`, shifted by `days`. */
 export function isoDate(days = 0, timeZone?: string): string {
-  return fmtMoment(Math.floor(Date.now() / 1000) + days * 86400, timeZone).slice(0, 10);
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(
+    new Date(Date.now() + days * 86_400_000),
+  );
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
 /** Microseconds as a short human figure. */
@@ -35,7 +29,10 @@ export function fmtBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/** Weekday names Monday first, in the desk's language. */
+export function weekdays(): string[] {
+  return [1, 2, 3, 4, 5, 6, 7].map(weekdayName);
+}
 
 /** Local "YYYY-MM-DD" plus `days`. */
 export function addDays(date: string, days: number): string {

@@ -4,6 +4,7 @@ import type { ClinicSettings } from "../bindings/ClinicSettings";
 import type { SignedIn } from "../bindings/SignedIn";
 import type { Action } from "../bindings/Action";
 import type { Undo } from "../bindings/Undo";
+import { fullDate, momentLong, time } from "../lib/i18n.svelte";
 
 /** How long the toast offers *Undo* (the core's `UNDO_WINDOW_SECS`; it allows a little slack). */
 export const UNDO_MS = 10_000;
@@ -73,44 +74,17 @@ export function addDays(date: string, days: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** `HH:MM` of a Unix time in the clinic's time zone. */
-const clockFormats = new Map<string, Intl.DateTimeFormat>();
-
+/** The time of a Unix time in the clinic's time zone and locale ("13:59"). */
 export function clock(at: number, timeZone: string): string {
-  let f = clockFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-GB", {
-      timeZone,
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-    clockFormats.set(timeZone, f);
-  }
-  return f.format(new Date(at * 1000));
+  return time(at, timeZone);
 }
 
-/** "Mon 7 Jan 2030, 09:00" in the clinic's time zone. */
+/** "Wed, 2 Dec 2026, 09:00" / "Mi., 2. Dez. 2026, 09:00" in the clinic's time zone. */
 export function when(at: number, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).format(new Date(at * 1000));
+  return momentLong(at, timeZone);
 }
 
-/** "Monday, 7 January 2030" for a `YYYY-MM-DD` date. */
+/** "Wednesday, 2 December 2026" / "Mittwoch, 2. Dezember 2026" for a `YYYY-MM-DD` date. */
 export function longDate(date: string): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone: "UTC",
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-  }).format(new Date(date + "T12:00:00Z"));
+  return fullDate(date);
 }

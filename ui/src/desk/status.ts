@@ -2,16 +2,13 @@
 // reinforces it (UI.md "Day view").
 import type { AppointmentStatus } from "../bindings/AppointmentStatus";
 import type { Action } from "../bindings/Action";
+import { t } from "../lib/i18n.svelte";
 import { CHANGE_ACTION, NEXT_STATUSES, OPEN_STATUSES } from "../bindings/statusMachine";
 
-export const STATUS_TEXT: Record<AppointmentStatus, string> = {
-  PENDING: "Pending",
-  CONFIRMED: "Confirmed",
-  ARRIVED: "Arrived",
-  COMPLETED: "Completed",
-  CANCELLED: "Cancelled",
-  NO_SHOW: "No-show",
-};
+/** One label per status everywhere, in the desk's language. */
+export const STATUS_TEXT: Record<AppointmentStatus, string> = new Proxy({} as Record<AppointmentStatus, string>, {
+  get: (_, k: string) => t.status[k as AppointmentStatus],
+});
 
 export const STATUS_ICON: Record<AppointmentStatus, string> = {
   PENDING: "◌",
@@ -23,14 +20,9 @@ export const STATUS_ICON: Record<AppointmentStatus, string> = {
 };
 
 /** What a drawer's button for a change to each status says (cancelling has its own form). */
-const STEP_LABEL: Record<AppointmentStatus, string> = {
-  PENDING: "Back to pending",
-  CONFIRMED: "Confirm",
-  ARRIVED: "Check in",
-  COMPLETED: "Complete",
-  CANCELLED: "Cancel",
-  NO_SHOW: "No-show",
-};
+const STEP_LABEL: Record<AppointmentStatus, string> = new Proxy({} as Record<AppointmentStatus, string>, {
+  get: (_, k: string) => t.step[k as AppointmentStatus],
+});
 
 export type NextStep = { to: AppointmentStatus; label: string; action: Action };
 

@@ -2,6 +2,7 @@
 // (cents) with the clinic's currency; the core checks every amount it is sent.
 import type { PaymentMethod } from "../bindings/PaymentMethod";
 import type { LedgerKind } from "../bindings/LedgerKind";
+import { locale, t } from "../lib/i18n.svelte";
 
 /** Minor units per major unit (ISO 4217 exponents; mirrors `minor_per_major`). */
 function scale(currency: string): number {
@@ -10,12 +11,12 @@ function scale(currency: string): number {
   return 100;
 }
 
-/** "€20.00" / "20,00 €" in the PC's number format, for a minor-unit amount. */
+/** "€20.00" / "20,00 €" in the clinic's locale, for a minor-unit amount. */
 export function formatMoney(minor: number, currency: string): string {
   const s = scale(currency);
   const digits = s === 1 ? 0 : s === 1000 ? 3 : 2;
   try {
-    return new Intl.NumberFormat(undefined, {
+    return new Intl.NumberFormat(locale.tag, {
       style: "currency",
       currency,
       minimumFractionDigits: digits,
@@ -37,26 +38,20 @@ export function parseMoney(text: string, currency: string): number | null {
   return Number(m[1] || "0") * s + (digits ? Number(frac) : 0);
 }
 
-/** Minor units as typed into an amount field ("20.00"). */
+/** Minor units as typed into an amount field ("20.00", "20,00" in German). */
 export function amountText(minor: number, currency: string): string {
   const s = scale(currency);
   const digits = s === 1 ? 0 : s === 1000 ? 3 : 2;
-  return (minor / s).toFixed(digits);
+  const text = (minor / s).toFixed(digits);
+  return locale.lang === "de" ? text.replace(".", ",") : text;
 }
 
 export const METHODS: PaymentMethod[] = ["CASH", "CARD", "TRANSFER", "INVOICE", "INSURANCE"];
 
-export const METHOD_TEXT: Record<PaymentMethod, string> = {
-  CASH: "Cash",
-  CARD: "Card",
-  TRANSFER: "Bank transfer",
-  INVOICE: "Invoice",
-  INSURANCE: "Insurance / no charge",
-};
+export const METHOD_TEXT: Record<PaymentMethod, string> = new Proxy({} as Record<PaymentMethod, string>, {
+  get: (_, k: string) => t.method[k as PaymentMethod],
+});
 
-export const KIND_TEXT: Record<LedgerKind, string> = {
-  CHARGE: "Charge",
-  WAIVE: "Waived",
-  PAYMENT: "Payment",
-  REFUND: "Refund",
-};
+export const KIND_TEXT: Record<LedgerKind, string> = new Proxy({} as Record<LedgerKind, string>, {
+  get: (_, k: string) => t.kind[k as LedgerKind],
+});
