@@ -240,7 +240,7 @@ impl Frontdesk {
 
     /// The clinic settings.
     pub fn settings(&self) -> Result<ClinicSettings> {
-        self.read(ClinicSettings::load)
+        self.read(|c| ClinicSettings::load(c))
     }
 
     /// Lets a connection of this process's own append to the audit log (tools that

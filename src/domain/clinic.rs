@@ -29,6 +29,18 @@ pub mod keys {
     pub const PHONE: &str = "clinic.phone";
 }
 
+/// The longest idle time before a desk's session ends (minutes): the setting
+/// `session.idle_minutes` may choose less, never more.
+pub const MAX_IDLE_MINUTES: u32 = 30;
+
+/// Where the clinic's settings are read from. The domain says which keys it
+/// needs and what their values mean; the storage layer implements this for its
+/// connections (and a second backend would for its own).
+pub trait SettingsSource {
+    /// The value of one setting, `None` when it was never set.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+}
+
 /// The clinic's language for messages to patients (`clinic.language`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -64,8 +76,9 @@ impl Language {
     }
 
     /// The clinic's language (English when unset or unknown).
-    pub fn load(conn: &rusqlite::Connection) -> Result<Language> {
-        Ok(crate::storage::settings::get(conn, keys::LANGUAGE)?
+    pub fn load(settings: &dyn SettingsSource) -> Result<Language> {
+        Ok(settings
+            .setting(keys::LANGUAGE)?
             .and_then(|v| Language::parse(&v).ok())
             .unwrap_or_default())
     }
@@ -106,20 +119,20 @@ impl Default for ClinicSettings {
 
 impl ClinicSettings {
     /// Loads the settings, falling back to defaults for keys never set.
-    pub fn load(conn: &rusqlite::Connection) -> Result<Self> {
-        use crate::storage::settings::get;
+    pub fn load(settings: &dyn SettingsSource) -> Result<Self> {
+        let get = |key| settings.setting(key);
         let d = ClinicSettings::default();
         Ok(ClinicSettings {
-            name: get(conn, keys::NAME)?.unwrap_or(d.name),
-            time_zone: get(conn, keys::TIME_ZONE)?.unwrap_or(d.time_zone),
-            phone_country: get(conn, keys::PHONE_COUNTRY)?.unwrap_or(d.phone_country),
-            demo: get(conn, keys::DEMO)?.as_deref() == Some("1"),
+            name: get(keys::NAME)?.unwrap_or(d.name),
+            time_zone: get(keys::TIME_ZONE)?.unwrap_or(d.time_zone),
+            phone_country: get(keys::PHONE_COUNTRY)?.unwrap_or(d.phone_country),
+            demo: get(keys::DEMO)?.as_deref() == Some("1"),
             // a value from before the 30-minute cap (or from a backup) counts as 30
-            idle_minutes: get(conn, keys::IDLE_MINUTES)?
+            idle_minutes: get(keys::IDLE_MINUTES)?
                 .and_then(|v| v.parse::<u32>().ok())
                 .unwrap_or(d.idle_minutes)
-                .clamp(1, crate::service::session::MAX_IDLE_MINUTES),
-            language: Language::load(conn)?,
+                .clamp(1, MAX_IDLE_MINUTES),
+            language: Language::load(settings)?,
         })
     }
 

@@ -245,20 +245,20 @@ pub struct ReminderConfig {
 
 impl ReminderConfig {
     /// Reads the settings (lenient: a value that no longer parses counts as unset).
-    pub fn load(conn: &rusqlite::Connection) -> Result<ReminderConfig> {
-        use crate::storage::settings::get;
-        let clinic = clinic::ClinicSettings::load(conn)?;
-        let language = Language::load(conn)?;
-        let lead = get(conn, keys::LEAD)?
+    pub fn load(settings: &dyn clinic::SettingsSource) -> Result<ReminderConfig> {
+        let get = |key| settings.setting(key);
+        let clinic = clinic::ClinicSettings::load(settings)?;
+        let language = clinic.language;
+        let lead = get(keys::LEAD)?
             .and_then(|v| Lead::parse(&v).ok())
             .unwrap_or_default();
-        let phone = get(conn, clinic::keys::PHONE)?.unwrap_or_default();
+        let phone = get(clinic::keys::PHONE)?.unwrap_or_default();
         let clinic_phone = if phone.trim().is_empty() {
             String::new()
         } else {
             display_phone(phone.trim())
         };
-        let template = get(conn, keys::TEMPLATE)?
+        let template = get(keys::TEMPLATE)?
             .filter(|t| !t.trim().is_empty())
             .unwrap_or_else(|| default_template(language, !clinic_phone.is_empty()).to_string());
         Ok(ReminderConfig {

@@ -105,7 +105,7 @@ impl Frontdesk {
         let (recorded, folder) = self.read(|c| {
             let at: Option<i64> =
                 c.query_row("SELECT max(at) FROM backup_run", [], |r| r.get(0))?;
-            Ok((at, settings::backup_folder(c, &db)))
+            Ok((at, backup::backup_folder(c, &db)))
         })?;
         let in_folder = backup::list_folder(&folder)?
             .into_iter()
@@ -119,7 +119,7 @@ impl Frontdesk {
         let now = self.now();
         let db = self.path().to_path_buf();
         let (folder, keep) =
-            self.read(|c| Ok((settings::backup_folder(c, &db), settings::retention(c))))?;
+            self.read(|c| Ok((backup::backup_folder(c, &db), backup::retention(c))))?;
         let (target, in_folder) = match dest {
             None => (backup::next_path(&folder, now), true),
             Some(p) if p.is_dir() => (backup::next_path(&p, now), false),

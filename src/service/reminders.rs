@@ -106,7 +106,7 @@ impl Frontdesk {
     /// sender is set up on this PC (the report says why).
     pub fn send_due_reminders(&self, actor: &Actor) -> Result<ReminderReport> {
         actor.require(Action::SendReminders)?;
-        let config = self.read(ReminderConfig::load)?;
+        let config = self.read(|c| ReminderConfig::load(c))?;
         let mut report = ReminderReport {
             enabled: config.lead != Lead::Off,
             ..Default::default()

@@ -32,9 +32,7 @@ use crate::Frontdesk;
 
 /// The longest any session lives, however active (seconds).
 pub const MAX_SESSION_SECS: i64 = 12 * 3600;
-/// The longest idle time before a session ends (minutes): the setting may choose
-/// less, never more.
-pub const MAX_IDLE_MINUTES: u32 = 30;
+pub use crate::domain::clinic::MAX_IDLE_MINUTES;
 /// The longest wait a desk's failed sign-ins impose on its next attempt (seconds).
 pub const MAX_DESK_DELAY_SECS: i64 = 60;
 

@@ -10,7 +10,7 @@
 //! see [`crate::senders`]); `otp.sender_name`, which chooses one of those, goes
 //! through `set_otp_sender` and is shown here read-only.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -21,24 +21,12 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::payments::{check_setting as check_payment_setting, DEFAULT_LATE_CANCEL_HOURS};
 use crate::service::{payment_keys, DepositPolicy, PaymentSettings, DEFAULT_CURRENCY};
-use crate::storage::backup::Retention;
+use crate::storage::backup::{
+    backup_folder, default_backup_folder, keys, retention, Retention, DEFAULT_KEEP_DAILY,
+    DEFAULT_KEEP_WEEKLY,
+};
 use crate::storage::settings as store;
 use crate::Frontdesk;
-
-/// Setting keys added by this module.
-pub mod keys {
-    /// Folder for automatic and on-demand backups (a full path; empty = default).
-    pub const BACKUP_FOLDER: &str = "backup.folder";
-    /// How many days keep their newest backup.
-    pub const BACKUP_KEEP_DAILY: &str = "backup.keep_daily";
-    /// How many ISO weeks keep their newest backup.
-    pub const BACKUP_KEEP_WEEKLY: &str = "backup.keep_weekly";
-}
-
-/// Default retention: the newest backup of each of the last 14 days…
-pub const DEFAULT_KEEP_DAILY: u32 = 14;
-/// …and of each of the last 8 weeks.
-pub const DEFAULT_KEEP_WEEKLY: u32 = 8;
 
 /// One setting as the admin screen shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -133,37 +121,6 @@ const EDITABLE: &[(&str, &str)] = &[
         "Reminder text with {first_name} {date} {time} {doctor} {clinic} {clinic_phone}; empty: the default in the clinic's language.",
     ),
 ];
-
-/// The backup folder used when the setting is empty: `backups` beside the database.
-pub fn default_backup_folder(db: &Path) -> PathBuf {
-    db.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("backups")
-}
-
-/// The backup folder in effect for the database at `db`.
-pub fn backup_folder(conn: &rusqlite::Connection, db: &Path) -> PathBuf {
-    match store::get(conn, keys::BACKUP_FOLDER) {
-        Ok(Some(v)) if !v.trim().is_empty() => PathBuf::from(v),
-        _ => default_backup_folder(db),
-    }
-}
-
-/// The retention in effect.
-pub fn retention(conn: &rusqlite::Connection) -> Retention {
-    let num = |key, default| {
-        store::get(conn, key)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    Retention {
-        keep_daily: num(keys::BACKUP_KEEP_DAILY, DEFAULT_KEEP_DAILY),
-        keep_weekly: num(keys::BACKUP_KEEP_WEEKLY, DEFAULT_KEEP_WEEKLY),
-    }
-}
 
 /// Checks that `folder` is a full path that exists (or can be created) and takes
 /// new files, by creating and removing a small test file in it.

@@ -34,6 +34,52 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
+/// The backup settings' keys.
+pub mod keys {
+    /// Folder for automatic and on-demand backups (a full path; empty = default).
+    pub const BACKUP_FOLDER: &str = "backup.folder";
+    /// How many days keep their newest backup.
+    pub const BACKUP_KEEP_DAILY: &str = "backup.keep_daily";
+    /// How many ISO weeks keep their newest backup.
+    pub const BACKUP_KEEP_WEEKLY: &str = "backup.keep_weekly";
+}
+
+/// Default retention: the newest backup of each of the last 14 days…
+pub const DEFAULT_KEEP_DAILY: u32 = 14;
+/// …and of each of the last 8 weeks.
+pub const DEFAULT_KEEP_WEEKLY: u32 = 8;
+
+/// The backup folder used when the setting is empty: `backups` beside the database.
+pub fn default_backup_folder(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("backups")
+}
+
+/// The backup folder in effect for the database at `db`.
+pub fn backup_folder(conn: &rusqlite::Connection, db: &Path) -> PathBuf {
+    match crate::storage::settings::get(conn, keys::BACKUP_FOLDER) {
+        Ok(Some(v)) if !v.trim().is_empty() => PathBuf::from(v),
+        _ => default_backup_folder(db),
+    }
+}
+
+/// The retention in effect.
+pub fn retention(conn: &rusqlite::Connection) -> Retention {
+    let num = |key, default| {
+        crate::storage::settings::get(conn, key)
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Retention {
+        keep_daily: num(keys::BACKUP_KEEP_DAILY, DEFAULT_KEEP_DAILY),
+        keep_weekly: num(keys::BACKUP_KEEP_WEEKLY, DEFAULT_KEEP_WEEKLY),
+    }
+}
+
 pub use convert::{convert, Conversion, ConversionReport};
 pub(crate) use restore::restore_with;
 pub use restore::{restore, RestoreReport};

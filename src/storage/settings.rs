@@ -3,6 +3,22 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::clinic::SettingsSource;
+
+/// The domain reads the clinic's settings through any connection, or a
+/// transaction, of this database.
+impl SettingsSource for Connection {
+    fn setting(&self, key: &str) -> crate::Result<Option<String>> {
+        Ok(get(self, key)?)
+    }
+}
+
+impl SettingsSource for rusqlite::Transaction<'_> {
+    fn setting(&self, key: &str) -> crate::Result<Option<String>> {
+        Ok(get(self, key)?)
+    }
+}
+
 /// Reads one setting.
 pub fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT value FROM setting WHERE key = ?1")?

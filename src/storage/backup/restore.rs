@@ -38,7 +38,7 @@ use super::verify::{self, file_sha256, sqlite_header, verify_as, BackupCheck};
 use super::{sync_dir, utc, write_backup, NAME_TIME, SAFETY_PREFIX, SUFFIX};
 use crate::domain::auth::{Action, Actor};
 use crate::error::{Error, Result};
-use crate::service::settings;
+
 use crate::storage::audit;
 use crate::storage::audit_key::{KeyFolder, Seal};
 use crate::storage::cipher::DbKey;
@@ -350,7 +350,7 @@ fn refuse_other_programs(db: &Path) -> Result<()> {
 /// holds SQLite's exclusive lock on the old file until it is dropped.
 fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
     let conn = crate::storage::db::open_connection(db, Duration::from_secs(1))?;
-    let folder = settings::backup_folder(&conn, db);
+    let folder = super::backup_folder(&conn, db);
     let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
     let safety = folder.join(name);
     write_backup(&conn, &safety).map_err(|e| {
