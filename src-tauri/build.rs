@@ -1,123 +1,73 @@
-//! Deny by default: every command the UI may call is listed here, which makes
-//! tauri-build generate an `allow-<command>` permission for it and reject any command
-//! that no capability grants. Grants live in `capabilities/` (main window only).
+//! Deny by default, from one list: `commands.txt` names every command the UI may
+//! call. From it this script
+//! - makes tauri-build generate an `allow-<command>` permission per command and
+//!   reject any command that no capability grants;
+//! - writes the invoke handler `lib.rs` includes (`$OUT_DIR/invoke_handler.rs`);
+//! - fails the build when `capabilities/main.json` (the main window's grants) does
+//!   not grant exactly these commands, naming what is missing or extra.
 
-/// The app's commands, in the order they are registered in `lib.rs`.
-const COMMANDS: &[&str] = &[
-    "app_info",
-    // session.rs
-    "startup",
-    "first_run",
-    "open_demo_clinic",
-    "login",
-    "logout",
-    "touch",
-    "change_own_password",
-    "clinic_settings",
-    "watch_changes",
-    // desk.rs
-    "day_view",
-    "clinic_today",
-    "jump_date",
-    "pending_appointments",
-    "list_doctors",
-    "add_doctor",
-    "deactivate_doctor",
-    "add_single_slot",
-    "set_slot_blocked",
-    "day_appointments",
-    // appointments.rs
-    "book",
-    "book_series",
-    "possible_duplicates",
-    "register_patient",
-    "get_appointment",
-    "change_status",
-    "undo_change",
-    "reschedule",
-    "cancel_series_rest",
-    "overbook",
-    // patients.rs
-    "search_patients",
-    "next_appointments",
-    "get_patient",
-    "update_patient",
-    "set_reminders_opt_out",
-    "patient_appointments",
-    "patient_attendance",
-    "request_phone_passcode",
-    "verify_phone_passcode",
-    // waitlist.rs
-    "waitlist_list",
-    "waitlist_add",
-    "waitlist_remove",
-    "waitlist_matches",
-    "book_from_waitlist",
-    "doctor_day_slots",
-    // schedule.rs
-    "schedule_doctors",
-    "list_templates",
-    "add_template",
-    "remove_template",
-    "list_time_off",
-    "add_time_off",
-    "remove_time_off",
-    "generate_slots",
-    // admin.rs
-    "list_staff",
-    "add_staff",
-    "reset_staff_password",
-    "deactivate_staff",
-    "change_staff_role",
-    "unlock_staff",
-    "admin_clinic_settings",
-    "save_clinic_settings",
-    "list_settings",
-    "save_setting",
-    "otp_sender",
-    "save_otp_sender",
-    "list_outbox",
-    "deliver_outbox",
-    "list_audit",
-    "contention_metrics",
-    "log_location",
-    // operations.rs
-    "list_backups",
-    "backup_now",
-    "clinic_report",
-    "export_appointments",
-    "export_patients",
-    "day_sheet",
-    "check_backup",
-    "restore_backup",
-    // payments.rs
-    "payment_settings",
-    "list_appointment_types",
-    "add_appointment_type",
-    "update_appointment_type",
-    "set_doctor_price",
-    "pay_and_book",
-    "take_payment",
-    "refund_payment",
-    "appointment_account",
-    "patient_balance",
-    "closing_preview",
-    "receipt",
-    "till",
-    "close_till",
-    "cash_up_report",
-    "export_cash_ups",
-    // keys.rs
-    "unlock_database",
-    "encryption_status",
-    "show_recovery_key",
-    "convert_database",
-];
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// The commands of `commands.txt`: `module::command` paths under `commands`.
+fn command_paths() -> Vec<String> {
+    let text = std::fs::read_to_string("commands.txt").expect("read commands.txt");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The permissions `capabilities/main.json` grants.
+fn granted() -> BTreeSet<String> {
+    let text =
+        std::fs::read_to_string("capabilities/main.json").expect("read capabilities/main.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("capabilities/main.json");
+    json["permissions"]
+        .as_array()
+        .expect("capabilities/main.json has a permissions list")
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect()
+}
 
 fn main() {
+    println!("cargo:rerun-if-changed=commands.txt");
+    println!("cargo:rerun-if-changed=capabilities/main.json");
+    let paths = command_paths();
+    let names: Vec<&'static str> = paths
+        .iter()
+        .map(|p| &*p.rsplit("::").next().unwrap().to_string().leak())
+        .collect();
+
+    let wanted: BTreeSet<String> = names
+        .iter()
+        .map(|n| format!("allow-{}", n.replace('_', "-")))
+        .collect();
+    let granted = granted();
+    let missing: Vec<_> = wanted.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&wanted).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "capabilities/main.json must grant exactly the commands of commands.txt: \
+         missing {missing:?}, not commands {extra:?}"
+    );
+
+    let handler = format!(
+        "tauri::generate_handler![{}]",
+        paths
+            .iter()
+            .map(|p| format!("crate::commands::{p}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("invoke_handler.rs");
+    std::fs::write(out, handler).expect("write the invoke handler");
+
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+            .app_manifest(tauri_build::AppManifest::new().commands(names.leak())),
     )
     .expect("tauri-build failed");
 }

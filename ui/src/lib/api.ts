@@ -4,10 +4,11 @@
 // (idle logoff) so it returns to the login screen.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "../bindings/AppInfo";
+import type { Command } from "../bindings/Command";
 import type { CommandError } from "../bindings/CommandError";
 import type { ErrorCode } from "../bindings/ErrorCode";
 
-export type { AppInfo, CommandError, ErrorCode };
+export type { AppInfo, Command, CommandError, ErrorCode };
 
 const CODES: readonly ErrorCode[] = [
   "NotFound",
@@ -52,7 +53,7 @@ export function setSignedOutHandler(handler: () => void): void {
  * wrong password, not an ended session.
  */
 export async function call<T>(
-  cmd: string,
+  cmd: Command,
   args?: Record<string, unknown>,
   opts: { signedOutIsExpected?: boolean } = {},
 ): Promise<T> {
@@ -72,9 +73,9 @@ export async function call<T>(
  * Conflict). The answer to a request that a later one has superseded, or its
  * error, comes back as `undefined`: the caller keeps what it shows.
  */
-export function newestOnly(): <T>(cmd: string, args?: Record<string, unknown>) => Promise<T | undefined> {
+export function newestOnly(): <T>(cmd: Command, args?: Record<string, unknown>) => Promise<T | undefined> {
   let latest = 0;
-  return async <T>(cmd: string, args?: Record<string, unknown>) => {
+  return async <T>(cmd: Command, args?: Record<string, unknown>) => {
     const mine = ++latest;
     try {
       const answer = await call<T>(cmd, args);
