@@ -1107,3 +1107,30 @@ fn the_ui_knows_exactly_the_commands_of_commands_txt() {
         "commands.txt names a command twice"
     );
 }
+
+/// Every command runs in a tracing span named after it (and a refusal is logged
+/// in that span at INFO with its public message, never patient data): a new
+/// command without one would be invisible in the desk's log.
+#[test]
+fn every_command_has_a_tracing_span() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("#[tauri::command")
+                && !lines
+                    .get(i + 1)
+                    .is_some_and(|next| next.trim_start().starts_with("#[tracing::instrument("))
+            {
+                missing.push(format!("{}:{}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "commands without #[tracing::instrument]: {missing:?}"
+    );
+}

@@ -20,12 +20,14 @@ const OUTBOX_LIMIT: u32 = 200;
 
 /// Every staff account.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_staff(state: State<'_, AppState>) -> Result<Vec<StaffMember>, CommandError> {
     as_actor(&state, move |desk, actor| desk.list_staff(actor)).await
 }
 
 /// Adds a staff account.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_staff(
     state: State<'_, AppState>,
     staff: Input<NewStaff>,
@@ -37,6 +39,7 @@ pub async fn add_staff(
 /// Sets a new password the person must replace at their next sign-in (and lifts
 /// any sign-in lock); their open sessions end.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn reset_staff_password(
     state: State<'_, AppState>,
     staff_id: Input<i64>,
@@ -51,6 +54,7 @@ pub async fn reset_staff_password(
 
 /// Deactivates an account and ends its sessions (the core refuses the last admin).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn deactivate_staff(
     state: State<'_, AppState>,
     staff_id: Input<i64>,
@@ -65,6 +69,7 @@ pub async fn deactivate_staff(
 /// Changes an account's role and ends its sessions (the core refuses demoting the
 /// last admin).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn change_staff_role(
     state: State<'_, AppState>,
     staff_id: Input<i64>,
@@ -79,6 +84,7 @@ pub async fn change_staff_role(
 
 /// Lifts a sign-in lock and forgets the failed sign-ins that delay the next one.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn unlock_staff(
     state: State<'_, AppState>,
     staff_id: Input<i64>,
@@ -93,6 +99,7 @@ pub async fn unlock_staff(
 /// The clinic settings, for the settings form (not secret: every desk shows the
 /// clinic's name and works in its time zone; saving is what needs an admin).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn admin_clinic_settings(
     state: State<'_, AppState>,
 ) -> Result<ClinicSettings, CommandError> {
@@ -104,6 +111,7 @@ pub async fn admin_clinic_settings(
 /// the others keep what is in the database, even if another desk changed them
 /// since (validated by the core).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn save_clinic_settings(
     state: State<'_, AppState>,
     seen: Input<ClinicSettings>,
@@ -118,12 +126,14 @@ pub async fn save_clinic_settings(
 
 /// Every setting with its value, default and meaning.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_settings(state: State<'_, AppState>) -> Result<Vec<Setting>, CommandError> {
     as_actor(&state, move |desk, actor| desk.list_settings(actor)).await
 }
 
 /// Saves one setting (backup folder, retention, …), validated by the core.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn save_setting(
     state: State<'_, AppState>,
     key: Input<String>,
@@ -139,6 +149,7 @@ pub async fn save_setting(
 /// The passcode sender: this PC's senders file, the senders it describes, the
 /// clinic's choice and the one in use (the program is never set from here).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn otp_sender(state: State<'_, AppState>) -> Result<SenderStatus, CommandError> {
     as_actor(&state, move |desk, actor| desk.otp_sender(actor)).await
 }
@@ -146,6 +157,7 @@ pub async fn otp_sender(state: State<'_, AppState>) -> Result<SenderStatus, Comm
 /// Chooses which of this PC's senders the clinic uses, by name (`null`: the
 /// senders file's default).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn save_otp_sender(
     state: State<'_, AppState>,
     sender: Input<Option<String>>,
@@ -159,6 +171,7 @@ pub async fn save_otp_sender(
 
 /// Passcode messages, newest first (never their text).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_outbox(state: State<'_, AppState>) -> Result<Vec<OutboxMessage>, CommandError> {
     as_actor(&state, move |desk, actor| {
         desk.list_outbox(actor, OUTBOX_LIMIT)
@@ -169,12 +182,14 @@ pub async fn list_outbox(state: State<'_, AppState>) -> Result<Vec<OutboxMessage
 /// Sweeps the outbox now: erases expired messages and sends any a stopped desk
 /// left unsent (requests send their own message at once).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn deliver_outbox(state: State<'_, AppState>) -> Result<DeliveryReport, CommandError> {
     as_actor(&state, move |desk, actor| desk.deliver_outbox(actor)).await
 }
 
 /// Audit events matching the filter, newest first.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_audit(
     state: State<'_, AppState>,
     filter: Input<AuditFilter>,
@@ -185,6 +200,7 @@ pub async fn list_audit(
 
 /// Lock waits, holds, retries and refusals per operation, of every desk.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn contention_metrics(
     state: State<'_, AppState>,
 ) -> Result<MetricsSnapshot, CommandError> {
@@ -193,6 +209,7 @@ pub async fn contention_metrics(
 
 /// The folder the app's log files are written to.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn log_location(state: State<'_, AppState>) -> Result<String, CommandError> {
     as_actor(&state, move |desk, actor| {
         Ok(desk.log_folder(actor)?.display().to_string())

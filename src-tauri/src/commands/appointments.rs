@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 /// Books a free slot for a patient.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn book(
     state: State<'_, AppState>,
     request: Input<BookRequest>,
@@ -27,6 +28,7 @@ pub async fn book(
 
 /// Books a weekly series starting at a slot.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn book_series(
     state: State<'_, AppState>,
     request: Input<SeriesRequest>,
@@ -37,6 +39,7 @@ pub async fn book_series(
 
 /// Existing patients that look like the one about to be registered.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn possible_duplicates(
     state: State<'_, AppState>,
     patient: Input<NewPatient>,
@@ -50,6 +53,7 @@ pub async fn possible_duplicates(
 
 /// Registers a new patient (the UI has shown the duplicate warning first).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn register_patient(
     state: State<'_, AppState>,
     patient: Input<NewPatient>,
@@ -74,6 +78,7 @@ pub struct AppointmentPanel {
 
 /// One appointment with its history, for the drawer.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn get_appointment(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -92,6 +97,7 @@ pub async fn get_appointment(
 /// Moves an appointment to another status; `version` is the one the drawer shows
 /// (a change by someone else meanwhile answers Conflict).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn change_status(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -112,6 +118,7 @@ pub async fn change_status(
 /// Takes back the signed-in person's own booking, cancellation, check-in or block
 /// of a moment ago (the toast's *Undo*); the core decides whether it still may.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn undo_change(
     state: State<'_, AppState>,
     what: Input<Undo>,
@@ -122,6 +129,7 @@ pub async fn undo_change(
 
 /// Moves an appointment to another free slot.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn reschedule(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -140,6 +148,7 @@ pub async fn reschedule(
 /// Cancels this appointment and the rest of its series; `seen` is the drawer's
 /// `series_rest` (an occurrence changed since answers Conflict, nothing cancelled).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn cancel_series_rest(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -157,6 +166,7 @@ pub async fn cancel_series_rest(
 
 /// Squeezes a patient into a taken slot (admins; reason required).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn overbook(
     state: State<'_, AppState>,
     slot_id: Input<i64>,

@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 /// The day view for a clinic-local date (`YYYY-MM-DD`; empty = today).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn day_view(
     state: State<'_, AppState>,
     date: Input<String>,
@@ -30,6 +31,7 @@ pub async fn day_view(
 
 /// Today's date in the clinic's time zone (`YYYY-MM-DD`).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn clinic_today(state: State<'_, AppState>) -> Result<String, CommandError> {
     as_actor(&state, |desk, _| {
         Ok(today(desk.now(), desk.settings()?.tz())
@@ -41,6 +43,7 @@ pub async fn clinic_today(state: State<'_, AppState>) -> Result<String, CommandE
 
 /// The date a desk asked to go to ("14.1.", "+6w", "mon", …), `YYYY-MM-DD`.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn jump_date(
     state: State<'_, AppState>,
     text: Input<String>,
@@ -57,6 +60,7 @@ pub async fn jump_date(
 
 /// Pending appointments from now on, soonest first (the admins' queue).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn pending_appointments(
     state: State<'_, AppState>,
 ) -> Result<Vec<Appointment>, CommandError> {
@@ -76,12 +80,14 @@ pub async fn pending_appointments(
 
 /// All doctors, inactive ones included.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>, CommandError> {
     as_actor(&state, |desk, actor| desk.list_doctors(actor, true)).await
 }
 
 /// Adds a doctor.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_doctor(
     state: State<'_, AppState>,
     name: Input<String>,
@@ -97,6 +103,7 @@ pub async fn add_doctor(
 
 /// Deactivates a doctor (no new bookings; history kept).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn deactivate_doctor(
     state: State<'_, AppState>,
     doctor_id: Input<i64>,
@@ -110,6 +117,7 @@ pub async fn deactivate_doctor(
 
 /// Adds one slot: clinic-local `date` (`YYYY-MM-DD`) and `start` (`HH:MM`), `minutes` long.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_single_slot(
     state: State<'_, AppState>,
     doctor_id: Input<i64>,
@@ -134,6 +142,7 @@ pub async fn add_single_slot(
 
 /// Blocks or unblocks a slot.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn set_slot_blocked(
     state: State<'_, AppState>,
     slot_id: Input<i64>,
@@ -149,6 +158,7 @@ pub async fn set_slot_blocked(
 
 /// Every appointment of a clinic-local day (any status), for the printed day sheet.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn day_appointments(
     state: State<'_, AppState>,
     date: Input<String>,

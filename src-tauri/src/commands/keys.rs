@@ -27,6 +27,7 @@ static UNLOCKING: Mutex<()> = Mutex::new(());
 /// multi-desk watcher started, as at start-up. Returns the key id. A wrong key is
 /// refused with the core's sentence and nothing is kept.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn unlock_database<R: Runtime>(
     app: AppHandle<R>,
     recovery_key: Input<String>,
@@ -64,12 +65,14 @@ pub async fn unlock_database<R: Runtime>(
 
 /// Whether the database is encrypted, and its key id (anyone signed in).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn encryption_status(state: State<'_, AppState>) -> Result<Encryption, CommandError> {
     as_actor(&state, |desk, _| desk.encryption()).await
 }
 
 /// The database's recovery key (admins; the core audits each showing).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn show_recovery_key(state: State<'_, AppState>) -> Result<RecoveryKey, CommandError> {
     as_actor(&state, |desk, actor| desk.recovery_key(actor)).await
 }
@@ -79,6 +82,7 @@ pub async fn show_recovery_key(state: State<'_, AppState>) -> Result<RecoveryKey
 /// closes its database for the rewrite and reopens it afterwards, whatever the
 /// outcome. Sessions live in this process's memory, so the admin stays signed in.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn convert_database<R: Runtime>(
     app: AppHandle<R>,
     conversion: Input<Conversion>,

@@ -85,6 +85,7 @@ pub struct AppInfo {
 
 /// Version and database location, for the status line.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all)]
 pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocation>) -> AppInfo {
     AppInfo {
         version: app.package_info().version.to_string(),

@@ -26,18 +26,21 @@ use crate::watcher::Watcher;
 
 /// The backup folder, retention and the backups in it.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_backups(state: State<'_, AppState>) -> Result<BackupList, CommandError> {
     as_actor(&state, move |desk, actor| desk.list_backups(actor)).await
 }
 
 /// Takes a backup into the backup folder now (retention runs afterwards).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn backup_now(state: State<'_, AppState>) -> Result<BackupResult, CommandError> {
     as_actor(&state, move |desk, actor| desk.backup_now(actor, None)).await
 }
 
 /// What a backup holds (checked, nothing changed), before asking "restore this?".
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn check_backup(
     state: State<'_, AppState>,
     path: Input<String>,
@@ -56,6 +59,7 @@ const RESTORE_PATIENCE: Duration = Duration::from_secs(5);
 /// other desk has the database open, and keeps a safety copy. This window closes
 /// its database for the restore and reopens it afterwards, whatever the outcome.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn restore_backup<R: Runtime>(
     app: AppHandle<R>,
     path: Input<String>,
@@ -109,6 +113,7 @@ pub(super) async fn with_database_closed<R: Runtime, T: Send + 'static>(
 /// Bookings, cancellations, late cancellations, no-shows and utilisation per
 /// doctor per week or month, for the days `from..=to` (`YYYY-MM-DD`).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn clinic_report(
     state: State<'_, AppState>,
     from: Input<String>,
@@ -135,6 +140,7 @@ pub struct SavedExport {
 
 /// Writes the appointments of the days `from..=to` as CSV into the exports folder.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn export_appointments(
     state: State<'_, AppState>,
     from: Input<String>,
@@ -153,6 +159,7 @@ pub async fn export_appointments(
 
 /// Writes the patient list as CSV into the exports folder.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn export_patients(state: State<'_, AppState>) -> Result<SavedExport, CommandError> {
     as_actor(&state, move |desk, actor| {
         save_export(desk, actor, "patients", |out| {
@@ -164,6 +171,7 @@ pub async fn export_patients(state: State<'_, AppState>) -> Result<SavedExport, 
 
 /// The printable day sheet of one doctor or all, for `date` (`YYYY-MM-DD`).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn day_sheet(
     state: State<'_, AppState>,
     date: Input<String>,

@@ -22,6 +22,7 @@ const SEARCH_LIMIT: u32 = 50;
 /// Patients whose name words or phone start with `text`; the most recent patients
 /// when `text` is blank.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn search_patients(
     state: State<'_, AppState>,
     text: Input<String>,
@@ -39,6 +40,7 @@ pub async fn search_patients(
 
 /// Each listed patient's next upcoming appointment (for search results).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn next_appointments(
     state: State<'_, AppState>,
     patient_ids: Input<Vec<i64>>,
@@ -52,6 +54,7 @@ pub async fn next_appointments(
 
 /// One patient.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn get_patient(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -65,6 +68,7 @@ pub async fn get_patient(
 
 /// Turns appointment reminders off (`opt_out`) or on again for a patient.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn set_reminders_opt_out(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -79,6 +83,7 @@ pub async fn set_reminders_opt_out(
 
 /// Saves an edit made on `expected_version` (`Conflict` when someone saved first).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn update_patient(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -99,6 +104,7 @@ pub async fn update_patient(
 
 /// The patient's appointments (all statuses), oldest first.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn patient_appointments(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -117,6 +123,7 @@ pub async fn patient_appointments(
 
 /// Late cancellations and no-shows.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn patient_attendance(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -142,6 +149,7 @@ pub struct PasscodeSent {
 /// Sends a 6-digit passcode to `phone` at once with this PC's sender (refused
 /// when none is set up, or for a number that cannot receive text messages).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn request_phone_passcode(
     state: State<'_, AppState>,
     phone: Input<String>,
@@ -158,6 +166,7 @@ pub async fn request_phone_passcode(
 
 /// Checks the passcode typed for `phone`.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn verify_phone_passcode(
     state: State<'_, AppState>,
     phone: Input<String>,

@@ -16,12 +16,14 @@ use crate::state::AppState;
 
 /// The clinic's currency, receipt details and cancellation policy.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn payment_settings(state: State<'_, AppState>) -> Result<PaymentSettings, CommandError> {
     as_actor(&state, |desk, actor| desk.payment_settings(actor)).await
 }
 
 /// Appointment types with their prices.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_appointment_types(
     state: State<'_, AppState>,
     include_inactive: Input<bool>,
@@ -35,6 +37,7 @@ pub async fn list_appointment_types(
 
 /// Adds an appointment type with its price (admins).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_appointment_type(
     state: State<'_, AppState>,
     new_type: Input<NewAppointmentType>,
@@ -48,6 +51,7 @@ pub async fn add_appointment_type(
 
 /// Changes a type's price and reason, or stops offering it (admins).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn update_appointment_type(
     state: State<'_, AppState>,
     type_id: Input<i64>,
@@ -63,6 +67,7 @@ pub async fn update_appointment_type(
 
 /// Sets or removes a doctor's own price for a type (admins).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn set_doctor_price(
     state: State<'_, AppState>,
     type_id: Input<i64>,
@@ -79,6 +84,7 @@ pub async fn set_doctor_price(
 /// Books a free slot as a type, charging its price and taking a payment in the
 /// same transaction.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn pay_and_book(
     state: State<'_, AppState>,
     request: Input<BookRequest>,
@@ -94,6 +100,7 @@ pub async fn pay_and_book(
 
 /// Takes a payment for an appointment.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn take_payment(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -108,6 +115,7 @@ pub async fn take_payment(
 
 /// Refunds part or all of a payment (admins).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn refund_payment(
     state: State<'_, AppState>,
     payment_id: Input<i64>,
@@ -123,6 +131,7 @@ pub async fn refund_payment(
 
 /// An appointment's charges, payments and balance.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn appointment_account(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -136,6 +145,7 @@ pub async fn appointment_account(
 
 /// A patient's sums over all their appointments.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn patient_balance(
     state: State<'_, AppState>,
     patient_id: Input<i64>,
@@ -146,6 +156,7 @@ pub async fn patient_balance(
 
 /// What cancelling or a no-show would do to the appointment's money.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn closing_preview(
     state: State<'_, AppState>,
     appointment_id: Input<i64>,
@@ -160,6 +171,7 @@ pub async fn closing_preview(
 
 /// The printable receipt of a payment or refund.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn receipt(
     state: State<'_, AppState>,
     ledger_id: Input<i64>,
@@ -170,6 +182,7 @@ pub async fn receipt(
 
 /// This desk's till for a day (empty: today).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn till(state: State<'_, AppState>, day: Input<String>) -> Result<Till, CommandError> {
     let Input(day) = day;
     as_actor(&state, move |desk, actor| desk.till(actor, Some(&day))).await
@@ -177,6 +190,7 @@ pub async fn till(state: State<'_, AppState>, day: Input<String>) -> Result<Till
 
 /// Closes this desk's till with the counted amounts.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn close_till(
     state: State<'_, AppState>,
     day: Input<String>,
@@ -192,6 +206,7 @@ pub async fn close_till(
 
 /// Every desk's cash-ups from `from` to `to` (admins).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn cash_up_report(
     state: State<'_, AppState>,
     from: Input<String>,
@@ -206,6 +221,7 @@ pub async fn cash_up_report(
 
 /// Writes the cash-ups of `from..=to` as CSV into the exports folder.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn export_cash_ups(
     state: State<'_, AppState>,
     from: Input<String>,

@@ -12,12 +12,14 @@ use crate::state::AppState;
 
 /// Every doctor, inactive ones included (their templates can still be seen).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn schedule_doctors(state: State<'_, AppState>) -> Result<Vec<Doctor>, CommandError> {
     as_actor(&state, move |desk, actor| desk.list_doctors(actor, true)).await
 }
 
 /// Weekly templates of one doctor or all.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_templates(
     state: State<'_, AppState>,
     doctor_id: Input<Option<i64>>,
@@ -31,6 +33,7 @@ pub async fn list_templates(
 
 /// Adds a weekly template.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_template(
     state: State<'_, AppState>,
     template: Input<NewTemplate>,
@@ -44,6 +47,7 @@ pub async fn add_template(
 
 /// Removes a weekly template (existing slots stay until slots are generated again).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn remove_template(
     state: State<'_, AppState>,
     template_id: Input<i64>,
@@ -57,6 +61,7 @@ pub async fn remove_template(
 
 /// Time off of one doctor (with the clinic-wide entries) or of all.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_time_off(
     state: State<'_, AppState>,
     doctor_id: Input<Option<i64>>,
@@ -70,6 +75,7 @@ pub async fn list_time_off(
 
 /// Adds time off.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn add_time_off(
     state: State<'_, AppState>,
     time_off: Input<NewTimeOff>,
@@ -83,6 +89,7 @@ pub async fn add_time_off(
 
 /// Removes time off.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn remove_time_off(
     state: State<'_, AppState>,
     time_off_id: Input<i64>,
@@ -98,6 +105,7 @@ pub async fn remove_time_off(
 /// `dry_run` only previews. With the `preview_token` of a preview, applies only if
 /// nothing that preview showed has changed since (else a Conflict).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn generate_slots(
     state: State<'_, AppState>,
     from: Input<String>,

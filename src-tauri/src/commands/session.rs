@@ -63,6 +63,7 @@ pub struct Startup {
 
 /// The first screen's facts; never fails (an unopened database is reported inside).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn startup(
     state: State<'_, AppState>,
     location: State<'_, DatabaseLocation>,
@@ -128,6 +129,7 @@ pub struct FirstRun {
 
 /// Creates the first admin, signs them in and saves the clinic settings.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn first_run(
     state: State<'_, AppState>,
     setup: Input<FirstRun>,
@@ -155,6 +157,7 @@ pub async fn first_run(
 /// First-run choice: fill the empty database with the demo clinic; returns the demo
 /// accounts (their passwords are shown on the login screen).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn open_demo_clinic(
     state: State<'_, AppState>,
 ) -> Result<Vec<DemoAccount>, CommandError> {
@@ -165,6 +168,7 @@ pub async fn open_demo_clinic(
 
 /// Signs in at this window.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn login(
     state: State<'_, AppState>,
     username: Input<String>,
@@ -195,6 +199,7 @@ pub async fn login(
 
 /// Ends this window's session.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn logout(state: State<'_, AppState>) -> Result<(), CommandError> {
     state.sign_out();
     Ok(())
@@ -203,6 +208,7 @@ pub async fn logout(state: State<'_, AppState>) -> Result<(), CommandError> {
 /// Marks the session active (the UI calls it on keyboard and mouse activity);
 /// `Unauthenticated` once the idle logoff has ended it.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn touch(state: State<'_, AppState>) -> Result<(), CommandError> {
     let desk = state.desk()?;
     let sessions = state.sessions();
@@ -213,6 +219,7 @@ pub async fn touch(state: State<'_, AppState>) -> Result<(), CommandError> {
 /// The signed-in person changes their own password (also the screen a reset
 /// password leads to); this window stays signed in, their other sessions end.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn change_own_password(
     state: State<'_, AppState>,
     current: Input<String>,
@@ -229,6 +236,7 @@ pub async fn change_own_password(
 
 /// The clinic's settings (name, time zone, demo badge, idle minutes).
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn clinic_settings(state: State<'_, AppState>) -> Result<ClinicSettings, CommandError> {
     as_actor(&state, |desk, _| desk.settings()).await
 }
@@ -236,6 +244,7 @@ pub async fn clinic_settings(state: State<'_, AppState>) -> Result<ClinicSetting
 /// Subscribes the page to the change feed: `on_change` receives the database's
 /// data version whenever anyone (this or another desk) commits.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn watch_changes(
     watcher: State<'_, Arc<Watcher>>,
     on_change: Channel<i64>,

@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 /// Open entries, oldest first, of one doctor or all.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn waitlist_list(
     state: State<'_, AppState>,
     doctor_id: Input<Option<i64>>,
@@ -29,6 +30,7 @@ pub async fn waitlist_list(
 
 /// Puts a patient on the waitlist.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn waitlist_add(
     state: State<'_, AppState>,
     entry: Input<NewWaitlistEntry>,
@@ -39,6 +41,7 @@ pub async fn waitlist_add(
 
 /// Takes a patient off the waitlist.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn waitlist_remove(
     state: State<'_, AppState>,
     entry_id: Input<i64>,
@@ -52,6 +55,7 @@ pub async fn waitlist_remove(
 
 /// The open entries this slot would suit, first come first served.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn waitlist_matches(
     state: State<'_, AppState>,
     slot_id: Input<i64>,
@@ -65,6 +69,7 @@ pub async fn waitlist_matches(
 
 /// Books the waiting patient into the slot and closes the entry.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn book_from_waitlist(
     state: State<'_, AppState>,
     entry_id: Input<i64>,
@@ -79,6 +84,7 @@ pub async fn book_from_waitlist(
 
 /// One doctor's slots on a clinic-local day (`YYYY-MM-DD`), to pick a free one.
 #[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn doctor_day_slots(
     state: State<'_, AppState>,
     doctor_id: Input<i64>,
