@@ -29,6 +29,7 @@ pub mod payments;
 pub mod planner;
 pub mod platform;
 pub mod presence;
+pub mod progress;
 pub mod reminders;
 pub mod scheduling;
 pub mod senders;
