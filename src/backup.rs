@@ -40,7 +40,7 @@ use crate::progress::{Phase, Progress};
 pub use convert::{convert, Conversion, ConversionReport};
 pub(crate) use restore::restore_with;
 pub use restore::{restore, RestoreReport};
-pub use verify::{file_sha256, verify, BackupCheck};
+pub use verify::{file_sha256, file_sha256_with, verify, BackupCheck};
 
 /// Backup files are `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC).
 const PREFIX: &str = "frontdesk-";

@@ -17,8 +17,11 @@ use ts_rs::TS;
 pub enum Phase {
     /// Copying the database's pages into a backup (`done`/`total`: pages).
     CopyingPages,
-    /// Checking a new backup: integrity check and fingerprint (no total).
+    /// Checking a backup: its integrity check (no total).
     CheckingBackup,
+    /// A new backup's SHA-256, recorded so a restore knows Frontdesk wrote it
+    /// (`done`/`total`: bytes).
+    Fingerprinting,
     /// Restore: copying the backup next to the database (`done`/`total`: bytes).
     CopyingBackup,
     /// Restore: checking the copy that will be swapped in (no total).

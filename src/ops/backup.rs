@@ -170,7 +170,7 @@ impl Frontdesk {
         // a pooled read connection: the snapshot never blocks the desks' writes
         let bytes = self.read(|c| backup::write_backup_with(c, &target, phases, progress))?;
         // recorded, so a restore can tell this backup from files Frontdesk did not write
-        let sha256 = backup::file_sha256(&target)?;
+        let sha256 = backup::file_sha256_with(&target, progress)?;
         let millis = started.elapsed().as_millis() as u64;
         let name = target
             .file_name()

@@ -84,7 +84,11 @@ fn a_backup_reports_pages_copied_up_to_all_of_them_and_stays_one_snapshot_while_
     let phases = check_reports(&reports);
     assert_eq!(
         phases,
-        vec![Phase::CopyingPages, Phase::CheckingBackup],
+        vec![
+            Phase::CopyingPages,
+            Phase::CheckingBackup,
+            Phase::Fingerprinting
+        ],
         "{reports:?}"
     );
     let copying: Vec<&Progress> = reports

@@ -3,4 +3,4 @@
 /**
  * What a long job is doing now.
  */
-export type Phase = "CopyingPages" | "CheckingBackup" | "CopyingBackup" | "CheckingCopy" | "SavingSafetyCopy" | "CheckingSafetyCopy" | "SwappingIn" | "Encrypting" | "PlanningSlots" | "WritingSlots";
+export type Phase = "CopyingPages" | "CheckingBackup" | "Fingerprinting" | "CopyingBackup" | "CheckingCopy" | "SavingSafetyCopy" | "CheckingSafetyCopy" | "SwappingIn" | "Encrypting" | "PlanningSlots" | "WritingSlots";
