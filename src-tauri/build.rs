@@ -84,6 +84,7 @@ const COMMANDS: &[&str] = &[
     // operations.rs
     "list_backups",
     "backup_now",
+    "watch_jobs",
     "clinic_report",
     "export_appointments",
     "export_patients",
