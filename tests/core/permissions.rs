@@ -273,6 +273,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("generate_slots", Action::ManageSchedule, |d, a, i| {
             ok(d.generate_slots(a, i.date, i.date, None, true))
         }),
+        ("generate_slots_with", Action::ManageSchedule, |d, a, i| {
+            let ignore = &mut frontdesk::progress::ignore;
+            ok(d.generate_slots_with(a, i.date, i.date, None, Some("stale token"), ignore))
+        }),
         (
             "generate_slots_as_previewed",
             Action::ManageSchedule,
@@ -396,6 +400,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("backup_now", Action::ManageBackups, |d, a, i| {
             ok(d.backup_now(a, Some(i.dir.join("b.sqlite3"))))
         }),
+        ("backup_now_with", Action::ManageBackups, |d, a, i| {
+            let ignore = &mut frontdesk::progress::ignore;
+            ok(d.backup_now_with(a, Some(i.dir.join("bw.sqlite3")), ignore))
+        }),
         ("backup_if_due", Action::ManageBackups, |d, a, _| {
             ok(d.backup_if_due(a))
         }),
@@ -411,6 +419,11 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("restore_backup", Action::ManageBackups, |d, a, i| {
             let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
             ok(other.restore_backup(a, &i.backup, true))
+        }),
+        ("restore_backup_with", Action::ManageBackups, |d, a, i| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            let ignore = &mut frontdesk::progress::ignore;
+            ok(other.restore_backup_with(a, &i.backup, true, ignore))
         }),
         (
             "backup::restore::restore",
@@ -433,6 +446,11 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("convert_database", Action::ManageKeys, |d, a, _| {
             let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
             ok(other.convert_database(a, frontdesk::backup::Conversion::ChangeKey))
+        }),
+        ("convert_database_with", Action::ManageKeys, |d, a, _| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            let ignore = &mut frontdesk::progress::ignore;
+            ok(other.convert_database_with(a, frontdesk::backup::Conversion::ChangeKey, ignore))
         }),
         ("backup::convert::convert", Action::ManageKeys, |d, a, _| {
             ok(frontdesk::backup::convert(
