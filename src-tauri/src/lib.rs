@@ -8,6 +8,7 @@
 mod commands;
 mod database_location;
 mod error;
+mod jobs;
 mod reminder_worker;
 mod state;
 mod watcher;
@@ -15,6 +16,7 @@ mod watcher;
 pub use commands::AppInfo;
 pub use database_location::DatabaseLocation;
 pub use error::CommandError;
+pub use jobs::{JobKind, JobProgress, Jobs};
 pub use state::AppState;
 
 use std::sync::{Arc, OnceLock};
@@ -125,6 +127,7 @@ pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             app.manage(location);
             app.manage(state);
             app.manage(watcher);
+            app.manage(Arc::new(jobs::Jobs::default()));
             Ok(())
         })
         // every command of commands.txt (the build writes the handler from it)

@@ -75,7 +75,7 @@ fn commands_with_typed_refusals() -> Vec<String> {
     .map(|rest| rest.split(['(', '<']).next().unwrap().to_string())
     // its only argument is a Channel that Tauri itself builds from the page's
     // callback id, not a value parsed from JSON
-    .filter(|name| name != "watch_changes")
+    .filter(|name| name != "watch_changes" && name != "watch_jobs")
     .collect()
 }
 
@@ -697,6 +697,7 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
         // operations.rs
         ("list_backups", Admin, json!({})),
         ("backup_now", Admin, json!({})),
+        ("watch_jobs", Public, json!({})),
         (
             "clinic_report",
             Admin,

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod password;
 pub mod payments;
 pub mod planner;
+pub mod progress;
 pub mod reminders;
 pub mod scheduling;
 pub mod staff;

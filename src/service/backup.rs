@@ -13,6 +13,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::domain::auth::{Action, Actor};
+use crate::domain::progress::{self, Phase, Progress};
 use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::settings;
@@ -39,8 +40,20 @@ impl Frontdesk {
     /// Takes a backup now. `dest`: `None` = the backup folder (then retention
     /// runs); a folder = a new dated file in it; any other path = exactly that file.
     pub fn backup_now(&self, actor: &Actor, dest: Option<PathBuf>) -> Result<BackupResult> {
+        self.backup_now_with(actor, dest, &mut progress::ignore)
+    }
+
+    /// [`backup_now`](Self::backup_now), reporting the pages copied
+    /// ([`Phase::CopyingPages`]) and the check ([`Phase::CheckingBackup`]) to
+    /// `progress` as it goes.
+    pub fn backup_now_with(
+        &self,
+        actor: &Actor,
+        dest: Option<PathBuf>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BackupResult> {
         actor.require(Action::ManageBackups)?;
-        self.take_backup(actor, dest)
+        self.take_backup(actor, dest, progress)
     }
 
     /// Takes a backup into the backup folder when the newest backup is a day old
@@ -51,7 +64,8 @@ impl Frontdesk {
         if last.is_some_and(|at| self.now() - at < BACKUP_INTERVAL_SECS) {
             return Ok(None);
         }
-        self.take_backup(actor, None).map(Some)
+        self.take_backup(actor, None, &mut progress::ignore)
+            .map(Some)
     }
 
     /// The backup folder, retention and the backups in the folder.
@@ -84,7 +98,21 @@ impl Frontdesk {
         candidate: &Path,
         confirmed: bool,
     ) -> Result<RestoreReport> {
+        self.restore_backup_with(actor, candidate, confirmed, &mut progress::ignore)
+    }
+
+    /// [`restore_backup`](Self::restore_backup), reporting its phases to
+    /// `progress`: [`Phase::CheckingBackup`] (the check before anything is
+    /// closed), then those of [`backup::restore`].
+    pub fn restore_backup_with(
+        self,
+        actor: &Actor,
+        candidate: &Path,
+        confirmed: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RestoreReport> {
         actor.require(Action::ManageBackups)?;
+        progress(Progress::phase(Phase::CheckingBackup));
         let check = self.check_backup(actor, candidate)?;
         if check.needs_confirmation() && !confirmed {
             return Err(Error::invalid(format!(
@@ -97,7 +125,7 @@ impl Frontdesk {
         let keys = self.writer.seal().folder.clone();
         let _ = self.flush_metrics();
         drop(self);
-        backup::restore_with(actor, &db, candidate, now, confirmed, &keys)
+        backup::restore_with(actor, &db, candidate, now, confirmed, &keys, progress)
     }
 
     fn last_backup_at(&self) -> Result<Option<i64>> {
@@ -115,7 +143,12 @@ impl Frontdesk {
         Ok(recorded.max(in_folder))
     }
 
-    fn take_backup(&self, actor: &Actor, dest: Option<PathBuf>) -> Result<BackupResult> {
+    fn take_backup(
+        &self,
+        actor: &Actor,
+        dest: Option<PathBuf>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BackupResult> {
         let now = self.now();
         let db = self.path().to_path_buf();
         let (folder, keep) =
@@ -133,10 +166,11 @@ impl Frontdesk {
             Some(p) => (p, false),
         };
         let started = Instant::now();
+        let phases = (Phase::CopyingPages, Phase::CheckingBackup);
         // a pooled read connection: the snapshot never blocks the desks' writes
-        let bytes = self.read(|c| backup::write_backup(c, &target))?;
+        let bytes = self.read(|c| backup::write_backup_with(c, &target, phases, progress))?;
         // recorded, so a restore can tell this backup from files Frontdesk did not write
-        let sha256 = backup::file_sha256(&target)?;
+        let sha256 = backup::file_sha256_with(&target, progress)?;
         let millis = started.elapsed().as_millis() as u64;
         let name = target
             .file_name()

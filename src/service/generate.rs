@@ -45,6 +45,7 @@ use crate::domain::planner::{
     plan_slots, reconcile, reconcile_part, ExistingSlot, PlannedSlot, Reconciliation, TemplateSpec,
     TimeOffSpec,
 };
+use crate::domain::progress::{self, Phase, Progress};
 use crate::domain::scheduling::{GenerationReport, SlotChange};
 use crate::error::{Error, Result};
 use crate::service::audit;
@@ -430,7 +431,13 @@ impl Frontdesk {
         } else {
             Mode::Apply { expected: None }
         };
-        self.generate(actor, from, to, doctor_id, mode, None)
+        self.generate(
+            actor,
+            (from, to, doctor_id),
+            mode,
+            None,
+            &mut progress::ignore,
+        )
     }
 
     /// Applies a preview made by [`generate_slots`](Self::generate_slots) with
@@ -448,10 +455,34 @@ impl Frontdesk {
         doctor_id: Option<i64>,
         preview_token: &str,
     ) -> Result<GenerationReport> {
+        self.generate_slots_with(
+            actor,
+            from,
+            to,
+            doctor_id,
+            Some(preview_token),
+            &mut progress::ignore,
+        )
+    }
+
+    /// Generates slots as [`generate_slots`](Self::generate_slots) does (or, with a
+    /// `preview_token`, as [`generate_slots_as_previewed`](Self::generate_slots_as_previewed)
+    /// does), reporting to `progress`: [`Phase::PlanningSlots`] while it plans (again
+    /// if the templates change midway and it plans anew), then
+    /// [`Phase::WritingSlots`] with the parts written of all parts.
+    pub fn generate_slots_with(
+        &self,
+        actor: &Actor,
+        from: NaiveDate,
+        to: NaiveDate,
+        doctor_id: Option<i64>,
+        preview_token: Option<&str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<GenerationReport> {
         let mode = Mode::Apply {
-            expected: Some(preview_token),
+            expected: preview_token,
         };
-        self.generate(actor, from, to, doctor_id, mode, None)
+        self.generate(actor, (from, to, doctor_id), mode, None, progress)
     }
 
     /// Test hook: [`generate_slots`](Self::generate_slots) with small parts and a
@@ -467,17 +498,17 @@ impl Frontdesk {
         steps: GenerationSteps<'_>,
     ) -> Result<GenerationReport> {
         let mode = Mode::Apply { expected: None };
-        self.generate(actor, from, to, doctor_id, mode, Some(steps))
+        let ignore = &mut progress::ignore;
+        self.generate(actor, (from, to, doctor_id), mode, Some(steps), ignore)
     }
 
     fn generate(
         &self,
         actor: &Actor,
-        from: NaiveDate,
-        to: NaiveDate,
-        doctor_id: Option<i64>,
+        (from, to, doctor_id): (NaiveDate, NaiveDate, Option<i64>),
         mode: Mode<'_>,
         mut steps: Option<GenerationSteps<'_>>,
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<GenerationReport> {
         actor.require(Action::ManageSchedule)?;
         if to < from {
@@ -489,6 +520,7 @@ impl Frontdesk {
         let now = self.now();
         let max_writes = steps.as_ref().map_or(PART_WRITES, |s| s.writes_per_part);
         for _ in 0..ATTEMPTS {
+            progress(Progress::phase(Phase::PlanningSlots));
             let plan = self.plan_generation(from, to, doctor_id, now, max_writes)?;
             let expected = match mode {
                 Mode::Preview => {
@@ -505,7 +537,8 @@ impl Frontdesk {
                     current: format!("a new preview would show: {}", Tally::of(&plan.whole)),
                 });
             }
-            match self.apply_parts(actor, &plan, (from, to, doctor_id), now, steps.as_mut())? {
+            let scope = (from, to, doctor_id);
+            match self.apply_parts(actor, &plan, scope, now, steps.as_mut(), progress)? {
                 Outcome::Done(report) => return Ok(report),
                 Outcome::InputsChanged(done) if expected.is_some() => {
                     let (changed_by, changed_at) = self.read(last_schedule_change)?;
@@ -537,8 +570,10 @@ impl Frontdesk {
         (from, to, doctor_id): (NaiveDate, NaiveDate, Option<i64>),
         now: i64,
         mut steps: Option<&mut GenerationSteps<'_>>,
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<Outcome> {
         let n = plan.parts.len();
+        progress(Progress::of(Phase::WritingSlots, 0, n as u64));
         let scope = format!(
             "{from}..{to} doctor {}",
             doctor_id.map_or("all".to_string(), |d| d.to_string())
@@ -585,6 +620,7 @@ impl Frontdesk {
             let Some((r, created)) = step else {
                 return Ok(Outcome::InputsChanged(i));
             };
+            progress(Progress::of(Phase::WritingSlots, i as u64 + 1, n as u64));
             tally = tally.plus(Tally::of(&r));
             done.extend(r);
             ids.extend(created);

@@ -76,11 +76,22 @@ impl Frontdesk {
         actor: &Actor,
         conversion: Conversion,
     ) -> Result<ConversionReport> {
+        self.convert_database_with(actor, conversion, &mut crate::domain::progress::ignore)
+    }
+
+    /// [`convert_database`](Self::convert_database), reporting its phases to
+    /// `progress` (the rewrite itself is one SQLCipher call: it has no total).
+    pub fn convert_database_with(
+        self,
+        actor: &Actor,
+        conversion: Conversion,
+        progress: &mut dyn FnMut(crate::domain::progress::Progress),
+    ) -> Result<ConversionReport> {
         actor.require(Action::ManageKeys)?;
         let (db, now) = (self.path().to_path_buf(), self.now());
         let keys = self.writer.seal().folder.clone();
         let _ = self.flush_metrics();
         drop(self);
-        backup::convert::convert_with(actor, &db, conversion, now, &keys)
+        backup::convert::convert_with(actor, &db, conversion, now, &keys, progress)
     }
 }

@@ -1,8 +1,10 @@
 //! Backups and restores of the clinic database file.
 //!
-//! **Backups** use SQLite's online backup API from a read connection: one backup
-//! step copies every page inside one read transaction, so the copy is a consistent
-//! snapshot while the desks keep booking (WAL readers never block the writer). A
+//! **Backups** use SQLite's online backup API from a read connection: the steps
+//! (a few hundred pages each, reported as [`Phase::CopyingPages`] progress) all run
+//! inside one read transaction on the source, so the copy is a consistent snapshot
+//! while the desks keep booking (WAL readers never block the writer, and commits of
+//! other connections neither restart the copy nor get into it). A
 //! file copy of a live WAL database is never made: it can miss committed pages that
 //! still sit in the `-wal` file, or catch the file mid-checkpoint. Each backup is
 //! written under a temporary name in the destination folder, switched to
@@ -32,6 +34,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::domain::progress::{Phase, Progress};
 use crate::error::{Error, Result};
 
 /// The backup settings' keys.
@@ -83,7 +86,7 @@ pub fn retention(conn: &rusqlite::Connection) -> Retention {
 pub use convert::{convert, Conversion, ConversionReport};
 pub(crate) use restore::restore_with;
 pub use restore::{restore, RestoreReport};
-pub use verify::{file_sha256, verify, BackupCheck};
+pub use verify::{file_sha256, file_sha256_with, verify, BackupCheck};
 
 /// Backup files are `frontdesk-YYYYMMDD-HHMMSS.sqlite3` (UTC).
 const PREFIX: &str = "frontdesk-";
@@ -94,6 +97,9 @@ const PARTIAL: &str = ".partial";
 const NAME_TIME: &str = "%Y%m%d-%H%M%S";
 /// How long a backup step may keep meeting a lock before the backup gives up.
 const BACKUP_LOCK_DEADLINE: Duration = Duration::from_secs(60);
+/// Pages one backup step copies (2 MiB of 4 KiB pages): a report every few
+/// milliseconds, few enough steps that their overhead does not count.
+const PAGES_PER_STEP: std::ffi::c_int = 512;
 
 /// One backup file.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -270,6 +276,18 @@ pub fn next_path(folder: &Path, at: i64) -> PathBuf {
 /// backup API into a temporary file beside `dest`, rollback-journal mode,
 /// `integrity_check`, fsync, rename. Returns the size in bytes.
 pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
+    let phases = (Phase::CopyingPages, Phase::CheckingBackup);
+    write_backup_with(src, dest, phases, &mut crate::domain::progress::ignore)
+}
+
+/// [`write_backup`], reporting the pages copied as `copying` and then the check as
+/// `checking` to `progress`.
+pub fn write_backup_with(
+    src: &Connection,
+    dest: &Path,
+    (copying, checking): (Phase, Phase),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64> {
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -286,7 +304,7 @@ pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let partial = dir.join(format!(".{name}.{}{PARTIAL}", std::process::id()));
-    let outcome = copy_checked(src, &partial).and_then(|()| {
+    let outcome = copy_checked(src, &partial, (copying, checking), progress).and_then(|()| {
         std::fs::rename(&partial, dest).map_err(|e| {
             Error::invalid(format!("cannot write the backup {}: {e}", dest.display()))
         })?;
@@ -300,7 +318,12 @@ pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
 }
 
 /// Backup API from `src` into a new file at `to`, then journal mode, check, fsync.
-fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
+fn copy_checked(
+    src: &Connection,
+    to: &Path,
+    (copying, checking): (Phase, Phase),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     let _ = std::fs::remove_file(to);
     // 0600 before SQLite opens it (it would create 0644; its journal copies the mode)
     crate::platform::create_private_file(to).map_err(|e| {
@@ -326,22 +349,24 @@ fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
     {
         key.apply(&dst)?;
     }
-    {
-        let backup = Backup::new(src, &mut dst)?;
-        let deadline = Instant::now() + BACKUP_LOCK_DEADLINE;
-        // -1: every page in one step, inside one read transaction on the source —
-        // a consistent snapshot that concurrent commits cannot restart
-        loop {
-            match backup.step(-1)? {
-                StepResult::Done => break,
-                StepResult::More => {}
-                StepResult::Busy | StepResult::Locked if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => return Err(Error::Busy),
-            }
-        }
+    // one read transaction on the source across every step: each step reads the
+    // same snapshot, so the copy is consistent and a commit by another connection
+    // meanwhile does not restart it (a step outside a transaction would take a new
+    // snapshot and SQLite would start the copy over)
+    let own_transaction = src.is_autocommit();
+    if own_transaction {
+        src.execute_batch("BEGIN DEFERRED")?;
     }
+    let copied = src
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(Error::from)
+        .and_then(|()| copy_pages(src, &mut dst, copying, progress));
+    if own_transaction {
+        // a read transaction: ending it cannot lose anything
+        let _ = src.execute_batch("ROLLBACK");
+    }
+    copied?;
+    progress(Progress::phase(checking));
     // the copy carries the source's WAL flag; a backup is better as one file
     let mode: String = dst.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("delete") {
@@ -361,6 +386,34 @@ fn copy_checked(src: &Connection, to: &Path) -> Result<()> {
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::Internal(format!("cannot flush the backup: {e}")))?;
     Ok(())
+}
+
+/// The backup steps, [`PAGES_PER_STEP`] pages each, reporting pages copied.
+fn copy_pages(
+    src: &Connection,
+    dst: &mut Connection,
+    copying: Phase,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let backup = Backup::new(src, dst)?;
+    let deadline = Instant::now() + BACKUP_LOCK_DEADLINE;
+    loop {
+        let step = backup.step(PAGES_PER_STEP)?;
+        let p = backup.progress();
+        let total = p.pagecount.max(0) as u64;
+        let done = total.saturating_sub(p.remaining.max(0) as u64);
+        match step {
+            StepResult::Done => {
+                progress(Progress::of(copying, total, total));
+                return Ok(());
+            }
+            StepResult::More => progress(Progress::of(copying, done, total)),
+            StepResult::Busy | StepResult::Locked if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => return Err(Error::Busy),
+        }
+    }
 }
 
 fn integrity_problems(conn: &Connection) -> Result<Vec<String>> {

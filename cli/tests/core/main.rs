@@ -46,6 +46,8 @@ mod permissions;
 mod power_cut;
 /// Files and folders only the clinic's OS user can read, whatever the umask.
 mod privacy;
+/// Long jobs report progress: monotonic within a phase, ending at the total.
+mod progress;
 /// Read-modify-write races: two desks interleave between one desk's read and its write.
 mod races_rmw;
 /// Appointment reminders: lead times across DST, template and language, opt-out,

@@ -273,6 +273,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("generate_slots", Action::ManageSchedule, |d, a, i| {
             ok(d.generate_slots(a, i.date, i.date, None, true))
         }),
+        ("generate_slots_with", Action::ManageSchedule, |d, a, i| {
+            let ignore = &mut frontdesk::domain::progress::ignore;
+            ok(d.generate_slots_with(a, i.date, i.date, None, Some("stale token"), ignore))
+        }),
         (
             "generate_slots_as_previewed",
             Action::ManageSchedule,
@@ -396,6 +400,10 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("backup_now", Action::ManageBackups, |d, a, i| {
             ok(d.backup_now(a, Some(i.dir.join("b.sqlite3"))))
         }),
+        ("backup_now_with", Action::ManageBackups, |d, a, i| {
+            let ignore = &mut frontdesk::domain::progress::ignore;
+            ok(d.backup_now_with(a, Some(i.dir.join("bw.sqlite3")), ignore))
+        }),
         ("backup_if_due", Action::ManageBackups, |d, a, _| {
             ok(d.backup_if_due(a))
         }),
@@ -411,6 +419,11 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("restore_backup", Action::ManageBackups, |d, a, i| {
             let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
             ok(other.restore_backup(a, &i.backup, true))
+        }),
+        ("restore_backup_with", Action::ManageBackups, |d, a, i| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            let ignore = &mut frontdesk::domain::progress::ignore;
+            ok(other.restore_backup_with(a, &i.backup, true, ignore))
         }),
         (
             "storage::backup::restore::restore",
@@ -433,6 +446,15 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("convert_database", Action::ManageKeys, |d, a, _| {
             let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
             ok(other.convert_database(a, frontdesk::storage::backup::Conversion::ChangeKey))
+        }),
+        ("convert_database_with", Action::ManageKeys, |d, a, _| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            let ignore = &mut frontdesk::domain::progress::ignore;
+            ok(other.convert_database_with(
+                a,
+                frontdesk::storage::backup::Conversion::ChangeKey,
+                ignore,
+            ))
         }),
         (
             "storage::backup::convert::convert",
@@ -548,7 +570,7 @@ fn operations_in_source() -> BTreeSet<String> {
             }
         }
     }
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../src");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = BTreeSet::new();
     walk(&src, &src, &mut out);
     out
@@ -794,7 +816,7 @@ fn the_permission_table_covers_every_operation_that_takes_an_actor() {
         );
     }
     let missing: Vec<_> = found.difference(&tested).cloned().collect();
-    assert!(missing.is_empty(), "operations not in the permission walk (add them to cli/tests/core/permissions.rs): {missing:?}");
+    assert!(missing.is_empty(), "operations not in the permission walk (add them to tests/core/permissions.rs): {missing:?}");
     let gone: Vec<_> = tested.difference(&found).cloned().collect();
     assert!(
         gone.is_empty(),

@@ -22,6 +22,8 @@ mod encryption;
 mod language;
 /// Speed: another desk's change repainted here, start-up to the day grid (printed).
 mod live_refresh;
+/// Long jobs: a backup's progress bar, the desk usable while it runs.
+mod long_jobs;
 /// Passwords: changing one's own, the change an admin's reset forces, unlocking.
 mod passwords;
 /// Patients and waitlist screens.

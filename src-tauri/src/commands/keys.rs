@@ -13,6 +13,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 use super::as_actor;
 use super::input::Input;
 use crate::error::CommandError;
+use crate::jobs::{JobKind, Jobs};
 use crate::state::AppState;
 use crate::watcher::Watcher;
 use crate::DatabaseLocation;
@@ -95,8 +96,9 @@ pub async fn convert_database<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
+    let mut job = app.state::<Arc<Jobs>>().start(JobKind::ConvertDatabase)?;
     super::operations::with_database_closed(&app, move |desk| {
-        desk.convert_database(&actor, conversion)
+        desk.convert_database_with(&actor, conversion, &mut |p| job.report(p))
     })
     .await
 }

@@ -11,16 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use frontdesk::domain::clinic::{format_local, parse_date};
+use frontdesk::domain::progress::Progress;
 use frontdesk::service::export::DaySheet;
 use frontdesk::storage::backup::{BackupCheck, BackupResult, RestoreReport};
-use frontdesk::{Actor, BackupList, Frontdesk, OpenOptions, Report, ReportPeriod};
+use frontdesk::{Action, Actor, BackupList, Frontdesk, OpenOptions, Report, ReportPeriod};
 use serde::Serialize;
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
 use super::as_actor;
 use super::input::Input;
 use crate::error::CommandError;
+use crate::jobs::{JobKind, JobProgress, Jobs};
 use crate::state::AppState;
 use crate::watcher::Watcher;
 
@@ -31,11 +34,60 @@ pub async fn list_backups(state: State<'_, AppState>) -> Result<BackupList, Comm
     as_actor(&state, move |desk, actor| desk.list_backups(actor)).await
 }
 
-/// Takes a backup into the backup folder now (retention runs afterwards).
+/// Takes a backup into the backup folder now (retention runs afterwards), as a
+/// long job: one backup at a time, its progress on the jobs channel.
 #[tauri::command(async)]
 #[tracing::instrument(skip_all, err(level = "info"))]
-pub async fn backup_now(state: State<'_, AppState>) -> Result<BackupResult, CommandError> {
-    as_actor(&state, move |desk, actor| desk.backup_now(actor, None)).await
+pub async fn backup_now(
+    state: State<'_, AppState>,
+    jobs: State<'_, Arc<Jobs>>,
+) -> Result<BackupResult, CommandError> {
+    run_job(
+        &state,
+        &jobs,
+        JobKind::Backup,
+        Action::ManageBackups,
+        |desk, actor, progress| desk.backup_now_with(actor, None, progress),
+    )
+    .await
+}
+
+/// Subscribes the page to the long jobs' progress (see [`crate::jobs`]): each
+/// report of any window's backup, restore, slot generation or encryption, and a
+/// `progress: null` message when one ends.
+#[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub async fn watch_jobs(
+    jobs: State<'_, Arc<Jobs>>,
+    on_progress: Channel<JobProgress>,
+) -> Result<Vec<JobKind>, CommandError> {
+    jobs.subscribe(on_progress);
+    Ok(jobs.running())
+}
+
+/// Runs `f` as a `kind` job for the person signed in at this window, who must be
+/// allowed `action` (checked first: a refused caller never holds the job), on a
+/// blocking thread, its reports going to the jobs channel. `Busy` while such a job
+/// runs already (see [`Jobs::start`]).
+pub(crate) async fn run_job<T, F>(
+    state: &AppState,
+    jobs: &Arc<Jobs>,
+    kind: JobKind,
+    action: Action,
+    f: F,
+) -> Result<T, CommandError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Frontdesk, &Actor, &mut dyn FnMut(Progress)) -> frontdesk::Result<T>
+        + Send
+        + 'static,
+{
+    as_actor(state, move |_, actor| actor.require(action)).await?;
+    let mut job = jobs.start(kind)?;
+    as_actor(state, move |desk, actor| {
+        f(desk, actor, &mut |p| job.report(p))
+    })
+    .await
 }
 
 /// What a backup holds (checked, nothing changed), before asking "restore this?".
@@ -75,8 +127,9 @@ pub async fn restore_backup<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
+    let mut job = app.state::<Arc<Jobs>>().start(JobKind::Restore)?;
     with_database_closed(&app, move |desk| {
-        desk.restore_backup(&actor, &candidate, confirmed)
+        desk.restore_backup_with(&actor, &candidate, confirmed, &mut |p| job.report(p))
     })
     .await
 }

@@ -1,13 +1,17 @@
 //! Admin → Schedule: weekly templates per doctor, time off, and slot generation
 //! with a preview of what would be created, removed and kept booked.
 
+use std::sync::Arc;
+
 use frontdesk::domain::clinic::parse_date;
-use frontdesk::{Doctor, GenerationReport, NewTemplate, NewTimeOff, Template, TimeOff};
+use frontdesk::{Action, Doctor, GenerationReport, NewTemplate, NewTimeOff, Template, TimeOff};
 use tauri::State;
 
 use super::as_actor;
 use super::input::Input;
+use super::operations::run_job;
 use crate::error::CommandError;
+use crate::jobs::{JobKind, Jobs};
 use crate::state::AppState;
 
 /// Every doctor, inactive ones included (their templates can still be seen).
@@ -108,6 +112,7 @@ pub async fn remove_time_off(
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn generate_slots(
     state: State<'_, AppState>,
+    jobs: State<'_, Arc<Jobs>>,
     from: Input<String>,
     to: Input<String>,
     doctor_id: Input<Option<i64>>,
@@ -116,12 +121,19 @@ pub async fn generate_slots(
 ) -> Result<GenerationReport, CommandError> {
     let (Input(from), Input(to), Input(doctor_id), Input(dry_run), Input(preview_token)) =
         (from, to, doctor_id, dry_run, preview_token);
-    as_actor(&state, move |desk, actor| {
+    if dry_run {
+        return as_actor(&state, move |desk, actor| {
+            let (from, to) = (parse_date(&from)?, parse_date(&to)?);
+            desk.generate_slots(actor, from, to, doctor_id, true)
+        })
+        .await;
+    }
+    // applying is a long job (a year for many doctors): one at a time, with progress
+    let (kind, action) = (JobKind::GenerateSlots, Action::ManageSchedule);
+    run_job(&state, &jobs, kind, action, move |desk, actor, progress| {
         let (from, to) = (parse_date(&from)?, parse_date(&to)?);
-        match preview_token.filter(|_| !dry_run) {
-            Some(token) => desk.generate_slots_as_previewed(actor, from, to, doctor_id, &token),
-            None => desk.generate_slots(actor, from, to, doctor_id, dry_run),
-        }
+        let token = preview_token.as_deref();
+        desk.generate_slots_with(actor, from, to, doctor_id, token, progress)
     })
     .await
 }

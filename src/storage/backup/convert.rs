@@ -75,7 +75,14 @@ pub fn convert(
     now: i64,
 ) -> Result<ConversionReport> {
     let keys = KeyFolder::new(KeyFolder::default_dir(), db)?;
-    convert_with(actor, db, conversion, now, &keys)
+    convert_with(
+        actor,
+        db,
+        conversion,
+        now,
+        &keys,
+        &mut crate::domain::progress::ignore,
+    )
 }
 
 /// [`convert`] with the key folder `keys`.
@@ -85,6 +92,7 @@ pub(crate) fn convert_with(
     conversion: Conversion,
     now: i64,
     keys: &KeyFolder,
+    progress: &mut dyn FnMut(crate::domain::progress::Progress),
 ) -> Result<ConversionReport> {
     actor.require(Action::ManageKeys)?;
     let db = crate::storage::db::resolve_path(db)?;
@@ -134,6 +142,7 @@ pub(crate) fn convert_with(
         },
         now,
         keys,
+        progress,
     )?;
     Ok(ConversionReport {
         database: report.database,

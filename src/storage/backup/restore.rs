@@ -35,10 +35,10 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::verify::{self, file_sha256, sqlite_header, verify_as, BackupCheck};
-use super::{sync_dir, utc, write_backup, NAME_TIME, SAFETY_PREFIX, SUFFIX};
+use super::{sync_dir, utc, write_backup_with, NAME_TIME, SAFETY_PREFIX, SUFFIX};
 use crate::domain::auth::{Action, Actor};
+use crate::domain::progress::{self, Phase, Progress};
 use crate::error::{Error, Result};
-
 use crate::storage::audit;
 use crate::storage::audit_key::{KeyFolder, Seal};
 use crate::storage::cipher::DbKey;
@@ -73,10 +73,20 @@ pub fn restore(
     confirmed: bool,
 ) -> Result<RestoreReport> {
     let keys = KeyFolder::new(KeyFolder::default_dir(), db)?;
-    restore_with(actor, db, candidate, now, confirmed, &keys)
+    restore_with(
+        actor,
+        db,
+        candidate,
+        now,
+        confirmed,
+        &keys,
+        &mut progress::ignore,
+    )
 }
 
-/// [`restore`] with the key folder `keys`.
+/// [`restore`] with the key folder `keys`, reporting its phases to `progress`:
+/// [`Phase::CopyingBackup`] (bytes), [`Phase::CheckingCopy`],
+/// [`Phase::SavingSafetyCopy`] (pages), [`Phase::SwappingIn`].
 pub(crate) fn restore_with(
     actor: &Actor,
     db: &Path,
@@ -84,6 +94,7 @@ pub(crate) fn restore_with(
     now: i64,
     confirmed: bool,
     keys: &KeyFolder,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<RestoreReport> {
     actor.require(Action::ManageBackups)?;
     // cheap checks first; the full verification runs on the copy that is swapped
@@ -98,6 +109,7 @@ pub(crate) fn restore_with(
         },
         now,
         keys,
+        progress,
     )
 }
 
@@ -125,6 +137,7 @@ pub(super) fn swap_in(
     incoming: Incoming<'_>,
     now: i64,
     keys: &KeyFolder,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     // the real file, whatever the spelling (restoring onto a new computer: this
@@ -152,6 +165,7 @@ pub(super) fn swap_in(
             // kept before anything is written under it
             crate::storage::cipher::store(key, keys.dir())?;
             let _ = std::fs::remove_file(&rewritten);
+            progress(Progress::phase(Phase::Encrypting));
             if let Err(e) = super::convert::rewrite(db, &rewritten, key) {
                 let _ = std::fs::remove_file(&rewritten);
                 return Err(e);
@@ -159,7 +173,7 @@ pub(super) fn swap_in(
             (rewritten.as_path(), true, action, keep_old)
         }
     };
-    let outcome = swap_verified(db, candidate, confirmed, now, keys);
+    let outcome = swap_verified(db, candidate, (confirmed, now), keys, progress);
     let _ = std::fs::remove_file(&rewritten);
     let (mut check, mut safety) = outcome?;
     if !keep_old {
@@ -203,13 +217,13 @@ pub(super) fn swap_in(
 fn swap_verified(
     db: &Path,
     candidate: &Path,
-    confirmed: bool,
-    now: i64,
+    (confirmed, now): (bool, i64),
     keys: &KeyFolder,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<(BackupCheck, Option<PathBuf>)> {
     let restoring = crate::storage::db::sibling(db, ".restoring");
     let _ = std::fs::remove_file(&restoring); // left by a killed restore
-    let outcome = prepare_copy(candidate, &restoring, db, keys).and_then(|check| {
+    let outcome = prepare_copy(candidate, &restoring, db, keys, progress).and_then(|check| {
         if check.needs_confirmation() && !confirmed {
             return Err(Error::invalid(format!(
                 "{} needs your confirmation before it is restored: {}. Nothing was changed.",
@@ -218,7 +232,7 @@ fn swap_verified(
             )));
         }
         let retired = if db.exists() {
-            Some(retire_current(db, now)?)
+            Some(retire_current(db, now, progress)?)
         } else {
             None
         };
@@ -226,6 +240,7 @@ fn swap_verified(
         // past the restored log and `check` would call it tampered with for good:
         // cleared now (check skips a cleared anchor), it is set again by
         // record_restore, or by the next saved write if the restore is cut off
+        progress(Progress::phase(Phase::SwappingIn));
         let seal = Seal::open(&restoring, keys)?;
         seal.anchor
             .reset(seal.keyed_from, 0, "cleared-for-restore")?;
@@ -250,9 +265,16 @@ fn swap_verified(
 /// Copies the candidate to `to`, marks the copy as a rollback-journal database (a
 /// file copied from a live WAL database carries the WAL flag; it has no `-wal` of
 /// its own here), fsyncs, and verifies the copy.
-fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Result<BackupCheck> {
-    std::fs::copy(candidate, to)
+fn prepare_copy(
+    candidate: &Path,
+    to: &Path,
+    db: &Path,
+    keys: &KeyFolder,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BackupCheck> {
+    copy_reporting(candidate, to, progress)
         .map_err(|e| Error::invalid(format!("cannot copy the backup next to the database: {e}")))?;
+    progress(Progress::phase(Phase::CheckingCopy));
     // the copy took the backup's mode; it becomes the clinic's database
     crate::platform::make_private(to);
     if crate::storage::cipher::file_kind(to)? == crate::storage::cipher::FileKind::Plain {
@@ -276,7 +298,8 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
         drop(f);
         // verified as it came, then encrypted (when it must be) and verified again
         let check = verify_as(to, candidate, db, keys)?;
-        if encrypt_plain_copy(to, db, keys)? {
+        if encrypt_plain_copy(to, db, keys, progress)? {
+            progress(Progress::phase(Phase::CheckingCopy));
             verify_as(to, candidate, db, keys)?;
         }
         return Ok(check);
@@ -298,7 +321,12 @@ fn prepare_copy(candidate: &Path, to: &Path, db: &Path, keys: &KeyFolder) -> Res
 /// database's key, or a fresh one kept in `keys`. Over a plain database it stays
 /// plain (encrypt that with `frontdesk encrypt`).
 /// Returns whether it encrypted the copy.
-fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<bool> {
+fn encrypt_plain_copy(
+    copy: &Path,
+    db: &Path,
+    keys: &KeyFolder,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<bool> {
     let key = match crate::storage::cipher::file_kind(db)? {
         crate::storage::cipher::FileKind::Plain => return Ok(false),
         crate::storage::cipher::FileKind::Encrypted(_) => crate::storage::cipher::key_of(db)?,
@@ -316,6 +344,7 @@ fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<bool> 
     };
     let encrypted = crate::storage::db::sibling(copy, ".encrypted");
     let _ = std::fs::remove_file(&encrypted);
+    progress(Progress::phase(Phase::Encrypting));
     let outcome = super::convert::rewrite(copy, &encrypted, &key).and_then(|()| {
         std::fs::rename(&encrypted, copy)
             .map_err(|e| Error::Internal(format!("cannot encrypt the copied backup: {e}")))
@@ -324,6 +353,38 @@ fn encrypt_plain_copy(copy: &Path, db: &Path, keys: &KeyFolder) -> Result<bool> 
         let _ = std::fs::remove_file(&encrypted);
     }
     outcome.map(|()| true)
+}
+
+/// Copies `from` to `to` (a new file) in 1 MiB pieces, reporting the bytes copied
+/// as [`Phase::CopyingBackup`]. Not flushed: the caller fsyncs the copy.
+fn copy_reporting(
+    from: &Path,
+    to: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> std::io::Result<()> {
+    let mut src = std::fs::File::open(from)?;
+    let total = src.metadata()?.len();
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    progress(Progress::of(Phase::CopyingBackup, 0, total));
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all(&buf[..n])?;
+        done += n as u64;
+        progress(Progress::of(Phase::CopyingBackup, done, total));
+    }
+    if done != total {
+        // a file that changed size while it was copied ends at its real size
+        progress(Progress::of(Phase::CopyingBackup, done, done));
+    }
+    Ok(())
 }
 
 /// The refusal when another program has the database open.
@@ -344,16 +405,23 @@ fn refuse_other_programs(db: &Path) -> Result<()> {
     Err(in_use(&format!(" ({})", holders.join(", "))))
 }
 
+/// How the safety copy's progress is reported.
+const SAFETY_PHASES: (Phase, Phase) = (Phase::SavingSafetyCopy, Phase::CheckingSafetyCopy);
+
 /// Takes the safety copy of the current database, then takes the file for this
 /// connection alone and out of WAL mode (see step 4 in the module docs), and
 /// removes the `-shm`. Returns the safety copy's path and the connection, which
 /// holds SQLite's exclusive lock on the old file until it is dropped.
-fn retire_current(db: &Path, now: i64) -> Result<(PathBuf, Connection)> {
+fn retire_current(
+    db: &Path,
+    now: i64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(PathBuf, Connection)> {
     let conn = crate::storage::db::open_connection(db, Duration::from_secs(1))?;
     let folder = super::backup_folder(&conn, db);
     let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
     let safety = folder.join(name);
-    write_backup(&conn, &safety).map_err(|e| {
+    write_backup_with(&conn, &safety, SAFETY_PHASES, progress).map_err(|e| {
         Error::invalid(format!(
             "could not keep a safety copy of the current database in {} ({}); nothing was changed",
             folder.display(),
@@ -485,7 +553,8 @@ mod tests {
         other
             .query_row("SELECT count(*) FROM patient", [], |_| Ok(()))
             .unwrap();
-        let refused = retire_current(&db, 0).expect_err("refused while another connection is open");
+        let refused = retire_current(&db, 0, &mut progress::ignore)
+            .expect_err("refused while another connection is open");
         assert!(
             refused.to_string().contains("still has the database open"),
             "says another program has it open: {refused}"
@@ -497,7 +566,8 @@ mod tests {
             )
             .expect("the other program keeps writing");
         drop(other);
-        let (_, held) = retire_current(&db, 0).expect("retired once nobody else has it open");
+        let (_, held) = retire_current(&db, 0, &mut progress::ignore)
+            .expect("retired once nobody else has it open");
         drop(held);
         let mode: String = crate::storage::db::open_keyed(&db)
             .unwrap()

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
 use super::integrity_problems;
+use crate::domain::progress::{Phase, Progress};
 use crate::error::{Error, Result};
 use crate::storage::audit;
 use crate::storage::audit_key::KeyFolder;
@@ -87,8 +88,16 @@ impl BackupCheck {
 
 /// The SHA-256 of a file, hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
+    file_sha256_with(path, &mut crate::domain::progress::ignore)
+}
+
+/// [`file_sha256`], reporting the bytes read as [`Phase::Fingerprinting`].
+pub fn file_sha256_with(path: &Path, progress: &mut dyn FnMut(Progress)) -> Result<String> {
     let mut f = File::open(path)
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut done = 0u64;
+    progress(Progress::of(Phase::Fingerprinting, 0, total));
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -99,6 +108,12 @@ pub fn file_sha256(path: &Path) -> Result<String> {
             break;
         }
         h.update(&buf[..n]);
+        done += n as u64;
+        progress(Progress::of(Phase::Fingerprinting, done, total.max(done)));
+    }
+    if done != total {
+        // a file that changed size while it was read ends at its real size
+        progress(Progress::of(Phase::Fingerprinting, done, done));
     }
     Ok(hex::encode(h.finalize()))
 }
