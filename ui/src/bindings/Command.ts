@@ -74,6 +74,7 @@ export type Command =
   | "log_location"
   | "list_backups"
   | "backup_now"
+  | "watch_jobs"
   | "clinic_report"
   | "export_appointments"
   | "export_patients"
