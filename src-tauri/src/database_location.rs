@@ -11,21 +11,19 @@ pub struct DatabaseLocation(PathBuf);
 
 impl DatabaseLocation {
     /// Environment variable naming the database file; overrides the default location.
-    pub const ENV: &'static str = "FRONTDESK_DB";
+    pub const ENV: &'static str = frontdesk::storage::db::DB_ENV;
 
     /// File name of the database inside the app's data directory.
-    pub const DEFAULT_FILE_NAME: &'static str = "frontdesk.sqlite3";
+    pub const DEFAULT_FILE_NAME: &'static str = frontdesk::storage::db::DEFAULT_FILE_NAME;
 
-    /// The file named by `FRONTDESK_DB` when it is set and not empty, else
-    /// `frontdesk.sqlite3` in the app's data directory (asked for only then).
+    /// The core's rule ([`frontdesk::storage::db::location`]) with Tauri's app data
+    /// directory: the file named by `FRONTDESK_DB` when it is set and not empty,
+    /// else `frontdesk.sqlite3` in the app's data directory (asked for only then).
     pub fn resolve<E>(
         from_env: Option<OsString>,
         app_data_dir: impl FnOnce() -> Result<PathBuf, E>,
     ) -> Result<Self, E> {
-        match from_env {
-            Some(path) if !path.is_empty() => Ok(Self(PathBuf::from(path))),
-            _ => Ok(Self(app_data_dir()?.join(Self::DEFAULT_FILE_NAME))),
-        }
+        frontdesk::storage::db::location(from_env, app_data_dir).map(Self)
     }
 
     /// The database file.

@@ -50,16 +50,32 @@ pub fn latest_schema_version() -> usize {
 /// the app find the same default database.
 pub const APP_IDENTIFIER: &str = "org.frontdesk.desk";
 
+/// Environment variable naming the database file; overrides the default location.
+pub const DB_ENV: &str = "FRONTDESK_DB";
+
 /// Where the database lives unless told otherwise: `FRONTDESK_DB`, else the OS
 /// app-data directory of the desktop app (`~/.local/share/org.frontdesk.desk` on Linux).
 pub fn default_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("FRONTDESK_DB").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+    let data_dir = || -> std::result::Result<PathBuf, std::convert::Infallible> {
+        Ok(dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(APP_IDENTIFIER))
+    };
+    location(std::env::var_os(DB_ENV), data_dir).unwrap_or_else(|never| match never {})
+}
+
+/// The one rule for which file a desk opens, for the CLI and the app alike: the
+/// file named by `from_env` (`FRONTDESK_DB`) when it is set and not empty, else
+/// [`DEFAULT_FILE_NAME`] in the app's data directory (asked for only then; the
+/// app asks Tauri, the CLI the OS).
+pub fn location<E>(
+    from_env: Option<std::ffi::OsString>,
+    app_data_dir: impl FnOnce() -> std::result::Result<PathBuf, E>,
+) -> std::result::Result<PathBuf, E> {
+    match from_env {
+        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+        _ => Ok(app_data_dir()?.join(DEFAULT_FILE_NAME)),
     }
-    dirs::data_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(APP_IDENTIFIER)
-        .join(DEFAULT_FILE_NAME)
 }
 
 /// `<db><suffix>`: a sibling file named from the (resolved) database path.
