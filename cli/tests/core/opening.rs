@@ -421,3 +421,64 @@ fn the_command_line_says_when_it_upgraded_a_database() {
         "the second run does not"
     );
 }
+
+/// Every past schema version, not only the last: a database as the migrations up
+/// to version N left it (with a doctor saved at that version) opens in this
+/// build, says it was upgraded from N, ends with exactly the schema a new
+/// database gets, passes `check`, and keeps its row.
+#[test]
+fn a_database_of_every_past_schema_version_upgrades_to_exactly_the_new_schema() {
+    let latest = frontdesk::storage::db::latest_schema_version();
+    for version in 1..latest {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.sqlite3");
+        let mut conn = rusqlite::Connection::open(&db).unwrap();
+        frontdesk::storage::db::migrations()
+            .to_version(&mut conn, version)
+            .unwrap();
+        conn.execute(
+            "INSERT INTO doctor (name, specialty, created_at) VALUES ('Dr. Version', 'GP', 1)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let desk = Frontdesk::open(
+            &db,
+            OpenOptions {
+                keys_dir: Some(keys.path().to_path_buf()),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("a schema-{version} database must open: {e}"));
+        assert_eq!(
+            desk.schema_upgrade(),
+            Some(frontdesk::storage::db::SchemaUpgrade {
+                from: version,
+                to: latest
+            }),
+            "opening a schema-{version} database says it upgraded it"
+        );
+        let differences = desk
+            .read(frontdesk::storage::db::schema_differences)
+            .unwrap();
+        assert!(
+            differences.is_empty(),
+            "schema {version} upgraded differs from a new database: {differences:?}"
+        );
+        let report = desk.check().unwrap();
+        assert!(
+            report.ok,
+            "check after upgrading schema {version}: {:?}",
+            report.items
+        );
+        let doctors = desk
+            .list_doctors(&frontdesk::Actor::local_admin(), true)
+            .unwrap();
+        assert_eq!(
+            doctors.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["Dr. Version"],
+            "the row saved at schema {version} is kept"
+        );
+    }
+}

@@ -570,7 +570,7 @@ fn operations_in_source() -> BTreeSet<String> {
             }
         }
     }
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../src");
     let mut out = BTreeSet::new();
     walk(&src, &src, &mut out);
     out
