@@ -35,6 +35,7 @@ pub use domain::model::{
     SlotView,
 };
 pub use domain::outbox::OutboxMessage;
+pub use domain::passcodes::limits::{self, MAX_ATTEMPTS};
 pub use domain::scheduling::{
     format_time_of_day, parse_time_of_day, parse_weekday, weekday_name, GenerationReport,
     NewTemplate, NewTimeOff, NewWaitlistEntry, PatientAttendance, SeenAppointment, SeriesBooking,
@@ -44,14 +45,14 @@ pub use domain::scheduling::{
 pub use domain::staff::StaffMember;
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    check_text_capable, generate_code, limits, payment_keys, reminder_limits, sign_in_delay_secs,
-    Account, BackupList, BookRequest, Booked, CashCount, CashUpLine, ClosingEffect, DayView,
-    DeliveryReport, DemoAccount, DepositPolicy, Encryption, GenerationSteps, NewAppointmentType,
-    NewPayment, NewStaff, OtpRequested, PatientUpdate, PaymentSettings, PhoneVerified, Receipt,
-    ReceiptItem, RecoveryKey, ReminderReport, Report, ReportPeriod, ReportRow, SenderStatus, Till,
-    TillLine, Undo, Undone, BACKUP_INTERVAL_SECS, CASH_UP_COLUMNS, DEFAULT_CURRENCY,
-    FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS, MAX_ATTEMPTS,
-    MAX_OCCURRENCES, MAX_SIGN_IN_DELAY_SECS, PART_WRITES, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS,
+    check_text_capable, generate_code, payment_keys, reminder_limits, sign_in_delay_secs, Account,
+    BackupList, BookRequest, Booked, CashCount, CashUpLine, ClosingEffect, DayView, DeliveryReport,
+    DemoAccount, DepositPolicy, Encryption, GenerationSteps, NewAppointmentType, NewPayment,
+    NewStaff, OtpRequested, PatientUpdate, PaymentSettings, PhoneVerified, Receipt, ReceiptItem,
+    RecoveryKey, ReminderReport, Report, ReportPeriod, ReportRow, SenderStatus, Till, TillLine,
+    Undo, Undone, BACKUP_INTERVAL_SECS, CASH_UP_COLUMNS, DEFAULT_CURRENCY,
+    FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS, MAX_OCCURRENCES,
+    MAX_SIGN_IN_DELAY_SECS, PART_WRITES, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS,
 };
 pub use storage::metrics::MetricsSnapshot;
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clinic;
 pub mod model;
 pub mod outbox;
+pub mod passcodes;
 pub mod password;
 pub mod payments;
 pub mod planner;

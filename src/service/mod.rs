@@ -18,12 +18,14 @@ mod doctors;
 mod generate;
 mod keys;
 mod otp;
+mod outbox;
 mod overbook;
 mod patients;
 pub(crate) mod payments;
 mod reminders;
 mod reports;
 mod series;
+mod sign_in;
 mod slots;
 mod staff;
 mod templates;
@@ -34,10 +36,8 @@ pub use appointments::BookRequest;
 pub use backup::{BackupList, BACKUP_INTERVAL_SECS};
 pub use generate::{GenerationSteps, PART_WRITES};
 pub use keys::{Encryption, RecoveryKey};
-pub use otp::{
-    check_text_capable, generate_code, limits, DeliveryReport, OtpRequested, PhoneVerified,
-    SenderStatus, MAX_ATTEMPTS,
-};
+pub use otp::{check_text_capable, generate_code, OtpRequested, PhoneVerified};
+pub use outbox::{DeliveryReport, SenderStatus};
 pub use patients::PatientUpdate;
 pub use payments::{
     keys as payment_keys, Account, Booked, CashCount, CashUpLine, ClosingEffect, DepositPolicy,
@@ -49,11 +49,12 @@ pub use reminders::{limits as reminder_limits, ReminderReport};
 pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;
-pub use slots::DayView;
-pub use staff::{
-    sign_in_delay_secs, DemoAccount, NewStaff, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS,
-    LOCK_AFTER_FAILED_LOGINS, MAX_SIGN_IN_DELAY_SECS,
+pub use sign_in::{
+    sign_in_delay_secs, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS,
+    MAX_SIGN_IN_DELAY_SECS,
 };
+pub use slots::DayView;
+pub use staff::{DemoAccount, NewStaff};
 pub use undo::{Undo, Undone, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS};
 
 use crate::domain::auth::Actor;

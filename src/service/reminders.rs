@@ -48,7 +48,7 @@ pub mod limits {
     /// Reminders one run claims at most.
     pub const MAX_PER_RUN: u32 = 50;
     /// A claim older than this (seconds) belongs to a desk that stopped.
-    pub const CLAIM_SECS: i64 = crate::service::otp::limits::CLAIM_SECS;
+    pub const CLAIM_SECS: i64 = crate::domain::passcodes::limits::CLAIM_SECS;
 }
 
 use limits::*;
