@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rusqlite::params;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -130,11 +129,8 @@ impl Frontdesk {
 
     fn last_backup_at(&self) -> Result<Option<i64>> {
         let db = self.path().to_path_buf();
-        let (recorded, folder) = self.read(|c| {
-            let at: Option<i64> =
-                c.query_row("SELECT max(at) FROM backup_run", [], |r| r.get(0))?;
-            Ok((at, backup::backup_folder(c, &db)))
-        })?;
+        let (recorded, folder) =
+            self.read(|c| Ok((backup::last_run_at(c)?, backup::backup_folder(c, &db))))?;
         let in_folder = backup::list_folder(&folder)?
             .into_iter()
             .filter(|b| !b.safety_copy)
@@ -178,11 +174,19 @@ impl Frontdesk {
             .unwrap_or_default();
         let file = target.display().to_string();
         self.write("backup.create", |tx| {
-            tx.prepare_cached(
-                "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![now, file, bytes as i64, millis as i64, in_folder, actor.label(), sha256])?;
-            audit(tx, now, actor, "backup.create", "backup", Some(tx.last_insert_rowid()), &name)?;
+            let run = backup::record_run(
+                tx,
+                &backup::Run {
+                    at: now,
+                    file: &file,
+                    bytes,
+                    millis,
+                    in_folder,
+                    actor: &actor.label(),
+                    sha256: &sha256,
+                },
+            )?;
+            audit(tx, now, actor, "backup.create", "backup", Some(run), &name)?;
             Ok(())
         })?;
         let pruned = if in_folder {

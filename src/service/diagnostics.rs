@@ -1,10 +1,12 @@
-//! What the admin screen shows about the app itself: contention metrics and where
-//! the log files are.
+//! What the admin screen shows about the app itself: contention metrics, where
+//! the log files are, and `check` (integrity and every invariant, run by
+//! [`crate::storage::check`]).
 
 use std::path::PathBuf;
 
 use crate::domain::auth::{Action, Actor};
 use crate::error::Result;
+use crate::storage::check::{run, CheckReport};
 use crate::storage::metrics::MetricsSnapshot;
 use crate::Frontdesk;
 
@@ -20,5 +22,25 @@ impl Frontdesk {
     pub fn log_folder(&self, actor: &Actor) -> Result<PathBuf> {
         actor.require(Action::ViewReports)?;
         Ok(crate::logging::log_dir())
+    }
+}
+
+impl Frontdesk {
+    /// Runs SQLite's integrity checks and every Frontdesk invariant.
+    pub fn check(&self) -> Result<CheckReport> {
+        self.read(|c| self.check_copy_inner(c, true))
+    }
+
+    /// The same checks on another copy of this clinic's database (a backup), with
+    /// this clinic's key; its audit log may end earlier than this one's.
+    pub fn check_copy(&self, conn: &rusqlite::Connection) -> Result<CheckReport> {
+        self.check_copy_inner(conn, false)
+    }
+
+    fn check_copy_inner(&self, conn: &rusqlite::Connection, anchored: bool) -> Result<CheckReport> {
+        let seal = self.writer.seal();
+        // the reconciliation recomputes records' keyed digests
+        seal.install(conn)?;
+        run(conn, seal, anchored)
     }
 }

@@ -49,7 +49,7 @@ use crate::domain::progress::{self, Phase, Progress};
 use crate::domain::scheduling::{GenerationReport, SlotChange};
 use crate::error::{Error, Result};
 use crate::service::audit;
-use crate::storage::{doctors, generated, templates};
+use crate::storage::{audit as audit_log, doctors, generated, templates};
 use crate::Frontdesk;
 
 /// Longest range one generation covers.
@@ -344,15 +344,16 @@ impl std::fmt::Display for Tally {
 
 /// Who last changed anything generation depends on, and when (for a stale preview).
 fn last_schedule_change(c: &Connection) -> Result<(String, i64)> {
-    use rusqlite::OptionalExtension;
-    Ok(c.prepare_cached(
-        "SELECT actor, at FROM audit_event
-         WHERE entity IN ('template', 'time_off', 'slot', 'appointment', 'doctor', 'setting', 'series')
-         ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()?
-    .unwrap_or_else(|| ("another desk".into(), 0)))
+    const ENTITIES: [&str; 7] = [
+        "template",
+        "time_off",
+        "slot",
+        "appointment",
+        "doctor",
+        "setting",
+        "series",
+    ];
+    Ok(audit_log::last_change_of(c, &ENTITIES)?.unwrap_or_else(|| ("another desk".into(), 0)))
 }
 
 /// How one attempt ended.

@@ -3,7 +3,6 @@
 //! work (hashing, formatting) outside the lock, then makes its change in exactly
 //! one write transaction together with an audit row.
 
-pub mod check;
 pub mod demo;
 pub mod export;
 pub mod session;

@@ -5,12 +5,11 @@ use crate::domain::auth::{Action, Actor};
 use crate::domain::clinic::{
     normalize_phone, optional_text, parse_date, phone_search_prefix, required_text, ClinicSettings,
 };
-use crate::domain::model::{AppointmentStatus, NewPatient, NextAppointment, Patient};
+use crate::domain::model::{NewPatient, NextAppointment, Patient};
 use crate::error::{Error, Result};
 use crate::service::audit;
-use crate::storage::patients;
+use crate::storage::{appointments, patients};
 use crate::Frontdesk;
-use rusqlite::OptionalExtension;
 
 /// An edit of a patient's details, made on the version the desk saw.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -176,32 +175,10 @@ impl Frontdesk {
         }
         let now = self.now();
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT a.id, s.start_at, d.name, a.status FROM appointment a
-                   JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
-                  WHERE a.patient_id = ?1 AND s.start_at >= ?2 AND a.status IN ('PENDING', 'CONFIRMED')
-                  ORDER BY s.start_at, a.id LIMIT 1",
-            )?;
             let mut out = Vec::new();
             for &id in patient_ids {
-                let row = stmt
-                    .query_row(rusqlite::params![id, now], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
-                    })
-                    .optional()?;
-                if let Some((appointment_id, start_at, doctor_name, status)) = row {
-                    out.push(NextAppointment {
-                        patient_id: id,
-                        appointment_id,
-                        start_at,
-                        doctor_name,
-                        status: status.parse::<AppointmentStatus>()?,
-                    });
+                if let Some(next) = appointments::next_open_of(c, id, now)? {
+                    out.push(next);
                 }
             }
             Ok(out)

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::model::AppointmentFilter;
-use crate::domain::model::{Appointment, AppointmentStatus, HistoryEntry};
+use crate::domain::model::{Appointment, AppointmentStatus, HistoryEntry, NextAppointment};
 
 const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id, p.name, p.phone, s.start_at, s.end_at,
         a.status, a.reason, a.cancel_reason, a.overbooked, a.version, a.created_by, a.created_at, a.updated_by, a.updated_at, p.alert
@@ -225,4 +225,39 @@ pub fn ledger_rows_since(conn: &Connection, id: i64, since: i64) -> rusqlite::Re
         "SELECT count(*) FROM ledger WHERE appointment_id = ?1 AND created_at >= ?2",
     )?
     .query_row(params![id, since], |r| r.get(0))
+}
+
+/// A patient's next open (pending or confirmed) appointment from `now`, if any:
+/// what the search results show to tell two patients of one name apart.
+pub fn next_open_of(
+    conn: &Connection,
+    patient_id: i64,
+    now: i64,
+) -> crate::Result<Option<NextAppointment>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT a.id, s.start_at, d.name, a.status FROM appointment a
+               JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
+              WHERE a.patient_id = ?1 AND s.start_at >= ?2 AND a.status IN ('PENDING', 'CONFIRMED')
+              ORDER BY s.start_at, a.id LIMIT 1",
+        )?
+        .query_row(params![patient_id, now], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(appointment_id, start_at, doctor_name, status)| {
+        Ok(NextAppointment {
+            patient_id,
+            appointment_id,
+            start_at,
+            doctor_name,
+            status: status.parse()?,
+        })
+    })
+    .transpose()
 }

@@ -403,3 +403,18 @@ pub fn last_of(
     })
     .optional()
 }
+
+/// Who made the newest audited change to any of `entities`, and when.
+pub fn last_change_of(
+    conn: &Connection,
+    entities: &[&str],
+) -> rusqlite::Result<Option<(String, i64)>> {
+    let list = serde_json::to_string(entities).expect("entity names serialise");
+    conn.prepare_cached(
+        "SELECT actor, at FROM audit_event
+          WHERE entity IN (SELECT value FROM json_each(?1))
+          ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row([list], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}

@@ -52,6 +52,47 @@ pub const DEFAULT_KEEP_DAILY: u32 = 14;
 /// …and of each of the last 8 weeks.
 pub const DEFAULT_KEEP_WEEKLY: u32 = 8;
 
+/// One backup written, as `backup_run` records it.
+pub struct Run<'a> {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The file's full path.
+    pub file: &'a str,
+    /// Its size.
+    pub bytes: u64,
+    /// How long writing it took.
+    pub millis: u64,
+    /// Whether it went to the backup folder (kept by the retention rule).
+    pub in_folder: bool,
+    /// Who made it.
+    pub actor: &'a str,
+    /// The file's SHA-256 (hex).
+    pub sha256: &'a str,
+}
+
+/// Records a backup written; its row id.
+pub fn record_run(conn: &Connection, run: &Run<'_>) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![
+        run.at,
+        run.file,
+        run.bytes as i64,
+        run.millis as i64,
+        run.in_folder,
+        run.actor,
+        run.sha256
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// When the newest recorded backup was written, if any.
+pub fn last_run_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT max(at) FROM backup_run", [], |r| r.get(0))
+}
+
 /// The backup folder used when the setting is empty: `backups` beside the database.
 pub fn default_backup_folder(db: &Path) -> PathBuf {
     db.parent()

@@ -8,6 +8,7 @@
 
 pub mod audit_key;
 pub mod backup;
+pub mod check;
 pub mod cipher;
 pub mod db;
 pub mod metrics;

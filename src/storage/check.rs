@@ -11,7 +11,6 @@ use ts_rs::TS;
 use crate::error::Result;
 use crate::storage::audit;
 use crate::storage::audit_key::Seal;
-use crate::Frontdesk;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -270,24 +269,4 @@ fn reconcile_sql(entity: &str, table: &str, state: &str) -> String {
              WHERE e.entity = '{entity}' AND e.entity_id = t.id AND e.keyed = 1 AND e.state <> '')
          WHERE last.state IS NOT ({state})"
     )
-}
-
-impl Frontdesk {
-    /// Runs SQLite's integrity checks and every Frontdesk invariant.
-    pub fn check(&self) -> Result<CheckReport> {
-        self.read(|c| self.check_copy_inner(c, true))
-    }
-
-    /// The same checks on another copy of this clinic's database (a backup), with
-    /// this clinic's key; its audit log may end earlier than this one's.
-    pub fn check_copy(&self, conn: &Connection) -> Result<CheckReport> {
-        self.check_copy_inner(conn, false)
-    }
-
-    fn check_copy_inner(&self, conn: &Connection, anchored: bool) -> Result<CheckReport> {
-        let seal = self.writer.seal();
-        // the reconciliation recomputes records' keyed digests
-        seal.install(conn)?;
-        run(conn, seal, anchored)
-    }
 }
