@@ -42,17 +42,19 @@ pub use domain::scheduling::{
     SeriesMode, SeriesRequest, SkippedOccurrence, SlotChange, SlotFilter, Template, TimeOff,
     TimeRange, WaitlistEntry, WaitlistFilter, WaitlistStatus, LATE_CANCELLATION_SECS,
 };
-pub use domain::staff::StaffMember;
+pub use domain::staff::{
+    sign_in_delay_secs, StaffMember, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS,
+    LOCK_AFTER_FAILED_LOGINS, MAX_SIGN_IN_DELAY_SECS,
+};
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    check_text_capable, generate_code, payment_keys, reminder_limits, sign_in_delay_secs, Account,
-    BackupList, BookRequest, Booked, CashCount, CashUpLine, ClosingEffect, DayView, DeliveryReport,
+    check_text_capable, generate_code, payment_keys, reminder_limits, Account, BackupList,
+    BookRequest, Booked, CashCount, CashUpLine, ClosingEffect, DayView, DeliveryReport,
     DemoAccount, DepositPolicy, Encryption, GenerationSteps, NewAppointmentType, NewPayment,
     NewStaff, OtpRequested, PatientUpdate, PaymentSettings, PhoneVerified, Receipt, ReceiptItem,
     RecoveryKey, ReminderReport, Report, ReportPeriod, ReportRow, SenderStatus, Till, TillLine,
-    Undo, Undone, BACKUP_INTERVAL_SECS, CASH_UP_COLUMNS, DEFAULT_CURRENCY,
-    FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS, MAX_OCCURRENCES,
-    MAX_SIGN_IN_DELAY_SECS, PART_WRITES, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS,
+    Undo, Undone, BACKUP_INTERVAL_SECS, CASH_UP_COLUMNS, DEFAULT_CURRENCY, MAX_OCCURRENCES,
+    PART_WRITES, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS,
 };
 pub use storage::metrics::MetricsSnapshot;
 
@@ -276,5 +278,94 @@ impl DataVersionProbe {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod layers {
+    //! The layering the tree promises, checked on the source: a module that
+    //! reaches past its layer fails here, not in a review.
+
+    use std::path::{Path, PathBuf};
+
+    /// The non-test code of every `.rs` file under `dir`: up to its first
+    /// `#[cfg(test)]`, comments left out.
+    fn sources(dir: &str) -> Vec<(PathBuf, String)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap();
+                    let code: String = code
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("//"))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    out.push((path, code));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir),
+            &mut out,
+        );
+        assert!(!out.is_empty(), "no sources under src/{dir}");
+        out
+    }
+
+    fn offenders(dir: &str, forbidden: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
+        for (path, code) in sources(dir) {
+            for word in forbidden {
+                if code.contains(word) {
+                    found.push(format!("{} uses {word:?}", path.display()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_domain_has_no_sql_no_io_and_no_layer_above_it() {
+        let found = offenders(
+            "domain",
+            &[
+                "rusqlite",
+                "crate::storage",
+                "crate::service",
+                "std::fs",
+                "SELECT ",
+            ],
+        );
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn the_services_write_no_sql_and_never_name_the_sqlite_library() {
+        let found = offenders(
+            "service",
+            &[
+                "rusqlite",
+                "SELECT ",
+                "INSERT INTO",
+                "UPDATE ",
+                "DELETE FROM",
+                "prepare",
+            ],
+        );
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn the_storage_layer_never_reaches_up_into_the_services() {
+        let found = offenders(
+            "storage",
+            &["crate::service", "crate::Frontdesk", "impl Frontdesk"],
+        );
+        assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -1,4 +1,5 @@
-//! Staff accounts as the desk sees them (never a password hash).
+//! Staff accounts as the desk sees them (never a password hash), and the
+//! sign-in throttle's limits ([`crate::service::sign_in`] applies them).
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -54,4 +55,24 @@ pub struct Failures {
     pub last_at: Option<i64>,
     /// Locked since (Unix seconds).
     pub locked_at: Option<i64>,
+}
+
+/// Failed sign-ins in a row under one username that cost nothing; the next waits.
+pub const FREE_FAILED_LOGINS: i64 = 3;
+/// Failed sign-ins in a row that lock an account until an admin unlocks it.
+pub const LOCK_AFTER_FAILED_LOGINS: i64 = 20;
+/// The longest wait between two sign-in attempts under one username (seconds).
+pub const MAX_SIGN_IN_DELAY_SECS: i64 = 5 * 60;
+/// Failures whose newest is this old are forgotten (seconds), unless they locked
+/// the account.
+pub const FORGET_FAILED_LOGINS_SECS: i64 = 24 * 3600;
+
+/// How long the next attempt waits after `failures` failed ones in a row: nothing
+/// for the first [`FREE_FAILED_LOGINS`], then 2 s doubling each time, at most `cap`.
+pub fn sign_in_delay_secs(failures: i64, cap: i64) -> i64 {
+    if failures < FREE_FAILED_LOGINS {
+        return 0;
+    }
+    let doublings = (failures - FREE_FAILED_LOGINS).min(30) as u32;
+    (2_i64 << doublings).min(cap)
 }

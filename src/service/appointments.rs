@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::payments::settle_closing;
 use crate::storage::appointments::{self, NewAppointment};
+use crate::storage::Conn;
 use crate::storage::{doctors, patients, slots};
 use crate::Frontdesk;
 
@@ -27,14 +28,8 @@ pub struct BookRequest {
     pub reason: String,
 }
 
-/// Whether a rusqlite error is the unique index refusing a second live appointment.
-pub(crate) fn is_double_booking(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && msg.contains("appointment.slot_id"))
-}
-
 /// Checks a slot can take a new appointment now (exists, open, upcoming, doctor active).
-pub(crate) fn bookable_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64) -> Result<Slot> {
+pub(crate) fn bookable_slot(conn: &Conn, slot_id: i64, now: i64) -> Result<Slot> {
     let slot = slots::get(conn, slot_id)?.ok_or(Error::NotFound("slot"))?;
     if slot.blocked {
         return Err(Error::invalid("this slot is blocked"));
@@ -50,7 +45,7 @@ pub(crate) fn bookable_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64)
 }
 
 /// A bookable slot with no live ordinary appointment, or `SlotTaken`.
-pub(crate) fn free_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64) -> Result<Slot> {
+pub(crate) fn free_slot(conn: &Conn, slot_id: i64, now: i64) -> Result<Slot> {
     let slot = bookable_slot(conn, slot_id, now)?;
     if slots::is_taken(conn, slot.id)? {
         return Err(Error::SlotTaken);
@@ -60,12 +55,9 @@ pub(crate) fn free_slot(conn: &rusqlite::Connection, slot_id: i64, now: i64) -> 
 
 /// Inserts an appointment; the unique index refusing a second live one (the second
 /// line of defence behind [`free_slot`]) becomes the same `SlotTaken`.
-pub(crate) fn insert_appointment(
-    conn: &rusqlite::Connection,
-    new: &NewAppointment<'_>,
-) -> Result<i64> {
+pub(crate) fn insert_appointment(conn: &Conn, new: &NewAppointment<'_>) -> Result<i64> {
     appointments::insert(conn, new).map_err(|e| {
-        if is_double_booking(&e) {
+        if appointments::is_double_booking(&e) {
             Error::SlotTaken
         } else {
             e.into()
@@ -97,7 +89,7 @@ impl Frontdesk {
         actor: &Actor,
         req: &BookRequest,
         op: &'static str,
-        more: impl FnOnce(&rusqlite::Connection, &Appointment, i64) -> Result<T>,
+        more: impl FnOnce(&Conn, &Appointment, i64) -> Result<T>,
     ) -> Result<(Appointment, T)> {
         actor.require(Action::Book)?;
         let reason = optional_text("the reason", &req.reason, 500)?;
@@ -168,7 +160,7 @@ impl Frontdesk {
                 now,
             )
             .map_err(|e| {
-                if is_double_booking(&e) {
+                if appointments::is_double_booking(&e) {
                     Error::SlotTaken
                 } else {
                     e.into()
@@ -351,7 +343,7 @@ mod tests {
         };
         let outcome = desk.write("test.insert", |tx| {
             let raw = appointments::insert(tx, &new(slot, patient)).expect_err("the index refuses");
-            assert!(is_double_booking(&raw), "{raw:?}");
+            assert!(appointments::is_double_booking(&raw), "{raw:?}");
             // a foreign key refusal (no such patient) is something else
             let other =
                 insert_appointment(tx, &new(empty_slot, 999_999)).expect_err("no such patient");

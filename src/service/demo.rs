@@ -147,7 +147,7 @@ impl Frontdesk {
             let type_ids: Vec<i64> = PRICES
                 .iter()
                 .map(|(name, price)| payments::add_type(tx, name, *price, name, &label, now))
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::storage::SqlResult<_>>()?;
             let day = today(now, tz);
             let stamp = (day.format("%Y-%m-%d").to_string(), i64::from(day.year()));
             let mut paid = 0;
@@ -160,12 +160,12 @@ impl Frontdesk {
             let doctor_ids: Vec<i64> = DOCTORS
                 .iter()
                 .map(|(n, sp)| doctors::insert(tx, n, sp, now))
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::storage::SqlResult<_>>()?;
             s.doctors = doctor_ids.len() as u32;
             let patient_ids: Vec<i64> = patient_rows
                 .iter()
                 .map(|(n, p)| patients::insert(tx, n, p, None, "", now))
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::storage::SqlResult<_>>()?;
             s.patients = patient_ids.len() as u32;
             let start_day = today(now, tz);
             let mut draw = draws.iter().cycle();

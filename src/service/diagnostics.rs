@@ -8,6 +8,7 @@ use crate::domain::auth::{Action, Actor};
 use crate::error::Result;
 use crate::storage::check::{run, CheckReport};
 use crate::storage::metrics::MetricsSnapshot;
+use crate::storage::Conn;
 use crate::Frontdesk;
 
 impl Frontdesk {
@@ -33,11 +34,11 @@ impl Frontdesk {
 
     /// The same checks on another copy of this clinic's database (a backup), with
     /// this clinic's key; its audit log may end earlier than this one's.
-    pub fn check_copy(&self, conn: &rusqlite::Connection) -> Result<CheckReport> {
+    pub fn check_copy(&self, conn: &Conn) -> Result<CheckReport> {
         self.check_copy_inner(conn, false)
     }
 
-    fn check_copy_inner(&self, conn: &rusqlite::Connection, anchored: bool) -> Result<CheckReport> {
+    fn check_copy_inner(&self, conn: &Conn, anchored: bool) -> Result<CheckReport> {
         let seal = self.writer.seal();
         // the reconciliation recomputes records' keyed digests
         seal.install(conn)?;

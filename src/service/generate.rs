@@ -34,9 +34,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use crate::storage::Conn as Connection;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::domain::auth::{Action, Actor};

@@ -48,20 +48,17 @@ pub use reminders::{limits as reminder_limits, ReminderReport};
 pub(crate) use reports::range_bounds;
 pub use reports::{Report, ReportPeriod, ReportRow};
 pub use series::MAX_OCCURRENCES;
-pub use sign_in::{
-    sign_in_delay_secs, FORGET_FAILED_LOGINS_SECS, FREE_FAILED_LOGINS, LOCK_AFTER_FAILED_LOGINS,
-    MAX_SIGN_IN_DELAY_SECS,
-};
 pub use slots::DayView;
 pub use staff::{DemoAccount, NewStaff};
 pub use undo::{Undo, Undone, UNDO_LIMIT_SECS, UNDO_WINDOW_SECS};
 
 use crate::domain::auth::Actor;
 use crate::storage;
+use crate::storage::Conn;
 
 /// Appends the audit row for a change, inside the change's transaction.
 pub(crate) fn audit(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     now: i64,
     actor: &Actor,
     action: &str,

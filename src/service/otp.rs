@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::senders::{self, Sender, SENDER_NAME_KEY};
 use crate::service::audit;
 use crate::storage::otp::{self as store, NoCode};
+use crate::storage::Conn;
 use crate::storage::{patients, settings};
 use crate::Frontdesk;
 
@@ -447,13 +448,12 @@ enum Reservation {
 /// zeros, so a blanked message body leaves no trace in the page. It is switched
 /// on for the writer's connection by every transaction that writes or erases a
 /// message, and stays on.
-pub(super) fn set_secure_delete(conn: &rusqlite::Connection) -> Result<()> {
-    conn.pragma_update(None, "secure_delete", true)?;
-    Ok(())
+pub(super) fn set_secure_delete(conn: &Conn) -> Result<()> {
+    Ok(store::secure_delete_on(conn)?)
 }
 
 /// "patients #3, #7" for audit details (ids only, never the phone).
-fn patient_ids(conn: &rusqlite::Connection, phone: &str) -> Result<String> {
+fn patient_ids(conn: &Conn, phone: &str) -> Result<String> {
     let ids: Vec<String> = patients::with_phone(conn, phone)?
         .iter()
         .map(|p| format!("#{}", p.id))

@@ -44,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::service::appointments::BookRequest;
 use crate::service::audit;
 use crate::storage::payments::{self as store, NewEntry};
+use crate::storage::Conn;
 use crate::storage::{appointments, doctors, settings};
 use crate::Frontdesk;
 
@@ -117,7 +118,7 @@ pub struct PaymentSettings {
 
 impl PaymentSettings {
     /// Loads them, with defaults for keys never set.
-    pub fn load(conn: &rusqlite::Connection) -> Result<Self> {
+    pub fn load(conn: &Conn) -> Result<Self> {
         let get = |k| settings::get(conn, k);
         Ok(PaymentSettings {
             currency: get(keys::CURRENCY)?.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
@@ -384,7 +385,7 @@ struct Stamp {
     year: i64,
 }
 
-fn stamp(conn: &rusqlite::Connection, now: i64) -> Result<Stamp> {
+fn stamp(conn: &Conn, now: i64) -> Result<Stamp> {
     // two settings, not the whole clinic's: this runs inside the write lock
     let tz = settings::get(conn, crate::domain::clinic::keys::TIME_ZONE)?
         .and_then(|z| crate::domain::clinic::parse_time_zone(&z).ok())
@@ -413,7 +414,7 @@ fn check_payment(p: &NewPayment) -> Result<NewPayment> {
 }
 
 /// Appends one row and its audit row; its id.
-fn append(tx: &rusqlite::Connection, actor: &Actor, action: &str, e: &NewEntry<'_>) -> Result<i64> {
+fn append(tx: &Conn, actor: &Actor, action: &str, e: &NewEntry<'_>) -> Result<i64> {
     let id = store::append(tx, e)?;
     let detail = format!(
         "appointment {}: {} {}",
@@ -429,7 +430,7 @@ fn append(tx: &rusqlite::Connection, actor: &Actor, action: &str, e: &NewEntry<'
 /// owed (`due`, read in the same transaction): refused when it is cancelled or
 /// the amount is more than is owed. The payment's id.
 fn pay_in(
-    tx: &rusqlite::Connection,
+    tx: &Conn,
     actor: &Actor,
     appointment: &Appointment,
     payment: &NewPayment,
@@ -487,7 +488,7 @@ struct ClosingPlan {
 }
 
 fn closing_plan(
-    tx: &rusqlite::Connection,
+    tx: &Conn,
     appointment: &Appointment,
     to: AppointmentStatus,
     now: i64,
@@ -550,7 +551,7 @@ fn describe(plan: &ClosingPlan, currency: &str) -> ClosingEffect {
 /// Settles an appointment's money as it is cancelled or marked a no-show, inside
 /// that change's write transaction (the cancellation policy in the module docs).
 pub(crate) fn settle_closing(
-    tx: &rusqlite::Connection,
+    tx: &Conn,
     actor: &Actor,
     appointment: &Appointment,
     to: AppointmentStatus,
@@ -590,7 +591,7 @@ pub(crate) fn settle_closing(
     Ok(())
 }
 
-fn account_in(conn: &rusqlite::Connection, appointment_id: i64) -> Result<Account> {
+fn account_in(conn: &Conn, appointment_id: i64) -> Result<Account> {
     let entries = store::entries(conn, appointment_id)?;
     let balance = Balance::of(&entries);
     Ok(Account {
@@ -654,13 +655,10 @@ impl Frontdesk {
         self.write("payments.type", |tx| {
             let id =
                 store::add_type(tx, &name, new.price_minor, &reason, &label, now).map_err(|e| {
-                    match e {
-                        rusqlite::Error::SqliteFailure(f, _)
-                            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-                        {
-                            Error::invalid(format!("there is already an appointment type {name:?}"))
-                        }
-                        e => e.into(),
+                    if crate::storage::is_unique_violation(&e) {
+                        Error::invalid(format!("there is already an appointment type {name:?}"))
+                    } else {
+                        e.into()
                     }
                 })?;
             audit(
@@ -1139,14 +1137,14 @@ fn expected(takings: &[(PaymentMethod, i64)], method: PaymentMethod) -> i64 {
     takings.iter().find(|t| t.0 == method).map_or(0, |t| t.1)
 }
 
-fn day_or_today(conn: &rusqlite::Connection, day: Option<&str>, now: i64) -> Result<String> {
+fn day_or_today(conn: &Conn, day: Option<&str>, now: i64) -> Result<String> {
     Ok(match day.map(str::trim).filter(|d| !d.is_empty()) {
         Some(d) => parse_date(d)?.to_string(),
         None => today(now, ClinicSettings::load(conn)?.tz()).to_string(),
     })
 }
 
-fn till_in(conn: &rusqlite::Connection, desk: &str, day: &str) -> Result<Till> {
+fn till_in(conn: &Conn, desk: &str, day: &str) -> Result<Till> {
     let takings = store::takings(conn, desk, day)?;
     let counted = store::cash_ups(conn, day, day, Some(desk))?;
     let last = counted.iter().max_by_key(|r| r.created_at);

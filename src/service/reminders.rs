@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::otp::{check_text_capable, claim_token, set_secure_delete, SenderChoice};
 use crate::storage::otp as outbox;
+use crate::storage::Conn;
 use crate::storage::{patients, reminders as store, settings};
 use crate::Frontdesk;
 
@@ -322,7 +323,7 @@ impl Frontdesk {
 /// An appointment's reminders as the desk shows them, with whether a failed one
 /// will be tried again.
 pub(crate) fn reminders_of(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     appointment: &Appointment,
     now: i64,
 ) -> Result<Vec<ReminderInfo>> {

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::service::appointments::{bookable_slot, insert_appointment};
 use crate::service::audit;
 use crate::storage::appointments::{self, NewAppointment};
+use crate::storage::Conn;
 use crate::storage::{patients, series, slots};
 use crate::Frontdesk;
 
@@ -64,11 +65,7 @@ fn occurrence_count(req: &SeriesRequest, first_day: NaiveDate) -> Result<u32> {
 
 /// The live occurrences of a series starting at or after `from`, by date: what
 /// "cancel the rest" cancels.
-fn cancellable_rest(
-    conn: &rusqlite::Connection,
-    series_id: i64,
-    from: i64,
-) -> Result<Vec<Appointment>> {
+fn cancellable_rest(conn: &Conn, series_id: i64, from: i64) -> Result<Vec<Appointment>> {
     let mut rest = Vec::new();
     for id in series::members_from(conn, series_id, from)? {
         let a = appointments::get(conn, id)?.ok_or(Error::NotFound("appointment"))?;
@@ -94,7 +91,7 @@ fn changed_meanwhile(current: &Appointment, tz: chrono_tz::Tz) -> Error {
 }
 
 /// Why an occurrence's slot cannot be booked, if it cannot.
-fn unavailable(conn: &rusqlite::Connection, slot: &Slot, now: i64) -> Result<Option<String>> {
+fn unavailable(conn: &Conn, slot: &Slot, now: i64) -> Result<Option<String>> {
     match bookable_slot(conn, slot.id, now) {
         Err(Error::Invalid(why)) => return Ok(Some(why)),
         Err(e) => return Err(e),

@@ -7,7 +7,7 @@
 //! (in `sign_in_throttle`), so it is slowed down and locked exactly like an
 //! account. **Throttling, not lock-outs**: each attempt reserves one failure in a
 //! write transaction *before* the password is checked (a success takes it back).
-//! After [`FREE_FAILED_LOGINS`] failures in a row the next attempt under that
+//! After [`FREE_FAILED_LOGINS`](crate::domain::staff::FREE_FAILED_LOGINS) failures in a row the next attempt under that
 //! username must wait [`sign_in_delay_secs`] — 2 s, then 4, 8 … up to 5 minutes —
 //! so fifty parallel guesses check at most three passwords and a guesser gets a
 //! few dozen an hour; only [`LOCK_AFTER_FAILED_LOGINS`] failures in a row lock the
@@ -18,32 +18,15 @@
 
 use crate::domain::auth::Actor;
 use crate::domain::password;
-use crate::domain::staff::{Failures, StaffMember};
+use crate::domain::staff::{
+    sign_in_delay_secs, Failures, StaffMember, FORGET_FAILED_LOGINS_SECS, LOCK_AFTER_FAILED_LOGINS,
+    MAX_SIGN_IN_DELAY_SECS,
+};
 use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::storage::audit as audit_log;
 use crate::storage::staff;
 use crate::Frontdesk;
-
-/// Failed sign-ins in a row under one username that cost nothing; the next waits.
-pub const FREE_FAILED_LOGINS: i64 = 3;
-/// Failed sign-ins in a row that lock an account until an admin unlocks it.
-pub const LOCK_AFTER_FAILED_LOGINS: i64 = 20;
-/// The longest wait between two sign-in attempts under one username (seconds).
-pub const MAX_SIGN_IN_DELAY_SECS: i64 = 5 * 60;
-/// Failures whose newest is this old are forgotten (seconds), unless they locked
-/// the account.
-pub const FORGET_FAILED_LOGINS_SECS: i64 = 24 * 3600;
-
-/// How long the next attempt waits after `failures` failed ones in a row: nothing
-/// for the first [`FREE_FAILED_LOGINS`], then 2 s doubling each time, at most `cap`.
-pub fn sign_in_delay_secs(failures: i64, cap: i64) -> i64 {
-    if failures < FREE_FAILED_LOGINS {
-        return 0;
-    }
-    let doublings = (failures - FREE_FAILED_LOGINS).min(30) as u32;
-    (2_i64 << doublings).min(cap)
-}
 
 /// What the throttle says about the next attempt under a username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use ts_rs::TS;
 use crate::domain::auth::{Action, Actor};
 use crate::domain::model::{Appointment, AppointmentStatus, Slot};
 use crate::error::{Error, Result};
-use crate::service::appointments::{bookable_slot, free_slot, is_double_booking, stale};
+use crate::service::appointments::{bookable_slot, free_slot, stale};
 use crate::service::audit;
 use crate::storage::{appointments, audit as audit_log, slots};
 use crate::Frontdesk;
@@ -194,7 +194,7 @@ impl Frontdesk {
             let restored =
                 appointments::restore_status(tx, id, version, before, &label, now).map_err(
                     |e| {
-                        if is_double_booking(&e) {
+                        if crate::storage::appointments::is_double_booking(&e) {
                             Error::SlotTaken
                         } else {
                             e.into()

@@ -261,3 +261,9 @@ pub fn next_open_of(
     })
     .transpose()
 }
+
+/// Whether a rusqlite error is the unique index refusing a second live appointment.
+pub fn is_double_booking(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && msg.contains("appointment.slot_id"))
+}

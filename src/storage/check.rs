@@ -143,7 +143,7 @@ const INVARIANTS: &[(&str, &str)] = &[
 /// The invariants that hold a limit kept in Rust (the limit goes into the query).
 fn limit_invariants() -> [(String, String); 2] {
     use crate::domain::passcodes::limits::{CODE_TTL_SECS, MAX_ATTEMPTS};
-    use crate::service::LOCK_AFTER_FAILED_LOGINS;
+    use crate::domain::staff::LOCK_AFTER_FAILED_LOGINS;
     [
         (
             format!(

@@ -6,6 +6,21 @@
 //! derefs to one) so several compose inside one write transaction; they enforce
 //! no permissions, take every limit as a parameter, and hold no locks themselves.
 
+/// The connection every storage function takes (a transaction derefs to one):
+/// the one name the services use for it. The services never name the SQLite
+/// library; a second backend changes what this is, and the compiler then lists
+/// every storage function that must learn it.
+pub type Conn = rusqlite::Connection;
+
+/// What a storage function returns.
+pub type SqlResult<T> = rusqlite::Result<T>;
+
+/// Whether `e` is a UNIQUE constraint refusing a second row.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
 pub mod audit_key;
 pub mod backup;
 pub mod check;

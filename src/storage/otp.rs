@@ -317,3 +317,9 @@ pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage
     })?;
     rows.collect()
 }
+
+/// Has SQLite overwrite deleted and replaced content with zeros on this
+/// connection (`secure_delete`), so a blanked message leaves no trace in a page.
+pub fn secure_delete_on(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "secure_delete", true)
+}
