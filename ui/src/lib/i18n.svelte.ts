@@ -217,7 +217,8 @@ export function phone(e164: string | null | undefined): string {
 export function person(name: string | null | undefined): string {
   if (!name) return "";
   if (name === "cli (local administrator)") return t.localAdmin;
-  return name;
+  // the audit log's actors carry their record number ("Demo Admin (#1)"): the name is enough
+  return name.replace(/\s*\(#\d+\)$/, "");
 }
 
 // ---------------------------------------------------------------- date and time inputs
