@@ -30,7 +30,7 @@ async fn a_patient_is_found_edited_and_shows_their_appointments() {
         .await;
     let history = text(&desk, ".patient-history").await;
     assert!(
-        history.contains("pending"),
+        history.contains("Pending"),
         "the booking is listed as pending, got {history:?}"
     );
     desk.screenshot("a_patient_is_found_edited_and_shows_their_appointments")

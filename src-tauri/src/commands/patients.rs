@@ -115,7 +115,11 @@ pub async fn patient_appointments(
         ..Default::default()
     };
     as_actor(&state, move |desk, actor| {
-        desk.get_patient(actor, patient_id)?;
+        // NotFound for an unknown patient, without auditing a view: opening the
+        // record (get_patient) is the audited view, and this list is re-read on
+        // every change a desk sees — an audit row here was itself such a change,
+        // so an open patient re-read and re-audited their history in a loop.
+        desk.patient_attendance(actor, patient_id)?;
         desk.list_appointments(actor, &filter)
     })
     .await

@@ -1,4 +1,4 @@
-import { moment, weekdayName } from "../lib/i18n.svelte";
+import { decimal, moment, number, weekdayName } from "../lib/i18n.svelte";
 // Small display helpers shared by the patients, waitlist and admin screens.
 
 /** A Unix-seconds moment in the clinic's time zone and locale ("2 Dec 2026, 13:59"; "—" for none). */
@@ -17,16 +17,16 @@ export function isoDate(days = 0, timeZone?: string): string {
 
 /** Microseconds as a short human figure. */
 export function fmtMicros(us: number): string {
-  if (us < 1000) return `${us} µs`;
-  if (us < 1_000_000) return `${(us / 1000).toFixed(1)} ms`;
-  return `${(us / 1_000_000).toFixed(2)} s`;
+  if (us < 1000) return `${number(us)} µs`;
+  if (us < 1_000_000) return `${decimal(us / 1000, 1)} ms`;
+  return `${decimal(us / 1_000_000, 2)} s`;
 }
 
 /** Bytes as KB/MB. */
 export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024) return `${number(n)} B`;
+  if (n < 1024 * 1024) return `${number(Math.round(n / 1024))} KB`;
+  return `${decimal(n / 1024 / 1024, 1)} MB`;
 }
 
 /** Weekday names Monday first, in the desk's language. */

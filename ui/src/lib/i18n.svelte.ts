@@ -162,6 +162,44 @@ export function number(n: number): string {
   return new Intl.NumberFormat(locale.tag).format(n);
 }
 
+/** A decimal number in the clinic's locale with `digits` fraction digits ("1.5" / "1,5"). */
+export function decimal(n: number, digits: number): string {
+  return new Intl.NumberFormat(locale.tag, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(n);
+}
+
+/**
+ * A clinic-local "YYYY-MM-DD HH:MM" (as the core writes it on receipts) in the
+ * clinic's format; inside a longer text ("Dr. Test, 2026-12-02 09:00") only that part.
+ */
+export function localMoment(text: string): string {
+  return text.replace(/(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})/, (_, d: string, hm: string) =>
+    dtf({ dateStyle: "medium", timeStyle: "short" }, "UTC").format(new Date(`${d}T${hm}:00Z`)),
+  );
+}
+
+/** A report's period: "2026-W49" → "Week 49, 2026"; "2026-12" → "December 2026". */
+export function periodLabel(period: string): string {
+  const w = /^(\d{4})-W(\d{1,2})$/.exec(period);
+  if (w) return t.week(Number(w[2]), Number(w[1]));
+  const m = /^(\d{4})-(\d{2})$/.exec(period);
+  if (m) return dtf({ month: "long", year: "numeric" }, "UTC").format(new Date(`${m[1]}-${m[2]}-15T12:00:00Z`));
+  return period;
+}
+
+/** Unix seconds of midnight starting a `YYYY-MM-DD` day in the clinic's time zone. */
+export function startOfDay(date: string, timeZone = locale.timeZone): number {
+  const utc = Date.parse(`${date}T00:00:00Z`);
+  const offset = (at: number) => {
+    const p = dtf({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }, timeZone)
+      .formatToParts(new Date(at));
+    const get = (k: string) => Number(p.find((x) => x.type === k)?.value ?? 0);
+    return Date.UTC(get("year"), get("month") - 1, get("day"), get("hour") % 24, get("minute"), get("second")) - at;
+  };
+  let at = utc - offset(utc);
+  at = utc - offset(at);
+  return Math.floor(at / 1000);
+}
+
 /** The plural category of `n` in the desk's language. */
 export function pluralOf(n: number): Intl.LDMLPluralRule {
   return new Intl.PluralRules(locale.lang).select(n);
@@ -179,7 +217,8 @@ export function phone(e164: string | null | undefined): string {
 export function person(name: string | null | undefined): string {
   if (!name) return "";
   if (name === "cli (local administrator)") return t.localAdmin;
-  return name;
+  // the audit log's actors carry their record number ("Demo Admin (#1)"): the name is enough
+  return name.replace(/\s*\(#\d+\)$/, "");
 }
 
 // ---------------------------------------------------------------- date and time inputs
