@@ -3,6 +3,7 @@
 // admin tab, so a job started here or in another window shows its progress
 // wherever the admin goes and comes back. The shell enforces one job of a kind at
 // a time; the disabled buttons only save a refused click.
+import { decimal, number, t } from "../lib/i18n.svelte";
 import { Channel } from "@tauri-apps/api/core";
 import { call } from "../lib/api";
 import type { JobKind } from "../bindings/JobKind";
@@ -32,40 +33,38 @@ export function watchJobs(): void {
     });
 }
 
-const count = (n: number) => n.toLocaleString("en-US");
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const mb = (n: number) => `${decimal(n / 1024 / 1024, 1)} MB`;
 
-/** What a job is doing, in words ("Copying pages 1,200 of 5,000"). */
+/** What a job is doing, in words ("Copying pages 1,200 of 5,000"), in the desk's language. */
 export function jobText(kind: JobKind, p: Progress | null | undefined): string {
-  if (!p) return "Starting…";
-  const of = p.total === null ? "" : ` ${count(p.done)} of ${count(p.total)}`;
+  const m = t.job;
+  if (!p) return m.starting;
+  const of = p.total === null ? "" : m.of(number(p.done), number(p.total));
   const rewrite = kind === "ConvertDatabase";
   switch (p.phase) {
     case "CopyingPages":
-      return `Copying pages${of}`;
+      return m.copyingPages(of);
     case "CheckingBackup":
-      return kind === "Restore" ? "Checking the backup" : "Checking the new backup";
+      return kind === "Restore" ? m.checkingBackup : m.checkingNewBackup;
     case "Fingerprinting":
-      return p.total === null
-        ? "Fingerprinting the backup"
-        : `Fingerprinting the backup: ${mb(p.done)} of ${mb(p.total)}`;
+      return p.total === null ? m.fingerprinting : `${m.fingerprinting}:${m.of(mb(p.done), mb(p.total))}`;
     case "CopyingBackup": {
-      const what = rewrite ? "Copying the encrypted database" : "Copying the backup next to the database";
-      return p.total === null ? what : `${what}: ${mb(p.done)} of ${mb(p.total)}`;
+      const what = rewrite ? m.copyingEncrypted : m.copyingBackup;
+      return p.total === null ? what : `${what}:${m.of(mb(p.done), mb(p.total))}`;
     }
     case "CheckingCopy":
-      return rewrite ? "Checking the encrypted copy" : "Checking the copy";
+      return rewrite ? m.checkingEncryptedCopy : m.checkingCopy;
     case "SavingSafetyCopy":
-      return `Keeping a safety copy of the current database: pages${of}`;
+      return m.savingSafetyCopy(of);
     case "CheckingSafetyCopy":
-      return "Checking the safety copy";
+      return m.checkingSafetyCopy;
     case "SwappingIn":
-      return rewrite ? "Putting the encrypted database in place" : "Putting the restored database in place";
+      return rewrite ? m.swappingEncrypted : m.swappingRestored;
     case "Encrypting":
-      return rewrite ? "Encrypting the database" : "Encrypting the restored copy";
+      return rewrite ? m.encrypting : m.encryptingRestored;
     case "PlanningSlots":
-      return "Planning the slots";
+      return m.planningSlots;
     case "WritingSlots":
-      return `Writing slots: part${of}`;
+      return m.writingSlots(of);
   }
 }
