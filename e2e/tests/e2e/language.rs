@@ -130,7 +130,10 @@ async fn price_in_booking_drawer(desk: &Desk) -> String {
 async fn german_screens(desk: &Desk) {
     click(desk, "[data-testid=rail-patients]").await;
     let screen = wait_text(desk, "section.screen", "Nach Name oder Telefon suchen").await;
-    assert!(screen.contains("Patienten"), "the Patients screen in German: {screen:?}");
+    assert!(
+        screen.contains("Patienten"),
+        "the Patients screen in German: {screen:?}"
+    );
     crate::steps::fill(desk, "#patient-search", "a").await;
     desk.wait_for(".patient-result").await;
     let found = text(desk, "section.screen [role=listbox]").await;
@@ -144,14 +147,31 @@ async fn german_screens(desk: &Desk) {
     );
     click(desk, ".patient-result").await;
     let details = wait_text(desk, ".patient-details", "Termine").await;
-    for label in ["Telefon", "Erinnerungen", "Bearbeiten", "Wann", "Gebucht von"] {
-        assert!(details.contains(label), "patient details have {label}: {details:?}");
+    for label in [
+        "Telefon",
+        "Erinnerungen",
+        "Bearbeiten",
+        "Wann",
+        "Gebucht von",
+    ] {
+        assert!(
+            details.contains(label),
+            "patient details have {label}: {details:?}"
+        );
     }
     desk.screenshot("language-de-patients").await;
 
     click(desk, "[data-testid=rail-till]").await;
     let till = wait_text(desk, ".till-screen", "Kasse abschließen").await;
-    for label in ["Kasse", "Zahlart", "Erwartet", "Gezählt", "Differenz", "Bar", "Kassenabschlüsse"] {
+    for label in [
+        "Kasse",
+        "Zahlart",
+        "Erwartet",
+        "Gezählt",
+        "Differenz",
+        "Bar",
+        "Kassenabschlüsse",
+    ] {
         assert!(till.contains(label), "the till has {label}: {till:?}");
     }
     let expected = plain(&text(desk, "[data-testid=till-expected-CASH]").await);
@@ -164,17 +184,32 @@ async fn german_screens(desk: &Desk) {
     click(desk, "[data-testid=rail-admin]").await;
     click(desk, "#admin-tab-staff").await;
     let staff = wait_text(desk, ".staff-table", "Benutzername").await;
-    for label in ["Rolle", "Zustand", "Aktiv", "Passwort zurücksetzen", "Empfang"] {
-        assert!(staff.contains(label), "Admin → Staff has {label}: {staff:?}");
+    for label in [
+        "Rolle",
+        "Zustand",
+        "Aktiv",
+        "Passwort zurücksetzen",
+        "Empfang",
+    ] {
+        assert!(
+            staff.contains(label),
+            "Admin → Staff has {label}: {staff:?}"
+        );
     }
     let form = text(desk, "form.card").await;
-    assert!(form.contains("Zugang anlegen"), "the add-staff form in German: {form:?}");
+    assert!(
+        form.contains("Zugang anlegen"),
+        "the add-staff form in German: {form:?}"
+    );
     click(desk, "#admin-tab-audit").await;
     // the language change above, in words (filtered by the entity, named in German)
     select(desk, "#audit-entity", "setting").await;
     wait_text(desk, ".audit-table", "Einstellung geändert").await;
     let entities = text(desk, "#audit-entity").await;
-    assert!(entities.contains("Einstellung") && entities.contains("Termin"), "entities in German: {entities:?}");
+    assert!(
+        entities.contains("Einstellung") && entities.contains("Termin"),
+        "entities in German: {entities:?}"
+    );
     select(desk, "#audit-entity", "").await;
     // the Record column: the entity in words and its number ("Patient Nr. 12"), not "patient #12"
     let records = desk
