@@ -368,4 +368,20 @@ mod layers {
         );
         assert!(found.is_empty(), "{found:#?}");
     }
+
+    #[test]
+    fn only_the_platform_module_talks_to_the_operating_system_directly() {
+        let found: Vec<String> = sources("")
+            .into_iter()
+            .filter(|(path, _)| !path.ends_with("platform.rs"))
+            .flat_map(|(path, code)| {
+                ["libc::", "/proc/", "std::os::unix::fs::MetadataExt"]
+                    .into_iter()
+                    .filter(|w| code.contains(w))
+                    .map(|w| format!("{} uses {w:?}", path.display()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

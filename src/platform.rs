@@ -1,5 +1,6 @@
 //! What depends on the operating system, in one place: a file's identity (device
-//! and inode) and which processes have a file open. Elsewhere these answer "don't
+//! and inode), which processes have a file open, how many `flock`s a file has,
+//! whether a folder is on a network filesystem, and this process's user. Elsewhere these answer "don't
 //! know" (`None` / an empty list), and the callers fall back to SQLite's own checks.
 
 use std::fs::File;
@@ -174,6 +175,120 @@ fn scan_processes(ids: &[FileId]) -> Vec<String> {
 #[cfg(not(target_os = "linux"))]
 fn scan_processes(_ids: &[FileId]) -> Vec<String> {
     Vec::new()
+}
+
+/// This process's effective user id.
+#[cfg(unix)]
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// How many `flock`s are held on `path` (Linux: counted in `/proc/locks`).
+pub fn flock_holders(path: &Path) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+        let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        Some(
+            locks
+                .lines()
+                .filter(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|w| w == id))
+                .count(),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The name of the network filesystem `dir` is on, if it is on one.
+#[cfg(target_os = "linux")]
+pub fn network_filesystem_kind(dir: &Path) -> Option<&'static str> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs writes into a zeroed struct we own; the path is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    network_filesystem_name(st.f_type as i64)
+}
+
+/// The name of the network filesystem `dir` is on, if it is on one.
+#[cfg(not(target_os = "linux"))]
+pub fn network_filesystem_kind(_dir: &Path) -> Option<&'static str> {
+    None
+}
+
+/// Maps a `statfs` magic number to the name of a network filesystem.
+pub fn network_filesystem_name(magic: i64) -> Option<&'static str> {
+    Some(match magic as u32 {
+        0x6969 => "NFS",
+        0x517B => "SMB",
+        0xFF53_4D42 => "CIFS",
+        0xFE53_4D42 => "SMB2",
+        0x5346_414F => "AFS",
+        0x0102_1997 => "9P",
+        0x00C3_6400 => "CephFS",
+        0x0116_1970 => "GFS2",
+        0x0BD0_0BD0 => "Lustre",
+        0x7375_7245 => "Coda",
+        0x564C => "NCP",
+        _ => return None,
+    })
+}
+
+/// Refuses a file that someone other than root or this user could change: its
+/// owner, its mode and those of every folder above it (a sticky folder such as
+/// `/tmp` lets nobody replace another user's file, so it passes).
+#[cfg(unix)]
+pub fn check_trusted(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = effective_uid();
+    let full = path
+        .canonicalize()
+        .map_err(|e| format!("{} cannot be found ({e})", path.display()))?;
+    let mut at = Some(full.as_path());
+    while let Some(p) = at {
+        let meta =
+            std::fs::metadata(p).map_err(|e| format!("{} cannot be read ({e})", p.display()))?;
+        let what = if p == full { "it" } else { "the folder" };
+        let shown = if p == full {
+            String::new()
+        } else {
+            format!(" {}", p.display())
+        };
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(format!(
+                "{what}{shown} belongs to user id {}, neither root nor the user Frontdesk runs as; only the PC's administrator may be able to change it",
+                meta.uid()
+            ));
+        }
+        let mode = meta.mode() & 0o7777;
+        let sticky_folder = meta.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky_folder {
+            return Err(format!(
+                "{what}{shown} can be changed by other users (mode {mode:04o}); only its owner may write it (chmod go-w)"
+            ));
+        }
+        at = p.parent();
+    }
+    Ok(())
+}
+
+/// On Windows the folder's access list protects the file (see the README).
+#[cfg(not(unix))]
+pub fn check_trusted(path: &Path) -> std::result::Result<(), String> {
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(|e| format!("{} cannot be read ({e})", path.display()))
 }
 
 #[cfg(test)]

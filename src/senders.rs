@@ -151,7 +151,7 @@ pub fn load(path: &Path) -> Result<Option<SendersFile>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(refused(path, format!("it cannot be read ({e})"))),
     };
-    check_trusted(path).map_err(|why| refused(path, why))?;
+    crate::platform::check_trusted(path).map_err(|why| refused(path, why))?;
     let mut text = String::new();
     Read::by_ref(&mut file)
         .take(MAX_FILE_BYTES + 1)
@@ -272,7 +272,7 @@ impl Sender {
     /// standard input. `Err` carries a reason without digits (a program may echo
     /// the message).
     pub fn send(&self, phone: &str, message: &str) -> std::result::Result<(), String> {
-        check_trusted(&self.program).map_err(|why| {
+        crate::platform::check_trusted(&self.program).map_err(|why| {
             format!(
                 "the sender program {} is refused: {why}",
                 self.program.display()
@@ -361,53 +361,6 @@ pub fn redact(text: &str) -> String {
         }
     }
     out.trim().to_string()
-}
-
-/// Refuses a file that someone other than root or this user could change: its
-/// owner, its mode and those of every folder above it (a sticky folder such as
-/// `/tmp` lets nobody replace another user's file, so it passes).
-#[cfg(unix)]
-fn check_trusted(path: &Path) -> std::result::Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let full = path
-        .canonicalize()
-        .map_err(|e| format!("{} cannot be found ({e})", path.display()))?;
-    let mut at = Some(full.as_path());
-    while let Some(p) = at {
-        let meta =
-            std::fs::metadata(p).map_err(|e| format!("{} cannot be read ({e})", p.display()))?;
-        let what = if p == full { "it" } else { "the folder" };
-        let shown = if p == full {
-            String::new()
-        } else {
-            format!(" {}", p.display())
-        };
-        if meta.uid() != 0 && meta.uid() != me {
-            return Err(format!(
-                "{what}{shown} belongs to user id {}, neither root nor the user Frontdesk runs as; only the PC's administrator may be able to change it",
-                meta.uid()
-            ));
-        }
-        let mode = meta.mode() & 0o7777;
-        let sticky_folder = meta.is_dir() && mode & 0o1000 != 0;
-        if mode & 0o022 != 0 && !sticky_folder {
-            return Err(format!(
-                "{what}{shown} can be changed by other users (mode {mode:04o}); only its owner may write it (chmod go-w)"
-            ));
-        }
-        at = p.parent();
-    }
-    Ok(())
-}
-
-/// On Windows the folder's access list protects the file (see the README).
-#[cfg(not(unix))]
-fn check_trusted(path: &Path) -> std::result::Result<(), String> {
-    std::fs::metadata(path)
-        .map(|_| ())
-        .map_err(|e| format!("{} cannot be read ({e})", path.display()))
 }
 
 /// A sender for tests and the measuring tools: a small `/bin/sh` script that

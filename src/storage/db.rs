@@ -400,7 +400,7 @@ pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if let Some(kind) = network_filesystem_kind(dir) {
+    if let Some(kind) = crate::platform::network_filesystem_kind(dir) {
         return Err(Error::Unusable(format!(
             "the database folder {} is on a network drive ({kind}). SQLite's write-ahead log only works \
              when every desk runs on the computer that holds the file, so Frontdesk refuses to use it there. \
@@ -410,44 +410,6 @@ pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The name of the network filesystem `dir` is on, if it is on one.
-#[cfg(target_os = "linux")]
-pub fn network_filesystem_kind(dir: &Path) -> Option<&'static str> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statfs writes into a zeroed struct we own; the path is NUL-terminated.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    network_filesystem_name(st.f_type as i64)
-}
-
-/// The name of the network filesystem `dir` is on, if it is on one.
-#[cfg(not(target_os = "linux"))]
-pub fn network_filesystem_kind(_dir: &Path) -> Option<&'static str> {
-    None
-}
-
-/// Maps a `statfs` magic number to the name of a network filesystem.
-pub fn network_filesystem_name(magic: i64) -> Option<&'static str> {
-    Some(match magic as u32 {
-        0x6969 => "NFS",
-        0x517B => "SMB",
-        0xFF53_4D42 => "CIFS",
-        0xFE53_4D42 => "SMB2",
-        0x5346_414F => "AFS",
-        0x0102_1997 => "9P",
-        0x00C3_6400 => "CephFS",
-        0x0116_1970 => "GFS2",
-        0x0BD0_0BD0 => "Lustre",
-        0x7375_7245 => "Coda",
-        0x564C => "NCP",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
@@ -461,11 +423,21 @@ mod tests {
 
     #[test]
     fn nfs_and_smb_are_recognised_and_local_filesystems_are_not() {
-        assert_eq!(network_filesystem_name(0x6969), Some("NFS"));
-        assert_eq!(network_filesystem_name(0xFF53_4D42u32 as i64), Some("CIFS"));
-        assert_eq!(network_filesystem_name(0xEF53), None, "ext4 is local");
         assert_eq!(
-            network_filesystem_kind(&std::env::temp_dir()),
+            crate::platform::network_filesystem_name(0x6969),
+            Some("NFS")
+        );
+        assert_eq!(
+            crate::platform::network_filesystem_name(0xFF53_4D42u32 as i64),
+            Some("CIFS")
+        );
+        assert_eq!(
+            crate::platform::network_filesystem_name(0xEF53),
+            None,
+            "ext4 is local"
+        );
+        assert_eq!(
+            crate::platform::network_filesystem_kind(&std::env::temp_dir()),
             None,
             "the temp dir is local"
         );

@@ -57,7 +57,7 @@ pub fn hold_exclusive(db: &Path) -> Result<File> {
     match attempt {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => {
-            let others = holders(&presence_path(db));
+            let others = crate::platform::flock_holders(&presence_path(db));
             let count = match others {
                 Some(n) if n > 0 => format!(" ({n} still open)"),
                 _ => String::new(),
@@ -70,29 +70,6 @@ pub fn hold_exclusive(db: &Path) -> Result<File> {
         Err(TryLockError::Error(e)) => Err(Error::Internal(format!(
             "cannot lock the presence file: {e}"
         ))),
-    }
-}
-
-/// How many `flock`s are held on `path` (Linux: counted in `/proc/locks`).
-fn holders(path: &Path) -> Option<usize> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(path).ok()?;
-        let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-        let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-        let locks = std::fs::read_to_string("/proc/locks").ok()?;
-        Some(
-            locks
-                .lines()
-                .filter(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|w| w == id))
-                .count(),
-        )
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = path;
-        None
     }
 }
 
