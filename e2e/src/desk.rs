@@ -159,11 +159,17 @@ impl Desk {
                     last_seen = Some(text);
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{}: {css:?} did not show {expected:?} within {WAIT_TIMEOUT:?}; last text: {last_seen:?}",
-                self.name
-            );
+            if Instant::now() >= deadline {
+                let shot = self
+                    .screenshot(&format!("{}-did-not-show", self.name))
+                    .await;
+                panic!(
+                    "{}: {css:?} did not show {expected:?} within {WAIT_TIMEOUT:?}; last text: \
+                     {last_seen:?} (the window: {})",
+                    self.name,
+                    shot.display()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -101,6 +101,7 @@ async fn a_backup_of_a_big_clinic_shows_its_progress_and_the_day_view_works_mean
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let took = started.elapsed();
+    // the screen reloads its list when the job ends
     desk.wait_for_text(".backup-table", "frontdesk-").await;
     println!(
         "long_jobs: backup of a {:.0} MB clinic ({BULK_PATIENTS} padded patients): the day view \

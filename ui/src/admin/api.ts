@@ -132,7 +132,6 @@ export const deliverOutbox = () => call<DeliveryReport>("deliver_outbox");
 export const logLocation = () => call<string>("log_location");
 
 // Backups
-export const listBackups = () => call<BackupList>("list_backups");
 export const backupNow = () => call<BackupResult>("backup_now");
 export const checkBackup = (path: string) => call<BackupCheck>("check_backup", { path });
 export const restoreBackup = (path: string, confirmed: boolean) =>
