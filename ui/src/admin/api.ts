@@ -6,7 +6,6 @@ import type { Appointment } from "../bindings/Appointment";
 import type { AuditEvent } from "../bindings/AuditEvent";
 import type { AuditFilter } from "../bindings/AuditFilter";
 import type { BackupCheck } from "../bindings/BackupCheck";
-import type { BackupList } from "../bindings/BackupList";
 import type { BackupResult } from "../bindings/BackupResult";
 import type { ClinicSettings } from "../bindings/ClinicSettings";
 import type { DaySheet } from "../bindings/DaySheet";
