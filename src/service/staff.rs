@@ -19,7 +19,7 @@ use crate::domain::staff::StaffMember;
 use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::storage::audit as audit_log;
-use crate::storage::staff;
+use crate::storage::{staff, Conn};
 use crate::Frontdesk;
 
 /// Input for a new staff account.
@@ -88,9 +88,7 @@ impl Frontdesk {
                 Some(id),
                 "role ADMIN (first admin)",
             )?;
-            Ok(staff::get(tx, id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, id)
         })
     }
 
@@ -124,9 +122,7 @@ impl Frontdesk {
                 Some(id),
                 &format!("role {}", new.role.as_str()),
             )?;
-            Ok(staff::get(tx, id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, id)
         })
     }
 
@@ -146,10 +142,7 @@ impl Frontdesk {
         new_password: &str,
     ) -> Result<StaffMember> {
         actor.require(Action::ManageStaff)?;
-        let target = self
-            .read(|c| Ok(staff::get(c, staff_id)?))?
-            .ok_or(Error::NotFound("staff member"))?
-            .member;
+        let target = self.read(|c| member(c, staff_id))?;
         let clinic = self.clinic_name()?;
         password::check_new_password(
             new_password,
@@ -158,9 +151,7 @@ impl Frontdesk {
         let hash = password::hash_secret(new_password.as_bytes())?;
         let now = self.now();
         self.write("staff.reset_password", |tx| {
-            let before = staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member;
+            let before = member(tx, staff_id)?;
             staff::reset_password(tx, staff_id, &hash, now)?;
             audit(
                 tx,
@@ -182,9 +173,7 @@ impl Frontdesk {
                     "by password reset",
                 )?;
             }
-            Ok(staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, staff_id)
         })
     }
 
@@ -206,9 +195,7 @@ impl Frontdesk {
                 Some(staff_id),
                 "by an admin",
             )?;
-            Ok(staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, staff_id)
         })
     }
 
@@ -218,9 +205,7 @@ impl Frontdesk {
         actor.require(Action::ManageStaff)?;
         let now = self.now();
         self.write("staff.deactivate", |tx| {
-            let m = staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member;
+            let m = member(tx, staff_id)?;
             if !m.active {
                 return Ok(m);
             }
@@ -239,9 +224,7 @@ impl Frontdesk {
                 Some(staff_id),
                 "open sessions ended",
             )?;
-            Ok(staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, staff_id)
         })
     }
 
@@ -251,9 +234,7 @@ impl Frontdesk {
         actor.require(Action::ManageStaff)?;
         let now = self.now();
         self.write("staff.change_role", |tx| {
-            let m = staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member;
+            let m = member(tx, staff_id)?;
             if m.role == role {
                 return Ok(m);
             }
@@ -276,9 +257,7 @@ impl Frontdesk {
                     role.as_str()
                 ),
             )?;
-            Ok(staff::get(tx, staff_id)?
-                .ok_or(Error::NotFound("staff member"))?
-                .member)
+            member(tx, staff_id)
         })
     }
 }
@@ -340,4 +319,11 @@ impl Frontdesk {
         })?;
         Ok(accounts.into_iter().map(|(a, _, _)| a).collect())
     }
+}
+
+/// A staff account as admins see it, or `NotFound`.
+fn member(conn: &Conn, staff_id: i64) -> Result<StaffMember> {
+    Ok(staff::get(conn, staff_id)?
+        .ok_or(Error::NotFound("staff member"))?
+        .member)
 }
