@@ -24,6 +24,13 @@ scripts/setup.sh
 # the tests' clinics keep their audit keys here, not in the user's own key folder
 export FRONTDESK_KEYS_DIR="$PWD/target/test-keys"
 
+step "a throwaway PostgreSQL server for the server backend's tests"
+pg_dir=$(mktemp -d /tmp/frontdesk-pg.XXXXXX)
+trap 'scripts/pg-server.sh stop "$pg_dir"' EXIT
+FRONTDESK_TEST_PG=$(scripts/pg-server.sh start "$pg_dir")
+# the server tests fail rather than skip when the server is missing
+export FRONTDESK_TEST_PG FRONTDESK_REQUIRE_PG=1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,6 +1,10 @@
 //! The passcode rules that are numbers: how long a code lives, how many attempts
 //! and requests are allowed, how the outbox retries. The SQL gets each as a
-//! parameter; [`crate::service::otp`] and [`crate::service::outbox`] apply them.
+//! parameter; [`crate::service::otp`] and [`crate::service::outbox`] apply them,
+//! and [`check_request`] is the rule for a new request on every backend.
+
+use crate::error::{Error, Result};
+use limits::*;
 
 /// Every passcode limit, in one place (the SQL gets them as parameters).
 pub mod limits {
@@ -27,4 +31,54 @@ pub mod limits {
     pub const CLAIM_SECS: i64 = 120;
     /// Messages one sweep sends at most.
     pub const MAX_PER_RUN: u32 = 20;
+}
+
+/// `RateLimited` when `times` (ascending, inside the window) already hold `max`
+/// events: the wait is until the oldest that counts leaves the window.
+pub fn limit(times: &[i64], max: usize, window: i64, now: i64) -> Result<()> {
+    if times.len() >= max {
+        let oldest = times[times.len() - max];
+        return Err(Error::RateLimited {
+            retry_after_secs: (oldest + window - now).max(1),
+        });
+    }
+    Ok(())
+}
+
+/// Whether a new passcode may be requested now, given the phone's requests of the
+/// last hour, the desk's requests of the last hour and the phone's failed
+/// verifications of the last day (each ascending): 60 s between two requests for
+/// a phone, then the hourly and daily limits. Every backend reads those three
+/// lists under its per-phone lock and asks this.
+pub fn check_request(
+    phone_requests: &[i64],
+    desk_requests: &[i64],
+    failed_verifications: &[i64],
+    now: i64,
+) -> Result<()> {
+    if let Some(&last) = phone_requests.last() {
+        if now - last < MIN_REQUEST_GAP_SECS {
+            return Err(Error::RateLimited {
+                retry_after_secs: MIN_REQUEST_GAP_SECS - (now - last),
+            });
+        }
+    }
+    limit(
+        phone_requests,
+        MAX_REQUESTS_PER_PHONE_PER_HOUR,
+        HOUR_SECS,
+        now,
+    )?;
+    limit(
+        desk_requests,
+        MAX_REQUESTS_PER_DESK_PER_HOUR,
+        HOUR_SECS,
+        now,
+    )?;
+    limit(
+        failed_verifications,
+        MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY,
+        DAY_SECS,
+        now,
+    )
 }

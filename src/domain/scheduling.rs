@@ -13,6 +13,29 @@ use crate::domain::model::{Appointment, SlotMode};
 use crate::domain::planner::Minute;
 use crate::error::{Error, Result};
 
+/// Why an existing, free slot cannot take a new appointment now: one wording
+/// for every backend (SQLite checks in the write transaction, the PostgreSQL
+/// booking function raises a code per case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRefusal {
+    /// An admin blocked it.
+    Blocked,
+    /// It has ended.
+    Past,
+    /// Its doctor was deactivated.
+    DoctorInactive,
+}
+
+impl From<SlotRefusal> for Error {
+    fn from(r: SlotRefusal) -> Error {
+        Error::invalid(match r {
+            SlotRefusal::Blocked => "this slot is blocked",
+            SlotRefusal::Past => "this slot is in the past",
+            SlotRefusal::DoctorInactive => "this doctor no longer takes appointments",
+        })
+    }
+}
+
 /// A late cancellation is one made less than this long before the slot starts.
 pub const LATE_CANCELLATION_SECS: i64 = 24 * 3600;
 

@@ -5,6 +5,7 @@ use crate::domain::auth::{Action, Actor};
 use crate::domain::clinic::optional_text;
 use crate::domain::model::AppointmentFilter;
 use crate::domain::model::{Appointment, AppointmentDetail, AppointmentStatus, Slot};
+use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::payments::settle_closing;
@@ -32,14 +33,14 @@ pub struct BookRequest {
 pub(crate) fn bookable_slot(conn: &Conn, slot_id: i64, now: i64) -> Result<Slot> {
     let slot = slots::get(conn, slot_id)?.ok_or(Error::NotFound("slot"))?;
     if slot.blocked {
-        return Err(Error::invalid("this slot is blocked"));
+        return Err(SlotRefusal::Blocked.into());
     }
     if slot.end_at <= now {
-        return Err(Error::invalid("this slot is in the past"));
+        return Err(SlotRefusal::Past.into());
     }
     let doctor = doctors::get(conn, slot.doctor_id)?.ok_or(Error::NotFound("doctor"))?;
     if !doctor.active {
-        return Err(Error::invalid("this doctor no longer takes appointments"));
+        return Err(SlotRefusal::DoctorInactive.into());
     }
     Ok(slot)
 }

@@ -55,6 +55,7 @@ use crate::storage::{patients, settings};
 use crate::Frontdesk;
 
 use crate::domain::passcodes::limits::{self, *};
+use crate::domain::passcodes::{check_request, limit};
 
 pub use limits::MAX_ATTEMPTS;
 
@@ -170,18 +171,6 @@ fn desk_of(actor: &Actor) -> String {
     }
 }
 
-/// `RateLimited` when `times` (oldest first, within the window) already hold
-/// `max`: retry when the one that makes room leaves the window.
-fn limit(times: &[i64], max: usize, window: i64, now: i64) -> Result<()> {
-    if times.len() >= max {
-        let oldest = times[times.len() - max];
-        return Err(Error::RateLimited {
-            retry_after_secs: (oldest + window - now).max(1),
-        });
-    }
-    Ok(())
-}
-
 /// Why a sender could not be used, or which one to use.
 pub(super) enum SenderChoice {
     /// This sender.
@@ -237,22 +226,10 @@ impl Frontdesk {
         let expires_at = now + CODE_TTL_SECS;
         let outbox_id = self.write("otp.request", |tx| {
             set_secure_delete(tx)?;
-            let recent = store::requests_since(tx, &phone, now - HOUR_SECS)?;
-            if let Some(&last) = recent.last() {
-                if now - last < MIN_REQUEST_GAP_SECS {
-                    return Err(Error::RateLimited {
-                        retry_after_secs: MIN_REQUEST_GAP_SECS - (now - last),
-                    });
-                }
-            }
-            limit(&recent, MAX_REQUESTS_PER_PHONE_PER_HOUR, HOUR_SECS, now)?;
-            let by_desk = store::desk_requests_since(tx, &desk, now - HOUR_SECS)?;
-            limit(&by_desk, MAX_REQUESTS_PER_DESK_PER_HOUR, HOUR_SECS, now)?;
-            let failures = store::failed_attempts_since(tx, &phone, now - DAY_SECS)?;
-            limit(
-                &failures,
-                MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY,
-                DAY_SECS,
+            check_request(
+                &store::requests_since(tx, &phone, now - HOUR_SECS)?,
+                &store::desk_requests_since(tx, &desk, now - HOUR_SECS)?,
+                &store::failed_attempts_since(tx, &phone, now - DAY_SECS)?,
                 now,
             )?;
             store::log_request(tx, &phone, &desk, now, now - HOUR_SECS)?;

@@ -27,6 +27,7 @@ pub mod check;
 pub mod cipher;
 pub mod db;
 pub mod metrics;
+pub mod pg;
 pub mod presence;
 pub mod tx;
 

@@ -42,6 +42,8 @@ mod patients;
 mod payments;
 /// The permission table of DESIGN §3, walked for every operation.
 mod permissions;
+/// The PostgreSQL backend against a real server (FRONTDESK_TEST_PG).
+mod pg;
 /// Simulated power cuts under SQLite and the group sync: acknowledged writes survive.
 mod power_cut;
 /// Files and folders only the clinic's OS user can read, whatever the umask.

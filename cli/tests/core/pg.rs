@@ -1,0 +1,632 @@
+//! The PostgreSQL backend's guarded writes against a real server: the same
+//! refusals as on SQLite (one scenario run on both), the state machine, passcode
+//! limits, 32 threads on one slot, 8 processes × 4 threads, desks killed with
+//! SIGKILL mid-write, NOTIFY on commit.
+//!
+//! The server comes from `FRONTDESK_TEST_PG` (a `postgres://` URL of a role that
+//! may create databases; `scripts/test.sh` starts a throwaway one). Each test makes
+//! its own database. Without the variable the tests say so and pass, unless
+//! `FRONTDESK_REQUIRE_PG` is set (the test script sets it), when they fail.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use frontdesk::domain::model::AppointmentStatus;
+use frontdesk::storage::pg::{PasscodeIssue, PgClinic};
+use frontdesk::{BookRequest, Error};
+
+use crate::fixture::{Clinic, NOW};
+
+const SERVER: &str = "FRONTDESK_TEST_PG";
+const REQUIRE: &str = "FRONTDESK_REQUIRE_PG";
+const WORKER_URL: &str = "FRONTDESK_PG_WORKER_URL";
+const WORKER_SLOTS: &str = "FRONTDESK_PG_WORKER_SLOTS";
+const WORKER_PATIENT: &str = "FRONTDESK_PG_WORKER_PATIENT";
+const WORKER_FOREVER: &str = "FRONTDESK_PG_WORKER_FOREVER";
+
+/// A fresh database named after the test on the test server, migrated.
+struct Db {
+    clinic: PgClinic,
+    url: String,
+}
+
+fn server() -> Option<String> {
+    match std::env::var(SERVER) {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os(REQUIRE).is_some() => {
+            panic!("{REQUIRE} is set but {SERVER} is not: no PostgreSQL server to test on")
+        }
+        Err(_) => {
+            eprintln!("skipped: set {SERVER} to a postgres:// URL (scripts/test.sh does)");
+            None
+        }
+    }
+}
+
+fn fresh(name: &str) -> Option<Db> {
+    let admin_url = server()?;
+    let admin = PgClinic::connect(&admin_url, 1).expect("connect to the test server");
+    let db = format!("fd_{name}");
+    let mut session = admin.session().unwrap();
+    // (one statement per call: neither may run inside a transaction block)
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        session.batch_execute(&sql).expect("make the test database");
+    }
+    let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
+    let url = format!("{base}/{db}");
+    let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
+    assert_eq!(clinic.migrate().expect("migrate"), 1);
+    Some(Db { clinic, url })
+}
+
+impl Db {
+    fn count(&self, sql: &str) -> i64 {
+        self.clinic
+            .session()
+            .unwrap()
+            .query_one(sql, &[])
+            .unwrap()
+            .get(0)
+    }
+
+    /// A doctor with `n` slots starting an hour after [`NOW`], and a patient.
+    fn day(&self, n: i64) -> (i64, Vec<i64>, i64) {
+        let doctor = self.clinic.add_doctor("Dr. Server", NOW).unwrap();
+        let slots = self
+            .clinic
+            .add_slots(doctor, NOW + 3600, 30, n, NOW)
+            .unwrap();
+        let patient = self
+            .clinic
+            .add_patient("Anna Alt", "+4915123456789", NOW)
+            .unwrap();
+        (doctor, slots, patient)
+    }
+
+    /// No slot holds two live ordinary appointments; every appointment has its
+    /// first history row and its audit row (nothing half-written).
+    fn assert_invariants(&self) {
+        assert_eq!(
+            self.count(
+                "SELECT count(*) FROM (SELECT slot_id FROM appointment
+                 WHERE status <> 'CANCELLED' AND NOT overbooked GROUP BY slot_id HAVING count(*) > 1) d"
+            ),
+            0,
+            "a slot is double-booked"
+        );
+        assert_eq!(
+            self.count(
+                "SELECT count(*) FROM appointment a WHERE NOT EXISTS
+                 (SELECT 1 FROM appointment_status_history h WHERE h.appointment_id = a.id AND h.from_status IS NULL)
+                 OR NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.entity_id = a.id AND e.action = 'appointment.book')"
+            ),
+            0,
+            "an appointment without its history or audit row"
+        );
+        assert_eq!(
+            self.count(
+                "SELECT count(*) FROM appointment a
+                 WHERE a.version <> (SELECT count(*) FROM appointment_status_history h WHERE h.appointment_id = a.id)"
+            ),
+            0,
+            "a status change without its history row"
+        );
+    }
+}
+
+fn request(slot_id: i64, patient_id: i64) -> BookRequest {
+    BookRequest {
+        slot_id,
+        patient_id,
+        reason: String::new(),
+    }
+}
+
+#[test]
+fn booking_on_the_server_refuses_exactly_as_on_sqlite() {
+    let Some(db) = fresh("refusals") else { return };
+    let pg = &db.clinic;
+    let (doctor, slots, patient) = db.day(4);
+    let gone = pg.add_doctor("Dr. Gone", NOW).unwrap();
+    let gone_slot = pg.add_slots(gone, NOW + 3600, 30, 1, NOW).unwrap()[0];
+    let past = pg.add_slots(doctor, NOW - 7200, 30, 1, NOW).unwrap()[0];
+    pg.set_slot_blocked(slots[1], true).unwrap();
+    pg.set_doctor_active(gone, false).unwrap();
+
+    let sq = Clinic::new();
+    let sq_doctor = sq.doctor("Dr. File");
+    let sq_slots = sq.slots(sq_doctor, 2);
+    let sq_patient = sq.patient("Anna Alt", "0151 2345 6789");
+    let sq_gone = sq.doctor("Dr. Gone");
+    let sq_gone_slot = sq.slots(sq_gone, 1)[0];
+    let sq_past = sq.slots(sq_doctor, 1)[0];
+    sq.desk
+        .set_slot_blocked(&sq.admin(), sq_slots[1], true)
+        .unwrap();
+    sq.desk.deactivate_doctor(&sq.admin(), sq_gone).unwrap();
+    let sq_book = |slot, patient| {
+        sq.desk
+            .book(&sq.receptionist(), &request(slot, patient))
+            .map(|a| a.id)
+    };
+    let pg_book = |slot, patient| pg.book(slot, patient, "", "Rita Desk", NOW);
+
+    assert!(pg_book(slots[0], patient).is_ok() && sq_book(sq_slots[0], sq_patient).is_ok());
+    type Case = (&'static str, Result<i64, Error>, Result<i64, Error>);
+    let cases: Vec<Case> = vec![
+        (
+            "taken",
+            pg_book(slots[0], patient),
+            sq_book(sq_slots[0], sq_patient),
+        ),
+        (
+            "blocked",
+            pg_book(slots[1], patient),
+            sq_book(sq_slots[1], sq_patient),
+        ),
+        (
+            "doctor inactive",
+            pg_book(gone_slot, patient),
+            sq_book(sq_gone_slot, sq_patient),
+        ),
+        (
+            "no such slot",
+            pg_book(999_999, patient),
+            sq_book(999_999, sq_patient),
+        ),
+        (
+            "no such patient",
+            pg_book(slots[2], 999_999),
+            sq_book(sq_past, 999_999),
+        ),
+    ];
+    for (case, on_pg, on_sqlite) in cases {
+        let (on_pg, on_sqlite) = (on_pg.unwrap_err(), on_sqlite.unwrap_err());
+        assert_eq!(
+            (on_pg.code(), on_pg.to_string()),
+            (on_sqlite.code(), on_sqlite.to_string()),
+            "{case}: the server and the file refuse alike"
+        );
+    }
+    // in the past (the file's clinic clock moves past its slot instead)
+    let on_pg = pg_book(past, patient).unwrap_err();
+    sq.clock.advance(30 * 24 * 3600);
+    let on_sqlite = sq_book(sq_past, sq_patient).unwrap_err();
+    assert_eq!(on_pg.to_string(), on_sqlite.to_string());
+    assert_eq!(db.count("SELECT count(*) FROM appointment"), 1);
+    db.assert_invariants();
+}
+
+#[test]
+fn status_changes_on_the_server_follow_the_state_machine_defined_in_rust() {
+    let Some(db) = fresh("state_machine") else {
+        return;
+    };
+    let pg = &db.clinic;
+    let (_, slots, patient) = db.day(40);
+    let mut slots = slots.into_iter();
+    // every (from, to) pair on its own slot: reach `from` along allowed moves, then try `to`
+    let path_to = |to: AppointmentStatus| -> Vec<AppointmentStatus> {
+        use AppointmentStatus::*;
+        match to {
+            Pending => vec![],
+            Confirmed => vec![Confirmed],
+            Arrived => vec![Arrived],
+            Completed => vec![Arrived, Completed],
+            Cancelled => vec![Cancelled],
+            NoShow => vec![Confirmed, NoShow],
+        }
+    };
+    for from in AppointmentStatus::ALL {
+        for to in AppointmentStatus::ALL {
+            let id = pg
+                .book(slots.next().unwrap(), patient, "", "Rita", NOW)
+                .unwrap();
+            let mut version = 1;
+            for step in path_to(from) {
+                version = pg
+                    .change_status(id, version, step, "because", "Ada", NOW)
+                    .unwrap()
+                    .version;
+            }
+            let outcome = pg.change_status(id, version, to, "because", "Ada", NOW);
+            if from.can_become(to) {
+                let now = outcome.unwrap();
+                assert_eq!(
+                    (now.status, now.version),
+                    (to, version + 1),
+                    "{from} -> {to}"
+                );
+            } else {
+                assert!(
+                    matches!(outcome, Err(Error::InvalidTransition { .. })),
+                    "{from} -> {to} must be refused: {outcome:?}"
+                );
+            }
+        }
+    }
+    // the history names each move from its status
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM appointment_status_history WHERE from_status = 'ARRIVED' AND to_status = 'COMPLETED'"
+        ),
+        db.count("SELECT count(*) FROM appointment WHERE status = 'COMPLETED'")
+    );
+    db.assert_invariants();
+}
+
+#[test]
+fn a_stale_status_change_on_the_server_is_a_conflict_naming_who_changed_it() {
+    let Some(db) = fresh("stale") else { return };
+    let pg = &db.clinic;
+    let (_, slots, patient) = db.day(1);
+    let id = pg.book(slots[0], patient, "", "Rita", NOW).unwrap();
+    pg.change_status(
+        id,
+        1,
+        AppointmentStatus::Confirmed,
+        "",
+        "Ada Admin",
+        NOW + 5,
+    )
+    .unwrap();
+    let err = pg
+        .change_status(id, 1, AppointmentStatus::Cancelled, "ill", "Bob", NOW + 9)
+        .unwrap_err();
+    match err {
+        Error::Conflict {
+            changed_by,
+            changed_at,
+            current,
+            ..
+        } => assert_eq!(
+            (changed_by.as_str(), changed_at, current.as_str()),
+            (
+                "Ada Admin",
+                NOW + 5,
+                AppointmentStatus::Confirmed.to_string().as_str()
+            )
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM appointment WHERE status = 'CONFIRMED' AND version = 2"),
+        1,
+        "the stale change clobbered nothing"
+    );
+}
+
+fn issue<'a>(phone: &'a str, desk: &'a str, now: i64) -> PasscodeIssue<'a> {
+    PasscodeIssue {
+        phone,
+        desk,
+        code_hash: "$argon2id$not-a-real-hash",
+        body: "Your passcode is 123456.",
+        token: "token",
+        actor: desk,
+        now,
+    }
+}
+
+#[test]
+fn a_phone_has_one_live_passcode_on_the_server_and_the_request_limits_hold() {
+    let Some(db) = fresh("passcodes") else { return };
+    let pg = &db.clinic;
+    let phone = "+4915123456789";
+    let mut t = NOW;
+    for n in 0..5 {
+        pg.request_passcode(&issue(phone, "desk-1", t)).unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM otp_code"), 1, "request {n}");
+        // the 60 s gap
+        match pg.request_passcode(&issue(phone, "desk-2", t + 10)) {
+            Err(Error::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 50),
+            other => panic!("expected the 60 s gap, got {other:?}"),
+        }
+        t += 61;
+    }
+    // five an hour per phone
+    assert!(matches!(
+        pg.request_passcode(&issue(phone, "desk-1", t)),
+        Err(Error::RateLimited { .. })
+    ));
+    // the earlier messages were given up when their code was replaced: one is live
+    assert_eq!(
+        db.count("SELECT count(*) FROM outbox WHERE status = 'SENDING'"),
+        5,
+        "each request's message is claimed by the desk that sends it"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM otp_request"), 5);
+}
+
+#[test]
+fn thirty_two_threads_request_a_passcode_for_one_phone_and_one_is_issued() {
+    let Some(db) = fresh("passcode_race") else {
+        return;
+    };
+    let pg = Arc::new(db.clinic);
+    let barrier = Arc::new(Barrier::new(32));
+    let handles: Vec<_> = (0..32)
+        .map(|i| {
+            let (pg, barrier) = (pg.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let desk = format!("desk-{i}");
+                barrier.wait();
+                pg.request_passcode(&issue("+4915100000001", &desk, NOW))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let issued = results.iter().filter(|r| r.is_ok()).count();
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(Error::RateLimited { .. })))
+        .count();
+    assert_eq!((issued, limited), (1, 31), "{results:?}");
+    let session = pg
+        .session()
+        .unwrap()
+        .query_one("SELECT count(*) FROM otp_request", &[]);
+    assert_eq!(session.unwrap().get::<_, i64>(0), 1);
+}
+
+#[test]
+fn thirty_two_threads_on_one_slot_on_the_server_exactly_one_wins_every_round() {
+    let Some(db) = fresh("one_slot") else { return };
+    let (_, slots, patient) = db.day(20);
+    let pg = Arc::new(db.clinic);
+    for &slot in &slots {
+        let barrier = Arc::new(Barrier::new(32));
+        let handles: Vec<_> = (0..32)
+            .map(|i| {
+                let (pg, barrier) = (pg.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    pg.book(slot, patient, "", &format!("desk-{i}"), NOW)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::SlotTaken)))
+            .count();
+        assert_eq!((won, taken), (1, 31), "slot {slot}: {results:?}");
+    }
+    let db = Db {
+        clinic: Arc::into_inner(pg).unwrap(),
+        url: String::new(),
+    };
+    assert_eq!(db.count("SELECT count(*) FROM appointment"), 20);
+    db.assert_invariants();
+}
+
+/// Starts one worker process of this test binary on `db`: four threads booking
+/// and cancelling on `slots`, printing `ack <appointment> <slot>` for each booking
+/// the server confirmed and `cancel <appointment>` for each cancellation.
+fn worker(db: &Db, slots: &[i64], patient: i64, forever: bool) -> std::process::Child {
+    let ids: Vec<String> = slots.iter().map(|s| s.to_string()).collect();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "pg::pg_worker_process",
+        "--ignored",
+        "--nocapture",
+        "--quiet",
+    ])
+    .env(WORKER_URL, &db.url)
+    .env(WORKER_SLOTS, ids.join(","))
+    .env(WORKER_PATIENT, patient.to_string())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if forever {
+        cmd.env(WORKER_FOREVER, "1");
+    }
+    cmd.spawn().expect("start a worker process")
+}
+
+#[test]
+#[ignore = "a worker process started by the multi-process tests"]
+fn pg_worker_process() {
+    use std::io::Write;
+    let url = std::env::var(WORKER_URL).unwrap();
+    let slots: Vec<i64> = std::env::var(WORKER_SLOTS)
+        .unwrap()
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let patient: i64 = std::env::var(WORKER_PATIENT).unwrap().parse().unwrap();
+    let forever = std::env::var_os(WORKER_FOREVER).is_some();
+    let pg = Arc::new(PgClinic::connect(&url, 4).unwrap());
+    let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (pg, out, slots) = (pg.clone(), out.clone(), slots.clone());
+            std::thread::spawn(move || {
+                let rounds = if forever { usize::MAX } else { 60 };
+                for i in 0..rounds {
+                    let slot = slots[(i * 7 + t * 3) % slots.len()];
+                    match pg.book(slot, patient, "", &format!("worker-{t}"), NOW) {
+                        Ok(id) => {
+                            writeln!(out.lock().unwrap(), "ack {id} {slot}").unwrap();
+                            if i % 3 == 0 {
+                                match pg.change_status(
+                                    id,
+                                    1,
+                                    AppointmentStatus::Cancelled,
+                                    "moved",
+                                    "w",
+                                    NOW,
+                                ) {
+                                    Ok(_) => writeln!(out.lock().unwrap(), "cancel {id}").unwrap(),
+                                    Err(Error::Conflict { .. }) => {}
+                                    Err(e) => panic!("cancel: {e}"),
+                                }
+                            }
+                        }
+                        Err(Error::SlotTaken) => {}
+                        Err(e) => panic!("an error surfaced to a desk: {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+fn acks(text: &str) -> (HashMap<i64, i64>, HashSet<i64>) {
+    let mut booked = HashMap::new();
+    let mut cancelled = HashSet::new();
+    for line in text.lines() {
+        let mut words = line.split(' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("ack"), Some(id), Some(slot)) => {
+                booked.insert(id.parse().unwrap(), slot.parse().unwrap());
+            }
+            (Some("cancel"), Some(id), None) => {
+                cancelled.insert(id.parse().unwrap());
+            }
+            _ => {}
+        }
+    }
+    (booked, cancelled)
+}
+
+/// Every acknowledged booking is on the server with its slot, and every
+/// acknowledged cancellation too.
+fn assert_acknowledged(db: &Db, booked: &HashMap<i64, i64>, cancelled: &HashSet<i64>) {
+    let session = &mut db.clinic.session().unwrap();
+    for (&id, &slot) in booked {
+        let row = session
+            .query_one(
+                "SELECT slot_id, status FROM appointment WHERE id = $1",
+                &[&id],
+            )
+            .unwrap_or_else(|e| panic!("acknowledged appointment {id} is missing: {e}"));
+        assert_eq!(row.get::<_, i64>(0), slot);
+        if cancelled.contains(&id) {
+            assert_eq!(row.get::<_, &str>(1), "CANCELLED", "appointment {id}");
+        }
+    }
+}
+
+#[test]
+fn eight_processes_of_four_threads_on_the_server_never_double_book_or_lose_an_acknowledged_write() {
+    let Some(db) = fresh("processes") else { return };
+    let (_, slots, patient) = db.day(24);
+    let children: Vec<_> = (0..8)
+        .map(|_| worker(&db, &slots, patient, false))
+        .collect();
+    let mut booked = HashMap::new();
+    let mut cancelled = HashSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a worker failed: {out:?}");
+        let (b, c) = acks(&String::from_utf8_lossy(&out.stdout));
+        booked.extend(b);
+        cancelled.extend(c);
+    }
+    assert!(
+        booked.len() >= slots.len(),
+        "every slot was won at least once"
+    );
+    assert!(!cancelled.is_empty());
+    assert_eq!(
+        db.count("SELECT count(*) FROM appointment") as usize,
+        booked.len(),
+        "exactly the acknowledged bookings exist"
+    );
+    assert_acknowledged(&db, &booked, &cancelled);
+    db.assert_invariants();
+}
+
+#[test]
+fn desks_killed_mid_write_leave_no_half_booking_on_the_server() {
+    let Some(db) = fresh("kill") else { return };
+    let (_, slots, patient) = db.day(16);
+    let mut booked = HashMap::new();
+    let mut cancelled = HashSet::new();
+    for round in 0..3 {
+        let mut children: Vec<_> = (0..4).map(|_| worker(&db, &slots, patient, true)).collect();
+        std::thread::sleep(Duration::from_millis(400 + round * 150));
+        for child in &mut children {
+            child.kill().unwrap(); // SIGKILL
+        }
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let (b, c) = acks(&String::from_utf8_lossy(&out.stdout));
+            booked.extend(b);
+            cancelled.extend(c);
+        }
+    }
+    assert!(
+        !booked.is_empty(),
+        "the workers booked before they were killed"
+    );
+    // the killed sessions' transactions rolled back on the server: every row left
+    // is whole, and every acknowledged write is there
+    assert_acknowledged(&db, &booked, &cancelled);
+    db.assert_invariants();
+    // and the slots are still bookable: no lock was left behind
+    let (_, more, _) = db.day(1);
+    db.clinic.book(more[0], patient, "", "after", NOW).unwrap();
+}
+
+#[test]
+fn a_booking_notifies_the_other_desks_when_it_commits() {
+    let Some(db) = fresh("notify") else { return };
+    let (_, slots, patient) = db.day(2);
+    let mut listener = db.clinic.listen().unwrap();
+    // a refused booking says nothing
+    db.clinic.set_slot_blocked(slots[1], true).unwrap();
+    assert!(db.clinic.book(slots[1], patient, "", "Rita", NOW).is_err());
+    let started = Instant::now();
+    let id = db.clinic.book(slots[0], patient, "", "Rita", NOW).unwrap();
+    let heard = listener.next(Duration::from_secs(2)).unwrap();
+    assert_eq!(heard, Some(format!("appointment {id}")));
+    println!(
+        "notify: heard the booking {:?} after it was sent",
+        started.elapsed()
+    );
+    // and nothing else: the refused booking sent nothing
+    assert_eq!(listener.next(Duration::from_millis(200)).unwrap(), None);
+}
+
+#[test]
+fn a_server_database_of_a_newer_frontdesk_is_refused() {
+    let Some(db) = fresh("newer") else { return };
+    db.clinic
+        .session()
+        .unwrap()
+        .batch_execute("INSERT INTO schema_version (version) VALUES (99)")
+        .unwrap();
+    let err = db.clinic.migrate().unwrap_err();
+    assert!(
+        err.to_string().contains("newer than this Frontdesk"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_said_plainly() {
+    // a port nothing listens on (bound, then closed)
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = PgClinic::connect(&format!("postgres://frontdesk@127.0.0.1:{port}/x"), 1)
+        .and_then(|c| c.migrate())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("clinic server is unreachable"),
+        "{err}"
+    );
+}

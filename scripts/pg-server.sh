@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the tests and the benchmark: Debian's
+# `postgresql` package (installed when missing), a fresh cluster in a temporary
+# folder, listening on 127.0.0.1 only, fsync on (honest numbers), trust auth for
+# the local test role `frontdesk`.
+#
+#   scripts/pg-server.sh start DIR   prints the server's URL (postgres://…/postgres)
+#   scripts/pg-server.sh stop DIR    stops it and removes DIR
+#
+# initdb and postgres refuse to run as root, so as root they run as the
+# `postgres` OS user the package creates.
+set -euo pipefail
+
+cmd=${1:?start or stop}
+dir=${2:?a folder for the cluster}
+
+bindir() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && { echo "$d"; return; }
+    done
+    return 1
+}
+
+as_owner() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case $cmd in
+start)
+    if ! bin=$(bindir); then
+        echo "pg-server: installing Debian's postgresql package" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq --no-install-recommends postgresql >&2
+        bin=$(bindir)
+    fi
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    # a free port on 127.0.0.1, asked of the kernel
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    as_owner "$bin/initdb" -D "$dir/data" -A trust -U frontdesk -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; exit 1; }
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+        "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
+        start >&2 || { cat "$dir/log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
+    echo "postgres://frontdesk@127.0.0.1:$port/postgres"
+    ;;
+stop)
+    if [ -d "$dir/data" ] && bin=$(bindir); then
+        as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac

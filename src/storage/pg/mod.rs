@@ -1,0 +1,448 @@
+//! The clinic database on a PostgreSQL server, for desks on several PCs — its
+//! first part: connecting (a pool whose sessions carry the timeouts), the schema
+//! (versioned, applied once under an advisory lock), and the three guarded writes
+//! with the same guarantees as on SQLite, each mapped onto the server's own tools:
+//!
+//! - booking: one call of `fd_book`, which locks the slot row (`SELECT … FOR
+//!   UPDATE`), checks, inserts; the same partial unique index stands behind it;
+//! - a status change: one call of `fd_change_status`, which locks the appointment
+//!   row and checks the version the caller saw; the state machine reaches it as a
+//!   parameter generated from [`AppointmentStatus::can_become`];
+//! - a passcode request: the phone's and the desk's advisory locks, the request
+//!   lists read and checked by [`passcodes::check_request`] (the rule is Rust's),
+//!   then one call of `fd_issue_passcode`, an upsert on the phone.
+//!
+//! Sessions run READ COMMITTED with `lock_timeout`, `statement_timeout` and
+//! `idle_in_transaction_session_timeout`; deadlocks and serialization failures are
+//! retried here and never reach the caller. Every write NOTIFYs `frontdesk` in its
+//! own transaction, so other desks hear of it when (and only when) it commits.
+//!
+//! The services do not call this yet: wiring them (an enum of backends behind the
+//! storage functions) is the next part.
+
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::domain::model::AppointmentStatus;
+use crate::domain::passcodes::{self, limits};
+use crate::domain::scheduling::SlotRefusal;
+use crate::error::{Error, Result};
+
+/// The schema versions, applied in order; `schema_version` records the last.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema-1.sql"))];
+
+/// Attempts of one write when the server answers "deadlock" or "serialization
+/// failure" (its way of saying "run it again").
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Whether `s` names a server database rather than a file.
+pub fn is_server_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// One session on the server, from the pool.
+pub type Session = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// A pool of sessions on the clinic's server database.
+pub struct PgClinic {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+/// An appointment's status as it is after [`PgClinic::change_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusNow {
+    /// Status.
+    pub status: AppointmentStatus,
+    /// Version (bumped by every change).
+    pub version: i64,
+}
+
+/// A passcode to issue: the code's hash and the message's text are made by the
+/// caller, outside any lock.
+pub struct PasscodeIssue<'a> {
+    /// E.164 phone.
+    pub phone: &'a str,
+    /// The desk asking (its hourly limit).
+    pub desk: &'a str,
+    /// Argon2 hash of the code.
+    pub code_hash: &'a str,
+    /// The message.
+    pub body: &'a str,
+    /// The sending desk's claim on the message.
+    pub token: &'a str,
+    /// Who asks.
+    pub actor: &'a str,
+    /// When.
+    pub now: i64,
+}
+
+/// A session that hears the other desks' committed changes.
+pub struct Listener {
+    session: Session,
+}
+
+impl Listener {
+    /// The next change's note (`"appointment 12"`), or `None` after `timeout`
+    /// with none.
+    pub fn next(&mut self, timeout: Duration) -> Result<Option<String>> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut notes = self.session.notifications();
+        let next = notes.timeout_iter(timeout).next().map_err(to_error)?;
+        Ok(next.map(|n| n.payload().to_string()))
+    }
+}
+
+/// The state machine as the SQL reads it: every allowed move as `FROM>TO`.
+fn allowed_moves() -> Vec<String> {
+    let mut moves = Vec::new();
+    for from in AppointmentStatus::ALL {
+        for to in AppointmentStatus::ALL {
+            if from.can_become(to) {
+                moves.push(format!("{}>{}", from.as_str(), to.as_str()));
+            }
+        }
+    }
+    moves
+}
+
+/// The server or the network failed us: nothing is known to be saved.
+fn unreachable(e: impl std::fmt::Display) -> Error {
+    Error::Unusable(format!(
+        "the clinic server is unreachable ({e}); nothing was saved, try again in a moment"
+    ))
+}
+
+/// Whether the server asks for the transaction to be run again.
+fn is_retryable(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    )
+}
+
+/// The error a caller sees for a server error: the functions' own codes become
+/// the same errors as on SQLite.
+fn to_error(e: postgres::Error) -> Error {
+    let Some(db) = e.as_db_error() else {
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        return if e.is_closed() || io {
+            unreachable(e)
+        } else {
+            Error::Internal(format!("clinic server: {e}"))
+        };
+    };
+    let code = db.code();
+    match code.code() {
+        "FD404" => Error::NotFound(match db.message() {
+            "slot" => "slot",
+            "patient" => "patient",
+            _ => "appointment",
+        }),
+        "FDBLK" => SlotRefusal::Blocked.into(),
+        "FDPST" => SlotRefusal::Past.into(),
+        "FDDOC" => SlotRefusal::DoctorInactive.into(),
+        "FD409" => Error::SlotTaken,
+        _ if *code == SqlState::UNIQUE_VIOLATION
+            && db.constraint() == Some("appointment_one_live_per_slot") =>
+        {
+            Error::SlotTaken
+        }
+        // a lock held past lock_timeout, or a statement past statement_timeout
+        _ if *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED => {
+            Error::Busy
+        }
+        _ if code.code().starts_with("08") || code.code().starts_with("57P") => unreachable(db),
+        _ => Error::Internal(format!("clinic server: {db}")),
+    }
+}
+
+impl PgClinic {
+    /// A pool of at most `sessions` sessions on `url` (`postgres://…`). Each
+    /// session waits at most 5 s for a row lock, runs a statement at most 15 s,
+    /// and is closed by the server if it idles 30 s inside a transaction (a hung
+    /// desk cannot hold a lock for long).
+    pub fn connect(url: &str, sessions: u32) -> Result<Self> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Invalid(format!("this is not a usable server URL: {e}")))?;
+        config
+            .application_name("frontdesk")
+            .connect_timeout(Duration::from_secs(5))
+            .options(
+                "-c default_transaction_isolation=read\\ committed -c lock_timeout=5s \
+                 -c statement_timeout=15s -c idle_in_transaction_session_timeout=30s",
+            );
+        let pool = r2d2::Pool::builder()
+            .max_size(sessions.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(unreachable)?;
+        Ok(Self { pool })
+    }
+
+    /// One session from the pool.
+    pub fn session(&self) -> Result<Session> {
+        self.pool.get().map_err(unreachable)
+    }
+
+    /// A session listening for the other desks' changes (`NOTIFY frontdesk`, sent
+    /// by every write in its transaction and delivered when it commits).
+    pub fn listen(&self) -> Result<Listener> {
+        let mut session = self.session()?;
+        session
+            .batch_execute("LISTEN frontdesk")
+            .map_err(to_error)?;
+        Ok(Listener { session })
+    }
+
+    /// Brings the schema to the newest version, once even when several desks
+    /// start together (a transaction-scoped advisory lock); returns the version.
+    /// A database of a newer Frontdesk is refused.
+    pub fn migrate(&self) -> Result<i32> {
+        let mut c = self.session()?;
+        let mut tx = c.transaction().map_err(to_error)?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7436, 1);
+             CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+        )
+        .map_err(to_error)?;
+        let current: i32 = tx
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .map_err(to_error)?
+            .get(0);
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > newest {
+            return Err(Error::Unusable(format!(
+                "this clinic database has schema version {current}, newer than this Frontdesk \
+                 knows ({newest}); update Frontdesk on this desk"
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.batch_execute(sql).map_err(to_error)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[version],
+            )
+            .map_err(to_error)?;
+        }
+        tx.commit().map_err(to_error)?;
+        Ok(newest)
+    }
+
+    /// Runs `f` on one session, again when the server asks for it (deadlock,
+    /// serialization failure), with a short growing pause.
+    fn retrying<T>(
+        &self,
+        mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut c = self.session()?;
+        let mut attempt = 0;
+        loop {
+            match f(&mut c) {
+                Err(e) if is_retryable(&e) && attempt + 1 < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                }
+                other => return other.map_err(to_error),
+            }
+        }
+    }
+
+    /// Books a free slot for a patient: one round trip. `SlotTaken` when a live
+    /// appointment holds it; the same refusals as on SQLite otherwise.
+    pub fn book(
+        &self,
+        slot_id: i64,
+        patient_id: i64,
+        reason: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<i64> {
+        self.retrying(|c| {
+            c.query_one(
+                "SELECT fd_book($1, $2, $3, $4, $5)",
+                &[&slot_id, &patient_id, &reason, &actor, &now],
+            )
+            .map(|r| r.get(0))
+        })
+    }
+
+    /// Changes an appointment's status on the version the caller saw: one round
+    /// trip. `Conflict` when it changed meanwhile, `InvalidTransition` when the
+    /// state machine forbids the move.
+    pub fn change_status(
+        &self,
+        appointment_id: i64,
+        expected_version: i64,
+        to: AppointmentStatus,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<StatusNow> {
+        let moves = allowed_moves();
+        let row = self.retrying(|c| {
+            c.query_one(
+                "SELECT outcome, status, version, updated_by, updated_at
+                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &appointment_id,
+                    &expected_version,
+                    &to.as_str(),
+                    &moves,
+                    &note,
+                    &actor,
+                    &now,
+                ],
+            )
+        })?;
+        let status: String = row.get(1);
+        let status: AppointmentStatus = status
+            .parse()
+            .map_err(|_| Error::Internal(format!("unknown status {status:?} on the server")))?;
+        match row.get::<_, &str>(0) {
+            "ok" => Ok(StatusNow {
+                status,
+                version: row.get(2),
+            }),
+            "stale" => Err(Error::Conflict {
+                what: "the appointment",
+                changed_by: row.get(3),
+                changed_at: row.get(4),
+                current: status.to_string(),
+            }),
+            _ => Err(Error::InvalidTransition {
+                from: status.to_string(),
+                to: to.to_string(),
+            }),
+        }
+    }
+
+    /// Issues a passcode if the rate limits allow it: the phone's live code is
+    /// replaced (never two), the message queued and claimed; returns the message's
+    /// id. Requests for one phone (and from one desk) are serialized by advisory
+    /// locks, so two desks cannot both pass a limit.
+    pub fn request_passcode(&self, p: &PasscodeIssue<'_>) -> Result<i64> {
+        let hour_ago = p.now - limits::HOUR_SECS;
+        let day_ago = p.now - limits::DAY_SECS;
+        let expires = p.now + limits::CODE_TTL_SECS;
+        let mut refused = None;
+        let issued = self.retrying(|c| {
+            refused = None;
+            let mut tx = c.transaction()?;
+            // two lock spaces (1: phones, 2: desks) so a phone never shares a key with a desk
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(1, hashtext($1)), pg_advisory_xact_lock(2, hashtext($2))",
+                &[&p.phone, &p.desk],
+            )?;
+            let lists = tx.query_one(
+                "SELECT
+                   ARRAY(SELECT requested_at FROM otp_request WHERE phone = $1 AND requested_at >= $3 ORDER BY requested_at),
+                   ARRAY(SELECT requested_at FROM otp_request WHERE desk = $2 AND requested_at >= $3 ORDER BY requested_at),
+                   ARRAY(SELECT attempted_at FROM otp_attempt WHERE phone = $1 AND NOT ok AND attempted_at >= $4 ORDER BY attempted_at)",
+                &[&p.phone, &p.desk, &hour_ago, &day_ago],
+            )?;
+            let (by_phone, by_desk, failed): (Vec<i64>, Vec<i64>, Vec<i64>) =
+                (lists.get(0), lists.get(1), lists.get(2));
+            if let Err(e) = passcodes::check_request(&by_phone, &by_desk, &failed, p.now) {
+                refused = Some(e);
+                return Ok(None);
+            }
+            let id: i64 = tx
+                .query_one(
+                    "SELECT fd_issue_passcode($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        &p.phone,
+                        &p.desk,
+                        &p.code_hash,
+                        &p.now,
+                        &expires,
+                        &hour_ago,
+                        &p.body,
+                        &p.token,
+                        &p.actor,
+                    ],
+                )?
+                .get(0);
+            tx.commit()?;
+            Ok(Some(id))
+        })?;
+        match (issued, refused) {
+            (Some(id), _) => Ok(id),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::Internal(
+                "passcode neither issued nor refused".into(),
+            )),
+        }
+    }
+
+    // The clinic's set-up rows, for tests and the benchmark until the services
+    // run on this backend.
+
+    /// Adds a doctor; returns the id.
+    pub fn add_doctor(&self, name: &str, now: i64) -> Result<i64> {
+        self.retrying(|c| {
+            c.query_one(
+                "INSERT INTO doctor (name, created_at) VALUES ($1, $2) RETURNING id",
+                &[&name, &now],
+            )
+            .map(|r| r.get(0))
+        })
+    }
+
+    /// Adds `count` back-to-back slots of `minutes` from `start`; returns their ids.
+    pub fn add_slots(
+        &self,
+        doctor_id: i64,
+        start: i64,
+        minutes: i64,
+        count: i64,
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        self.retrying(|c| {
+            let rows = c.query(
+                "INSERT INTO slot (doctor_id, start_at, end_at, created_at)
+                 SELECT $1, $2::bigint + i * $3::bigint * 60, $2::bigint + (i + 1) * $3::bigint * 60, $4
+                 FROM generate_series(0, $5::bigint - 1) AS i ORDER BY i RETURNING id",
+                &[&doctor_id, &start, &minutes, &now, &count],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// Adds a patient with an E.164 phone; returns the id.
+    pub fn add_patient(&self, name: &str, phone: &str, now: i64) -> Result<i64> {
+        self.retrying(|c| {
+            c.query_one(
+                "INSERT INTO patient (name, phone, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
+                &[&name, &phone, &now],
+            )
+            .map(|r| r.get(0))
+        })
+    }
+
+    /// Blocks or unblocks a slot.
+    pub fn set_slot_blocked(&self, slot_id: i64, blocked: bool) -> Result<()> {
+        self.retrying(|c| {
+            c.execute(
+                "UPDATE slot SET blocked = $2 WHERE id = $1",
+                &[&slot_id, &blocked],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Deactivates or reactivates a doctor.
+    pub fn set_doctor_active(&self, doctor_id: i64, active: bool) -> Result<()> {
+        self.retrying(|c| {
+            c.execute(
+                "UPDATE doctor SET active = $2 WHERE id = $1",
+                &[&doctor_id, &active],
+            )
+        })?;
+        Ok(())
+    }
+}
