@@ -54,7 +54,7 @@ step "cargo build (the app binary the end-to-end tests drive)"
 cargo build --workspace
 
 step "quick benchmark (checks that it runs; the published numbers come from a full release run)"
-target/debug/frontdesk bench --quick
+target/debug/frontdesk bench --quick --postgres "$FRONTDESK_TEST_PG"
 
 step "end-to-end tests under Xvfb"
 # `--workspace --test e2e` selects only the e2e test binary while keeping the

@@ -18,6 +18,11 @@ pub struct BenchArgs {
     /// delivery with a long reader open)
     #[arg(long)]
     long_jobs_only: bool,
+    /// Add the server backend's rows, measured on this PostgreSQL server
+    /// (a postgres:// URL of a role that may create databases; the benchmark makes
+    /// its own database there and drops it after)
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 #[derive(Args)]
@@ -46,6 +51,7 @@ pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
         quick: a.quick,
         worker_exe: Some(exe),
         long_jobs_only: a.long_jobs_only,
+        postgres: a.postgres,
     };
     let report = bench::run(&opts, &|step| eprintln!("bench: {step}"))?;
     out.print(&report, || bench::markdown(&report));

@@ -17,6 +17,7 @@
 mod floor;
 mod long_jobs;
 mod passcodes;
+mod postgres;
 mod scale;
 mod setup;
 mod signin;
@@ -46,6 +47,9 @@ pub struct BenchOptions {
     /// Only the runs that book beside long jobs (slot generation, passcode
     /// delivery with a long reader): a focused measurement of those rows.
     pub long_jobs_only: bool,
+    /// A PostgreSQL server (`postgres://…` of a role that may create databases)
+    /// to add the server backend's rows from, measured in the same run.
+    pub postgres: Option<String>,
 }
 
 impl BenchOptions {
@@ -319,7 +323,12 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     for r in rows.iter_mut() {
         r.vs_floor = Some(r.ops_per_sec / floor_rate.max(1e-9));
     }
-    let targets = targets(&rows, appointments);
+    let mut targets = targets(&rows, appointments);
+    if let Some(url) = &opts.postgres {
+        let (pg_rows, pg_targets) = postgres::rows(url, opts, progress)?;
+        rows.extend(pg_rows);
+        targets.extend(pg_targets);
+    }
     Ok(BenchReport {
         quick: opts.quick,
         cores: std::thread::available_parallelism()

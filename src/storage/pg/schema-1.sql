@@ -145,9 +145,11 @@ CREATE TABLE audit_event (
 
 -- Booking in one round trip: lock the slot row, check it (the refusals are
 -- SQLSTATEs the Rust side turns into the same errors as on SQLite), insert the
--- appointment, its first history row and the audit row, and tell the other desks
--- (NOTIFY is delivered when the transaction commits). Under READ COMMITTED each
+-- appointment, its first history row and the audit row. Under READ COMMITTED each
 -- statement after the lock sees what the lock's previous holder committed.
+-- (No NOTIFY in here: a notifying transaction holds a cluster-wide lock through
+-- its commit's disk flush, which serialized every desk's commits; the Rust side
+-- notifies after the commit instead, see src/storage/pg/mod.rs.)
 CREATE FUNCTION fd_book(p_slot BIGINT, p_patient BIGINT, p_reason TEXT, p_actor TEXT, p_now BIGINT)
 RETURNS BIGINT LANGUAGE plpgsql AS $$
 DECLARE
@@ -181,13 +183,12 @@ BEGIN
     VALUES (aid, NULL, 'PENDING', p_slot, p_actor, p_now);
     INSERT INTO audit_event (at, actor, action, entity, entity_id, detail)
     VALUES (p_now, p_actor, 'appointment.book', 'appointment', aid, 'slot ' || p_slot);
-    PERFORM pg_notify('frontdesk', 'appointment ' || aid);
     RETURN aid;
 END $$;
 
 -- A status change in one round trip: lock the appointment row, check the version
 -- the caller saw and the move (`p_allowed` is the state machine, 'FROM>TO' pairs
--- generated from the Rust definition), change, history, audit, notify. Returns the
+-- generated from the Rust definition), change, history, audit. Returns the
 -- outcome and the row as it is now.
 CREATE FUNCTION fd_change_status(p_id BIGINT, p_version BIGINT, p_to TEXT, p_allowed TEXT[],
                                  p_note TEXT, p_actor TEXT, p_now BIGINT,
@@ -218,7 +219,6 @@ BEGIN
         VALUES (p_id, old, p_to, p_note, p_actor, p_now);
         INSERT INTO audit_event (at, actor, action, entity, entity_id, detail)
         VALUES (p_now, p_actor, 'appointment.status', 'appointment', p_id, old || ' -> ' || p_to);
-        PERFORM pg_notify('frontdesk', 'appointment ' || p_id);
         outcome := 'ok';
     END IF;
     status := a.status;
