@@ -5,6 +5,7 @@
 # the local test role `frontdesk`.
 #
 #   scripts/pg-server.sh start DIR   prints the server's URL (postgres://…/postgres)
+#   scripts/pg-server.sh restart DIR stops it (fast: sessions are cut) and starts it
 #   scripts/pg-server.sh stop DIR    stops it and removes DIR
 #
 # initdb and postgres refuse to run as root, so as root they run as the
@@ -47,6 +48,11 @@ start)
     echo "$port" >"$dir/port"
     echo "postgres://frontdesk@127.0.0.1:$port/postgres"
     ;;
+restart)
+    bin=$(bindir)
+    # pg_ctl restart starts it again with the options it was started with
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -m fast -w restart >&2
+    ;;
 stop)
     if [ -d "$dir/data" ] && bin=$(bindir); then
         as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
@@ -54,7 +60,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|restart|stop DIR" >&2
     exit 2
     ;;
 esac

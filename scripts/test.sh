@@ -28,8 +28,9 @@ step "a throwaway PostgreSQL server for the server backend's tests"
 pg_dir=$(mktemp -d /tmp/frontdesk-pg.XXXXXX)
 trap 'scripts/pg-server.sh stop "$pg_dir"' EXIT
 FRONTDESK_TEST_PG=$(scripts/pg-server.sh start "$pg_dir")
-# the server tests fail rather than skip when the server is missing
-export FRONTDESK_TEST_PG FRONTDESK_REQUIRE_PG=1
+# the server tests fail rather than skip when the server is missing; the restart
+# test restarts it through scripts/pg-server.sh with this folder
+export FRONTDESK_TEST_PG FRONTDESK_REQUIRE_PG=1 FRONTDESK_TEST_PG_DIR="$pg_dir"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -10,7 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::model::AppointmentStatus;
@@ -26,10 +27,20 @@ const WORKER_SLOTS: &str = "FRONTDESK_PG_WORKER_SLOTS";
 const WORKER_PATIENT: &str = "FRONTDESK_PG_WORKER_PATIENT";
 const WORKER_FOREVER: &str = "FRONTDESK_PG_WORKER_FOREVER";
 
+/// The test that restarts the server runs alone; the others share it.
+static SERVER_IN_USE: RwLock<()> = RwLock::new(());
+
+#[allow(dead_code)] // held for its lifetime only
+enum Use {
+    Shared(RwLockReadGuard<'static, ()>),
+    Alone(RwLockWriteGuard<'static, ()>),
+}
+
 /// A fresh database named after the test on the test server, migrated.
 struct Db {
     clinic: PgClinic,
     url: String,
+    _use: Use,
 }
 
 fn server() -> Option<String> {
@@ -47,7 +58,12 @@ fn server() -> Option<String> {
 
 fn fresh(name: &str) -> Option<Db> {
     let admin_url = server()?;
-    let admin = PgClinic::connect(&admin_url, 1).expect("connect to the test server");
+    let shared = Use::Shared(SERVER_IN_USE.read().unwrap_or_else(|p| p.into_inner()));
+    Some(fresh_on(&admin_url, name, shared))
+}
+
+fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
+    let admin = PgClinic::connect(admin_url, 1).expect("connect to the test server");
     let db = format!("fd_{name}");
     let mut session = admin.session().unwrap();
     // (one statement per call: neither may run inside a transaction block)
@@ -61,7 +77,11 @@ fn fresh(name: &str) -> Option<Db> {
     let url = format!("{base}/{db}");
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
     assert_eq!(clinic.migrate().expect("migrate"), 1);
-    Some(Db { clinic, url })
+    Db {
+        clinic,
+        url,
+        _use: server_use,
+    }
 }
 
 impl Db {
@@ -378,7 +398,15 @@ fn thirty_two_threads_request_a_passcode_for_one_phone_and_one_is_issued() {
 fn thirty_two_threads_on_one_slot_on_the_server_exactly_one_wins_every_round() {
     let Some(db) = fresh("one_slot") else { return };
     let (_, slots, patient) = db.day(20);
-    let pg = Arc::new(db.clinic);
+    let Db {
+        clinic, url, _use, ..
+    } = db;
+    let db_rest = Db {
+        clinic: PgClinic::connect(&url, 1).unwrap(),
+        url,
+        _use,
+    };
+    let pg = Arc::new(clinic);
     for &slot in &slots {
         let barrier = Arc::new(Barrier::new(32));
         let handles: Vec<_> = (0..32)
@@ -400,7 +428,7 @@ fn thirty_two_threads_on_one_slot_on_the_server_exactly_one_wins_every_round() {
     }
     let db = Db {
         clinic: Arc::into_inner(pg).unwrap(),
-        url: String::new(),
+        ..db_rest
     };
     assert_eq!(db.count("SELECT count(*) FROM appointment"), 20);
     db.assert_invariants();
@@ -629,4 +657,96 @@ fn an_unreachable_server_is_said_plainly() {
         err.to_string().contains("clinic server is unreachable"),
         "{err}"
     );
+}
+
+#[test]
+fn a_server_restart_mid_run_loses_no_acknowledged_booking_and_the_desks_recover() {
+    let Some(admin_url) = server() else { return };
+    let Some(dir) = std::env::var_os("FRONTDESK_TEST_PG_DIR") else {
+        assert!(
+            std::env::var_os(REQUIRE).is_none(),
+            "FRONTDESK_TEST_PG_DIR (the server's folder, to restart it) is not set"
+        );
+        return;
+    };
+    let alone = Use::Alone(SERVER_IN_USE.write().unwrap_or_else(|p| p.into_inner()));
+    let db = fresh_on(&admin_url, "restart", alone);
+    let (_, slots, patient) = db.day(20_000);
+    let pg = Arc::new(PgClinic::connect(&db.url, 8).unwrap());
+    let next = Arc::new(AtomicI64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let restarted = Arc::new(AtomicBool::new(false));
+    let slots = Arc::new(slots);
+    // per desk: (acknowledged (id, slot, after the restart), unconfirmed slots, unreachable count)
+    let outcome = Arc::new(Mutex::new((Vec::new(), Vec::new(), 0u32)));
+    let desks: Vec<_> = (0..8)
+        .map(|d| {
+            let (pg, next, stop, restarted, slots, outcome) = (
+                pg.clone(),
+                next.clone(),
+                stop.clone(),
+                restarted.clone(),
+                slots.clone(),
+                outcome.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let slot = slots[next.fetch_add(1, Ordering::Relaxed) as usize];
+                    let after = restarted.load(Ordering::Relaxed);
+                    let r = pg.book(slot, patient, "", &format!("desk-{d}"), NOW);
+                    let mut o = outcome.lock().unwrap();
+                    match r {
+                        Ok(id) => o.0.push((id, slot, after)),
+                        Err(e) if e.to_string().contains("before it confirmed") => o.1.push(slot),
+                        Err(e) if e.to_string().contains("unreachable") => {
+                            o.2 += 1;
+                            drop(o);
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(e) => panic!("desk {d}: {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let restart = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/pg-server.sh"
+    ))
+    .arg("restart")
+    .arg(&dir)
+    .output()
+    .unwrap();
+    assert!(restart.status.success(), "restart: {restart:?}");
+    restarted.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    for d in desks {
+        d.join().unwrap();
+    }
+    let (acked, unconfirmed, unreachable) = std::mem::take(&mut *outcome.lock().unwrap());
+    // (the checks read through sessions opened after the restart)
+    let db = Db {
+        clinic: PgClinic::connect(&db.url, 2).unwrap(),
+        ..db
+    };
+    let after = acked.iter().filter(|a| a.2).count();
+    println!(
+        "restart: {} bookings acknowledged ({after} after the restart), {} unconfirmed, {unreachable} refused as unreachable",
+        acked.len(),
+        unconfirmed.len()
+    );
+    assert!(after > 0, "the desks book again after the restart");
+    // every acknowledged booking survived the restart, on its slot
+    let booked: HashMap<i64, i64> = acked.iter().map(|&(id, slot, _)| (id, slot)).collect();
+    assert_acknowledged(&db, &booked, &HashSet::new());
+    // nothing beyond them but, at most, the unconfirmed ones
+    let extra = db.count("SELECT count(*) FROM appointment") as usize - booked.len();
+    assert!(
+        extra <= unconfirmed.len(),
+        "{extra} appointments nobody was told of, {} unconfirmed",
+        unconfirmed.len()
+    );
+    db.assert_invariants();
 }

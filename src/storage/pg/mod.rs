@@ -165,6 +165,36 @@ fn unreachable(e: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// The session broke after the change was sent: it may or may not have been
+/// saved, and the desk must not say either.
+fn unconfirmed(e: impl std::fmt::Display) -> Error {
+    Error::Unusable(format!(
+        "the clinic server stopped answering before it confirmed this change ({e}); \
+         look whether it was saved before trying again"
+    ))
+}
+
+/// Whether the session broke (the server restarted or went away, or the
+/// network failed) rather than the server refusing the statement.
+fn is_broken(e: &postgres::Error, session: &Client) -> bool {
+    session.is_closed()
+        || matches!(
+            e.code(),
+            Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        )
+}
+
+/// A fresh key for one write request: the same request sent again after a
+/// broken session finds its own result on the server (see `request_key` in the
+/// schema) instead of being made twice.
+fn request_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// Whether the server asks for the transaction to be run again.
 fn is_retryable(e: &postgres::Error) -> bool {
     matches!(
@@ -255,8 +285,17 @@ impl PgClinic {
     }
 
     /// One session from the pool.
+    /// r2d2 retries with growing pauses for up to 5 s while the server cannot be
+    /// reached. A session known to be closed (the server restarted) is passed
+    /// over; the pool drops it.
     pub fn session(&self) -> Result<Session> {
-        self.pool.get().map_err(unreachable)
+        for _ in 0..=self.pool.max_size() {
+            let session = self.pool.get().map_err(unreachable)?;
+            if !session.is_closed() {
+                return Ok(session);
+            }
+        }
+        Err(unreachable("every session was closed"))
     }
 
     /// A session listening for the other desks' changes (`NOTIFY frontdesk`, sent
@@ -304,9 +343,14 @@ impl PgClinic {
     }
 
     /// Runs `f` on one session, again when the server asks for it (deadlock,
-    /// serialization failure), with a short growing pause.
+    /// serialization failure), with a short growing pause. When the session
+    /// breaks while `f` runs (a server restart cuts every session in the pool),
+    /// `f` runs again on a new session if it is `idempotent` (a keyed request:
+    /// it finds its own earlier result); otherwise, or when no new session can
+    /// be had, the outcome is unknown: [`unconfirmed`], never reported as done.
     fn retrying<T>(
         &self,
+        idempotent: bool,
         mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         let mut c = self.session()?;
@@ -316,6 +360,14 @@ impl PgClinic {
                 Err(e) if is_retryable(&e) && attempt + 1 < MAX_ATTEMPTS => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                }
+                Err(e) if is_broken(&e, &c) => {
+                    attempt += 1;
+                    if !idempotent || attempt >= MAX_ATTEMPTS {
+                        return Err(unconfirmed(e));
+                    }
+                    drop(c);
+                    c = self.session().map_err(|_| unconfirmed(e))?;
                 }
                 other => return other.map_err(to_error),
             }
@@ -332,10 +384,11 @@ impl PgClinic {
         actor: &str,
         now: i64,
     ) -> Result<i64> {
-        let id: i64 = self.retrying(|c| {
+        let key = request_key();
+        let id: i64 = self.retrying(true, |c| {
             c.query_one(
-                "SELECT fd_book($1, $2, $3, $4, $5)",
-                &[&slot_id, &patient_id, &reason, &actor, &now],
+                "SELECT fd_book($1, $2, $3, $4, $5, $6)",
+                &[&key, &slot_id, &patient_id, &reason, &actor, &now],
             )
             .map(|r| r.get(0))
         })?;
@@ -356,11 +409,13 @@ impl PgClinic {
         now: i64,
     ) -> Result<StatusNow> {
         let moves = allowed_moves();
-        let row = self.retrying(|c| {
+        let key = request_key();
+        let row = self.retrying(true, |c| {
             c.query_one(
                 "SELECT outcome, status, version, updated_by, updated_at
-                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7)",
+                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
+                    &key,
                     &appointment_id,
                     &expected_version,
                     &to.as_str(),
@@ -405,7 +460,7 @@ impl PgClinic {
         let day_ago = p.now - limits::DAY_SECS;
         let expires = p.now + limits::CODE_TTL_SECS;
         let mut refused = None;
-        let issued = self.retrying(|c| {
+        let issued = self.retrying(false, |c| {
             refused = None;
             let mut tx = c.transaction()?;
             // two lock spaces (1: phones, 2: desks) so a phone never shares a key with a desk
@@ -459,7 +514,7 @@ impl PgClinic {
 
     /// Adds a doctor; returns the id.
     pub fn add_doctor(&self, name: &str, now: i64) -> Result<i64> {
-        self.retrying(|c| {
+        self.retrying(false, |c| {
             c.query_one(
                 "INSERT INTO doctor (name, created_at) VALUES ($1, $2) RETURNING id",
                 &[&name, &now],
@@ -477,7 +532,7 @@ impl PgClinic {
         count: i64,
         now: i64,
     ) -> Result<Vec<i64>> {
-        self.retrying(|c| {
+        self.retrying(false, |c| {
             let rows = c.query(
                 "INSERT INTO slot (doctor_id, start_at, end_at, created_at)
                  SELECT $1, $2::bigint + i * $3::bigint * 60, $2::bigint + (i + 1) * $3::bigint * 60, $4
@@ -490,7 +545,7 @@ impl PgClinic {
 
     /// Adds a patient with an E.164 phone; returns the id.
     pub fn add_patient(&self, name: &str, phone: &str, now: i64) -> Result<i64> {
-        self.retrying(|c| {
+        self.retrying(false, |c| {
             c.query_one(
                 "INSERT INTO patient (name, phone, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
                 &[&name, &phone, &now],
@@ -501,7 +556,7 @@ impl PgClinic {
 
     /// Blocks or unblocks a slot.
     pub fn set_slot_blocked(&self, slot_id: i64, blocked: bool) -> Result<()> {
-        self.retrying(|c| {
+        self.retrying(true, |c| {
             c.execute(
                 "UPDATE slot SET blocked = $2 WHERE id = $1",
                 &[&slot_id, &blocked],
@@ -512,7 +567,7 @@ impl PgClinic {
 
     /// Deactivates or reactivates a doctor.
     pub fn set_doctor_active(&self, doctor_id: i64, active: bool) -> Result<()> {
-        self.retrying(|c| {
+        self.retrying(true, |c| {
             c.execute(
                 "UPDATE doctor SET active = $2 WHERE id = $1",
                 &[&doctor_id, &active],

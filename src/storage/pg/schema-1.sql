@@ -63,6 +63,10 @@ CREATE TABLE appointment (
     created_at    BIGINT  NOT NULL,
     updated_by    TEXT    NOT NULL,
     updated_at    BIGINT  NOT NULL,
+    -- the desk's key for the booking request: a request sent again after the
+    -- session broke finds its own booking instead of booking twice or being
+    -- told the slot is taken
+    request_key   TEXT    UNIQUE,
     FOREIGN KEY (slot_id, doctor_id) REFERENCES slot (id, doctor_id)
 );
 
@@ -82,7 +86,9 @@ CREATE TABLE appointment_status_history (
     to_slot_id     BIGINT,
     note           TEXT   NOT NULL DEFAULT '',
     actor          TEXT   NOT NULL,
-    at             BIGINT NOT NULL
+    at             BIGINT NOT NULL,
+    -- the desk's key for the status change request (see appointment.request_key)
+    request_key    TEXT   UNIQUE
 );
 
 CREATE INDEX history_by_appointment ON appointment_status_history (appointment_id);
@@ -143,14 +149,16 @@ CREATE TABLE audit_event (
     detail    TEXT   NOT NULL DEFAULT ''
 );
 
--- Booking in one round trip: lock the slot row, check it (the refusals are
+-- Booking in one round trip: lock the slot row, return the booking already
+-- made for this request key if there is one (a request sent again), check the
+-- slot (the refusals are
 -- SQLSTATEs the Rust side turns into the same errors as on SQLite), insert the
 -- appointment, its first history row and the audit row. Under READ COMMITTED each
 -- statement after the lock sees what the lock's previous holder committed.
 -- (No NOTIFY in here: a notifying transaction holds a cluster-wide lock through
 -- its commit's disk flush, which serialized every desk's commits; the Rust side
 -- notifies after the commit instead, see src/storage/pg/mod.rs.)
-CREATE FUNCTION fd_book(p_slot BIGINT, p_patient BIGINT, p_reason TEXT, p_actor TEXT, p_now BIGINT)
+CREATE FUNCTION fd_book(p_key TEXT, p_slot BIGINT, p_patient BIGINT, p_reason TEXT, p_actor TEXT, p_now BIGINT)
 RETURNS BIGINT LANGUAGE plpgsql AS $$
 DECLARE
     s   slot%ROWTYPE;
@@ -159,6 +167,10 @@ BEGIN
     SELECT * INTO s FROM slot WHERE id = p_slot FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'slot' USING ERRCODE = 'FD404';
+    END IF;
+    SELECT id INTO aid FROM appointment WHERE request_key = p_key;
+    IF FOUND THEN
+        RETURN aid;
     END IF;
     IF s.blocked THEN
         RAISE EXCEPTION 'blocked' USING ERRCODE = 'FDBLK';
@@ -176,8 +188,8 @@ BEGIN
                WHERE slot_id = p_slot AND status <> 'CANCELLED' AND NOT overbooked) THEN
         RAISE EXCEPTION 'taken' USING ERRCODE = 'FD409';
     END IF;
-    INSERT INTO appointment (slot_id, doctor_id, patient_id, status, reason, created_by, created_at, updated_by, updated_at)
-    VALUES (p_slot, s.doctor_id, p_patient, 'PENDING', p_reason, p_actor, p_now, p_actor, p_now)
+    INSERT INTO appointment (slot_id, doctor_id, patient_id, status, reason, created_by, created_at, updated_by, updated_at, request_key)
+    VALUES (p_slot, s.doctor_id, p_patient, 'PENDING', p_reason, p_actor, p_now, p_actor, p_now, p_key)
     RETURNING id INTO aid;
     INSERT INTO appointment_status_history (appointment_id, from_status, to_status, to_slot_id, actor, at)
     VALUES (aid, NULL, 'PENDING', p_slot, p_actor, p_now);
@@ -186,11 +198,12 @@ BEGIN
     RETURN aid;
 END $$;
 
--- A status change in one round trip: lock the appointment row, check the version
+-- A status change in one round trip: lock the appointment row, answer 'ok' if
+-- this request key's change is already made (a request sent again), check the version
 -- the caller saw and the move (`p_allowed` is the state machine, 'FROM>TO' pairs
 -- generated from the Rust definition), change, history, audit. Returns the
 -- outcome and the row as it is now.
-CREATE FUNCTION fd_change_status(p_id BIGINT, p_version BIGINT, p_to TEXT, p_allowed TEXT[],
+CREATE FUNCTION fd_change_status(p_key TEXT, p_id BIGINT, p_version BIGINT, p_to TEXT, p_allowed TEXT[],
                                  p_note TEXT, p_actor TEXT, p_now BIGINT,
                                  OUT outcome TEXT, OUT status TEXT, OUT version BIGINT,
                                  OUT updated_by TEXT, OUT updated_at BIGINT)
@@ -203,7 +216,9 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'appointment' USING ERRCODE = 'FD404';
     END IF;
-    IF a.version <> p_version THEN
+    IF EXISTS (SELECT 1 FROM appointment_status_history WHERE request_key = p_key) THEN
+        outcome := 'ok';
+    ELSIF a.version <> p_version THEN
         outcome := 'stale';
     ELSIF NOT (a.status || '>' || p_to) = ANY (p_allowed) THEN
         outcome := 'transition';
@@ -215,8 +230,8 @@ BEGIN
                version = a.version + 1, updated_by = p_actor, updated_at = p_now
          WHERE id = p_id
         RETURNING * INTO a;
-        INSERT INTO appointment_status_history (appointment_id, from_status, to_status, note, actor, at)
-        VALUES (p_id, old, p_to, p_note, p_actor, p_now);
+        INSERT INTO appointment_status_history (appointment_id, from_status, to_status, note, actor, at, request_key)
+        VALUES (p_id, old, p_to, p_note, p_actor, p_now, p_key);
         INSERT INTO audit_event (at, actor, action, entity, entity_id, detail)
         VALUES (p_now, p_actor, 'appointment.status', 'appointment', p_id, old || ' -> ' || p_to);
         outcome := 'ok';
