@@ -283,6 +283,20 @@ pub fn check_trusted(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Whether only the file's owner may read or write it (libpq's rule for a pgpass
+/// file: no group or other permissions).
+#[cfg(unix)]
+pub fn private_to_owner(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o077 == 0)
+}
+
+/// On Windows the user's profile folder protects the file.
+#[cfg(not(unix))]
+pub fn private_to_owner(path: &Path) -> bool {
+    path.exists()
+}
+
 /// On Windows the folder's access list protects the file (see the README).
 #[cfg(not(unix))]
 pub fn check_trusted(path: &Path) -> std::result::Result<(), String> {

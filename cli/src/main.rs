@@ -28,6 +28,7 @@ mod reminders;
 mod report;
 mod schedule;
 mod scheduling;
+mod server;
 mod signin;
 mod staff;
 mod stress;
@@ -111,7 +112,11 @@ enum Command {
     /// Contention metrics: lock waits and holds, busy retries, refused races
     Stats,
     /// Benchmark on temporary files: the operations against the bare SQLite commit
+    /// (and, with --postgres, on a PostgreSQL server against its own floor)
     Bench(bench::BenchArgs),
+    /// The clinic database on a PostgreSQL server: setup
+    #[command(subcommand)]
+    Server(server::ServerCmd),
     /// Many processes booking a few slots at once (optionally killed at random), then proof nothing was lost
     Stress(stress::StressArgs),
     /// Write the man pages (roff) the package installs into a folder
@@ -268,6 +273,8 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
             let _keys = frontdesk_proof::bench::throwaway_key_folder()?;
             return Ok(bench::bench(a, out)?);
         }
+        // a server's database is named by the command's own URL, not --db
+        Command::Server(c) => return Ok(server::server(c, out)?),
         Command::Stress(a) => {
             let _keys = match &db {
                 Some(db) => {
@@ -375,6 +382,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Check => admin::check(&ctx),
         Command::Stats => admin::stats(&ctx),
         Command::Bench(_)
+        | Command::Server(_)
         | Command::Stress(_)
         | Command::Manual { .. }
         | Command::BenchWorker(_)

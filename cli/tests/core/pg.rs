@@ -15,7 +15,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::model::AppointmentStatus;
-use frontdesk::storage::pg::{PasscodeIssue, PgClinic};
+use frontdesk::storage::pg::{PasscodeIssue, PgClinic, SqlState};
 use frontdesk::{BookRequest, Error};
 
 use crate::fixture::{Clinic, NOW};
@@ -749,4 +749,84 @@ fn a_server_restart_mid_run_loses_no_acknowledged_booking_and_the_desks_recover(
         unconfirmed.len()
     );
     db.assert_invariants();
+}
+
+#[test]
+fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the_audit_log() {
+    let Some(admin_url) = server() else { return };
+    let _shared = SERVER_IN_USE.read().unwrap_or_else(|p| p.into_inner());
+    let (database, role) = ("fd_setup", "fd_setup_desk");
+    let admin = PgClinic::connect(&admin_url, 1).unwrap();
+    admin
+        .session()
+        .unwrap()
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .unwrap();
+    let setup = |extra: &[&str]| {
+        let out = Command::new(crate::fixture::frontdesk_bin())
+            .args(["server", "setup", "--admin-url", &admin_url])
+            .args(["--database", database, "--role", role])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = setup(&["--new-password"]);
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let host_port = base.rsplit_once('@').unwrap().1;
+    let desk_url = format!("postgres://{role}@{host_port}/{database}");
+    assert!(first.contains(&desk_url), "{first}");
+    let pgpass = first
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&format!("{}:", host_port.split(':').next().unwrap())))
+        .expect("a pgpass line");
+    assert!(pgpass.contains(&format!(":{database}:{role}:")), "{pgpass}");
+    // again: an upgrade that keeps the password
+    let again = setup(&[]);
+    assert!(
+        again.contains("up to date") && again.contains("unchanged"),
+        "{again}"
+    );
+
+    // (the test server trusts local connections, so the role signs in without the password)
+    let desk = PgClinic::connect(&desk_url, 2).unwrap();
+    assert_eq!(desk.check_schema().unwrap(), 1);
+    let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
+    let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
+    let patient = desk
+        .add_patient("Sam Setup", "+4915199999999", NOW)
+        .unwrap();
+    let id = desk.book(slot, patient, "", "Rita", NOW).unwrap();
+    let mut s = desk.session().unwrap();
+    for forbidden in [
+        "UPDATE audit_event SET actor = 'someone else'".to_string(),
+        "DELETE FROM audit_event".into(),
+        "TRUNCATE audit_event".into(),
+        "TRUNCATE appointment CASCADE".into(),
+        "CREATE TABLE sneaky (x int)".into(),
+        "DROP TABLE appointment CASCADE".into(),
+        "ALTER TABLE appointment DROP CONSTRAINT appointment_slot_id_doctor_id_fkey".into(),
+        "DROP INDEX appointment_one_live_per_slot".into(),
+        "INSERT INTO schema_version VALUES (2)".into(),
+        "CREATE OR REPLACE FUNCTION fd_book(a TEXT) RETURNS int LANGUAGE sql AS 'SELECT 1'".into(),
+    ] {
+        let err = s.batch_execute(&forbidden).unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "{forbidden}: {err}"
+        );
+    }
+    assert_eq!(
+        s.query_one(
+            "SELECT count(*) FROM audit_event WHERE entity_id = $1 AND actor = 'Rita'",
+            &[&id]
+        )
+        .unwrap()
+        .get::<_, i64>(0),
+        1,
+        "the booking's audit row is there, unchanged"
+    );
 }

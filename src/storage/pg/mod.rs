@@ -33,7 +33,7 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use postgres::error::SqlState;
+pub use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -41,6 +41,8 @@ use crate::domain::model::AppointmentStatus;
 use crate::domain::passcodes::{self, limits};
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, Result};
+
+pub mod setup;
 
 /// The schema versions, applied in order; `schema_version` records the last.
 const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema-1.sql"))];
@@ -129,6 +131,20 @@ pub struct PasscodeIssue<'a> {
     pub now: i64,
 }
 
+/// The password the desk's pgpass file holds for `config`'s first host, user and
+/// database.
+fn pgpass_password(config: &postgres::Config) -> Option<String> {
+    let host = match config.get_hosts().first()? {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user()?;
+    let database = config.get_dbname().unwrap_or(user);
+    setup::pgpass_lookup(&setup::pgpass_path()?, &host, port, database, user)
+}
+
 /// A session that hears the other desks' committed changes.
 pub struct Listener {
     session: Session,
@@ -205,7 +221,7 @@ fn is_retryable(e: &postgres::Error) -> bool {
 
 /// The error a caller sees for a server error: the functions' own codes become
 /// the same errors as on SQLite.
-fn to_error(e: postgres::Error) -> Error {
+pub(crate) fn to_error(e: postgres::Error) -> Error {
     let Some(db) = e.as_db_error() else {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         return if e.is_closed() || io {
@@ -248,6 +264,11 @@ impl PgClinic {
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Invalid(format!("this is not a usable server URL: {e}")))?;
+        if config.get_password().is_none() {
+            if let Some(password) = pgpass_password(&config) {
+                config.password(password);
+            }
+        }
         config
             .application_name("frontdesk")
             .connect_timeout(Duration::from_secs(5))
@@ -340,6 +361,37 @@ impl PgClinic {
         }
         tx.commit().map_err(to_error)?;
         Ok(newest)
+    }
+
+    /// Checks, as a desk, that the clinic database has this Frontdesk's schema:
+    /// a desk's role may not change the schema, so an older one is for the
+    /// administrator to upgrade (`frontdesk server setup`), a newer one for this
+    /// desk's Frontdesk to be updated.
+    pub fn check_schema(&self) -> Result<i32> {
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        let current: i32 = self
+            .session()?
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .map_err(|e| match e.code() {
+                Some(c) if *c == SqlState::UNDEFINED_TABLE => Error::Unusable(
+                    "this server database is not a Frontdesk clinic yet; run `frontdesk server \
+                     setup` on the server PC"
+                        .into(),
+                ),
+                _ => to_error(e),
+            })?
+            .get(0);
+        match current.cmp(&newest) {
+            std::cmp::Ordering::Equal => Ok(current),
+            std::cmp::Ordering::Less => Err(Error::Unusable(format!(
+                "the clinic database has schema version {current}, older than this Frontdesk \
+                 needs ({newest}); run `frontdesk server setup` on the server PC to upgrade it"
+            ))),
+            std::cmp::Ordering::Greater => Err(Error::Unusable(format!(
+                "this clinic database has schema version {current}, newer than this Frontdesk \
+                 knows ({newest}); update Frontdesk on this desk"
+            ))),
+        }
     }
 
     /// Runs `f` on one session, again when the server asks for it (deadlock,
