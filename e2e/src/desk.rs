@@ -20,6 +20,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 const SESSION_ATTEMPTS: usize = 3;
 /// How long `wait_for*` helpers wait for the page to reach the expected state.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many of the app's warnings and errors a failed wait quotes.
+pub const APP_PROBLEMS_SHOWN: usize = 20;
 
 /// A running `frontdesk-app` on a clinic's database, driven over WebDriver.
 ///
@@ -29,6 +31,8 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Desk {
     client: Client,
     name: String,
+    /// The app's own log folder (`FRONTDESK_LOG_DIR`): `target/e2e-logs/<name>.app/`.
+    app_log: std::path::PathBuf,
     // Dropped after `client`: the driver outlives the session.
     _driver: TauriDriver,
 }
@@ -43,6 +47,10 @@ impl Desk {
         let name = format!("{}-desk{number}", clinic.test_name());
         let log_dir = crate::log_dir();
         std::fs::create_dir_all(&log_dir).expect("create target/e2e-logs");
+        // the app's log of this desk alone (not the user's app-data folder shared
+        // by every desk), emptied first: a failure quotes its warnings and errors
+        let app_log = log_dir.join(format!("{name}.app"));
+        let _ = std::fs::remove_dir_all(&app_log);
         let capabilities = json!({
             "browserName": "wry",
             "tauri:options": { "application": crate::app_binary(), "args": args },
@@ -60,6 +68,7 @@ impl Desk {
             let mut vars = vec![
                 ("FRONTDESK_DB", clinic.db_path()),
                 ("FRONTDESK_SENDERS_FILE", senders.as_path()),
+                ("FRONTDESK_LOG_DIR", app_log.as_path()),
             ];
             vars.extend_from_slice(env);
             let driver = TauriDriver::start(&vars, &log);
@@ -103,6 +112,7 @@ impl Desk {
             let desk = Self {
                 client,
                 name,
+                app_log,
                 _driver: driver,
             };
             // The frame is mounted once the status line exists.
@@ -139,8 +149,9 @@ impl Desk {
             .await
             .unwrap_or_else(|e| {
                 panic!(
-                    "{}: no element matched {css:?} within {WAIT_TIMEOUT:?}: {e}",
-                    self.name
+                    "{}: no element matched {css:?} within {WAIT_TIMEOUT:?}: {e}{}",
+                    self.name,
+                    self.app_problems()
                 )
             })
     }
@@ -165,13 +176,52 @@ impl Desk {
                     .await;
                 panic!(
                     "{}: {css:?} did not show {expected:?} within {WAIT_TIMEOUT:?}; last text: \
-                     {last_seen:?} (the window: {})",
+                     {last_seen:?} (the window: {}){}",
                     self.name,
-                    shot.display()
+                    shot.display(),
+                    self.app_problems()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The app's log folder for this desk.
+    pub fn app_log(&self) -> &std::path::Path {
+        &self.app_log
+    }
+
+    /// For a failure message: the warnings and errors in this desk's app log so
+    /// far (the last [`APP_PROBLEMS_SHOWN`]), and where the whole log is. A failed
+    /// background job (a backup) shows nothing on the screen it was not started
+    /// from; its error is here.
+    pub fn app_problems(&self) -> String {
+        let mut lines = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&self.app_log) {
+            let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            for file in files {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                lines.extend(
+                    text.lines()
+                        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+                        .map(str::to_owned),
+                );
+            }
+        }
+        let skip = lines.len().saturating_sub(APP_PROBLEMS_SHOWN);
+        let shown = if lines.is_empty() {
+            " none".to_owned()
+        } else {
+            lines[skip..]
+                .iter()
+                .map(|l| format!("\n    {l}"))
+                .collect::<String>()
+        };
+        format!(
+            "\n  the app's warnings and errors ({}):{shown}",
+            self.app_log.display()
+        )
     }
 
     /// Saves a PNG of the window's page to `target/e2e-screenshots/<file_stem>.png`.
@@ -210,6 +260,7 @@ impl Desk {
         let Self {
             client,
             name,
+            app_log: _,
             _driver,
         } = self;
         if let Err(e) = client.close().await {

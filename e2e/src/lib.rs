@@ -217,7 +217,8 @@ pub fn screenshot_dir() -> PathBuf {
     target_dir().join("e2e-screenshots")
 }
 
-/// Where each desk's driver and app output goes: `target/e2e-logs/`.
+/// Where each desk's driver and app output goes: `target/e2e-logs/` (`<desk>.log`;
+/// the app's own log, `FRONTDESK_LOG_DIR`, in `<desk>.app/`).
 pub fn log_dir() -> PathBuf {
     target_dir().join("e2e-logs")
 }

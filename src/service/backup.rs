@@ -6,6 +6,7 @@
 //! this handle: reopen the database afterwards, whatever the outcome).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -21,6 +22,9 @@ use crate::Frontdesk;
 
 /// An automatic backup is due when the newest one is at least this old.
 pub const BACKUP_INTERVAL_SECS: i64 = 86_400;
+
+/// Held while this process takes a backup (see `take_backup`).
+static BACKUPS: Mutex<()> = Mutex::new(());
 
 /// The backups screen: where they go, what is kept, and what is there.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -59,12 +63,27 @@ impl Frontdesk {
     /// or more (the app calls it at start). Housekeeping the app does for whoever
     /// signs in, so it needs no permission; it is audited as `actor`.
     pub fn backup_if_due(&self, actor: &Actor) -> Result<Option<BackupResult>> {
-        let last = self.last_backup_at()?;
-        if last.is_some_and(|at| self.now() - at < BACKUP_INTERVAL_SECS) {
+        self.backup_if_due_with(actor, &mut progress::ignore)
+    }
+
+    /// [`backup_if_due`](Self::backup_if_due), reporting its progress as
+    /// [`backup_now_with`](Self::backup_now_with) does.
+    pub fn backup_if_due_with(
+        &self,
+        actor: &Actor,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<BackupResult>> {
+        if !self.backup_due()? {
             return Ok(None);
         }
-        self.take_backup(actor, None, &mut progress::ignore)
-            .map(Some)
+        self.take_backup(actor, None, progress).map(Some)
+    }
+
+    /// Whether an automatic backup is due: there is none yet, or the newest is
+    /// [`BACKUP_INTERVAL_SECS`] old or more.
+    pub fn backup_due(&self) -> Result<bool> {
+        let last = self.last_backup_at()?;
+        Ok(last.is_none_or(|at| self.now() - at >= BACKUP_INTERVAL_SECS))
     }
 
     /// The backup folder, retention and the backups in the folder.
@@ -145,6 +164,11 @@ impl Frontdesk {
         dest: Option<PathBuf>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BackupResult> {
+        // One backup at a time in this process. The automatic backup an admin's
+        // sign-in starts and that admin's "Back up now" can otherwise run at once
+        // and, within the same second, choose the same file name: the later one
+        // would replace the other's backup. The second waits and gets `-2`.
+        let _one_at_a_time = BACKUPS.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.now();
         let db = self.path().to_path_buf();
         let (folder, keep) =

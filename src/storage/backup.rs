@@ -26,6 +26,7 @@ mod verify;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDateTime};
@@ -344,7 +345,15 @@ pub fn write_backup_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = dir.join(format!(".{name}.{}{PARTIAL}", std::process::id()));
+    // one of its own for each write, also for two writes in one process at once
+    // (two backups in the same second aim at the same name): a shared partial
+    // file would be deleted and rewritten under the other's open connection
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let partial = dir.join(format!(
+        ".{name}.{}-{}{PARTIAL}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
     let outcome = copy_checked(src, &partial, (copying, checking), progress).and_then(|()| {
         std::fs::rename(&partial, dest).map_err(|e| {
             Error::invalid(format!("cannot write the backup {}: {e}", dest.display()))

@@ -923,3 +923,37 @@ fn a_byte_copy_of_the_live_file_needs_confirmation_and_then_restores_whole() {
     let desk = Frontdesk::open_default(&db).unwrap();
     assert!(desk.check().unwrap().ok, "the restored clinic checks out");
 }
+
+/// Two backups into the backup folder at once in one process, within the same
+/// second (the file names have seconds; the clinic's clock stands still here), as
+/// the automatic backup an admin's sign-in starts and that admin's "Back up now"
+/// can be: both end with a whole backup of their own. (They used to share one
+/// `.partial` file and fail with "disk I/O error" or "attempt to write a readonly
+/// database".)
+#[test]
+fn two_backups_started_in_the_same_second_both_end_whole_in_files_of_their_own() {
+    let c = Clinic::new();
+    bulk_patients(&c.desk, 20_000);
+    let patients = c.count("SELECT count(*) FROM patient");
+    let admin = c.admin();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| c.desk.backup_now(&admin, None)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let files: Vec<_> = results
+        .into_iter()
+        .map(|r| r.expect("each backup succeeds").file)
+        .collect();
+    assert_ne!(files[0].path, files[1].path, "two files: {files:?}");
+    for f in &files {
+        let check = c
+            .desk
+            .check_backup(&admin, Path::new(&f.path))
+            .unwrap_or_else(|e| panic!("{} is whole: {e}", f.path));
+        assert_eq!(check.patients, patients, "{}", f.path);
+    }
+    let listed = c.desk.list_backups(&admin).unwrap();
+    assert_eq!(listed.backups.len(), 2, "{:?}", listed.backups);
+}

@@ -1,12 +1,13 @@
 //! Long jobs in the real window: a backup of a big clinic shows a progress bar
-//! with what is happening, and the desk stays usable while it runs.
+//! with what is happening, and the desk stays usable while it runs; a backup that
+//! failed while the admin was elsewhere says so when they come back.
 
 use std::time::{Duration, Instant};
 
 use frontdesk_e2e::{Clinic, Locator};
 
 use crate::seed::{self, ADMIN};
-use crate::steps::{click, sign_in, wait_day_loaded};
+use crate::steps::{click, sign_in, wait_day_loaded, wait_gone};
 
 /// Patients whose notes pad the database to a size whose backup takes seconds.
 const BULK_PATIENTS: i64 = 30_000;
@@ -35,6 +36,15 @@ async fn a_backup_of_a_big_clinic_shows_its_progress_and_the_day_view_works_mean
     let patient = seed::patient(&clinic, "Anna Alt", "0151 2345 6789");
     let slot = seed::slot_tomorrow(&clinic, doctor, "10:00");
     seed::book(&clinic, slot, patient);
+    // backed up (elsewhere) a moment ago: the admin's sign-in starts no automatic
+    // backup, and the backup on screen is the one the admin starts
+    seed::run(
+        &clinic,
+        &[
+            "backup",
+            &clinic.dir().join("earlier.sqlite3").display().to_string(),
+        ],
+    );
     make_big(&clinic);
     let bytes = std::fs::metadata(clinic.db_path()).unwrap().len();
 
@@ -113,5 +123,53 @@ async fn a_backup_of_a_big_clinic_shows_its_progress_and_the_day_view_works_mean
         took.as_secs_f64()
     );
     assert_ne!(later, shown, "the bar moved on while the admin was away");
+    desk.close().await;
+}
+
+/// A backup that fails says why on the Backups screen, also when it was not
+/// started there (the automatic backup at sign-in) or when the admin left the
+/// screen and came back: the end of a job reaches every page with its outcome.
+#[tokio::test]
+async fn a_failed_backup_is_shown_on_the_backups_screen_also_after_the_admin_was_away() {
+    let Some(clinic) = Clinic::for_test("long_job_failed") else {
+        return;
+    };
+    seed::clinic_with_doctor(&clinic);
+    // the default backup folder ("backups" beside the database) cannot be made:
+    // its name is a link to nowhere (the list reads as empty, a backup fails)
+    let folder = clinic.dir().join("backups");
+    std::os::unix::fs::symlink(clinic.dir().join("gone").join("backups"), &folder).unwrap();
+
+    let desk = clinic.open_desk().await;
+    sign_in(&desk, ADMIN.0, ADMIN.1).await;
+    click(&desk, "[data-testid=rail-admin]").await;
+    click(&desk, "#admin-tab-backups").await;
+    // the automatic backup the sign-in started failed; this screen did not start it
+    let shown = desk
+        .wait_for_text("#backup-failed", "The last backup failed:")
+        .await;
+    assert!(
+        shown.contains("Cannot create the backup folder"),
+        "the reason: {shown:?}"
+    );
+    desk.screenshot("failed-backup-shown").await;
+
+    // the admin's own backup fails the same way; they go to the day view and back
+    click(&desk, "#backup-now").await;
+    desk.wait_for_text(".error", "Cannot create the backup folder")
+        .await;
+    click(&desk, "[data-testid=rail-day]").await;
+    desk.wait_for("[data-testid=day-empty]").await;
+    click(&desk, "[data-testid=rail-admin]").await;
+    click(&desk, "#admin-tab-backups").await;
+    desk.wait_for_text("#backup-failed", "Cannot create the backup folder")
+        .await;
+    desk.screenshot("failed-backup-shown-on-return").await;
+
+    // once the folder can be made, a backup succeeds and the failure is gone
+    std::fs::remove_file(&folder).unwrap();
+    click(&desk, "#backup-now").await;
+    desk.wait_for_text(".backup-table", "frontdesk-").await;
+    wait_gone(&desk, "#backup-failed").await;
     desk.close().await;
 }

@@ -96,9 +96,12 @@ pub async fn convert_database<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
-    let mut job = app.state::<Arc<Jobs>>().start(JobKind::ConvertDatabase)?;
-    super::operations::with_database_closed(&app, move |desk| {
-        desk.convert_database_with(&actor, conversion, &mut |p| job.report(p))
+    let job = app.state::<Arc<Jobs>>().start(JobKind::ConvertDatabase)?;
+    let mut reporter = job.reporter();
+    let outcome = super::operations::with_database_closed(&app, move |desk| {
+        desk.convert_database_with(&actor, conversion, &mut |p| reporter.report(p))
     })
-    .await
+    .await;
+    job.end(&outcome);
+    outcome
 }

@@ -54,7 +54,8 @@ pub async fn backup_now(
 
 /// Subscribes the page to the long jobs' progress (see [`crate::jobs`]): each
 /// report of any window's backup, restore, slot generation or encryption, and a
-/// `progress: null` message when one ends.
+/// `progress: null` message with its outcome when one ends (at once, how the last
+/// job of each kind not running now ended). Answers the jobs running now.
 #[tauri::command(async)]
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn watch_jobs(
@@ -83,11 +84,14 @@ where
         + 'static,
 {
     as_actor(state, move |_, actor| actor.require(action)).await?;
-    let mut job = jobs.start(kind)?;
-    as_actor(state, move |desk, actor| {
-        f(desk, actor, &mut |p| job.report(p))
+    let job = jobs.start(kind)?;
+    let mut reporter = job.reporter();
+    let outcome = as_actor(state, move |desk, actor| {
+        f(desk, actor, &mut |p| reporter.report(p))
     })
-    .await
+    .await;
+    job.end(&outcome);
+    outcome
 }
 
 /// What a backup holds (checked, nothing changed), before asking "restore this?".
@@ -127,11 +131,14 @@ pub async fn restore_backup<R: Runtime>(
         Ok(actor.clone())
     })
     .await?;
-    let mut job = app.state::<Arc<Jobs>>().start(JobKind::Restore)?;
-    with_database_closed(&app, move |desk| {
-        desk.restore_backup_with(&actor, &candidate, confirmed, &mut |p| job.report(p))
+    let job = app.state::<Arc<Jobs>>().start(JobKind::Restore)?;
+    let mut reporter = job.reporter();
+    let outcome = with_database_closed(&app, move |desk| {
+        desk.restore_backup_with(&actor, &candidate, confirmed, &mut |p| reporter.report(p))
     })
-    .await
+    .await;
+    job.end(&outcome);
+    outcome
 }
 
 /// Runs `f` on this window's database handle taken out for the file to be

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use frontdesk::{Action, Actor, ClinicSettings, DemoAccount};
+use frontdesk::{Action, Actor, ClinicSettings, DemoAccount, Frontdesk};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -13,6 +13,7 @@ use ts_rs::TS;
 use super::input::Input;
 use super::{as_actor, with_desk};
 use crate::error::CommandError;
+use crate::jobs::{JobKind, Jobs};
 use crate::state::AppState;
 use crate::watcher::Watcher;
 use crate::DatabaseLocation;
@@ -171,23 +172,21 @@ pub async fn open_demo_clinic(
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn login(
     state: State<'_, AppState>,
+    jobs: State<'_, Arc<Jobs>>,
     username: Input<String>,
     password: Input<String>,
 ) -> Result<SignedIn, CommandError> {
     let Input(username) = username;
     let Input(password) = password;
     let sessions = state.sessions();
+    let jobs = jobs.inner().clone();
     let session = with_desk(&state, move |desk| {
         let session = sessions.login(desk, &username, &password)?;
         if session.actor.role == frontdesk::Role::Admin && !session.actor.must_change_password {
             // an admin signing in is the moment for the daily backup; it runs beside
             // the desk (a large clinic's backup takes seconds) instead of delaying it
             let (desk, actor) = (desk.clone(), session.actor.clone());
-            std::thread::spawn(move || {
-                if let Err(e) = desk.backup_if_due(&actor) {
-                    tracing::warn!("automatic backup failed: {e}");
-                }
-            });
+            std::thread::spawn(move || automatic_backup(&desk, &actor, &jobs));
         }
         Ok(session)
     })
@@ -195,6 +194,29 @@ pub async fn login(
     let actor = session.actor.clone();
     state.sign_in(session.token);
     Ok(SignedIn::of(actor))
+}
+
+/// The daily backup, when one is due, as a backup job like "Back up now": every
+/// page shows its progress and how it ended (a failure is not only in the log),
+/// and a "Back up now" meanwhile is refused as `Busy` rather than racing it.
+/// Skipped while a backup (which is today's) or a restore runs. Not being able to
+/// tell whether one is due (an unreadable backup folder) is a failed backup too.
+pub(crate) fn automatic_backup(desk: &Frontdesk, actor: &Actor, jobs: &Arc<Jobs>) {
+    let due = desk.backup_due();
+    if matches!(due, Ok(false)) {
+        return;
+    }
+    let Ok(job) = jobs.start(JobKind::Backup) else {
+        tracing::info!("automatic backup skipped: another long job runs");
+        return;
+    };
+    tracing::info!("automatic backup started");
+    let mut reporter = job.reporter();
+    let outcome = due
+        .and_then(|_| desk.backup_if_due_with(actor, &mut |p| reporter.report(p)))
+        .map_err(CommandError::from);
+    // logged as the job ends ("long job failed" with the error)
+    job.end(&outcome);
 }
 
 /// Ends this window's session.

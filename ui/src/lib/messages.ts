@@ -6,6 +6,7 @@ import type { ErrorCode } from "../bindings/ErrorCode";
 import type { PaymentMethod } from "../bindings/PaymentMethod";
 import type { LedgerKind } from "../bindings/LedgerKind";
 import type { Language } from "../bindings/Language";
+import type { JobKind } from "../bindings/JobKind";
 
 type Forms = { one: string; other: string };
 
@@ -772,6 +773,13 @@ const en = {
     planningSlots: "Planning the slots",
     writingSlots: (of: string) => `Writing slots: part${of}`,
     of: (done: string, total: string) => ` ${done} of ${total}`,
+    // a job that failed, shown when the admin comes back to its screen
+    failed: {
+      Backup: "The last backup failed:",
+      Restore: "The last restore failed:",
+      GenerateSlots: "Generating slots failed:",
+      ConvertDatabase: "Encrypting the database failed:",
+    } as Record<JobKind, string>,
   },
   // print sheet
   noSlotsOnThisDay: "No slots on this day.",
@@ -1540,6 +1548,12 @@ const de: Messages = {
     planningSlots: "Termine werden geplant",
     writingSlots: (of: string) => `Termine werden geschrieben: Teil${of}`,
     of: (done: string, total: string) => ` ${done} von ${total}`,
+    failed: {
+      Backup: "Die letzte Sicherung ist fehlgeschlagen:",
+      Restore: "Die letzte Wiederherstellung ist fehlgeschlagen:",
+      GenerateSlots: "Das Erzeugen der Termine ist fehlgeschlagen:",
+      ConvertDatabase: "Das Verschlüsseln der Datenbank ist fehlgeschlagen:",
+    },
   },
   noSlotsOnThisDay: "An diesem Tag gibt es keine Termine.",
   noAppointmentsOnThisDay: "An diesem Tag gibt es keine Buchungen.",
