@@ -830,3 +830,94 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
         "the booking's audit row is there, unchanged"
     );
 }
+
+#[test]
+fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_shows() {
+    use frontdesk::storage::audit_key::AuditKey;
+    let Some(db) = fresh("audit_seal") else {
+        return;
+    };
+    let (_, slots, patient) = db.day(400);
+    let key = AuditKey::random();
+    let pg = Arc::new(db.clinic);
+    let stop = Arc::new(AtomicBool::new(false));
+    // a sealer runs beside eight booking desks
+    let sealer = {
+        let (pg, stop, key) = (pg.clone(), stop.clone(), key.clone());
+        std::thread::spawn(move || {
+            let mut rounds = 0;
+            while !stop.load(Ordering::Relaxed) {
+                pg.seal_audit(&key).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let slots = Arc::new(slots);
+    let desks: Vec<_> = (0..8)
+        .map(|d| {
+            let (pg, slots) = (pg.clone(), slots.clone());
+            std::thread::spawn(move || {
+                for slot in slots.iter().skip(d).step_by(8) {
+                    pg.book(*slot, patient, "", &format!("desk-{d}"), NOW)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for d in desks {
+        d.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = sealer.join().unwrap();
+    pg.seal_audit(&key).unwrap();
+    let verdict = pg.verify_audit(&key).unwrap();
+    println!("audit: {rounds} sealing rounds beside the desks; {verdict:?}");
+    assert_eq!(
+        (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
+        (400, 0, None)
+    );
+    // another key does not verify
+    assert_eq!(
+        pg.verify_audit(&AuditKey::random()).unwrap().first_bad_seal,
+        Some(1)
+    );
+
+    // someone with the server's own rights changes a sealed row, then removes a seal
+    let db = Db {
+        clinic: Arc::into_inner(pg).unwrap(),
+        url: db.url,
+        _use: db._use,
+    };
+    let seal_of = |event: i64| -> i64 {
+        db.clinic
+            .session()
+            .unwrap()
+            .query_one("SELECT seq FROM audit_seal WHERE event_id = $1", &[&event])
+            .unwrap()
+            .get(0)
+    };
+    let mut s = db.clinic.session().unwrap();
+    let actor: String = s
+        .query_one("SELECT actor FROM audit_event WHERE id = 200", &[])
+        .unwrap()
+        .get(0);
+    s.batch_execute("UPDATE audit_event SET actor = 'someone else' WHERE id = 200")
+        .unwrap();
+    assert_eq!(
+        db.clinic.verify_audit(&key).unwrap().first_bad_seal,
+        Some(seal_of(200))
+    );
+    s.execute(
+        "UPDATE audit_event SET actor = $1 WHERE id = 200",
+        &[&actor],
+    )
+    .unwrap();
+    assert_eq!(db.clinic.verify_audit(&key).unwrap().first_bad_seal, None);
+    let removed = seal_of(100);
+    s.batch_execute(&format!("DELETE FROM audit_seal WHERE seq = {removed}"))
+        .unwrap();
+    let verdict = db.clinic.verify_audit(&key).unwrap();
+    assert_eq!(verdict.first_bad_seal, Some(removed + 1), "{verdict:?}");
+    assert_eq!(verdict.unsealed, 1);
+}

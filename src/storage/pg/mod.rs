@@ -42,6 +42,7 @@ use crate::domain::passcodes::{self, limits};
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, Result};
 
+pub mod audit;
 pub mod setup;
 
 /// The schema versions, applied in order; `schema_version` records the last.

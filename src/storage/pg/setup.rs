@@ -149,7 +149,7 @@ fn url_for_admin(admin_url: &str, database: &str) -> Result<String> {
 }
 
 /// The desks' rights: reading and writing the clinic's rows, nothing on the
-/// schema, and on the audit log only adding.
+/// schema, and on the audit log and its seals only adding.
 fn grants(database: &str, role: &str) -> String {
     format!(
         "REVOKE ALL ON DATABASE {database} FROM PUBLIC;
@@ -158,7 +158,7 @@ fn grants(database: &str, role: &str) -> String {
          GRANT USAGE ON SCHEMA public TO {role};
          REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-         REVOKE UPDATE, DELETE ON audit_event FROM {role};
+         REVOKE UPDATE, DELETE ON audit_event, audit_seal FROM {role};
          REVOKE INSERT, UPDATE, DELETE ON schema_version FROM {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
     )

@@ -1,0 +1,136 @@
+//! The audit log's seals on the server: tamper-evident without making every
+//! write wait on one lock.
+//!
+//! On SQLite the one writer appends each audit row with its HMAC in the write
+//! transaction. On PostgreSQL writers run in parallel, and ids are handed out
+//! before commit, so id order is not commit order: a chain written inside the
+//! writes would serialize them all on its head. Instead a writer only INSERTs its
+//! row (the desks' role may do nothing else to the log), and a sealer chains the
+//! rows afterwards, in commit order: under an advisory lock only sealers take, it
+//! seals every committed row not sealed yet (a row that commits later is sealed
+//! by a later round). Each seal is HMAC-SHA-256(key, previous seal's MAC, the
+//! row's fields); the key is outside the database, so someone who can change rows
+//! on the server (a superuser, a restored dump) cannot make a changed row or a
+//! removed seal verify.
+
+use hmac::{Hmac, Mac};
+use postgres::Row;
+use sha2::Sha256;
+
+use super::{to_error, PgClinic};
+use crate::error::Result;
+use crate::storage::audit_key::AuditKey;
+
+/// What [`PgClinic::verify_audit`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerdict {
+    /// Seals checked.
+    pub sealed: u64,
+    /// The first seal (by `seq`) whose row or chain does not verify.
+    pub first_bad_seal: Option<i64>,
+    /// Rows not sealed yet.
+    pub unsealed: u64,
+}
+
+const EVENT: &str = "e.id, e.at, e.actor, e.action, e.entity, e.entity_id, e.detail";
+
+fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    let entity_id: Option<i64> = r.get(5);
+    let parts = [
+        previous.to_string(),
+        r.get::<_, i64>(0).to_string(),
+        r.get::<_, i64>(1).to_string(),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        entity_id.map(|n| n.to_string()).unwrap_or_default(),
+        r.get(6),
+    ];
+    for part in parts {
+        m.update(&(part.len() as u64).to_le_bytes());
+        m.update(part.as_bytes());
+    }
+    hex::encode(m.finalize().into_bytes())
+}
+
+impl PgClinic {
+    /// Seals every audit row that can be sealed now (see the module docs);
+    /// returns how many. Sealers take turns; writers never wait for them.
+    pub fn seal_audit(&self, key: &AuditKey) -> Result<u64> {
+        let mut s = self.session()?;
+        let mut tx = s.transaction().map_err(to_error)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
+            .map_err(to_error)?;
+        let previous: String = tx
+            .query_opt("SELECT mac FROM audit_seal ORDER BY seq DESC LIMIT 1", &[])
+            .map_err(to_error)?
+            .map(|r| r.get(0))
+            .unwrap_or_default();
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {EVENT} FROM audit_event e
+                     WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id)
+                     ORDER BY e.id"
+                ),
+                &[],
+            )
+            .map_err(to_error)?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut macs = Vec::with_capacity(rows.len());
+        let mut last = previous;
+        for r in &rows {
+            last = mac(key, &last, r);
+            ids.push(r.get::<_, i64>(0));
+            macs.push(last.clone());
+        }
+        tx.execute(
+            "INSERT INTO audit_seal (event_id, mac)
+             SELECT id, mac FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(id, mac, n)
+             ORDER BY n",
+            &[&ids, &macs],
+        )
+        .map_err(to_error)?;
+        tx.commit().map_err(to_error)?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Walks the seals in order and recomputes each under `key`.
+    pub fn verify_audit(&self, key: &AuditKey) -> Result<AuditVerdict> {
+        let mut s = self.session()?;
+        let rows = s
+            .query(
+                &format!(
+                    "SELECT {EVENT}, s.seq, s.mac FROM audit_seal s
+                     LEFT JOIN audit_event e ON e.id = s.event_id ORDER BY s.seq"
+                ),
+                &[],
+            )
+            .map_err(to_error)?;
+        let mut previous = String::new();
+        let mut first_bad_seal = None;
+        for r in &rows {
+            let seq: i64 = r.get(7);
+            let stored: String = r.get(8);
+            let intact = r.get::<_, Option<i64>>(0).is_some() && mac(key, &previous, r) == stored;
+            if !intact && first_bad_seal.is_none() {
+                first_bad_seal = Some(seq);
+            }
+            previous = stored;
+        }
+        let unsealed: i64 = s
+            .query_one(
+                "SELECT count(*) FROM audit_event e
+                 WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id)",
+                &[],
+            )
+            .map_err(to_error)?
+            .get(0);
+        Ok(AuditVerdict {
+            sealed: rows.len() as u64,
+            first_bad_seal,
+            unsealed: unsealed as u64,
+        })
+    }
+}
