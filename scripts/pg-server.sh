@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL server for the tests and the benchmark: Debian's
 # `postgresql` package (installed when missing), a fresh cluster in a temporary
 # folder, listening on 127.0.0.1 only, fsync on (honest numbers), trust auth for
-# the local test role `frontdesk`.
+# the local test role `frontdesk`, and TLS with a certificate for 127.0.0.1 signed
+# by a throwaway CA (DIR/ca.crt) so the tests can check that desks verify it.
 #
 #   scripts/pg-server.sh start DIR   prints the server's URL (postgres://…/postgres)
 #   scripts/pg-server.sh restart DIR stops it (fast: sessions are cut) and starts it
@@ -42,8 +43,19 @@ start)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_owner "$bin/initdb" -D "$dir/data" -A trust -U frontdesk -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
+    # a CA, and the server's certificate for 127.0.0.1 signed by it
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=Frontdesk test CA" \
+        -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 7 -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
+    chmod 600 "$dir/server.key" "$dir/ca.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"/server.* "$dir"/ca.*
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
-        "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
+        "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 \
+         -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" \
         start >&2 || { cat "$dir/log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "postgres://frontdesk@127.0.0.1:$port/postgres"

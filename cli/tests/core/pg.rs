@@ -921,3 +921,50 @@ fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_show
     assert_eq!(verdict.first_bad_seal, Some(removed + 1), "{verdict:?}");
     assert_eq!(verdict.unsealed, 1);
 }
+
+#[test]
+fn a_desk_asking_for_tls_checks_the_server_certificate_against_the_clinic_ca() {
+    let Some(admin_url) = server() else { return };
+    let Some(dir) = std::env::var_os("FRONTDESK_TEST_PG_DIR") else {
+        assert!(
+            std::env::var_os(REQUIRE).is_none(),
+            "FRONTDESK_TEST_PG_DIR is not set"
+        );
+        return;
+    };
+    let _shared = SERVER_IN_USE.read().unwrap_or_else(|p| p.into_inner());
+    let ca = std::path::Path::new(&dir).join("ca.crt");
+    let encrypted = |url: String| -> Result<bool, Error> {
+        let clinic = PgClinic::connect(&url, 1)?;
+        let on = clinic
+            .session()?
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        Ok(on)
+    };
+    // the clinic's CA named: TLS, verified
+    assert!(encrypted(format!(
+        "{admin_url}?sslmode=require&sslrootcert={}",
+        ca.display()
+    ))
+    .unwrap());
+    // without it the server's certificate is not trusted: no session at all
+    let err = encrypted(format!("{admin_url}?sslmode=require")).unwrap_err();
+    assert!(
+        err.to_string().contains("certificate") || err.to_string().contains("unreachable"),
+        "{err}"
+    );
+    // a CA file that is not one is refused before anything is sent
+    let err = encrypted(format!(
+        "{admin_url}?sslmode=require&sslrootcert={}",
+        std::path::Path::new(&dir).join("log").display()
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("CA certificate"), "{err}");
+    // on this PC without asking: plain
+    assert!(!encrypted(admin_url).unwrap());
+}

@@ -29,13 +29,16 @@
 //! The services do not call this yet: wiring them (an enum of backends behind the
 //! storage functions) is the next part.
 
+use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use postgres::config::{Host, SslMode};
 pub use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::domain::model::AppointmentStatus;
 use crate::domain::passcodes::{self, limits};
@@ -58,12 +61,13 @@ pub fn is_server_url(s: &str) -> bool {
 }
 
 /// One session on the server, from the pool.
-pub type Session = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+pub type Session = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// A pool of sessions on the clinic's server database.
 pub struct PgClinic {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    pool: r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     /// The notifier thread's queue, started by the first change.
     notes: Mutex<Option<mpsc::Sender<String>>>,
 }
@@ -71,7 +75,7 @@ pub struct PgClinic {
 /// The notifier: sends the queued notes as NOTIFYs, all queued at once in one
 /// statement, on its own session (reconnecting when it drops); ends when the
 /// clinic handle is dropped.
-fn notifier(config: postgres::Config, notes: mpsc::Receiver<String>) {
+fn notifier(config: postgres::Config, tls: MakeRustlsConnect, notes: mpsc::Receiver<String>) {
     let mut session: Option<Client> = None;
     while let Ok(first) = notes.recv() {
         let mut batch = vec![first];
@@ -80,7 +84,7 @@ fn notifier(config: postgres::Config, notes: mpsc::Receiver<String>) {
         batch.dedup();
         for _ in 0..3 {
             if session.is_none() {
-                session = config.connect(NoTls).ok().and_then(|mut c| {
+                session = config.connect(tls.clone()).ok().and_then(|mut c| {
                     // the note is a hint to repaint, not a record: no flush to wait for
                     c.batch_execute("SET synchronous_commit = off").ok()?;
                     Some(c)
@@ -132,13 +136,85 @@ pub struct PasscodeIssue<'a> {
     pub now: i64,
 }
 
+/// `url` without its query parameter `name`, and that parameter's value (the
+/// client library refuses parameters it does not know).
+pub(crate) fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
+/// Whether every host the config names is this PC (loopback or a local socket).
+fn on_this_pc(config: &postgres::Config) -> bool {
+    config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    })
+}
+
+/// TLS that trusts the OS's roots and the certificates in `root_file` (PEM).
+fn tls_config(root_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    // (a certificate the OS lists but rustls cannot use is skipped)
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(file) = root_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::invalid(format!(
+                "the server's CA certificate {} cannot be used: {e}",
+                file.display()
+            ))
+        };
+        let certs = CertificateDer::pem_file_iter(file).map_err(|e| bad(&e))?;
+        let mut added = 0;
+        for cert in certs {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad(&"it holds no certificate"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The password the desk's pgpass file holds for `config`'s first host, user and
 /// database.
 fn pgpass_password(config: &postgres::Config) -> Option<String> {
     let host = match config.get_hosts().first()? {
-        postgres::config::Host::Tcp(h) => h.clone(),
+        Host::Tcp(h) => h.clone(),
         #[cfg(unix)]
-        postgres::config::Host::Unix(p) => p.display().to_string(),
+        Host::Unix(p) => p.display().to_string(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user()?;
@@ -261,10 +337,23 @@ impl PgClinic {
     /// session waits at most 5 s for a row lock, runs a statement at most 15 s,
     /// and is closed by the server if it idles 30 s inside a transaction (a hung
     /// desk cannot hold a lock for long).
+    ///
+    /// A server on another PC is always spoken to over TLS, its certificate
+    /// checked against the OS's trusted roots and the CA file the URL's
+    /// `sslrootcert` names (a clinic's own CA), whatever `sslmode` says. A server
+    /// on this PC is spoken to in plain unless the URL asks for TLS
+    /// (`sslmode=require`, verified the same way).
     pub fn connect(url: &str, sessions: u32) -> Result<Self> {
+        let (url, root_file) = take_param(url, "sslrootcert");
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Invalid(format!("this is not a usable server URL: {e}")))?;
+        if !on_this_pc(&config) {
+            config.ssl_mode(SslMode::Require);
+        } else if !url.contains("sslmode=") {
+            config.ssl_mode(SslMode::Disable);
+        }
+        let tls = MakeRustlsConnect::new(tls_config(root_file.as_deref().map(Path::new))?);
         if config.get_password().is_none() {
             if let Some(password) = pgpass_password(&config) {
                 config.password(password);
@@ -284,11 +373,12 @@ impl PgClinic {
             // hands out; a session the server closed fails its next call instead
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
-            .build(PostgresConnectionManager::new(config.clone(), NoTls))
+            .build(PostgresConnectionManager::new(config.clone(), tls.clone()))
             .map_err(unreachable)?;
         Ok(Self {
             pool,
             config,
+            tls,
             notes: Mutex::new(None),
         })
     }
@@ -298,8 +388,8 @@ impl PgClinic {
         let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
         let queue = notes.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel();
-            let config = self.config.clone();
-            std::thread::spawn(move || notifier(config, rx));
+            let (config, tls) = (self.config.clone(), self.tls.clone());
+            std::thread::spawn(move || notifier(config, tls, rx));
             tx
         });
         // the notifier only ends with this handle, so the send cannot fail
@@ -627,5 +717,56 @@ impl PgClinic {
             )
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ca_file_parameter_is_taken_out_of_the_url() {
+        assert_eq!(
+            take_param(
+                "postgres://d@h/db?sslmode=require&sslrootcert=/ca.pem",
+                "sslrootcert"
+            ),
+            (
+                "postgres://d@h/db?sslmode=require".into(),
+                Some("/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            take_param("postgres://d@h/db?sslrootcert=/ca.pem", "sslrootcert"),
+            ("postgres://d@h/db".into(), Some("/ca.pem".into()))
+        );
+        assert_eq!(
+            take_param("postgres://d@h/db", "sslrootcert"),
+            ("postgres://d@h/db".into(), None)
+        );
+    }
+
+    #[test]
+    fn only_a_server_on_this_pc_may_be_spoken_to_without_tls() {
+        let mode = |url: &str| {
+            let clinic = PgClinic::connect(url, 1).unwrap();
+            clinic.config.get_ssl_mode()
+        };
+        // (connecting is lazy: the pool opens no session until one is asked for)
+        assert_eq!(mode("postgres://d@10.1.2.3/db"), SslMode::Require);
+        assert_eq!(
+            mode("postgres://d@db.clinic/db?sslmode=disable"),
+            SslMode::Require
+        );
+        assert_eq!(
+            mode("postgres://d@db.clinic/db?sslmode=prefer"),
+            SslMode::Require
+        );
+        assert_eq!(mode("postgres://d@127.0.0.1/db"), SslMode::Disable);
+        assert_eq!(
+            mode("postgres://d@localhost/db?sslmode=require"),
+            SslMode::Require
+        );
+        assert_eq!(mode("postgres://d@[::1]/db"), SslMode::Disable);
     }
 }

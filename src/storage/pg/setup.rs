@@ -45,8 +45,13 @@ fn identifier(what: &str, name: &str) -> Result<()> {
 }
 
 /// The URL `url` with `database` as its database and `user` as its user, and no
-/// password.
+/// password (its parameters, such as `sslmode` and `sslrootcert`, kept).
 fn url_for(url: &str, user: &str, database: &str) -> Result<String> {
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    let (url, _) = super::take_param(url, "sslrootcert");
     let config: postgres::Config = url
         .parse()
         .map_err(|e| Error::invalid(format!("this is not a usable server URL: {e}")))?;
@@ -64,7 +69,7 @@ fn url_for(url: &str, user: &str, database: &str) -> Result<String> {
     } else {
         host
     };
-    Ok(format!("postgres://{user}@{host}:{port}/{database}"))
+    Ok(format!("postgres://{user}@{host}:{port}/{database}{query}"))
 }
 
 /// Sets the clinic's database up on the server `admin_url` names (a role that may
@@ -115,7 +120,8 @@ pub fn setup(admin_url: &str, database: &str, role: &str, new_password: bool) ->
         .map_err(to_error)?;
     let desk_url = url_for(admin_url, role, database)?;
     let pgpass_line = password.map(|p| {
-        let config: postgres::Config = desk_url.parse().expect("made above");
+        let (url, _) = super::take_param(&desk_url, "sslrootcert");
+        let config: postgres::Config = url.parse().expect("made above");
         let host = match config.get_hosts().first() {
             Some(postgres::config::Host::Tcp(h)) => h.clone(),
             _ => "localhost".into(),
