@@ -237,7 +237,15 @@ impl Metrics {
 
     /// The saved figures of every process plus this process's unsaved ones.
     pub(crate) fn snapshot(&self, conn: &Connection) -> rusqlite::Result<MetricsSnapshot> {
-        let mut all = load_stats(conn)?;
+        Ok(self.snapshot_over(load_stats(conn)?))
+    }
+
+    /// This process's figures only (a backend that keeps them in memory).
+    pub(crate) fn local_snapshot(&self) -> MetricsSnapshot {
+        self.snapshot_over(BTreeMap::new())
+    }
+
+    fn snapshot_over(&self, mut all: BTreeMap<String, OpStats>) -> MetricsSnapshot {
         for (op, s) in self
             .unsaved
             .lock()
@@ -246,7 +254,7 @@ impl Metrics {
         {
             all.entry(op.clone()).or_default().merge(s);
         }
-        Ok(MetricsSnapshot {
+        MetricsSnapshot {
             operations: all
                 .into_iter()
                 .map(|(operation, s)| OperationMetrics {
@@ -261,7 +269,7 @@ impl Metrics {
                     rate_limited: s.rate_limited,
                 })
                 .collect(),
-        })
+        }
     }
 }
 

@@ -426,6 +426,13 @@ fn thirty_two_threads_on_one_slot_on_the_server_exactly_one_wins_every_round() {
             .count();
         assert_eq!((won, taken), (1, 31), "slot {slot}: {results:?}");
     }
+    // the contention figures saw every race
+    let book = pg.metrics().get("book").cloned().expect("figures for book");
+    assert_eq!((book.count, book.slot_taken), (20, 20 * 31), "{book:?}");
+    assert!(
+        book.lock_wait.max_us > 0 && book.lock_hold.p50_us > 0,
+        "{book:?}"
+    );
     let db = Db {
         clinic: Arc::into_inner(pg).unwrap(),
         ..db_rest

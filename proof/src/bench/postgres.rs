@@ -27,6 +27,7 @@ const NOW: i64 = 1_894_003_200;
 struct BenchDb {
     admin: PgClinic,
     name: String,
+    url: String,
     clinic: Arc<PgClinic>,
 }
 
@@ -61,7 +62,8 @@ fn create(url: &str) -> Result<BenchDb> {
         .unwrap_or(url)
         .rsplit_once('/')
         .ok_or_else(|| Error::invalid("the server URL names no database"))?;
-    let clinic = PgClinic::connect(&format!("{base}/{name}"), 40)?;
+    let url = format!("{base}/{name}");
+    let clinic = PgClinic::connect(&url, 40)?;
     clinic.migrate()?;
     clinic
         .session()?
@@ -73,6 +75,7 @@ fn create(url: &str) -> Result<BenchDb> {
     Ok(BenchDb {
         admin,
         name,
+        url,
         clinic: Arc::new(clinic),
     })
 }
@@ -112,6 +115,20 @@ fn measure(
         );
     }
     Ok((all, started.elapsed()))
+}
+
+/// A new handle on the bench database: its contention figures cover one run.
+fn fresh(db: &BenchDb) -> Result<Arc<PgClinic>> {
+    Ok(Arc::new(PgClinic::connect(&db.url, 40)?))
+}
+
+/// Attaches the lock-hold percentiles of `op` from the run's figures.
+fn with_hold(mut row: BenchRow, run: &PgClinic, op: &str) -> BenchRow {
+    if let Some(m) = run.metrics().get(op) {
+        row.hold_p50_us = Some(m.lock_hold.p50_us);
+        row.hold_p99_us = Some(m.lock_hold.p99_us);
+    }
+    row
 }
 
 /// The classic booking: five round trips in a client-side transaction, the
@@ -207,7 +224,8 @@ pub(super) fn rows(
         rows.push(s.row(&format!("pg classic booking (client-side SELECT … FOR UPDATE, 5 round trips), {desks} desk(s)"), took));
 
         let slots = next_slot.clone();
-        let (s, took) = measure(&clinic, desks, phase, move |c, desk| {
+        let run = fresh(&db)?;
+        let (s, took) = measure(&run, desks, phase, move |c, desk| {
             c.book(
                 slots.fetch_add(1, Ordering::Relaxed),
                 patient,
@@ -217,9 +235,13 @@ pub(super) fn rows(
             )
             .map(|_| ())
         })?;
-        let book = s.row(
-            &format!("pg book (fd_book, one round trip), {desks} desk(s)"),
-            took,
+        let book = with_hold(
+            s.row(
+                &format!("pg book (fd_book, one round trip), {desks} desk(s)"),
+                took,
+            ),
+            &run,
+            "book",
         );
         // pending appointments for the status changes, written in bulk (about
         // three times what booking managed in the same time)
@@ -241,7 +263,8 @@ pub(super) fn rows(
                 .collect(),
         );
         let booked = Arc::new(AtomicI64::new(0));
-        let (s, took) = measure(&clinic, desks, phase, move |c, desk| {
+        let run = fresh(&db)?;
+        let (s, took) = measure(&run, desks, phase, move |c, desk| {
             let i = booked.fetch_add(1, Ordering::Relaxed) as usize;
             let Some(&id) = ids.get(i) else {
                 return Err(Error::Conflict {
@@ -261,13 +284,18 @@ pub(super) fn rows(
             )
             .map(|_| ())
         })?;
-        rows.push(s.row(
-            &format!("pg status change (fd_change_status), {desks} desk(s)"),
-            took,
+        rows.push(with_hold(
+            s.row(
+                &format!("pg status change (fd_change_status), {desks} desk(s)"),
+                took,
+            ),
+            &run,
+            "status",
         ));
 
         let phones = Arc::new(AtomicI64::new(desks as i64 * 10_000_000));
-        let (s, took) = measure(&clinic, desks, phase, move |c, _| {
+        let run = fresh(&db)?;
+        let (s, took) = measure(&run, desks, phase, move |c, _| {
             let n = phones.fetch_add(1, Ordering::Relaxed);
             let phone = format!("+49152{n:08}");
             c.request_passcode(&PasscodeIssue {
@@ -281,9 +309,13 @@ pub(super) fn rows(
             })
             .map(|_| ())
         })?;
-        rows.push(s.row(
-            &format!("pg passcode request (locks, limits, upsert), {desks} desk(s)"),
-            took,
+        rows.push(with_hold(
+            s.row(
+                &format!("pg passcode request (locks, limits, upsert), {desks} desk(s)"),
+                took,
+            ),
+            &run,
+            "otp.request",
         ));
         let n = rows.len();
         for r in &mut rows[n - 5..] {

@@ -32,7 +32,7 @@
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::config::{Host, SslMode};
 pub use postgres::error::SqlState;
@@ -43,7 +43,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::domain::model::AppointmentStatus;
 use crate::domain::passcodes::{self, limits};
 use crate::domain::scheduling::SlotRefusal;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::storage::metrics::{Metrics, MetricsSnapshot};
 
 pub mod audit;
 pub mod setup;
@@ -68,6 +69,8 @@ pub struct PgClinic {
     pool: r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     config: postgres::Config,
     tls: MakeRustlsConnect,
+    /// This process's contention figures per operation.
+    metrics: Metrics,
     /// The notifier thread's queue, started by the first change.
     notes: Mutex<Option<mpsc::Sender<String>>>,
 }
@@ -379,6 +382,7 @@ impl PgClinic {
             pool,
             config,
             tls,
+            metrics: Metrics::default(),
             notes: Mutex::new(None),
         })
     }
@@ -517,6 +521,47 @@ impl PgClinic {
         }
     }
 
+    /// [`retrying`](Self::retrying) `f`, which answers its result and how long
+    /// it waited for its lock (µs), and counts it in the figures of `op`: the
+    /// lock wait, the hold (from the lock to the answer, which includes the
+    /// commit), the retries, and the refusals a race causes.
+    fn measured<T>(
+        &self,
+        op: &str,
+        idempotent: bool,
+        mut f: impl FnMut(&mut Client) -> std::result::Result<(T, i64), postgres::Error>,
+    ) -> Result<T> {
+        let mut tries = 0u64;
+        let mut started = Instant::now();
+        let outcome = self.retrying(idempotent, |c| {
+            tries += 1;
+            started = Instant::now();
+            f(c)
+        });
+        let retries = tries.saturating_sub(1);
+        match outcome {
+            Ok((value, wait_us)) => {
+                let wait = Duration::from_micros(wait_us.max(0) as u64);
+                let hold = started.elapsed().saturating_sub(wait);
+                self.metrics.record(op, wait, hold, retries);
+                Ok(value)
+            }
+            Err(e) => {
+                match e.code() {
+                    ErrorCode::Busy => self.metrics.record_timeout(op, retries),
+                    code => self.metrics.record_refusal(op, code),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// This process's contention figures per operation (`book`, `status`,
+    /// `otp.request`), the same figures the SQLite write path keeps.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.local_snapshot()
+    }
+
     /// Books a free slot for a patient: one round trip. `SlotTaken` when a live
     /// appointment holds it; the same refusals as on SQLite otherwise.
     pub fn book(
@@ -528,12 +573,12 @@ impl PgClinic {
         now: i64,
     ) -> Result<i64> {
         let key = request_key();
-        let id: i64 = self.retrying(true, |c| {
+        let id: i64 = self.measured("book", true, |c| {
             c.query_one(
-                "SELECT fd_book($1, $2, $3, $4, $5, $6)",
+                "SELECT out_id, out_wait_us FROM fd_book($1, $2, $3, $4, $5, $6)",
                 &[&key, &slot_id, &patient_id, &reason, &actor, &now],
             )
-            .map(|r| r.get(0))
+            .map(|r| (r.get(0), r.get(1)))
         })?;
         self.announce(format!("appointment {id}"));
         Ok(id)
@@ -553,9 +598,9 @@ impl PgClinic {
     ) -> Result<StatusNow> {
         let moves = allowed_moves();
         let key = request_key();
-        let row = self.retrying(true, |c| {
+        let row = self.measured("status", true, |c| {
             c.query_one(
-                "SELECT outcome, status, version, updated_by, updated_at
+                "SELECT outcome, status, version, updated_by, updated_at, wait_us
                  FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &key,
@@ -568,6 +613,10 @@ impl PgClinic {
                     &now,
                 ],
             )
+            .map(|r| {
+                let wait = r.get(5);
+                (r, wait)
+            })
         })?;
         let status: String = row.get(1);
         let status: AppointmentStatus = status
@@ -581,12 +630,15 @@ impl PgClinic {
                     version: row.get(2),
                 })
             }
-            "stale" => Err(Error::Conflict {
-                what: "the appointment",
-                changed_by: row.get(3),
-                changed_at: row.get(4),
-                current: status.to_string(),
-            }),
+            "stale" => {
+                self.metrics.record_refusal("status", ErrorCode::Conflict);
+                Err(Error::Conflict {
+                    what: "the appointment",
+                    changed_by: row.get(3),
+                    changed_at: row.get(4),
+                    current: status.to_string(),
+                })
+            }
             _ => Err(Error::InvalidTransition {
                 from: status.to_string(),
                 to: to.to_string(),
@@ -603,14 +655,16 @@ impl PgClinic {
         let day_ago = p.now - limits::DAY_SECS;
         let expires = p.now + limits::CODE_TTL_SECS;
         let mut refused = None;
-        let issued = self.retrying(false, |c| {
+        let issued = self.measured("otp.request", false, |c| {
             refused = None;
             let mut tx = c.transaction()?;
             // two lock spaces (1: phones, 2: desks) so a phone never shares a key with a desk
+            let asked = Instant::now();
             tx.execute(
                 "SELECT pg_advisory_xact_lock(1, hashtext($1)), pg_advisory_xact_lock(2, hashtext($2))",
                 &[&p.phone, &p.desk],
             )?;
+            let wait = asked.elapsed().as_micros() as i64;
             let lists = tx.query_one(
                 "SELECT
                    ARRAY(SELECT requested_at FROM otp_request WHERE phone = $1 AND requested_at >= $3 ORDER BY requested_at),
@@ -622,7 +676,7 @@ impl PgClinic {
                 (lists.get(0), lists.get(1), lists.get(2));
             if let Err(e) = passcodes::check_request(&by_phone, &by_desk, &failed, p.now) {
                 refused = Some(e);
-                return Ok(None);
+                return Ok((None, wait));
             }
             let id: i64 = tx
                 .query_one(
@@ -641,11 +695,14 @@ impl PgClinic {
                 )?
                 .get(0);
             tx.commit()?;
-            Ok(Some(id))
+            Ok((Some(id), wait))
         })?;
         match (issued, refused) {
             (Some(id), _) => Ok(id),
-            (None, Some(e)) => Err(e),
+            (None, Some(e)) => {
+                self.metrics.record_refusal("otp.request", e.code());
+                Err(e)
+            }
             (None, None) => Err(Error::Internal(
                 "passcode neither issued nor refused".into(),
             )),

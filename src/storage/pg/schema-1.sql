@@ -166,19 +166,23 @@ CREATE TABLE audit_seal (
 -- (No NOTIFY in here: a notifying transaction holds a cluster-wide lock through
 -- its commit's disk flush, which serialized every desk's commits; the Rust side
 -- notifies after the commit instead, see src/storage/pg/mod.rs.)
-CREATE FUNCTION fd_book(p_key TEXT, p_slot BIGINT, p_patient BIGINT, p_reason TEXT, p_actor TEXT, p_now BIGINT)
-RETURNS BIGINT LANGUAGE plpgsql AS $$
+CREATE FUNCTION fd_book(p_key TEXT, p_slot BIGINT, p_patient BIGINT, p_reason TEXT, p_actor TEXT, p_now BIGINT,
+                        OUT out_id BIGINT, OUT out_wait_us BIGINT)
+LANGUAGE plpgsql AS $$
 DECLARE
     s   slot%ROWTYPE;
     aid BIGINT;
+    t0  TIMESTAMPTZ := clock_timestamp();
 BEGIN
     SELECT * INTO s FROM slot WHERE id = p_slot FOR UPDATE;
+    -- how long the slot's lock was waited for (the contention figures)
+    out_wait_us := (extract(epoch FROM clock_timestamp() - t0) * 1000000)::BIGINT;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'slot' USING ERRCODE = 'FD404';
     END IF;
-    SELECT id INTO aid FROM appointment WHERE request_key = p_key;
+    SELECT id INTO out_id FROM appointment WHERE request_key = p_key;
     IF FOUND THEN
-        RETURN aid;
+        RETURN;
     END IF;
     IF s.blocked THEN
         RAISE EXCEPTION 'blocked' USING ERRCODE = 'FDBLK';
@@ -203,7 +207,7 @@ BEGIN
     VALUES (aid, NULL, 'PENDING', p_slot, p_actor, p_now);
     INSERT INTO audit_event (at, actor, action, entity, entity_id, detail)
     VALUES (p_now, p_actor, 'appointment.book', 'appointment', aid, 'slot ' || p_slot);
-    RETURN aid;
+    out_id := aid;
 END $$;
 
 -- A status change in one round trip: lock the appointment row, answer 'ok' if
@@ -214,13 +218,15 @@ END $$;
 CREATE FUNCTION fd_change_status(p_key TEXT, p_id BIGINT, p_version BIGINT, p_to TEXT, p_allowed TEXT[],
                                  p_note TEXT, p_actor TEXT, p_now BIGINT,
                                  OUT outcome TEXT, OUT status TEXT, OUT version BIGINT,
-                                 OUT updated_by TEXT, OUT updated_at BIGINT)
+                                 OUT updated_by TEXT, OUT updated_at BIGINT, OUT wait_us BIGINT)
 LANGUAGE plpgsql AS $$
 DECLARE
     a   appointment%ROWTYPE;
     old TEXT;
+    t0  TIMESTAMPTZ := clock_timestamp();
 BEGIN
     SELECT * INTO a FROM appointment WHERE id = p_id FOR UPDATE;
+    wait_us := (extract(epoch FROM clock_timestamp() - t0) * 1000000)::BIGINT;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'appointment' USING ERRCODE = 'FD404';
     END IF;
