@@ -975,3 +975,112 @@ fn a_desk_asking_for_tls_checks_the_server_certificate_against_the_clinic_ca() {
     // on this PC without asking: plain
     assert!(!encrypted(admin_url).unwrap());
 }
+
+#[test]
+fn concurrent_bookings_and_cancellations_on_the_server_are_linearizable() {
+    use frontdesk_proof::linearizability::{
+        check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState,
+    };
+    use rand::Rng;
+    let Some(db) = fresh("linearizable") else {
+        return;
+    };
+    let (_, slots, patient) = db.day(3);
+    // two desks: two pools, as two desk PCs would have
+    let desks = [
+        PgClinic::connect(&db.url, 4).unwrap(),
+        PgClinic::connect(&db.url, 4).unwrap(),
+    ];
+    let clock = std::sync::atomic::AtomicU64::new(0);
+    let history: Mutex<Vec<Event<(i64, SlotOp), SlotRet>>> = Mutex::new(Vec::new());
+    let seen = |on: &[(i64, i64)]| match on {
+        [] => SlotRet::Holder(None),
+        [(a, _)] => SlotRet::Holder(Some(*a)),
+        [(a, _), (b, _), ..] => SlotRet::Holders(*a, *b),
+    };
+    std::thread::scope(|s| {
+        for thread in 0..8usize {
+            let (desk, clock, history, slots, seen) =
+                (&desks[thread % 2], &clock, &history, &slots, &seen);
+            s.spawn(move || {
+                let mut rng = rand::rng();
+                let mut mine = Vec::new();
+                for _ in 0..120 {
+                    let slot = slots[rng.random_range(0..slots.len())];
+                    let roll = rng.random_range(0..100);
+                    let (invoked, op, ret) = if roll < 45 {
+                        let invoked = clock.fetch_add(1, Ordering::SeqCst);
+                        let ret = match desk.book(slot, patient, "", "lin", NOW) {
+                            Ok(id) => SlotRet::Booked(id),
+                            Err(Error::SlotTaken) => SlotRet::Taken,
+                            Err(e) => panic!("booking failed unexpectedly: {e:?}"),
+                        };
+                        (invoked, SlotOp::Book, ret)
+                    } else if roll < 80 {
+                        // cancel what this desk last saw, on the version it saw
+                        let Some(&(id, version)) = desk.live_on_slot(slot).unwrap().first() else {
+                            continue;
+                        };
+                        let invoked = clock.fetch_add(1, Ordering::SeqCst);
+                        let ret = match desk.change_status(
+                            id,
+                            version,
+                            AppointmentStatus::Cancelled,
+                            "lin",
+                            "lin",
+                            NOW,
+                        ) {
+                            Ok(_) => SlotRet::Cancelled,
+                            Err(Error::Conflict { .. } | Error::InvalidTransition { .. }) => {
+                                SlotRet::NotLive
+                            }
+                            Err(e) => panic!("cancelling failed unexpectedly: {e:?}"),
+                        };
+                        (invoked, SlotOp::Cancel(id), ret)
+                    } else {
+                        let invoked = clock.fetch_add(1, Ordering::SeqCst);
+                        (
+                            invoked,
+                            SlotOp::Look,
+                            seen(&desk.live_on_slot(slot).unwrap()),
+                        )
+                    };
+                    let returned = clock.fetch_add(1, Ordering::SeqCst);
+                    mine.push(Event {
+                        thread,
+                        invoked,
+                        returned,
+                        op: (slot, op),
+                        ret,
+                    });
+                }
+                history.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    let history = history.into_inner().unwrap();
+    let taken = history.iter().filter(|e| e.ret == SlotRet::Taken).count();
+    let stale = history.iter().filter(|e| e.ret == SlotRet::NotLive).count();
+    assert!(
+        taken > 0 && stale > 0,
+        "the threads really race (taken {taken}, stale {stale})"
+    );
+    for (slot, events) in partition(history, |op| op.0) {
+        let events: Vec<Event<SlotOp, SlotRet>> = events
+            .into_iter()
+            .map(|e| Event {
+                thread: e.thread,
+                invoked: e.invoked,
+                returned: e.returned,
+                op: e.op.1,
+                ret: e.ret,
+            })
+            .collect();
+        let n = events.len();
+        assert!(
+            check(&SlotBook, SlotState::default(), &events).is_ok(),
+            "slot {slot}: its {n} operations on the server have no sequential explanation"
+        );
+    }
+    db.assert_invariants();
+}

@@ -709,6 +709,19 @@ impl PgClinic {
         }
     }
 
+    /// The live ordinary appointments on a slot (id and version), however many:
+    /// what a desk's day view shows there.
+    pub fn live_on_slot(&self, slot_id: i64) -> Result<Vec<(i64, i64)>> {
+        self.retrying(true, |c| {
+            let rows = c.query(
+                "SELECT id, version FROM appointment
+                 WHERE slot_id = $1 AND status <> 'CANCELLED' AND NOT overbooked ORDER BY id",
+                &[&slot_id],
+            )?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
     // The clinic's set-up rows, for tests and the benchmark until the services
     // run on this backend.
 
