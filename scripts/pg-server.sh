@@ -35,12 +35,15 @@ start)
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
         apt-get install -y -qq --no-install-recommends postgresql >&2
+        # the package starts its own cluster on 5432: these tests use their own
+        service postgresql stop >&2 2>/dev/null || true
         bin=$(bindir)
     fi
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    # a free port on 127.0.0.1, asked of the kernel
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    # a free port on 127.0.0.1, asked of the kernel (or a random high one)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+        shuf -i 40000-60000 -n 1)
     as_owner "$bin/initdb" -D "$dir/data" -A trust -U frontdesk -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
     # a CA, and the server's certificate for 127.0.0.1 signed by it
@@ -66,8 +69,11 @@ restart)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -m fast -w restart >&2
     ;;
 stop)
-    if [ -d "$dir/data" ] && bin=$(bindir); then
-        as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+    if [ -d "$dir/data" ] && bin=$(bindir) &&
+        as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        # a server that will not stop keeps its folder (and says so)
+        as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 ||
+            { echo "pg-server: the server in $dir did not stop" >&2; exit 1; }
     fi
     rm -rf "$dir"
     ;;

@@ -21,6 +21,10 @@ pub enum ServerCmd {
         /// The desks' role: no schema changes, the audit log insert-only
         #[arg(long, default_value = "frontdesk_desk")]
         role: String,
+        /// The server's name or address as the desk PCs reach it, when the admin URL
+        /// says otherwise (e.g. localhost on the server PC)
+        #[arg(long, value_name = "HOST")]
+        desk_host: Option<String>,
         /// Give the desks' role a new password (the old pgpass lines stop working)
         #[arg(long)]
         new_password: bool,
@@ -33,9 +37,16 @@ pub fn server(cmd: ServerCmd, out: Out) -> Result<(), Error> {
             admin_url,
             database,
             role,
+            desk_host,
             new_password,
         } => {
-            let done = setup::setup(&admin_url, &database, &role, new_password)?;
+            let done = setup::setup(&setup::SetupRequest {
+                admin_url: &admin_url,
+                database: &database,
+                role: &role,
+                desk_host: desk_host.as_deref(),
+                new_password,
+            })?;
             out.print(&done, || {
                 let mut s = format!(
                     "The clinic database {database} is {} (schema version {}).\n\

@@ -354,7 +354,8 @@ fn a_phone_has_one_live_passcode_on_the_server_and_the_request_limits_hold() {
         pg.request_passcode(&issue(phone, "desk-1", t)),
         Err(Error::RateLimited { .. })
     ));
-    // the earlier messages were given up when their code was replaced: one is live
+    // each message was claimed for sending by the desk that asked (none waits
+    // in the queue to be given up), and only the newest code is live
     assert_eq!(
         db.count("SELECT count(*) FROM outbox WHERE status = 'SENDING'"),
         5,
@@ -568,8 +569,10 @@ fn eight_processes_of_four_threads_on_the_server_never_double_book_or_lose_an_ac
         booked.extend(b);
         cancelled.extend(c);
     }
-    assert!(
-        booked.len() >= slots.len(),
+    let won: HashSet<i64> = booked.values().copied().collect();
+    assert_eq!(
+        won,
+        slots.iter().copied().collect::<HashSet<_>>(),
         "every slot was won at least once"
     );
     assert!(!cancelled.is_empty());
@@ -609,9 +612,17 @@ fn desks_killed_mid_write_leave_no_half_booking_on_the_server() {
     // is whole, and every acknowledged write is there
     assert_acknowledged(&db, &booked, &cancelled);
     db.assert_invariants();
-    // and the slots are still bookable: no lock was left behind
-    let (_, more, _) = db.day(1);
-    db.clinic.book(more[0], patient, "", "after", NOW).unwrap();
+    // and the slots they fought over take new changes: no lock was left behind
+    // (a lock of a killed session would hold these past lock_timeout: Busy)
+    for &slot in &slots {
+        for (id, version) in db.clinic.live_on_slot(slot).unwrap() {
+            db.clinic
+                .change_status(id, version, AppointmentStatus::Cancelled, "after", "t", NOW)
+                .unwrap();
+        }
+        db.clinic.book(slot, patient, "", "after", NOW).unwrap();
+    }
+    db.assert_invariants();
 }
 
 #[test]
@@ -807,6 +818,23 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
         .unwrap();
     let id = desk.book(slot, patient, "", "Rita", NOW).unwrap();
     let mut s = desk.session().unwrap();
+    // the log's numbers come from its sequence, whatever an INSERT names
+    let placed: i64 = s
+        .query_one(
+            "INSERT INTO audit_event (id, at, actor, action, entity) OVERRIDING SYSTEM VALUE
+             VALUES (999999, 0, 'x', 'x', 'x') RETURNING id",
+            &[],
+        )
+        .or_else(|_| {
+            s.query_one(
+                "INSERT INTO audit_event (id, at, actor, action, entity)
+                 VALUES (999999, 0, 'x', 'x', 'x') RETURNING id",
+                &[],
+            )
+        })
+        .unwrap()
+        .get(0);
+    assert_ne!(placed, 999999);
     for forbidden in [
         "UPDATE audit_event SET actor = 'someone else'".to_string(),
         "DELETE FROM audit_event".into(),
@@ -817,6 +845,8 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
         "ALTER TABLE appointment DROP CONSTRAINT appointment_slot_id_doctor_id_fkey".into(),
         "DROP INDEX appointment_one_live_per_slot".into(),
         "INSERT INTO schema_version VALUES (2)".into(),
+        "SELECT setval('audit_event_id', 10000000)".into(),
+        "DROP TRIGGER audit_event_number ON audit_event".into(),
         "CREATE OR REPLACE FUNCTION fd_book(a TEXT) RETURNS int LANGUAGE sql AS 'SELECT 1'".into(),
     ] {
         let err = s.batch_execute(&forbidden).unwrap_err();
@@ -961,10 +991,7 @@ fn a_desk_asking_for_tls_checks_the_server_certificate_against_the_clinic_ca() {
     .unwrap());
     // without it the server's certificate is not trusted: no session at all
     let err = encrypted(format!("{admin_url}?sslmode=require")).unwrap_err();
-    assert!(
-        err.to_string().contains("certificate") || err.to_string().contains("unreachable"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("certificate"), "{err}");
     // a CA file that is not one is refused before anything is sent
     let err = encrypted(format!(
         "{admin_url}?sslmode=require&sslrootcert={}",

@@ -23,8 +23,8 @@
 //! record is flushed, so every notifying write waited for every other one's disk
 //! flush (measured: 1,129 bookings/s at 8 desks with NOTIFY in the booking's
 //! transaction, 3,111 without, floor 3,882). A note lost to a crash between the
-//! commit and the notifier costs a desk one repaint delay (desks also re-read on
-//! a timer), never a write.
+//! commit and the notifier costs a desk one repaint delay (its fallback is
+//! re-reading on a timer), never a write.
 //!
 //! The services do not call this yet: wiring them (an enum of backends behind the
 //! storage functions) is the next part.
@@ -55,11 +55,6 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema-1.sql"))];
 /// Attempts of one write when the server answers "deadlock" or "serialization
 /// failure" (its way of saying "run it again").
 const MAX_ATTEMPTS: u32 = 8;
-
-/// Whether `s` names a server database rather than a file.
-pub fn is_server_url(s: &str) -> bool {
-    s.starts_with("postgres://") || s.starts_with("postgresql://")
-}
 
 /// One session on the server, from the pool.
 pub type Session = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
@@ -164,19 +159,22 @@ pub(crate) fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     (url, value)
 }
 
-/// Whether every host the config names is this PC (loopback or a local socket).
+/// Whether the server is on this PC: at least one host named, every host
+/// loopback or a local socket, and every `hostaddr` loopback.
 fn on_this_pc(config: &postgres::Config) -> bool {
-    config.get_hosts().iter().all(|h| match h {
-        Host::Tcp(name) => {
-            name == "localhost"
-                || name
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        #[cfg(unix)]
-        Host::Unix(_) => true,
-    })
+    !config.get_hosts().is_empty()
+        && config.get_hostaddrs().iter().all(|ip| ip.is_loopback())
+        && config.get_hosts().iter().all(|h| match h {
+            Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            #[cfg(unix)]
+            Host::Unix(_) => true,
+        })
 }
 
 /// TLS that trusts the OS's roots and the certificates in `root_file` (PEM).
@@ -216,8 +214,9 @@ fn tls_config(root_file: Option<&Path>) -> Result<rustls::ClientConfig> {
 fn pgpass_password(config: &postgres::Config) -> Option<String> {
     let host = match config.get_hosts().first()? {
         Host::Tcp(h) => h.clone(),
+        // libpq matches a local socket against "localhost"
         #[cfg(unix)]
-        Host::Unix(p) => p.display().to_string(),
+        Host::Unix(_) => "localhost".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user()?;
@@ -238,6 +237,13 @@ impl Listener {
         let mut notes = self.session.notifications();
         let next = notes.timeout_iter(timeout).next().map_err(to_error)?;
         Ok(next.map(|n| n.payload().to_string()))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // the session goes back to the pool: it must not keep collecting notes
+        let _ = self.session.batch_execute("UNLISTEN *");
     }
 }
 
@@ -387,6 +393,28 @@ impl PgClinic {
         })
     }
 
+    /// Why no session can be had, in full: the pool keeps only the last error's
+    /// first line ("error performing TLS handshake"), so one direct attempt is
+    /// made to say what the server or the network actually answered.
+    fn why_unreachable(&self) -> Error {
+        let Err(e) = self.config.connect(self.tls.clone()) else {
+            return unreachable("no session became free within 5 s");
+        };
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        if why.contains("certificate") {
+            return Error::Unusable(format!(
+                "the clinic server's certificate is not trusted ({why}); name the clinic's CA \
+                 certificate in the URL (sslrootcert=…)"
+            ));
+        }
+        unreachable(why)
+    }
+
     /// Tells the other desks, after a commit, that `note` changed.
     fn announce(&self, note: String) {
         let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
@@ -400,13 +428,12 @@ impl PgClinic {
         let _ = queue.send(note);
     }
 
-    /// One session from the pool.
-    /// r2d2 retries with growing pauses for up to 5 s while the server cannot be
+    /// One session from the pool. r2d2 retries with growing pauses for up to 5 s while the server cannot be
     /// reached. A session known to be closed (the server restarted) is passed
     /// over; the pool drops it.
     pub fn session(&self) -> Result<Session> {
         for _ in 0..=self.pool.max_size() {
-            let session = self.pool.get().map_err(unreachable)?;
+            let session = self.pool.get().map_err(|_| self.why_unreachable())?;
             if !session.is_closed() {
                 return Ok(session);
             }
@@ -414,8 +441,8 @@ impl PgClinic {
         Err(unreachable("every session was closed"))
     }
 
-    /// A session listening for the other desks' changes (`NOTIFY frontdesk`, sent
-    /// by every write in its transaction and delivered when it commits).
+    /// A session listening for the other desks' changes (`NOTIFY frontdesk`,
+    /// sent after each committed write).
     pub fn listen(&self) -> Result<Listener> {
         let mut session = self.session()?;
         session
@@ -500,23 +527,37 @@ impl PgClinic {
         idempotent: bool,
         mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
+        // every idle session in the pool may have been cut by the same restart
+        let max_broken = self.pool.max_size() + 2;
         let mut c = self.session()?;
-        let mut attempt = 0;
+        let (mut retries, mut broken) = (0, 0);
         loop {
             match f(&mut c) {
-                Err(e) if is_retryable(&e) && attempt + 1 < MAX_ATTEMPTS => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                Err(e) if is_retryable(&e) && retries + 1 < MAX_ATTEMPTS => {
+                    retries += 1;
+                    std::thread::sleep(Duration::from_millis(u64::from(retries) * 2));
                 }
                 Err(e) if is_broken(&e, &c) => {
-                    attempt += 1;
-                    if !idempotent || attempt >= MAX_ATTEMPTS {
+                    broken += 1;
+                    if !idempotent || broken >= max_broken {
                         return Err(unconfirmed(e));
                     }
                     drop(c);
                     c = self.session().map_err(|_| unconfirmed(e))?;
                 }
-                other => return other.map_err(to_error),
+                Err(e) => {
+                    let e = to_error(e);
+                    // after a try that broke, only the server's own answer to a
+                    // keyed request (a refusal, made under the row lock that try
+                    // would still hold) is certain; a timeout is not
+                    let unsure = matches!(e.code(), ErrorCode::Busy | ErrorCode::Internal);
+                    return Err(if broken > 0 && unsure {
+                        unconfirmed(&e)
+                    } else {
+                        e
+                    });
+                }
+                Ok(v) => return Ok(v),
             }
         }
     }
@@ -667,9 +708,9 @@ impl PgClinic {
             let wait = asked.elapsed().as_micros() as i64;
             let lists = tx.query_one(
                 "SELECT
-                   ARRAY(SELECT requested_at FROM otp_request WHERE phone = $1 AND requested_at >= $3 ORDER BY requested_at),
-                   ARRAY(SELECT requested_at FROM otp_request WHERE desk = $2 AND requested_at >= $3 ORDER BY requested_at),
-                   ARRAY(SELECT attempted_at FROM otp_attempt WHERE phone = $1 AND NOT ok AND attempted_at >= $4 ORDER BY attempted_at)",
+                   ARRAY(SELECT requested_at FROM otp_request WHERE phone = $1 AND requested_at > $3 ORDER BY requested_at),
+                   ARRAY(SELECT requested_at FROM otp_request WHERE desk = $2 AND requested_at > $3 ORDER BY requested_at),
+                   ARRAY(SELECT attempted_at FROM otp_attempt WHERE phone = $1 AND NOT ok AND attempted_at > $4 ORDER BY attempted_at)",
                 &[&p.phone, &p.desk, &hour_ago, &day_ago],
             )?;
             let (by_phone, by_desk, failed): (Vec<i64>, Vec<i64>, Vec<i64>) =
@@ -838,5 +879,11 @@ mod tests {
             SslMode::Require
         );
         assert_eq!(mode("postgres://d@[::1]/db"), SslMode::Disable);
+        // a local name with a remote address, or no host at all, is not this PC
+        assert_eq!(
+            mode("postgres://d@localhost/db?hostaddr=192.168.1.10"),
+            SslMode::Require
+        );
+        assert_eq!(mode("postgres:///db?user=d"), SslMode::Require);
     }
 }

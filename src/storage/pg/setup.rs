@@ -44,22 +44,33 @@ fn identifier(what: &str, name: &str) -> Result<()> {
     }
 }
 
-/// The URL `url` with `database` as its database and `user` as its user, and no
-/// password (its parameters, such as `sslmode` and `sslrootcert`, kept).
-fn url_for(url: &str, user: &str, database: &str) -> Result<String> {
-    let query = url
+/// The URL the desks use: `url`'s server (or `desk_host`) with `database` as
+/// its database and `user` as its user, no password, and of its parameters only
+/// those about TLS (`sslmode`, `sslrootcert`).
+fn url_for(url: &str, desk_host: Option<&str>, user: &str, database: &str) -> Result<String> {
+    let tls: Vec<&str> = url
         .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
+        .map(|(_, q)| {
+            q.split('&')
+                .filter(|p| p.starts_with("sslmode=") || p.starts_with("sslrootcert="))
+                .collect()
+        })
         .unwrap_or_default();
+    let query = if tls.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", tls.join("&"))
+    };
     let (url, _) = super::take_param(url, "sslrootcert");
     let config: postgres::Config = url
         .parse()
         .map_err(|e| Error::invalid(format!("this is not a usable server URL: {e}")))?;
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+    let host = match (desk_host, config.get_hosts().first()) {
+        (Some(h), _) => h.to_string(),
+        (None, Some(postgres::config::Host::Tcp(h))) => h.clone(),
         _ => {
             return Err(Error::invalid(
-                "give the server's host name or address in the URL",
+                "give the server's host name or address in the URL (or --desk-host)",
             ))
         }
     };
@@ -72,11 +83,34 @@ fn url_for(url: &str, user: &str, database: &str) -> Result<String> {
     Ok(format!("postgres://{user}@{host}:{port}/{database}{query}"))
 }
 
-/// Sets the clinic's database up on the server `admin_url` names (a role that may
-/// create databases and roles): `database`, the schema, and the desks' `role`.
-pub fn setup(admin_url: &str, database: &str, role: &str, new_password: bool) -> Result<Setup> {
+/// What `frontdesk server setup` is asked.
+pub struct SetupRequest<'a> {
+    /// A role that may create databases and roles.
+    pub admin_url: &'a str,
+    /// The clinic database's name.
+    pub database: &'a str,
+    /// The desks' role.
+    pub role: &'a str,
+    /// The server's name or address as the desks reach it, when the admin URL
+    /// names it otherwise (e.g. `localhost` on the server PC).
+    pub desk_host: Option<&'a str>,
+    /// Give the role a new password.
+    pub new_password: bool,
+}
+
+/// Sets the clinic's database up on the server the admin URL names: the
+/// database, the schema, and the desks' role.
+pub fn setup(r: &SetupRequest<'_>) -> Result<Setup> {
+    let (admin_url, database, role) = (r.admin_url, r.database, r.role);
     identifier("the database name", database)?;
     identifier("the desks' role name", role)?;
+    if ["postgres", "template0", "template1"].contains(&database) {
+        return Err(Error::invalid(format!(
+            "{database} is the server's own database; name the clinic's (--database)"
+        )));
+    }
+    // before anything is changed: the URL the desks will need must be makeable
+    let desk_url = url_for(admin_url, r.desk_host, role, database)?;
     let admin = PgClinic::connect(admin_url, 1)?;
     let mut s = admin.session()?;
     let exists: bool = s
@@ -90,14 +124,23 @@ pub fn setup(admin_url: &str, database: &str, role: &str, new_password: bool) ->
         s.batch_execute(&format!("CREATE DATABASE {database}"))
             .map_err(to_error)?;
     }
-    let role_exists: bool = s
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+    // an existing role must be a plain one: never an administrator's
+    let existing: Option<bool> = s
+        .query_opt(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls
+             FROM pg_roles WHERE rolname = $1",
             &[&role],
         )
         .map_err(to_error)?
-        .get(0);
-    let password = (new_password || !role_exists).then(new_role_password);
+        .map(|row| row.get(0));
+    if existing == Some(true) {
+        return Err(Error::invalid(format!(
+            "the role {role} has administrative rights; the desks need a plain role of their own \
+             (--role)"
+        )));
+    }
+    let role_exists = existing.is_some();
+    let password = (r.new_password || !role_exists).then(new_role_password);
     if !role_exists {
         s.batch_execute(&format!(
             "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT"
@@ -105,20 +148,39 @@ pub fn setup(admin_url: &str, database: &str, role: &str, new_password: bool) ->
         .map_err(to_error)?;
     }
     if let Some(p) = &password {
-        // (a generated password of letters and digits: nothing to escape)
-        s.batch_execute(&format!("ALTER ROLE {role} PASSWORD '{p}'"))
+        // sent as a SCRAM verifier, so the password itself never reaches the
+        // server's logs (the verifier's characters need no escaping)
+        let verifier = postgres_protocol::password::scram_sha_256(p.as_bytes());
+        s.batch_execute(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
             .map_err(to_error)?;
     }
     drop(s);
 
     let admin_db = url_for_admin(admin_url, database)?;
     let clinic = PgClinic::connect(&admin_db, 1)?;
+    // a database that holds something else is not made into a clinic
+    let (tables, ours): (i64, bool) = {
+        let row = clinic
+            .session()?
+            .query_one(
+                "SELECT count(*), bool_or(tablename = 'schema_version') FROM pg_tables
+                 WHERE schemaname = 'public'",
+                &[],
+            )
+            .map_err(to_error)?;
+        (row.get(0), row.get::<_, Option<bool>>(1).unwrap_or(false))
+    };
+    if tables > 0 && !ours {
+        return Err(Error::invalid(format!(
+            "the database {database} already holds {tables} tables that are not a Frontdesk \
+             clinic's; name another database (--database)"
+        )));
+    }
     let schema_version = clinic.migrate()?;
     clinic
         .session()?
         .batch_execute(&grants(database, role))
         .map_err(to_error)?;
-    let desk_url = url_for(admin_url, role, database)?;
     let pgpass_line = password.map(|p| {
         let (url, _) = super::take_param(&desk_url, "sslrootcert");
         let config: postgres::Config = url.parse().expect("made above");
@@ -300,14 +362,25 @@ mod tests {
 
     #[test]
     fn the_desk_url_names_the_role_and_the_database_and_no_password() {
+        let desk = |url, host| url_for(url, host, "desk", "clinic").unwrap();
         assert_eq!(
-            url_for(
-                "postgres://postgres:secret@10.0.0.5:5433/postgres",
-                "desk",
-                "clinic"
-            )
-            .unwrap(),
+            desk("postgres://postgres:secret@10.0.0.5:5433/postgres", None),
             "postgres://desk@10.0.0.5:5433/clinic"
+        );
+        assert_eq!(
+            desk(
+                "postgres://postgres@db.clinic/postgres?sslmode=require&sslrootcert=/etc/ca.pem",
+                None
+            ),
+            "postgres://desk@db.clinic:5432/clinic?sslmode=require&sslrootcert=/etc/ca.pem"
+        );
+        // the admin's user and password never reach the desks' URL
+        assert_eq!(
+            desk(
+                "postgres://localhost/postgres?user=postgres&password=secret&sslmode=require",
+                Some("192.168.1.10")
+            ),
+            "postgres://desk@192.168.1.10:5432/clinic?sslmode=require"
         );
         assert_eq!(
             url_for_admin(
