@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// its own database there and drops it after)
     #[arg(long, value_name = "URL")]
     postgres: Option<String>,
+    /// Only the server's rows (measuring a PostgreSQL server; needs --postgres)
+    #[arg(long, requires = "postgres")]
+    postgres_only: bool,
 }
 
 #[derive(Args)]
@@ -52,6 +55,7 @@ pub fn bench(a: BenchArgs, out: Out) -> Result<(), Error> {
         worker_exe: Some(exe),
         long_jobs_only: a.long_jobs_only,
         postgres: a.postgres,
+        postgres_only: a.postgres_only,
     };
     let report = bench::run(&opts, &|step| eprintln!("bench: {step}"))?;
     out.print(&report, || bench::markdown(&report));

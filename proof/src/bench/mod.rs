@@ -50,6 +50,8 @@ pub struct BenchOptions {
     /// A PostgreSQL server (`postgres://…` of a role that may create databases)
     /// to add the server backend's rows from, measured in the same run.
     pub postgres: Option<String>,
+    /// Only the server's rows (with `postgres`): measuring a server.
+    pub postgres_only: bool,
 }
 
 impl BenchOptions {
@@ -231,22 +233,28 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchReport> 
     let started = Instant::now();
     let dir = temp_dir("bench")?;
     let mut rows = Vec::new();
+    // the focused runs: some rows only, no scale clinic
+    let part = |rows: Vec<BenchRow>, targets| BenchReport {
+        quick: opts.quick,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        scale_appointments: 0,
+        scale_patients: 0,
+        scale_generation_secs: 0.0,
+        surfaced: surfaced(&rows),
+        rows,
+        targets,
+        total_secs: started.elapsed().as_secs_f64(),
+    };
+    if let (Some(url), true) = (&opts.postgres, opts.postgres_only) {
+        let (rows, targets) = postgres::rows(url, opts, progress)?;
+        return Ok(part(rows, targets));
+    }
     if opts.long_jobs_only {
         rows.extend(long_jobs_rows(&dir, opts, progress)?);
         let targets = long_jobs_targets(&rows);
-        return Ok(BenchReport {
-            quick: opts.quick,
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            scale_appointments: 0,
-            scale_patients: 0,
-            scale_generation_secs: 0.0,
-            surfaced: surfaced(&rows),
-            rows,
-            targets,
-            total_secs: started.elapsed().as_secs_f64(),
-        });
+        return Ok(part(rows, targets));
     }
 
     progress("floor: raw UPDATE per BEGIN IMMEDIATE … COMMIT, on a plain and an encrypted file");
