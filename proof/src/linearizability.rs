@@ -162,6 +162,31 @@ pub fn partition<Op, Ret, K: Eq + Hash + Clone>(
     parts
 }
 
+/// Checks a history of operations on several slots against the slot book, each
+/// slot's operations on their own: `Err` names the first slot whose operations
+/// have no sequential explanation, and how many there were.
+pub fn check_slots(history: Vec<Event<(i64, SlotOp), SlotRet>>) -> Result<(), String> {
+    for (slot, events) in partition(history, |op| op.0) {
+        let events: Vec<Event<SlotOp, SlotRet>> = events
+            .into_iter()
+            .map(|e| Event {
+                thread: e.thread,
+                invoked: e.invoked,
+                returned: e.returned,
+                op: e.op.1,
+                ret: e.ret,
+            })
+            .collect();
+        let n = events.len();
+        if let Err(e) = check(&SlotBook, SlotState::default(), &events) {
+            return Err(format!(
+                "slot {slot}: its {n} operations have no sequential explanation: {e:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What the desk can do to one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotOp {

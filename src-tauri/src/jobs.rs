@@ -291,6 +291,7 @@ mod tests {
     use frontdesk::domain::progress::Phase;
 
     use super::*;
+    use crate::testing::invoke;
 
     #[test]
     fn a_second_job_of_the_same_kind_is_refused_until_the_first_has_ended() {
@@ -431,29 +432,16 @@ mod tests {
         );
     }
 
-    /// The app signed in as the first admin of a new clinic in `dir`, through the
-    /// real IPC path.
+    /// A mock app on a fresh database in `name`'s folder, its first admin
+    /// signed in at the main window.
     fn signed_in_app(
-        dir: &std::path::Path,
+        name: &str,
     ) -> (
         tauri::App<tauri::test::MockRuntime>,
         tauri::WebviewWindow<tauri::test::MockRuntime>,
+        tempfile::TempDir,
     ) {
-        use tauri::test::{mock_builder, mock_context, noop_assets};
-        use tauri::{Manager, WebviewWindowBuilder};
-
-        let db = dir.join("clinic.sqlite3");
-        let mut app = crate::install(mock_builder())
-            .build(mock_context(noop_assets()))
-            .unwrap();
-        app.manage(crate::AppState::new(frontdesk::Frontdesk::open_default(
-            &db,
-        )));
-        #[allow(deprecated)]
-        app.run_iteration(|_, _| {});
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
+        let (app, window, dir) = crate::testing::desk_on_new_database(name);
         invoke(
             &window,
             "first_run",
@@ -464,34 +452,7 @@ mod tests {
                 "password": "correct horse battery"}}),
         )
         .expect("the first admin is signed in");
-        (app, window)
-    }
-
-    /// Calls the command `cmd` as the page in `window` would.
-    fn invoke(
-        window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-        cmd: &str,
-        args: serde_json::Value,
-    ) -> Result<serde_json::Value, serde_json::Value> {
-        use tauri::ipc::{CallbackFn, InvokeBody};
-        use tauri::test::{get_ipc_response, INVOKE_KEY};
-        use tauri::webview::InvokeRequest;
-        get_ipc_response(
-            window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| {
-            body.deserialize::<serde_json::Value>()
-                .unwrap_or(serde_json::Value::Null)
-        })
+        (app, window, dir)
     }
 
     /// Through the real IPC path: while a backup runs (started in another window:
@@ -502,8 +463,7 @@ mod tests {
         use serde_json::json;
         use tauri::Manager;
 
-        let dir = tempfile::tempdir().unwrap();
-        let (app, window) = signed_in_app(dir.path());
+        let (app, window, _dir) = signed_in_app("jobs-busy");
         let jobs = app.state::<Arc<Jobs>>().inner().clone();
         let running = jobs.start(JobKind::Backup).unwrap();
         let refused = invoke(&window, "backup_now", json!({})).expect_err("refused while one runs");
@@ -526,8 +486,7 @@ mod tests {
         use serde_json::json;
         use tauri::Manager;
 
-        let dir = tempfile::tempdir().unwrap();
-        let (app, window) = signed_in_app(dir.path());
+        let (app, window, dir) = signed_in_app("jobs-failed");
         let (other_page, seen) = recording_channel();
         app.state::<Arc<Jobs>>().subscribe(other_page);
         // the default backup folder's name taken by a file
@@ -557,8 +516,7 @@ mod tests {
     fn the_automatic_backup_is_a_job_whose_failure_every_page_is_told() {
         use tauri::Manager;
 
-        let dir = tempfile::tempdir().unwrap();
-        let (app, _window) = signed_in_app(dir.path());
+        let (app, _window, dir) = signed_in_app("jobs-automatic");
         let jobs = app.state::<Arc<Jobs>>().inner().clone();
         let desk = app.state::<crate::AppState>().desk().unwrap();
         let admin = frontdesk::Actor::local_admin();

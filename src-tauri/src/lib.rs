@@ -11,6 +11,8 @@ mod error;
 mod jobs;
 mod reminder_worker;
 mod state;
+#[cfg(test)]
+mod testing;
 mod watcher;
 
 pub use commands::AppInfo;

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use frontdesk::{Actor, AppointmentStatus, BookRequest, ErrorCode, Frontdesk};
 use frontdesk_proof::linearizability::{
-    check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState,
+    check, check_slots, Event, SlotBook, SlotOp, SlotRet, SlotState,
 };
 use rand::Rng;
 
@@ -141,23 +141,8 @@ fn concurrent_bookings_and_cancellations_on_three_slots_are_linearizable() {
         taken > 0 && stale > 0,
         "the threads should really race (taken {taken}, stale cancels {stale})"
     );
-    for (slot, events) in partition(history, |op| op.0) {
-        let events: Vec<Event<SlotOp, SlotRet>> = events
-            .into_iter()
-            .map(|e| Event {
-                thread: e.thread,
-                invoked: e.invoked,
-                returned: e.returned,
-                op: e.op.1,
-                ret: e.ret,
-            })
-            .collect();
-        let n = events.len();
-        let verdict = check(&SlotBook, SlotState::default(), &events);
-        assert!(
-            verdict.is_ok(),
-            "slot {slot}: its {n} operations have no sequential explanation: {verdict:?}"
-        );
+    if let Err(why) = check_slots(history) {
+        panic!("{why}");
     }
     c.assert_check();
 }

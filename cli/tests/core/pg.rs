@@ -1005,9 +1005,7 @@ fn a_desk_asking_for_tls_checks_the_server_certificate_against_the_clinic_ca() {
 
 #[test]
 fn concurrent_bookings_and_cancellations_on_the_server_are_linearizable() {
-    use frontdesk_proof::linearizability::{
-        check, partition, Event, SlotBook, SlotOp, SlotRet, SlotState,
-    };
+    use frontdesk_proof::linearizability::{check_slots, Event, SlotOp, SlotRet};
     use rand::Rng;
     let Some(db) = fresh("linearizable") else {
         return;
@@ -1092,22 +1090,8 @@ fn concurrent_bookings_and_cancellations_on_the_server_are_linearizable() {
         taken > 0 && stale > 0,
         "the threads really race (taken {taken}, stale {stale})"
     );
-    for (slot, events) in partition(history, |op| op.0) {
-        let events: Vec<Event<SlotOp, SlotRet>> = events
-            .into_iter()
-            .map(|e| Event {
-                thread: e.thread,
-                invoked: e.invoked,
-                returned: e.returned,
-                op: e.op.1,
-                ret: e.ret,
-            })
-            .collect();
-        let n = events.len();
-        assert!(
-            check(&SlotBook, SlotState::default(), &events).is_ok(),
-            "slot {slot}: its {n} operations on the server have no sequential explanation"
-        );
+    if let Err(why) = check_slots(history) {
+        panic!("{why}");
     }
     db.assert_invariants();
 }

@@ -98,33 +98,17 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocat
 mod tests {
     use std::path::Path;
 
-    use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{
-        get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-    };
-    use tauri::webview::InvokeRequest;
+    use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
     use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 
     use super::*;
 
-    /// Calls `cmd` as the page in `window` would, through the real IPC and ACL path.
+    /// Calls `cmd`, which takes no arguments, as the page in `window` would.
     fn invoke(
         window: &WebviewWindow<MockRuntime>,
         cmd: &str,
     ) -> Result<serde_json::Value, serde_json::Value> {
-        get_ipc_response(
-            window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::default(),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize().unwrap())
+        crate::testing::invoke(window, cmd, serde_json::json!({}))
     }
 
     /// Runs start-up as the event loop would: the configured windows, then `setup`.

@@ -277,61 +277,9 @@ pub async fn watch_changes(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
-    use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-    use tauri::webview::InvokeRequest;
-    use tauri::{Manager, WebviewWindowBuilder};
+    use serde_json::json;
 
-    use crate::state::AppState;
-
-    /// A mock app whose state holds a fresh database of its own, its main window,
-    /// and the guard of the database's folder.
-    fn desk_on_new_database(
-        name: &str,
-    ) -> (
-        tauri::App<tauri::test::MockRuntime>,
-        tauri::WebviewWindow<tauri::test::MockRuntime>,
-        tempfile::TempDir,
-    ) {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("frontdesk-app-session-{name}-"))
-            .tempdir()
-            .unwrap();
-        let db = dir.path().join("clinic.sqlite3");
-        let app = crate::install(mock_builder())
-            .build(mock_context(noop_assets()))
-            .unwrap();
-        // managed before setup runs, so setup's own open is not the one used
-        app.manage(AppState::new(frontdesk::Frontdesk::open_default(&db)));
-        let mut app = app;
-        #[allow(deprecated)]
-        app.run_iteration(|_, _| {});
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        (app, window, dir)
-    }
-
-    fn invoke(
-        window: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-        cmd: &str,
-        args: Value,
-    ) -> Result<Value, Value> {
-        get_ipc_response(
-            window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize().unwrap_or(Value::Null))
-    }
+    use crate::testing::{desk_on_new_database, invoke};
 
     #[test]
     fn the_page_learns_who_is_signed_in_but_never_a_session_token() {
