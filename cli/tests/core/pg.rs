@@ -999,7 +999,20 @@ fn a_desk_asking_for_tls_checks_the_server_certificate_against_the_clinic_ca() {
     ))
     .unwrap_err();
     assert!(err.to_string().contains("CA certificate"), "{err}");
-    // on this PC without asking: plain
+    // on this PC without asking: plain, also over the server's local socket
+    // (which has no host name for the TLS connector)
+    let port = admin_url
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap();
+    let socket = format!(
+        "postgres:///postgres?host={}&port={port}&user=frontdesk",
+        std::path::Path::new(&dir).display()
+    );
+    assert!(!encrypted(socket).unwrap());
     assert!(!encrypted(admin_url).unwrap());
 }
 

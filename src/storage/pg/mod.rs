@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use postgres::config::{Host, SslMode};
 pub use postgres::error::SqlState;
+use postgres::tls::MakeTlsConnect;
 use postgres::Client;
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -57,13 +58,36 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema-1.sql"))];
 const MAX_ATTEMPTS: u32 = 8;
 
 /// One session on the server, from the pool.
-pub type Session = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
+pub type Session = r2d2::PooledConnection<PostgresConnectionManager<DeskTls>>;
+
+/// The desks' TLS: rustls, told `localhost` for a local socket, which has no
+/// host name (a socket is never spoken to over TLS, but the connector is made
+/// for every connection and refuses an empty name).
+#[derive(Clone)]
+pub struct DeskTls(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for DeskTls
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(
+        &mut self,
+        host: &str,
+    ) -> std::result::Result<Self::TlsConnect, Self::Error> {
+        let name = if host.is_empty() { "localhost" } else { host };
+        MakeTlsConnect::<S>::make_tls_connect(&mut self.0, name)
+    }
+}
 
 /// A pool of sessions on the clinic's server database.
 pub struct PgClinic {
-    pool: r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>,
+    pool: r2d2::Pool<PostgresConnectionManager<DeskTls>>,
     config: postgres::Config,
-    tls: MakeRustlsConnect,
+    tls: DeskTls,
     /// This process's contention figures per operation.
     metrics: Metrics,
     /// The notifier thread's queue, started by the first change.
@@ -73,7 +97,7 @@ pub struct PgClinic {
 /// The notifier: sends the queued notes as NOTIFYs, all queued at once in one
 /// statement, on its own session (reconnecting when it drops); ends when the
 /// clinic handle is dropped.
-fn notifier(config: postgres::Config, tls: MakeRustlsConnect, notes: mpsc::Receiver<String>) {
+fn notifier(config: postgres::Config, tls: DeskTls, notes: mpsc::Receiver<String>) {
     let mut session: Option<Client> = None;
     while let Ok(first) = notes.recv() {
         let mut batch = vec![first];
@@ -362,7 +386,9 @@ impl PgClinic {
         } else if !url.contains("sslmode=") {
             config.ssl_mode(SslMode::Disable);
         }
-        let tls = MakeRustlsConnect::new(tls_config(root_file.as_deref().map(Path::new))?);
+        let tls = DeskTls(MakeRustlsConnect::new(tls_config(
+            root_file.as_deref().map(Path::new),
+        )?));
         if config.get_password().is_none() {
             if let Some(password) = pgpass_password(&config) {
                 config.password(password);
@@ -885,5 +911,14 @@ mod tests {
             SslMode::Require
         );
         assert_eq!(mode("postgres:///db?user=d"), SslMode::Require);
+        // a local socket is this PC
+        assert_eq!(
+            mode("postgres:///db?host=/var/run/postgresql&user=d"),
+            SslMode::Disable
+        );
+        assert_eq!(
+            mode("postgres:///postgres?host=/tmp/fd-pg&port=39525&user=frontdesk"),
+            SslMode::Disable
+        );
     }
 }
