@@ -1108,3 +1108,83 @@ fn concurrent_bookings_and_cancellations_on_the_server_are_linearizable() {
     }
     db.assert_invariants();
 }
+
+#[test]
+fn a_passcode_on_the_server_is_used_once_its_attempts_are_capped_and_guesses_count_per_day() {
+    use frontdesk::storage::pg::NoCode;
+    let Some(db) = fresh("passcode_verify") else {
+        return;
+    };
+    let pg = &db.clinic;
+    let phone = "+4915123450000";
+    pg.add_patient("Vera Verify", phone, NOW).unwrap();
+    pg.request_passcode(&issue(phone, "desk-1", NOW)).unwrap();
+    let reserved = pg
+        .reserve_passcode_attempt(phone, NOW + 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reserved.attempts, 1);
+    // the right code: used up once, the patient verified; a second desk with the
+    // same reservation loses
+    assert!(pg
+        .consume_passcode(phone, &reserved, "Rita", NOW + 6)
+        .unwrap());
+    assert!(!pg
+        .consume_passcode(phone, &reserved, "Bob", NOW + 6)
+        .unwrap());
+    assert_eq!(
+        db.count("SELECT count(*) FROM patient WHERE phone_verified_at IS NOT NULL"),
+        1
+    );
+    assert_eq!(
+        pg.reserve_passcode_attempt(phone, NOW + 7)
+            .unwrap()
+            .unwrap_err(),
+        NoCode::Missing
+    );
+
+    // 32 desks guess at once on a new code: exactly five attempts are had
+    pg.request_passcode(&issue(phone, "desk-1", NOW + 61))
+        .unwrap();
+    let barrier = Barrier::new(32);
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..32)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    pg.reserve_passcode_attempt(phone, NOW + 70).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let reserved = outcomes.iter().filter(|o| o.is_ok()).count();
+    let exhausted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(NoCode::Exhausted)))
+        .count();
+    assert_eq!((reserved, exhausted), (5, 27));
+    // a code past its time
+    assert_eq!(
+        pg.reserve_passcode_attempt(phone, NOW + 61 + 301)
+            .unwrap()
+            .unwrap_err(),
+        NoCode::Expired
+    );
+
+    // ten failed guesses in a day (the five above, five more logged) stop the
+    // next attempt, whatever the code
+    pg.request_passcode(&issue(phone, "desk-1", NOW + 122))
+        .unwrap();
+    pg.session()
+        .unwrap()
+        .execute(
+            "INSERT INTO otp_attempt (phone, attempted_at) SELECT $1, $2 FROM generate_series(1, 5)",
+            &[&phone, &(NOW + 100)],
+        )
+        .unwrap();
+    assert!(matches!(
+        pg.reserve_passcode_attempt(phone, NOW + 130),
+        Err(Error::RateLimited { .. })
+    ));
+}

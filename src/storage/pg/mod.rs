@@ -46,6 +46,7 @@ use crate::domain::passcodes::{self, limits};
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, ErrorCode, Result};
 use crate::storage::metrics::{Metrics, MetricsSnapshot};
+pub use crate::storage::otp::NoCode;
 
 pub mod audit;
 pub mod setup;
@@ -137,6 +138,19 @@ pub struct StatusNow {
     pub status: AppointmentStatus,
     /// Version (bumped by every change).
     pub version: i64,
+}
+
+/// A verification attempt reserved on a phone's live code.
+#[derive(Debug, Clone)]
+pub struct ReservedAttempt {
+    /// argon2id PHC string of the code, to check the typed code against.
+    pub code_hash: String,
+    /// Identifies the code (with the hash) when using it up.
+    pub created_at: i64,
+    /// Attempts used on this code, this one included.
+    pub attempts: i64,
+    /// The logged attempt (a failure until the code matches).
+    pub attempt_id: i64,
 }
 
 /// A passcode to issue: the code's hash and the message's text are made by the
@@ -786,6 +800,94 @@ impl PgClinic {
                 &[&slot_id],
             )?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    /// Reserves one verification attempt on the phone's live code, before the
+    /// caller checks the code (slow work, outside any lock): refused with
+    /// `RateLimited` past the daily limit of failed verifications (checked under
+    /// the phone's lock, so parallel guesses cannot pass it), else the code to
+    /// check, or why there is none.
+    pub fn reserve_passcode_attempt(
+        &self,
+        phone: &str,
+        now: i64,
+    ) -> Result<std::result::Result<ReservedAttempt, NoCode>> {
+        let day_ago = now - limits::DAY_SECS;
+        let max = limits::MAX_ATTEMPTS as i32;
+        let mut limited = None;
+        let row = self.measured("otp.verify", false, |c| {
+            limited = None;
+            let mut tx = c.transaction()?;
+            let asked = Instant::now();
+            tx.execute("SELECT pg_advisory_xact_lock(1, hashtext($1))", &[&phone])?;
+            let wait = asked.elapsed().as_micros() as i64;
+            let failed: Vec<i64> = tx
+                .query_one(
+                    "SELECT ARRAY(SELECT attempted_at FROM otp_attempt
+                     WHERE phone = $1 AND NOT ok AND attempted_at > $2 ORDER BY attempted_at)",
+                    &[&phone, &day_ago],
+                )?
+                .get(0);
+            if let Err(e) = passcodes::limit(
+                &failed,
+                limits::MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY,
+                limits::DAY_SECS,
+                now,
+            ) {
+                limited = Some(e);
+                return Ok((None, wait));
+            }
+            let row = tx.query_one(
+                "SELECT outcome, code_hash, code_created_at, attempts, attempt_id
+                 FROM fd_reserve_passcode_attempt($1, $2, $3, $4)",
+                &[&phone, &now, &max, &day_ago],
+            )?;
+            tx.commit()?;
+            Ok((Some(row), wait))
+        })?;
+        if let Some(e) = limited {
+            self.metrics.record_refusal("otp.verify", e.code());
+            return Err(e);
+        }
+        let row =
+            row.ok_or_else(|| Error::Internal("attempt neither reserved nor refused".into()))?;
+        Ok(match row.get::<_, &str>(0) {
+            "reserved" => Ok(ReservedAttempt {
+                code_hash: row.get(1),
+                created_at: row.get(2),
+                attempts: i64::from(row.get::<_, i32>(3)),
+                attempt_id: row.get(4),
+            }),
+            "expired" => Err(NoCode::Expired),
+            "exhausted" => Err(NoCode::Exhausted),
+            _ => Err(NoCode::Missing),
+        })
+    }
+
+    /// The reserved code matched: uses it up if it is still the phone's live
+    /// code (one desk wins), marks the phone's patients verified; returns
+    /// whether it was used up here.
+    pub fn consume_passcode(
+        &self,
+        phone: &str,
+        reserved: &ReservedAttempt,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool> {
+        self.retrying(false, |c| {
+            c.query_one(
+                "SELECT fd_consume_passcode($1, $2, $3, $4, $5, $6)",
+                &[
+                    &phone,
+                    &reserved.created_at,
+                    &reserved.code_hash,
+                    &reserved.attempt_id,
+                    &actor,
+                    &now,
+                ],
+            )
+            .map(|r| r.get(0))
         })
     }
 

@@ -308,3 +308,51 @@ BEGIN
     VALUES (p_now, p_actor, 'otp.request', 'otp', mid, '');
     RETURN mid;
 END $$;
+
+-- Reserving one verification attempt, before the (slow) hash check: the live
+-- code's attempts + 1 (at most p_max, not expired) and the attempt logged as a
+-- failure until the code is found to match (so parallel guesses cannot pass the
+-- daily limit). The caller holds the phone's advisory lock and has checked that
+-- limit. Returns the code to check, or why there is none.
+CREATE FUNCTION fd_reserve_passcode_attempt(p_phone TEXT, p_now BIGINT, p_max INTEGER, p_day_ago BIGINT,
+                                            OUT outcome TEXT, OUT code_hash TEXT, OUT code_created_at BIGINT,
+                                            OUT attempts INTEGER, OUT attempt_id BIGINT)
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE otp_code c SET attempts = c.attempts + 1
+     WHERE c.phone = p_phone AND c.attempts < p_max AND c.expires_at > p_now
+    RETURNING c.code_hash, c.created_at, c.attempts INTO code_hash, code_created_at, attempts;
+    IF FOUND THEN
+        DELETE FROM otp_attempt WHERE attempted_at < p_day_ago;
+        INSERT INTO otp_attempt (phone, attempted_at) VALUES (p_phone, p_now) RETURNING id INTO attempt_id;
+        outcome := 'reserved';
+        RETURN;
+    END IF;
+    SELECT CASE WHEN c.expires_at <= p_now THEN 'expired' ELSE 'exhausted' END INTO outcome
+      FROM otp_code c WHERE c.phone = p_phone;
+    IF NOT FOUND THEN
+        outcome := 'missing';
+    END IF;
+END $$;
+
+-- The right code: its attempt is no failure, and the code is used up if it is
+-- still the one reserved (not replaced or used meanwhile), the phone's patients
+-- marked verified. Returns whether the code was used up here.
+CREATE FUNCTION fd_consume_passcode(p_phone TEXT, p_created_at BIGINT, p_hash TEXT, p_attempt BIGINT,
+                                    p_actor TEXT, p_now BIGINT)
+RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE otp_attempt SET ok = TRUE WHERE id = p_attempt;
+    DELETE FROM otp_code WHERE phone = p_phone AND created_at = p_created_at AND code_hash = p_hash;
+    IF NOT FOUND THEN
+        INSERT INTO audit_event (at, actor, action, entity, detail)
+        VALUES (p_now, p_actor, 'otp.verify_failed', 'otp', 'passcode replaced or used meanwhile');
+        RETURN FALSE;
+    END IF;
+    UPDATE patient SET phone_verified_at = p_now, phone_verified_by = p_actor, version = version + 1,
+           updated_at = p_now
+     WHERE phone = p_phone;
+    INSERT INTO audit_event (at, actor, action, entity, detail)
+    VALUES (p_now, p_actor, 'otp.verify', 'otp', '');
+    RETURN TRUE;
+END $$;

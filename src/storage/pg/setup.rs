@@ -124,6 +124,26 @@ pub fn setup(r: &SetupRequest<'_>) -> Result<Setup> {
         s.batch_execute(&format!("CREATE DATABASE {database}"))
             .map_err(to_error)?;
     }
+    let admin_db = url_for_admin(admin_url, database)?;
+    let clinic = PgClinic::connect(&admin_db, 1)?;
+    // a database that holds something else is not made into a clinic
+    let (tables, ours): (i64, bool) = {
+        let row = clinic
+            .session()?
+            .query_one(
+                "SELECT count(*), bool_or(tablename = 'schema_version') FROM pg_tables
+                 WHERE schemaname = 'public'",
+                &[],
+            )
+            .map_err(to_error)?;
+        (row.get(0), row.get::<_, Option<bool>>(1).unwrap_or(false))
+    };
+    if tables > 0 && !ours {
+        return Err(Error::invalid(format!(
+            "the database {database} already holds {tables} tables that are not a Frontdesk \
+             clinic's; name another database (--database)"
+        )));
+    }
     // an existing role must be a plain one: never an administrator's
     let existing: Option<bool> = s
         .query_opt(
@@ -156,26 +176,6 @@ pub fn setup(r: &SetupRequest<'_>) -> Result<Setup> {
     }
     drop(s);
 
-    let admin_db = url_for_admin(admin_url, database)?;
-    let clinic = PgClinic::connect(&admin_db, 1)?;
-    // a database that holds something else is not made into a clinic
-    let (tables, ours): (i64, bool) = {
-        let row = clinic
-            .session()?
-            .query_one(
-                "SELECT count(*), bool_or(tablename = 'schema_version') FROM pg_tables
-                 WHERE schemaname = 'public'",
-                &[],
-            )
-            .map_err(to_error)?;
-        (row.get(0), row.get::<_, Option<bool>>(1).unwrap_or(false))
-    };
-    if tables > 0 && !ours {
-        return Err(Error::invalid(format!(
-            "the database {database} already holds {tables} tables that are not a Frontdesk \
-             clinic's; name another database (--database)"
-        )));
-    }
     let schema_version = clinic.migrate()?;
     clinic
         .session()?
