@@ -870,21 +870,29 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
 #[test]
 fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_shows() {
-    use frontdesk::storage::audit_key::AuditKey;
+    use frontdesk::storage::audit_key::{AuditKey, KeyFolder};
     let Some(db) = fresh("audit_seal") else {
         return;
     };
     let (_, slots, patient) = db.day(400);
     let key = AuditKey::random();
+    // the desk's anchor of the chain's head, outside the server
+    let keys = tempfile::tempdir().unwrap();
+    let folder = KeyFolder::new(
+        keys.path().to_path_buf(),
+        std::path::Path::new("/nonexistent/db"),
+    )
+    .unwrap();
+    let anchor = Arc::new(folder.anchor("pg-audit-test").unwrap());
     let pg = Arc::new(db.clinic);
     let stop = Arc::new(AtomicBool::new(false));
     // a sealer runs beside eight booking desks
     let sealer = {
-        let (pg, stop, key) = (pg.clone(), stop.clone(), key.clone());
+        let (pg, stop, key, anchor) = (pg.clone(), stop.clone(), key.clone(), anchor.clone());
         std::thread::spawn(move || {
             let mut rounds = 0;
             while !stop.load(Ordering::Relaxed) {
-                pg.seal_audit(&key).unwrap();
+                pg.seal_audit(&key, &anchor).unwrap();
                 rounds += 1;
             }
             rounds
@@ -907,16 +915,23 @@ fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_show
     }
     stop.store(true, Ordering::Relaxed);
     let rounds = sealer.join().unwrap();
-    pg.seal_audit(&key).unwrap();
-    let verdict = pg.verify_audit(&key).unwrap();
+    pg.seal_audit(&key, &anchor).unwrap();
+    let verdict = pg.verify_audit(&key, &anchor).unwrap();
     println!("audit: {rounds} sealing rounds beside the desks; {verdict:?}");
     assert_eq!(
-        (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
-        (400, 0, None)
+        (
+            verdict.sealed,
+            verdict.unsealed,
+            verdict.first_bad_seal,
+            verdict.anchored_seal_missing
+        ),
+        (400, 0, None, false)
     );
     // another key does not verify
     assert_eq!(
-        pg.verify_audit(&AuditKey::random()).unwrap().first_bad_seal,
+        pg.verify_audit(&AuditKey::random(), &anchor)
+            .unwrap()
+            .first_bad_seal,
         Some(1)
     );
 
@@ -942,7 +957,10 @@ fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_show
     s.batch_execute("UPDATE audit_event SET actor = 'someone else' WHERE id = 200")
         .unwrap();
     assert_eq!(
-        db.clinic.verify_audit(&key).unwrap().first_bad_seal,
+        db.clinic
+            .verify_audit(&key, &anchor)
+            .unwrap()
+            .first_bad_seal,
         Some(seal_of(200))
     );
     s.execute(
@@ -950,13 +968,29 @@ fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_show
         &[&actor],
     )
     .unwrap();
-    assert_eq!(db.clinic.verify_audit(&key).unwrap().first_bad_seal, None);
+    assert_eq!(
+        db.clinic
+            .verify_audit(&key, &anchor)
+            .unwrap()
+            .first_bad_seal,
+        None
+    );
     let removed = seal_of(100);
     s.batch_execute(&format!("DELETE FROM audit_seal WHERE seq = {removed}"))
         .unwrap();
-    let verdict = db.clinic.verify_audit(&key).unwrap();
+    let verdict = db.clinic.verify_audit(&key, &anchor).unwrap();
     assert_eq!(verdict.first_bad_seal, Some(removed + 1), "{verdict:?}");
     assert_eq!(verdict.unsealed, 1);
+    // the newest rows removed together with their seals: the chain that is left
+    // verifies, but the anchor's seal is gone
+    s.batch_execute(
+        "DELETE FROM audit_seal WHERE seq > (SELECT max(seq) - 3 FROM audit_seal);
+         DELETE FROM audit_event e WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id)
+           AND e.id > 390",
+    )
+    .unwrap();
+    let verdict = db.clinic.verify_audit(&key, &anchor).unwrap();
+    assert!(verdict.anchored_seal_missing, "{verdict:?}");
 }
 
 #[test]

@@ -11,7 +11,9 @@
 //! by a later round). Each seal is HMAC-SHA-256(key, previous seal's MAC, the
 //! row's fields); the key is outside the database, so someone who can change rows
 //! on the server (a superuser, a restored dump) cannot make a changed row or a
-//! removed seal verify.
+//! removed seal verify. The newest seal is also written to the desk's anchor file
+//! (outside the server, as the SQLite log's head is), so removing the newest
+//! rows together with their seals is found too.
 
 use hmac::{Hmac, Mac};
 use postgres::Row;
@@ -19,7 +21,7 @@ use sha2::Sha256;
 
 use super::{to_error, PgClinic};
 use crate::error::Result;
-use crate::storage::audit_key::AuditKey;
+use crate::storage::audit_key::{AnchorFile, AuditKey};
 
 /// What [`PgClinic::verify_audit`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub struct AuditVerdict {
     pub sealed: u64,
     /// The first seal (by `seq`) whose row or chain does not verify.
     pub first_bad_seal: Option<i64>,
+    /// The anchor names a seal that is not there as it was written (the newest
+    /// seals were removed or changed).
+    pub anchored_seal_missing: bool,
     /// Rows not sealed yet.
     pub unsealed: u64,
 }
@@ -55,9 +60,10 @@ fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
 }
 
 impl PgClinic {
-    /// Seals every audit row that can be sealed now (see the module docs);
-    /// returns how many. Sealers take turns; writers never wait for them.
-    pub fn seal_audit(&self, key: &AuditKey) -> Result<u64> {
+    /// Seals every audit row that can be sealed now (see the module docs) and
+    /// moves `anchor` to the newest seal; returns how many. Sealers take turns;
+    /// writers never wait for them.
+    pub fn seal_audit(&self, key: &AuditKey, anchor: &AnchorFile) -> Result<u64> {
         let mut s = self.session()?;
         let mut tx = s.transaction().map_err(to_error)?;
         tx.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
@@ -85,19 +91,27 @@ impl PgClinic {
             ids.push(r.get::<_, i64>(0));
             macs.push(last.clone());
         }
-        tx.execute(
-            "INSERT INTO audit_seal (event_id, mac)
-             SELECT id, mac FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(id, mac, n)
-             ORDER BY n",
-            &[&ids, &macs],
-        )
-        .map_err(to_error)?;
+        let head: Option<i64> = tx
+            .query_one(
+                "WITH sealed AS (
+                     INSERT INTO audit_seal (event_id, mac)
+                     SELECT id, mac FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(id, mac, n)
+                     ORDER BY n RETURNING seq)
+                 SELECT max(seq) FROM sealed",
+                &[&ids, &macs],
+            )
+            .map_err(to_error)?
+            .get(0);
         tx.commit().map_err(to_error)?;
+        if let Some(seq) = head {
+            anchor.advance(0, seq, &last)?;
+        }
         Ok(ids.len() as u64)
     }
 
-    /// Walks the seals in order and recomputes each under `key`.
-    pub fn verify_audit(&self, key: &AuditKey) -> Result<AuditVerdict> {
+    /// Walks the seals in order and recomputes each under `key`, and checks
+    /// that the seal `anchor` names is there as it was written.
+    pub fn verify_audit(&self, key: &AuditKey, anchor: &AnchorFile) -> Result<AuditVerdict> {
         let mut s = self.session()?;
         let rows = s
             .query(
@@ -110,9 +124,17 @@ impl PgClinic {
             .map_err(to_error)?;
         let mut previous = String::new();
         let mut first_bad_seal = None;
+        let anchored = anchor.read()?.filter(|a| a.head_id > 0);
+        let mut anchored_seal_missing = anchored.is_some();
         for r in &rows {
             let seq: i64 = r.get(7);
             let stored: String = r.get(8);
+            if anchored
+                .as_ref()
+                .is_some_and(|a| a.head_id == seq && a.head_hash == stored)
+            {
+                anchored_seal_missing = false;
+            }
             let intact = r.get::<_, Option<i64>>(0).is_some() && mac(key, &previous, r) == stored;
             if !intact && first_bad_seal.is_none() {
                 first_bad_seal = Some(seq);
@@ -130,6 +152,7 @@ impl PgClinic {
         Ok(AuditVerdict {
             sealed: rows.len() as u64,
             first_bad_seal,
+            anchored_seal_missing,
             unsealed: unsealed as u64,
         })
     }
