@@ -10,7 +10,9 @@
 //!   parameter generated from [`AppointmentStatus::can_become`];
 //! - a passcode request: the phone's and the desk's advisory locks, the request
 //!   lists read and checked by [`passcodes::check_request`] (the rule is Rust's),
-//!   then one call of `fd_issue_passcode`, an upsert on the phone.
+//!   then one call of `fd_issue_passcode`, an upsert on the phone; verifying it:
+//!   an attempt reserved under the phone's lock before the slow hash check, then
+//!   `fd_consume_passcode`, which uses the code up once.
 //!
 //! Sessions run READ COMMITTED with `lock_timeout`, `statement_timeout` and
 //! `idle_in_transaction_session_timeout`; deadlocks and serialization failures are
