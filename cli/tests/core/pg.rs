@@ -1222,3 +1222,77 @@ fn a_passcode_on_the_server_is_used_once_its_attempts_are_capped_and_guesses_cou
         Err(Error::RateLimited { .. })
     ));
 }
+
+#[test]
+fn status_changes_on_the_server_refuse_exactly_as_on_sqlite() {
+    let Some(db) = fresh("status_refusals") else {
+        return;
+    };
+    let pg = &db.clinic;
+    let (_, slots, patient) = db.day(1);
+    let slot = slots[0];
+    let sq = Clinic::new();
+    let sq_doctor = sq.doctor("Dr. File");
+    let sq_slot = sq.slots(sq_doctor, 1)[0];
+    let sq_patient = sq.patient("Anna Alt", "0151 2345 6789");
+    let (admin, desk) = (sq.admin(), sq.receptionist());
+    // the same people and times on both: the server is told the desk's label and clock
+    let sq_a = sq
+        .desk
+        .book(&desk, &request(sq_slot, sq_patient))
+        .unwrap()
+        .id;
+    let pg_a = pg.book(slot, patient, "", &desk.label(), NOW).unwrap();
+    sq.desk
+        .change_status(&admin, sq_a, 1, AppointmentStatus::Confirmed, "")
+        .unwrap();
+    pg.change_status(
+        pg_a,
+        1,
+        AppointmentStatus::Confirmed,
+        "",
+        &admin.label(),
+        NOW,
+    )
+    .unwrap();
+    // a stale version, then a move the state machine forbids
+    let stale = (
+        sq.desk
+            .change_status(&desk, sq_a, 1, AppointmentStatus::Arrived, "")
+            .unwrap_err(),
+        pg.change_status(pg_a, 1, AppointmentStatus::Arrived, "", &desk.label(), NOW)
+            .unwrap_err(),
+    );
+    let forbidden = (
+        sq.desk
+            .change_status(&admin, sq_a, 2, AppointmentStatus::Pending, "")
+            .unwrap_err(),
+        pg.change_status(pg_a, 2, AppointmentStatus::Pending, "", &admin.label(), NOW)
+            .unwrap_err(),
+    );
+    let missing = (
+        sq.desk
+            .change_status(&admin, 999_999, 1, AppointmentStatus::Arrived, "")
+            .unwrap_err(),
+        pg.change_status(
+            999_999,
+            1,
+            AppointmentStatus::Arrived,
+            "",
+            &admin.label(),
+            NOW,
+        )
+        .unwrap_err(),
+    );
+    for (case, (on_sqlite, on_pg)) in [
+        ("stale", stale),
+        ("forbidden", forbidden),
+        ("missing", missing),
+    ] {
+        assert_eq!(
+            (on_pg.code(), on_pg.to_string()),
+            (on_sqlite.code(), on_sqlite.to_string()),
+            "{case}: the server and the file refuse alike"
+        );
+    }
+}
