@@ -283,6 +283,23 @@ pub fn check_trusted(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Moves the file `from` to `to` unless a file is there already (then
+/// `AlreadyExists`, and `from` stays). A hard link claims the name atomically
+/// where the file system has them; on one without (FAT, exFAT: a USB stick) the
+/// name is checked, then renamed — the only window left is on such a disk.
+pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {
+            // both names now hold the file; the temporary one goes
+            let _ = std::fs::remove_file(from);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if to.exists() => Err(std::io::ErrorKind::AlreadyExists.into()),
+        Err(_) => std::fs::rename(from, to),
+    }
+}
+
 /// Whether only the file's owner may read or write it (libpq's rule for a pgpass
 /// file: no group or other permissions).
 #[cfg(unix)]

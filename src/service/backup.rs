@@ -6,7 +6,6 @@
 //! this handle: reopen the database afterwards, whatever the outcome).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -22,9 +21,6 @@ use crate::Frontdesk;
 
 /// An automatic backup is due when the newest one is at least this old.
 pub const BACKUP_INTERVAL_SECS: i64 = 86_400;
-
-/// Held while this process takes a backup (see `take_backup`).
-static BACKUPS: Mutex<()> = Mutex::new(());
 
 /// The backups screen: where they go, what is kept, and what is there.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -164,31 +160,32 @@ impl Frontdesk {
         dest: Option<PathBuf>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BackupResult> {
-        // One backup at a time in this process. The automatic backup an admin's
-        // sign-in starts and that admin's "Back up now" can otherwise run at once
-        // and, within the same second, choose the same file name: the later one
-        // would replace the other's backup. The second waits and gets `-2`.
-        let _one_at_a_time = BACKUPS.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.now();
         let db = self.path().to_path_buf();
         let (folder, keep) =
             self.read(|c| Ok((backup::backup_folder(c, &db), backup::retention(c))))?;
-        let (target, in_folder) = match dest {
-            None => (backup::next_path(&folder, now), true),
-            Some(p) if p.is_dir() => (backup::next_path(&p, now), false),
-            // never over an existing file: it could be this very database
-            Some(p) if p.exists() => {
-                return Err(Error::invalid(format!(
-                    "{} already exists; give a new file name or a folder for the backup",
-                    p.display()
-                )))
-            }
-            Some(p) => (p, false),
-        };
         let started = Instant::now();
         let phases = (Phase::CopyingPages, Phase::CheckingBackup);
-        // a pooled read connection: the snapshot never blocks the desks' writes
-        let bytes = self.read(|c| backup::write_backup_with(c, &target, phases, progress))?;
+        // a pooled read connection: the snapshot never blocks the desks' writes;
+        // the copy never goes over an existing file (it could be this database),
+        // and two backups in the same second each get a name of their own
+        let name = backup::file_name(now);
+        let (target, bytes, in_folder) = match dest {
+            None => {
+                let (p, bytes) = self
+                    .read(|c| backup::write_backup_in_with(c, &folder, &name, phases, progress))?;
+                (p, bytes, true)
+            }
+            Some(d) if d.is_dir() => {
+                let (p, bytes) =
+                    self.read(|c| backup::write_backup_in_with(c, &d, &name, phases, progress))?;
+                (p, bytes, false)
+            }
+            Some(p) => {
+                let bytes = self.read(|c| backup::write_backup_with(c, &p, phases, progress))?;
+                (p, bytes, false)
+            }
+        };
         // recorded, so a restore can tell this backup from files Frontdesk did not write
         let sha256 = backup::file_sha256_with(&target, progress)?;
         let millis = started.elapsed().as_millis() as u64;

@@ -300,23 +300,19 @@ pub fn prune(folder: &Path, keep: Retention) -> Result<Vec<String>> {
     Ok(deleted)
 }
 
-/// The file a new backup taken at `at` goes to in `folder` (a second backup in the
-/// same second gets a `-2`, `-3`… suffix).
-pub fn next_path(folder: &Path, at: i64) -> PathBuf {
-    let first = folder.join(file_name(at));
-    if !first.exists() {
-        return first;
-    }
-    let stem = file_name(at).trim_end_matches(SUFFIX).to_string();
-    (2..)
-        .map(|n| folder.join(format!("{stem}-{n}{SUFFIX}")))
-        .find(|p| !p.exists())
-        .unwrap_or(first)
+/// The names a new backup called `first` may take in `folder`, in order (a
+/// second backup in the same second gets a `-2`, `-3`… suffix).
+fn candidates<'a>(folder: &'a Path, first: &str) -> impl Iterator<Item = PathBuf> + 'a {
+    let first = first.to_string();
+    let stem = first.trim_end_matches(SUFFIX).to_string();
+    std::iter::once(folder.join(&first))
+        .chain((2..1000).map(move |n| folder.join(format!("{stem}-{n}{SUFFIX}"))))
 }
 
 /// Writes a consistent copy of the database `src` is connected to at `dest`:
 /// backup API into a temporary file beside `dest`, rollback-journal mode,
-/// `integrity_check`, fsync, rename. Returns the size in bytes.
+/// `integrity_check`, fsync, then moved to `dest` — never over a file already
+/// there (it could be this very database). Returns the size in bytes.
 pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
     let phases = (Phase::CopyingPages, Phase::CheckingBackup);
     write_backup_with(src, dest, phases, &mut crate::domain::progress::ignore)
@@ -327,13 +323,45 @@ pub fn write_backup(src: &Connection, dest: &Path) -> Result<u64> {
 pub fn write_backup_with(
     src: &Connection,
     dest: &Path,
-    (copying, checking): (Phase, Phase),
+    phases: (Phase, Phase),
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64> {
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = write_partial(src, dir, &name, phases, progress)?;
+    publish(&partial, dir, std::iter::once(dest.to_path_buf())).map(|(_, bytes)| bytes)
+}
+
+/// [`write_backup_with`] into `folder` under `name` or, when a file holds it,
+/// the first free `-2`, `-3`… variant; returns the file and its size. The name
+/// is claimed when the copy is moved there, so two desks (threads or processes)
+/// backing up in the same second end with a file each.
+pub fn write_backup_in_with(
+    src: &Connection,
+    folder: &Path,
+    name: &str,
+    phases: (Phase, Phase),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(PathBuf, u64)> {
+    let partial = write_partial(src, folder, name, phases, progress)?;
+    publish(&partial, folder, candidates(folder, name))
+}
+
+/// The checked copy in a temporary file of its own in `dir` (the folder made if
+/// missing); removed again if anything fails.
+fn write_partial(
+    src: &Connection,
+    dir: &Path,
+    name: &str,
+    (copying, checking): (Phase, Phase),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<PathBuf> {
     crate::platform::create_private_dir(dir).map_err(|e| {
         Error::invalid(format!(
             "cannot create the backup folder {}: {}",
@@ -341,10 +369,6 @@ pub fn write_backup_with(
             e.public_message()
         ))
     })?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     // one of its own for each write, also for two writes in one process at once
     // (two backups in the same second aim at the same name): a shared partial
     // file would be deleted and rewritten under the other's open connection
@@ -354,17 +378,43 @@ pub fn write_backup_with(
         std::process::id(),
         WRITES.fetch_add(1, Ordering::Relaxed)
     ));
-    let outcome = copy_checked(src, &partial, (copying, checking), progress).and_then(|()| {
-        std::fs::rename(&partial, dest).map_err(|e| {
-            Error::invalid(format!("cannot write the backup {}: {e}", dest.display()))
-        })?;
-        sync_dir(dir);
-        Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
-    });
+    let outcome = copy_checked(src, &partial, (copying, checking), progress);
     if outcome.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
-    outcome
+    outcome.map(|()| partial)
+}
+
+/// Moves the finished `partial` to the first of `names` that no file holds
+/// (a file there is never replaced); returns where it went and its size.
+fn publish(
+    partial: &Path,
+    dir: &Path,
+    names: impl IntoIterator<Item = PathBuf>,
+) -> Result<(PathBuf, u64)> {
+    let mut taken = None;
+    for dest in names {
+        match crate::platform::rename_no_replace(partial, &dest) {
+            Ok(()) => {
+                sync_dir(dir);
+                let bytes = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+                return Ok((dest, bytes));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => taken = Some(dest),
+            Err(e) => {
+                let _ = std::fs::remove_file(partial);
+                return Err(Error::invalid(format!(
+                    "cannot write the backup {}: {e}",
+                    dest.display()
+                )));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(partial);
+    Err(Error::invalid(format!(
+        "{} already exists; give a new file name or a folder for the backup",
+        taken.unwrap_or_default().display()
+    )))
 }
 
 /// Backup API from `src` into a new file at `to`, then journal mode, check, fsync.
@@ -479,6 +529,64 @@ use crate::platform::sync_dir;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small plain database to copy, and the folder beside it.
+    fn source() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("clinic.sqlite3")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        (dir, conn)
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(PARTIAL))
+            .collect()
+    }
+
+    #[test]
+    fn a_backup_never_replaces_a_file_that_appeared_at_its_name() {
+        // (another desk's backup, or the clinic's own file: it must survive)
+        let (dir, conn) = source();
+        let dest = dir.path().join("taken.sqlite3");
+        std::fs::write(&dest, "another desk's backup").unwrap();
+        let err = write_backup(&conn, &dest).unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&dest).unwrap(),
+            "another desk's backup"
+        );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_backup_in_the_folder_takes_the_next_name_when_its_own_was_taken_meanwhile() {
+        let (dir, conn) = source();
+        let folder = dir.path().join("backups");
+        let t = at("2030-01-07 08:00");
+        std::fs::create_dir(&folder).unwrap();
+        let first = folder.join(file_name(t));
+        std::fs::write(&first, "another desk's backup").unwrap();
+        let phases = (Phase::CopyingPages, Phase::CheckingBackup);
+        let (path, bytes) = write_backup_in_with(
+            &conn,
+            &folder,
+            &file_name(t),
+            phases,
+            &mut crate::domain::progress::ignore,
+        )
+        .unwrap();
+        assert_eq!(path, folder.join("frontdesk-20300107-080000-2.sqlite3"));
+        assert!(bytes > 0);
+        assert_eq!(
+            std::fs::read_to_string(&first).unwrap(),
+            "another desk's backup"
+        );
+        assert!(leftovers(&folder).is_empty());
+    }
 
     fn at(s: &str) -> i64 {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")

@@ -35,7 +35,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::verify::{self, file_sha256, sqlite_header, verify_as, BackupCheck};
-use super::{sync_dir, utc, write_backup_with, NAME_TIME, SAFETY_PREFIX, SUFFIX};
+use super::{sync_dir, utc, write_backup_in_with, NAME_TIME, SAFETY_PREFIX, SUFFIX};
 use crate::domain::auth::{Action, Actor};
 use crate::domain::progress::{self, Phase, Progress};
 use crate::error::{Error, Result};
@@ -420,14 +420,15 @@ fn retire_current(
     let conn = crate::storage::db::open_connection(db, Duration::from_secs(1))?;
     let folder = super::backup_folder(&conn, db);
     let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
-    let safety = folder.join(name);
-    write_backup_with(&conn, &safety, SAFETY_PHASES, progress).map_err(|e| {
-        Error::invalid(format!(
+    // (a second restore in the same second keeps the first one's copy too)
+    let (safety, _) = write_backup_in_with(&conn, &folder, &name, SAFETY_PHASES, progress)
+        .map_err(|e| {
+            Error::invalid(format!(
             "could not keep a safety copy of the current database in {} ({}); nothing was changed",
             folder.display(),
             e.public_message()
         ))
-    })?;
+        })?;
     // keep every lock this connection takes until it is closed
     let _: String = conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| r.get(0))?;
     // SQLite leaves WAL mode only when no other connection has the file open (it
