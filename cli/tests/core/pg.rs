@@ -147,6 +147,15 @@ fn request(slot_id: i64, patient_id: i64) -> BookRequest {
     }
 }
 
+/// The server's refusal and the file's are the same error: code and sentence.
+fn assert_refused_alike(case: &str, on_pg: &Error, on_sqlite: &Error) {
+    assert_eq!(
+        (on_pg.code(), on_pg.to_string()),
+        (on_sqlite.code(), on_sqlite.to_string()),
+        "{case}: the server and the file refuse alike"
+    );
+}
+
 #[test]
 fn booking_on_the_server_refuses_exactly_as_on_sqlite() {
     let Some(db) = fresh("refusals") else { return };
@@ -206,18 +215,13 @@ fn booking_on_the_server_refuses_exactly_as_on_sqlite() {
         ),
     ];
     for (case, on_pg, on_sqlite) in cases {
-        let (on_pg, on_sqlite) = (on_pg.unwrap_err(), on_sqlite.unwrap_err());
-        assert_eq!(
-            (on_pg.code(), on_pg.to_string()),
-            (on_sqlite.code(), on_sqlite.to_string()),
-            "{case}: the server and the file refuse alike"
-        );
+        assert_refused_alike(case, &on_pg.unwrap_err(), &on_sqlite.unwrap_err());
     }
     // in the past (the file's clinic clock moves past its slot instead)
     let on_pg = pg_book(past, patient).unwrap_err();
     sq.clock.advance(30 * 24 * 3600);
     let on_sqlite = sq_book(sq_past, sq_patient).unwrap_err();
-    assert_eq!(on_pg.to_string(), on_sqlite.to_string());
+    assert_refused_alike("past", &on_pg, &on_sqlite);
     assert_eq!(db.count("SELECT count(*) FROM appointment"), 1);
     db.assert_invariants();
 }
@@ -1289,10 +1293,6 @@ fn status_changes_on_the_server_refuse_exactly_as_on_sqlite() {
         ("forbidden", forbidden),
         ("missing", missing),
     ] {
-        assert_eq!(
-            (on_pg.code(), on_pg.to_string()),
-            (on_sqlite.code(), on_sqlite.to_string()),
-            "{case}: the server and the file refuse alike"
-        );
+        assert_refused_alike(case, &on_pg, &on_sqlite);
     }
 }
