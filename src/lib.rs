@@ -130,6 +130,9 @@ pub struct Frontdesk {
     senders_file: PathBuf,
     /// The upgrade this opening made to the file's schema, if any.
     schema_upgrade: Option<storage::db::SchemaUpgrade>,
+    /// Where the clinic moved (`frontdesk move-to`): this file then takes no
+    /// more writes, so no desk can carry on in it by mistake.
+    moved_to: Option<String>,
     /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
     /// refuses while anyone holds it. Declared last so it is released last.
     _presence: std::fs::File,
@@ -144,6 +147,12 @@ impl Frontdesk {
         storage::db::make_files_private(&path)?;
         // before touching the file: waits while a restore swaps it
         let presence = storage::presence::hold_shared(&path)?;
+        Self::open_holding(path, options, presence)
+    }
+
+    /// Opens the resolved `path` while `presence` is held (shared by a desk, or
+    /// exclusive for an operation that needs the file to itself).
+    fn open_holding(path: PathBuf, options: OpenOptions, presence: std::fs::File) -> Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let keys = storage::audit_key::KeyFolder::new(
             options
@@ -170,9 +179,11 @@ impl Frontdesk {
             metrics.clone(),
         )?;
         let pool = storage::db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
+        let moved_to = storage::settings::get(&*pool.get()?, service::MOVED_TO_KEY)?;
         Ok(Frontdesk {
             path,
             pool,
+            moved_to,
             writer,
             metrics,
             clock: options.clock,
@@ -216,6 +227,9 @@ impl Frontdesk {
         op: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        if let Some(server) = &self.moved_to {
+            return Err(service::moved_away(server));
+        }
         self.writer.run(op, f)
     }
 
@@ -235,7 +249,7 @@ impl Frontdesk {
     /// at exit, the app periodically).
     pub fn flush_metrics(&self) -> Result<()> {
         // a run that wrote nothing (a read-only CLI command) takes no write lock
-        if !self.metrics.has_unsaved() {
+        if !self.metrics.has_unsaved() || self.moved_to.is_some() {
             return Ok(());
         }
         self.write("metrics.save", |tx| Ok(self.metrics.save(tx)?))

@@ -116,6 +116,7 @@ fn restorer(
     if !a.check_only {
         drop(frontdesk::storage::presence::hold_exclusive(
             &frontdesk::storage::db::resolve_path(db)?,
+            "restore",
         )?);
     }
     let desk = Frontdesk::open_default(db)?;

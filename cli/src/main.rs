@@ -117,6 +117,10 @@ enum Command {
     /// The clinic database on a PostgreSQL server: setup
     #[command(subcommand)]
     Server(server::ServerCmd),
+    /// Move this clinic (the --db file) into the empty database on its PostgreSQL
+    /// server: every table copied, counted and the audit log sealed there; the file
+    /// then takes no more changes (admins; every desk must be closed)
+    MoveTo(server::MoveToArgs),
     /// Many processes booking a few slots at once (optionally killed at random), then proof nothing was lost
     Stress(stress::StressArgs),
     /// Write the man pages (roff) the package installs into a folder
@@ -288,6 +292,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         other => other,
     };
     let path = db.unwrap_or_else(frontdesk::storage::db::default_path);
+    frontdesk::storage::db::refuse_server_url(&path)?;
     let command = match command {
         // workers open the file themselves, with their own write path
         Command::BenchWorker(a) => {
@@ -362,6 +367,11 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         ),
         (None, _) => signin::sign_in(&desk, user)?,
     };
+    // consumes the desk: the move needs the file to itself
+    let command = match command {
+        Command::MoveTo(a) => return Ok(server::move_to(desk, &actor, a, out)?),
+        other => other,
+    };
     let ctx = Ctx { desk, actor, out };
     let result = match command {
         Command::Init(a) => admin::init(&ctx, a),
@@ -396,7 +406,11 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Backup(a) => backup::backup(&ctx, a),
         Command::Backups(c) => backup::backups(&ctx, c),
-        Command::Restore(_) | Command::Encrypt | Command::ChangeKey | Command::Unlock(_) => {
+        Command::Restore(_)
+        | Command::Encrypt
+        | Command::ChangeKey
+        | Command::Unlock(_)
+        | Command::MoveTo(_) => {
             unreachable!("handled before opening the database")
         }
         Command::RecoveryKey => keys::recovery_key(&ctx),

@@ -1,8 +1,8 @@
 //! `frontdesk server …`: the clinic database on a PostgreSQL server.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use frontdesk::storage::pg::setup;
-use frontdesk::Error;
+use frontdesk::{Actor, Error, Frontdesk};
 
 use crate::output::Out;
 
@@ -67,7 +67,10 @@ pub fn server(cmd: ServerCmd, out: Out) -> Result<(), Error> {
                     ),
                 }
                 s.push_str(&format!(
-                    "Then start Frontdesk on each desk with the clinic server's URL:\n\n    {}\n",
+                    "Then move the clinic in, from the PC that holds its file:\n\n    \
+                     frontdesk --db <clinic file> move-to <this admin URL, with /{database} as its database>\n\n\
+                     The desks' URL is:\n\n    {}\n\n(The desks themselves still work on a clinic file \
+                     in this version; working at the desks on the server comes with a later one.)\n",
                     done.desk_url
                 ));
                 s
@@ -75,4 +78,40 @@ pub fn server(cmd: ServerCmd, out: Out) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+#[derive(Args)]
+pub struct MoveToArgs {
+    /// The clinic database on the server, as a role that owns it (the admin URL
+    /// given to `server setup`, with the database's name: postgres://postgres@server/frontdesk)
+    #[arg(value_name = "URL")]
+    pub url: String,
+}
+
+pub fn move_to(desk: Frontdesk, actor: &Actor, a: MoveToArgs, out: Out) -> Result<(), Error> {
+    let file = desk.path().display().to_string();
+    let done = desk.move_to_server(actor, &a.url)?;
+    out.print(&done, || {
+        let mut s = if done.already_there {
+            format!(
+                "The server already held this clinic, exactly as in {file} (an earlier move);                  {file} is now marked moved.\n\n"
+            )
+        } else {
+            let rows: u64 = done.tables.iter().map(|t| t.rows).sum();
+            format!(
+                "Moved the clinic from {file} to {}: {rows} rows, the same count in every table \
+                 on both sides; the audit log sealed on the server ({} rows).\n\n",
+                done.server, done.audit_sealed
+            )
+        };
+        for t in done.tables.iter().filter(|t| t.rows > 0) {
+            s.push_str(&format!("    {:<28} {:>8}\n", t.table, t.rows));
+        }
+        s.push_str(&format!(
+            "\n{file} now takes no more changes (it is kept as it was at the move; a \
+             backup restored over it is a clinic file again).\n"
+        ));
+        s
+    });
+    Ok(())
 }

@@ -177,8 +177,18 @@ impl KeyFolder {
 
     /// The clinic's anchor file, opened (created 0600 when missing).
     pub fn anchor(&self, clinic: &str) -> Result<AnchorFile> {
+        self.anchor_named(clinic, "audit-head")
+    }
+
+    /// The anchor of the clinic's audit seals on its server (a chain of its own:
+    /// the server's seals, not the file's hashes).
+    pub fn server_anchor(&self, clinic: &str) -> Result<AnchorFile> {
+        self.anchor_named(clinic, "server-audit-head")
+    }
+
+    fn anchor_named(&self, clinic: &str, suffix: &str) -> Result<AnchorFile> {
         crate::platform::create_private_dir(&self.dir)?;
-        let path = self.path(clinic, "audit-head");
+        let path = self.path(clinic, suffix);
         let file = match crate::platform::create_private_file(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::OpenOptions::new()

@@ -85,10 +85,28 @@ pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Refuses a clinic server's URL given where a clinic file is expected.
+pub fn refuse_server_url(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
+    {
+        return Err(Error::Unusable(
+            "this is a clinic server's URL: this Frontdesk sets up a clinic server (`frontdesk \
+             server setup`) and moves a clinic onto it (`frontdesk move-to`), but its desks still \
+             work on a clinic file; working at the desks on the server comes with a later version"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The real file a database path names: absolute, without `.`/`..`, every
 /// symlink followed (also a link to a file that does not exist yet). The folder is
 /// created when missing (0700). Every spelling of one file resolves to the same path.
 pub fn resolve_path(path: &Path) -> Result<PathBuf> {
+    refuse_server_url(path)?;
     let unusable = |what: &str, e: std::io::Error| {
         Error::Unusable(format!(
             "cannot use {} as the database: {what}: {e}",
@@ -414,6 +432,17 @@ pub(crate) fn refuse_network_filesystem(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_url_is_not_taken_for_a_file_name() {
+        for url in [
+            "postgres://desk@server/frontdesk",
+            "postgresql://server/clinic",
+        ] {
+            let err = super::resolve_path(std::path::Path::new(url)).unwrap_err();
+            assert!(err.to_string().contains("clinic server's URL"), "{err}");
+        }
+        assert!(!std::path::Path::new("postgres:").exists());
+    }
     use super::*;
 
     #[test]

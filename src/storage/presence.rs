@@ -41,9 +41,10 @@ pub(crate) fn hold_shared(db: &Path) -> Result<File> {
 }
 
 /// Takes the database for this process alone, or refuses with a sentence naming
-/// how many other handles are open. (The CLI also asks before a restore signs
-/// anyone in, so a refused restore writes nothing.) `db` is the resolved path.
-pub fn hold_exclusive(db: &Path) -> Result<File> {
+/// how many other handles are open and telling to close them and try `doing`
+/// (e.g. "restore") again. (The CLI also asks before a restore signs anyone in,
+/// so a refused restore writes nothing.) `db` is the resolved path.
+pub fn hold_exclusive(db: &Path, doing: &str) -> Result<File> {
     let file = open(db)?;
     // a child another thread of this process is starting holds a copy of every
     // descriptor until it runs its program, so a desk closed a moment ago can still
@@ -64,7 +65,7 @@ pub fn hold_exclusive(db: &Path) -> Result<File> {
             };
             Err(Error::invalid(format!(
                 "Frontdesk is still open on other desks{count}. Close Frontdesk on every desk that uses this \
-                 database (and quit any `frontdesk` command still running), then restore again; nothing was changed."
+                 database (and quit any `frontdesk` command still running), then {doing} again; nothing was changed."
             )))
         }
         Err(TryLockError::Error(e)) => Err(Error::Internal(format!(
@@ -89,12 +90,12 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(60));
             drop(brief);
         });
-        let alone = hold_exclusive(&db).expect("the brief holder let go");
+        let alone = hold_exclusive(&db, "restore").expect("the brief holder let go");
         release.join().unwrap();
         drop(alone);
         let desk = open(&db).unwrap();
         desk.lock_shared().unwrap();
-        let refused = hold_exclusive(&db).expect_err("an open desk refuses it");
+        let refused = hold_exclusive(&db, "restore").expect_err("an open desk refuses it");
         assert!(refused.to_string().contains("still open"), "{refused}");
     }
 }

@@ -428,6 +428,12 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
             let ignore = &mut frontdesk::domain::progress::ignore;
             ok(other.restore_backup_with(a, &i.backup, true, ignore))
         }),
+        // on a second handle too (it consumes it); once the permission lets it by,
+        // the URL is refused before anything is read or moved
+        ("move_to_server", Action::ManageBackups, |d, a, _| {
+            let other = Frontdesk::open(d.path(), frontdesk::OpenOptions::default())?;
+            ok(other.move_to_server(a, "not a server URL"))
+        }),
         (
             "storage::backup::restore::restore",
             Action::ManageBackups,

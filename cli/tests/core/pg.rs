@@ -76,7 +76,7 @@ fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
     let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
     let url = format!("{base}/{db}");
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
-    assert_eq!(clinic.migrate().expect("migrate"), 1);
+    assert_eq!(clinic.migrate().expect("migrate"), 2);
     Db {
         clinic,
         url,
@@ -814,7 +814,7 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
     // (the test server trusts local connections, so the role signs in without the password)
     let desk = PgClinic::connect(&desk_url, 2).unwrap();
-    assert_eq!(desk.check_schema().unwrap(), 1);
+    assert_eq!(desk.check_schema().unwrap(), 2);
     let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
     let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
     let patient = desk
@@ -843,12 +843,14 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
         "UPDATE audit_event SET actor = 'someone else'".to_string(),
         "DELETE FROM audit_event".into(),
         "TRUNCATE audit_event".into(),
+        "UPDATE ledger SET amount_minor = 1".into(),
+        "DELETE FROM cash_up".into(),
         "TRUNCATE appointment CASCADE".into(),
         "CREATE TABLE sneaky (x int)".into(),
         "DROP TABLE appointment CASCADE".into(),
         "ALTER TABLE appointment DROP CONSTRAINT appointment_slot_id_doctor_id_fkey".into(),
         "DROP INDEX appointment_one_live_per_slot".into(),
-        "INSERT INTO schema_version VALUES (2)".into(),
+        "INSERT INTO schema_version VALUES (3)".into(),
         "SELECT setval('audit_event_id', 10000000)".into(),
         "DROP TRIGGER audit_event_number ON audit_event".into(),
         "CREATE OR REPLACE FUNCTION fd_book(a TEXT) RETURNS int LANGUAGE sql AS 'SELECT 1'".into(),
@@ -1295,4 +1297,207 @@ fn status_changes_on_the_server_refuse_exactly_as_on_sqlite() {
     ] {
         assert_refused_alike(case, &on_pg, &on_sqlite);
     }
+}
+
+/// The rows of each clinic table in `desk`'s file.
+fn file_counts(desk: &frontdesk::Frontdesk) -> Vec<(String, u64)> {
+    desk.read(|c| frontdesk::storage::pg::move_in::file_counts(c))
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.table, t.rows))
+        .collect()
+}
+
+fn server_counts(db: &Db) -> Vec<(String, u64)> {
+    db.clinic
+        .table_counts()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.table, t.rows))
+        .collect()
+}
+
+#[test]
+fn a_clinic_file_moves_to_the_server_whole_and_then_takes_no_more_changes() {
+    use frontdesk::{NewTemplate, NewTimeOff, SlotMode, TimeRange};
+    let Some(db) = fresh("move_in") else {
+        return;
+    };
+    let Clinic { desk, clock, dir } = Clinic::new();
+    let path = desk.path().to_path_buf();
+    let admin = frontdesk::Actor::local_admin();
+    desk.create_demo_clinic(&admin).unwrap();
+    // rows in the tables the demo leaves empty: a template, time off, a passcode
+    let doctor = desk.list_doctors(&admin, false).unwrap()[0].id;
+    desk.add_template(
+        &admin,
+        &NewTemplate {
+            doctor_id: doctor,
+            weekday: 6,
+            start: "08:00".into(),
+            end: "12:00".into(),
+            slot_minutes: 20,
+            mode: SlotMode::InPerson,
+            breaks: vec![TimeRange {
+                start: "10:00".into(),
+                end: "10:20".into(),
+            }],
+        },
+    )
+    .unwrap();
+    desk.add_time_off(
+        &admin,
+        &NewTimeOff {
+            doctor_id: Some(doctor),
+            from_date: "2031-08-01".into(),
+            to_date: "2031-08-14".into(),
+            hours: None,
+            note: "Summer\ttab \\ backslash\nnew line".into(),
+        },
+    )
+    .unwrap();
+    desk.request_otp(&admin, "+4915123456789").unwrap();
+    desk.verify_otp(&admin, "+4915123456789", "000000")
+        .unwrap_err();
+    desk.add_staff(
+        &admin,
+        &frontdesk::NewStaff {
+            username: "rita".into(),
+            display_name: "Rita Receptionist".into(),
+            role: frontdesk::Role::Receptionist,
+            password: crate::fixture::PASSWORD.into(),
+        },
+    )
+    .unwrap();
+    // a failed sign-in under a name with no account
+    frontdesk::service::session::SessionStore::new()
+        .login(&desk, "nobody", "wrong password")
+        .unwrap_err();
+    desk.waitlist_add(
+        &admin,
+        &frontdesk::NewWaitlistEntry {
+            patient_id: 1,
+            doctor_id: doctor,
+            from_date: None,
+            to_date: None,
+            hours: None,
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    let before = file_counts(&desk);
+    let report = desk.move_to_server(&admin, &db.url).unwrap();
+    let moved: Vec<(String, u64)> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows))
+        .collect();
+    assert_eq!(moved, before, "every table, every row");
+    assert!(!report.already_there);
+    let empty: Vec<&str> = moved
+        .iter()
+        .filter(|t| t.1 == 0)
+        .map(|t| t.0.as_str())
+        .collect();
+    println!("moved {moved:?}; empty: {empty:?}");
+    for table in [
+        "setting",
+        "staff",
+        "sign_in_throttle",
+        "otp_attempt",
+        "waitlist_entry",
+        "slot",
+        "appointment",
+        "ledger",
+        "schedule_template_break",
+        "time_off",
+        "otp_code",
+        "outbox",
+        "audit_event",
+    ] {
+        assert!(!empty.contains(&table), "{table} had rows to move");
+    }
+    // on the server: the same counts, plus the move's own audit row, all sealed
+    let mut on_server = server_counts(&db);
+    let log = on_server.iter_mut().find(|t| t.0 == "audit_event").unwrap();
+    log.1 -= 1;
+    assert_eq!(on_server, before);
+    assert_eq!(
+        db.count("SELECT count(*) FROM audit_seal"),
+        db.count("SELECT count(*) FROM audit_event")
+    );
+    assert_eq!(
+        report.audit_sealed as i64,
+        db.count("SELECT count(*) FROM audit_event")
+    );
+    // the audit key's copy stayed in the file; text came over byte for byte
+    assert_eq!(
+        db.count("SELECT count(*) FROM setting WHERE key LIKE '%audit_key%'"),
+        0
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM time_off WHERE note = E'Summer\\ttab \\\\ backslash\\nnew line'"
+        ),
+        1
+    );
+    // new rows on the server continue after the moved ones
+    let moved_max = db.count("SELECT max(id) FROM appointment");
+    let free: i64 = db.count(&format!(
+        "SELECT min(s.id) FROM slot s WHERE s.start_at > {NOW} + 86400 AND NOT s.blocked
+               AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id)"
+    ));
+    let booked = db.clinic.book(free, 1, "", "Rita", NOW).unwrap();
+    assert!(booked > moved_max, "{booked} after {moved_max}");
+
+    // the file: still readable, but no desk can carry on writing in it
+    let desk = crate::fixture::open_at(&path, clock);
+    assert!(!desk.list_doctors(&admin, false).unwrap().is_empty());
+    let refused = desk.add_doctor(&admin, "Dr. Late", "").unwrap_err();
+    assert!(
+        matches!(&refused, Error::Unusable(m) if m.contains("moved to its server")),
+        "{refused:?}"
+    );
+    let again = desk.move_to_server(&admin, &db.url).unwrap_err();
+    assert!(
+        matches!(&again, Error::Unusable(m) if m.contains("moved to its server")),
+        "{again:?}"
+    );
+
+    // another clinic is not moved into a server that holds one
+    let (_other_dir, _, other) = crate::fixture::plain_demo_clinic();
+    let before = server_counts(&db);
+    let refused = other.move_to_server(&admin, &db.url).unwrap_err();
+    assert!(refused.to_string().contains("another clinic"), "{refused}");
+    assert_eq!(server_counts(&db), before, "nothing changed on the server");
+    drop(dir);
+}
+
+#[test]
+fn a_clinic_file_that_fails_its_check_is_not_moved() {
+    let Some(db) = fresh("move_refused") else {
+        return;
+    };
+    let (_dir, path, desk) = crate::fixture::plain_demo_clinic();
+    // a status changed behind the app's back: no longer its last history entry
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE appointment SET status = 'CANCELLED' WHERE id = (SELECT min(id) FROM appointment WHERE status <> 'CANCELLED')",
+            [],
+        )
+        .unwrap();
+    let admin = frontdesk::Actor::local_admin();
+    let refused = desk.move_to_server(&admin, &db.url).unwrap_err();
+    assert!(
+        refused.to_string().contains("does not pass its check"),
+        "{refused}"
+    );
+    assert!(
+        server_counts(&db).iter().all(|t| t.1 == 0),
+        "nothing copied"
+    );
+    // and the file was not marked: it still takes changes
+    let desk = frontdesk::Frontdesk::open_default(&path).unwrap();
+    desk.add_doctor(&admin, "Dr. Still Here", "").unwrap();
 }

@@ -143,7 +143,7 @@ pub(super) fn swap_in(
     // the real file, whatever the spelling (restoring onto a new computer: this
     // also creates the app-data folder)
     let db = &crate::storage::db::resolve_path(db)?;
-    let _alone = crate::storage::presence::hold_exclusive(db)?;
+    let _alone = crate::storage::presence::hold_exclusive(db, "restore")?;
     refuse_other_programs(db)?;
     let kept = this_computers_settings(db)?;
 

@@ -37,12 +37,12 @@ pub struct AuditVerdict {
     pub unsealed: u64,
 }
 
-const EVENT: &str = "e.id, e.at, e.actor, e.action, e.entity, e.entity_id, e.detail";
+const EVENT: &str = "e.id, e.at, e.actor, e.action, e.entity, e.entity_id, e.detail, e.state";
 
 fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
     let mut m = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
     let entity_id: Option<i64> = r.get(5);
-    let parts = [
+    let mut parts = vec![
         previous.to_string(),
         r.get::<_, i64>(0).to_string(),
         r.get::<_, i64>(1).to_string(),
@@ -52,6 +52,12 @@ fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
         entity_id.map(|n| n.to_string()).unwrap_or_default(),
         r.get(6),
     ];
+    // the record's state after the change (schema 2); rows without one keep the
+    // MAC they were sealed with before it existed
+    let state: String = r.get(7);
+    if !state.is_empty() {
+        parts.push(state);
+    }
     for part in parts {
         m.update(&(part.len() as u64).to_le_bytes());
         m.update(part.as_bytes());
@@ -127,8 +133,8 @@ impl PgClinic {
         let anchored = anchor.read()?.filter(|a| a.head_id > 0);
         let mut anchored_seal_missing = anchored.is_some();
         for r in &rows {
-            let seq: i64 = r.get(7);
-            let stored: String = r.get(8);
+            let seq: i64 = r.get(8);
+            let stored: String = r.get(9);
             if anchored
                 .as_ref()
                 .is_some_and(|a| a.head_id == seq && a.head_hash == stored)

@@ -51,10 +51,14 @@ use crate::storage::metrics::{Metrics, MetricsSnapshot};
 pub use crate::storage::otp::NoCode;
 
 pub mod audit;
+pub mod move_in;
 pub mod setup;
 
 /// The schema versions, applied in order; `schema_version` records the last.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema-1.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema-1.sql")),
+    (2, include_str!("schema-2.sql")),
+];
 
 /// Attempts of one write when the server answers "deadlock" or "serialization
 /// failure" (its way of saying "run it again").
@@ -176,6 +180,23 @@ pub struct PasscodeIssue<'a> {
 
 /// `url` without its query parameter `name`, and that parameter's value (the
 /// client library refuses parameters it does not know).
+/// `url` without its password (in the user part or a `password=` parameter),
+/// to show and to keep.
+pub fn without_password(url: &str) -> String {
+    let (url, _) = take_param(url, "password");
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}{}", &rest[at..])
+        }
+        None => url,
+    }
+}
+
 pub(crate) fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_string(), None);
@@ -963,6 +984,21 @@ impl PgClinic {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_shown_url_keeps_everything_but_the_password() {
+        use super::without_password as shown;
+        assert_eq!(
+            shown("postgres://desk:s3cret@10.0.0.5:5432/frontdesk?sslrootcert=/ca.crt"),
+            "postgres://desk@10.0.0.5:5432/frontdesk?sslrootcert=/ca.crt"
+        );
+        assert_eq!(
+            shown("postgresql://desk@server/frontdesk?password=x&sslmode=require"),
+            "postgresql://desk@server/frontdesk?sslmode=require"
+        );
+        assert_eq!(shown("postgres://server/db"), "postgres://server/db");
+        assert_eq!(shown("postgres://a:b@c/d@e"), "postgres://a@c/d@e");
+    }
+
     use super::*;
 
     #[test]

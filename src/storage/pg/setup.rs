@@ -226,7 +226,7 @@ fn grants(database: &str, role: &str) -> String {
          GRANT USAGE ON SCHEMA public TO {role};
          REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-         REVOKE UPDATE, DELETE ON audit_event, audit_seal FROM {role};
+         REVOKE UPDATE, DELETE ON audit_event, audit_seal, ledger, cash_up FROM {role};
          REVOKE INSERT, UPDATE, DELETE ON schema_version FROM {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
     )
