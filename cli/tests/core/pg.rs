@@ -1301,7 +1301,7 @@ fn status_changes_on_the_server_refuse_exactly_as_on_sqlite() {
 
 /// The rows of each clinic table in `desk`'s file.
 fn file_counts(desk: &frontdesk::Frontdesk) -> Vec<(String, u64)> {
-    desk.read(|c| frontdesk::storage::pg::move_in::file_counts(c))
+    desk.read(frontdesk::storage::pg::move_in::file_counts)
         .unwrap()
         .into_iter()
         .map(|t| (t.table, t.rows))
