@@ -115,7 +115,7 @@ pub enum Error {
     Unusable(String),
     /// An unexpected database failure.
     #[error("internal database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
     /// Any other unexpected failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -174,3 +174,44 @@ impl From<r2d2::Error> for Error {
 
 /// Result with the core [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a storage function that works on the clinic file only answers on the
+/// clinic server (carried through `rusqlite::Error` so that every storage
+/// function keeps one error type while the server learns them one by one).
+#[derive(Debug)]
+pub struct NotOnServer;
+
+impl std::fmt::Display for NotOnServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "this is not available on the clinic server yet in this version of Frontdesk; \
+             nothing was changed",
+        )
+    }
+}
+
+impl std::error::Error for NotOnServer {}
+
+impl From<NotOnServer> for Error {
+    fn from(e: NotOnServer) -> Self {
+        Error::Unusable(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::UserFunctionError(inner) if inner.is::<NotOnServer>() => {
+                Error::Unusable(inner.to_string())
+            }
+            // a statement the clinic server refused, carried the same way
+            rusqlite::Error::UserFunctionError(inner) if inner.is::<postgres::Error>() => {
+                match inner.downcast::<postgres::Error>() {
+                    Ok(e) => crate::storage::pg::to_error(*e),
+                    Err(inner) => Error::Internal(inner.to_string()),
+                }
+            }
+            e => Error::Database(e),
+        }
+    }
+}

@@ -121,9 +121,10 @@ impl Default for OpenOptions {
 
 /// An open clinic database: the entry point of every operation.
 pub struct Frontdesk {
+    /// The clinic file (resolved), or for a clinic server its URL without a
+    /// password.
     path: PathBuf,
-    pool: Pool,
-    writer: Writer,
+    store: Store,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     /// This PC's passcode senders file (read at each use, see [`senders`]).
@@ -133,6 +134,20 @@ pub struct Frontdesk {
     /// Where the clinic moved (`frontdesk move-to`): this file then takes no
     /// more writes, so no desk can carry on in it by mistake.
     moved_to: Option<String>,
+}
+
+/// Where the clinic's data is.
+enum Store {
+    /// The clinic file on this PC.
+    File(FileStore),
+    /// The clinic's PostgreSQL server.
+    Server(storage::pg::PgClinic),
+}
+
+/// An open clinic file.
+struct FileStore {
+    pool: Pool,
+    writer: Writer,
     /// Shared lock on `<db>.presence` while open (see [`presence`]); a restore
     /// refuses while anyone holds it. Declared last so it is released last.
     _presence: std::fs::File,
@@ -142,6 +157,9 @@ impl Frontdesk {
     /// Opens (creating and migrating if needed) the database at `path` (see
     /// [`db`] for the steps).
     pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
+        if let Some(url) = storage::db::server_url(path.as_ref()) {
+            return Self::open_server(url, options);
+        }
         let path = storage::db::resolve_path(path.as_ref())?;
         storage::db::refuse_network_filesystem(&path)?;
         storage::db::make_files_private(&path)?;
@@ -179,20 +197,61 @@ impl Frontdesk {
             metrics.clone(),
         )?;
         let pool = storage::db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
-        let moved_to = storage::settings::get(&*pool.get()?, service::MOVED_TO_KEY)?;
+        let moved_to =
+            storage::settings::get(&storage::Conn::Lite(&*pool.get()?), service::MOVED_TO_KEY)?;
         Ok(Frontdesk {
             path,
-            pool,
+            store: Store::File(FileStore {
+                pool,
+                writer,
+                _presence: presence,
+            }),
             moved_to,
-            writer,
             metrics,
             clock: options.clock,
             senders_file: options
                 .senders_file
                 .unwrap_or_else(senders::default_senders_file),
             schema_upgrade,
-            _presence: presence,
         })
+    }
+
+    /// Opens the clinic on its server at `url` (`postgres://…`, see
+    /// [`storage::pg::PgClinic::connect`]): the server must have this
+    /// Frontdesk's schema (`frontdesk server setup` makes and upgrades it).
+    fn open_server(url: &str, options: OpenOptions) -> Result<Self> {
+        let server = storage::pg::PgClinic::connect(url, options.pool_size.max(2))?;
+        server.check_schema()?;
+        Ok(Frontdesk {
+            path: PathBuf::from(storage::pg::without_password(url)),
+            store: Store::Server(server),
+            metrics: Arc::new(Metrics::default()),
+            clock: options.clock,
+            senders_file: options
+                .senders_file
+                .unwrap_or_else(senders::default_senders_file),
+            schema_upgrade: None,
+            moved_to: None,
+        })
+    }
+
+    /// Whether the clinic is on a server rather than in a file on this PC.
+    pub fn on_server(&self) -> bool {
+        matches!(self.store, Store::Server(_))
+    }
+
+    /// The open clinic file, or the refusal of a file's operation (backups,
+    /// keys, raw access) on a clinic server.
+    fn file(&self) -> Result<&FileStore> {
+        match &self.store {
+            Store::File(f) => Ok(f),
+            Store::Server(_) => Err(crate::error::NotOnServer.into()),
+        }
+    }
+
+    /// The file's write path (see [`Frontdesk::file`]).
+    pub(crate) fn writer(&self) -> Result<&Writer> {
+        Ok(&self.file()?.writer)
     }
 
     /// Opens with default options.
@@ -230,26 +289,61 @@ impl Frontdesk {
         if let Some(server) = &self.moved_to {
             return Err(service::moved_away(server));
         }
-        self.writer.run(op, f)
+        self.writer()?.run(op, f)
     }
 
-    /// Runs `f` on a pooled read connection.
+    /// Runs `f` in one write transaction, on the clinic's storage (the services'
+    /// way in: `f` gets a [`storage::Conn`], whichever storage holds the clinic).
+    ///
+    /// On a clinic server the transaction is SERIALIZABLE: the server runs the
+    /// same check-then-change code as the file's one writer and guarantees the
+    /// outcome of some one-at-a-time order; when it cannot, it says so and `f`
+    /// runs again on a fresh transaction (hence `FnMut`), which no caller sees.
+    pub(crate) fn in_write<T>(
+        &self,
+        op: &'static str,
+        mut f: impl FnMut(&storage::Conn<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.store {
+            Store::Server(server) => server.transact(op, false, |tx| f(&storage::Conn::Server(tx))),
+            Store::File(_) => self.write(op, |tx| f(&storage::Conn::Lite(tx))),
+        }
+    }
+
+    /// Runs `f` on a read connection to the clinic's storage (on a server, a
+    /// read-only SERIALIZABLE transaction: one consistent snapshot).
+    pub(crate) fn in_read<T>(
+        &self,
+        mut f: impl FnMut(&storage::Conn<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.store {
+            Store::Server(server) => {
+                server.transact("read", true, |tx| f(&storage::Conn::Server(tx)))
+            }
+            Store::File(_) => self.read(|c| f(&storage::Conn::Lite(c))),
+        }
+    }
+
+    /// Runs `f` on a pooled read connection of the clinic file.
     pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
-        let conn = self.pool.get()?;
+        let conn = self.file()?.pool.get()?;
         f(&conn)
     }
 
     /// The contention metrics of every process that used this database (saved)
     /// plus this process's figures not saved yet.
     pub fn metrics(&self) -> Result<MetricsSnapshot> {
-        self.read(|c| Ok(self.metrics.snapshot(c)?))
+        match &self.store {
+            Store::Server(server) => Ok(server.metrics()),
+            Store::File(_) => self.read(|c| Ok(self.metrics.snapshot(c)?)),
+        }
     }
 
     /// Saves this process's contention figures into the database (the CLI does it
     /// at exit, the app periodically).
     pub fn flush_metrics(&self) -> Result<()> {
         // a run that wrote nothing (a read-only CLI command) takes no write lock
-        if !self.metrics.has_unsaved() || self.moved_to.is_some() {
+        if !self.metrics.has_unsaved() || self.moved_to.is_some() || self.on_server() {
             return Ok(());
         }
         self.write("metrics.save", |tx| Ok(self.metrics.save(tx)?))
@@ -257,24 +351,25 @@ impl Frontdesk {
 
     /// The clinic settings.
     pub fn settings(&self) -> Result<ClinicSettings> {
-        self.read(|c| ClinicSettings::load(c))
+        self.in_read(|c| ClinicSettings::load(c))
     }
 
     /// Lets a connection of this process's own append to the audit log (tools that
     /// write outside the write path, such as the benchmark's baseline).
     pub fn seal_connection(&self, conn: &rusqlite::Connection) -> Result<()> {
-        self.writer.seal().install(conn)
+        self.writer()?.seal().install(conn)
     }
 
     /// True when the database file was replaced under this handle (a restore run
     /// while this desk was not seen): it no longer writes; reopen the database.
     pub fn file_replaced(&self) -> bool {
-        self.writer.file_replaced()
+        self.writer().is_ok_and(|w| w.file_replaced())
     }
 
     /// `PRAGMA data_version` on a dedicated connection changes whenever another
     /// connection or process commits; the desktop shell polls it to refresh.
     pub fn data_version_probe(&self) -> Result<DataVersionProbe> {
+        self.file()?;
         Ok(DataVersionProbe {
             conn: storage::db::open_connection(&self.path, Duration::from_secs(5))?,
         })

@@ -292,7 +292,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         other => other,
     };
     let path = db.unwrap_or_else(frontdesk::storage::db::default_path);
-    frontdesk::storage::db::refuse_server_url(&path)?;
+    let on_server = frontdesk::storage::db::server_url(&path).is_some();
     let command = match command {
         // workers open the file themselves, with their own write path
         Command::BenchWorker(a) => {
@@ -306,6 +306,12 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         other => other,
     };
     // checked before anything is opened or created
+    if on_server && break_glass.is_some() {
+        return Err(Error::invalid(
+            "--break-glass is for the owner of a clinic file on this PC; on the clinic server, sign in",
+        )
+        .into());
+    }
     let glass = break_glass
         .as_deref()
         .map(|reason| BreakGlass::check(&path, reason))
@@ -336,7 +342,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         other => other,
     };
     let gate = gate(&command);
-    if matches!(gate, Gate::Staff) && !path.exists() {
+    if matches!(gate, Gate::Staff) && !on_server && !path.exists() {
         // nobody could sign in to a file that does not exist: do not create one
         return Err(Failure::Cli(
             ErrorCode::NotFound,

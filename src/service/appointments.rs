@@ -90,13 +90,13 @@ impl Frontdesk {
         actor: &Actor,
         req: &BookRequest,
         op: &'static str,
-        more: impl FnOnce(&Conn, &Appointment, i64) -> Result<T>,
+        mut more: impl FnMut(&Conn, &Appointment, i64) -> Result<T>,
     ) -> Result<(Appointment, T)> {
         actor.require(Action::Book)?;
         let reason = optional_text("the reason", &req.reason, 500)?;
         let now = self.now();
         let label = actor.label();
-        self.write(op, |tx| {
+        self.in_write(op, |tx| {
             let slot = free_slot(tx, req.slot_id, now)?;
             patients::get(tx, req.patient_id)?.ok_or(Error::NotFound("patient"))?;
             let new = NewAppointment {
@@ -135,7 +135,7 @@ impl Frontdesk {
         actor.require(Action::Reschedule)?;
         let now = self.now();
         let label = actor.label();
-        self.write("reschedule", |tx| {
+        self.in_write("reschedule", |tx| {
             let current =
                 appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != expected_version {
@@ -209,7 +209,7 @@ impl Frontdesk {
         }
         let now = self.now();
         let label = actor.label();
-        self.write("status", |tx| {
+        self.in_write("status", |tx| {
             let current =
                 appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != expected_version {
@@ -263,7 +263,7 @@ impl Frontdesk {
     pub fn get_appointment(&self, actor: &Actor, id: i64) -> Result<AppointmentDetail> {
         actor.require(Action::ViewSchedule)?;
         let now = self.now();
-        self.read(|c| {
+        self.in_read(|c| {
             let appointment = appointments::get(c, id)?.ok_or(Error::NotFound("appointment"))?;
             Ok(AppointmentDetail {
                 history: appointments::history(c, id)?,
@@ -280,7 +280,7 @@ impl Frontdesk {
         filter: &AppointmentFilter,
     ) -> Result<Vec<Appointment>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(appointments::list(c, filter)?))
+        self.in_read(|c| Ok(appointments::list(c, filter)?))
     }
 }
 
@@ -342,7 +342,7 @@ mod tests {
             actor: "test",
             now: start - 3600,
         };
-        let outcome = desk.write("test.insert", |tx| {
+        let outcome = desk.in_write("test.insert", |tx| {
             let raw = appointments::insert(tx, &new(slot, patient)).expect_err("the index refuses");
             assert!(appointments::is_double_booking(&raw), "{raw:?}");
             // a foreign key refusal (no such patient) is something else

@@ -18,7 +18,7 @@ impl Frontdesk {
                 return Err(Error::invalid("the audit period must end after it starts"));
             }
         }
-        self.read(|c| Ok(audit::list(c, filter)?))
+        self.in_read(|c| Ok(audit::list(c, filter)?))
     }
 
     /// Records that `actor` read patient data (an opened record, an export, a
@@ -32,7 +32,7 @@ impl Frontdesk {
         detail: &str,
     ) -> Result<()> {
         let now = self.now();
-        self.write("audit.read", |tx| {
+        self.in_write("audit.read", |tx| {
             crate::service::audit(tx, now, actor, action, entity, entity_id, detail)
         })
     }

@@ -98,7 +98,7 @@ impl Frontdesk {
     /// cannot be restored).
     pub fn check_backup(&self, actor: &Actor, candidate: &Path) -> Result<BackupCheck> {
         actor.require(Action::ManageBackups)?;
-        backup::verify(candidate, self.path(), &self.writer.seal().folder)
+        backup::verify(candidate, self.path(), &self.writer()?.seal().folder)
     }
 
     /// Restores `candidate` over this database (see [`backup::restore`]). Closes
@@ -136,7 +136,7 @@ impl Frontdesk {
             )));
         }
         let (db, now) = (self.path().to_path_buf(), self.now());
-        let keys = self.writer.seal().folder.clone();
+        let keys = self.writer()?.seal().folder.clone();
         let _ = self.flush_metrics();
         drop(self);
         backup::restore_with(actor, &db, candidate, now, confirmed, &keys, progress)
@@ -144,8 +144,12 @@ impl Frontdesk {
 
     fn last_backup_at(&self) -> Result<Option<i64>> {
         let db = self.path().to_path_buf();
-        let (recorded, folder) =
-            self.read(|c| Ok((backup::last_run_at(c)?, backup::backup_folder(c, &db))))?;
+        let (recorded, folder) = self.read(|c| {
+            Ok((
+                backup::last_run_at(c)?,
+                backup::backup_folder(&crate::storage::Conn::Lite(c), &db),
+            ))
+        })?;
         let in_folder = backup::list_folder(&folder)?
             .into_iter()
             .filter(|b| !b.safety_copy)
@@ -163,7 +167,7 @@ impl Frontdesk {
         let now = self.now();
         let db = self.path().to_path_buf();
         let (folder, keep) =
-            self.read(|c| Ok((backup::backup_folder(c, &db), backup::retention(c))))?;
+            self.in_read(|c| Ok((backup::backup_folder(c, &db), backup::retention(c))))?;
         let started = Instant::now();
         let phases = (Phase::CopyingPages, Phase::CheckingBackup);
         // a pooled read connection: the snapshot never blocks the desks' writes;
@@ -194,7 +198,7 @@ impl Frontdesk {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let file = target.display().to_string();
-        self.write("backup.create", |tx| {
+        self.in_write("backup.create", |tx| {
             let run = backup::record_run(
                 tx,
                 &backup::Run {

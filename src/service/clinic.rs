@@ -65,7 +65,7 @@ impl Frontdesk {
             return self.settings();
         }
         let now = self.now();
-        self.write("settings", |tx| {
+        self.in_write("settings", |tx| {
             for (k, v) in &values {
                 if settings::get(tx, k)?.as_deref() != Some(v.as_str()) {
                     settings::set(tx, k, v)?;

@@ -127,7 +127,7 @@ impl Frontdesk {
                 )
             })
             .collect();
-        self.write("demo", |tx| {
+        self.in_write("demo", |tx| {
             if !doctors::list(tx, true)?.is_empty() {
                 return Err(Error::invalid(
                     "this database already has a clinic; the demo needs an empty database",

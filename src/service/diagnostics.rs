@@ -29,7 +29,7 @@ impl Frontdesk {
 impl Frontdesk {
     /// Runs SQLite's integrity checks and every Frontdesk invariant.
     pub fn check(&self) -> Result<CheckReport> {
-        self.read(|c| self.check_copy_inner(c, true))
+        self.in_read(|c| self.check_copy_inner(c, true))
     }
 
     /// The same checks on another copy of this clinic's database (a backup), with
@@ -39,7 +39,8 @@ impl Frontdesk {
     }
 
     fn check_copy_inner(&self, conn: &Conn, anchored: bool) -> Result<CheckReport> {
-        let seal = self.writer.seal();
+        let conn = conn.lite()?;
+        let seal = self.writer()?.seal();
         // the reconciliation recomputes records' keyed digests
         seal.install(conn)?;
         run(conn, seal, anchored)

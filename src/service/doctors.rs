@@ -13,7 +13,7 @@ impl Frontdesk {
         let name = required_text("the doctor's name", name, 200)?;
         let specialty = optional_text("the specialty", specialty, 200)?;
         let now = self.now();
-        self.write("doctor.add", |tx| {
+        self.in_write("doctor.add", |tx| {
             let id = doctors::insert(tx, &name, &specialty, now)?;
             audit(tx, now, actor, "doctor.add", "doctor", Some(id), "")?;
             doctors::get(tx, id)?.ok_or(Error::NotFound("doctor"))
@@ -23,14 +23,14 @@ impl Frontdesk {
     /// Lists doctors by name.
     pub fn list_doctors(&self, actor: &Actor, include_inactive: bool) -> Result<Vec<Doctor>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(doctors::list(c, include_inactive)?))
+        self.in_read(|c| Ok(doctors::list(c, include_inactive)?))
     }
 
     /// Deactivates a doctor: history stays, no new bookings.
     pub fn deactivate_doctor(&self, actor: &Actor, doctor_id: i64) -> Result<Doctor> {
         actor.require(Action::ManageDoctors)?;
         let now = self.now();
-        self.write("doctor.deactivate", |tx| {
+        self.in_write("doctor.deactivate", |tx| {
             doctors::get(tx, doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             if doctors::set_active(tx, doctor_id, false)? {
                 audit(

@@ -201,7 +201,7 @@ impl Frontdesk {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(APPOINTMENT_COLUMNS).map_err(csv_error)?;
         let mut n = 0;
-        self.read(|c| {
+        self.in_read(|c| {
             let tz = ClinicSettings::load(c)?.tz();
             let currency = crate::service::PaymentSettings::load(c)?.currency;
             let amount = |m: i64| crate::domain::payments::format_amount(m, &currency);
@@ -251,7 +251,7 @@ impl Frontdesk {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(PATIENT_COLUMNS).map_err(csv_error)?;
         let mut n = 0;
-        self.read(|c| {
+        self.in_read(|c| {
             let tz = ClinicSettings::load(c)?.tz();
             reports::patients(c, |p| {
                 n += 1;
@@ -290,7 +290,7 @@ impl Frontdesk {
         doctor_id: Option<i64>,
     ) -> Result<DaySheet> {
         actor.require(Action::ViewSchedule)?;
-        let sheet = self.read(|c| {
+        let sheet = self.in_read(|c| {
             let settings = ClinicSettings::load(c)?;
             let tz = settings.tz();
             let (from, to) = day_bounds(date, tz);

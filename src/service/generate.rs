@@ -373,9 +373,10 @@ impl Frontdesk {
         now: i64,
         max_writes: usize,
     ) -> Result<Plan> {
-        let (inputs, existing, tz) = self.read(|c| {
+        let (inputs, existing, tz) = self.in_read(|c| {
             // one snapshot for the inputs and the slots (rolled back on drop: reads only)
-            let snapshot = c.unchecked_transaction()?;
+            let snapshot = c.lite()?.unchecked_transaction()?;
+            let snapshot = Connection::Lite(&snapshot);
             let inputs = read_inputs(&snapshot, from, to, doctor_id)?;
             let tz: Tz = inputs
                 .time_zone
@@ -530,7 +531,7 @@ impl Frontdesk {
                 Mode::Apply { expected } => expected,
             };
             if expected.is_some_and(|t| t != plan.token) {
-                let (changed_by, changed_at) = self.read(last_schedule_change)?;
+                let (changed_by, changed_at) = self.in_read(last_schedule_change)?;
                 return Err(Error::Conflict {
                     what: "the schedule",
                     changed_by,
@@ -542,7 +543,7 @@ impl Frontdesk {
             match self.apply_parts(actor, &plan, scope, now, steps.as_mut(), progress)? {
                 Outcome::Done(report) => return Ok(report),
                 Outcome::InputsChanged(done) if expected.is_some() => {
-                    let (changed_by, changed_at) = self.read(last_schedule_change)?;
+                    let (changed_by, changed_at) = self.in_read(last_schedule_change)?;
                     return Err(Error::Conflict {
                         what: "the schedule",
                         changed_by,
@@ -584,7 +585,7 @@ impl Frontdesk {
         let mut ids: Vec<i64> = Vec::with_capacity(plan.whole.create.len());
         for (i, &(lo, hi)) in plan.parts.iter().enumerate() {
             let last = i + 1 == n;
-            let step = self.write("slots.generate", |tx| {
+            let step = self.in_write("slots.generate", |tx| {
                 if read_inputs(tx, from, to, doctor_id)? != plan.inputs {
                     return Ok(None);
                 }

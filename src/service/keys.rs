@@ -51,7 +51,7 @@ impl Frontdesk {
             )
         })?;
         let now = self.now();
-        self.write("key.show_recovery", |tx| {
+        self.in_write("key.show_recovery", |tx| {
             audit(
                 tx,
                 now,
@@ -89,7 +89,7 @@ impl Frontdesk {
     ) -> Result<ConversionReport> {
         actor.require(Action::ManageKeys)?;
         let (db, now) = (self.path().to_path_buf(), self.now());
-        let keys = self.writer.seal().folder.clone();
+        let keys = self.writer()?.seal().folder.clone();
         let _ = self.flush_metrics();
         drop(self);
         backup::convert::convert_with(actor, &db, conversion, now, &keys, progress)

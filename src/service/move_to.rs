@@ -70,7 +70,7 @@ impl Frontdesk {
         }
         let options = OpenOptions {
             clock: self.clock.clone(),
-            keys_dir: Some(self.writer.seal().folder.dir().to_path_buf()),
+            keys_dir: Some(self.writer()?.seal().folder.dir().to_path_buf()),
             senders_file: Some(self.senders_file.clone()),
             pool_size: 1,
             ..OpenOptions::default()
@@ -87,7 +87,7 @@ impl Frontdesk {
         if let Some(server) = &self.moved_to {
             return Err(moved_away(server));
         }
-        let seal = self.writer.seal();
+        let seal = self.writer()?.seal();
         let key = seal
             .key
             .as_ref()
@@ -135,7 +135,7 @@ impl Frontdesk {
                  file was not marked moved"
             )));
         }
-        self.write("clinic.move", |tx| {
+        self.in_write("clinic.move", |tx| {
             storage::settings::set(tx, MOVED_TO_KEY, &shown)?;
             audit(
                 tx,

@@ -182,7 +182,7 @@ pub(super) enum SenderChoice {
 impl Frontdesk {
     /// The sender this PC and the clinic's setting select (see [`senders`]).
     pub(super) fn choose_sender(&self) -> Result<SenderChoice> {
-        let named = self.read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?;
+        let named = self.in_read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?;
         let path = self.senders_file();
         let file = match senders::load(path) {
             Ok(f) => f,
@@ -224,7 +224,7 @@ impl Frontdesk {
         let label = actor.label();
         let now = self.now();
         let expires_at = now + CODE_TTL_SECS;
-        let outbox_id = self.write("otp.request", |tx| {
+        let outbox_id = self.in_write("otp.request", |tx| {
             set_secure_delete(tx)?;
             check_request(
                 &store::requests_since(tx, &phone, now - HOUR_SECS)?,
@@ -267,7 +267,7 @@ impl Frontdesk {
         give_up: bool,
     ) -> Result<bool> {
         let now = self.now();
-        self.write("otp.outbox", |tx| {
+        self.in_write("otp.outbox", |tx| {
             set_secure_delete(tx)?;
             let recorded = match outcome {
                 Ok(()) => store::mark_sent(tx, id, token, now)?,
@@ -294,7 +294,7 @@ impl Frontdesk {
         let clinic = self.settings()?;
         let phone = normalize_phone(phone, &clinic.phone_country)?;
         let now = self.now();
-        let reserved = self.write("otp.verify", |tx| {
+        let reserved = self.in_write("otp.verify", |tx| {
             let failures = store::failed_attempts_since(tx, &phone, now - DAY_SECS)?;
             let capped = limit(
                 &failures,
@@ -346,7 +346,7 @@ impl Frontdesk {
         let now = self.now();
         if !matches {
             let left = MAX_ATTEMPTS - reserved.attempts;
-            self.write("otp.verify", |tx| {
+            self.in_write("otp.verify", |tx| {
                 audit(
                     tx,
                     now,
@@ -363,7 +363,7 @@ impl Frontdesk {
                 "wrong passcode; no attempts left, request a new one".to_string()
             }));
         }
-        self.write("otp.consume", |tx| {
+        self.in_write("otp.consume", |tx| {
             // the right code: not a failure, even if it was replaced meanwhile
             store::attempt_succeeded(tx, attempt)?;
             if !store::consume(tx, &phone, reserved.created_at, &reserved.code_hash)? {
@@ -407,7 +407,9 @@ impl Frontdesk {
     /// leaves the -wal file too. Done by the background checkpointer as soon as no
     /// reader holds an old snapshot; it never waits inside the write lock.
     pub(super) fn flush_wal(&self) {
-        self.writer.truncate_wal_soon();
+        if let Ok(writer) = self.writer() {
+            writer.truncate_wal_soon();
+        }
     }
 }
 

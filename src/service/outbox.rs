@@ -66,7 +66,7 @@ impl Frontdesk {
     pub fn otp_sender(&self, actor: &Actor) -> Result<SenderStatus> {
         actor.require(Action::ManageSettings)?;
         let chosen = self
-            .read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?
+            .in_read(|c| Ok(settings::get(c, SENDER_NAME_KEY)?))?
             .filter(|n| !n.trim().is_empty());
         let path = self.senders_file();
         let configured = match senders::load(path) {
@@ -109,7 +109,7 @@ impl Frontdesk {
             }
         }
         let now = self.now();
-        self.write("settings", |tx| {
+        self.in_write("settings", |tx| {
             if settings::get(tx, SENDER_NAME_KEY)?.unwrap_or_default() != name {
                 settings::set(tx, SENDER_NAME_KEY, &name)?;
                 audit(
@@ -134,7 +134,7 @@ impl Frontdesk {
         limit: u32,
     ) -> Result<Vec<crate::domain::outbox::OutboxMessage>> {
         actor.require(Action::ManageSettings)?;
-        self.read(|c| Ok(store::list(c, limit.clamp(1, 1000))?))
+        self.in_read(|c| Ok(store::list(c, limit.clamp(1, 1000))?))
     }
 
     /// Sweeps the outbox: gives up and erases messages whose passcode expired,
@@ -169,7 +169,7 @@ impl Frontdesk {
         loop {
             let now = self.now();
             let claim_more = sender.is_some() && tried < MAX_PER_RUN;
-            let (expired, claimed) = self.write("otp.outbox", |tx| {
+            let (expired, claimed) = self.in_write("otp.outbox", |tx| {
                 set_secure_delete(tx)?;
                 let expired = store::expire(tx, now - CODE_TTL_SECS, now - CLAIM_SECS)?;
                 let claimed = if claim_more {

@@ -27,7 +27,7 @@ impl Frontdesk {
         let reason = required_text("the reason for overbooking", reason, 500)?;
         let now = self.now();
         let label = actor.label();
-        self.write("overbook", |tx| {
+        self.in_write("overbook", |tx| {
             let slot = bookable_slot(tx, slot_id, now)?;
             patients::get(tx, patient_id)?.ok_or(Error::NotFound("patient"))?;
             if !slots::is_taken(tx, slot.id)? {
@@ -60,7 +60,7 @@ impl Frontdesk {
     /// no-shows, computed from the status history.
     pub fn patient_attendance(&self, actor: &Actor, patient_id: i64) -> Result<PatientAttendance> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             patients::get(c, patient_id)?.ok_or(Error::NotFound("patient"))?;
             let (late_cancellations, no_shows) =
                 series::attendance(c, patient_id, LATE_CANCELLATION_SECS)?;

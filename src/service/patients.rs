@@ -95,7 +95,7 @@ impl Frontdesk {
         actor.require(Action::ManagePatients)?;
         let c = self.clean_patient(p)?;
         let now = self.now();
-        self.write("patient.add", |tx| {
+        self.in_write("patient.add", |tx| {
             if let Some(dup) = patients::with_phone(tx, &c.phone)?.into_iter().find(|x| same_person(&x.name, &c.name)) {
                 return Err(Error::invalid(format!(
                     "this patient is already registered with this phone (patient #{}); use that record",
@@ -116,7 +116,7 @@ impl Frontdesk {
     pub fn possible_duplicates(&self, actor: &Actor, p: &NewPatient) -> Result<Vec<Patient>> {
         actor.require(Action::ManagePatients)?;
         let country = self.settings()?.phone_country;
-        self.read(|c| {
+        self.in_read(|c| {
             let mut out = match normalize_phone(&p.phone, &country) {
                 Ok(phone) => patients::with_phone(c, &phone)?,
                 Err(_) => Vec::new(),
@@ -133,7 +133,7 @@ impl Frontdesk {
     /// One patient's record; opening it is audited ("who saw this patient").
     pub fn get_patient(&self, actor: &Actor, id: i64) -> Result<Patient> {
         actor.require(Action::ManagePatients)?;
-        let patient = self.read(|c| patients::get(c, id)?.ok_or(Error::NotFound("patient")))?;
+        let patient = self.in_read(|c| patients::get(c, id)?.ok_or(Error::NotFound("patient")))?;
         self.audit_read(actor, "patient.view", "patient", Some(id), "")?;
         Ok(patient)
     }
@@ -141,7 +141,7 @@ impl Frontdesk {
     /// Patients by name (the first `limit`).
     pub fn list_patients(&self, actor: &Actor, limit: u32) -> Result<Vec<Patient>> {
         actor.require(Action::ManagePatients)?;
-        self.read(|c| Ok(patients::list(c, limit.clamp(1, 10_000))?))
+        self.in_read(|c| Ok(patients::list(c, limit.clamp(1, 10_000))?))
     }
 
     /// Search as you type: a phone prefix (digits, with or without `+`) or words
@@ -153,7 +153,7 @@ impl Frontdesk {
         if text.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(|c| {
+        self.in_read(|c| {
             let country = ClinicSettings::load(c)?.phone_country;
             match phone_search_prefix(&text, &country) {
                 Some(prefix) => Ok(patients::search_phone_prefix(c, &prefix, limit)?),
@@ -174,7 +174,7 @@ impl Frontdesk {
             return Err(Error::invalid("ask for at most 100 patients at a time"));
         }
         let now = self.now();
-        self.read(|c| {
+        self.in_read(|c| {
             let mut out = Vec::new();
             for &id in patient_ids {
                 if let Some(next) = appointments::next_open_of(c, id, now)? {
@@ -197,7 +197,7 @@ impl Frontdesk {
         let c = self.clean_patient(&update.details)?;
         let now = self.now();
         let label = actor.label();
-        self.write("patient.update", |tx| {
+        self.in_write("patient.update", |tx| {
             let current = patients::get(tx, id)?.ok_or(Error::NotFound("patient"))?;
             if !patients::update(
                 tx,

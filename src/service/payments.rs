@@ -629,7 +629,7 @@ impl Frontdesk {
     /// The clinic's money settings (every signed-in desk may read them).
     pub fn payment_settings(&self, actor: &Actor) -> Result<PaymentSettings> {
         actor.require(Action::ViewSchedule)?;
-        self.read(PaymentSettings::load)
+        self.in_read(PaymentSettings::load)
     }
 
     /// Appointment types with their prices (offered ones, or all).
@@ -639,7 +639,7 @@ impl Frontdesk {
         include_inactive: bool,
     ) -> Result<Vec<AppointmentType>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(store::list_types(c, include_inactive)?))
+        self.in_read(|c| Ok(store::list_types(c, include_inactive)?))
     }
 
     /// Adds an appointment type with its price (admins).
@@ -652,7 +652,7 @@ impl Frontdesk {
         let (name, reason) = check_type(new)?;
         let now = self.now();
         let label = actor.label();
-        self.write("payments.type", |tx| {
+        self.in_write("payments.type", |tx| {
             let id =
                 store::add_type(tx, &name, new.price_minor, &reason, &label, now).map_err(|e| {
                     if crate::storage::is_unique_violation(&e) {
@@ -686,7 +686,7 @@ impl Frontdesk {
         actor.require(Action::ManageSettings)?;
         let (_, reason) = check_type(change)?;
         let now = self.now();
-        self.write("payments.type", |tx| {
+        self.in_write("payments.type", |tx| {
             if !store::update_type(tx, id, change.price_minor, &reason, active)? {
                 return Err(Error::NotFound("appointment type"));
             }
@@ -715,7 +715,7 @@ impl Frontdesk {
         actor.require(Action::ManageSettings)?;
         check_price(price.price_minor)?;
         let now = self.now();
-        self.write("payments.type", |tx| {
+        self.in_write("payments.type", |tx| {
             store::get_type(tx, type_id)?.ok_or(Error::NotFound("appointment type"))?;
             doctors::get(tx, price.doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             let value = (!remove).then_some(price.price_minor);
@@ -761,7 +761,7 @@ impl Frontdesk {
         let with_reason;
         let req = match type_id {
             Some(id) if req.reason.trim().is_empty() => {
-                let reason = self.read(|c| Ok(store::get_type(c, id)?))?;
+                let reason = self.in_read(|c| Ok(store::get_type(c, id)?))?;
                 with_reason = BookRequest {
                     reason: reason.map(|t| t.default_reason).unwrap_or_default(),
                     ..req.clone()
@@ -831,7 +831,7 @@ impl Frontdesk {
         actor.require(Action::TakePayment)?;
         let payment = check_payment(payment)?;
         let now = self.now();
-        self.write("payment", |tx| {
+        self.in_write("payment", |tx| {
             let a = appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             let due = store::appointment_balance(tx, a.id)?.due();
             let id = pay_in(tx, actor, &a, &payment, due, &stamp(tx, now)?, now)?;
@@ -857,7 +857,7 @@ impl Frontdesk {
         let now = self.now();
         let desk = desk_of(actor);
         let label = actor.label();
-        self.write("payment.refund", |tx| {
+        self.in_write("payment.refund", |tx| {
             let p = store::entry(tx, payment_id)?
                 .filter(|e| e.kind == LedgerKind::Payment)
                 .ok_or(Error::NotFound("payment"))?;
@@ -909,7 +909,7 @@ impl Frontdesk {
     /// An appointment's money.
     pub fn appointment_account(&self, actor: &Actor, appointment_id: i64) -> Result<Account> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             appointments::get(c, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             account_in(c, appointment_id)
         })
@@ -918,7 +918,7 @@ impl Frontdesk {
     /// A patient's sums over all their appointments.
     pub fn patient_balance(&self, actor: &Actor, patient_id: i64) -> Result<Balance> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(store::patient_balance(c, patient_id)?))
+        self.in_read(|c| Ok(store::patient_balance(c, patient_id)?))
     }
 
     /// What cancelling (or marking a no-show) would do to the appointment's money
@@ -931,7 +931,7 @@ impl Frontdesk {
     ) -> Result<ClosingEffect> {
         actor.require(Action::ViewSchedule)?;
         let now = self.now();
-        self.read(|c| {
+        self.in_read(|c| {
             let a = appointments::get(c, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             let currency = PaymentSettings::load(c)?.currency;
             if !matches!(to, AppointmentStatus::Cancelled | AppointmentStatus::NoShow) {
@@ -947,7 +947,7 @@ impl Frontdesk {
     /// The printable receipt of a payment or refund.
     pub fn receipt(&self, actor: &Actor, ledger_id: i64) -> Result<Receipt> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let e = store::entry(c, ledger_id)?
                 .filter(|e| e.receipt.is_some())
                 .ok_or(Error::NotFound("receipt"))?;
@@ -1000,7 +1000,7 @@ impl Frontdesk {
         actor.require(Action::TakePayment)?;
         let now = self.now();
         let desk = desk_of(actor);
-        self.read(|c| till_in(c, &desk, &day_or_today(c, day, now)?))
+        self.in_read(|c| till_in(c, &desk, &day_or_today(c, day, now)?))
     }
 
     /// Closes this desk's till for a day: records, per method, what the ledger
@@ -1034,7 +1034,7 @@ impl Frontdesk {
         let now = self.now();
         let desk = desk_of(actor);
         let label = actor.label();
-        self.write("till.close", |tx| {
+        self.in_write("till.close", |tx| {
             let day = day_or_today(tx, day, now)?;
             let currency = PaymentSettings::load(tx)?.currency;
             let takings = store::takings(tx, &desk, &day)?;
@@ -1070,7 +1070,7 @@ impl Frontdesk {
             return Err(Error::invalid("the end date is before the start date"));
         }
         let (from, to) = (from.to_string(), to.to_string());
-        self.read(|c| {
+        self.in_read(|c| {
             Ok(store::cash_ups(c, &from, &to, None)?
                 .into_iter()
                 .map(|r| CashUpLine {

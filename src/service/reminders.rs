@@ -107,7 +107,7 @@ impl Frontdesk {
     /// sender is set up on this PC (the report says why).
     pub fn send_due_reminders(&self, actor: &Actor) -> Result<ReminderReport> {
         actor.require(Action::SendReminders)?;
-        let config = self.read(|c| ReminderConfig::load(c))?;
+        let config = self.in_read(|c| ReminderConfig::load(c))?;
         let mut report = ReminderReport {
             enabled: config.lead != Lead::Off,
             ..Default::default()
@@ -136,7 +136,7 @@ impl Frontdesk {
                 break;
             };
             let first = tried == 1;
-            let claim = self.write("reminder.claim", |tx| {
+            let claim = self.in_write("reminder.claim", |tx| {
                 set_secure_delete(tx)?;
                 if first {
                     store::fail_stale(tx, now - CLAIM_SECS, STALE)?;
@@ -252,7 +252,7 @@ impl Frontdesk {
         outcome: &std::result::Result<(), String>,
     ) -> Result<bool> {
         let now = self.now();
-        self.write("reminder.record", |tx| {
+        self.in_write("reminder.record", |tx| {
             set_secure_delete(tx)?;
             let recorded = match outcome {
                 Ok(()) => outbox::mark_sent(tx, outbox_id, token, now)?,
@@ -295,7 +295,7 @@ impl Frontdesk {
         actor.require(Action::ManagePatients)?;
         let now = self.now();
         let label = actor.label();
-        self.write("patient.reminders", |tx| {
+        self.in_write("patient.reminders", |tx| {
             let current = patients::get(tx, patient_id)?.ok_or(Error::NotFound("patient"))?;
             if current.reminders_opt_out == opt_out {
                 return Ok(current);

@@ -153,7 +153,7 @@ impl Frontdesk {
         period: ReportPeriod,
     ) -> Result<Report> {
         actor.require(Action::ViewReports)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let settings = ClinicSettings::load(c)?;
             let tz = settings.tz();
             let (start, end) = range_bounds(from, to, tz)?;

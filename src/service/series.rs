@@ -114,7 +114,7 @@ impl Frontdesk {
         let reason = optional_text("the reason", &req.reason, 500)?;
         let now = self.now();
         let label = actor.label();
-        self.write("series.book", |tx| {
+        self.in_write("series.book", |tx| {
             let tz = ClinicSettings::load(tx)?.tz();
             let first = slots::get(tx, req.first_slot_id)?.ok_or(Error::NotFound("slot"))?;
             patients::get(tx, req.patient_id)?.ok_or(Error::NotFound("patient"))?;
@@ -186,7 +186,7 @@ impl Frontdesk {
     /// with their versions (empty when it is not part of a series).
     pub fn series_rest(&self, actor: &Actor, appointment_id: i64) -> Result<Vec<Appointment>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let from =
                 appointments::get(c, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             match series::series_of(c, appointment_id)? {
@@ -217,7 +217,7 @@ impl Frontdesk {
         let seen: HashMap<i64, i64> = seen.iter().map(|s| (s.id, s.version)).collect();
         let now = self.now();
         let label = actor.label();
-        self.write("series.cancel_rest", |tx| {
+        self.in_write("series.cancel_rest", |tx| {
             let from =
                 appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             let series_id = series::series_of(tx, appointment_id)?
@@ -307,13 +307,13 @@ impl Frontdesk {
     /// The series an appointment belongs to, if any.
     pub fn appointment_series_id(&self, actor: &Actor, appointment_id: i64) -> Result<Option<i64>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(series::series_of(c, appointment_id)?))
+        self.in_read(|c| Ok(series::series_of(c, appointment_id)?))
     }
 
     /// Every appointment of a series, by date.
     pub fn list_series(&self, actor: &Actor, series_id: i64) -> Result<Vec<Appointment>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let ids = series::members_from(c, series_id, i64::MIN)?;
             if ids.is_empty() {
                 return Err(Error::NotFound("series"));

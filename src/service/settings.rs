@@ -167,7 +167,7 @@ impl Frontdesk {
     pub fn list_settings(&self, actor: &Actor) -> Result<Vec<Setting>> {
         actor.require(Action::ManageSettings)?;
         let db = self.path().to_path_buf();
-        self.read(|c| {
+        self.in_read(|c| {
             let clinic = ClinicSettings::load(c)?;
             let d = ClinicSettings::default();
             let keep = retention(c);
@@ -327,7 +327,7 @@ impl Frontdesk {
                 },
             };
             let now = self.now();
-            self.write("settings", |tx| {
+            self.in_write("settings", |tx| {
                 if key == payment_keys::CURRENCY
                     && crate::storage::payments::has_other_currency(tx, &clean)?
                 {
@@ -352,7 +352,7 @@ impl Frontdesk {
     pub fn backup_settings(&self, actor: &Actor) -> Result<BackupSettings> {
         actor.require(Action::ManageBackups)?;
         let db = self.path().to_path_buf();
-        self.read(|c| {
+        self.in_read(|c| {
             Ok(BackupSettings {
                 folder: backup_folder(c, &db).display().to_string(),
                 retention: retention(c),

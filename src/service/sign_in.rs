@@ -146,7 +146,7 @@ impl Frontdesk {
             ));
         };
         let me = self
-            .read(|c| Ok(staff::get(c, id)?))?
+            .in_read(|c| Ok(staff::get(c, id)?))?
             .ok_or(Error::Unauthenticated)?
             .member;
         self.change_password_of(&me.username, Some(id), current, new)
@@ -172,7 +172,7 @@ impl Frontdesk {
         new: &str,
     ) -> Result<(StaffMember, i64)> {
         // the new password's checks and hash come first, outside every transaction
-        let found = self.read(|c| Ok(staff::by_username(c, username.trim())?))?;
+        let found = self.in_read(|c| Ok(staff::by_username(c, username.trim())?))?;
         let display_name = found.as_ref().map_or_else(
             || username.trim().to_string(),
             |f| f.member.display_name.clone(),
@@ -202,7 +202,7 @@ impl Frontdesk {
             .staff_id
             .ok_or_else(|| Error::Internal("a checked password names its account".into()))?;
         let m = self
-            .read(|c| Ok(staff::get(c, id)?))?
+            .in_read(|c| Ok(staff::get(c, id)?))?
             .ok_or(Error::NotFound("staff member"))?
             .member;
         Ok((m, verified.generation))
@@ -224,7 +224,7 @@ impl Frontdesk {
             && !username.is_empty()
             && username.len() <= 64;
         let now = self.now();
-        let reserved = self.write("staff.login", |tx| {
+        let reserved = self.in_write("staff.login", |tx| {
             if !plausible {
                 return Ok(Ok(Target::Implausible));
             }
@@ -296,7 +296,7 @@ impl Frontdesk {
             _ => 0,
         };
         let now = self.now();
-        self.write("staff.login", |tx| {
+        self.in_write("staff.login", |tx| {
             if let (true, Some(id)) = (ok, id) {
                 let m = staff::get(tx, id)?.ok_or_else(wrong_credentials)?.member;
                 if m.active {
@@ -397,7 +397,7 @@ impl Frontdesk {
     /// The signed-in person as a session sees them now, re-read from the database,
     /// with the session generation; `None` when the account is gone or deactivated.
     pub(crate) fn session_state(&self, staff_id: i64) -> Result<Option<(Actor, i64)>> {
-        let found = self.read(|c| Ok(staff::get(c, staff_id)?))?;
+        let found = self.in_read(|c| Ok(staff::get(c, staff_id)?))?;
         Ok(found
             .filter(|c| c.member.active)
             .map(|c| (actor_of(&c.member), c.session_generation)))

@@ -54,7 +54,7 @@ impl Frontdesk {
                 "that time is already over; slots are for the future",
             ));
         }
-        self.write("slot.add", |tx| {
+        self.in_write("slot.add", |tx| {
             let doctor = doctors::get(tx, doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             if !doctor.active {
                 return Err(Error::invalid("this doctor is inactive"));
@@ -74,7 +74,7 @@ impl Frontdesk {
     pub fn set_slot_blocked(&self, actor: &Actor, slot_id: i64, blocked: bool) -> Result<Slot> {
         actor.require(Action::ManageSchedule)?;
         let now = self.now();
-        self.write("slot.block", |tx| {
+        self.in_write("slot.block", |tx| {
             slots::get(tx, slot_id)?.ok_or(Error::NotFound("slot"))?;
             if blocked && slots::has_appointment(tx, slot_id)? {
                 return Err(Error::invalid(
@@ -96,7 +96,7 @@ impl Frontdesk {
     /// Slots starting in `[from, to)`, optionally one doctor's or only free ones.
     pub fn list_slots(&self, actor: &Actor, filter: &SlotFilter) -> Result<Vec<SlotView>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(slots::list_with_appointments(c, filter)?))
+        self.in_read(|c| Ok(slots::list_with_appointments(c, filter)?))
     }
 
     /// The day view for a clinic-local date.
@@ -107,7 +107,7 @@ impl Frontdesk {
         doctor_id: Option<i64>,
     ) -> Result<DayView> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let settings = ClinicSettings::load(c)?;
             let tz = settings.tz();
             let (from, to) = day_bounds(date, tz);

@@ -72,7 +72,7 @@ impl Frontdesk {
         password::check_new_password(password, &[&username, &display_name, &clinic])?;
         let hash = password::hash_secret(password.as_bytes())?;
         let now = self.now();
-        self.write("staff.first_admin", |tx| {
+        self.in_write("staff.first_admin", |tx| {
             if staff::count(tx)? > 0 {
                 return Err(Error::invalid(
                     "this clinic already has staff accounts; an admin adds new ones",
@@ -94,7 +94,7 @@ impl Frontdesk {
 
     /// Whether the clinic still needs its first admin (no staff account exists).
     pub fn needs_first_admin(&self) -> Result<bool> {
-        self.read(|c| Ok(staff::count(c)? == 0))
+        self.in_read(|c| Ok(staff::count(c)? == 0))
     }
 
     /// Adds a staff account.
@@ -106,7 +106,7 @@ impl Frontdesk {
         password::check_new_password(&new.password, &[&username, &display_name, &clinic])?;
         let hash = password::hash_secret(new.password.as_bytes())?;
         let now = self.now();
-        self.write("staff.add", |tx| {
+        self.in_write("staff.add", |tx| {
             if staff::by_username(tx, &username)?.is_some() {
                 return Err(Error::invalid(format!(
                     "the username {username:?} is taken"
@@ -129,7 +129,7 @@ impl Frontdesk {
     /// Every staff account.
     pub fn list_staff(&self, actor: &Actor) -> Result<Vec<StaffMember>> {
         actor.require(Action::ManageStaff)?;
-        self.read(|c| Ok(staff::list(c)?))
+        self.in_read(|c| Ok(staff::list(c)?))
     }
 
     /// An admin sets a new password for an account: the person must choose their
@@ -142,7 +142,7 @@ impl Frontdesk {
         new_password: &str,
     ) -> Result<StaffMember> {
         actor.require(Action::ManageStaff)?;
-        let target = self.read(|c| member(c, staff_id))?;
+        let target = self.in_read(|c| member(c, staff_id))?;
         let clinic = self.clinic_name()?;
         password::check_new_password(
             new_password,
@@ -150,7 +150,7 @@ impl Frontdesk {
         )?;
         let hash = password::hash_secret(new_password.as_bytes())?;
         let now = self.now();
-        self.write("staff.reset_password", |tx| {
+        self.in_write("staff.reset_password", |tx| {
             let before = member(tx, staff_id)?;
             staff::reset_password(tx, staff_id, &hash, now)?;
             audit(
@@ -182,7 +182,7 @@ impl Frontdesk {
     pub fn unlock_staff(&self, actor: &Actor, staff_id: i64) -> Result<StaffMember> {
         actor.require(Action::ManageStaff)?;
         let now = self.now();
-        self.write("staff.unlock", |tx| {
+        self.in_write("staff.unlock", |tx| {
             staff::unlock(tx, staff_id, now)?
                 .then_some(())
                 .ok_or(Error::NotFound("staff member"))?;
@@ -204,7 +204,7 @@ impl Frontdesk {
     pub fn deactivate_staff(&self, actor: &Actor, staff_id: i64) -> Result<StaffMember> {
         actor.require(Action::ManageStaff)?;
         let now = self.now();
-        self.write("staff.deactivate", |tx| {
+        self.in_write("staff.deactivate", |tx| {
             let m = member(tx, staff_id)?;
             if !m.active {
                 return Ok(m);
@@ -233,7 +233,7 @@ impl Frontdesk {
     pub fn change_role(&self, actor: &Actor, staff_id: i64, role: Role) -> Result<StaffMember> {
         actor.require(Action::ManageStaff)?;
         let now = self.now();
-        self.write("staff.change_role", |tx| {
+        self.in_write("staff.change_role", |tx| {
             let m = member(tx, staff_id)?;
             if m.role == role {
                 return Ok(m);
@@ -299,7 +299,7 @@ impl Frontdesk {
         })
         .collect::<Result<Vec<_>>>()?;
         let now = self.now();
-        self.write("staff.add", |tx| {
+        self.in_write("staff.add", |tx| {
             if staff::count(tx)? > 0 {
                 return Err(Error::invalid("this clinic already has staff accounts"));
             }

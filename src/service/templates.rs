@@ -71,7 +71,7 @@ impl Frontdesk {
         let spec = parse_template(new)?;
         let now = self.now();
         let label = actor.label();
-        self.write("template.add", |tx| {
+        self.in_write("template.add", |tx| {
             doctors::get(tx, spec.doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             let others = templates::specs(tx, Some(spec.doctor_id))?;
             if let Some(o) = overlapping_template(&spec, &others) {
@@ -95,7 +95,7 @@ impl Frontdesk {
     pub fn remove_template(&self, actor: &Actor, template_id: i64) -> Result<()> {
         actor.require(Action::ManageSchedule)?;
         let now = self.now();
-        self.write("template.remove", |tx| {
+        self.in_write("template.remove", |tx| {
             if !templates::delete(tx, template_id)? {
                 return Err(Error::NotFound("template"));
             }
@@ -114,7 +114,7 @@ impl Frontdesk {
     /// Templates of one doctor or of all, by doctor, weekday and start.
     pub fn list_templates(&self, actor: &Actor, doctor_id: Option<i64>) -> Result<Vec<Template>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             Ok(templates::specs(c, doctor_id)?
                 .iter()
                 .map(templates::to_template)
@@ -144,7 +144,7 @@ impl Frontdesk {
         let (from, to) = (from.to_string(), to.to_string());
         let now = self.now();
         let label = actor.label();
-        self.write("timeoff.add", |tx| {
+        self.in_write("timeoff.add", |tx| {
             if let Some(d) = new.doctor_id {
                 doctors::get(tx, d)?.ok_or(Error::NotFound("doctor"))?;
             }
@@ -179,7 +179,7 @@ impl Frontdesk {
     pub fn remove_time_off(&self, actor: &Actor, id: i64) -> Result<()> {
         actor.require(Action::ManageSchedule)?;
         let now = self.now();
-        self.write("timeoff.remove", |tx| {
+        self.in_write("timeoff.remove", |tx| {
             if !templates::delete_time_off(tx, id)? {
                 return Err(Error::NotFound("time off"));
             }
@@ -199,7 +199,7 @@ impl Frontdesk {
         actor.require(Action::ViewSchedule)?;
         let from = from.map(parse_date).transpose()?.map(|d| d.to_string());
         let to = to.map(parse_date).transpose()?.map(|d| d.to_string());
-        self.read(|c| {
+        self.in_read(|c| {
             Ok(templates::list_time_off(
                 c,
                 from.as_deref(),

@@ -143,7 +143,7 @@ impl Frontdesk {
     ) -> Result<Undone> {
         let now = self.now();
         let label = actor.label();
-        self.write("undo", |tx| {
+        self.in_write("undo", |tx| {
             let current = appointments::get(tx, id)?.ok_or(Error::NotFound("appointment"))?;
             if current.version != version || current.status != made {
                 return Err(stale(&current));
@@ -225,7 +225,7 @@ impl Frontdesk {
     fn undo_block(&self, actor: &Actor, slot_id: i64) -> Result<Undone> {
         let now = self.now();
         let label = actor.label();
-        self.write("undo", |tx| {
+        self.in_write("undo", |tx| {
             let slot = slots::get(tx, slot_id)?.ok_or(Error::NotFound("slot"))?;
             let last = audit_log::last_of(tx, "slot", slot_id, "slot.")?;
             let Some((by, _, at)) = last.filter(|(_, action, _)| action == "slot.block") else {

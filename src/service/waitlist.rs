@@ -68,7 +68,7 @@ impl Frontdesk {
         let (from, to) = (from.map(|d| d.to_string()), to.map(|d| d.to_string()));
         let now = self.now();
         let label = actor.label();
-        self.write("waitlist.add", |tx| {
+        self.in_write("waitlist.add", |tx| {
             patients::get(tx, new.patient_id)?.ok_or(Error::NotFound("patient"))?;
             let doctor = doctors::get(tx, new.doctor_id)?.ok_or(Error::NotFound("doctor"))?;
             if !doctor.active {
@@ -103,7 +103,7 @@ impl Frontdesk {
         filter: &WaitlistFilter,
     ) -> Result<Vec<WaitlistEntry>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| Ok(waitlist::list(c, filter)?))
+        self.in_read(|c| Ok(waitlist::list(c, filter)?))
     }
 
     /// The open entries that would take this slot, first come first served (oldest
@@ -114,7 +114,7 @@ impl Frontdesk {
         slot_id: i64,
     ) -> Result<Vec<WaitlistEntry>> {
         actor.require(Action::ViewSchedule)?;
-        self.read(|c| {
+        self.in_read(|c| {
             let tz = ClinicSettings::load(c)?.tz();
             let slot = slots::get(c, slot_id)?.ok_or(Error::NotFound("slot"))?;
             let open = waitlist::list(
@@ -141,7 +141,7 @@ impl Frontdesk {
         actor.require(Action::ManageWaitlist)?;
         let now = self.now();
         let label = actor.label();
-        self.write("waitlist.book", |tx| {
+        self.in_write("waitlist.book", |tx| {
             let entry = waitlist::get(tx, entry_id)?.ok_or(Error::NotFound("waitlist entry"))?;
             if entry.status != WaitlistStatus::Open {
                 return Err(Error::invalid(
@@ -194,7 +194,7 @@ impl Frontdesk {
         actor.require(Action::ManageWaitlist)?;
         let now = self.now();
         let label = actor.label();
-        self.write("waitlist.remove", |tx| {
+        self.in_write("waitlist.remove", |tx| {
             waitlist::get(tx, entry_id)?.ok_or(Error::NotFound("waitlist entry"))?;
             if !waitlist::close(tx, entry_id, WaitlistStatus::Removed, None, &label, now)? {
                 return Err(Error::invalid("this entry is already closed"));

@@ -1,6 +1,7 @@
 //! Appointments and their status history.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::sql::Cols;
+use crate::storage::Conn;
 
 use crate::domain::model::AppointmentFilter;
 use crate::domain::model::{Appointment, AppointmentStatus, HistoryEntry, NextAppointment};
@@ -12,14 +13,14 @@ const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id,
     JOIN doctor d ON d.id = a.doctor_id
     JOIN patient p ON p.id = a.patient_id";
 
-fn status_at(r: &Row<'_>, i: usize) -> rusqlite::Result<AppointmentStatus> {
+fn status_at(r: &Cols<'_>, i: usize) -> rusqlite::Result<AppointmentStatus> {
     let s: String = r.get(i)?;
     s.parse().map_err(|_| {
         rusqlite::Error::InvalidColumnType(i, "status".into(), rusqlite::types::Type::Text)
     })
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Appointment> {
+fn from_row(r: &Cols<'_>) -> rusqlite::Result<Appointment> {
     Ok(Appointment {
         id: r.get(0)?,
         slot_id: r.get(1)?,
@@ -63,13 +64,12 @@ pub struct NewAppointment<'a> {
 
 /// Inserts a PENDING appointment and its first history entry; returns the id.
 /// A second live ordinary appointment on the slot fails on the unique index.
-pub fn insert(conn: &Connection, a: &NewAppointment<'_>) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn insert(conn: &Conn, a: &NewAppointment<'_>) -> rusqlite::Result<i64> {
+    let id = conn.value(
         "INSERT INTO appointment (slot_id, doctor_id, patient_id, status, reason, overbooked, created_by, created_at, updated_by, updated_at)
-         VALUES (?1, ?2, ?3, 'PENDING', ?4, ?5, ?6, ?7, ?6, ?7)",
-    )?
-    .execute(params![a.slot_id, a.doctor_id, a.patient_id, a.reason, a.overbooked, a.actor, a.now])?;
-    let id = conn.last_insert_rowid();
+         VALUES (?1, ?2, ?3, 'PENDING', ?4, ?5, ?6, ?7, ?6, ?7) RETURNING id",
+        &[&a.slot_id, &a.doctor_id, &a.patient_id, &a.reason, &a.overbooked, &a.actor, &a.now],
+    )?;
     add_history(
         conn,
         id,
@@ -87,7 +87,7 @@ pub fn insert(conn: &Connection, a: &NewAppointment<'_>) -> rusqlite::Result<i64
 /// Appends a history entry.
 #[allow(clippy::too_many_arguments)]
 pub fn add_history(
-    conn: &Connection,
+    conn: &Conn,
     appointment_id: i64,
     from: Option<AppointmentStatus>,
     to: AppointmentStatus,
@@ -97,24 +97,22 @@ pub fn add_history(
     actor: &str,
     at: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+    conn.run(
         "INSERT INTO appointment_status_history (appointment_id, from_status, to_status, from_slot_id, to_slot_id, note, actor, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![appointment_id, from.map(|s| s.as_str()), to.as_str(), from_slot, to_slot, note, actor, at])?;
+        &[&appointment_id, &from.map(|s| s.as_str()), &to.as_str(), &from_slot, &to_slot, &note, &actor, &at],
+    )?;
     Ok(())
 }
 
 /// One appointment with names and times.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Appointment>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<Appointment>> {
+    conn.opt(&format!("{SELECT} WHERE a.id = ?1"), &[&id], from_row)
 }
 
 /// Changes status if the version still matches; returns whether it did.
 pub fn set_status(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     expected_version: i64,
     to: AppointmentStatus,
@@ -122,20 +120,19 @@ pub fn set_status(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE appointment SET status = ?3, cancel_reason = coalesce(?4, cancel_reason), updated_by = ?5, updated_at = ?6,
-                 version = version + 1
-             WHERE id = ?1 AND version = ?2",
-        )?
-        .execute(params![id, expected_version, to.as_str(), cancel_reason, actor, now])?;
+    let n = conn.run(
+        "UPDATE appointment SET status = ?3, cancel_reason = coalesce(?4, cancel_reason), updated_by = ?5, updated_at = ?6,
+             version = version + 1
+         WHERE id = ?1 AND version = ?2",
+        &[&id, &expected_version, &to.as_str(), &cancel_reason, &actor, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// Moves an appointment to another (free) slot if the version still matches; there
 /// it is an ordinary booking, so an overbooked one loses its flag.
 pub fn move_to_slot(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     expected_version: i64,
     slot_id: i64,
@@ -143,113 +140,109 @@ pub fn move_to_slot(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE appointment SET slot_id = ?3, doctor_id = ?4, overbooked = 0, updated_by = ?5, updated_at = ?6, version = version + 1
-             WHERE id = ?1 AND version = ?2",
-        )?
-        .execute(params![id, expected_version, slot_id, doctor_id, actor, now])?;
+    let n = conn.run(
+        "UPDATE appointment SET slot_id = ?3, doctor_id = ?4, overbooked = FALSE, updated_by = ?5, updated_at = ?6, version = version + 1
+         WHERE id = ?1 AND version = ?2",
+        &[&id, &expected_version, &slot_id, &doctor_id, &actor, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// The history of one appointment, oldest first.
-pub fn history(conn: &Connection, appointment_id: i64) -> rusqlite::Result<Vec<HistoryEntry>> {
-    let mut stmt = conn.prepare_cached(
+pub fn history(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<HistoryEntry>> {
+    conn.all(
         "SELECT from_status, to_status, from_slot_id, to_slot_id, note, actor, at
          FROM appointment_status_history WHERE appointment_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([appointment_id], |r| {
-        let from: Option<String> = r.get(0)?;
-        Ok(HistoryEntry {
-            from_status: match from {
-                Some(_) => Some(status_at(r, 0)?),
-                None => None,
-            },
-            to_status: status_at(r, 1)?,
-            from_slot_id: r.get(2)?,
-            to_slot_id: r.get(3)?,
-            note: r.get(4)?,
-            actor: r.get(5)?,
-            at: r.get(6)?,
-        })
-    })?;
-    rows.collect()
+        &[&appointment_id],
+        |r| {
+            let from: Option<String> = r.get(0)?;
+            Ok(HistoryEntry {
+                from_status: match from {
+                    Some(_) => Some(status_at(r, 0)?),
+                    None => None,
+                },
+                to_status: status_at(r, 1)?,
+                from_slot_id: r.get(2)?,
+                to_slot_id: r.get(3)?,
+                note: r.get(4)?,
+                actor: r.get(5)?,
+                at: r.get(6)?,
+            })
+        },
+    )
 }
 
 /// Appointments by slot start.
-pub fn list(conn: &Connection, f: &AppointmentFilter) -> rusqlite::Result<Vec<Appointment>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE (?1 IS NULL OR s.start_at >= ?1) AND (?2 IS NULL OR s.start_at < ?2)
-           AND (?3 IS NULL OR a.doctor_id = ?3) AND (?4 IS NULL OR a.patient_id = ?4) AND (?5 IS NULL OR a.status = ?5)
-         ORDER BY s.start_at, a.doctor_id, a.id LIMIT ?6"
-    ))?;
-    let rows = stmt.query_map(
-        params![
-            f.from,
-            f.to,
-            f.doctor_id,
-            f.patient_id,
-            f.status.map(|s| s.as_str()),
-            f.limit.unwrap_or(500)
+pub fn list(conn: &Conn, f: &AppointmentFilter) -> rusqlite::Result<Vec<Appointment>> {
+    conn.all(
+        &format!(
+            "{SELECT} WHERE (?1 IS NULL OR s.start_at >= ?1) AND (?2 IS NULL OR s.start_at < ?2)
+               AND (?3 IS NULL OR a.doctor_id = ?3) AND (?4 IS NULL OR a.patient_id = ?4) AND (?5 IS NULL OR a.status = ?5)
+             ORDER BY s.start_at, a.doctor_id, a.id LIMIT ?6"
+        ),
+        &[
+            &f.from,
+            &f.to,
+            &f.doctor_id,
+            &f.patient_id,
+            &f.status.map(|s| s.as_str()),
+            &i64::from(f.limit.unwrap_or(500)),
         ],
         from_row,
-    )?;
-    rows.collect()
+    )
 }
 
 /// Puts an undone change's status back if the version still matches: an undo of a
 /// cancellation also clears its reason. Returns whether it did; a second live
 /// ordinary appointment on the slot fails on the unique index.
 pub fn restore_status(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     expected_version: i64,
     to: AppointmentStatus,
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE appointment SET status = ?3,
-                 cancel_reason = CASE WHEN ?3 = 'CANCELLED' THEN cancel_reason ELSE NULL END,
-                 updated_by = ?4, updated_at = ?5, version = version + 1
-             WHERE id = ?1 AND version = ?2",
-        )?
-        .execute(params![id, expected_version, to.as_str(), actor, now])?;
+    let n = conn.run(
+        "UPDATE appointment SET status = ?3,
+             cancel_reason = CASE WHEN ?3 = 'CANCELLED' THEN cancel_reason ELSE NULL END,
+             updated_by = ?4, updated_at = ?5, version = version + 1
+         WHERE id = ?1 AND version = ?2",
+        &[&id, &expected_version, &to.as_str(), &actor, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// How many ledger rows an appointment has written at or after `since`.
-pub fn ledger_rows_since(conn: &Connection, id: i64, since: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn ledger_rows_since(conn: &Conn, id: i64, since: i64) -> rusqlite::Result<i64> {
+    conn.value(
         "SELECT count(*) FROM ledger WHERE appointment_id = ?1 AND created_at >= ?2",
-    )?
-    .query_row(params![id, since], |r| r.get(0))
+        &[&id, &since],
+    )
 }
 
 /// A patient's next open (pending or confirmed) appointment from `now`, if any:
 /// what the search results show to tell two patients of one name apart.
 pub fn next_open_of(
-    conn: &Connection,
+    conn: &Conn,
     patient_id: i64,
     now: i64,
 ) -> crate::Result<Option<NextAppointment>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT a.id, s.start_at, d.name, a.status FROM appointment a
-               JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
-              WHERE a.patient_id = ?1 AND s.start_at >= ?2 AND a.status IN ('PENDING', 'CONFIRMED')
-              ORDER BY s.start_at, a.id LIMIT 1",
-        )?
-        .query_row(params![patient_id, now], |r| {
+    let row = conn.opt(
+        "SELECT a.id, s.start_at, d.name, a.status FROM appointment a
+           JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
+          WHERE a.patient_id = ?1 AND s.start_at >= ?2 AND a.status IN ('PENDING', 'CONFIRMED')
+          ORDER BY s.start_at, a.id LIMIT 1",
+        &[&patient_id, &now],
+        |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<i64>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
             ))
-        })
-        .optional()?;
+        },
+    )?;
     row.map(|(appointment_id, start_at, doctor_name, status)| {
         Ok(NextAppointment {
             patient_id,

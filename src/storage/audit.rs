@@ -15,11 +15,12 @@
 //! [`register_mac`] installs on the connections Frontdesk writes with, holding the
 //! key: a connection without it (a `sqlite3` shell) cannot append to the log.
 
+use crate::storage::Conn;
 use std::cell::RefCell;
 
 use hmac::{Hmac, Mac};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::domain::audit::{AuditEvent, AuditFilter};
@@ -83,11 +84,8 @@ impl Sealed<'_> {
 /// Installs the sealing function (and the digest of a record's fields) on `conn`.
 /// Without a key (this computer does not have the clinic's), appending to the log
 /// fails with `missing` as the reason.
-pub fn register_mac(
-    conn: &Connection,
-    key: Option<AuditKey>,
-    missing: String,
-) -> rusqlite::Result<()> {
+pub fn register_mac(conn: &Conn, key: Option<AuditKey>, missing: String) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     let digest_key = key.clone();
     let digest_missing = missing.clone();
     conn.create_scalar_function(
@@ -157,7 +155,8 @@ pub(crate) fn take_appended() -> Option<(i64, String)> {
 }
 
 /// The records whose state an audit row captures: (entity, table, the state as an
-/// SQL expression). `check` compares each record with the same expression.
+/// SQL expression both backends evaluate alike, but for the patient's digest).
+/// `check` compares each record with the same expression.
 /// A patient's fields enter only as a keyed digest (`frontdesk_audit_digest`),
 /// never in clear: the log holds no patient data. The alert (migration 12) enters
 /// the digest only when it is set, so every patient without one keeps the state its
@@ -168,13 +167,19 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
         "appointment",
         "'status=' || status || ' version=' || version || ' slot=' || slot_id || ' patient=' || patient_id",
     ),
-    ("staff", "staff", "'role=' || role || ' active=' || active"),
+    (
+        "staff",
+        "staff",
+        "'role=' || role || ' active=' || CASE WHEN active THEN 1 ELSE 0 END",
+    ),
     (
         "ledger",
         "ledger",
         "'kind=' || kind || ' amount=' || amount_minor || ' ' || currency || ' appointment=' || appointment_id \
-         || ' patient=' || patient_id || ' method=' || coalesce(method, '') || ' refund_of=' || coalesce(refund_of, '') \
-         || ' receipt=' || coalesce(receipt_year, '') || '-' || coalesce(receipt_no, '') || ' desk=' || desk || ' day=' || day",
+         || ' patient=' || patient_id || ' method=' || coalesce(method, '') \
+         || ' refund_of=' || coalesce(CAST(refund_of AS TEXT), '') \
+         || ' receipt=' || coalesce(CAST(receipt_year AS TEXT), '') || '-' || coalesce(CAST(receipt_no AS TEXT), '') \
+         || ' desk=' || desk || ' day=' || day",
     ),
     (
         "patient",
@@ -199,7 +204,7 @@ fn state_sql(entity: &str) -> Option<String> {
 /// with the state its record is left in. Call inside the write transaction of the
 /// change it records, after the change.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn,
     at: i64,
     actor: &str,
     action: &str,
@@ -207,6 +212,12 @@ pub fn record(
     entity_id: Option<i64>,
     detail: &str,
 ) -> rusqlite::Result<()> {
+    let conn = match conn {
+        Conn::Lite(c) => c,
+        Conn::Server(_) => {
+            return record_on_server(conn, at, actor, action, entity, entity_id, detail)
+        }
+    };
     let prev: String = conn
         .prepare_cached("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| r.get(0))
@@ -231,6 +242,36 @@ pub fn record(
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
         )?;
     APPENDED.with(|a| *a.borrow_mut() = Some(appended));
+    Ok(())
+}
+
+/// [`record`] on the clinic server: the row only, with its record's state; the
+/// server numbers it and a sealer chains it afterwards, in commit order (see
+/// [`crate::storage::pg::audit`]), so writers never queue on the log's head. A
+/// patient's state there is its version alone: the server has no digest
+/// function holding the key.
+fn record_on_server(
+    conn: &Conn,
+    at: i64,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    detail: &str,
+) -> rusqlite::Result<()> {
+    let state_sql = match entity {
+        "patient" => Some("SELECT 'version=' || version FROM patient WHERE id = ?1".to_string()),
+        _ => state_sql(entity),
+    };
+    let state: String = match (state_sql, entity_id) {
+        (Some(sql), Some(id)) => conn.opt(&sql, &[&id], |r| r.get(0))?.unwrap_or_default(),
+        _ => String::new(),
+    };
+    conn.run(
+        "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[&at, &actor, &action, &entity, &entity_id, &detail, &state],
+    )?;
     Ok(())
 }
 
@@ -265,10 +306,11 @@ impl std::fmt::Display for ChainFault {
 /// (from the anchor outside the database when there is one: a forger cannot move
 /// it); earlier rows may be plain SHA-256.
 pub fn verify_chain(
-    conn: &Connection,
+    conn: &Conn,
     key: Option<&AuditKey>,
     keyed_from: Option<i64>,
 ) -> rusqlite::Result<Option<ChainFault>> {
+    let conn = conn.lite()?;
     // a log from before sealing (schema < 7) has neither column
     let sealable: bool = conn.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info('audit_event') WHERE name = 'keyed'",
@@ -324,7 +366,8 @@ pub fn verify_chain(
 }
 
 /// The newest row's id and hash (`(0, GENESIS)` for an empty log).
-pub fn head(conn: &Connection) -> rusqlite::Result<(i64, String)> {
+pub fn head(conn: &Conn) -> rusqlite::Result<(i64, String)> {
+    let conn = conn.lite()?;
     Ok(conn
         .query_row(
             "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1",
@@ -336,7 +379,8 @@ pub fn head(conn: &Connection) -> rusqlite::Result<(i64, String)> {
 }
 
 /// The hash of row `id`, if it exists.
-pub fn hash_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+pub fn hash_of(conn: &Conn, id: i64) -> rusqlite::Result<Option<String>> {
+    let conn = conn.lite()?;
     conn.query_row("SELECT hash FROM audit_event WHERE id = ?1", [id], |r| {
         r.get(0)
     })
@@ -344,14 +388,16 @@ pub fn hash_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
 }
 
 /// The first row sealed with a key, if any.
-pub fn first_sealed(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+pub fn first_sealed(conn: &Conn) -> rusqlite::Result<Option<i64>> {
+    let conn = conn.lite()?;
     conn.query_row("SELECT min(id) FROM audit_event WHERE keyed = 1", [], |r| {
         r.get(0)
     })
 }
 
 /// Lists events, newest first.
-pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEvent>> {
+pub fn list(conn: &Conn, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEvent>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_event
          WHERE (?1 IS NULL OR instr(actor, ?1) > 0)
@@ -388,11 +434,12 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEve
 /// The newest audit row of one record whose action starts with `prefix`
 /// (`slot.` for a slot's blocks and unblocks): who did what, when.
 pub fn last_of(
-    conn: &Connection,
+    conn: &Conn,
     entity: &str,
     entity_id: i64,
     prefix: &str,
 ) -> rusqlite::Result<Option<(String, String, i64)>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "SELECT actor, action, at FROM audit_event
          WHERE entity = ?1 AND entity_id = ?2 AND substr(action, 1, length(?3)) = ?3
@@ -405,10 +452,8 @@ pub fn last_of(
 }
 
 /// Who made the newest audited change to any of `entities`, and when.
-pub fn last_change_of(
-    conn: &Connection,
-    entities: &[&str],
-) -> rusqlite::Result<Option<(String, i64)>> {
+pub fn last_change_of(conn: &Conn, entities: &[&str]) -> rusqlite::Result<Option<(String, i64)>> {
+    let conn = conn.lite()?;
     let list = serde_json::to_string(entities).expect("entity names serialise");
     conn.prepare_cached(
         "SELECT actor, at FROM audit_event

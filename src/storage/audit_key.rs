@@ -309,9 +309,11 @@ pub(crate) const ESCROW_SETTING: &str = "clinic.audit_key_copy";
 
 /// The audit key kept in the (encrypted) database, if any.
 pub(crate) fn escrowed(conn: &rusqlite::Connection) -> Result<Option<AuditKey>> {
-    Ok(crate::storage::settings::get(conn, ESCROW_SETTING)?
-        .as_deref()
-        .and_then(parse_key))
+    Ok(
+        crate::storage::settings::get(&crate::storage::Conn::Lite(conn), ESCROW_SETTING)?
+            .as_deref()
+            .and_then(parse_key),
+    )
 }
 
 /// What a desk needs to seal the audit log of the database it opened: the
@@ -336,10 +338,11 @@ impl Seal {
     /// clinic in the database at `db`, and its anchor.
     pub fn open(db: &Path, folder: &KeyFolder) -> Result<Seal> {
         let conn = crate::storage::db::open_connection(db, std::time::Duration::from_secs(5))?;
-        let clinic = crate::storage::settings::get(&conn, "clinic.id")?
-            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| Error::Unusable("the database has no valid clinic id".into()))?;
-        let first_sealed = crate::storage::audit::first_sealed(&conn)?;
+        let clinic =
+            crate::storage::settings::get(&crate::storage::Conn::Lite(&conn), "clinic.id")?
+                .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(|| Error::Unusable("the database has no valid clinic id".into()))?;
+        let first_sealed = crate::storage::audit::first_sealed(&crate::storage::Conn::Lite(&conn))?;
         let encrypted = crate::storage::cipher::key_of(db)?.is_some();
         let escrow = match encrypted {
             true => escrowed(&conn)?,
@@ -366,7 +369,8 @@ impl Seal {
         let keyed_from = match anchor.read()? {
             Some(a) => a.keyed_from,
             None => {
-                let (head_id, head_hash) = crate::storage::audit::head(&conn)?;
+                let (head_id, head_hash) =
+                    crate::storage::audit::head(&crate::storage::Conn::Lite(&conn))?;
                 let keyed_from = first_sealed.unwrap_or(head_id + 1);
                 anchor.reset(keyed_from, head_id, &head_hash)?;
                 keyed_from
@@ -389,7 +393,11 @@ impl Seal {
 
     /// Installs the sealing function on a connection that writes the log.
     pub fn install(&self, conn: &rusqlite::Connection) -> Result<()> {
-        crate::storage::audit::register_mac(conn, self.key.clone(), self.missing.clone())?;
+        crate::storage::audit::register_mac(
+            &crate::storage::Conn::Lite(conn),
+            self.key.clone(),
+            self.missing.clone(),
+        )?;
         Ok(())
     }
 }

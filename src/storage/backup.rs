@@ -72,7 +72,8 @@ pub struct Run<'a> {
 }
 
 /// Records a backup written; its row id.
-pub fn record_run(conn: &Connection, run: &Run<'_>) -> rusqlite::Result<i64> {
+pub fn record_run(conn: &crate::storage::Conn, run: &Run<'_>) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO backup_run (at, file, bytes, millis, in_folder, actor, sha256)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -103,7 +104,7 @@ pub fn default_backup_folder(db: &Path) -> PathBuf {
 }
 
 /// The backup folder in effect for the database at `db`.
-pub fn backup_folder(conn: &rusqlite::Connection, db: &Path) -> PathBuf {
+pub fn backup_folder(conn: &crate::storage::Conn, db: &Path) -> PathBuf {
     match crate::storage::settings::get(conn, keys::BACKUP_FOLDER) {
         Ok(Some(v)) if !v.trim().is_empty() => PathBuf::from(v),
         _ => default_backup_folder(db),
@@ -111,7 +112,7 @@ pub fn backup_folder(conn: &rusqlite::Connection, db: &Path) -> PathBuf {
 }
 
 /// The retention in effect.
-pub fn retention(conn: &rusqlite::Connection) -> Retention {
+pub fn retention(conn: &crate::storage::Conn) -> Retention {
     let num = |key, default| {
         crate::storage::settings::get(conn, key)
             .ok()

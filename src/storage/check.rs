@@ -208,10 +208,14 @@ pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport
     for (name, sql) in limit_invariants() {
         add(&name, strings(conn, &sql)?);
     }
-    let chain = audit::verify_chain(conn, seal.key.as_ref(), Some(seal.keyed_from))?
-        .map(|fault| fault.to_string())
-        .into_iter()
-        .collect();
+    let chain = audit::verify_chain(
+        &crate::storage::Conn::Lite(conn),
+        seal.key.as_ref(),
+        Some(seal.keyed_from),
+    )?
+    .map(|fault| fault.to_string())
+    .into_iter()
+    .collect();
     add(
         "the audit log's chain is intact and sealed with the clinic's key",
         chain,
@@ -245,7 +249,7 @@ fn anchor_problems(conn: &Connection, seal: &Seal) -> Result<Vec<String>> {
     if anchor.head_id == 0 {
         return Ok(Vec::new());
     }
-    Ok(match audit::hash_of(conn, anchor.head_id)? {
+    Ok(match audit::hash_of(&crate::storage::Conn::Lite(conn), anchor.head_id)? {
         Some(hash) if hash == anchor.head_hash => Vec::new(),
         Some(_) => vec![format!(
             "audit row {} differs from the one recorded outside the database",

@@ -85,21 +85,24 @@ pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Refuses a clinic server's URL given where a clinic file is expected.
-pub fn refuse_server_url(path: &Path) -> Result<()> {
-    let text = path.to_string_lossy();
-    if ["postgres://", "postgresql://"]
+/// The clinic server's URL when `path` is one (`postgres://…`) rather than a
+/// file's name.
+pub fn server_url(path: &Path) -> Option<&str> {
+    let text = path.to_str()?;
+    ["postgres://", "postgresql://"]
         .iter()
         .any(|scheme| text.starts_with(scheme))
-    {
-        return Err(Error::Unusable(
-            "this is a clinic server's URL: this Frontdesk sets up a clinic server (`frontdesk \
-             server setup`) and moves a clinic onto it (`frontdesk move-to`), but its desks still \
-             work on a clinic file; working at the desks on the server comes with a later version"
-                .into(),
-        ));
+        .then_some(text)
+}
+
+/// Refuses a clinic server's URL where only a clinic file will do.
+pub fn refuse_server_url(path: &Path) -> Result<()> {
+    match server_url(path) {
+        Some(_) => Err(Error::Unusable(
+            "this needs the clinic file: a clinic server's URL was given".into(),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The real file a database path names: absolute, without `.`/`..`, every

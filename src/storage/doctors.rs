@@ -1,10 +1,11 @@
 //! Doctors.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::sql::Cols;
+use crate::storage::Conn;
 
 use crate::domain::model::Doctor;
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Doctor> {
+fn from_row(r: &Cols<'_>) -> rusqlite::Result<Doctor> {
     Ok(Doctor {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -14,32 +15,35 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Doctor> {
 }
 
 /// Inserts a doctor; returns the new id.
-pub fn insert(conn: &Connection, name: &str, specialty: &str, now: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached("INSERT INTO doctor (name, specialty, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![name, specialty, now])?;
-    Ok(conn.last_insert_rowid())
+pub fn insert(conn: &Conn, name: &str, specialty: &str, now: i64) -> rusqlite::Result<i64> {
+    conn.value(
+        "INSERT INTO doctor (name, specialty, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+        &[&name, &specialty, &now],
+    )
 }
 
 /// One doctor.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Doctor>> {
-    conn.prepare_cached("SELECT id, name, specialty, active FROM doctor WHERE id = ?1")?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<Doctor>> {
+    conn.opt(
+        "SELECT id, name, specialty, active FROM doctor WHERE id = ?1",
+        &[&id],
+        from_row,
+    )
 }
 
 /// All doctors (or only active ones), by name.
-pub fn list(conn: &Connection, include_inactive: bool) -> rusqlite::Result<Vec<Doctor>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, specialty, active FROM doctor WHERE ?1 OR active = 1 ORDER BY name, id",
-    )?;
-    let rows = stmt.query_map([include_inactive], from_row)?;
-    rows.collect()
+pub fn list(conn: &Conn, include_inactive: bool) -> rusqlite::Result<Vec<Doctor>> {
+    conn.all(
+        "SELECT id, name, specialty, active FROM doctor WHERE ?1 OR active ORDER BY name, id",
+        &[&include_inactive],
+        from_row,
+    )
 }
 
 /// Sets the active flag; returns whether a row changed.
-pub fn set_active(conn: &Connection, id: i64, active: bool) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("UPDATE doctor SET active = ?2 WHERE id = ?1 AND active <> ?2")?
-        .execute(params![id, active])?
-        > 0)
+pub fn set_active(conn: &Conn, id: i64, active: bool) -> rusqlite::Result<bool> {
+    Ok(conn.run(
+        "UPDATE doctor SET active = ?2 WHERE id = ?1 AND active <> ?2",
+        &[&id, &active],
+    )? > 0)
 }

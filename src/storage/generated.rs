@@ -1,17 +1,19 @@
 //! Slots as slot generation sees them: with the template that made them and whether
 //! anything (live or cancelled) refers to them.
 
-use rusqlite::{params, Connection};
+use crate::storage::Conn;
+use rusqlite::params;
 
 use crate::domain::planner::{ExistingSlot, PlannedSlot};
 
 /// Slots of every doctor (or one) starting in `[from, to)`, with their booking state.
 pub fn existing(
-    conn: &Connection,
+    conn: &Conn,
     from: i64,
     to: i64,
     doctor_id: Option<i64>,
 ) -> rusqlite::Result<Vec<ExistingSlot>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT s.id, s.doctor_id, s.start_at, s.end_at, s.template_id, s.blocked,
                 EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id AND a.status <> 'CANCELLED'),
@@ -34,7 +36,8 @@ pub fn existing(
 }
 
 /// Inserts a generated slot; returns its id. The overlap trigger still guards it.
-pub fn insert(conn: &Connection, p: &PlannedSlot, now: i64) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Conn, p: &PlannedSlot, now: i64) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at, template_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -43,7 +46,8 @@ pub fn insert(conn: &Connection, p: &PlannedSlot, now: i64) -> rusqlite::Result<
 }
 
 /// Deletes a slot only if nothing refers to it; returns whether it did.
-pub fn delete_unreferenced(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete_unreferenced(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached("DELETE FROM slot WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1)")?
         .execute([id])?
@@ -51,7 +55,8 @@ pub fn delete_unreferenced(conn: &Connection, id: i64) -> rusqlite::Result<bool>
 }
 
 /// Blocks a slot only if it has no live appointment; returns whether it did.
-pub fn block_if_free(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn block_if_free(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached(
             "UPDATE slot SET blocked = 1 WHERE id = ?1 AND blocked = 0

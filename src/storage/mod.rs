@@ -6,11 +6,39 @@
 //! derefs to one) so several compose inside one write transaction; they enforce
 //! no permissions, take every limit as a parameter, and hold no locks themselves.
 
-/// The connection every storage function takes (a transaction derefs to one):
-/// the one name the services use for it. The services never name the SQLite
-/// library; a second backend changes what this is, and the compiler then lists
-/// every storage function that must learn it.
-pub type Conn = rusqlite::Connection;
+/// What every aggregate's storage function takes: the clinic file's connection
+/// (a write transaction derefs to one) or a transaction on the clinic server.
+/// The services hand it on and never name either library. A function that has
+/// not learnt the server yet refuses it with a plain sentence
+/// ([`Conn::lite`]), never a wrong answer.
+#[derive(Clone, Copy)]
+pub enum Conn<'a> {
+    /// The clinic file.
+    Lite(&'a rusqlite::Connection),
+    /// A transaction on the clinic server.
+    Server(&'a pg::ServerTx),
+}
+
+impl<'a> Conn<'a> {
+    /// The file's connection, or the refusal of an operation the clinic server
+    /// does not offer yet.
+    #[track_caller]
+    pub(crate) fn lite(&self) -> rusqlite::Result<&'a rusqlite::Connection> {
+        match self {
+            Conn::Lite(c) => Ok(c),
+            Conn::Server(_) => {
+                // which storage function the server lacks, for the log
+                tracing::warn!(
+                    "not on the clinic server yet: {}",
+                    std::panic::Location::caller()
+                );
+                Err(rusqlite::Error::UserFunctionError(Box::new(
+                    crate::error::NotOnServer,
+                )))
+            }
+        }
+    }
+}
 
 /// What a storage function returns.
 pub type SqlResult<T> = rusqlite::Result<T>;
@@ -29,6 +57,7 @@ pub mod db;
 pub mod metrics;
 pub mod pg;
 pub mod presence;
+pub mod sql;
 pub mod tx;
 
 pub mod appointments;

@@ -3,7 +3,8 @@
 //! limit comes in as a parameter (the numbers live in `ops::otp`).
 
 use crate::domain::outbox::OutboxMessage;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::storage::Conn;
+use rusqlite::{params, OptionalExtension};
 
 /// A reserved verification attempt: what to check the typed code against.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +29,8 @@ pub enum NoCode {
 }
 
 /// Requests for `phone` made after `since` (exclusive), oldest first.
-pub fn requests_since(conn: &Connection, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
+pub fn requests_since(conn: &Conn, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT requested_at FROM otp_request WHERE phone = ?1 AND requested_at > ?2 ORDER BY requested_at",
     )?;
@@ -37,11 +39,8 @@ pub fn requests_since(conn: &Connection, phone: &str, since: i64) -> rusqlite::R
 }
 
 /// Requests made by `desk` after `since` (exclusive), oldest first.
-pub fn desk_requests_since(
-    conn: &Connection,
-    desk: &str,
-    since: i64,
-) -> rusqlite::Result<Vec<i64>> {
+pub fn desk_requests_since(conn: &Conn, desk: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT requested_at FROM otp_request WHERE desk = ?1 AND requested_at > ?2 ORDER BY requested_at",
     )?;
@@ -51,12 +50,13 @@ pub fn desk_requests_since(
 
 /// Logs an accepted request by `desk` and forgets requests older than `keep_since`.
 pub fn log_request(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     desk: &str,
     at: i64,
     keep_since: i64,
 ) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.prepare_cached("DELETE FROM otp_request WHERE requested_at < ?1")?
         .execute([keep_since])?;
     conn.prepare_cached("INSERT INTO otp_request (phone, desk, requested_at) VALUES (?1, ?2, ?3)")?
@@ -66,11 +66,8 @@ pub fn log_request(
 
 /// Failed (or still unchecked) verification attempts for `phone` after `since`
 /// (exclusive), oldest first, whatever code they were for.
-pub fn failed_attempts_since(
-    conn: &Connection,
-    phone: &str,
-    since: i64,
-) -> rusqlite::Result<Vec<i64>> {
+pub fn failed_attempts_since(conn: &Conn, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT attempted_at FROM otp_attempt WHERE phone = ?1 AND ok = 0 AND attempted_at > ?2 ORDER BY attempted_at",
     )?;
@@ -80,12 +77,8 @@ pub fn failed_attempts_since(
 
 /// Records a verification attempt as failed until [`attempt_succeeded`] says
 /// otherwise, and forgets attempts older than `keep_since`; returns its id.
-pub fn record_attempt(
-    conn: &Connection,
-    phone: &str,
-    at: i64,
-    keep_since: i64,
-) -> rusqlite::Result<i64> {
+pub fn record_attempt(conn: &Conn, phone: &str, at: i64, keep_since: i64) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached("DELETE FROM otp_attempt WHERE attempted_at < ?1")?
         .execute([keep_since])?;
     conn.prepare_cached("INSERT INTO otp_attempt (phone, attempted_at) VALUES (?1, ?2)")?
@@ -94,7 +87,8 @@ pub fn record_attempt(
 }
 
 /// The attempt's code matched: it no longer counts as a failure.
-pub fn attempt_succeeded(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+pub fn attempt_succeeded(conn: &Conn, id: i64) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.prepare_cached("UPDATE otp_attempt SET ok = 1 WHERE id = ?1")?
         .execute([id])?;
     Ok(())
@@ -103,13 +97,14 @@ pub fn attempt_succeeded(conn: &Connection, id: i64) -> rusqlite::Result<()> {
 /// Makes `code_hash` the phone's only live code, replacing any older one; also
 /// drops long-dead codes of other phones.
 pub fn replace_code(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     code_hash: &str,
     created_at: i64,
     expires_at: i64,
     by: &str,
 ) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.prepare_cached("DELETE FROM otp_code WHERE expires_at < ?1")?
         .execute([created_at - 3600])?;
     conn.prepare_cached(
@@ -125,11 +120,12 @@ pub fn replace_code(
 /// Reserves one verification attempt on the phone's live code (`attempts + 1`,
 /// at most 5, not expired at `now`).
 pub fn reserve_attempt(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     now: i64,
     max_attempts: i64,
 ) -> rusqlite::Result<Result<ReservedCode, NoCode>> {
+    let conn = conn.lite()?;
     let reserved = conn
         .prepare_cached(
             "UPDATE otp_code SET attempts = attempts + 1
@@ -161,11 +157,12 @@ pub fn reserve_attempt(
 /// Deletes the phone's code if it is still the one identified by `created_at`
 /// and `code_hash` (not replaced meanwhile); returns whether it did.
 pub fn consume(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     created_at: i64,
     code_hash: &str,
 ) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     let n = conn
         .prepare_cached(
             "DELETE FROM otp_code WHERE phone = ?1 AND created_at = ?2 AND code_hash = ?3",
@@ -194,12 +191,13 @@ pub struct Claimed {
 /// Earlier unsent messages to the same phone are given up (their passcode was
 /// just replaced) and blanked.
 pub fn queue_claimed(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     body: &str,
     now: i64,
     token: &str,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
          WHERE phone = ?1 AND status = 'QUEUED' AND kind = 'OTP'",
@@ -216,11 +214,8 @@ pub fn queue_claimed(
 /// Gives up messages queued at or before `stale_before` (their passcode has
 /// expired), blanking their text; returns how many. A message being sent under a
 /// claim made at or after `stale_claim_before` is left to the desk sending it.
-pub fn expire(
-    conn: &Connection,
-    stale_before: i64,
-    stale_claim_before: i64,
-) -> rusqlite::Result<usize> {
+pub fn expire(conn: &Conn, stale_before: i64, stale_claim_before: i64) -> rusqlite::Result<usize> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL,
              last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
@@ -234,12 +229,13 @@ pub fn expire(
 /// older than `stale_claim_before`, left by a desk that stopped) for sending under
 /// `token`, which [`mark_sent`] and [`mark_failed`] must show.
 pub fn claim_next(
-    conn: &Connection,
+    conn: &Conn,
     now: i64,
     stale_claim_before: i64,
     after: i64,
     token: &str,
 ) -> rusqlite::Result<Option<Claimed>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
          WHERE id = (SELECT id FROM outbox
@@ -263,7 +259,8 @@ pub fn claim_next(
 /// Marks a message sent and blanks its text, if it is still being sent under
 /// `token`; returns whether it was (false: the claim was lost, and whoever took
 /// the message over records it).
-pub fn mark_sent(conn: &Connection, id: i64, token: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn mark_sent(conn: &Conn, id: i64, token: &str, now: i64) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     let n = conn
         .prepare_cached(
             "UPDATE outbox SET status = 'SENT', body = '', sent_at = ?3, last_error = NULL, claim_token = NULL
@@ -277,12 +274,13 @@ pub fn mark_sent(conn: &Connection, id: i64, token: &str, now: i64) -> rusqlite:
 /// `give_up` — if the message is still being sent under `token`; returns whether
 /// it was. A message given up meanwhile (expired) stays given up.
 pub fn mark_failed(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     token: &str,
     error: &str,
     give_up: bool,
 ) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     let n = if give_up {
         conn.prepare_cached(
             "UPDATE outbox SET status = 'FAILED', body = '', last_error = ?3, claim_token = NULL
@@ -299,7 +297,8 @@ pub fn mark_failed(
 }
 
 /// Recent messages, newest first.
-pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
+pub fn list(conn: &Conn, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, phone, status, attempts, last_error, created_at, sent_at, kind FROM outbox ORDER BY id DESC LIMIT ?1",
     )?;
@@ -320,6 +319,7 @@ pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<OutboxMessage
 
 /// Has SQLite overwrite deleted and replaced content with zeros on this
 /// connection (`secure_delete`), so a blanked message leaves no trace in a page.
-pub fn secure_delete_on(conn: &Connection) -> rusqlite::Result<()> {
+pub fn secure_delete_on(conn: &Conn) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.pragma_update(None, "secure_delete", true)
 }

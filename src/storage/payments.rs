@@ -2,13 +2,14 @@
 //! till's cash-ups. The ledger and cash-up tables refuse UPDATE and DELETE by
 //! trigger; these functions only ever insert and read.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::sql::Cols;
+use crate::storage::Conn;
 
 use crate::domain::payments::{
     receipt_number, AppointmentType, Balance, DoctorPrice, LedgerEntry, LedgerKind, PaymentMethod,
 };
 
-fn parse_at<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+fn parse_at<T: std::str::FromStr>(r: &Cols<'_>, i: usize) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
     s.parse().map_err(|_| {
         rusqlite::Error::InvalidColumnType(i, "enum".into(), rusqlite::types::Type::Text)
@@ -19,74 +20,69 @@ fn parse_at<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> 
 
 /// Adds a type; its id.
 pub fn add_type(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     price_minor: i64,
     default_reason: &str,
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+    conn.value(
         "INSERT INTO appointment_type (name, price_minor, default_reason, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-    )?
-    .query_row(
-        params![name, price_minor, default_reason, actor, now],
-        |r| r.get(0),
+        &[&name, &price_minor, &default_reason, &actor, &now],
     )
 }
 
 /// Changes a type's price, reason or whether it is offered; whether it exists.
 pub fn update_type(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     price_minor: i64,
     default_reason: &str,
     active: bool,
 ) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE appointment_type SET price_minor = ?2, default_reason = ?3, active = ?4 WHERE id = ?1",
-        )?
-        .execute(params![id, price_minor, default_reason, active])?
-        == 1)
+    Ok(conn.run(
+        "UPDATE appointment_type SET price_minor = ?2, default_reason = ?3, active = ?4 WHERE id = ?1",
+        &[&id, &price_minor, &default_reason, &active],
+    )? == 1)
 }
 
 /// Sets (`Some`) or removes (`None`) a doctor's own price for a type.
 pub fn set_doctor_price(
-    conn: &Connection,
+    conn: &Conn,
     doctor_id: i64,
     type_id: i64,
     price_minor: Option<i64>,
 ) -> rusqlite::Result<()> {
     match price_minor {
-        Some(p) => conn
-            .prepare_cached(
-                "INSERT INTO doctor_price (doctor_id, type_id, price_minor) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (doctor_id, type_id) DO UPDATE SET price_minor = excluded.price_minor",
-            )?
-            .execute(params![doctor_id, type_id, p])?,
-        None => conn
-            .prepare_cached("DELETE FROM doctor_price WHERE doctor_id = ?1 AND type_id = ?2")?
-            .execute(params![doctor_id, type_id])?,
+        Some(p) => conn.run(
+            "INSERT INTO doctor_price (doctor_id, type_id, price_minor) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doctor_id, type_id) DO UPDATE SET price_minor = excluded.price_minor",
+            &[&doctor_id, &type_id, &p],
+        )?,
+        None => conn.run(
+            "DELETE FROM doctor_price WHERE doctor_id = ?1 AND type_id = ?2",
+            &[&doctor_id, &type_id],
+        )?,
     };
     Ok(())
 }
 
-fn doctor_prices(conn: &Connection, type_id: i64) -> rusqlite::Result<Vec<DoctorPrice>> {
-    let mut stmt = conn.prepare_cached(
+fn doctor_prices(conn: &Conn, type_id: i64) -> rusqlite::Result<Vec<DoctorPrice>> {
+    conn.all(
         "SELECT doctor_id, price_minor FROM doctor_price WHERE type_id = ?1 ORDER BY doctor_id",
-    )?;
-    let rows = stmt.query_map([type_id], |r| {
-        Ok(DoctorPrice {
-            doctor_id: r.get(0)?,
-            price_minor: r.get(1)?,
-        })
-    })?;
-    rows.collect()
+        &[&type_id],
+        |r| {
+            Ok(DoctorPrice {
+                doctor_id: r.get(0)?,
+                price_minor: r.get(1)?,
+            })
+        },
+    )
 }
 
-fn type_from_row(r: &Row<'_>) -> rusqlite::Result<AppointmentType> {
+fn type_from_row(r: &Cols<'_>) -> rusqlite::Result<AppointmentType> {
     Ok(AppointmentType {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -98,13 +94,12 @@ fn type_from_row(r: &Row<'_>) -> rusqlite::Result<AppointmentType> {
 }
 
 /// One type with its doctors' prices.
-pub fn get_type(conn: &Connection, id: i64) -> rusqlite::Result<Option<AppointmentType>> {
-    let t = conn
-        .prepare_cached(
-            "SELECT id, name, price_minor, default_reason, active FROM appointment_type WHERE id = ?1",
-        )?
-        .query_row([id], type_from_row)
-        .optional()?;
+pub fn get_type(conn: &Conn, id: i64) -> rusqlite::Result<Option<AppointmentType>> {
+    let t = conn.opt(
+        "SELECT id, name, price_minor, default_reason, active FROM appointment_type WHERE id = ?1",
+        &[&id],
+        type_from_row,
+    )?;
     t.map(|mut t| {
         t.doctor_prices = doctor_prices(conn, t.id)?;
         Ok(t)
@@ -113,17 +108,13 @@ pub fn get_type(conn: &Connection, id: i64) -> rusqlite::Result<Option<Appointme
 }
 
 /// Every type (or the offered ones), by name.
-pub fn list_types(
-    conn: &Connection,
-    include_inactive: bool,
-) -> rusqlite::Result<Vec<AppointmentType>> {
-    let mut stmt = conn.prepare_cached(
+pub fn list_types(conn: &Conn, include_inactive: bool) -> rusqlite::Result<Vec<AppointmentType>> {
+    let mut types = conn.all(
         "SELECT id, name, price_minor, default_reason, active FROM appointment_type
-         WHERE ?1 OR active = 1 ORDER BY name, id",
+         WHERE ?1 OR active ORDER BY name, id",
+        &[&include_inactive],
+        type_from_row,
     )?;
-    let mut types = stmt
-        .query_map([include_inactive], type_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     for t in &mut types {
         t.doctor_prices = doctor_prices(conn, t.id)?;
     }
@@ -132,24 +123,25 @@ pub fn list_types(
 
 /// Records the type an appointment was booked as.
 pub fn set_appointment_type(
-    conn: &Connection,
+    conn: &Conn,
     appointment_id: i64,
     type_id: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE appointment SET type_id = ?2 WHERE id = ?1")?
-        .execute(params![appointment_id, type_id])?;
+    conn.run(
+        "UPDATE appointment SET type_id = ?2 WHERE id = ?1",
+        &[&appointment_id, &type_id],
+    )?;
     Ok(())
 }
 
 /// The type an appointment was booked as, if any.
-pub fn appointment_type_id(
-    conn: &Connection,
-    appointment_id: i64,
-) -> rusqlite::Result<Option<i64>> {
+pub fn appointment_type_id(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT type_id FROM appointment WHERE id = ?1")?
-        .query_row([appointment_id], |r| r.get(0))
-        .optional()?
+        .opt(
+            "SELECT type_id FROM appointment WHERE id = ?1",
+            &[&appointment_id],
+            |r| r.get::<Option<i64>>(0),
+        )?
         .flatten())
 }
 
@@ -190,40 +182,35 @@ pub struct NewEntry<'a> {
 /// Appends one row; a payment or refund takes the next receipt number of its year
 /// (max + 1 inside the write transaction: rolled back with it, so there are no
 /// gaps, and the UNIQUE index refuses a duplicate). Its id.
-pub fn append(conn: &Connection, e: &NewEntry<'_>) -> rusqlite::Result<i64> {
+pub fn append(conn: &Conn, e: &NewEntry<'_>) -> rusqlite::Result<i64> {
     let receipt_no: Option<i64> = match e.receipt_year {
-        Some(year) => Some(
-            conn.prepare_cached(
-                "SELECT coalesce(max(receipt_no), 0) + 1 FROM ledger WHERE receipt_year = ?1",
-            )?
-            .query_row([year], |r| r.get(0))?,
-        ),
+        Some(year) => Some(conn.value(
+            "SELECT coalesce(max(receipt_no), 0) + 1 FROM ledger WHERE receipt_year = ?1",
+            &[&year],
+        )?),
         None => None,
     };
-    conn.prepare_cached(
+    conn.value(
         "INSERT INTO ledger (appointment_id, patient_id, kind, amount_minor, currency, method, reference,
                              refund_of, reason, receipt_year, receipt_no, desk, created_by, created_at, day)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
-    )?
-    .query_row(
-        params![
-            e.appointment_id,
-            e.patient_id,
-            e.kind.as_str(),
-            e.amount_minor,
-            e.currency,
-            e.method.map(|m| m.as_str()),
-            e.reference,
-            e.refund_of,
-            e.reason,
-            e.receipt_year,
-            receipt_no,
-            e.desk,
-            e.actor,
-            e.now,
-            e.day,
+        &[
+            &e.appointment_id,
+            &e.patient_id,
+            &e.kind.as_str(),
+            &e.amount_minor,
+            &e.currency,
+            &e.method.map(|m| m.as_str()),
+            &e.reference,
+            &e.refund_of,
+            &e.reason,
+            &e.receipt_year,
+            &receipt_no,
+            &e.desk,
+            &e.actor,
+            &e.now,
+            &e.day,
         ],
-        |r| r.get(0),
     )
 }
 
@@ -231,7 +218,7 @@ const ENTRY: &str =
     "SELECT id, appointment_id, patient_id, kind, amount_minor, currency, method, reference,
         refund_of, reason, receipt_year, receipt_no, created_by, created_at FROM ledger";
 
-fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+fn entry_from_row(r: &Cols<'_>) -> rusqlite::Result<LedgerEntry> {
     let method: Option<String> = r.get(6)?;
     let year: Option<i64> = r.get(10)?;
     let no: Option<i64> = r.get(11)?;
@@ -256,87 +243,81 @@ fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
 }
 
 /// One row.
-pub fn entry(conn: &Connection, id: i64) -> rusqlite::Result<Option<LedgerEntry>> {
-    conn.prepare_cached(&format!("{ENTRY} WHERE id = ?1"))?
-        .query_row([id], entry_from_row)
-        .optional()
+pub fn entry(conn: &Conn, id: i64) -> rusqlite::Result<Option<LedgerEntry>> {
+    conn.opt(&format!("{ENTRY} WHERE id = ?1"), &[&id], entry_from_row)
 }
 
 /// An appointment's rows, oldest first.
-pub fn entries(conn: &Connection, appointment_id: i64) -> rusqlite::Result<Vec<LedgerEntry>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{ENTRY} WHERE appointment_id = ?1 ORDER BY id"))?;
-    let rows = stmt.query_map([appointment_id], entry_from_row)?;
-    rows.collect()
+pub fn entries(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<LedgerEntry>> {
+    conn.all(
+        &format!("{ENTRY} WHERE appointment_id = ?1 ORDER BY id"),
+        &[&appointment_id],
+        entry_from_row,
+    )
 }
 
-fn sum_into(conn: &Connection, sql: &str, id: i64) -> rusqlite::Result<Balance> {
+fn sum_into(conn: &Conn, sql: &str, id: i64) -> rusqlite::Result<Balance> {
     let mut b = Balance::default();
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query([id])?;
-    while let Some(r) = rows.next()? {
-        let kind: LedgerKind = parse_at(r, 0)?;
-        b.add(kind, r.get(1)?);
+    for (kind, amount) in conn.all(sql, &[&id], |r| {
+        Ok((parse_at::<LedgerKind>(r, 0)?, r.get::<i64>(1)?))
+    })? {
+        b.add(kind, amount);
     }
     Ok(b)
 }
 
 /// An appointment's sums.
-pub fn appointment_balance(conn: &Connection, appointment_id: i64) -> rusqlite::Result<Balance> {
+pub fn appointment_balance(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Balance> {
     sum_into(
         conn,
-        "SELECT kind, sum(amount_minor) FROM ledger WHERE appointment_id = ?1 GROUP BY kind",
+        "SELECT kind, CAST(sum(amount_minor) AS BIGINT) FROM ledger WHERE appointment_id = ?1 GROUP BY kind",
         appointment_id,
     )
 }
 
 /// A patient's sums over all their appointments.
-pub fn patient_balance(conn: &Connection, patient_id: i64) -> rusqlite::Result<Balance> {
+pub fn patient_balance(conn: &Conn, patient_id: i64) -> rusqlite::Result<Balance> {
     sum_into(
         conn,
-        "SELECT kind, sum(amount_minor) FROM ledger WHERE patient_id = ?1 GROUP BY kind",
+        "SELECT kind, CAST(sum(amount_minor) AS BIGINT) FROM ledger WHERE patient_id = ?1 GROUP BY kind",
         patient_id,
     )
 }
 
 /// Whether the ledger holds a row in a currency other than `currency`.
-pub fn has_other_currency(conn: &Connection, currency: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM ledger WHERE currency <> ?1)")?
-        .query_row([currency], |r| r.get(0))
+pub fn has_other_currency(conn: &Conn, currency: &str) -> rusqlite::Result<bool> {
+    conn.value(
+        "SELECT EXISTS (SELECT 1 FROM ledger WHERE currency <> ?1)",
+        &[&currency],
+    )
 }
 
 /// What was already refunded of a payment.
-pub fn refunded_of(conn: &Connection, payment_id: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT coalesce(sum(amount_minor), 0) FROM ledger WHERE refund_of = ?1")?
-        .query_row([payment_id], |r| r.get(0))
+pub fn refunded_of(conn: &Conn, payment_id: i64) -> rusqlite::Result<i64> {
+    conn.value(
+        "SELECT CAST(coalesce(sum(amount_minor), 0) AS BIGINT) FROM ledger WHERE refund_of = ?1",
+        &[&payment_id],
+    )
 }
 
 /// Per method, payments minus refunds taken by `desk` on the clinic-local `day`.
-pub fn takings(
-    conn: &Connection,
-    desk: &str,
-    day: &str,
-) -> rusqlite::Result<Vec<(PaymentMethod, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT method, sum(CASE kind WHEN 'PAYMENT' THEN amount_minor ELSE -amount_minor END)
+pub fn takings(conn: &Conn, desk: &str, day: &str) -> rusqlite::Result<Vec<(PaymentMethod, i64)>> {
+    conn.all(
+        "SELECT method, CAST(sum(CASE kind WHEN 'PAYMENT' THEN amount_minor ELSE -amount_minor END) AS BIGINT)
          FROM ledger WHERE day = ?2 AND desk = ?1 AND method IS NOT NULL GROUP BY method",
-    )?;
-    let rows = stmt.query_map(params![desk, day], |r| Ok((parse_at(r, 0)?, r.get(1)?)))?;
-    rows.collect()
+        &[&desk, &day],
+        |r| Ok((parse_at(r, 0)?, r.get(1)?)),
+    )
 }
 
 /// Payments and refunds (every desk) from `from` to `to` (clinic-local days,
 /// inclusive), oldest first.
-pub fn money_between(
-    conn: &Connection,
-    from: &str,
-    to: &str,
-) -> rusqlite::Result<Vec<LedgerEntry>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{ENTRY} WHERE day BETWEEN ?1 AND ?2 AND method IS NOT NULL ORDER BY id"
-    ))?;
-    let rows = stmt.query_map(params![from, to], entry_from_row)?;
-    rows.collect()
+pub fn money_between(conn: &Conn, from: &str, to: &str) -> rusqlite::Result<Vec<LedgerEntry>> {
+    conn.all(
+        &format!("{ENTRY} WHERE day BETWEEN ?1 AND ?2 AND method IS NOT NULL ORDER BY id"),
+        &[&from, &to],
+        entry_from_row,
+    )
 }
 
 // ---- the till ----
@@ -355,7 +336,7 @@ pub struct Count<'a> {
 
 /// Records a cash-up (one row per method).
 pub fn record_cash_up(
-    conn: &Connection,
+    conn: &Conn,
     desk: &str,
     day: &str,
     counts: &[Count<'_>],
@@ -363,25 +344,22 @@ pub fn record_cash_up(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO cash_up (desk, day, method, expected_minor, counted_minor, currency, note, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
-    )?;
     let mut last = 0;
     for c in counts {
-        last = stmt.query_row(
-            params![
-                desk,
-                day,
-                c.method.as_str(),
-                c.expected_minor,
-                c.counted_minor,
-                c.currency,
-                note,
-                actor,
-                now
+        last = conn.value(
+            "INSERT INTO cash_up (desk, day, method, expected_minor, counted_minor, currency, note, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+            &[
+                &desk,
+                &day,
+                &c.method.as_str(),
+                &c.expected_minor,
+                &c.counted_minor,
+                &c.currency,
+                &note,
+                &actor,
+                &now,
             ],
-            |r| r.get(0),
         )?;
     }
     Ok(last)
@@ -411,29 +389,29 @@ pub struct CashUpRow {
 
 /// The newest cash-up of each desk, day and method from `from` to `to`, by day and desk.
 pub fn cash_ups(
-    conn: &Connection,
+    conn: &Conn,
     from: &str,
     to: &str,
     desk: Option<&str>,
 ) -> rusqlite::Result<Vec<CashUpRow>> {
-    let mut stmt = conn.prepare_cached(
+    conn.all(
         "SELECT desk, day, method, expected_minor, counted_minor, currency, note, created_by, created_at
          FROM cash_up c WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR desk = ?3)
            AND id = (SELECT max(id) FROM cash_up d WHERE d.desk = c.desk AND d.day = c.day AND d.method = c.method)
          ORDER BY day, desk, method",
-    )?;
-    let rows = stmt.query_map(params![from, to, desk], |r| {
-        Ok(CashUpRow {
-            desk: r.get(0)?,
-            day: r.get(1)?,
-            method: parse_at(r, 2)?,
-            expected_minor: r.get(3)?,
-            counted_minor: r.get(4)?,
-            currency: r.get(5)?,
-            note: r.get(6)?,
-            created_by: r.get(7)?,
-            created_at: r.get(8)?,
-        })
-    })?;
-    rows.collect()
+        &[&from, &to, &desk],
+        |r| {
+            Ok(CashUpRow {
+                desk: r.get(0)?,
+                day: r.get(1)?,
+                method: parse_at(r, 2)?,
+                expected_minor: r.get(3)?,
+                counted_minor: r.get(4)?,
+                currency: r.get(5)?,
+                note: r.get(6)?,
+                created_by: r.get(7)?,
+                created_at: r.get(8)?,
+            })
+        },
+    )
 }

@@ -3,7 +3,8 @@
 //! outcome. Times and limits come in as parameters (the numbers live in
 //! `ops::reminders`).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::storage::Conn;
+use rusqlite::{params, OptionalExtension};
 
 use crate::domain::model::ReminderInfo;
 
@@ -38,7 +39,8 @@ fn due_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
 /// The open appointment (pending or confirmed, patient not opted out) starting
 /// soonest after `now` and at or before `horizon` that has no reminder for its
 /// current start. Walks `slot_by_start` over that range only.
-pub fn next_due(conn: &Connection, now: i64, horizon: i64) -> rusqlite::Result<Option<Due>> {
+pub fn next_due(conn: &Conn, now: i64, horizon: i64) -> rusqlite::Result<Option<Due>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "SELECT NULL, a.id, s.start_at, p.name, p.phone, d.name
          FROM slot s
@@ -60,13 +62,14 @@ pub fn next_due(conn: &Connection, now: i64, horizon: i64) -> rusqlite::Result<O
 /// before `retry_before`, with id above `after`, whose appointment is still open,
 /// still at that start, still ahead and due, and whose patient has not opted out.
 pub fn next_retry(
-    conn: &Connection,
+    conn: &Conn,
     now: i64,
     horizon: i64,
     retry_before: i64,
     max_attempts: i64,
     after: i64,
 ) -> rusqlite::Result<Option<Due>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "SELECT r.id, a.id, s.start_at, p.name, p.phone, d.name
          FROM reminder r
@@ -92,12 +95,13 @@ pub fn next_retry(
 /// Queues a reminder message already claimed under `token` (sent by the caller
 /// right after the transaction commits); returns its outbox id.
 pub fn queue_claimed(
-    conn: &Connection,
+    conn: &Conn,
     phone: &str,
     body: &str,
     now: i64,
     token: &str,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token, kind)
          VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4, 'REMINDER')",
@@ -108,12 +112,8 @@ pub fn queue_claimed(
 
 /// Records a reminder message that was never sent (the phone cannot receive
 /// texts): given up at once, without text; returns its outbox id.
-pub fn queue_given_up(
-    conn: &Connection,
-    phone: &str,
-    now: i64,
-    why: &str,
-) -> rusqlite::Result<i64> {
+pub fn queue_given_up(conn: &Conn, phone: &str, now: i64, why: &str) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO outbox (phone, body, created_at, status, attempts, last_error, kind)
          VALUES (?1, '', ?2, 'FAILED', 0, ?3, 'REMINDER')",
@@ -125,7 +125,7 @@ pub fn queue_given_up(
 /// Inserts a reminder for (appointment, start) that is given up at once
 /// (`max_attempts` used), with why; returns its id.
 pub fn insert_given_up(
-    conn: &Connection,
+    conn: &Conn,
     appointment_id: i64,
     start_at: i64,
     outbox_id: i64,
@@ -133,6 +133,7 @@ pub fn insert_given_up(
     max_attempts: i64,
     why: &str,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at, history_id)
          VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
@@ -143,13 +144,14 @@ pub fn insert_given_up(
 
 /// Gives a failed reminder up (no attempts left), with why.
 pub fn give_up(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     outbox_id: i64,
     now: i64,
     max_attempts: i64,
     why: &str,
 ) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5,
              history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
@@ -162,12 +164,13 @@ pub fn give_up(
 /// Inserts the first reminder for (appointment, start), being sent as
 /// `outbox_id`; returns its id. The UNIQUE key refuses a second one.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     appointment_id: i64,
     start_at: i64,
     outbox_id: i64,
     now: i64,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
          VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
@@ -178,12 +181,8 @@ pub fn insert(
 
 /// Claims a failed reminder for another attempt, being sent as `outbox_id`;
 /// returns the attempts it has now, or `None` if it is no longer failed.
-pub fn retry(
-    conn: &Connection,
-    id: i64,
-    outbox_id: i64,
-    now: i64,
-) -> rusqlite::Result<Option<i64>> {
+pub fn retry(conn: &Conn, id: i64, outbox_id: i64, now: i64) -> rusqlite::Result<Option<i64>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
              history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
@@ -198,11 +197,12 @@ pub fn retry(
 /// `error`); returns the reminder's (id, appointment id) if it was still being
 /// sent as that message.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn,
     outbox_id: i64,
     error: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
+    let conn = conn.lite()?;
     let (sql, value) = match error {
         None => (
             "UPDATE reminder SET status = 'SENT', sent_at = ?2, last_error = NULL
@@ -226,7 +226,8 @@ pub fn record(
 /// sending them stopped before recording the outcome): the message is blanked and
 /// failed, its reminder failed (tried again while attempts are left); returns how
 /// many.
-pub fn fail_stale(conn: &Connection, stale_before: i64, why: &str) -> rusqlite::Result<usize> {
+pub fn fail_stale(conn: &Conn, stale_before: i64, why: &str) -> rusqlite::Result<usize> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "UPDATE reminder SET status = 'FAILED', last_error = ?2
          WHERE status = 'SENDING' AND outbox_id IN
@@ -241,10 +242,8 @@ pub fn fail_stale(conn: &Connection, stale_before: i64, why: &str) -> rusqlite::
 }
 
 /// An appointment's reminders, oldest first.
-pub fn for_appointment(
-    conn: &Connection,
-    appointment_id: i64,
-) -> rusqlite::Result<Vec<ReminderInfo>> {
+pub fn for_appointment(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<ReminderInfo>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, start_at, status, attempts, last_error, attempted_at, sent_at
          FROM reminder WHERE appointment_id = ?1 ORDER BY id",

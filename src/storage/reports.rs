@@ -1,7 +1,8 @@
 //! Read-only queries for exports and reports. They stream rows to a callback so a
 //! year of appointments is never held in memory at once.
 
-use rusqlite::{params, Connection};
+use crate::storage::Conn;
+use rusqlite::params;
 
 use crate::domain::payments::Balance;
 
@@ -31,11 +32,12 @@ pub struct ExportAppointment {
 
 /// Appointments whose slot starts in `[from, to)`, by start time, then doctor.
 pub fn appointments_between(
-    conn: &Connection,
+    conn: &Conn,
     from: i64,
     to: i64,
     mut each: impl FnMut(ExportAppointment) -> crate::Result<()>,
 ) -> crate::Result<()> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT s.start_at, d.name, p.name, p.phone, a.status, a.reason, a.overbooked, a.created_by, a.id,
                 total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END),
@@ -89,9 +91,10 @@ pub struct ExportPatient {
 
 /// Every patient, by name.
 pub fn patients(
-    conn: &Connection,
+    conn: &Conn,
     mut each: impl FnMut(ExportPatient) -> crate::Result<()>,
 ) -> crate::Result<()> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, phone, phone_verified_at, date_of_birth, notes, created_at FROM patient ORDER BY name, id",
     )?;
@@ -113,11 +116,12 @@ pub fn patients(
 /// A slot for utilisation: (doctor id, doctor name, start, blocked, has a live
 /// appointment).
 pub fn slot_usage(
-    conn: &Connection,
+    conn: &Conn,
     from: i64,
     to: i64,
     mut each: impl FnMut(i64, &str, i64, bool, bool),
 ) -> crate::Result<()> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT s.doctor_id, d.name, s.start_at, s.blocked,
                 EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id AND a.status <> 'CANCELLED')
@@ -135,11 +139,12 @@ pub fn slot_usage(
 /// An appointment for the outcome counts: (doctor id, doctor name, slot start,
 /// status, when it was cancelled if it was, its money).
 pub fn appointment_outcomes(
-    conn: &Connection,
+    conn: &Conn,
     from: i64,
     to: i64,
     mut each: impl FnMut(i64, &str, i64, &str, Option<i64>, Balance),
 ) -> crate::Result<()> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT a.doctor_id, d.name, s.start_at, a.status,
                 CASE WHEN a.status = 'CANCELLED' THEN

@@ -1,18 +1,20 @@
 //! Recurring series of appointments, and the attendance counts per patient.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::storage::Conn;
+use rusqlite::{params, OptionalExtension};
 
 use crate::domain::model::Slot;
 
 /// Inserts a series; returns its id.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     patient_id: i64,
     doctor_id: i64,
     every_weeks: u32,
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO appointment_series (patient_id, doctor_id, every_weeks, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -21,14 +23,16 @@ pub fn insert(
 }
 
 /// Puts an appointment into a series.
-pub fn set_series(conn: &Connection, appointment_id: i64, series_id: i64) -> rusqlite::Result<()> {
+pub fn set_series(conn: &Conn, appointment_id: i64, series_id: i64) -> rusqlite::Result<()> {
+    let conn = conn.lite()?;
     conn.prepare_cached("UPDATE appointment SET series_id = ?2 WHERE id = ?1")?
         .execute(params![appointment_id, series_id])?;
     Ok(())
 }
 
 /// The series of an appointment, if any.
-pub fn series_of(conn: &Connection, appointment_id: i64) -> rusqlite::Result<Option<i64>> {
+pub fn series_of(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Option<i64>> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached("SELECT series_id FROM appointment WHERE id = ?1")?
         .query_row([appointment_id], |r| r.get::<_, Option<i64>>(0))
@@ -37,7 +41,8 @@ pub fn series_of(conn: &Connection, appointment_id: i64) -> rusqlite::Result<Opt
 }
 
 /// Appointment ids of a series whose slot starts at or after `from`, by start.
-pub fn members_from(conn: &Connection, series_id: i64, from: i64) -> rusqlite::Result<Vec<i64>> {
+pub fn members_from(conn: &Conn, series_id: i64, from: i64) -> rusqlite::Result<Vec<i64>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT a.id FROM appointment a JOIN slot s ON s.id = a.slot_id
          WHERE a.series_id = ?1 AND s.start_at >= ?2 ORDER BY s.start_at, a.id",
@@ -48,30 +53,27 @@ pub fn members_from(conn: &Connection, series_id: i64, from: i64) -> rusqlite::R
 
 /// The doctor's slot starting exactly at `start_at` and lasting `length` seconds.
 pub fn slot_at(
-    conn: &Connection,
+    conn: &Conn,
     doctor_id: i64,
     start_at: i64,
     length: i64,
 ) -> rusqlite::Result<Option<Slot>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "SELECT s.id, s.doctor_id, s.start_at, s.end_at, s.mode, s.blocked FROM slot s
          WHERE s.doctor_id = ?1 AND s.start_at = ?2 AND s.end_at = ?2 + ?3",
     )?
-    .query_row(
-        params![doctor_id, start_at, length],
-        crate::storage::slots::from_row,
-    )
+    .query_row(params![doctor_id, start_at, length], |r| {
+        crate::storage::slots::from_row(&crate::storage::sql::Cols::Lite(r))
+    })
     .optional()
 }
 
 /// Late cancellations (cancelled less than `late_secs` before the slot's start, or
 /// after it) and no-shows of a patient, computed from the status history, so no
 /// stored flag can drift from it.
-pub fn attendance(
-    conn: &Connection,
-    patient_id: i64,
-    late_secs: i64,
-) -> rusqlite::Result<(u32, u32)> {
+pub fn attendance(conn: &Conn, patient_id: i64, late_secs: i64) -> rusqlite::Result<(u32, u32)> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "SELECT
            (SELECT count(*) FROM appointment a JOIN slot s ON s.id = a.slot_id

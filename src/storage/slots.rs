@@ -1,13 +1,14 @@
 //! Slots, and the live appointments that occupy them.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::sql::Cols;
+use crate::storage::Conn;
 
 use crate::domain::model::{AppointmentSummary, Slot, SlotView};
 use crate::domain::scheduling::SlotFilter;
 
 const COLUMNS: &str = "s.id, s.doctor_id, s.start_at, s.end_at, s.mode, s.blocked";
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Slot> {
+pub(crate) fn from_row(r: &Cols<'_>) -> rusqlite::Result<Slot> {
     let mode: String = r.get(4)?;
     Ok(Slot {
         id: r.get(0)?,
@@ -22,110 +23,117 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Slot> {
 }
 
 /// One slot.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Slot>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM slot s WHERE s.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<Slot>> {
+    conn.opt(
+        &format!("SELECT {COLUMNS} FROM slot s WHERE s.id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// The first slot of `doctor_id` overlapping `[start, end)`, other than `except`.
 pub fn overlapping(
-    conn: &Connection,
+    conn: &Conn,
     doctor_id: i64,
     start: i64,
     end: i64,
     except: Option<i64>,
 ) -> rusqlite::Result<Option<i64>> {
     // Slots are at most a day long (a CHECK enforces it), which bounds the range scan.
-    conn.prepare_cached(
+    conn.opt(
         "SELECT id FROM slot WHERE doctor_id = ?1 AND start_at < ?3 AND end_at > ?2
            AND start_at > ?2 - 86400 AND (?4 IS NULL OR id <> ?4) LIMIT 1",
-    )?
-    .query_row(params![doctor_id, start, end, except], |r| r.get(0))
-    .optional()
+        &[&doctor_id, &start, &end, &except],
+        |r| r.get(0),
+    )
 }
 
 /// Inserts a slot; returns its id.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     doctor_id: i64,
     start: i64,
     end: i64,
     mode: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.prepare_cached("INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![doctor_id, start, end, mode, now])?;
-    Ok(conn.last_insert_rowid())
+    conn.value(
+        "INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        &[&doctor_id, &start, &end, &mode, &now],
+    )
 }
 
 /// Sets the blocked flag; returns whether it changed.
-pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("UPDATE slot SET blocked = ?2 WHERE id = ?1 AND blocked <> ?2")?
-        .execute(params![id, blocked])?
-        > 0)
+pub fn set_blocked(conn: &Conn, id: i64, blocked: bool) -> rusqlite::Result<bool> {
+    Ok(conn.run(
+        "UPDATE slot SET blocked = ?2 WHERE id = ?1 AND blocked <> ?2",
+        &[&id, &blocked],
+    )? > 0)
 }
 
 /// Whether the slot has a live ordinary (not overbooked) appointment.
-pub fn is_taken(conn: &Connection, slot_id: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED' AND overbooked = 0)",
-    )?
-    .query_row([slot_id], |r| r.get(0))
+pub fn is_taken(conn: &Conn, slot_id: i64) -> rusqlite::Result<bool> {
+    conn.value(
+        "SELECT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED' AND NOT overbooked)",
+        &[&slot_id],
+    )
 }
 
 /// Whether any appointment not cancelled is in the slot, overbooked ones included
 /// (a slot with any of them cannot be blocked).
-pub fn has_appointment(conn: &Connection, slot_id: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
+pub fn has_appointment(conn: &Conn, slot_id: i64) -> rusqlite::Result<bool> {
+    conn.value(
         "SELECT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED')",
-    )?
-    .query_row([slot_id], |r| r.get(0))
+        &[&slot_id],
+    )
 }
 
 /// Slots starting in `[from, to)` with their live appointments, by start then doctor.
-pub fn list_with_appointments(
-    conn: &Connection,
-    f: &SlotFilter,
-) -> rusqlite::Result<Vec<SlotView>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, a.id, a.patient_id, p.name, a.status, a.overbooked, a.version
-         FROM slot s
-         LEFT JOIN appointment a ON a.slot_id = s.id AND a.status <> 'CANCELLED'
-         LEFT JOIN patient p ON p.id = a.patient_id
-         WHERE s.start_at >= ?1 AND s.start_at < ?2 AND (?3 IS NULL OR s.doctor_id = ?3)
-         ORDER BY s.start_at, s.doctor_id, s.id, a.overbooked, a.id"
-    ))?;
-    let mut rows = stmt.query(params![f.from, f.to, f.doctor_id])?;
+pub fn list_with_appointments(conn: &Conn, f: &SlotFilter) -> rusqlite::Result<Vec<SlotView>> {
+    let rows = conn.all(
+        &format!(
+            "SELECT {COLUMNS}, a.id, a.patient_id, p.name, a.status, a.overbooked, a.version
+             FROM slot s
+             LEFT JOIN appointment a ON a.slot_id = s.id AND a.status <> 'CANCELLED'
+             LEFT JOIN patient p ON p.id = a.patient_id
+             WHERE s.start_at >= ?1 AND s.start_at < ?2 AND (?3 IS NULL OR s.doctor_id = ?3)
+             ORDER BY s.start_at, s.doctor_id, s.id, a.overbooked, a.id"
+        ),
+        &[&f.from, &f.to, &f.doctor_id],
+        |r| {
+            let appointment = match r.get::<Option<i64>>(6)? {
+                None => None,
+                Some(id) => {
+                    let status: String = r.get(9)?;
+                    Some(AppointmentSummary {
+                        id,
+                        patient_id: r.get(7)?,
+                        patient_name: r.get(8)?,
+                        status: status.parse().map_err(|_| {
+                            rusqlite::Error::InvalidColumnType(
+                                9,
+                                "status".into(),
+                                rusqlite::types::Type::Text,
+                            )
+                        })?,
+                        overbooked: r.get(10)?,
+                        version: r.get(11)?,
+                    })
+                }
+            };
+            Ok((from_row(r)?, appointment))
+        },
+    )?;
     let mut out: Vec<SlotView> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let slot = from_row(r)?;
+    for (slot, appointment) in rows {
         if out.last().map(|v| v.slot.id) != Some(slot.id) {
             out.push(SlotView {
                 slot,
                 appointments: Vec::new(),
             });
         }
-        if let Some(id) = r.get::<_, Option<i64>>(6)? {
-            let status: String = r.get(9)?;
-            out.last_mut()
-                .expect("pushed above")
-                .appointments
-                .push(AppointmentSummary {
-                    id,
-                    patient_id: r.get(7)?,
-                    patient_name: r.get(8)?,
-                    status: status.parse().map_err(|_| {
-                        rusqlite::Error::InvalidColumnType(
-                            9,
-                            "status".into(),
-                            rusqlite::types::Type::Text,
-                        )
-                    })?,
-                    overbooked: r.get(10)?,
-                    version: r.get(11)?,
-                });
+        if let Some(a) = appointment {
+            out.last_mut().expect("pushed above").appointments.push(a);
         }
     }
     if f.free_only {

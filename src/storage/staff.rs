@@ -3,7 +3,8 @@
 //! generation; and the same failure count for usernames that have no account
 //! (`sign_in_throttle`), so both are answered alike.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::sql::Cols;
+use crate::storage::Conn;
 
 use crate::domain::model::Role;
 use crate::domain::staff::{Failures, StaffMember};
@@ -28,7 +29,7 @@ fn role(s: String) -> rusqlite::Result<Role> {
     })
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Credentials> {
+fn from_row(r: &Cols<'_>) -> rusqlite::Result<Credentials> {
     Ok(Credentials {
         member: StaffMember {
             id: r.get(0)?,
@@ -47,82 +48,85 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Credentials> {
 }
 
 /// How many accounts exist (active or not).
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT count(*) FROM staff")?
-        .query_row([], |r| r.get(0))
+pub fn count(conn: &Conn) -> rusqlite::Result<i64> {
+    conn.value("SELECT count(*) FROM staff", &[])
 }
 
 /// Active admins.
-pub fn active_admins(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT count(*) FROM staff WHERE role = 'ADMIN' AND active = 1")?
-        .query_row([], |r| r.get(0))
+pub fn active_admins(conn: &Conn) -> rusqlite::Result<i64> {
+    conn.value(
+        "SELECT count(*) FROM staff WHERE role = 'ADMIN' AND active",
+        &[],
+    )
 }
 
 /// Inserts an account; returns the id. Failures counted under its username while
 /// it had no account are forgotten.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     display_name: &str,
     role: Role,
     hash: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+    let id = conn.value(
         "INSERT INTO staff (username, display_name, role, password_hash, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?
-    .execute(params![username, display_name, role.as_str(), hash, now])?;
-    let id = conn.last_insert_rowid();
-    conn.prepare_cached("DELETE FROM sign_in_throttle WHERE username = ?1")?
-        .execute([username])?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+        &[&username, &display_name, &role.as_str(), &hash, &now],
+    )?;
+    conn.run(
+        "DELETE FROM sign_in_throttle WHERE username = lower(?1)",
+        &[&username],
+    )?;
     Ok(id)
 }
 
 /// One account by id.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM staff WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<Credentials>> {
+    conn.opt(
+        &format!("SELECT {COLUMNS} FROM staff WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// One account by username (case-insensitive).
-pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM staff WHERE username = ?1"))?
-        .query_row([username], from_row)
-        .optional()
+pub fn by_username(conn: &Conn, username: &str) -> rusqlite::Result<Option<Credentials>> {
+    conn.opt(
+        &format!("SELECT {COLUMNS} FROM staff WHERE lower(username) = lower(?1)"),
+        &[&username],
+        from_row,
+    )
 }
 
 /// Every account, by username.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<StaffMember>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM staff ORDER BY username"))?;
-    let rows = stmt.query_map([], |r| from_row(r).map(|c| c.member))?;
-    rows.collect()
+pub fn list(conn: &Conn) -> rusqlite::Result<Vec<StaffMember>> {
+    conn.all(
+        &format!("SELECT {COLUMNS} FROM staff ORDER BY lower(username)"),
+        &[],
+        |r| from_row(r).map(|c| c.member),
+    )
 }
 
 /// Reserves a failed attempt on an account before its password is checked:
 /// `count` failures, the newest now. A success takes it back ([`record_success`]).
-pub fn reserve_attempt(conn: &Connection, id: i64, count: i64, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE staff SET failed_logins = ?2, last_failed_at = ?3 WHERE id = ?1")?
-        .execute(params![id, count, now])?;
+pub fn reserve_attempt(conn: &Conn, id: i64, count: i64, now: i64) -> rusqlite::Result<()> {
+    conn.run(
+        "UPDATE staff SET failed_logins = ?2, last_failed_at = ?3 WHERE id = ?1",
+        &[&id, &count, &now],
+    )?;
     Ok(())
 }
 
 /// Locks the account if its failures reached `limit`; returns whether it locked
 /// it now.
-pub fn lock_if_exhausted(
-    conn: &Connection,
-    id: i64,
-    limit: i64,
-    now: i64,
-) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET locked_at = ?3
-             WHERE id = ?1 AND failed_logins >= ?2 AND locked_at IS NULL",
-        )?
-        .execute(params![id, limit, now])?;
+pub fn lock_if_exhausted(conn: &Conn, id: i64, limit: i64, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.run(
+        "UPDATE staff SET locked_at = ?3
+         WHERE id = ?1 AND failed_logins >= ?2 AND locked_at IS NULL",
+        &[&id, &limit, &now],
+    )?;
     Ok(n > 0)
 }
 
@@ -131,24 +135,23 @@ pub fn lock_if_exhausted(
 /// hash is still `verified`, the one the password was checked against (a password
 /// reset meanwhile stays). Returns whether the hash was replaced.
 pub fn record_success(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     verified: &str,
     upgrade: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
+    conn.run(
         "UPDATE staff SET failed_logins = 0, last_failed_at = NULL, locked_at = NULL WHERE id = ?1",
-    )?
-    .execute([id])?;
+        &[&id],
+    )?;
     let Some(upgrade) = upgrade else {
         return Ok(false);
     };
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
-        )?
-        .execute(params![id, verified, upgrade, now])?;
+    let n = conn.run(
+        "UPDATE staff SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
+        &[&id, &verified, &upgrade, &now],
+    )?;
     Ok(n > 0)
 }
 
@@ -157,129 +160,126 @@ pub fn record_success(
 /// failures, the lock and "must change", and ends their other sessions. Returns
 /// the new session generation, or `None` when the password changed meanwhile.
 pub fn change_own_password(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     verified: &str,
     hash: &str,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "UPDATE staff SET password_hash = ?3, must_change_password = 0, failed_logins = 0,
+    conn.opt(
+        "UPDATE staff SET password_hash = ?3, must_change_password = FALSE, failed_logins = 0,
                 last_failed_at = NULL, locked_at = NULL,
                 session_generation = session_generation + 1, updated_at = ?4
          WHERE id = ?1 AND password_hash = ?2
          RETURNING session_generation",
-    )?
-    .query_row(params![id, verified, hash, now], |r| r.get(0))
-    .optional()
+        &[&id, &verified, &hash, &now],
+        |r| r.get(0),
+    )
 }
 
 /// An admin's reset: a new hash the person must replace at their next sign-in;
 /// clears any lock and ends their open sessions. Returns whether the account exists.
-pub fn reset_password(conn: &Connection, id: i64, hash: &str, now: i64) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET password_hash = ?2, must_change_password = 1, failed_logins = 0,
-                    last_failed_at = NULL, locked_at = NULL,
-                    session_generation = session_generation + 1, updated_at = ?3
-             WHERE id = ?1",
-        )?
-        .execute(params![id, hash, now])?;
+pub fn reset_password(conn: &Conn, id: i64, hash: &str, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.run(
+        "UPDATE staff SET password_hash = ?2, must_change_password = TRUE, failed_logins = 0,
+                last_failed_at = NULL, locked_at = NULL,
+                session_generation = session_generation + 1, updated_at = ?3
+         WHERE id = ?1",
+        &[&id, &hash, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// Activates or deactivates an account; either way its open sessions end.
-pub fn set_active(conn: &Connection, id: i64, active: bool, now: i64) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET active = ?2, session_generation = session_generation + 1,
-                    updated_at = ?3
-             WHERE id = ?1",
-        )?
-        .execute(params![id, active, now])?;
+pub fn set_active(conn: &Conn, id: i64, active: bool, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.run(
+        "UPDATE staff SET active = ?2, session_generation = session_generation + 1,
+                updated_at = ?3
+         WHERE id = ?1",
+        &[&id, &active, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// Changes an account's role and ends its open sessions.
-pub fn set_role(conn: &Connection, id: i64, role: Role, now: i64) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET role = ?2, session_generation = session_generation + 1,
-                    updated_at = ?3
-             WHERE id = ?1",
-        )?
-        .execute(params![id, role.as_str(), now])?;
+pub fn set_role(conn: &Conn, id: i64, role: Role, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.run(
+        "UPDATE staff SET role = ?2, session_generation = session_generation + 1,
+                updated_at = ?3
+         WHERE id = ?1",
+        &[&id, &role.as_str(), &now],
+    )?;
     Ok(n > 0)
 }
 
 /// Lifts a sign-in lock and forgets the failures; returns whether the account exists.
-pub fn unlock(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE staff SET failed_logins = 0, last_failed_at = NULL, locked_at = NULL,
-                    updated_at = ?2
-             WHERE id = ?1",
-        )?
-        .execute(params![id, now])?;
+pub fn unlock(conn: &Conn, id: i64, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.run(
+        "UPDATE staff SET failed_logins = 0, last_failed_at = NULL, locked_at = NULL,
+                updated_at = ?2
+         WHERE id = ?1",
+        &[&id, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// The failures counted under a username that has no account.
-pub fn unknown_failures(conn: &Connection, username: &str) -> rusqlite::Result<Failures> {
+pub fn unknown_failures(conn: &Conn, username: &str) -> rusqlite::Result<Failures> {
     Ok(conn
-        .prepare_cached(
+        .opt(
             "SELECT failed_logins, last_failed_at, locked_at FROM sign_in_throttle
-             WHERE username = ?1",
+             WHERE username = lower(?1)",
+            &[&username],
+            |r| {
+                Ok(Failures {
+                    count: r.get(0)?,
+                    last_at: r.get(1)?,
+                    locked_at: r.get(2)?,
+                })
+            },
         )?
-        .query_row([username], |r| {
-            Ok(Failures {
-                count: r.get(0)?,
-                last_at: r.get(1)?,
-                locked_at: r.get(2)?,
-            })
-        })
-        .optional()?
         .unwrap_or_default())
 }
 
 /// Reserves a failed attempt under a username that has no account (as
-/// [`reserve_attempt`] does for an account).
+/// [`reserve_attempt`] does for an account). Kept in lower case, so that one
+/// name in any case is one row on both backends.
 pub fn reserve_unknown_attempt(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     count: i64,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO sign_in_throttle (username, failed_logins, last_failed_at) VALUES (?1, ?2, ?3)
+    conn.run(
+        "INSERT INTO sign_in_throttle (username, failed_logins, last_failed_at)
+         VALUES (lower(?1), ?2, ?3)
          ON CONFLICT (username) DO UPDATE SET failed_logins = ?2, last_failed_at = ?3",
-    )?
-    .execute(params![username, count, now])?;
+        &[&username, &count, &now],
+    )?;
     Ok(())
 }
 
 /// Locks a username that has no account once its failures reached `limit`;
 /// returns whether it locked it now.
 pub fn lock_unknown_if_exhausted(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     limit: i64,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE sign_in_throttle SET locked_at = ?3
-             WHERE username = ?1 AND failed_logins >= ?2 AND locked_at IS NULL",
-        )?
-        .execute(params![username, limit, now])?;
+    let n = conn.run(
+        "UPDATE sign_in_throttle SET locked_at = ?3
+         WHERE username = lower(?1) AND failed_logins >= ?2 AND locked_at IS NULL",
+        &[&username, &limit, &now],
+    )?;
     Ok(n > 0)
 }
 
 /// Forgets the unlocked failures of unknown usernames whose newest failure is
 /// older than `before`.
-pub fn prune_unknown(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn prune_unknown(conn: &Conn, before: i64) -> rusqlite::Result<usize> {
+    conn.run(
         "DELETE FROM sign_in_throttle WHERE locked_at IS NULL AND last_failed_at < ?1",
-    )?
-    .execute([before])
+        &[&before],
+    )
 }

@@ -1,12 +1,14 @@
 //! Weekly schedule templates (with their breaks) and time off.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::storage::Conn;
+use rusqlite::{params, OptionalExtension};
 
 use crate::domain::planner::{Minute, TemplateSpec, TimeOffSpec};
 use crate::domain::scheduling::{Template, TimeOff, TimeRange};
 
 /// Inserts a template and its breaks; returns its id.
-pub fn insert(conn: &Connection, t: &TemplateSpec, actor: &str, now: i64) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Conn, t: &TemplateSpec, actor: &str, now: i64) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO schedule_template (doctor_id, weekday, start_minute, end_minute, slot_minutes, mode, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -21,7 +23,8 @@ pub fn insert(conn: &Connection, t: &TemplateSpec, actor: &str, now: i64) -> rus
 }
 
 /// Deletes a template (its breaks go with it); returns whether it existed.
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached("DELETE FROM schedule_template WHERE id = ?1")?
         .execute([id])?
@@ -29,7 +32,8 @@ pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
 }
 
 /// Templates (of one doctor, or all), by doctor, weekday and start, with breaks.
-pub fn specs(conn: &Connection, doctor_id: Option<i64>) -> rusqlite::Result<Vec<TemplateSpec>> {
+pub fn specs(conn: &Conn, doctor_id: Option<i64>) -> rusqlite::Result<Vec<TemplateSpec>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, doctor_id, weekday, start_minute, end_minute, slot_minutes, mode FROM schedule_template
          WHERE ?1 IS NULL OR doctor_id = ?1 ORDER BY doctor_id, weekday, start_minute, id",
@@ -67,13 +71,16 @@ pub fn specs(conn: &Connection, doctor_id: Option<i64>) -> rusqlite::Result<Vec<
 }
 
 /// One template.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TemplateSpec>> {
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<TemplateSpec>> {
+    let conn = conn.lite()?;
     let doctor: Option<i64> = conn
         .prepare_cached("SELECT doctor_id FROM schedule_template WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(match doctor {
-        Some(d) => specs(conn, Some(d))?.into_iter().find(|t| t.id == id),
+        Some(d) => specs(&Conn::Lite(conn), Some(d))?
+            .into_iter()
+            .find(|t| t.id == id),
         None => None,
     })
 }
@@ -112,11 +119,12 @@ pub struct NewTimeOffRow<'a> {
 
 /// Inserts time off; returns its id.
 pub fn insert_time_off(
-    conn: &Connection,
+    conn: &Conn,
     t: &NewTimeOffRow<'_>,
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO time_off (doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -126,7 +134,8 @@ pub fn insert_time_off(
 }
 
 /// Deletes time off; returns whether it existed.
-pub fn delete_time_off(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete_time_off(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached("DELETE FROM time_off WHERE id = ?1")?
         .execute([id])?
@@ -136,11 +145,12 @@ pub fn delete_time_off(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
 /// Time off touching `[from, to]` (dates as `YYYY-MM-DD`; `None` = unbounded), of one
 /// doctor (clinic-wide entries included) or all, by start date.
 pub fn list_time_off(
-    conn: &Connection,
+    conn: &Conn,
     from: Option<&str>,
     to: Option<&str>,
     doctor_id: Option<i64>,
 ) -> rusqlite::Result<Vec<TimeOff>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by FROM time_off
          WHERE (?1 IS NULL OR to_date >= ?1) AND (?2 IS NULL OR from_date <= ?2)
@@ -165,24 +175,23 @@ pub fn list_time_off(
 
 /// Time off as the planner needs it (rows with unparseable dates cannot exist: the
 /// table's CHECKs and the core's parser both guard them; they are skipped if found).
-pub fn time_off_specs(
-    conn: &Connection,
-    from: &str,
-    to: &str,
-) -> rusqlite::Result<Vec<TimeOffSpec>> {
-    Ok(list_time_off(conn, Some(from), Some(to), None)?
-        .into_iter()
-        .filter_map(|t| {
-            let hours = match &t.hours {
-                Some(h) => Some(h.minutes("time off").ok()?),
-                None => None,
-            };
-            Some(TimeOffSpec {
-                doctor_id: t.doctor_id,
-                from: crate::domain::clinic::parse_date(&t.from_date).ok()?,
-                to: crate::domain::clinic::parse_date(&t.to_date).ok()?,
-                hours,
+pub fn time_off_specs(conn: &Conn, from: &str, to: &str) -> rusqlite::Result<Vec<TimeOffSpec>> {
+    let conn = conn.lite()?;
+    Ok(
+        list_time_off(&Conn::Lite(conn), Some(from), Some(to), None)?
+            .into_iter()
+            .filter_map(|t| {
+                let hours = match &t.hours {
+                    Some(h) => Some(h.minutes("time off").ok()?),
+                    None => None,
+                };
+                Some(TimeOffSpec {
+                    doctor_id: t.doctor_id,
+                    from: crate::domain::clinic::parse_date(&t.from_date).ok()?,
+                    to: crate::domain::clinic::parse_date(&t.to_date).ok()?,
+                    hours,
+                })
             })
-        })
-        .collect())
+            .collect(),
+    )
 }

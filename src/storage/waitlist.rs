@@ -1,6 +1,7 @@
 //! The waitlist: patients waiting for a doctor, oldest first.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::storage::Conn;
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::domain::planner::Minute;
 use crate::domain::scheduling::{TimeRange, WaitlistEntry, WaitlistFilter, WaitlistStatus};
@@ -48,12 +49,8 @@ pub struct NewEntryRow<'a> {
 }
 
 /// Inserts an open entry; returns its id.
-pub fn insert(
-    conn: &Connection,
-    e: &NewEntryRow<'_>,
-    actor: &str,
-    now: i64,
-) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Conn, e: &NewEntryRow<'_>, actor: &str, now: i64) -> rusqlite::Result<i64> {
+    let conn = conn.lite()?;
     conn.prepare_cached(
         "INSERT INTO waitlist_entry (patient_id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -63,14 +60,16 @@ pub fn insert(
 }
 
 /// One entry.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<WaitlistEntry>> {
+pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<WaitlistEntry>> {
+    let conn = conn.lite()?;
     conn.prepare_cached(&format!("{SELECT} WHERE w.id = ?1"))?
         .query_row([id], from_row)
         .optional()
 }
 
 /// Entries by queue order (oldest first).
-pub fn list(conn: &Connection, f: &WaitlistFilter) -> rusqlite::Result<Vec<WaitlistEntry>> {
+pub fn list(conn: &Conn, f: &WaitlistFilter) -> rusqlite::Result<Vec<WaitlistEntry>> {
+    let conn = conn.lite()?;
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE (?1 IS NULL OR w.doctor_id = ?1) AND (?2 IS NULL OR w.patient_id = ?2) AND (?3 OR w.status = 'OPEN')
          ORDER BY w.created_at, w.id"
@@ -84,13 +83,14 @@ pub fn list(conn: &Connection, f: &WaitlistFilter) -> rusqlite::Result<Vec<Waitl
 
 /// Closes an open entry as booked or removed; returns whether it was still open.
 pub fn close(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     status: WaitlistStatus,
     appointment_id: Option<i64>,
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
+    let conn = conn.lite()?;
     Ok(conn
         .prepare_cached(
             "UPDATE waitlist_entry SET status = ?2, appointment_id = ?3, closed_by = ?4, closed_at = ?5

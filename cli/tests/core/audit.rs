@@ -303,14 +303,17 @@ fn a_log_from_before_the_key_is_verified_with_plain_sha256_and_an_edit_is_found(
     use frontdesk::storage::audit::{verify_chain, ChainFault};
     let conn = legacy_log();
     assert!(
-        matches!(verify_chain(&conn, None, None), Ok(None)),
+        matches!(
+            verify_chain(&frontdesk::storage::Conn::Lite(&conn), None, None),
+            Ok(None)
+        ),
         "an intact pre-key log verifies"
     );
     conn.execute("UPDATE audit_event SET detail = 'slot 2' WHERE id = 1", [])
         .unwrap();
     assert!(
         matches!(
-            verify_chain(&conn, None, None),
+            verify_chain(&frontdesk::storage::Conn::Lite(&conn), None, None),
             Ok(Some(ChainFault::Broken(1)))
         ),
         "an edited row is named"
@@ -325,13 +328,16 @@ fn a_row_from_the_keys_start_on_chained_with_plain_sha256_is_named_unsealed() {
     let conn = legacy_log();
     assert!(
         matches!(
-            verify_chain(&conn, None, Some(2)),
+            verify_chain(&frontdesk::storage::Conn::Lite(&conn), None, Some(2)),
             Ok(Some(ChainFault::Unsealed(2)))
         ),
         "the first row that should have been sealed is named"
     );
     assert!(
-        matches!(verify_chain(&conn, None, Some(4)), Ok(None)),
+        matches!(
+            verify_chain(&frontdesk::storage::Conn::Lite(&conn), None, Some(4)),
+            Ok(None)
+        ),
         "rows before the key's start may be plain"
     );
 }
@@ -345,7 +351,7 @@ fn a_write_that_fails_after_appending_an_audit_row_leaves_the_anchor_where_it_wa
     c.doctor("Dr. Before");
     let failed = c.desk.write("raw", |tx| {
         frontdesk::storage::audit::record(
-            tx,
+            &frontdesk::storage::Conn::Lite(tx),
             NOW,
             "test",
             "test.append",

@@ -649,7 +649,7 @@ fn a_message_a_stopped_desk_left_is_erased_when_its_code_expires() {
     c.desk
         .write("test.stopped", |tx| {
             Ok(frontdesk::storage::otp::queue_claimed(
-                tx,
+                &frontdesk::storage::Conn::Lite(tx),
                 E164,
                 "Your passcode is 123456.",
                 c.desk.now(),
@@ -681,7 +681,7 @@ fn the_sweep_sends_what_a_stopped_desk_left_and_erases_it() {
     c.desk
         .write("test.stopped", |tx| {
             Ok(frontdesk::storage::otp::queue_claimed(
-                tx,
+                &frontdesk::storage::Conn::Lite(tx),
                 E164,
                 "Your passcode is 123456.",
                 c.desk.now(),

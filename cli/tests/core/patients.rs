@@ -97,7 +97,10 @@ fn an_edit_on_a_stale_version_is_a_conflict_and_a_new_phone_is_unverified() {
     c.desk
         .write("verify", |tx| {
             Ok(frontdesk::storage::patients::mark_phone_verified(
-                tx, &p.phone, 1, "test",
+                &frontdesk::storage::Conn::Lite(tx),
+                &p.phone,
+                1,
+                "test",
             )?)
         })
         .unwrap();

@@ -729,7 +729,12 @@ fn a_crash_mid_payment_loses_no_acknowledged_payment_and_leaves_no_orphan() {
         let desk = c.reopen();
         for (id, receipt) in &acked {
             let e = desk
-                .read(|conn| Ok(frontdesk::storage::payments::entry(conn, *id)?))
+                .read(|conn| {
+                    Ok(frontdesk::storage::payments::entry(
+                        &frontdesk::storage::Conn::Lite(conn),
+                        *id,
+                    )?)
+                })
                 .unwrap()
                 .unwrap_or_else(|| panic!("acknowledged payment {id} lost"));
             assert_eq!(e.receipt.as_deref(), Some(receipt.as_str()));

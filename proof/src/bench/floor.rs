@@ -81,10 +81,10 @@ fn book_raw(
 ) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let locked = Instant::now();
-    let Some(slot) = slots::get(&tx, slot_id)? else {
+    let Some(slot) = slots::get(&frontdesk::storage::Conn::Lite(&tx), slot_id)? else {
         return Ok(false);
     };
-    if slots::is_taken(&tx, slot.id)? {
+    if slots::is_taken(&frontdesk::storage::Conn::Lite(&tx), slot.id)? {
         return Ok(false);
     }
     let label = "bench (busy handler only)";
@@ -97,9 +97,9 @@ fn book_raw(
         actor: label,
         now,
     };
-    let id = appointments::insert(&tx, &new)?;
+    let id = appointments::insert(&frontdesk::storage::Conn::Lite(&tx), &new)?;
     audit::record(
-        &tx,
+        &frontdesk::storage::Conn::Lite(&tx),
         now,
         label,
         "appointment.book",
@@ -208,10 +208,13 @@ pub(crate) fn booking_body(clinic: &BenchClinic, n: usize) -> Result<BenchRow> {
         let now = desk.now();
         let took = desk.write("bench.book_body", |tx| {
             let started = Instant::now();
-            let slot = slots::get(tx, slot_id)?.ok_or(frontdesk::Error::NotFound("slot"))?;
-            doctors::get(tx, slot.doctor_id)?.ok_or(frontdesk::Error::NotFound("doctor"))?;
-            patients::get(tx, patient_id)?.ok_or(frontdesk::Error::NotFound("patient"))?;
-            if slots::is_taken(tx, slot.id)? {
+            let slot = slots::get(&frontdesk::storage::Conn::Lite(tx), slot_id)?
+                .ok_or(frontdesk::Error::NotFound("slot"))?;
+            doctors::get(&frontdesk::storage::Conn::Lite(tx), slot.doctor_id)?
+                .ok_or(frontdesk::Error::NotFound("doctor"))?;
+            patients::get(&frontdesk::storage::Conn::Lite(tx), patient_id)?
+                .ok_or(frontdesk::Error::NotFound("patient"))?;
+            if slots::is_taken(&frontdesk::storage::Conn::Lite(tx), slot.id)? {
                 return Err(frontdesk::Error::SlotTaken);
             }
             let new = NewAppointment {
@@ -223,9 +226,9 @@ pub(crate) fn booking_body(clinic: &BenchClinic, n: usize) -> Result<BenchRow> {
                 actor: label,
                 now,
             };
-            let id = appointments::insert(tx, &new)?;
+            let id = appointments::insert(&frontdesk::storage::Conn::Lite(tx), &new)?;
             audit::record(
-                tx,
+                &frontdesk::storage::Conn::Lite(tx),
                 now,
                 label,
                 "appointment.book",
@@ -233,7 +236,7 @@ pub(crate) fn booking_body(clinic: &BenchClinic, n: usize) -> Result<BenchRow> {
                 Some(id),
                 &format!("slot {slot_id}"),
             )?;
-            appointments::get(tx, id)?;
+            appointments::get(&frontdesk::storage::Conn::Lite(tx), id)?;
             Ok(started.elapsed())
         })?;
         body.push(took.as_micros() as u64);

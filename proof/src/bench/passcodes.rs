@@ -38,18 +38,47 @@ pub(crate) fn passcodes(clinic: &BenchClinic, quick: bool) -> Result<Vec<BenchRo
         let at = Instant::now();
         // the same statements as Frontdesk::request_otp's transaction
         let r = desk.write("otp.request", |tx| {
-            if !otp::requests_since(tx, &phone, now - 3600)?.is_empty() {
+            if !otp::requests_since(&frontdesk::storage::Conn::Lite(tx), &phone, now - 3600)?
+                .is_empty()
+            {
                 return Err(Error::RateLimited {
                     retry_after_secs: 60,
                 });
             }
-            otp::desk_requests_since(tx, &label, now - 3600)?;
-            otp::failed_attempts_since(tx, &phone, now - 86_400)?;
-            otp::log_request(tx, &phone, &label, now, now - 3600)?;
-            otp::replace_code(tx, &phone, &hash, now, now + 300, &label)?;
-            otp::expire(tx, now - 300, now - 120)?;
-            let id = otp::queue_claimed(tx, &phone, "Your passcode is 123456.", now, "bench")?;
-            audit::record(tx, now, &label, "otp.request", "otp", Some(id), "bench")?;
+            otp::desk_requests_since(&frontdesk::storage::Conn::Lite(tx), &label, now - 3600)?;
+            otp::failed_attempts_since(&frontdesk::storage::Conn::Lite(tx), &phone, now - 86_400)?;
+            otp::log_request(
+                &frontdesk::storage::Conn::Lite(tx),
+                &phone,
+                &label,
+                now,
+                now - 3600,
+            )?;
+            otp::replace_code(
+                &frontdesk::storage::Conn::Lite(tx),
+                &phone,
+                &hash,
+                now,
+                now + 300,
+                &label,
+            )?;
+            otp::expire(&frontdesk::storage::Conn::Lite(tx), now - 300, now - 120)?;
+            let id = otp::queue_claimed(
+                &frontdesk::storage::Conn::Lite(tx),
+                &phone,
+                "Your passcode is 123456.",
+                now,
+                "bench",
+            )?;
+            audit::record(
+                &frontdesk::storage::Conn::Lite(tx),
+                now,
+                &label,
+                "otp.request",
+                "otp",
+                Some(id),
+                "bench",
+            )?;
             Ok(())
         });
         s.outcome(at, &r);

@@ -1073,9 +1073,12 @@ pub(crate) mod tests {
                     actor: &actor.label(),
                     now: 0,
                 };
-                let id = frontdesk::storage::appointments::insert(tx, &new)?;
+                let id = frontdesk::storage::appointments::insert(
+                    &frontdesk::storage::Conn::Lite(tx),
+                    &new,
+                )?;
                 frontdesk::storage::audit::record(
-                    tx,
+                    &frontdesk::storage::Conn::Lite(tx),
                     0,
                     &actor.label(),
                     "appointment.book",
@@ -1088,7 +1091,12 @@ pub(crate) mod tests {
             .unwrap();
         let second = r
             .desk
-            .read(|c| Ok(frontdesk::storage::appointments::get(c, id)?.unwrap()))
+            .read(|c| {
+                Ok(
+                    frontdesk::storage::appointments::get(&frontdesk::storage::Conn::Lite(c), id)?
+                        .unwrap(),
+                )
+            })
             .unwrap();
         // the two calls overlapped: 10..11 and 5..15
         let mut second = stamp(Entry::appointment("book", &second), (1, 0, 0), 5);

@@ -159,7 +159,7 @@ pub(crate) fn convert_with(
 /// The plain backups in the database's backup folder.
 fn plain_backups(db: &Path) -> Result<Vec<String>> {
     let conn = crate::storage::db::open_connection(db, Duration::from_secs(10))?;
-    let folder = super::backup_folder(&conn, db);
+    let folder = super::backup_folder(&crate::storage::Conn::Lite(&conn), db);
     Ok(super::list_folder(&folder)?
         .into_iter()
         .filter(|b| {

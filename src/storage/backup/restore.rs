@@ -418,7 +418,7 @@ fn retire_current(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(PathBuf, Connection)> {
     let conn = crate::storage::db::open_connection(db, Duration::from_secs(1))?;
-    let folder = super::backup_folder(&conn, db);
+    let folder = super::backup_folder(&crate::storage::Conn::Lite(&conn), db);
     let name = format!("{SAFETY_PREFIX}{}{SUFFIX}", utc(now).format(NAME_TIME));
     // (a second restore in the same second keeps the first one's copy too)
     let (safety, _) = write_backup_in_with(&conn, &folder, &name, SAFETY_PHASES, progress)
@@ -486,7 +486,8 @@ fn this_computers_settings(db: &Path) -> Result<Vec<(String, String)>> {
     let conn = crate::storage::db::open_file(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut kept = Vec::new();
     for key in THIS_COMPUTERS_SETTINGS {
-        if let Some(value) = crate::storage::settings::get(&conn, key)? {
+        if let Some(value) = crate::storage::settings::get(&crate::storage::Conn::Lite(&conn), key)?
+        {
             kept.push((key.to_string(), value));
         }
     }
@@ -531,8 +532,16 @@ fn record_restore(
             rusqlite::params![now, file, bytes, actor.label(), sha256],
         )?;
     }
-    audit::record(&tx, now, &actor.label(), action, "database", None, detail)?;
-    let (head_id, head_hash) = audit::head(&tx)?;
+    audit::record(
+        &crate::storage::Conn::Lite(&tx),
+        now,
+        &actor.label(),
+        action,
+        "database",
+        None,
+        detail,
+    )?;
+    let (head_id, head_hash) = audit::head(&crate::storage::Conn::Lite(&tx))?;
     tx.commit()?;
     seal.anchor.reset(seal.keyed_from, head_id, &head_hash)?;
     Ok(())

@@ -214,7 +214,8 @@ pub(super) fn verify_as(
         )));
     }
     let clinic: Option<String> = if version >= 7 {
-        crate::storage::settings::get(&conn, "clinic.id").map_err(damaged)?
+        crate::storage::settings::get(&crate::storage::Conn::Lite(&conn), "clinic.id")
+            .map_err(damaged)?
     } else {
         None
     };
@@ -234,7 +235,7 @@ pub(super) fn verify_as(
         },
         None => None,
     };
-    match audit::verify_chain(&conn, key.as_ref(), None).map_err(damaged)? {
+    match audit::verify_chain(&crate::storage::Conn::Lite(&conn), key.as_ref(), None).map_err(damaged)? {
         None => {}
         Some(audit::ChainFault::KeyMissing) => {
             return Err(Error::invalid(format!(

@@ -53,6 +53,7 @@ pub use crate::storage::otp::NoCode;
 pub mod audit;
 pub mod move_in;
 pub mod setup;
+mod tx;
 
 /// The schema versions, applied in order; `schema_version` records the last.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -66,6 +67,8 @@ const MAX_ATTEMPTS: u32 = 8;
 
 /// One session on the server, from the pool.
 pub type Session = r2d2::PooledConnection<PostgresConnectionManager<DeskTls>>;
+
+pub use tx::ServerTx;
 
 /// The desks' TLS: rustls, told `localhost` for a local socket, which has no
 /// host name (a socket is never spoken to over TLS, but the connector is made

@@ -1,0 +1,140 @@
+//! The services' transactions on the clinic server: the same closures that run
+//! in the file's one write transaction run here in a SERIALIZABLE transaction.
+//!
+//! On the file, one writer at a time makes every check-then-change correct. On
+//! the server many desks write at once; SERIALIZABLE (serializable snapshot
+//! isolation) gives the same guarantee — the committed transactions have the
+//! outcome of some one-at-a-time order — without a lock per rule: when the server
+//! cannot promise it, it refuses one transaction with a serialization failure,
+//! and [`PgClinic::transact`] runs the closure again on a fresh transaction. So
+//! every rule written once in Rust holds on both backends. (The three hottest
+//! writes also have one-round-trip functions with row locks, see the module
+//! above; this path is for everything else.)
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use postgres::types::{ToSql, Type};
+use postgres::Row;
+
+use super::{is_broken, is_retryable, to_error, unconfirmed, PgClinic, Session, MAX_ATTEMPTS};
+use crate::error::Result;
+
+/// One transaction on the clinic server, as the services' closures see it
+/// ([`crate::storage::Conn::Server`]).
+pub struct ServerTx {
+    session: RefCell<Session>,
+    /// The server asked for the transaction to be run again (a serialization
+    /// failure or a deadlock); noted here because the error reaches the closure's
+    /// caller converted.
+    retry: Cell<bool>,
+    /// The session broke.
+    broken: Cell<bool>,
+}
+
+/// A statement's parameters, each with the type the server is to take it as
+/// (so a statement goes in one round trip, and `$3 IS NULL` needs no cast).
+pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+impl ServerTx {
+    fn failed(&self, e: postgres::Error) -> rusqlite::Error {
+        if is_retryable(&e) {
+            self.retry.set(true);
+        }
+        if is_broken(&e, &self.session.borrow()) {
+            self.broken.set(true);
+        }
+        rusqlite::Error::UserFunctionError(Box::new(e))
+    }
+
+    /// Every row of `sql` (`$1`, `$2` … for the parameters).
+    pub fn query(&self, sql: &str, params: &Params<'_>) -> rusqlite::Result<Vec<Row>> {
+        let result = self.session.borrow_mut().query_typed(sql, params);
+        result.map_err(|e| self.failed(e))
+    }
+
+    /// The row of `sql`, if any.
+    pub fn query_opt(&self, sql: &str, params: &Params<'_>) -> rusqlite::Result<Option<Row>> {
+        let result = self.session.borrow_mut().query_typed_opt(sql, params);
+        result.map_err(|e| self.failed(e))
+    }
+
+    /// Runs `sql`; returns the rows it changed.
+    pub fn execute(&self, sql: &str, params: &Params<'_>) -> rusqlite::Result<u64> {
+        let result = self.session.borrow_mut().execute_typed(sql, params);
+        result.map_err(|e| self.failed(e))
+    }
+}
+
+impl PgClinic {
+    /// Runs `f` in one SERIALIZABLE transaction (read-only when `read_only`),
+    /// running it again when the server asks (a serialization failure, a
+    /// deadlock), and commits. A session that broke before the commit leaves
+    /// nothing saved (the server rolls the transaction back) and says so; one
+    /// that broke during the commit makes the outcome unknown, said as
+    /// "unconfirmed", never retried, never reported saved. Other desks hear of a
+    /// committed write (`op`) after it.
+    pub fn transact<T>(
+        &self,
+        op: &str,
+        read_only: bool,
+        mut f: impl FnMut(&ServerTx) -> Result<T>,
+    ) -> Result<T> {
+        let begin = if read_only {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+        } else {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        };
+        let mut retries = 0u64;
+        loop {
+            let mut session = self.session()?;
+            session.batch_execute(begin).map_err(to_error)?;
+            let tx = ServerTx {
+                session: RefCell::new(session),
+                retry: Cell::new(false),
+                broken: Cell::new(false),
+            };
+            let started = Instant::now();
+            let outcome = f(&tx);
+            let session = &mut *tx.session.borrow_mut();
+            let outcome = match outcome {
+                Ok(value) => match session.batch_execute("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) if is_retryable(&e) => {
+                        tx.retry.set(true);
+                        Err(to_error(e))
+                    }
+                    Err(e) if is_broken(&e, session) => return Err(unconfirmed(e)),
+                    Err(e) => Err(to_error(e)),
+                },
+                Err(e) => {
+                    if !tx.broken.get() {
+                        // leaves the session clean for the pool
+                        let _ = session.batch_execute("ROLLBACK");
+                    }
+                    Err(e)
+                }
+            };
+            match outcome {
+                Ok(value) => {
+                    if !read_only {
+                        self.metrics
+                            .record(op, Duration::ZERO, started.elapsed(), retries);
+                        self.announce(op.to_string());
+                    }
+                    return Ok(value);
+                }
+                Err(_) if tx.retry.get() && retries + 1 < u64::from(MAX_ATTEMPTS) => {
+                    retries += 1;
+                    std::thread::sleep(Duration::from_millis(retries * 2));
+                }
+                Err(e) => {
+                    if !read_only {
+                        self.metrics.record_refusal(op, e.code());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
