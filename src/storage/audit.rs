@@ -397,24 +397,27 @@ pub fn first_sealed(conn: &Conn) -> rusqlite::Result<Option<i64>> {
 
 /// Lists events, newest first.
 pub fn list(conn: &Conn, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEvent>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_event
-         WHERE (?1 IS NULL OR instr(actor, ?1) > 0)
-           AND (?2 IS NULL OR entity = ?2)
-           AND (?3 IS NULL OR entity_id = ?3)
-           AND (?4 IS NULL OR at >= ?4)
-           AND (?5 IS NULL OR at < ?5)
-         ORDER BY id DESC LIMIT ?6",
-    )?;
-    let rows = stmt.query_map(
-        params![
-            f.actor,
-            f.entity,
-            f.entity_id,
-            f.from,
-            f.to,
-            f.limit.unwrap_or(200).min(10_000)
+    let contains = match conn {
+        Conn::Lite(_) => "instr(actor, ?1) > 0",
+        Conn::Server(_) => "strpos(actor, ?1) > 0",
+    };
+    conn.all(
+        &format!(
+            "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_event
+             WHERE (?1 IS NULL OR {contains})
+               AND (?2 IS NULL OR entity = ?2)
+               AND (?3 IS NULL OR entity_id = ?3)
+               AND (?4 IS NULL OR at >= ?4)
+               AND (?5 IS NULL OR at < ?5)
+             ORDER BY id DESC LIMIT ?6"
+        ),
+        &[
+            &f.actor,
+            &f.entity,
+            &f.entity_id,
+            &f.from,
+            &f.to,
+            &f.limit.unwrap_or(200).min(10_000),
         ],
         |r| {
             Ok(AuditEvent {
@@ -427,8 +430,7 @@ pub fn list(conn: &Conn, f: &AuditFilter) -> rusqlite::Result<Vec<AuditEvent>> {
                 detail: r.get(6)?,
             })
         },
-    )?;
-    rows.collect()
+    )
 }
 
 /// The newest audit row of one record whose action starts with `prefix`
@@ -439,27 +441,33 @@ pub fn last_of(
     entity_id: i64,
     prefix: &str,
 ) -> rusqlite::Result<Option<(String, String, i64)>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.opt(
         "SELECT actor, action, at FROM audit_event
          WHERE entity = ?1 AND entity_id = ?2 AND substr(action, 1, length(?3)) = ?3
          ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row(params![entity, entity_id, prefix], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
-    .optional()
+        &[&entity, &entity_id, &prefix],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 /// Who made the newest audited change to any of `entities`, and when.
 pub fn last_change_of(conn: &Conn, entities: &[&str]) -> rusqlite::Result<Option<(String, i64)>> {
-    let conn = conn.lite()?;
-    let list = serde_json::to_string(entities).expect("entity names serialise");
-    conn.prepare_cached(
-        "SELECT actor, at FROM audit_event
-          WHERE entity IN (SELECT value FROM json_each(?1))
-          ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row([list], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let marks = (1..=entities.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params: Vec<&dyn crate::storage::sql::Param> = entities
+        .iter()
+        .map(|e| e as &dyn crate::storage::sql::Param)
+        .collect();
+    conn.opt(
+        &format!(
+            "SELECT actor, at FROM audit_event WHERE entity IN ({marks}) ORDER BY id DESC LIMIT 1"
+        ),
+        &params,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }

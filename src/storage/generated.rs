@@ -2,7 +2,6 @@
 //! anything (live or cancelled) refers to them.
 
 use crate::storage::Conn;
-use rusqlite::params;
 
 use crate::domain::planner::{ExistingSlot, PlannedSlot};
 
@@ -13,14 +12,10 @@ pub fn existing(
     to: i64,
     doctor_id: Option<i64>,
 ) -> rusqlite::Result<Vec<ExistingSlot>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.id, s.doctor_id, s.start_at, s.end_at, s.template_id, s.blocked,
+    conn.all("SELECT s.id, s.doctor_id, s.start_at, s.end_at, s.template_id, s.blocked,
                 EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id AND a.status <> 'CANCELLED'),
                 EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id)
-         FROM slot s WHERE s.start_at >= ?1 AND s.start_at < ?2 AND (?3 IS NULL OR s.doctor_id = ?3)",
-    )?;
-    let rows = stmt.query_map(params![from, to, doctor_id], |r| {
+         FROM slot s WHERE s.start_at >= ?1 AND s.start_at < ?2 AND (?3 IS NULL OR s.doctor_id = ?3)", &[&from, &to, &doctor_id], |r| {
         Ok(ExistingSlot {
             id: r.get(0)?,
             doctor_id: r.get(1)?,
@@ -31,37 +26,23 @@ pub fn existing(
             booked: r.get(6)?,
             has_history: r.get(7)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// Inserts a generated slot; returns its id. The overlap trigger still guards it.
 pub fn insert(conn: &Conn, p: &PlannedSlot, now: i64) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at, template_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![p.doctor_id, p.start_at, p.end_at, p.mode.as_str(), now, p.template_id])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO slot (doctor_id, start_at, end_at, mode, created_at, template_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id", &[&p.doctor_id, &p.start_at, &p.end_at, &p.mode.as_str(), &now, &p.template_id])
 }
 
 /// Deletes a slot only if nothing refers to it; returns whether it did.
 pub fn delete_unreferenced(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    Ok(conn
-        .prepare_cached("DELETE FROM slot WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1)")?
-        .execute([id])?
+    Ok(conn.run("DELETE FROM slot WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1)", &[&id])?
         > 0)
 }
 
 /// Blocks a slot only if it has no live appointment; returns whether it did.
 pub fn block_if_free(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    Ok(conn
-        .prepare_cached(
-            "UPDATE slot SET blocked = 1 WHERE id = ?1 AND blocked = 0
-               AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED')",
-        )?
-        .execute([id])?
+    Ok(conn.run("UPDATE slot SET blocked = 1 WHERE id = ?1 AND blocked = 0
+               AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED')", &[&id])?
         > 0)
 }

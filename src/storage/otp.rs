@@ -4,7 +4,6 @@
 
 use crate::domain::outbox::OutboxMessage;
 use crate::storage::Conn;
-use rusqlite::{params, OptionalExtension};
 
 /// A reserved verification attempt: what to check the typed code against.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,22 +29,12 @@ pub enum NoCode {
 
 /// Requests for `phone` made after `since` (exclusive), oldest first.
 pub fn requests_since(conn: &Conn, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT requested_at FROM otp_request WHERE phone = ?1 AND requested_at > ?2 ORDER BY requested_at",
-    )?;
-    let rows = stmt.query_map(params![phone, since], |r| r.get(0))?;
-    rows.collect()
+    conn.all("SELECT requested_at FROM otp_request WHERE phone = ?1 AND requested_at > ?2 ORDER BY requested_at", &[&phone, &since], |r| r.get(0))
 }
 
 /// Requests made by `desk` after `since` (exclusive), oldest first.
 pub fn desk_requests_since(conn: &Conn, desk: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT requested_at FROM otp_request WHERE desk = ?1 AND requested_at > ?2 ORDER BY requested_at",
-    )?;
-    let rows = stmt.query_map(params![desk, since], |r| r.get(0))?;
-    rows.collect()
+    conn.all("SELECT requested_at FROM otp_request WHERE desk = ?1 AND requested_at > ?2 ORDER BY requested_at", &[&desk, &since], |r| r.get(0))
 }
 
 /// Logs an accepted request by `desk` and forgets requests older than `keep_since`.
@@ -56,41 +45,39 @@ pub fn log_request(
     at: i64,
     keep_since: i64,
 ) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.prepare_cached("DELETE FROM otp_request WHERE requested_at < ?1")?
-        .execute([keep_since])?;
-    conn.prepare_cached("INSERT INTO otp_request (phone, desk, requested_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![phone, desk, at])?;
+    conn.run(
+        "DELETE FROM otp_request WHERE requested_at < ?1",
+        &[&keep_since],
+    )?;
+    conn.run(
+        "INSERT INTO otp_request (phone, desk, requested_at) VALUES (?1, ?2, ?3)",
+        &[&phone, &desk, &at],
+    )?;
     Ok(())
 }
 
 /// Failed (or still unchecked) verification attempts for `phone` after `since`
 /// (exclusive), oldest first, whatever code they were for.
 pub fn failed_attempts_since(conn: &Conn, phone: &str, since: i64) -> rusqlite::Result<Vec<i64>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT attempted_at FROM otp_attempt WHERE phone = ?1 AND ok = 0 AND attempted_at > ?2 ORDER BY attempted_at",
-    )?;
-    let rows = stmt.query_map(params![phone, since], |r| r.get(0))?;
-    rows.collect()
+    conn.all("SELECT attempted_at FROM otp_attempt WHERE phone = ?1 AND NOT ok AND attempted_at > ?2 ORDER BY attempted_at", &[&phone, &since], |r| r.get(0))
 }
 
 /// Records a verification attempt as failed until [`attempt_succeeded`] says
 /// otherwise, and forgets attempts older than `keep_since`; returns its id.
 pub fn record_attempt(conn: &Conn, phone: &str, at: i64, keep_since: i64) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached("DELETE FROM otp_attempt WHERE attempted_at < ?1")?
-        .execute([keep_since])?;
-    conn.prepare_cached("INSERT INTO otp_attempt (phone, attempted_at) VALUES (?1, ?2)")?
-        .execute(params![phone, at])?;
-    Ok(conn.last_insert_rowid())
+    conn.run(
+        "DELETE FROM otp_attempt WHERE attempted_at < ?1",
+        &[&keep_since],
+    )?;
+    conn.value(
+        "INSERT INTO otp_attempt (phone, attempted_at) VALUES (?1, ?2) RETURNING id",
+        &[&phone, &at],
+    )
 }
 
 /// The attempt's code matched: it no longer counts as a failure.
 pub fn attempt_succeeded(conn: &Conn, id: i64) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.prepare_cached("UPDATE otp_attempt SET ok = 1 WHERE id = ?1")?
-        .execute([id])?;
+    conn.run("UPDATE otp_attempt SET ok = TRUE WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -104,16 +91,17 @@ pub fn replace_code(
     expires_at: i64,
     by: &str,
 ) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.prepare_cached("DELETE FROM otp_code WHERE expires_at < ?1")?
-        .execute([created_at - 3600])?;
-    conn.prepare_cached(
+    conn.run(
+        "DELETE FROM otp_code WHERE expires_at < ?1",
+        &[&(created_at - 3600)],
+    )?;
+    conn.run(
         "INSERT INTO otp_code (phone, code_hash, created_at, expires_at, attempts, created_by)
          VALUES (?1, ?2, ?3, ?4, 0, ?5)
          ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
              expires_at = excluded.expires_at, attempts = 0, created_by = excluded.created_by",
-    )?
-    .execute(params![phone, code_hash, created_at, expires_at, by])?;
+        &[&phone, &code_hash, &created_at, &expires_at, &by],
+    )?;
     Ok(())
 }
 
@@ -125,28 +113,27 @@ pub fn reserve_attempt(
     now: i64,
     max_attempts: i64,
 ) -> rusqlite::Result<Result<ReservedCode, NoCode>> {
-    let conn = conn.lite()?;
-    let reserved = conn
-        .prepare_cached(
-            "UPDATE otp_code SET attempts = attempts + 1
-             WHERE phone = ?1 AND attempts < ?2 AND expires_at > ?3
-             RETURNING code_hash, created_at, attempts",
-        )?
-        .query_row(params![phone, max_attempts, now], |r| {
+    let reserved = conn.opt(
+        "UPDATE otp_code SET attempts = attempts + 1
+         WHERE phone = ?1 AND attempts < ?2 AND expires_at > ?3
+         RETURNING code_hash, created_at, attempts",
+        &[&phone, &max_attempts, &now],
+        |r| {
             Ok(ReservedCode {
                 code_hash: r.get(0)?,
                 created_at: r.get(1)?,
                 attempts: r.get(2)?,
             })
-        })
-        .optional()?;
+        },
+    )?;
     if let Some(r) = reserved {
         return Ok(Ok(r));
     }
-    let state: Option<(i64, i64)> = conn
-        .prepare_cached("SELECT attempts, expires_at FROM otp_code WHERE phone = ?1")?
-        .query_row([phone], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let state: Option<(i64, i64)> = conn.opt(
+        "SELECT attempts, expires_at FROM otp_code WHERE phone = ?1",
+        &[&phone],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok(Err(match state {
         None => NoCode::Missing,
         Some((_, expires_at)) if expires_at <= now => NoCode::Expired,
@@ -162,12 +149,10 @@ pub fn consume(
     created_at: i64,
     code_hash: &str,
 ) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    let n = conn
-        .prepare_cached(
-            "DELETE FROM otp_code WHERE phone = ?1 AND created_at = ?2 AND code_hash = ?3",
-        )?
-        .execute(params![phone, created_at, code_hash])?;
+    let n = conn.run(
+        "DELETE FROM otp_code WHERE phone = ?1 AND created_at = ?2 AND code_hash = ?3",
+        &[&phone, &created_at, &code_hash],
+    )?;
     Ok(n > 0)
 }
 
@@ -197,32 +182,26 @@ pub fn queue_claimed(
     now: i64,
     token: &str,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
-         WHERE phone = ?1 AND status = 'QUEUED' AND kind = 'OTP'",
-    )?
-    .execute([phone])?;
-    conn.prepare_cached(
+    conn.run("UPDATE outbox SET status = 'FAILED', body = '', last_error = 'replaced by a newer passcode'
+         WHERE phone = ?1 AND status = 'QUEUED' AND kind = 'OTP'", &[&phone])?;
+    conn.value(
         "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token)
-         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4)",
-    )?
-    .execute(params![phone, body, now, token])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4) RETURNING id",
+        &[&phone, &body, &now, &token],
+    )
 }
 
 /// Gives up messages queued at or before `stale_before` (their passcode has
 /// expired), blanking their text; returns how many. A message being sent under a
 /// claim made at or after `stale_claim_before` is left to the desk sending it.
 pub fn expire(conn: &Conn, stale_before: i64, stale_claim_before: i64) -> rusqlite::Result<usize> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.run(
         "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL,
              last_error = coalesce(last_error || '; ', '') || 'expired before it was sent'
          WHERE (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2)) AND created_at <= ?1
            AND kind = 'OTP'",
-    )?
-    .execute(params![stale_before, stale_claim_before])
+        &[&stale_before, &stale_claim_before],
+    )
 }
 
 /// Claims the first message after id `after` that is queued (or whose claim is
@@ -235,16 +214,12 @@ pub fn claim_next(
     after: i64,
     token: &str,
 ) -> rusqlite::Result<Option<Claimed>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
+    conn.opt("UPDATE outbox SET status = 'SENDING', claimed_at = ?1, claim_token = ?4, attempts = attempts + 1
          WHERE id = (SELECT id FROM outbox
                      WHERE id > ?3 AND (status = 'QUEUED' OR (status = 'SENDING' AND claimed_at < ?2))
                        AND kind = 'OTP'
                      ORDER BY id LIMIT 1)
-         RETURNING id, phone, body, created_at, attempts",
-    )?
-    .query_row(params![now, stale_claim_before, after, token], |r| {
+         RETURNING id, phone, body, created_at, attempts", &[&now, &stale_claim_before, &after, &token], |r| {
         Ok(Claimed {
             id: r.get(0)?,
             phone: r.get(1)?,
@@ -253,20 +228,17 @@ pub fn claim_next(
             attempts: r.get(4)?,
         })
     })
-    .optional()
 }
 
 /// Marks a message sent and blanks its text, if it is still being sent under
 /// `token`; returns whether it was (false: the claim was lost, and whoever took
 /// the message over records it).
 pub fn mark_sent(conn: &Conn, id: i64, token: &str, now: i64) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    let n = conn
-        .prepare_cached(
-            "UPDATE outbox SET status = 'SENT', body = '', sent_at = ?3, last_error = NULL, claim_token = NULL
-             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
-        )?
-        .execute(params![id, token, now])?;
+    let n = conn.run(
+        "UPDATE outbox SET status = 'SENT', body = '', sent_at = ?3, last_error = NULL, claim_token = NULL
+         WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
+        &[&id, &token, &now],
+    )?;
     Ok(n > 0)
 }
 
@@ -280,29 +252,20 @@ pub fn mark_failed(
     error: &str,
     give_up: bool,
 ) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    let n = if give_up {
-        conn.prepare_cached(
-            "UPDATE outbox SET status = 'FAILED', body = '', last_error = ?3, claim_token = NULL
-             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
-        )?
+    let sql = if give_up {
+        "UPDATE outbox SET status = 'FAILED', body = '', last_error = ?3, claim_token = NULL
+         WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2"
     } else {
-        conn.prepare_cached(
-            "UPDATE outbox SET status = 'QUEUED', claimed_at = NULL, claim_token = NULL, last_error = ?3
-             WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2",
-        )?
-    }
-    .execute(params![id, token, error])?;
+        "UPDATE outbox SET status = 'QUEUED', claimed_at = NULL, claim_token = NULL, last_error = ?3
+         WHERE id = ?1 AND status = 'SENDING' AND claim_token = ?2"
+    };
+    let n = conn.run(sql, &[&id, &token, &error])?;
     Ok(n > 0)
 }
 
 /// Recent messages, newest first.
 pub fn list(conn: &Conn, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, phone, status, attempts, last_error, created_at, sent_at, kind FROM outbox ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
+    conn.all("SELECT id, phone, status, attempts, last_error, created_at, sent_at, kind FROM outbox ORDER BY id DESC LIMIT ?1", &[&limit], |r| {
         Ok(OutboxMessage {
             id: r.get(0)?,
             phone: r.get(1)?,
@@ -313,13 +276,15 @@ pub fn list(conn: &Conn, limit: u32) -> rusqlite::Result<Vec<OutboxMessage>> {
             sent_at: r.get(6)?,
             kind: r.get(7)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// Has SQLite overwrite deleted and replaced content with zeros on this
 /// connection (`secure_delete`), so a blanked message leaves no trace in a page.
 pub fn secure_delete_on(conn: &Conn) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.pragma_update(None, "secure_delete", true)
+    match conn {
+        Conn::Lite(c) => c.pragma_update(None, "secure_delete", true),
+        // the server keeps no freed page to overwrite in place the way a file does
+        Conn::Server(_) => Ok(()),
+    }
 }

@@ -3,8 +3,8 @@
 //! outcome. Times and limits come in as parameters (the numbers live in
 //! `ops::reminders`).
 
+use crate::storage::sql::Cols;
 use crate::storage::Conn;
-use rusqlite::{params, OptionalExtension};
 
 use crate::domain::model::ReminderInfo;
 
@@ -25,7 +25,7 @@ pub struct Due {
     pub doctor: String,
 }
 
-fn due_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
+fn due_from_row(r: &Cols<'_>) -> rusqlite::Result<Due> {
     Ok(Due {
         reminder_id: r.get(0)?,
         appointment_id: r.get(1)?,
@@ -40,22 +40,17 @@ fn due_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
 /// soonest after `now` and at or before `horizon` that has no reminder for its
 /// current start. Walks `slot_by_start` over that range only.
 pub fn next_due(conn: &Conn, now: i64, horizon: i64) -> rusqlite::Result<Option<Due>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "SELECT NULL, a.id, s.start_at, p.name, p.phone, d.name
+    conn.opt("SELECT NULL, a.id, s.start_at, p.name, p.phone, d.name
          FROM slot s
          JOIN appointment a ON a.slot_id = s.id
          JOIN patient p ON p.id = a.patient_id
          JOIN doctor d ON d.id = a.doctor_id
          WHERE s.start_at > ?1 AND s.start_at <= ?2
            AND a.status IN ('PENDING', 'CONFIRMED')
-           AND p.reminders_opt_out = 0
+           AND NOT p.reminders_opt_out
            AND NOT EXISTS (SELECT 1 FROM reminder r WHERE r.appointment_id = a.id AND r.start_at = s.start_at)
          ORDER BY s.start_at, a.id
-         LIMIT 1",
-    )?
-    .query_row(params![now, horizon], due_from_row)
-    .optional()
+         LIMIT 1", &[&now, &horizon], due_from_row)
 }
 
 /// A failed reminder with attempts left (`< max_attempts`), last tried at or
@@ -69,8 +64,7 @@ pub fn next_retry(
     max_attempts: i64,
     after: i64,
 ) -> rusqlite::Result<Option<Due>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.opt(
         "SELECT r.id, a.id, s.start_at, p.name, p.phone, d.name
          FROM reminder r
          JOIN appointment a ON a.id = r.appointment_id
@@ -81,15 +75,12 @@ pub fn next_retry(
            AND r.id > ?5 AND r.attempts < ?4 AND r.attempted_at <= ?3
            AND s.start_at = r.start_at AND s.start_at > ?1 AND s.start_at <= ?2
            AND a.status IN ('PENDING', 'CONFIRMED')
-           AND p.reminders_opt_out = 0
+           AND NOT p.reminders_opt_out
          ORDER BY r.id
          LIMIT 1",
-    )?
-    .query_row(
-        params![now, horizon, retry_before, max_attempts, after],
+        &[&now, &horizon, &retry_before, &max_attempts, &after],
         due_from_row,
     )
-    .optional()
 }
 
 /// Queues a reminder message already claimed under `token` (sent by the caller
@@ -101,25 +92,18 @@ pub fn queue_claimed(
     now: i64,
     token: &str,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token, kind)
-         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4, 'REMINDER')",
-    )?
-    .execute(params![phone, body, now, token])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO outbox (phone, body, created_at, status, attempts, claimed_at, claim_token, kind)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?3, ?4, 'REMINDER') RETURNING id", &[&phone, &body, &now, &token])
 }
 
 /// Records a reminder message that was never sent (the phone cannot receive
 /// texts): given up at once, without text; returns its outbox id.
 pub fn queue_given_up(conn: &Conn, phone: &str, now: i64, why: &str) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.value(
         "INSERT INTO outbox (phone, body, created_at, status, attempts, last_error, kind)
-         VALUES (?1, '', ?2, 'FAILED', 0, ?3, 'REMINDER')",
-    )?
-    .execute(params![phone, now, why])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, '', ?2, 'FAILED', 0, ?3, 'REMINDER') RETURNING id",
+        &[&phone, &now, &why],
+    )
 }
 
 /// Inserts a reminder for (appointment, start) that is given up at once
@@ -133,13 +117,8 @@ pub fn insert_given_up(
     max_attempts: i64,
     why: &str,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at, history_id)
-         VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
-    )?
-    .execute(params![appointment_id, start_at, outbox_id, now, max_attempts, why])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, last_error, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'FAILED', ?5, ?6, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1)) RETURNING id", &[&appointment_id, &start_at, &outbox_id, &now, &max_attempts, &why])
 }
 
 /// Gives a failed reminder up (no attempts left), with why.
@@ -151,13 +130,9 @@ pub fn give_up(
     max_attempts: i64,
     why: &str,
 ) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5,
+    conn.run("UPDATE reminder SET outbox_id = ?2, attempts = ?4, attempted_at = ?3, last_error = ?5,
              history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
-         WHERE id = ?1 AND status = 'FAILED'",
-    )?
-    .execute(params![id, outbox_id, now, max_attempts, why])?;
+         WHERE id = ?1 AND status = 'FAILED'", &[&id, &outbox_id, &now, &max_attempts, &why])?;
     Ok(())
 }
 
@@ -170,27 +145,17 @@ pub fn insert(
     outbox_id: i64,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
-         VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1))",
-    )?
-    .execute(params![appointment_id, start_at, outbox_id, now])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at, attempted_at, history_id)
+         VALUES (?1, ?2, ?3, 'SENDING', 1, ?4, ?4, (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = ?1)) RETURNING id", &[&appointment_id, &start_at, &outbox_id, &now])
 }
 
 /// Claims a failed reminder for another attempt, being sent as `outbox_id`;
 /// returns the attempts it has now, or `None` if it is no longer failed.
 pub fn retry(conn: &Conn, id: i64, outbox_id: i64, now: i64) -> rusqlite::Result<Option<i64>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
+    conn.opt("UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
              history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
          WHERE id = ?1 AND status = 'FAILED'
-         RETURNING attempts",
-    )?
-    .query_row(params![id, outbox_id, now], |r| r.get(0))
-    .optional()
+         RETURNING attempts", &[&id, &outbox_id, &now], |r| r.get(0))
 }
 
 /// Records the outcome of the attempt sent as `outbox_id` (sent, or failed with
@@ -202,24 +167,26 @@ pub fn record(
     error: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
-    let conn = conn.lite()?;
-    let (sql, value) = match error {
+    let (sql, at, error): (&str, Option<i64>, Option<&str>) = match error {
         None => (
             "UPDATE reminder SET status = 'SENT', sent_at = ?2, last_error = NULL
-             WHERE outbox_id = ?1 AND status = 'SENDING'
+             WHERE outbox_id = ?1 AND status = 'SENDING' AND ?3 IS NULL
              RETURNING id, appointment_id",
-            rusqlite::types::Value::Integer(now),
+            Some(now),
+            None,
         ),
         Some(e) => (
-            "UPDATE reminder SET status = 'FAILED', last_error = ?2
-             WHERE outbox_id = ?1 AND status = 'SENDING'
+            "UPDATE reminder SET status = 'FAILED', last_error = ?3
+             WHERE outbox_id = ?1 AND status = 'SENDING' AND ?2 IS NULL
              RETURNING id, appointment_id",
-            rusqlite::types::Value::Text(e.to_string()),
+            None,
+            Some(e),
         ),
     };
-    conn.prepare_cached(sql)?
-        .query_row(params![outbox_id, value], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+    let error = error.map(str::to_string);
+    conn.opt(sql, &[&outbox_id, &at, &error], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// Gives up reminder messages whose claim is older than `stale_before` (the desk
@@ -227,38 +194,33 @@ pub fn record(
 /// failed, its reminder failed (tried again while attempts are left); returns how
 /// many.
 pub fn fail_stale(conn: &Conn, stale_before: i64, why: &str) -> rusqlite::Result<usize> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "UPDATE reminder SET status = 'FAILED', last_error = ?2
+    conn.run("UPDATE reminder SET status = 'FAILED', last_error = ?2
          WHERE status = 'SENDING' AND outbox_id IN
-               (SELECT id FROM outbox WHERE status = 'SENDING' AND kind = 'REMINDER' AND claimed_at < ?1)",
-    )?
-    .execute(params![stale_before, why])?;
-    conn.prepare_cached(
+               (SELECT id FROM outbox WHERE status = 'SENDING' AND kind = 'REMINDER' AND claimed_at < ?1)", &[&stale_before, &why])?;
+    conn.run(
         "UPDATE outbox SET status = 'FAILED', body = '', claim_token = NULL, last_error = ?2
          WHERE status = 'SENDING' AND kind = 'REMINDER' AND claimed_at < ?1",
-    )?
-    .execute(params![stale_before, why])
+        &[&stale_before, &why],
+    )
 }
 
 /// An appointment's reminders, oldest first.
 pub fn for_appointment(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<ReminderInfo>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    conn.all(
         "SELECT id, start_at, status, attempts, last_error, attempted_at, sent_at
          FROM reminder WHERE appointment_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([appointment_id], |r| {
-        Ok(ReminderInfo {
-            id: r.get(0)?,
-            start_at: r.get(1)?,
-            status: r.get(2)?,
-            attempts: r.get(3)?,
-            last_error: r.get(4)?,
-            attempted_at: r.get(5)?,
-            sent_at: r.get(6)?,
-            will_retry: false,
-        })
-    })?;
-    rows.collect()
+        &[&appointment_id],
+        |r| {
+            Ok(ReminderInfo {
+                id: r.get(0)?,
+                start_at: r.get(1)?,
+                status: r.get(2)?,
+                attempts: r.get(3)?,
+                last_error: r.get(4)?,
+                attempted_at: r.get(5)?,
+                sent_at: r.get(6)?,
+                will_retry: false,
+            })
+        },
+    )
 }

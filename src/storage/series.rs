@@ -1,7 +1,6 @@
 //! Recurring series of appointments, and the attendance counts per patient.
 
 use crate::storage::Conn;
-use rusqlite::{params, OptionalExtension};
 
 use crate::domain::model::Slot;
 
@@ -14,41 +13,37 @@ pub fn insert(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO appointment_series (patient_id, doctor_id, every_weeks, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![patient_id, doctor_id, every_weeks, actor, now])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO appointment_series (patient_id, doctor_id, every_weeks, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id", &[&patient_id, &doctor_id, &every_weeks, &actor, &now])
 }
 
 /// Puts an appointment into a series.
 pub fn set_series(conn: &Conn, appointment_id: i64, series_id: i64) -> rusqlite::Result<()> {
-    let conn = conn.lite()?;
-    conn.prepare_cached("UPDATE appointment SET series_id = ?2 WHERE id = ?1")?
-        .execute(params![appointment_id, series_id])?;
+    conn.run(
+        "UPDATE appointment SET series_id = ?2 WHERE id = ?1",
+        &[&appointment_id, &series_id],
+    )?;
     Ok(())
 }
 
 /// The series of an appointment, if any.
 pub fn series_of(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Option<i64>> {
-    let conn = conn.lite()?;
     Ok(conn
-        .prepare_cached("SELECT series_id FROM appointment WHERE id = ?1")?
-        .query_row([appointment_id], |r| r.get::<_, Option<i64>>(0))
-        .optional()?
+        .opt(
+            "SELECT series_id FROM appointment WHERE id = ?1",
+            &[&appointment_id],
+            |r| r.get::<Option<i64>>(0),
+        )?
         .flatten())
 }
 
 /// Appointment ids of a series whose slot starts at or after `from`, by start.
 pub fn members_from(conn: &Conn, series_id: i64, from: i64) -> rusqlite::Result<Vec<i64>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    conn.all(
         "SELECT a.id FROM appointment a JOIN slot s ON s.id = a.slot_id
          WHERE a.series_id = ?1 AND s.start_at >= ?2 ORDER BY s.start_at, a.id",
-    )?;
-    let rows = stmt.query_map(params![series_id, from], |r| r.get(0))?;
-    rows.collect()
+        &[&series_id, &from],
+        |r| r.get(0),
+    )
 }
 
 /// The doctor's slot starting exactly at `start_at` and lasting `length` seconds.
@@ -58,29 +53,22 @@ pub fn slot_at(
     start_at: i64,
     length: i64,
 ) -> rusqlite::Result<Option<Slot>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.opt(
         "SELECT s.id, s.doctor_id, s.start_at, s.end_at, s.mode, s.blocked FROM slot s
          WHERE s.doctor_id = ?1 AND s.start_at = ?2 AND s.end_at = ?2 + ?3",
-    )?
-    .query_row(params![doctor_id, start_at, length], |r| {
-        crate::storage::slots::from_row(&crate::storage::sql::Cols::Lite(r))
-    })
-    .optional()
+        &[&doctor_id, &start_at, &length],
+        crate::storage::slots::from_row,
+    )
 }
 
 /// Late cancellations (cancelled less than `late_secs` before the slot's start, or
 /// after it) and no-shows of a patient, computed from the status history, so no
 /// stored flag can drift from it.
 pub fn attendance(conn: &Conn, patient_id: i64, late_secs: i64) -> rusqlite::Result<(u32, u32)> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "SELECT
+    conn.one("SELECT
            (SELECT count(*) FROM appointment a JOIN slot s ON s.id = a.slot_id
              WHERE a.patient_id = ?1 AND a.status = 'CANCELLED'
                AND (SELECT max(h.at) FROM appointment_status_history h
                      WHERE h.appointment_id = a.id AND h.to_status = 'CANCELLED') > s.start_at - ?2),
-           (SELECT count(*) FROM appointment WHERE patient_id = ?1 AND status = 'NO_SHOW')",
-    )?
-    .query_row(params![patient_id, late_secs], |r| Ok((r.get(0)?, r.get(1)?)))
+           (SELECT count(*) FROM appointment WHERE patient_id = ?1 AND status = 'NO_SHOW')", &[&patient_id, &late_secs], |r| Ok((r.get(0)?, r.get(1)?)))
 }

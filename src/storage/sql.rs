@@ -74,6 +74,23 @@ impl Param for Option<String> {
     }
 }
 
+macro_rules! narrow_param {
+    ($($t:ty),*) => {$(
+        impl Param for $t {
+            fn val(&self) -> Val<'_> {
+                Val::Int(Some(i64::from(*self)))
+            }
+        }
+        impl Param for Option<$t> {
+            fn val(&self) -> Val<'_> {
+                Val::Int(self.map(i64::from))
+            }
+        }
+    )*};
+}
+
+narrow_param!(i32, u32, u16, u8);
+
 impl rusqlite::ToSql for Val<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -139,6 +156,32 @@ macro_rules! column {
 }
 
 column!(i64, Option<i64>, String, Option<String>, bool, Option<bool>);
+
+macro_rules! narrow_column {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn lite(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self> {
+                row.get(i)
+            }
+            fn server(row: &postgres::Row, i: usize) -> rusqlite::Result<Self> {
+                let n: i64 = row.try_get(i).map_err(server_error)?;
+                <$t>::try_from(n).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, n))
+            }
+        }
+        impl Column for Option<$t> {
+            fn lite(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Self> {
+                row.get(i)
+            }
+            fn server(row: &postgres::Row, i: usize) -> rusqlite::Result<Self> {
+                let n: Option<i64> = row.try_get(i).map_err(server_error)?;
+                n.map(|n| <$t>::try_from(n).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, n)))
+                    .transpose()
+            }
+        }
+    )*};
+}
+
+narrow_column!(i32, u32, u16, u8);
 
 /// One row, from either backend.
 pub enum Cols<'r> {

@@ -1,45 +1,38 @@
 //! Weekly schedule templates (with their breaks) and time off.
 
 use crate::storage::Conn;
-use rusqlite::{params, OptionalExtension};
 
 use crate::domain::planner::{Minute, TemplateSpec, TimeOffSpec};
 use crate::domain::scheduling::{Template, TimeOff, TimeRange};
 
 /// Inserts a template and its breaks; returns its id.
 pub fn insert(conn: &Conn, t: &TemplateSpec, actor: &str, now: i64) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    let id = conn.value(
         "INSERT INTO schedule_template (doctor_id, weekday, start_minute, end_minute, slot_minutes, mode, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![t.doctor_id, t.weekday, t.start, t.end, t.slot_minutes, t.mode.as_str(), actor, now])?;
-    let id = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached("INSERT INTO schedule_template_break (template_id, start_minute, end_minute) VALUES (?1, ?2, ?3)")?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        &[&t.doctor_id, &t.weekday, &t.start, &t.end, &t.slot_minutes, &t.mode.as_str(), &actor, &now],
+    )?;
     for (s, e) in &t.breaks {
-        stmt.execute(params![id, s, e])?;
+        conn.run(
+            "INSERT INTO schedule_template_break (template_id, start_minute, end_minute) VALUES (?1, ?2, ?3)",
+            &[&id, s, e],
+        )?;
     }
     Ok(id)
 }
 
 /// Deletes a template (its breaks go with it); returns whether it existed.
 pub fn delete(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    Ok(conn
-        .prepare_cached("DELETE FROM schedule_template WHERE id = ?1")?
-        .execute([id])?
-        > 0)
+    Ok(conn.run("DELETE FROM schedule_template WHERE id = ?1", &[&id])? > 0)
 }
 
 /// Templates (of one doctor, or all), by doctor, weekday and start, with breaks.
 pub fn specs(conn: &Conn, doctor_id: Option<i64>) -> rusqlite::Result<Vec<TemplateSpec>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    let mut out = conn.all(
         "SELECT id, doctor_id, weekday, start_minute, end_minute, slot_minutes, mode FROM schedule_template
          WHERE ?1 IS NULL OR doctor_id = ?1 ORDER BY doctor_id, weekday, start_minute, id",
-    )?;
-    let mut out = stmt
-        .query_map([doctor_id], |r| {
+        &[&doctor_id],
+        |r| {
             let mode: String = r.get(6)?;
             Ok(TemplateSpec {
                 id: r.get(0)?,
@@ -57,30 +50,27 @@ pub fn specs(conn: &Conn, doctor_id: Option<i64>) -> rusqlite::Result<Vec<Templa
                 })?,
                 breaks: Vec::new(),
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut breaks = conn.prepare_cached(
-        "SELECT start_minute, end_minute FROM schedule_template_break WHERE template_id = ?1 ORDER BY start_minute",
+        },
     )?;
     for t in &mut out {
-        t.breaks = breaks
-            .query_map([t.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        t.breaks = conn.all(
+            "SELECT start_minute, end_minute FROM schedule_template_break WHERE template_id = ?1 ORDER BY start_minute",
+            &[&t.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
     }
     Ok(out)
 }
 
 /// One template.
 pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<TemplateSpec>> {
-    let conn = conn.lite()?;
-    let doctor: Option<i64> = conn
-        .prepare_cached("SELECT doctor_id FROM schedule_template WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
+    let doctor: Option<i64> = conn.opt(
+        "SELECT doctor_id FROM schedule_template WHERE id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )?;
     Ok(match doctor {
-        Some(d) => specs(&Conn::Lite(conn), Some(d))?
-            .into_iter()
-            .find(|t| t.id == id),
+        Some(d) => specs(conn, Some(d))?.into_iter().find(|t| t.id == id),
         None => None,
     })
 }
@@ -124,22 +114,16 @@ pub fn insert_time_off(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
+    conn.value(
         "INSERT INTO time_off (doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![t.doctor_id, t.from_date, t.to_date, t.hours.map(|h| h.0), t.hours.map(|h| h.1), t.note, actor, now])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        &[&t.doctor_id, &t.from_date, &t.to_date, &t.hours.map(|h| h.0), &t.hours.map(|h| h.1), &t.note, &actor, &now],
+    )
 }
 
 /// Deletes time off; returns whether it existed.
 pub fn delete_time_off(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    Ok(conn
-        .prepare_cached("DELETE FROM time_off WHERE id = ?1")?
-        .execute([id])?
-        > 0)
+    Ok(conn.run("DELETE FROM time_off WHERE id = ?1", &[&id])? > 0)
 }
 
 /// Time off touching `[from, to]` (dates as `YYYY-MM-DD`; `None` = unbounded), of one
@@ -150,14 +134,13 @@ pub fn list_time_off(
     to: Option<&str>,
     doctor_id: Option<i64>,
 ) -> rusqlite::Result<Vec<TimeOff>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    conn.all(
         "SELECT id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by FROM time_off
          WHERE (?1 IS NULL OR to_date >= ?1) AND (?2 IS NULL OR from_date <= ?2)
            AND (?3 IS NULL OR doctor_id IS NULL OR doctor_id = ?3)
          ORDER BY from_date, id",
-    )?;
-    let rows = stmt.query_map(params![from, to, doctor_id], |r| {
+        &[&from, &to, &doctor_id],
+        |r| {
         let s: Option<Minute> = r.get(4)?;
         let e: Option<Minute> = r.get(5)?;
         Ok(TimeOff {
@@ -169,29 +152,26 @@ pub fn list_time_off(
             note: r.get(6)?,
             created_by: r.get(7)?,
         })
-    })?;
-    rows.collect()
+        },
+    )
 }
 
 /// Time off as the planner needs it (rows with unparseable dates cannot exist: the
 /// table's CHECKs and the core's parser both guard them; they are skipped if found).
 pub fn time_off_specs(conn: &Conn, from: &str, to: &str) -> rusqlite::Result<Vec<TimeOffSpec>> {
-    let conn = conn.lite()?;
-    Ok(
-        list_time_off(&Conn::Lite(conn), Some(from), Some(to), None)?
-            .into_iter()
-            .filter_map(|t| {
-                let hours = match &t.hours {
-                    Some(h) => Some(h.minutes("time off").ok()?),
-                    None => None,
-                };
-                Some(TimeOffSpec {
-                    doctor_id: t.doctor_id,
-                    from: crate::domain::clinic::parse_date(&t.from_date).ok()?,
-                    to: crate::domain::clinic::parse_date(&t.to_date).ok()?,
-                    hours,
-                })
+    Ok(list_time_off(conn, Some(from), Some(to), None)?
+        .into_iter()
+        .filter_map(|t| {
+            let hours = match &t.hours {
+                Some(h) => Some(h.minutes("time off").ok()?),
+                None => None,
+            };
+            Some(TimeOffSpec {
+                doctor_id: t.doctor_id,
+                from: crate::domain::clinic::parse_date(&t.from_date).ok()?,
+                to: crate::domain::clinic::parse_date(&t.to_date).ok()?,
+                hours,
             })
-            .collect(),
-    )
+        })
+        .collect())
 }

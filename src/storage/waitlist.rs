@@ -1,7 +1,7 @@
 //! The waitlist: patients waiting for a doctor, oldest first.
 
+use crate::storage::sql::Cols;
 use crate::storage::Conn;
-use rusqlite::{params, OptionalExtension, Row};
 
 use crate::domain::planner::Minute;
 use crate::domain::scheduling::{TimeRange, WaitlistEntry, WaitlistFilter, WaitlistStatus};
@@ -10,7 +10,7 @@ const SELECT: &str = "SELECT w.id, w.patient_id, p.name, w.doctor_id, w.from_dat
         w.note, w.status, w.appointment_id, w.created_by, w.created_at
     FROM waitlist_entry w JOIN patient p ON p.id = w.patient_id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<WaitlistEntry> {
+fn from_row(r: &Cols<'_>) -> rusqlite::Result<WaitlistEntry> {
     let s: Option<Minute> = r.get(6)?;
     let e: Option<Minute> = r.get(7)?;
     let status: String = r.get(9)?;
@@ -50,35 +50,21 @@ pub struct NewEntryRow<'a> {
 
 /// Inserts an open entry; returns its id.
 pub fn insert(conn: &Conn, e: &NewEntryRow<'_>, actor: &str, now: i64) -> rusqlite::Result<i64> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(
-        "INSERT INTO waitlist_entry (patient_id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![e.patient_id, e.doctor_id, e.from_date, e.to_date, e.hours.map(|h| h.0), e.hours.map(|h| h.1), e.note, actor, now])?;
-    Ok(conn.last_insert_rowid())
+    conn.value("INSERT INTO waitlist_entry (patient_id, doctor_id, from_date, to_date, start_minute, end_minute, note, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id", &[&e.patient_id, &e.doctor_id, &e.from_date, &e.to_date, &e.hours.map(|h| h.0), &e.hours.map(|h| h.1), &e.note, &actor, &now])
 }
 
 /// One entry.
 pub fn get(conn: &Conn, id: i64) -> rusqlite::Result<Option<WaitlistEntry>> {
-    let conn = conn.lite()?;
-    conn.prepare_cached(&format!("{SELECT} WHERE w.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+    conn.opt(&format!("{SELECT} WHERE w.id = ?1"), &[&id], from_row)
 }
 
 /// Entries by queue order (oldest first).
 pub fn list(conn: &Conn, f: &WaitlistFilter) -> rusqlite::Result<Vec<WaitlistEntry>> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(&format!(
+    conn.all(&format!(
         "{SELECT} WHERE (?1 IS NULL OR w.doctor_id = ?1) AND (?2 IS NULL OR w.patient_id = ?2) AND (?3 OR w.status = 'OPEN')
          ORDER BY w.created_at, w.id"
-    ))?;
-    let rows = stmt.query_map(
-        params![f.doctor_id, f.patient_id, f.include_closed],
-        from_row,
-    )?;
-    rows.collect()
+    ), &[&f.doctor_id, &f.patient_id, &f.include_closed], from_row)
 }
 
 /// Closes an open entry as booked or removed; returns whether it was still open.
@@ -90,12 +76,9 @@ pub fn close(
     actor: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let conn = conn.lite()?;
-    Ok(conn
-        .prepare_cached(
-            "UPDATE waitlist_entry SET status = ?2, appointment_id = ?3, closed_by = ?4, closed_at = ?5
+    Ok(conn.run(
+        "UPDATE waitlist_entry SET status = ?2, appointment_id = ?3, closed_by = ?4, closed_at = ?5
              WHERE id = ?1 AND status = 'OPEN'",
-        )?
-        .execute(params![id, status.as_str(), appointment_id, actor, now])?
-        > 0)
+        &[&id, &status.as_str(), &appointment_id, &actor, &now],
+    )? > 0)
 }

@@ -100,7 +100,9 @@ fn closed(
     tempfile::TempDir,
     std::sync::Arc<frontdesk::clock::ManualClock>,
 ) {
-    let Clinic { desk, dir, clock } = c;
+    let Clinic {
+        desk, dir, clock, ..
+    } = c;
     let path = desk.path().to_path_buf();
     drop(desk);
     (path, dir, clock)

@@ -10,9 +10,8 @@ fn req(slot: i64, patient: i64) -> BookRequest {
     }
 }
 
-#[test]
-fn a_free_slot_is_booked_pending_and_the_slot_then_shows_as_taken() {
-    let c = Clinic::new();
+on_both! {
+    fn a_free_slot_is_booked_pending_and_the_slot_then_shows_as_taken(c) {
     let d = c.doctor("Dr. A");
     let s = c.slots(d, 1)[0];
     let p = c.patient("Maria García", "0151 2345 6789");
@@ -47,10 +46,10 @@ fn a_free_slot_is_booked_pending_and_the_slot_then_shows_as_taken() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked() {
-    let c = Clinic::new();
+on_both! {
+    fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked(c) {
     let d = c.doctor("Dr. A");
     let slots = c.slots(d, 3);
     let p = c.patient("Ann", "0151 2345 6789");
@@ -102,6 +101,7 @@ fn past_blocked_missing_and_inactive_doctor_slots_cannot_be_booked() {
     );
     c.assert_check();
 }
+}
 
 /// One doctor, one slot, booked by the desk for Ann: the slot and the appointment.
 fn ann_booked(c: &Clinic) -> (i64, frontdesk::Appointment) {
@@ -151,9 +151,8 @@ fn an_appointment_cannot_point_at_a_slot_of_another_doctor() {
     );
 }
 
-#[test]
-fn status_changes_follow_the_state_machine_and_keep_history() {
-    let c = Clinic::new();
+on_both! {
+    fn status_changes_follow_the_state_machine_and_keep_history(c) {
     let d = c.doctor("Dr. A");
     let s = c.slots(d, 1)[0];
     let p = c.patient("Ann", "0151 2345 6789");
@@ -217,10 +216,10 @@ fn status_changes_follow_the_state_machine_and_keep_history() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_receptionist_checks_in_a_pending_appointment_and_the_history_says_it_was_never_confirmed() {
-    let c = Clinic::new();
+on_both! {
+    fn a_receptionist_checks_in_a_pending_appointment_and_the_history_says_it_was_never_confirmed(c) {
     let (_, a) = ann_booked(&c);
     assert_eq!(a.status, AppointmentStatus::Pending);
     let a = c
@@ -255,10 +254,10 @@ fn a_receptionist_checks_in_a_pending_appointment_and_the_history_says_it_was_ne
     assert_eq!(err.code(), ErrorCode::Forbidden, "{err:?}");
     c.assert_check();
 }
+}
 
-#[test]
-fn a_stale_version_is_a_conflict_naming_who_changed_it() {
-    let c = Clinic::new();
+on_both! {
+    fn a_stale_version_is_a_conflict_naming_who_changed_it(c) {
     let (_, a) = ann_booked(&c);
     c.desk
         .change_status(
@@ -291,10 +290,10 @@ fn a_stale_version_is_a_conflict_naming_who_changed_it() {
         other => panic!("expected Conflict, got {other:?}"),
     }
 }
+}
 
-#[test]
-fn receptionists_cannot_confirm_or_cancel() {
-    let c = Clinic::new();
+on_both! {
+    fn receptionists_cannot_confirm_or_cancel(c) {
     let (_, a) = ann_booked(&c);
     for to in [AppointmentStatus::Confirmed, AppointmentStatus::Cancelled] {
         let err = c
@@ -304,10 +303,10 @@ fn receptionists_cannot_confirm_or_cancel() {
         assert_eq!(err.code(), ErrorCode::Forbidden, "receptionist -> {to}");
     }
 }
+}
 
-#[test]
-fn cancelling_frees_the_slot_and_needs_a_reason() {
-    let c = Clinic::new();
+on_both! {
+    fn cancelling_frees_the_slot_and_needs_a_reason(c) {
     let (s, a) = ann_booked(&c);
     let err = c
         .desk
@@ -345,10 +344,10 @@ fn cancelling_frees_the_slot_and_needs_a_reason() {
     assert_eq!(b.slot_id, s, "the freed slot can be booked again");
     c.assert_check();
 }
+}
 
-#[test]
-fn reschedule_moves_atomically_to_a_free_slot_only() {
-    let c = Clinic::new();
+on_both! {
+    fn reschedule_moves_atomically_to_a_free_slot_only(c) {
     let (d1, d2) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     let s1 = c.slots(d1, 2);
     let s2 = c.slots(d2, 1)[0];
@@ -386,10 +385,10 @@ fn reschedule_moves_atomically_to_a_free_slot_only() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn slots_of_one_doctor_never_overlap_and_bad_times_are_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn slots_of_one_doctor_never_overlap_and_bad_times_are_refused(c) {
     let d = c.doctor("Dr. A");
     let admin = c.admin();
     let start = NOW + 7200;
@@ -426,10 +425,10 @@ fn slots_of_one_doctor_never_overlap_and_bad_times_are_refused() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_slot_with_an_appointment_cannot_be_blocked() {
-    let c = Clinic::new();
+on_both! {
+    fn a_slot_with_an_appointment_cannot_be_blocked(c) {
     let (s, _) = ann_booked(&c);
     assert_eq!(
         c.desk
@@ -439,10 +438,10 @@ fn a_slot_with_an_appointment_cannot_be_blocked() {
         ErrorCode::Invalid
     );
 }
+}
 
-#[test]
-fn every_change_is_audited_in_its_own_transaction() {
-    let c = Clinic::new();
+on_both! {
+    fn every_change_is_audited_in_its_own_transaction(c) {
     let before = c.count("SELECT count(*) FROM audit_event");
     let s = c.slots(c.doctor("Dr. A"), 1)[0];
     let p = c.patient("Ann", "0151 2345 6789");
@@ -456,17 +455,15 @@ fn every_change_is_audited_in_its_own_transaction() {
             "",
         )
         .unwrap();
-    let actions: Vec<String> = c
+    let mut actions: Vec<String> = c
         .desk
-        .read(|conn| {
-            let mut st =
-                conn.prepare("SELECT action FROM audit_event WHERE id > ?1 ORDER BY id")?;
-            let v = st
-                .query_map([before], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(v)
-        })
-        .unwrap();
+        .list_audit(&c.admin(), &frontdesk::AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.id > before && e.action != "staff.login")
+        .map(|e| e.action)
+        .collect();
+    actions.reverse();
     assert_eq!(
         actions,
         [
@@ -488,10 +485,10 @@ fn every_change_is_audited_in_its_own_transaction() {
         "a refused booking writes no audit row"
     );
 }
+}
 
-#[test]
-fn the_day_view_lists_doctors_and_slots_of_the_local_day() {
-    let c = Clinic::new();
+on_both! {
+    fn the_day_view_lists_doctors_and_slots_of_the_local_day(c) {
     let d = c.doctor("Dr. A");
     let slots = c.slots(d, 3);
     let p = c.patient("Ann", "0151 2345 6789");
@@ -508,10 +505,10 @@ fn the_day_view_lists_doctors_and_slots_of_the_local_day() {
         .unwrap();
     assert!(tomorrow.slots.is_empty(), "tomorrow has no slots");
 }
+}
 
-#[test]
-fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking() {
-    let c = Clinic::new();
+on_both! {
+    fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking(c) {
     let slots = c.slots(c.doctor("Dr. A"), 2);
     let (ann, ben, cy) = (
         c.patient("Ann", "0151 2345 6789"),
@@ -542,13 +539,13 @@ fn an_overbooked_appointment_moved_to_a_free_slot_becomes_an_ordinary_booking() 
     );
     c.assert_check();
 }
+}
 
-/// A slot whose ordinary booking was cancelled still has the patient squeezed in
-/// beside it: blocking it would leave a live appointment in a blocked slot (which
-/// `check` reports), so it is refused like blocking a booked slot.
-#[test]
-fn a_slot_with_only_an_overbooked_appointment_left_cannot_be_blocked() {
-    let c = Clinic::new();
+// A slot whose ordinary booking was cancelled still has the patient squeezed in
+// beside it: blocking it would leave a live appointment in a blocked slot (which
+// `check` reports), so it is refused like blocking a booked slot.
+on_both! {
+    fn a_slot_with_only_an_overbooked_appointment_left_cannot_be_blocked(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let (ann, ben) = (
         c.patient("Ann", "0151 2345 6789"),
@@ -576,6 +573,7 @@ fn a_slot_with_only_an_overbooked_appointment_left_cannot_be_blocked() {
         "says why: {refused}"
     );
     c.assert_check();
+}
 }
 
 #[test]
@@ -667,9 +665,8 @@ fn the_appointment_list_shows_a_booking_under_its_filters_and_not_under_others()
     .is_empty());
 }
 
-#[test]
-fn blocking_and_unblocking_a_slot_is_audited_once_per_change_and_not_when_nothing_changes() {
-    let c = Clinic::new();
+on_both! {
+    fn blocking_and_unblocking_a_slot_is_audited_once_per_change_and_not_when_nothing_changes(c) {
     let s = c.slots(c.doctor("Dr. Block"), 1)[0];
     let audited = |action: &str| {
         c.count(&format!(
@@ -690,6 +687,7 @@ fn blocking_and_unblocking_a_slot_is_audited_once_per_change_and_not_when_nothin
             "after setting blocked = {blocked}"
         );
     }
+}
 }
 
 #[test]

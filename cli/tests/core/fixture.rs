@@ -19,6 +19,9 @@ pub struct Clinic {
     pub desk: Frontdesk,
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
+    /// On a clinic server ([`Clinic::on_server`]): a superuser session on its
+    /// database, for the tests' own queries, and the hold on the server.
+    pub server: Option<(frontdesk::storage::pg::PgClinic, server::Use)>,
 }
 
 impl Clinic {
@@ -48,7 +51,46 @@ impl Clinic {
         let mut s = desk.settings().unwrap();
         s.phone_country = "DE".into();
         desk.update_clinic_settings(&admin, &s).unwrap();
-        Clinic { desk, clock, dir }
+        Clinic {
+            desk,
+            clock,
+            dir,
+            server: None,
+        }
+    }
+
+    /// The same empty clinic (UTC, phones in DE, the recording sender) in a new
+    /// database `fd_<name>` on the test PostgreSQL server, the desk connected to
+    /// it by URL; `None` when there is no server to test on (see
+    /// [`server::server`]).
+    pub fn on_server(name: &str) -> Option<Clinic> {
+        let admin_url = server::server()?;
+        let hold = server::shared();
+        let url = server::fresh_database(&admin_url, name);
+        let admin = frontdesk::storage::pg::PgClinic::connect(&url, 2).unwrap();
+        admin.migrate().expect("migrate the test database");
+        admin
+            .session()
+            .unwrap()
+            .batch_execute(
+                "INSERT INTO setting (key, value) VALUES ('clinic.id', md5(random()::text)),
+                     ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
+            )
+            .unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        frontdesk::senders::recording::write(dir.path()).expect("write the senders file");
+        let clock = Arc::new(ManualClock::new(NOW));
+        let desk = open_with_senders(Path::new(&url), clock.clone(), &senders_file(dir.path()));
+        let actor = Actor::local_admin();
+        let mut s = desk.settings().unwrap();
+        s.phone_country = "DE".into();
+        desk.update_clinic_settings(&actor, &s).unwrap();
+        Some(Clinic {
+            desk,
+            clock,
+            dir,
+            server: Some((admin, hold)),
+        })
     }
 
     /// This test PC's passcode senders file (missing for [`Clinic::without_sender`]).
@@ -102,15 +144,9 @@ impl Clinic {
     }
 
     fn latest_slot_end(&self, doctor: i64) -> i64 {
-        self.desk
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT coalesce(max(end_at), 0) FROM slot WHERE doctor_id = ?1",
-                    [doctor],
-                    |r| r.get(0),
-                )?)
-            })
-            .unwrap()
+        self.count(&format!(
+            "SELECT coalesce(max(end_at), 0) FROM slot WHERE doctor_id = {doctor}"
+        ))
     }
 
     pub fn patient(&self, name: &str, phone: &str) -> i64 {
@@ -127,8 +163,15 @@ impl Clinic {
             .id
     }
 
-    /// Asserts `frontdesk check` passes.
+    /// Asserts `frontdesk check` passes (on a server: its invariants that the
+    /// server's own constraints do not already guarantee).
     pub fn assert_check(&self) {
+        if self.server.is_some() {
+            for (what, sql) in SERVER_INVARIANTS {
+                assert_eq!(self.count(sql), 0, "{what}");
+            }
+            return;
+        }
         let report = self.desk.check().unwrap();
         assert!(
             report.ok,
@@ -137,12 +180,85 @@ impl Clinic {
         );
     }
 
-    /// Counts rows with a SQL query returning one integer.
+    /// Counts rows with a SQL query returning one integer (on a server, one it
+    /// understands too).
     pub fn count(&self, sql: &str) -> i64 {
-        self.desk
-            .read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-            .unwrap()
+        match &self.server {
+            Some((admin, _)) => {
+                let row = admin.session().unwrap().query_one(sql, &[]).unwrap();
+                match row.try_get::<_, i64>(0) {
+                    Ok(n) => n,
+                    Err(_) => i64::from(row.get::<_, i32>(0)),
+                }
+            }
+            None => self
+                .desk
+                .read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+                .unwrap(),
+        }
     }
+}
+
+/// What [`Clinic::assert_check`] holds a clinic server to: (what, a count of
+/// the rows that break it).
+const SERVER_INVARIANTS: &[(&str, &str)] = &[
+    (
+        "at most one live ordinary appointment per slot",
+        "SELECT count(*) FROM (SELECT slot_id FROM appointment
+          WHERE status <> 'CANCELLED' AND NOT overbooked GROUP BY slot_id HAVING count(*) > 1) d",
+    ),
+    (
+        "every appointment's status is its last history entry",
+        "SELECT count(*) FROM appointment a WHERE a.status IS DISTINCT FROM
+           (SELECT h.to_status FROM appointment_status_history h
+             WHERE h.appointment_id = a.id ORDER BY h.id DESC LIMIT 1)",
+    ),
+    (
+        "every appointment has its booking's audit row",
+        "SELECT count(*) FROM appointment a WHERE NOT EXISTS
+           (SELECT 1 FROM audit_event e WHERE e.entity = 'appointment' AND e.entity_id = a.id)",
+    ),
+    (
+        "no payment without its booking",
+        "SELECT count(*) FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM appointment a WHERE a.id = l.appointment_id)",
+    ),
+];
+
+/// Runs each test body twice: `on_sqlite` on a clinic file and `on_postgres` on
+/// a clinic server (skipped without a test server, see [`server::server`]) —
+/// the same operations, the same expected answers.
+#[macro_export]
+macro_rules! on_both {
+    ($(fn $name:ident($c:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn on_sqlite() {
+                let $c = $crate::fixture::Clinic::new();
+                $body
+            }
+
+            #[test]
+            fn on_postgres() {
+                let Some($c) = $crate::fixture::Clinic::on_server(
+                    &$crate::fixture::database_name(module_path!()),
+                ) else {
+                    return;
+                };
+                $body
+            }
+        }
+    )*};
+}
+
+/// A short database name for a test's module path (server names end at 63 bytes).
+pub fn database_name(test: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    test.hash(&mut h);
+    format!("t{:016x}", h.finish())
 }
 
 /// The demo clinic in a plain (not encrypted) database, as an older Frontdesk
@@ -280,5 +396,64 @@ impl Clinic {
     /// Every message the recording sender sent to `phone`, oldest first.
     pub fn messages(&self, phone_e164: &str) -> Vec<String> {
         frontdesk::senders::recording::messages(&self.senders(), phone_e164)
+    }
+}
+
+/// The test PostgreSQL server (`scripts/test.sh` starts a throwaway one).
+pub mod server {
+    use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+    use frontdesk::storage::pg::PgClinic;
+
+    /// A `postgres://` URL of a role that may create databases.
+    pub const SERVER: &str = "FRONTDESK_TEST_PG";
+    /// Set: a test that needs the server fails without one instead of passing.
+    pub const REQUIRE: &str = "FRONTDESK_REQUIRE_PG";
+
+    /// The test that restarts the server runs alone; the others share it.
+    pub static SERVER_IN_USE: RwLock<()> = RwLock::new(());
+
+    /// A hold on the server for a test's lifetime.
+    #[allow(dead_code)] // held for its lifetime only
+    pub enum Use {
+        Shared(RwLockReadGuard<'static, ()>),
+        Alone(RwLockWriteGuard<'static, ()>),
+    }
+
+    /// A shared hold.
+    pub fn shared() -> Use {
+        Use::Shared(SERVER_IN_USE.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The server's admin URL; `None` (the test says it skipped) when there is
+    /// none, unless [`REQUIRE`] is set.
+    pub fn server() -> Option<String> {
+        match std::env::var(SERVER) {
+            Ok(url) => Some(url),
+            Err(_) if std::env::var_os(REQUIRE).is_some() => {
+                panic!("{REQUIRE} is set but {SERVER} is not: no PostgreSQL server to test on")
+            }
+            Err(_) => {
+                eprintln!("skipped: set {SERVER} to a postgres:// URL (scripts/test.sh does)");
+                None
+            }
+        }
+    }
+
+    /// A new empty database `fd_<name>` on the server (dropped first if a run
+    /// before left it); its URL.
+    pub fn fresh_database(admin_url: &str, name: &str) -> String {
+        let admin = PgClinic::connect(admin_url, 1).expect("connect to the test server");
+        let db = format!("fd_{name}");
+        let mut session = admin.session().unwrap();
+        // (one statement per call: neither may run inside a transaction block)
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            session.batch_execute(&sql).expect("make the test database");
+        }
+        let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
+        format!("{base}/{db}")
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the Frontdesk core: one binary, one module per feature.
 //! Every test gets its own database file in a temp dir (see `fixture`).
 
+#[macro_use]
 mod fixture;
 
 /// The audit log: append-only, hash chain, admin listing, no secrets.

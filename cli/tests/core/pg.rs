@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::model::AppointmentStatus;
@@ -20,40 +20,18 @@ use frontdesk::{BookRequest, Error};
 
 use crate::fixture::{Clinic, NOW};
 
-const SERVER: &str = "FRONTDESK_TEST_PG";
-const REQUIRE: &str = "FRONTDESK_REQUIRE_PG";
 const WORKER_URL: &str = "FRONTDESK_PG_WORKER_URL";
 const WORKER_SLOTS: &str = "FRONTDESK_PG_WORKER_SLOTS";
 const WORKER_PATIENT: &str = "FRONTDESK_PG_WORKER_PATIENT";
 const WORKER_FOREVER: &str = "FRONTDESK_PG_WORKER_FOREVER";
 
-/// The test that restarts the server runs alone; the others share it.
-static SERVER_IN_USE: RwLock<()> = RwLock::new(());
-
-#[allow(dead_code)] // held for its lifetime only
-enum Use {
-    Shared(RwLockReadGuard<'static, ()>),
-    Alone(RwLockWriteGuard<'static, ()>),
-}
+use crate::fixture::server::{server, Use, REQUIRE, SERVER_IN_USE};
 
 /// A fresh database named after the test on the test server, migrated.
 struct Db {
     clinic: PgClinic,
     url: String,
     _use: Use,
-}
-
-fn server() -> Option<String> {
-    match std::env::var(SERVER) {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os(REQUIRE).is_some() => {
-            panic!("{REQUIRE} is set but {SERVER} is not: no PostgreSQL server to test on")
-        }
-        Err(_) => {
-            eprintln!("skipped: set {SERVER} to a postgres:// URL (scripts/test.sh does)");
-            None
-        }
-    }
 }
 
 fn fresh(name: &str) -> Option<Db> {
@@ -63,18 +41,7 @@ fn fresh(name: &str) -> Option<Db> {
 }
 
 fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
-    let admin = PgClinic::connect(admin_url, 1).expect("connect to the test server");
-    let db = format!("fd_{name}");
-    let mut session = admin.session().unwrap();
-    // (one statement per call: neither may run inside a transaction block)
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        session.batch_execute(&sql).expect("make the test database");
-    }
-    let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
-    let url = format!("{base}/{db}");
+    let url = crate::fixture::server::fresh_database(admin_url, name);
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
     assert_eq!(clinic.migrate().expect("migrate"), 2);
     Db {
@@ -1323,7 +1290,9 @@ fn a_clinic_file_moves_to_the_server_whole_and_then_takes_no_more_changes() {
     let Some(db) = fresh("move_in") else {
         return;
     };
-    let Clinic { desk, clock, dir } = Clinic::new();
+    let Clinic {
+        desk, clock, dir, ..
+    } = Clinic::new();
     let path = desk.path().to_path_buf();
     let admin = frontdesk::Actor::local_admin();
     desk.create_demo_clinic(&admin).unwrap();
