@@ -23,9 +23,8 @@ fn attempts(c: &Clinic) -> i64 {
     ))
 }
 
-#[test]
-fn twenty_threads_requesting_for_one_phone_leave_exactly_one_live_code() {
-    let c = Clinic::new();
+on_both! {
+    fn twenty_threads_requesting_for_one_phone_leave_exactly_one_live_code(c) {
     let desk = &c.desk;
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..20)
@@ -53,10 +52,10 @@ fn twenty_threads_requesting_for_one_phone_leave_exactly_one_live_code() {
     assert_eq!(c.messages(E164).len(), 1, "and one reached the phone");
     c.assert_check();
 }
+}
 
-#[test]
-fn requests_are_rate_limited_to_one_a_minute_and_five_an_hour() {
-    let c = Clinic::new();
+on_both! {
+    fn requests_are_rate_limited_to_one_a_minute_and_five_an_hour(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     c.clock.advance(30);
@@ -100,10 +99,10 @@ fn requests_are_rate_limited_to_one_a_minute_and_five_an_hour() {
         .request_otp(&cli, PHONE)
         .expect("an hour after the first request, one more is allowed");
 }
+}
 
-#[test]
-fn a_code_verifies_once_marks_the_patients_and_cannot_be_replayed() {
-    let c = Clinic::new();
+on_both! {
+    fn a_code_verifies_once_marks_the_patients_and_cannot_be_replayed(c) {
     let p1 = c.patient("Anna Weber", PHONE);
     let p2 = c.patient("Ben Weber", PHONE);
     let cli = Actor::local_admin();
@@ -137,10 +136,10 @@ fn a_code_verifies_once_marks_the_patients_and_cannot_be_replayed() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_replaced_code_no_longer_verifies() {
-    let c = Clinic::new();
+on_both! {
+    fn a_replaced_code_no_longer_verifies(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     let old = c.last_code(E164);
@@ -162,10 +161,10 @@ fn a_replaced_code_no_longer_verifies() {
         "both messages were sent at once and keep no text"
     );
 }
+}
 
-#[test]
-fn fifty_parallel_wrong_guesses_use_at_most_five_attempts_and_exhaust_the_code() {
-    let c = Clinic::new();
+on_both! {
+    fn fifty_parallel_wrong_guesses_use_at_most_five_attempts_and_exhaust_the_code(c) {
     c.desk.request_otp(&Actor::local_admin(), PHONE).unwrap();
     let code = c.last_code(E164);
     let guess = wrong(&code);
@@ -199,10 +198,10 @@ fn fifty_parallel_wrong_guesses_use_at_most_five_attempts_and_exhaust_the_code()
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn codes_expire_after_five_minutes() {
-    let c = Clinic::new();
+on_both! {
+    fn codes_expire_after_five_minutes(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     let code = c.last_code(E164);
@@ -219,10 +218,10 @@ fn codes_expire_after_five_minutes() {
         .verify_otp(&cli, PHONE, &code)
         .expect("one second before expiry it still works");
 }
+}
 
-#[test]
-fn input_that_is_not_six_digits_is_refused_without_using_an_attempt() {
-    let c = Clinic::new();
+on_both! {
+    fn input_that_is_not_six_digits_is_refused_without_using_an_attempt(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     for bad in ["12345", "1234567", "12 456", "abcdef", ""] {
@@ -232,6 +231,7 @@ fn input_that_is_not_six_digits_is_refused_without_using_an_attempt() {
         );
     }
     assert_eq!(attempts(&c), 0, "malformed input costs no attempt");
+}
 }
 
 /// Waits (with a bound only a hang reaches) until none of `files` holds `text`:
@@ -292,9 +292,8 @@ fn after_delivery_the_code_is_in_neither_the_database_nor_the_wal() {
     assert_eq!(secure_delete, 1, "the writer erases with secure_delete on");
 }
 
-#[test]
-fn the_sender_gets_the_message_on_standard_input_and_only_the_phone_as_an_argument() {
-    let c = Clinic::new();
+on_both! {
+    fn the_sender_gets_the_message_on_standard_input_and_only_the_phone_as_an_argument(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     let code = c.last_code(E164);
@@ -312,6 +311,7 @@ fn the_sender_gets_the_message_on_standard_input_and_only_the_phone_as_an_argume
         "its arguments are the configured one and the phone, nothing else"
     );
     assert!(!argv[0].contains(&code), "never the code: {argv:?}");
+}
 }
 
 #[test]
@@ -365,9 +365,8 @@ fn write_senders(c: &Clinic, text: &str) {
     }
 }
 
-#[test]
-fn the_desk_says_sent_only_when_the_sender_said_so() {
-    let c = Clinic::new();
+on_both! {
+    fn the_desk_says_sent_only_when_the_sender_said_so(c) {
     let cli = Actor::local_admin();
     recording::set_failing(&c.senders(), true).unwrap();
     let r = c.desk.request_otp(&cli, PHONE).unwrap();
@@ -402,10 +401,10 @@ fn the_desk_says_sent_only_when_the_sender_said_so() {
         "sent when it exits 0: {r:?}"
     );
 }
+}
 
-#[test]
-fn landlines_and_toll_free_numbers_are_refused_for_a_clinic_in_germany() {
-    let c = Clinic::new();
+on_both! {
+    fn landlines_and_toll_free_numbers_are_refused_for_a_clinic_in_germany(c) {
     let cli = Actor::local_admin();
     for (number, says) in [("030 1234567", "landline"), ("0800 1234567", "toll-free")] {
         let r = c.desk.request_otp(&cli, number);
@@ -420,10 +419,10 @@ fn landlines_and_toll_free_numbers_are_refused_for_a_clinic_in_germany() {
         .request_otp(&cli, PHONE)
         .expect("a mobile number takes a passcode");
 }
+}
 
-#[test]
-fn failed_verifications_are_capped_per_phone_per_day_across_codes() {
-    let c = Clinic::new();
+on_both! {
+    fn failed_verifications_are_capped_per_phone_per_day_across_codes(c) {
     let cli = Actor::local_admin();
     let per_code = frontdesk::MAX_ATTEMPTS as usize;
     let codes = MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY / per_code;
@@ -452,12 +451,12 @@ fn failed_verifications_are_capped_per_phone_per_day_across_codes() {
         .verify_otp(&cli, PHONE, &code)
         .expect("and the right code verifies");
 }
+}
 
-/// Only failures count toward the daily cap: a phone verified correctly more
-/// times in a day than the cap allows failures is never held back.
-#[test]
-fn verifications_that_succeed_do_not_count_toward_the_daily_cap() {
-    let c = Clinic::new();
+// Only failures count toward the daily cap: a phone verified correctly more
+// times in a day than the cap allows failures is never held back.
+on_both! {
+    fn verifications_that_succeed_do_not_count_toward_the_daily_cap(c) {
     let cli = Actor::local_admin();
     for round in 0..=MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY {
         c.desk
@@ -470,10 +469,10 @@ fn verifications_that_succeed_do_not_count_toward_the_daily_cap() {
         c.clock.advance(15 * 60);
     }
 }
+}
 
-#[test]
-fn the_daily_cap_holds_for_a_live_code_too() {
-    let c = Clinic::new();
+on_both! {
+    fn the_daily_cap_holds_for_a_live_code_too(c) {
     let cli = Actor::local_admin();
     let per_code = frontdesk::MAX_ATTEMPTS as usize;
     // two codes' failures minus one, then a fresh code: one more failure fills the day
@@ -495,10 +494,10 @@ fn the_daily_cap_holds_for_a_live_code_too() {
         "after the day's failures even the right code waits: {r:?}"
     );
 }
+}
 
-#[test]
-fn requests_are_capped_per_desk_per_hour_across_phones() {
-    let c = Clinic::new();
+on_both! {
+    fn requests_are_capped_per_desk_per_hour_across_phones(c) {
     let rita = c.receptionist();
     let phone = |i: usize| format!("0151 2345 6{i:03}");
     for i in 0..MAX_REQUESTS_PER_DESK_PER_HOUR {
@@ -521,10 +520,10 @@ fn requests_are_capped_per_desk_per_hour_across_phones() {
         .request_otp(&rita, &phone(900))
         .expect("once the first request is an hour old, one more");
 }
+}
 
-#[test]
-fn a_senders_file_others_can_change_or_that_passes_the_message_as_an_argument_is_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn a_senders_file_others_can_change_or_that_passes_the_message_as_an_argument_is_refused(c) {
     let cli = Actor::local_admin();
     #[cfg(unix)]
     {
@@ -568,6 +567,7 @@ fn a_senders_file_others_can_change_or_that_passes_the_message_as_an_argument_is
         matches!(&r, Err(Error::Invalid(m)) if m.contains("{message}") && m.contains("standard input")),
         "{{message}} as an argument is refused: {r:?}"
     );
+}
 }
 
 #[test]
@@ -855,9 +855,8 @@ fn the_command_line_sends_at_once_with_this_pcs_sender_and_verifies() {
     );
 }
 
-#[test]
-fn wrong_passcodes_say_how_many_attempts_are_left_and_the_last_says_none() {
-    let c = Clinic::new();
+on_both! {
+    fn wrong_passcodes_say_how_many_attempts_are_left_and_the_last_says_none(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     let bad = wrong(&c.last_code(E164));
@@ -884,10 +883,10 @@ fn wrong_passcodes_say_how_many_attempts_are_left_and_the_last_says_none() {
         "the code is used up (not expired): {sixth:?}"
     );
 }
+}
 
-#[test]
-fn the_request_log_keeps_an_hour_and_the_attempt_log_a_day() {
-    let c = Clinic::new();
+on_both! {
+    fn the_request_log_keeps_an_hour_and_the_attempt_log_a_day(c) {
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
     let _ = c.desk.verify_otp(&cli, PHONE, &wrong(&c.last_code(E164)));
@@ -910,6 +909,7 @@ fn the_request_log_keeps_an_hour_and_the_attempt_log_a_day() {
         1,
         "attempts older than a day are pruned by the next one"
     );
+}
 }
 
 #[test]
@@ -958,9 +958,8 @@ fn a_request_expires_neither_a_queued_message_whose_code_is_live_nor_one_a_desk_
     );
 }
 
-#[test]
-fn a_request_for_one_phone_leaves_another_phone_s_live_code_alone_and_drops_long_dead_ones() {
-    let c = Clinic::new();
+on_both! {
+    fn a_request_for_one_phone_leaves_another_phone_s_live_code_alone_and_drops_long_dead_ones(c) {
     let cli = Actor::local_admin();
     const OTHER: &str = "0151 2345 6780";
     c.desk.request_otp(&cli, PHONE).unwrap();
@@ -980,10 +979,10 @@ fn a_request_for_one_phone_leaves_another_phone_s_live_code_alone_and_drops_long
         "only the new code is kept"
     );
 }
+}
 
-#[test]
-fn desks_verifying_one_code_at_once_verify_it_once() {
-    let c = Clinic::new();
+on_both! {
+    fn desks_verifying_one_code_at_once_verify_it_once(c) {
     c.patient("Anna Weber", PHONE);
     let cli = Actor::local_admin();
     c.desk.request_otp(&cli, PHONE).unwrap();
@@ -1012,4 +1011,5 @@ fn desks_verifying_one_code_at_once_verify_it_once() {
         c.count("SELECT count(*) FROM audit_event WHERE action = 'otp.verify'"),
         1
     );
+}
 }

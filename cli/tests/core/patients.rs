@@ -1,5 +1,6 @@
 use frontdesk::{ErrorCode, NewPatient, PatientUpdate};
 
+#[allow(unused_imports)]
 use crate::fixture::Clinic;
 
 fn np(name: &str, phone: &str) -> NewPatient {
@@ -10,9 +11,8 @@ fn np(name: &str, phone: &str) -> NewPatient {
     }
 }
 
-#[test]
-fn phones_are_stored_in_e164_and_bad_ones_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn phones_are_stored_in_e164_and_bad_ones_refused(c) {
     let p = c
         .desk
         .add_patient(&c.receptionist(), &np("Ann Lee", "0151 2345-6789"))
@@ -33,10 +33,10 @@ fn phones_are_stored_in_e164_and_bad_ones_refused() {
         ErrorCode::Invalid
     );
 }
+}
 
-#[test]
-fn the_same_name_and_phone_cannot_be_registered_twice_but_a_family_can_share_a_phone() {
-    let c = Clinic::new();
+on_both! {
+    fn the_same_name_and_phone_cannot_be_registered_twice_but_a_family_can_share_a_phone(c) {
     let first = c
         .desk
         .add_patient(&c.receptionist(), &np("Ann Lee", "0151 2345 6789"))
@@ -63,10 +63,10 @@ fn the_same_name_and_phone_cannot_be_registered_twice_but_a_family_can_share_a_p
         "same name is a possible duplicate"
     );
 }
+}
 
-#[test]
-fn search_finds_word_prefixes_of_names_and_phone_prefixes() {
-    let c = Clinic::new();
+on_both! {
+    fn search_finds_word_prefixes_of_names_and_phone_prefixes(c) {
     let maria = c.patient("Maria García", "0151 2345 6789");
     let mark = c.patient("Mark Twain", "0170 1111111");
     let ids = |q: &str| {
@@ -85,6 +85,7 @@ fn search_finds_word_prefixes_of_names_and_phone_prefixes() {
     assert_eq!(ids("+49170"), vec![mark], "an international phone prefix");
     assert!(ids("\"*) OR (").is_empty(), "FTS syntax is treated as text");
     assert!(ids("").is_empty());
+}
 }
 
 #[test]
@@ -228,9 +229,8 @@ fn a_patient_alert_is_stored_validated_kept_by_old_callers_and_audited() {
     c.assert_check();
 }
 
-#[test]
-fn next_appointments_tell_two_patients_of_one_name_apart() {
-    let c = Clinic::new();
+on_both! {
+    fn next_appointments_tell_two_patients_of_one_name_apart(c) {
     let d = c.doctor("Dr. Next");
     let a = c.patient("Anna Müller", "0151 2345 6789");
     let b = c.patient("Anna Müller", "0151 2345 6790");
@@ -264,4 +264,5 @@ fn next_appointments_tell_two_patients_of_one_name_apart() {
         .desk
         .next_appointments(&c.receptionist(), &too_many)
         .is_err());
+}
 }

@@ -149,9 +149,8 @@ fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt() {
     c.assert_check();
 }
 
-#[test]
-fn a_doctor_s_own_price_is_charged_for_their_appointments() {
-    let c = Clinic::new();
+on_both! {
+    fn a_doctor_s_own_price_is_charged_for_their_appointments(c) {
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     let t = check_up(&c);
     c.desk
@@ -177,10 +176,10 @@ fn a_doctor_s_own_price_is_charged_for_their_appointments() {
     assert_eq!(charged(c.slots(a, 1)[0]), 5000);
     assert_eq!(charged(c.slots(b, 1)[0]), 8000);
 }
+}
 
-#[test]
-fn bad_payments_are_refused_before_anything_is_written() {
-    let c = Clinic::new();
+on_both! {
+    fn bad_payments_are_refused_before_anything_is_written(c) {
     let slot = c.slots(c.doctor("Dr. A"), 2);
     let p = c.patient("Ann Bad", "0151 2345 0003");
     let t = check_up(&c);
@@ -226,10 +225,10 @@ fn bad_payments_are_refused_before_anything_is_written() {
     assert!(e.to_string().contains("cancelled"), "{e}");
     c.assert_check();
 }
+}
 
-#[test]
-fn thirty_two_threads_paying_and_booking_one_slot_give_one_appointment_and_one_payment() {
-    let c = Clinic::new();
+on_both! {
+    fn thirty_two_threads_paying_and_booking_one_slot_give_one_appointment_and_one_payment(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let t = check_up(&c);
     let patients: Vec<i64> = (0..32)
@@ -281,6 +280,7 @@ fn thirty_two_threads_paying_and_booking_one_slot_give_one_appointment_and_one_p
         "the losers left no row"
     );
     c.assert_check();
+}
 }
 
 #[test]
@@ -351,9 +351,8 @@ fn the_ledger_refuses_update_and_delete_and_check_reconciles_it() {
     );
 }
 
-#[test]
-fn refunds_are_admin_work_with_a_reason_and_never_exceed_the_payment() {
-    let c = Clinic::new();
+on_both! {
+    fn refunds_are_admin_work_with_a_reason_and_never_exceed_the_payment(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let p = c.patient("Ann Refund", "0151 2345 0005");
     let (_, payment) = paid_booking(&c, slot, p, 3000);
@@ -383,6 +382,7 @@ fn refunds_are_admin_work_with_a_reason_and_never_exceed_the_payment() {
     assert_eq!(audit, 2);
     c.assert_check();
 }
+}
 
 fn cancel_at(c: &Clinic, appt: i64, to: AppointmentStatus) -> frontdesk::Account {
     let desk = &c.desk;
@@ -404,9 +404,8 @@ fn cancel_at(c: &Clinic, appt: i64, to: AppointmentStatus) -> frontdesk::Account
     acc
 }
 
-#[test]
-fn the_cancellation_policy_refunds_early_and_keeps_or_refunds_late_as_set() {
-    let c = Clinic::new();
+on_both! {
+    fn the_cancellation_policy_refunds_early_and_keeps_or_refunds_late_as_set(c) {
     let doctor = c.doctor("Dr. A");
     let p = c.patient("Ann Policy", "0151 2345 0006");
     // slots start an hour from now: a cancellation now is late (24 h by default)
@@ -471,10 +470,10 @@ fn the_cancellation_policy_refunds_early_and_keeps_or_refunds_late_as_set() {
         .is_err());
     c.assert_check();
 }
+}
 
-#[test]
-fn the_till_expects_what_the_desk_took_and_records_the_count() {
-    let c = Clinic::new();
+on_both! {
+    fn the_till_expects_what_the_desk_took_and_records_the_count(c) {
     let slots = c.slots(c.doctor("Dr. A"), 2);
     let p = c.patient("Ann Till", "0151 2345 0007");
     paid_booking(&c, slots[0], p, 2000);
@@ -544,6 +543,7 @@ fn the_till_expects_what_the_desk_took_and_records_the_count() {
         text.contains("2030-01-07,Rita Desk (#2),CASH,20.00,19.50,-0.50,EUR,50 cents short"),
         "{text}"
     );
+}
 }
 
 // ---- several processes ----
@@ -751,9 +751,8 @@ fn a_crash_mid_payment_loses_no_acknowledged_payment_and_leaves_no_orphan() {
     }
 }
 
-#[test]
-fn a_closed_appointment_owes_nothing_after_a_goodwill_refund_and_takes_no_payment() {
-    let c = Clinic::new();
+on_both! {
+    fn a_closed_appointment_owes_nothing_after_a_goodwill_refund_and_takes_no_payment(c) {
     let slots = c.slots(c.doctor("Dr. A"), 2);
     let p = c.patient("Ann Goodwill", "0151 2345 0010");
     // late cancellation: the 20.00 deposit is kept, 30.00 waived
@@ -794,6 +793,7 @@ fn a_closed_appointment_owes_nothing_after_a_goodwill_refund_and_takes_no_paymen
         .unwrap_err();
     assert!(e.to_string().contains("takes no payment"), "{e}");
     c.assert_check();
+}
 }
 
 #[test]
@@ -844,9 +844,8 @@ fn check_finds_a_payment_changed_or_deleted_behind_the_triggers_back() {
     );
 }
 
-#[test]
-fn the_currency_cannot_change_once_money_is_recorded() {
-    let c = Clinic::new();
+on_both! {
+    fn the_currency_cannot_change_once_money_is_recorded(c) {
     let slots = c.slots(c.doctor("Dr. A"), 1);
     let admin = Actor::local_admin();
     c.desk
@@ -865,4 +864,5 @@ fn the_currency_cannot_change_once_money_is_recorded() {
     c.desk
         .set_setting(&admin, "clinic.currency", "eur")
         .unwrap();
+}
 }

@@ -422,9 +422,8 @@ fn a_phone_that_cannot_take_texts_is_skipped_once_and_a_pc_without_sender_sends_
     assert!(r.problem.unwrap().contains("sender"));
 }
 
-#[test]
-fn bad_reminder_settings_are_refused_with_a_sentence() {
-    let c = Clinic::new();
+on_both! {
+    fn bad_reminder_settings_are_refused_with_a_sentence(c) {
     let admin = c.admin();
     for (key, value, says) in [
         ("reminder.lead", "tomorrow", "reminder lead"),
@@ -458,10 +457,10 @@ fn bad_reminder_settings_are_refused_with_a_sentence() {
         .set_setting(&c.receptionist(), "reminder.lead", "24h")
         .is_err());
 }
+}
 
-#[test]
-fn receptionists_and_admins_may_send_reminders() {
-    let c = Clinic::new();
+on_both! {
+    fn receptionists_and_admins_may_send_reminders(c) {
     assert!(c.desk.send_due_reminders(&c.receptionist()).is_ok());
     assert!(c.desk.send_due_reminders(&c.admin()).is_ok());
     assert!(Action::SendReminders.allowed_for(Role::Receptionist));
@@ -473,6 +472,7 @@ fn receptionists_and_admins_may_send_reminders() {
         c.desk.send_due_reminders(&changing),
         Err(Error::PasswordChangeRequired)
     ));
+}
 }
 
 #[test]
@@ -579,9 +579,8 @@ fn four_cli_processes_sending_at_once_give_each_patient_exactly_one_message() {
     c.assert_check();
 }
 
-#[test]
-fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_signed_in() {
-    let c = Clinic::new();
+on_both! {
+    fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_signed_in(c) {
     c.account("rita", Role::Receptionist);
     let sessions = frontdesk::service::session::SessionStore::new();
     let session = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
@@ -600,6 +599,7 @@ fn the_desk_worker_acts_for_the_signed_in_person_without_keeping_an_idle_desk_si
         sessions.actor(&c.desk, &session.token),
         Err(Error::Unauthenticated)
     ));
+}
 }
 
 #[test]
@@ -648,9 +648,8 @@ fn a_reminder_whose_desk_stopped_while_sending_it_is_failed_and_sent_again() {
     c.assert_check();
 }
 
-#[test]
-fn the_command_line_says_when_reminders_are_off_and_sets_a_patient_s_opt_out() {
-    let c = Clinic::new();
+on_both! {
+    fn the_command_line_says_when_reminders_are_off_and_sets_a_patient_s_opt_out(c) {
     c.cli_admin();
     let maria = c.patient("Maria", "0151 2345 0001");
     let out = fixture::cli(&c.path())
@@ -689,4 +688,5 @@ fn the_command_line_says_when_reminders_are_off_and_sets_a_patient_s_opt_out() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no reminder was sent"));
+}
 }

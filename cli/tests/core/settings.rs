@@ -4,9 +4,8 @@ use frontdesk::Error;
 
 use crate::fixture::Clinic;
 
-#[test]
-fn an_unknown_time_zone_is_refused_with_a_clear_message() {
-    let c = Clinic::new();
+on_both! {
+    fn an_unknown_time_zone_is_refused_with_a_clear_message(c) {
     let err = c
         .desk
         .set_setting(&c.admin(), "clinic.time_zone", "Mars/Olympus")
@@ -26,6 +25,7 @@ fn an_unknown_time_zone_is_refused_with_a_clear_message() {
         .set_setting(&c.admin(), "clinic.time_zone", "Europe/Berlin")
         .unwrap();
     assert_eq!(ok.value, "Europe/Berlin");
+}
 }
 
 #[test]
@@ -82,9 +82,8 @@ fn a_writable_backup_folder_is_created_audited_and_used() {
     );
 }
 
-#[test]
-fn retention_counts_unknown_keys_and_receptionists_are_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn retention_counts_unknown_keys_and_receptionists_are_refused(c) {
     for (key, value) in [
         ("backup.keep_daily", "0"),
         ("backup.keep_daily", "many"),
@@ -129,6 +128,7 @@ fn retention_counts_unknown_keys_and_receptionists_are_refused() {
             .any(|s| s.key == "backup.keep_weekly" && s.value == "8"),
         "defaults are shown"
     );
+}
 }
 
 #[test]

@@ -33,9 +33,8 @@ fn audit_count(c: &Clinic, action: &str) -> i64 {
     ))
 }
 
-#[test]
-fn the_first_admin_can_be_created_only_while_there_is_no_staff() {
-    let c = Clinic::new();
+on_both! {
+    fn the_first_admin_can_be_created_only_while_there_is_no_staff(c) {
     assert!(
         c.desk.needs_first_admin().unwrap(),
         "a new clinic needs its first admin"
@@ -64,10 +63,10 @@ fn the_first_admin_can_be_created_only_while_there_is_no_staff() {
         "signed in as the first admin"
     );
 }
+}
 
-#[test]
-fn unknown_users_and_wrong_passwords_get_the_same_error_after_similar_work() {
-    let c = Clinic::new();
+on_both! {
+    fn unknown_users_and_wrong_passwords_get_the_same_error_after_similar_work(c) {
     c.account("rita", Role::Receptionist);
     // the work each refusal did, counted on this thread: argon2 verifications
     // and their cost (the benchmark times them: "sign-in check" rows)
@@ -113,6 +112,7 @@ fn unknown_users_and_wrong_passwords_get_the_same_error_after_similar_work() {
         !password::needs_rehash(password::dummy_hash()),
         "the dummy hash has today's parameters"
     );
+}
 }
 
 /// The error of one sign-in attempt with a wrong password, as (kind, seconds to wait).
@@ -197,9 +197,8 @@ fn failed_sign_ins_make_the_next_attempt_wait_longer_instead_of_locking_the_acco
     c.assert_check();
 }
 
-#[test]
-fn the_delays_grow_to_five_minutes_and_twenty_failures_lock_until_an_admin_unlocks() {
-    let c = Clinic::new();
+on_both! {
+    fn the_delays_grow_to_five_minutes_and_twenty_failures_lock_until_an_admin_unlocks(c) {
     let rita = c.account("rita", Role::Receptionist);
     let waits = fail_sign_ins(&c, "rita", 20);
     assert_eq!(
@@ -229,10 +228,10 @@ fn the_delays_grow_to_five_minutes_and_twenty_failures_lock_until_an_admin_unloc
         .expect("after the unlock rita signs in at once");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_unknown_username_is_slowed_down_and_locked_exactly_like_a_wrong_password() {
-    let c = Clinic::new();
+on_both! {
+    fn an_unknown_username_is_slowed_down_and_locked_exactly_like_a_wrong_password(c) {
     c.account("rita", Role::Receptionist);
     let mut answers = Vec::new();
     for round in 0..50 {
@@ -261,6 +260,7 @@ fn an_unknown_username_is_slowed_down_and_locked_exactly_like_a_wrong_password()
         "exactly 20 passwords were checked under each name: {answers:?}"
     );
     c.assert_check();
+}
 }
 
 #[test]
@@ -354,9 +354,8 @@ fn fifty_parallel_wrong_passwords_check_at_most_three_passwords() {
     c.assert_check();
 }
 
-#[test]
-fn deactivated_accounts_cannot_sign_in_and_their_sessions_end() {
-    let c = Clinic::new();
+on_both! {
+    fn deactivated_accounts_cannot_sign_in_and_their_sessions_end(c) {
     let rita = c.account("rita", Role::Receptionist);
     let sessions = SessionStore::new();
     let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
@@ -378,10 +377,10 @@ fn deactivated_accounts_cannot_sign_in_and_their_sessions_end() {
         "a deactivated account cannot sign in: {login:?}"
     );
 }
+}
 
-#[test]
-fn a_role_change_ends_the_persons_open_sessions_at_once() {
-    let c = Clinic::new();
+on_both! {
+    fn a_role_change_ends_the_persons_open_sessions_at_once(c) {
     let rita = c.account("rita", Role::Receptionist);
     c.account("bob", Role::Receptionist);
     let sessions = SessionStore::new();
@@ -411,10 +410,10 @@ fn a_role_change_ends_the_persons_open_sessions_at_once() {
         "signing in again gives the new role"
     );
 }
+}
 
-#[test]
-fn a_password_reset_ends_the_persons_open_sessions_at_once() {
-    let c = Clinic::new();
+on_both! {
+    fn a_password_reset_ends_the_persons_open_sessions_at_once(c) {
     let rita = c.account("rita", Role::Receptionist);
     let sessions = SessionStore::new();
     let other_desk = SessionStore::new();
@@ -438,10 +437,10 @@ fn a_password_reset_ends_the_persons_open_sessions_at_once() {
         "the reset marks rita to choose a new password"
     );
 }
+}
 
-#[test]
-fn sessions_end_when_idle_or_twelve_hours_old_and_at_logout() {
-    let c = Clinic::new();
+on_both! {
+    fn sessions_end_when_idle_or_twelve_hours_old_and_at_logout(c) {
     c.account("rita", Role::Receptionist);
     let sessions = SessionStore::new();
     let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
@@ -492,10 +491,10 @@ fn sessions_end_when_idle_or_twelve_hours_old_and_at_logout() {
         "unknown tokens are refused"
     );
 }
+}
 
-#[test]
-fn touching_a_session_keeps_it_alive_and_an_ended_one_cannot_be_touched() {
-    let c = Clinic::new();
+on_both! {
+    fn touching_a_session_keeps_it_alive_and_an_ended_one_cannot_be_touched(c) {
     c.account("rita", Role::Receptionist);
     let sessions = SessionStore::new();
     let s = sessions.login(&c.desk, "rita", PASSWORD).unwrap();
@@ -521,10 +520,10 @@ fn touching_a_session_keeps_it_alive_and_an_ended_one_cannot_be_touched() {
         "nor can an unknown token"
     );
 }
+}
 
-#[test]
-fn the_idle_limit_follows_the_clinic_setting() {
-    let c = Clinic::new();
+on_both! {
+    fn the_idle_limit_follows_the_clinic_setting(c) {
     c.account("rita", Role::Receptionist);
     let mut settings = c.desk.settings().unwrap();
     settings.idle_minutes = 5;
@@ -539,10 +538,10 @@ fn the_idle_limit_follows_the_clinic_setting() {
         "5 idle minutes end it when the setting says 5"
     );
 }
+}
 
-#[test]
-fn the_last_active_admin_can_be_neither_deactivated_nor_demoted() {
-    let c = Clinic::new();
+on_both! {
+    fn the_last_active_admin_can_be_neither_deactivated_nor_demoted(c) {
     let ada = c
         .desk
         .create_first_admin("ada", "Ada", PASSWORD)
@@ -568,8 +567,9 @@ fn the_last_active_admin_can_be_neither_deactivated_nor_demoted() {
         c.desk.deactivate_staff(&cli, bob).is_err(),
         "bob is now the last active admin"
     );
-    let admins = c.count("SELECT count(*) FROM staff WHERE role = 'ADMIN' AND active = 1");
+    let admins = c.count("SELECT count(*) FROM staff WHERE role = 'ADMIN' AND active");
     assert_eq!(admins, 1, "one active admin remains");
+}
 }
 
 #[test]
@@ -629,9 +629,8 @@ fn admins_add_staff_reset_passwords_and_unlock() {
     );
 }
 
-#[test]
-fn passwords_outside_the_rules_are_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn passwords_outside_the_rules_are_refused(c) {
     let cli = Actor::local_admin();
     for (pw, why) in [
         ("short", "under 10 characters"),
@@ -656,6 +655,7 @@ fn passwords_outside_the_rules_are_refused() {
         checks,
         "and is not hashed at all"
     );
+}
 }
 
 #[test]
@@ -705,9 +705,8 @@ fn a_weaker_stored_hash_is_upgraded_at_the_next_sign_in() {
         .expect("and the new hash verifies");
 }
 
-#[test]
-fn the_demo_creates_an_admin_and_a_receptionist_who_can_sign_in() {
-    let c = Clinic::new();
+on_both! {
+    fn the_demo_creates_an_admin_and_a_receptionist_who_can_sign_in(c) {
     let cli = Actor::local_admin();
     c.desk.create_demo_clinic(&cli).unwrap();
     let accounts = c.desk.create_demo_staff(&cli).unwrap();
@@ -737,6 +736,7 @@ fn the_demo_creates_an_admin_and_a_receptionist_who_can_sign_in() {
         c.desk.settings().unwrap().demo,
         "the clinic is marked as a demo"
     );
+}
 }
 
 #[test]
@@ -901,9 +901,8 @@ fn the_demo_prints_its_two_accounts_once() {
     }
 }
 
-#[test]
-fn common_and_name_derived_passwords_are_refused_wherever_a_password_is_set() {
-    let c = Clinic::new();
+on_both! {
+    fn common_and_name_derived_passwords_are_refused_wherever_a_password_is_set(c) {
     let cli = Actor::local_admin();
     let mut s = c.desk.settings().unwrap();
     s.name = "Praxis Nord".into();
@@ -962,10 +961,10 @@ fn common_and_name_derived_passwords_are_refused_wherever_a_password_is_set() {
         .authenticate("rita2", PASSWORD)
         .expect("the refused changes left the password as it was");
 }
+}
 
-#[test]
-fn staff_change_their_own_password_and_their_other_sessions_end() {
-    let c = Clinic::new();
+on_both! {
+    fn staff_change_their_own_password_and_their_other_sessions_end(c) {
     c.account("rita", Role::Receptionist);
     let here = SessionStore::new();
     let elsewhere = SessionStore::new();
@@ -1003,6 +1002,7 @@ fn staff_change_their_own_password_and_their_other_sessions_end() {
         "the change is audited"
     );
     c.assert_check();
+}
 }
 
 #[test]
@@ -1047,9 +1047,8 @@ fn a_wrong_current_password_refuses_the_change_and_counts_as_a_failed_sign_in() 
     );
 }
 
-#[test]
-fn after_an_admin_reset_the_person_must_choose_a_new_password_before_anything_else() {
-    let c = Clinic::new();
+on_both! {
+    fn after_an_admin_reset_the_person_must_choose_a_new_password_before_anything_else(c) {
     let rita = c.account("rita", Role::Receptionist);
     let doctor = c.doctor("Dr. Who");
     c.desk
@@ -1102,6 +1101,7 @@ fn after_an_admin_reset_the_person_must_choose_a_new_password_before_anything_el
             .any(|d| d.id == doctor),
         "and may do a receptionist's work"
     );
+}
 }
 
 #[test]
