@@ -23,9 +23,8 @@ fn book(
     )
 }
 
-#[test]
-fn thirty_two_threads_booking_one_slot_give_exactly_one_success() {
-    let c = Clinic::new();
+on_both! {
+    fn thirty_two_threads_booking_one_slot_give_exactly_one_success(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let patients: Vec<i64> = (0..32)
         .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
@@ -61,10 +60,10 @@ fn thirty_two_threads_booking_one_slot_give_exactly_one_success() {
     assert_eq!(c.count("SELECT count(*) FROM appointment"), 1);
     c.assert_check();
 }
+}
 
-#[test]
-fn many_threads_booking_random_slots_never_double_book() {
-    let c = Clinic::new();
+on_both! {
+    fn many_threads_booking_random_slots_never_double_book(c) {
     let doctors: Vec<i64> = (0..3).map(|i| c.doctor(&format!("Dr. {i}"))).collect();
     let slots: Vec<i64> = doctors.iter().flat_map(|&d| c.slots(d, 10)).collect();
     let patients: Vec<i64> = (0..20)
@@ -117,10 +116,10 @@ fn many_threads_booking_random_slots_never_double_book() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn two_admins_changing_one_appointment_at_once_exactly_one_wins() {
-    let c = Clinic::new();
+on_both! {
+    fn two_admins_changing_one_appointment_at_once_exactly_one_wins(c) {
     let slots = c.slots(c.doctor("Dr. A"), 20);
     let p = c.patient("Ann", "0151 2345 6789");
     let desks = [Arc::new(c.reopen()), Arc::new(c.reopen())];
@@ -162,10 +161,10 @@ fn two_admins_changing_one_appointment_at_once_exactly_one_wins() {
     }
     c.assert_check();
 }
+}
 
-#[test]
-fn eight_cli_processes_racing_for_one_slot_give_exactly_one_success() {
-    let c = Clinic::new();
+on_both! {
+    fn eight_cli_processes_racing_for_one_slot_give_exactly_one_success(c) {
     let slots = c.slots(c.doctor("Dr. A"), 3);
     let patients: Vec<i64> = (0..8)
         .map(|i| c.patient(&format!("P{i}"), &format!("0151 2345 {i:04}")))
@@ -225,4 +224,5 @@ fn eight_cli_processes_racing_for_one_slot_give_exactly_one_success() {
     }
     assert_eq!(c.count("SELECT count(*) FROM appointment"), 3);
     c.assert_check();
+}
 }
