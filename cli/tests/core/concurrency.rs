@@ -5,7 +5,7 @@ use std::thread;
 use frontdesk::{AppointmentStatus, BookRequest, Error, Frontdesk, Role};
 use rand::Rng;
 
-use crate::fixture::{self, Clinic, PASSWORD};
+use crate::fixture::{self, PASSWORD};
 
 fn book(
     desk: &Frontdesk,
