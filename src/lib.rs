@@ -141,8 +141,12 @@ pub struct Frontdesk {
 enum Store {
     /// The clinic file on this PC.
     File(FileStore),
-    /// The clinic's PostgreSQL server.
-    Server(storage::pg::PgClinic),
+    /// The clinic's PostgreSQL server, and this desk's audit sealer if it runs one.
+    Server {
+        server: storage::pg::PgClinic,
+        /// Held for its lifetime: the sealer ends with the desk.
+        _sealer: Option<storage::pg::audit::Sealer>,
+    },
 }
 
 /// An open clinic file.
@@ -223,9 +227,18 @@ impl Frontdesk {
     fn open_server(url: &str, options: OpenOptions) -> Result<Self> {
         let server = storage::pg::PgClinic::connect(url, options.pool_size.max(2))?;
         server.check_schema()?;
+        let keys = storage::audit_key::KeyFolder::for_server(
+            options
+                .keys_dir
+                .unwrap_or_else(storage::audit_key::KeyFolder::default_dir),
+        );
+        let sealer = server.start_sealer(&keys)?;
         Ok(Frontdesk {
             path: PathBuf::from(storage::pg::without_password(url)),
-            store: Store::Server(server),
+            store: Store::Server {
+                server,
+                _sealer: sealer,
+            },
             metrics: Arc::new(Metrics::default()),
             clock: options.clock,
             senders_file: options
@@ -238,7 +251,7 @@ impl Frontdesk {
 
     /// Whether the clinic is on a server rather than in a file on this PC.
     pub fn on_server(&self) -> bool {
-        matches!(self.store, Store::Server(_))
+        matches!(self.store, Store::Server { .. })
     }
 
     /// The open clinic file, or the refusal of a file's operation (backups,
@@ -246,7 +259,7 @@ impl Frontdesk {
     fn file(&self) -> Result<&FileStore> {
         match &self.store {
             Store::File(f) => Ok(f),
-            Store::Server(_) => Err(crate::error::NotOnServer.into()),
+            Store::Server { .. } => Err(crate::error::NotOnServer.into()),
         }
     }
 
@@ -306,7 +319,9 @@ impl Frontdesk {
         mut f: impl FnMut(&storage::Conn<'_>) -> Result<T>,
     ) -> Result<T> {
         match &self.store {
-            Store::Server(server) => server.transact(op, false, |tx| f(&storage::Conn::Server(tx))),
+            Store::Server { server, .. } => {
+                server.transact(op, false, |tx| f(&storage::Conn::Server(tx)))
+            }
             Store::File(_) => self.write(op, |tx| f(&storage::Conn::Lite(tx))),
         }
     }
@@ -318,7 +333,7 @@ impl Frontdesk {
         mut f: impl FnMut(&storage::Conn<'_>) -> Result<T>,
     ) -> Result<T> {
         match &self.store {
-            Store::Server(server) => {
+            Store::Server { server, .. } => {
                 server.transact("read", true, |tx| f(&storage::Conn::Server(tx)))
             }
             Store::File(_) => self.read(|c| f(&storage::Conn::Lite(c))),
@@ -335,7 +350,7 @@ impl Frontdesk {
     /// plus this process's figures not saved yet.
     pub fn metrics(&self) -> Result<MetricsSnapshot> {
         match &self.store {
-            Store::Server(server) => Ok(server.metrics()),
+            Store::Server { server, .. } => Ok(server.metrics()),
             Store::File(_) => self.read(|c| Ok(self.metrics.snapshot(c)?)),
         }
     }

@@ -84,6 +84,14 @@ impl KeyFolder {
             .join("keys")
     }
 
+    /// The folder `dir` for a clinic on its server (no data file to keep it apart
+    /// from).
+    pub fn for_server(dir: PathBuf) -> Self {
+        KeyFolder {
+            dir: std::path::absolute(&dir).unwrap_or(dir),
+        }
+    }
+
     /// The folder `dir` (created 0700 when first needed); refused when it is the
     /// database's folder or inside it, where a copy of the data would carry the key.
     pub fn new(dir: PathBuf, db: &Path) -> Result<Self> {

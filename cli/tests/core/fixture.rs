@@ -73,7 +73,7 @@ impl Clinic {
             .session()
             .unwrap()
             .batch_execute(
-                "INSERT INTO setting (key, value) VALUES ('clinic.id', md5(random()::text)),
+                "INSERT INTO setting (key, value) VALUES
                      ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
             )
             .unwrap();

@@ -1470,3 +1470,51 @@ fn a_clinic_file_that_fails_its_check_is_not_moved() {
     let desk = frontdesk::Frontdesk::open_default(&path).unwrap();
     desk.add_doctor(&admin, "Dr. Still Here", "").unwrap();
 }
+
+#[test]
+fn a_desk_on_the_server_seals_the_audit_log_behind_its_writes() {
+    use frontdesk::storage::audit_key::KeyFolder;
+    let Some(c) = Clinic::on_server("sealer") else {
+        return;
+    };
+    let doctor = c.doctor("Dr. Seal");
+    let patient = c.patient("Sam Seal", "0151 2345 6789");
+    for slot in c.slots(doctor, 5) {
+        c.desk
+            .book(&c.receptionist(), &request(slot, patient))
+            .unwrap();
+    }
+    let events = c.count("SELECT count(*) FROM audit_event");
+    let deadline = Instant::now() + frontdesk::storage::pg::audit::SEAL_EVERY * 5;
+    while c.count("SELECT count(*) FROM audit_seal") < events {
+        assert!(
+            Instant::now() < deadline,
+            "the desk's sealer never sealed the log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (admin, _) = c.server.as_ref().unwrap();
+    let clinic: String = admin
+        .session()
+        .unwrap()
+        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
+        .unwrap()
+        .get(0);
+    let keys = KeyFolder::for_server(KeyFolder::default_dir());
+    let key = keys
+        .load(&clinic)
+        .unwrap()
+        .expect("the desk made the clinic's key");
+    let verdict = admin
+        .verify_audit(&key, &keys.server_anchor(&clinic).unwrap())
+        .unwrap();
+    assert_eq!(
+        (
+            verdict.sealed as i64,
+            verdict.first_bad_seal,
+            verdict.anchored_seal_missing
+        ),
+        (events, None, false),
+        "{verdict:?}"
+    );
+}

@@ -21,7 +21,7 @@ use sha2::Sha256;
 
 use super::{to_error, PgClinic};
 use crate::error::Result;
-use crate::storage::audit_key::{AnchorFile, AuditKey};
+use crate::storage::audit_key::{AnchorFile, AuditKey, KeyFolder};
 
 /// What [`PgClinic::verify_audit`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,5 +161,64 @@ impl PgClinic {
             anchored_seal_missing,
             unsealed: unsealed as u64,
         })
+    }
+}
+
+/// How often a desk's sealer seals what the desks wrote meanwhile.
+pub const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A desk's sealer thread: it ends when this is dropped (with the desk).
+pub struct Sealer {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl PgClinic {
+    /// Starts this desk's sealer when the PC has the clinic's audit key (from
+    /// `keys`, filed under the server's `clinic.id`), or makes the key when the
+    /// server's log was never sealed (a clinic begun on the server). Without the
+    /// key the desk writes as usual and a desk that has it seals. Every
+    /// [`SEAL_EVERY`], on a session of its own, it seals the committed rows not
+    /// sealed yet ([`PgClinic::seal_audit`]: sealers take turns under an advisory
+    /// lock, so any number of desks may run one).
+    pub fn start_sealer(&self, keys: &KeyFolder) -> Result<Option<Sealer>> {
+        let mut s = self.session()?;
+        let row = s
+            .query_one(
+                "SELECT (SELECT value FROM setting WHERE key = 'clinic.id'),
+                        EXISTS (SELECT 1 FROM audit_seal)",
+                &[],
+            )
+            .map_err(to_error)?;
+        drop(s);
+        let (clinic, sealed): (Option<String>, bool) = (row.get(0), row.get(1));
+        let Some(clinic) =
+            clinic.filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit()) && !c.is_empty())
+        else {
+            return Ok(None);
+        };
+        let key = match (keys.load(&clinic)?, sealed) {
+            (Some(key), _) => key,
+            (None, false) => keys.create(&clinic)?.0,
+            (None, true) => {
+                tracing::info!(
+                    "this PC has not the clinic's audit key ({}); other desks seal the log",
+                    keys.key_path(&clinic).display()
+                );
+                return Ok(None);
+            }
+        };
+        let anchor = keys.server_anchor(&clinic)?;
+        let sealer = PgClinic::connect_like(self, 1);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || loop {
+            match stopped.recv_timeout(SEAL_EVERY) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if let Err(e) = sealer.seal_audit(&key, &anchor) {
+                tracing::warn!("sealing the audit log on the clinic server: {e}");
+            }
+        });
+        Ok(Some(Sealer { _stop: stop }))
     }
 }

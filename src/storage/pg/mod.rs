@@ -459,6 +459,27 @@ impl PgClinic {
         })
     }
 
+    /// Another pool of at most `sessions` on the same server and database, with
+    /// the same settings (a thread of its own that must not take the desk's).
+    pub(crate) fn connect_like(other: &PgClinic, sessions: u32) -> PgClinic {
+        let pool = r2d2::Pool::builder()
+            .max_size(sessions.max(1))
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(5))
+            .build_unchecked(PostgresConnectionManager::new(
+                other.config.clone(),
+                other.tls.clone(),
+            ));
+        PgClinic {
+            pool,
+            config: other.config.clone(),
+            tls: other.tls.clone(),
+            metrics: Metrics::default(),
+            notes: Mutex::new(None),
+        }
+    }
+
     /// Why no session can be had, in full: the pool keeps only the last error's
     /// first line ("error performing TLS handshake"), so one direct attempt is
     /// made to say what the server or the network actually answered.

@@ -89,6 +89,18 @@ pub enum ServerHolds {
     Other,
 }
 
+/// What an empty server database holds all the same: the identity its schema
+/// gave it, which the moving clinic's replaces.
+const NOT_DATA: &str = "key = 'clinic.id'";
+
+/// `table`'s rows that are a clinic's data (see [`NOT_DATA`]).
+fn data_rows(table: &str) -> String {
+    match table {
+        "setting" => format!("SELECT 1 FROM setting WHERE NOT ({NOT_DATA})"),
+        _ => format!("SELECT 1 FROM {}", quote(table)),
+    }
+}
+
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -162,7 +174,7 @@ impl PgClinic {
         let mut s = self.session()?;
         let any = TABLES
             .iter()
-            .map(|t| format!("EXISTS (SELECT 1 FROM {})", quote(t)))
+            .map(|t| format!("EXISTS ({})", data_rows(t)))
             .collect::<Vec<_>>()
             .join(" OR ");
         let row = s
@@ -198,10 +210,7 @@ impl PgClinic {
             .map_err(to_error)?;
         for table in TABLES {
             let any: bool = tx
-                .query_one(
-                    &format!("SELECT EXISTS (SELECT 1 FROM {})", quote(table)),
-                    &[],
-                )
+                .query_one(&format!("SELECT EXISTS ({})", data_rows(table)), &[])
                 .map_err(to_error)?
                 .get(0);
             if any {
@@ -211,6 +220,8 @@ impl PgClinic {
                 )));
             }
         }
+        tx.execute(&format!("DELETE FROM setting WHERE {NOT_DATA}"), &[])
+            .map_err(to_error)?;
         let mut moved = Vec::with_capacity(TABLES.len());
         for table in TABLES {
             let server_cols: Vec<String> = tx
