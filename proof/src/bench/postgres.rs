@@ -252,6 +252,33 @@ pub(super) fn rows(
         // three times what booking managed in the same time)
         let want = book.ops as i64 * 3 + 1000;
         rows.push(book);
+
+        // what a desk does: the booking service (permission, checks, insert,
+        // history, audit) in one SERIALIZABLE transaction, retried inside
+        let slots = next_slot.clone();
+        let desk = Arc::new(frontdesk::Frontdesk::open(
+            &db.url,
+            frontdesk::OpenOptions {
+                pool_size: desks as u32,
+                ..frontdesk::OpenOptions::default()
+            },
+        )?);
+        let actor = frontdesk::Actor::local_admin();
+        let (s, took) = measure(&clinic, desks, phase, move |_, _| {
+            desk.book(
+                &actor,
+                &frontdesk::BookRequest {
+                    slot_id: slots.fetch_add(1, Ordering::Relaxed),
+                    patient_id: patient,
+                    reason: String::new(),
+                },
+            )
+            .map(|_| ())
+        })?;
+        rows.push(s.row(
+            &format!("pg desk booking (the booking service, SERIALIZABLE), {desks} desk(s)"),
+            took,
+        ));
         let from = next_slot.fetch_add(want, Ordering::Relaxed);
         let ids: Arc<Vec<i64>> = Arc::new(
             clinic
@@ -319,7 +346,7 @@ pub(super) fn rows(
             "otp.request",
         ));
         let n = rows.len();
-        for r in &mut rows[n - 5..] {
+        for r in &mut rows[n - 6..] {
             r.vs_floor = Some(r.ops_per_sec / floor_rate.max(1e-9));
         }
     }
