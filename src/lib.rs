@@ -384,25 +384,79 @@ impl Frontdesk {
 
     /// `PRAGMA data_version` on a dedicated connection changes whenever another
     /// connection or process commits; the desktop shell polls it to refresh.
+    /// On a clinic server the number counts the changes heard from the other
+    /// desks (`LISTEN`), and [`DataVersionProbe::on_change`] wakes the caller at
+    /// each.
     pub fn data_version_probe(&self) -> Result<DataVersionProbe> {
-        self.file()?;
-        Ok(DataVersionProbe {
-            conn: storage::db::open_connection(&self.path, Duration::from_secs(5))?,
-        })
+        match &self.store {
+            Store::File(_) => Ok(DataVersionProbe::File(storage::db::open_connection(
+                &self.path,
+                Duration::from_secs(5),
+            )?)),
+            Store::Server { server, .. } => {
+                let heard = Arc::new(std::sync::atomic::AtomicI64::new(0));
+                let wake: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
+                let watch = {
+                    let (heard, wake) = (heard.clone(), wake.clone());
+                    server.watch_changes(move || {
+                        heard.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        if let Some(w) = &*wake.lock().unwrap_or_else(|p| p.into_inner()) {
+                            w();
+                        }
+                    })
+                };
+                Ok(DataVersionProbe::Server {
+                    heard,
+                    wake,
+                    _watch: watch,
+                })
+            }
+        }
     }
 }
 
-/// A connection kept open to watch for commits by others.
-pub struct DataVersionProbe {
-    conn: rusqlite::Connection,
+type Waker = Box<dyn Fn() + Send>;
+
+/// What tells a desk that another one committed.
+pub enum DataVersionProbe {
+    /// A connection kept open on the file (`PRAGMA data_version`).
+    File(rusqlite::Connection),
+    /// The changes heard from the clinic server.
+    Server {
+        /// How many.
+        heard: Arc<std::sync::atomic::AtomicI64>,
+        /// Called at each.
+        wake: Arc<std::sync::Mutex<Option<Waker>>>,
+        /// The listening thread.
+        _watch: storage::pg::ChangeWatch,
+    },
 }
 
 impl DataVersionProbe {
     /// A number that changes when any other connection commits.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        match self {
+            DataVersionProbe::File(conn) => {
+                Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            }
+            DataVersionProbe::Server { heard, .. } => {
+                Ok(heard.load(std::sync::atomic::Ordering::SeqCst))
+            }
+        }
+    }
+
+    /// On a clinic server, calls `wake` whenever a change is heard, so that the
+    /// caller reads [`data_version`](Self::data_version) at once instead of on
+    /// its next poll; returns whether it will (a file is watched through its
+    /// folder instead).
+    pub fn on_change(&self, wake: impl Fn() + Send + 'static) -> bool {
+        match self {
+            DataVersionProbe::File(_) => false,
+            DataVersionProbe::Server { wake: slot, .. } => {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(wake));
+                true
+            }
+        }
     }
 }
 

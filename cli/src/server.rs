@@ -67,10 +67,10 @@ pub fn server(cmd: ServerCmd, out: Out) -> Result<(), Error> {
                     ),
                 }
                 s.push_str(&format!(
-                    "Then move the clinic in, from the PC that holds its file:\n\n    \
+                    "The desks work with this URL (--db or FRONTDESK_DB):\n\n    {}\n\n\
+                     To move a clinic in from its file, on the PC that holds it:\n\n    \
                      frontdesk --db <clinic file> move-to <this admin URL, with /{database} as its database>\n\n\
-                     The desks' URL is:\n\n    {}\n\n(The desks themselves still work on a clinic file \
-                     in this version; working at the desks on the server comes with a later one.)\n",
+                     A new clinic: frontdesk --db <the desks' URL> init --name … --admin-username …\n",
                     done.desk_url
                 ));
                 s

@@ -9,6 +9,9 @@
 //! are written before the shared-memory index says they are committed), so after
 //! an event the version is read again every few milliseconds for a short while,
 //! until it changed.
+//! On a clinic server the probe counts the changes the other desks announce
+//! (`LISTEN frontdesk`, see `frontdesk::storage::pg`), and its listening thread
+//! wakes this one at each, so a change is read at once.
 //! Polling stays as the fallback: every [`FALLBACK_POLL`] while the file watch
 //! works (an event lost is then seen within that), every [`POLL`] when it cannot
 //! start. A second thread saves this process's contention metrics every minute.
@@ -166,12 +169,13 @@ fn file_watch(db: &Path, wake: mpsc::Sender<()>) -> notify::Result<notify::Recom
 fn watch(watcher: &Watcher, wake: mpsc::Sender<()>, woken: &Receiver<()>, reopen: impl Fn()) {
     let mut probe = None;
     let mut files = None;
+    let mut told = false;
     let mut last = None;
     let mut settle_until: Option<Instant> = None;
     loop {
         let wait = match settle_until {
             Some(until) if until > Instant::now() => SETTLE_STEP,
-            _ if files.is_some() => FALLBACK_POLL,
+            _ if files.is_some() || told => FALLBACK_POLL,
             _ => POLL,
         };
         match woken.recv_timeout(wait) {
@@ -206,12 +210,21 @@ fn watch(watcher: &Watcher, wake: mpsc::Sender<()>, woken: &Receiver<()>, reopen
                     continue;
                 }
             }
-            match file_watch(desk.path(), wake.clone()) {
-                Ok(w) => files = Some(w),
-                Err(e) => tracing::warn!(
-                    "cannot watch the database file for changes ({e}); reading its version every {} ms instead",
-                    POLL.as_millis()
-                ),
+            let heard = wake.clone();
+            // a clinic server's notes wake this thread; a file is watched by its folder
+            told = probe.as_ref().is_some_and(|p| {
+                p.on_change(move || {
+                    let _ = heard.send(());
+                })
+            });
+            if !told {
+                match file_watch(desk.path(), wake.clone()) {
+                    Ok(w) => files = Some(w),
+                    Err(e) => tracing::warn!(
+                        "cannot watch the database file for changes ({e}); reading its version every {} ms instead",
+                        POLL.as_millis()
+                    ),
+                }
             }
         }
         drop(desk);

@@ -1518,3 +1518,48 @@ fn a_desk_on_the_server_seals_the_audit_log_behind_its_writes() {
         "{verdict:?}"
     );
 }
+
+#[test]
+fn a_desk_on_the_server_hears_another_desks_booking_at_once() {
+    let Some(c) = Clinic::on_server("hears") else {
+        return;
+    };
+    let doctor = c.doctor("Dr. Heard");
+    let slots = c.slots(doctor, 10);
+    let patient = c.patient("Hana Heard", "0151 2345 6789");
+    let other = c.reopen();
+    let probe = c.desk.data_version_probe().unwrap();
+    let (heard, hear) = std::sync::mpsc::channel();
+    assert!(probe.on_change(move || {
+        let _ = heard.send(Instant::now());
+    }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while probe.data_version().unwrap() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the desk never started listening"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    while hear.try_recv().is_ok() {}
+    let mut delays = Vec::new();
+    for slot in slots {
+        let before = probe.data_version().unwrap();
+        let committed = Instant::now();
+        other
+            .book(&c.receptionist(), &request(slot, patient))
+            .unwrap();
+        let at = hear
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the other desk's booking is heard");
+        delays.push(at.saturating_duration_since(committed));
+        assert!(probe.data_version().unwrap() > before);
+        while hear.try_recv().is_ok() {}
+    }
+    delays.sort();
+    println!(
+        "another desk's booking heard after (commit started to heard): median {:?}, max {:?}",
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}

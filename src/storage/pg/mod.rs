@@ -311,6 +311,49 @@ impl Drop for Listener {
     }
 }
 
+/// A thread that hears the other desks' changes on a session of its own; it ends
+/// when this is dropped.
+pub struct ChangeWatch {
+    _stop: mpsc::Sender<()>,
+}
+
+impl PgClinic {
+    /// Calls `on_change` for every change another desk commits (a `NOTIFY
+    /// frontdesk`), from a thread with its own session, listening again after the
+    /// server was gone (and calling `on_change` then too: what changed meanwhile
+    /// is unknown).
+    pub fn watch_changes(&self, on_change: impl Fn() + Send + 'static) -> ChangeWatch {
+        let clinic = PgClinic::connect_like(self, 1);
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::spawn(move || loop {
+            match clinic.listen() {
+                Ok(mut listener) => {
+                    on_change();
+                    loop {
+                        if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+                            return;
+                        }
+                        match listener.next(Duration::from_millis(250)) {
+                            Ok(Some(_)) => on_change(),
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::warn!("clinic server: no longer hearing changes: {e}");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("clinic server: cannot listen for changes: {e}"),
+            }
+            match stopped.recv_timeout(Duration::from_secs(1)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+        });
+        ChangeWatch { _stop: stop }
+    }
+}
+
 /// The state machine as the SQL reads it: every allowed move as `FROM>TO`.
 fn allowed_moves() -> Vec<String> {
     let mut moves = Vec::new();
