@@ -104,6 +104,51 @@ impl Clinic {
         })
     }
 
+    /// Like [`Clinic::for_test`], the clinic's database a new, empty one on the
+    /// test PostgreSQL server (`FRONTDESK_TEST_PG`, which `scripts/test.sh` sets
+    /// and serves), migrated; the desks open it by its URL. `None` when end-to-end
+    /// tests are off.
+    ///
+    /// # Panics
+    /// As [`Clinic::for_test`]; and when there is no test server.
+    pub fn on_server(test_name: &str) -> Option<Self> {
+        let mut clinic = Self::for_test(test_name)?;
+        let url = off_runtime(|| fresh_server_database(test_name));
+        clinic.db_path = PathBuf::from(url);
+        Some(clinic)
+    }
+}
+
+/// Runs `f` on a thread of its own: the clinic server's synchronous client (and
+/// anything holding one, a `Frontdesk` on a server) must not block the test's
+/// async runtime, nor be dropped on it.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("no panic off the runtime"))
+}
+
+/// A new empty database for `test_name` on the test server, migrated; its URL.
+fn fresh_server_database(test_name: &str) -> String {
+    let admin_url = std::env::var("FRONTDESK_TEST_PG")
+        .expect("FRONTDESK_TEST_PG names the test server (scripts/test.sh starts one)");
+    let admin = frontdesk::storage::pg::PgClinic::connect(&admin_url, 1)
+        .expect("connect to the test server");
+    let name = format!("fd_e2e_{test_name}");
+    let mut session = admin.session().expect("a session on the test server");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        session.batch_execute(&sql).expect("make the test database");
+    }
+    let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
+    let url = format!("{base}/{name}");
+    frontdesk::storage::pg::PgClinic::connect(&url, 1)
+        .and_then(|c| c.migrate())
+        .expect("migrate the test database");
+    url
+}
+
+impl Clinic {
     /// The database file every desk of this clinic opens.
     pub fn db_path(&self) -> &Path {
         &self.db_path
