@@ -36,6 +36,8 @@ mod receptionist_day;
 mod security;
 /// Seeding a test clinic through the command line.
 mod seed;
+/// Two app windows on one clinic server (PostgreSQL): a booking at one appears at the other.
+mod server_desks;
 /// The frame and the status line every screen sits in.
 mod shell;
 /// Shared steps of the desk tests (typing, clicking, signing in).

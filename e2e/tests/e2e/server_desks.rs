@@ -1,0 +1,110 @@
+//! Two app windows on one clinic server: a booking made at one appears at the
+//! other, timed from the click on Book (printed, never asserted).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use frontdesk_e2e::{Clinic, Desk};
+use serde_json::json;
+
+use crate::seed;
+use crate::steps::{click, fill, sign_in, wait_day_loaded};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn at_tomorrow(desk: &Desk, slot: i64) {
+    desk.wait_for("[data-testid=login-form]").await;
+    sign_in(desk, seed::ADMIN.0, seed::ADMIN.1).await;
+    click(desk, "nav.date-nav button[aria-label^='Next day']").await;
+    wait_day_loaded(desk).await;
+    desk.wait_for_text(&format!("[data-slot-id='{slot}']"), "Free")
+        .await;
+}
+
+#[tokio::test]
+async fn two_windows_on_one_clinic_server_see_each_others_booking() {
+    let Some(clinic) = Clinic::on_server("server_desks") else {
+        return;
+    };
+    let doctor = seed::clinic_with_doctor(&clinic);
+    let slot = seed::slot_tomorrow(&clinic, doctor, "11:00");
+    let first = clinic.open_desk().await;
+    let second = clinic.open_desk().await;
+    for desk in [&first, &second] {
+        desk.wait_for_text("[data-testid=db-path]", &clinic.db_path_text())
+            .await;
+        at_tomorrow(desk, slot).await;
+    }
+    // the second window notes when the slot first shows the patient
+    second
+        .client()
+        .execute(
+            "const id = arguments[0];
+             window.__seenAt = null;
+             new MutationObserver(() => {
+               const cell = document.querySelector(`[data-slot-id='${id}']`);
+               if (!window.__seenAt && cell && cell.textContent.includes('Bea Server')) {
+                 window.__seenAt = Date.now();
+               }
+             }).observe(document.body, { subtree: true, childList: true, characterData: true });",
+            vec![json!(slot)],
+        )
+        .await
+        .unwrap();
+
+    // the first window books it for a new patient
+    click(&first, &format!("[data-slot-id='{slot}']")).await;
+    click(
+        &first,
+        "[data-testid=booking-drawer] [data-testid=new-patient]",
+    )
+    .await;
+    fill(
+        &first,
+        "[data-testid=booking-drawer] input[name=new-name]",
+        "Bea Server",
+    )
+    .await;
+    fill(
+        &first,
+        "[data-testid=booking-drawer] input[name=new-phone]",
+        "0151 2345 7101",
+    )
+    .await;
+    let clicked = now_ms();
+    click(&first, "[data-testid=booking-drawer] [data-testid=book]").await;
+    first
+        .wait_for_text(&format!("[data-slot-id='{slot}']"), "Bea Server")
+        .await;
+    let booked = now_ms();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let v = second
+            .client()
+            .execute("return window.__seenAt", vec![])
+            .await
+            .unwrap();
+        if let Some(at) = v.as_i64() {
+            break at;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second window never showed the first window's booking"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    eprintln!(
+        "timing: a booking on a clinic server, from the click on Book: {} ms to the booking \
+         window's own cell, {} ms to the other window's",
+        booked - clicked,
+        seen - clicked
+    );
+    second.screenshot("server_desks-second_window").await;
+    first.close().await;
+    second.close().await;
+}
