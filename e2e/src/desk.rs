@@ -65,10 +65,14 @@ impl Desk {
                 n => format!("{name}.attempt{n}.log"),
             });
             let senders = clinic.senders_file();
+            // the desk's own settings (a clinic server it was connected to) stay
+            // with the test's clinic, never in this user's configuration folder
+            let desk_config = clinic.dir().join("desk-config");
             let mut vars = vec![
                 ("FRONTDESK_DB", clinic.db_path()),
                 ("FRONTDESK_SENDERS_FILE", senders.as_path()),
                 ("FRONTDESK_LOG_DIR", app_log.as_path()),
+                ("FRONTDESK_CONFIG_DIR", desk_config.as_path()),
             ];
             vars.extend_from_slice(env);
             let driver = TauriDriver::start(&vars, &log);

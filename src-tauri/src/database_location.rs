@@ -27,6 +27,11 @@ impl DatabaseLocation {
     }
 
     /// The database file.
+    /// A clinic server's URL this desk was connected to.
+    pub fn server(url: String) -> Self {
+        Self(PathBuf::from(url))
+    }
+
     pub fn path(&self) -> &Path {
         &self.0
     }

@@ -117,10 +117,13 @@ pub fn builder<R: Runtime>() -> tauri::Builder<R> {
 pub fn install<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .setup(|app| {
-            let location =
-                DatabaseLocation::resolve(std::env::var_os(DatabaseLocation::ENV), || {
-                    app.path().app_data_dir()
-                })?;
+            // FRONTDESK_DB, else the clinic server this desk was connected to, else
+            // the file in the app's data folder
+            let from_env = std::env::var_os(DatabaseLocation::ENV).filter(|v| !v.is_empty());
+            let location = match (&from_env, frontdesk::storage::db::remembered_server()) {
+                (None, Some(url)) => DatabaseLocation::server(url),
+                _ => DatabaseLocation::resolve(from_env, || app.path().app_data_dir())?,
+            };
             let demo = std::env::args().any(|a| a == DEMO_FLAG);
             let state = open_state(&location, demo);
             let watcher = Arc::new(watcher::Watcher::default());

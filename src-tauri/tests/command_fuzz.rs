@@ -491,6 +491,11 @@ fn access_table(i: &Ids) -> Vec<(&'static str, Access, Value)> {
         ("startup", Public, json!({})),
         ("first_run", Public, json!({})),
         ("open_demo_clinic", Public, json!({})),
+        (
+            "connect_to_server",
+            Public,
+            json!({"url": "postgres://nobody@127.0.0.1:1/none"}),
+        ),
         ("login", Public, json!({})),
         ("logout", Public, json!({})),
         ("watch_changes", Public, json!({})),

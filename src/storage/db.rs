@@ -85,6 +85,59 @@ pub fn sibling(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where this desk keeps its own settings (`FRONTDESK_CONFIG_DIR`, else the
+/// user's configuration folder): never in the clinic's database.
+pub const DESK_CONFIG_ENV: &str = "FRONTDESK_CONFIG_DIR";
+
+fn desk_config_dir() -> PathBuf {
+    match std::env::var_os(DESK_CONFIG_ENV).filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => dirs::config_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(APP_IDENTIFIER),
+    }
+}
+
+/// The file holding the clinic server this desk connects to.
+fn server_file() -> PathBuf {
+    desk_config_dir().join("clinic-server")
+}
+
+/// The clinic server this desk was connected to ("Connect to the clinic
+/// server"), if any: the URL without a password (the password is in the
+/// user's pgpass file).
+pub fn remembered_server() -> Option<String> {
+    let text = std::fs::read_to_string(server_file()).ok()?;
+    let url = text.trim();
+    server_url(Path::new(url)).map(str::to_string)
+}
+
+/// Remembers `url` (its password left out) as this desk's clinic server, in a
+/// file only this user can read, written whole or not at all.
+pub fn remember_server(url: &str) -> Result<()> {
+    let dir = desk_config_dir();
+    crate::platform::create_private_dir(&dir)?;
+    let shown = crate::storage::pg::without_password(url);
+    let temp = dir.join(format!("clinic-server.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let written = crate::platform::create_private_file(&temp)
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(format!("{shown}\n").as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, server_file()));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::Unusable(format!(
+            "cannot keep the clinic server's address in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    crate::platform::sync_dir(&dir);
+    Ok(())
+}
+
 /// The clinic server's URL when `path` is one (`postgres://…`) rather than a
 /// file's name.
 pub fn server_url(path: &Path) -> Option<&str> {

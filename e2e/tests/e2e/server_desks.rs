@@ -7,7 +7,7 @@ use frontdesk_e2e::{Clinic, Desk};
 use serde_json::json;
 
 use crate::seed;
-use crate::steps::{click, fill, sign_in, wait_day_loaded};
+use crate::steps::{click, click_button, fill, sign_in, wait_day_loaded};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -107,4 +107,53 @@ async fn two_windows_on_one_clinic_server_see_each_others_booking() {
     second.screenshot("server_desks-second_window").await;
     first.close().await;
     second.close().await;
+}
+
+#[tokio::test]
+async fn a_desk_on_its_first_start_connects_to_the_clinic_server_and_keeps_it() {
+    let Some(server) = Clinic::on_server("connect_server") else {
+        return;
+    };
+    seed::clinic_with_doctor(&server);
+    let Some(new_pc) = Clinic::for_test("connect_server_desk") else {
+        return;
+    };
+    let desk = new_pc.open_desk().await;
+    desk.wait_for("[data-testid=first-run-form]").await;
+    // a mistyped address is refused and changes nothing
+    let form = "[data-testid=connect-server-form]";
+    fill(
+        &desk,
+        &format!("{form} input[name=server-url]"),
+        "clinic-server",
+    )
+    .await;
+    click_button(&desk, form, "Connect").await;
+    desk.wait_for_text(&format!("{form} [role=alert]"), "postgres://")
+        .await;
+    fill(
+        &desk,
+        &format!("{form} input[name=server-url]"),
+        &server.db_path_text(),
+    )
+    .await;
+    desk.screenshot("connect_server-first_run").await;
+    click_button(&desk, form, "Connect").await;
+    desk.wait_for("[data-testid=login-form]").await;
+    desk.wait_for_text("[data-testid=db-path]", &server.db_path_text())
+        .await;
+    sign_in(&desk, seed::ADMIN.0, seed::ADMIN.1).await;
+    desk.wait_for_text("[data-testid=signed-in-as]", "Admin")
+        .await;
+    desk.close().await;
+
+    // started again with nothing set, the desk opens the server it was connected to
+    let again = new_pc
+        .open_desk_with_env(&[("FRONTDESK_DB", std::path::Path::new(""))])
+        .await;
+    again
+        .wait_for_text("[data-testid=db-path]", &server.db_path_text())
+        .await;
+    again.wait_for("[data-testid=login-form]").await;
+    again.close().await;
 }

@@ -86,10 +86,19 @@ pub struct AppInfo {
 /// Version and database location, for the status line.
 #[tauri::command(async)]
 #[tracing::instrument(skip_all)]
-pub fn app_info<R: Runtime>(app: AppHandle<R>, location: State<'_, DatabaseLocation>) -> AppInfo {
+pub fn app_info<R: Runtime>(
+    app: AppHandle<R>,
+    location: State<'_, DatabaseLocation>,
+    state: State<'_, AppState>,
+) -> AppInfo {
+    let db_path = match state.desk() {
+        // connected to its clinic server since it started
+        Ok(desk) if desk.on_server() => desk.path().display().to_string(),
+        _ => location.path().display().to_string(),
+    };
     AppInfo {
         version: app.package_info().version.to_string(),
-        db_path: location.path().display().to_string(),
+        db_path,
         started_at_ms: crate::started_at_ms(),
     }
 }

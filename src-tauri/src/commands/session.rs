@@ -69,8 +69,13 @@ pub async fn startup(
     state: State<'_, AppState>,
     location: State<'_, DatabaseLocation>,
 ) -> Result<Startup, CommandError> {
-    let db_path = location.path().display().to_string();
+    let mut db_path = location.path().display().to_string();
     let desk = match state.desk() {
+        // a desk connected to its clinic server since it started
+        Ok(d) if d.on_server() => {
+            db_path = d.path().display().to_string();
+            d
+        }
         Ok(d) => d,
         Err(e) => {
             let key_needed = (e.code == frontdesk::ErrorCode::KeyNeeded)
@@ -165,6 +170,60 @@ pub async fn open_demo_clinic(
     let accounts = with_desk(&state, |desk| crate::open_demo(desk)).await?;
     state.set_demo_accounts(accounts.clone());
     Ok(accounts)
+}
+
+/// First-run choice: this desk works on the clinic's server from now on. The
+/// server is reached and its schema checked before anything changes; then its
+/// address (without a password: that is in the user's pgpass file) is kept in
+/// this desk's own settings, never in a clinic database, and the desk reopens on
+/// it. Only while this desk's file holds no clinic yet, so no clinic is ever left
+/// behind by a click. Returns the address as the footer shows it.
+#[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub async fn connect_to_server<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    url: Input<String>,
+) -> Result<String, CommandError> {
+    let Input(url) = url;
+    let url = url.trim().to_string();
+    if frontdesk::storage::db::server_url(std::path::Path::new(&url)).is_none() {
+        return Err(CommandError::new(
+            frontdesk::ErrorCode::Invalid,
+            "give the clinic server's address as your administrator wrote it down: it begins with postgres://",
+        ));
+    }
+    if !with_desk(&state, |desk| desk.needs_first_admin()).await? {
+        return Err(CommandError::new(
+            frontdesk::ErrorCode::Invalid,
+            "this desk already has a clinic in its file; it connects to a clinic server only on its first start",
+        ));
+    }
+    let server = super::blocking(move || {
+        let server = Frontdesk::open(&url, frontdesk::OpenOptions::default())?;
+        frontdesk::storage::db::remember_server(&url)?;
+        Ok(server)
+    })
+    .await?;
+    let shown = server.path().display().to_string();
+    tauri::async_runtime::spawn_blocking(move || {
+        use tauri::Manager;
+        let state = app.state::<AppState>();
+        let watcher = app.state::<Arc<Watcher>>();
+        watcher.pause();
+        let file = state.close_for_restore(std::time::Duration::from_secs(30));
+        if let Err(e) = file {
+            watcher.resume(state.desk().ok().as_ref());
+            return Err(e);
+        }
+        drop(file);
+        state.reopened(Ok(server));
+        watcher.resume(state.desk().ok().as_ref());
+        Ok(())
+    })
+    .await
+    .map_err(CommandError::internal)??;
+    Ok(shown)
 }
 
 /// Signs in at this window.

@@ -6,6 +6,7 @@ export type Command =
   | "startup"
   | "first_run"
   | "open_demo_clinic"
+  | "connect_to_server"
   | "login"
   | "logout"
   | "touch"

@@ -741,6 +741,11 @@ const en = {
   yourName: "Your name",
   createClinic: "Create clinic",
   openDemo: "Open the demo clinic",
+  connectTitle: "Or connect to the clinic server",
+  connectHelp:
+    "When the clinic's database is on a server in the practice, enter the address your administrator gave you (it begins with postgres://). This desk then works on the server; the password comes from this computer's pgpass file.",
+  serverAddress: "Server address",
+  connect: "Connect",
   // change password
   passwordsDiffer: "The two new passwords are not the same.",
   chooseOwnPassword: "Choose your own password",
@@ -1518,6 +1523,11 @@ const de: Messages = {
   yourName: "Ihr Name",
   createClinic: "Praxis anlegen",
   openDemo: "Demo-Praxis öffnen",
+  connectTitle: "Oder mit dem Praxisserver verbinden",
+  connectHelp:
+    "Liegt die Datenbank der Praxis auf einem Server in der Praxis, geben Sie die Adresse ein, die Sie von Ihrer Verwaltung erhalten haben (sie beginnt mit postgres://). Dieser Empfang arbeitet dann auf dem Server; das Passwort steht in der pgpass-Datei dieses Computers.",
+  serverAddress: "Serveradresse",
+  connect: "Verbinden",
   passwordsDiffer: "Die beiden neuen Passwörter sind nicht gleich.",
   chooseOwnPassword: "Eigenes Passwort wählen",
   changeYourPassword: "Passwort ändern",
