@@ -200,6 +200,22 @@ fn state_sql(entity: &str) -> Option<String> {
         .map(|(_, table, state)| format!("SELECT {state} FROM {table} WHERE id = ?1"))
 }
 
+/// The state an audited change left its record in (empty for other entities).
+/// A patient's on the clinic server is its version alone: the server has no
+/// digest function holding the key.
+fn state_of(conn: &Conn, entity: &str, entity_id: Option<i64>) -> rusqlite::Result<String> {
+    let sql = match (conn, entity) {
+        (Conn::Server(_), "patient") => {
+            Some("SELECT 'version=' || version FROM patient WHERE id = ?1".to_string())
+        }
+        _ => state_sql(entity),
+    };
+    Ok(match (sql, entity_id) {
+        (Some(sql), Some(id)) => conn.opt(&sql, &[&id], |r| r.get(0))?.unwrap_or_default(),
+        _ => String::new(),
+    })
+}
+
 /// Appends one event, chained to the last one and sealed with the clinic's key,
 /// with the state its record is left in. Call inside the write transaction of the
 /// change it records, after the change.
@@ -212,10 +228,19 @@ pub fn record(
     entity_id: Option<i64>,
     detail: &str,
 ) -> rusqlite::Result<()> {
+    let state = state_of(conn, entity, entity_id)?;
     let conn = match conn {
         Conn::Lite(c) => c,
         Conn::Server(_) => {
-            return record_on_server(conn, at, actor, action, entity, entity_id, detail)
+            // the row only: the server numbers it and a sealer chains it afterwards,
+            // in commit order (see `storage::pg::audit`), so writers never queue
+            // on the log's head
+            conn.run(
+                "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &[&at, &actor, &action, &entity, &entity_id, &detail, &state],
+            )?;
+            return Ok(());
         }
     };
     let prev: String = conn
@@ -223,14 +248,6 @@ pub fn record(
         .query_row([], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| GENESIS.to_string());
-    let state: String = match (state_sql(entity), entity_id) {
-        (Some(sql), Some(id)) => conn
-            .prepare_cached(&sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
     let appended = conn
         .prepare_cached(
             "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state, keyed, prev_hash, hash)
@@ -242,36 +259,6 @@ pub fn record(
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
         )?;
     APPENDED.with(|a| *a.borrow_mut() = Some(appended));
-    Ok(())
-}
-
-/// [`record`] on the clinic server: the row only, with its record's state; the
-/// server numbers it and a sealer chains it afterwards, in commit order (see
-/// [`crate::storage::pg::audit`]), so writers never queue on the log's head. A
-/// patient's state there is its version alone: the server has no digest
-/// function holding the key.
-fn record_on_server(
-    conn: &Conn,
-    at: i64,
-    actor: &str,
-    action: &str,
-    entity: &str,
-    entity_id: Option<i64>,
-    detail: &str,
-) -> rusqlite::Result<()> {
-    let state_sql = match entity {
-        "patient" => Some("SELECT 'version=' || version FROM patient WHERE id = ?1".to_string()),
-        _ => state_sql(entity),
-    };
-    let state: String = match (state_sql, entity_id) {
-        (Some(sql), Some(id)) => conn.opt(&sql, &[&id], |r| r.get(0))?.unwrap_or_default(),
-        _ => String::new(),
-    };
-    conn.run(
-        "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &[&at, &actor, &action, &entity, &entity_id, &detail, &state],
-    )?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use frontdesk_e2e::{off_runtime, Clinic, Desk};
 use serde_json::json;
 
 use crate::seed;
-use crate::steps::{click, sign_in, wait_day_loaded};
+use crate::steps::{click, number_on_page, sign_in, wait_day_loaded};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -117,22 +117,13 @@ async fn live_refresh(clinic: Clinic, on: &str) {
             .unwrap();
         off_runtime(|| other.set_slot_blocked(&admin, slot, block)).unwrap();
         let committed = now_ms();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let seen = loop {
-            let v = desk
-                .client()
-                .execute("return window.__live.seenAt", vec![])
-                .await
-                .unwrap();
-            if let Some(at) = v.as_i64() {
-                break at;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: the grid never showed {expect}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let seen = number_on_page(
+            &desk,
+            "window.__live.seenAt",
+            Duration::from_secs(5),
+            &format!("round {round}: the grid showing {expect}"),
+        )
+        .await;
         from_commit.push((seen - committed).max(0));
         // land at a different moment of any poll cycle next time
         tokio::time::sleep(Duration::from_millis(137 + 53 * (round % 5))).await;

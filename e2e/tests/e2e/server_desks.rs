@@ -1,13 +1,13 @@
 //! Two app windows on one clinic server: a booking made at one appears at the
 //! other, timed from the click on Book (printed, never asserted).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use frontdesk_e2e::{Clinic, Desk};
 use serde_json::json;
 
 use crate::seed;
-use crate::steps::{click, click_button, fill, sign_in, wait_day_loaded};
+use crate::steps::{click, click_button, fill, number_on_page, sign_in, wait_day_loaded};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -82,22 +82,13 @@ async fn two_windows_on_one_clinic_server_see_each_others_booking() {
         .await;
     let booked = now_ms();
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let seen = loop {
-        let v = second
-            .client()
-            .execute("return window.__seenAt", vec![])
-            .await
-            .unwrap();
-        if let Some(at) = v.as_i64() {
-            break at;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second window never showed the first window's booking"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let seen = number_on_page(
+        &second,
+        "window.__seenAt",
+        Duration::from_secs(10),
+        "the second window showing the first window's booking",
+    )
+    .await;
     eprintln!(
         "timing: a booking on a clinic server, from the click on Book: {} ms to the booking \
          window's own cell, {} ms to the other window's",

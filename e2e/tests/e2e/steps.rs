@@ -233,3 +233,21 @@ pub async fn show_a_day_with_slots(desk: &Desk) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// The number the page's `expression` gives (e.g. `window.__seenAt`), once it
+/// gives one; fails after `patience` with `what` never happening.
+pub async fn number_on_page(desk: &Desk, expression: &str, patience: Duration, what: &str) -> i64 {
+    let deadline = Instant::now() + patience;
+    loop {
+        let v = desk
+            .client()
+            .execute(&format!("return {expression}"), vec![])
+            .await
+            .unwrap();
+        if let Some(n) = v.as_i64() {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
