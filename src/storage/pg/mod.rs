@@ -1,7 +1,8 @@
-//! The clinic database on a PostgreSQL server, for desks on several PCs — its
-//! first part: connecting (a pool whose sessions carry the timeouts), the schema
-//! (versioned, applied once under an advisory lock), and the three guarded writes
-//! with the same guarantees as on SQLite, each mapped onto the server's own tools:
+//! The clinic database on a PostgreSQL server, for desks on several PCs:
+//! connecting (a pool whose sessions carry the timeouts), the schema (versioned,
+//! applied once under an advisory lock), and the three guarded writes in one round
+//! trip each, with the same guarantees as on SQLite, mapped onto the server's own
+//! tools:
 //!
 //! - booking: one call of `fd_book`, which locks the slot row (`SELECT … FOR
 //!   UPDATE`), checks, inserts; the same partial unique index stands behind it;
@@ -28,8 +29,10 @@
 //! commit and the notifier costs a desk one repaint delay (its fallback is
 //! re-reading on a timer), never a write.
 //!
-//! The services do not call this yet: wiring them (an enum of backends behind the
-//! storage functions) is the next part.
+//! The desks' services reach the server through [`crate::storage::Conn`] and the
+//! SERIALIZABLE transactions of `tx.rs`; the one-round-trip writes here are the
+//! measured fast path (`frontdesk bench --postgres`) and the proofs' subject, not
+//! yet what the desks call (see the README's design note on isolation).
 
 use std::path::Path;
 use std::sync::mpsc;
