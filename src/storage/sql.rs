@@ -20,9 +20,9 @@ pub trait Param: Sync {
     fn val(&self) -> Val<'_>;
 }
 
-/// A parameter's value. On the server it takes whatever integer width the
-/// statement gives its placeholder (`?2 - 86400` makes it an `integer`), so
-/// one statement runs with the same `i64` on both backends.
+/// A parameter's value. The server is told each one's type with the statement
+/// (BIGINT, TEXT or BOOLEAN), so `?3 IS NULL` or `?2 - 86400` needs no cast;
+/// a value still fits a narrower column or a flag when one is asked for.
 #[derive(Debug, Clone, Copy)]
 pub enum Val<'a> {
     /// An integer.
