@@ -13,13 +13,6 @@ const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id,
     JOIN doctor d ON d.id = a.doctor_id
     JOIN patient p ON p.id = a.patient_id";
 
-fn status_at(r: &Cols<'_>, i: usize) -> rusqlite::Result<AppointmentStatus> {
-    let s: String = r.get(i)?;
-    s.parse().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(i, "status".into(), rusqlite::types::Type::Text)
-    })
-}
-
 fn from_row(r: &Cols<'_>) -> rusqlite::Result<Appointment> {
     Ok(Appointment {
         id: r.get(0)?,
@@ -31,7 +24,7 @@ fn from_row(r: &Cols<'_>) -> rusqlite::Result<Appointment> {
         patient_phone: r.get(6)?,
         start_at: r.get(7)?,
         end_at: r.get(8)?,
-        status: status_at(r, 9)?,
+        status: r.parse::<AppointmentStatus>(9)?,
         reason: r.get(10)?,
         cancel_reason: r.get(11)?,
         overbooked: r.get(12)?,
@@ -158,10 +151,10 @@ pub fn history(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<History
             let from: Option<String> = r.get(0)?;
             Ok(HistoryEntry {
                 from_status: match from {
-                    Some(_) => Some(status_at(r, 0)?),
+                    Some(_) => Some(r.parse::<AppointmentStatus>(0)?),
                     None => None,
                 },
-                to_status: status_at(r, 1)?,
+                to_status: r.parse::<AppointmentStatus>(1)?,
                 from_slot_id: r.get(2)?,
                 to_slot_id: r.get(3)?,
                 note: r.get(4)?,

@@ -9,13 +9,6 @@ use crate::domain::payments::{
     receipt_number, AppointmentType, Balance, DoctorPrice, LedgerEntry, LedgerKind, PaymentMethod,
 };
 
-fn parse_at<T: std::str::FromStr>(r: &Cols<'_>, i: usize) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    s.parse().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(i, "enum".into(), rusqlite::types::Type::Text)
-    })
-}
-
 // ---- appointment types ----
 
 /// Adds a type; its id.
@@ -226,11 +219,11 @@ fn entry_from_row(r: &Cols<'_>) -> rusqlite::Result<LedgerEntry> {
         id: r.get(0)?,
         appointment_id: r.get(1)?,
         patient_id: r.get(2)?,
-        kind: parse_at(r, 3)?,
+        kind: r.parse(3)?,
         amount_minor: r.get(4)?,
         currency: r.get(5)?,
         method: match method {
-            Some(_) => Some(parse_at(r, 6)?),
+            Some(_) => Some(r.parse(6)?),
             None => None,
         },
         reference: r.get(7)?,
@@ -259,7 +252,7 @@ pub fn entries(conn: &Conn, appointment_id: i64) -> rusqlite::Result<Vec<LedgerE
 fn sum_into(conn: &Conn, sql: &str, id: i64) -> rusqlite::Result<Balance> {
     let mut b = Balance::default();
     for (kind, amount) in conn.all(sql, &[&id], |r| {
-        Ok((parse_at::<LedgerKind>(r, 0)?, r.get::<i64>(1)?))
+        Ok((r.parse::<LedgerKind>(0)?, r.get::<i64>(1)?))
     })? {
         b.add(kind, amount);
     }
@@ -306,7 +299,7 @@ pub fn takings(conn: &Conn, desk: &str, day: &str) -> rusqlite::Result<Vec<(Paym
         "SELECT method, CAST(sum(CASE kind WHEN 'PAYMENT' THEN amount_minor ELSE -amount_minor END) AS BIGINT)
          FROM ledger WHERE day = ?2 AND desk = ?1 AND method IS NOT NULL GROUP BY method",
         &[&desk, &day],
-        |r| Ok((parse_at(r, 0)?, r.get(1)?)),
+        |r| Ok((r.parse(0)?, r.get(1)?)),
     )
 }
 
@@ -404,7 +397,7 @@ pub fn cash_ups(
             Ok(CashUpRow {
                 desk: r.get(0)?,
                 day: r.get(1)?,
-                method: parse_at(r, 2)?,
+                method: r.parse(2)?,
                 expected_minor: r.get(3)?,
                 counted_minor: r.get(4)?,
                 currency: r.get(5)?,

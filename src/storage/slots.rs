@@ -9,15 +9,12 @@ use crate::domain::scheduling::SlotFilter;
 const COLUMNS: &str = "s.id, s.doctor_id, s.start_at, s.end_at, s.mode, s.blocked";
 
 pub(crate) fn from_row(r: &Cols<'_>) -> rusqlite::Result<Slot> {
-    let mode: String = r.get(4)?;
     Ok(Slot {
         id: r.get(0)?,
         doctor_id: r.get(1)?,
         start_at: r.get(2)?,
         end_at: r.get(3)?,
-        mode: mode.parse().map_err(|_| {
-            rusqlite::Error::InvalidColumnType(4, "mode".into(), rusqlite::types::Type::Text)
-        })?,
+        mode: r.parse(4)?,
         blocked: r.get(5)?,
     })
 }
@@ -103,23 +100,14 @@ pub fn list_with_appointments(conn: &Conn, f: &SlotFilter) -> rusqlite::Result<V
         |r| {
             let appointment = match r.get::<Option<i64>>(6)? {
                 None => None,
-                Some(id) => {
-                    let status: String = r.get(9)?;
-                    Some(AppointmentSummary {
-                        id,
-                        patient_id: r.get(7)?,
-                        patient_name: r.get(8)?,
-                        status: status.parse().map_err(|_| {
-                            rusqlite::Error::InvalidColumnType(
-                                9,
-                                "status".into(),
-                                rusqlite::types::Type::Text,
-                            )
-                        })?,
-                        overbooked: r.get(10)?,
-                        version: r.get(11)?,
-                    })
-                }
+                Some(id) => Some(AppointmentSummary {
+                    id,
+                    patient_id: r.get(7)?,
+                    patient_name: r.get(8)?,
+                    status: r.parse(9)?,
+                    overbooked: r.get(10)?,
+                    version: r.get(11)?,
+                }),
             };
             Ok((from_row(r)?, appointment))
         },

@@ -199,6 +199,19 @@ impl Cols<'_> {
             Cols::Server(r) => T::server(r, i),
         }
     }
+
+    /// Text column `i` parsed into `T` (a status, a mode, a role …); text that
+    /// is none of `T`'s values is a column of the wrong type.
+    pub fn parse<T: std::str::FromStr>(&self, i: usize) -> rusqlite::Result<T> {
+        let text: String = self.get(i)?;
+        text.parse().map_err(|_| {
+            let what = std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("value");
+            rusqlite::Error::InvalidColumnType(i, what.to_string(), rusqlite::types::Type::Text)
+        })
+    }
 }
 
 /// `sql` with `?N` placeholders as the server writes them (`$N`); `?` inside a
@@ -321,6 +334,20 @@ impl Conn<'_> {
 #[cfg(test)]
 mod tests {
     use super::numbered;
+
+    #[test]
+    fn a_text_that_is_no_value_of_the_enum_is_a_column_error_not_a_panic() {
+        use crate::domain::model::AppointmentStatus;
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let conn = super::Conn::Lite(&c);
+        let read =
+            |text: &str| conn.one("SELECT ?1", &[&text], |r| r.parse::<AppointmentStatus>(0));
+        assert_eq!(read("CONFIRMED").unwrap(), AppointmentStatus::Confirmed);
+        assert!(matches!(
+            read("CONFIRMED; DROP TABLE x"),
+            Err(rusqlite::Error::InvalidColumnType(0, ref what, _)) if what == "AppointmentStatus"
+        ));
+    }
 
     #[test]
     fn placeholders_are_numbered_the_servers_way_outside_literals() {

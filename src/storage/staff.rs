@@ -23,19 +23,13 @@ pub struct Credentials {
 const COLUMNS: &str = "id, username, display_name, role, active, failed_logins, last_failed_at, \
      locked_at, must_change_password, password_hash, session_generation";
 
-fn role(s: String) -> rusqlite::Result<Role> {
-    s.parse().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(3, "role".into(), rusqlite::types::Type::Text)
-    })
-}
-
 fn from_row(r: &Cols<'_>) -> rusqlite::Result<Credentials> {
     Ok(Credentials {
         member: StaffMember {
             id: r.get(0)?,
             username: r.get(1)?,
             display_name: r.get(2)?,
-            role: role(r.get(3)?)?,
+            role: r.parse(3)?,
             active: r.get(4)?,
             failed_logins: r.get(5)?,
             last_failed_at: r.get(6)?,

@@ -33,7 +33,6 @@ pub fn specs(conn: &Conn, doctor_id: Option<i64>) -> rusqlite::Result<Vec<Templa
          WHERE ?1 IS NULL OR doctor_id = ?1 ORDER BY doctor_id, weekday, start_minute, id",
         &[&doctor_id],
         |r| {
-            let mode: String = r.get(6)?;
             Ok(TemplateSpec {
                 id: r.get(0)?,
                 doctor_id: r.get(1)?,
@@ -41,13 +40,7 @@ pub fn specs(conn: &Conn, doctor_id: Option<i64>) -> rusqlite::Result<Vec<Templa
                 start: r.get(3)?,
                 end: r.get(4)?,
                 slot_minutes: r.get(5)?,
-                mode: mode.parse().map_err(|_| {
-                    rusqlite::Error::InvalidColumnType(
-                        6,
-                        "mode".into(),
-                        rusqlite::types::Type::Text,
-                    )
-                })?,
+                mode: r.parse(6)?,
                 breaks: Vec::new(),
             })
         },
