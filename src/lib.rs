@@ -144,6 +144,10 @@ enum Store {
     /// The clinic's PostgreSQL server, and this desk's audit sealer if it runs one.
     Server {
         server: storage::pg::PgClinic,
+        /// The URL it was opened with (the server's tools take it).
+        url: String,
+        /// This PC's audit keys, filed by clinic.
+        keys: storage::audit_key::KeyFolder,
         /// Held for its lifetime: the sealer ends with the desk.
         _sealer: Option<storage::pg::audit::Sealer>,
     },
@@ -237,6 +241,8 @@ impl Frontdesk {
             path: PathBuf::from(storage::pg::without_password(url)),
             store: Store::Server {
                 server,
+                url: url.to_string(),
+                keys,
                 _sealer: sealer,
             },
             metrics: Arc::new(Metrics::default()),
@@ -260,6 +266,19 @@ impl Frontdesk {
         match &self.store {
             Store::File(f) => Ok(f),
             Store::Server { .. } => Err(crate::error::NotOnServer.into()),
+        }
+    }
+
+    /// The clinic server, the URL it was opened with and this PC's audit keys;
+    /// `None` on a file.
+    pub(crate) fn server_store(
+        &self,
+    ) -> Option<(&storage::pg::PgClinic, &str, &storage::audit_key::KeyFolder)> {
+        match &self.store {
+            Store::Server {
+                server, url, keys, ..
+            } => Some((server, url, keys)),
+            Store::File(_) => None,
         }
     }
 

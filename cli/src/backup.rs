@@ -40,6 +40,11 @@ pub struct RestoreArgs {
     /// staff accounts differ (the check lists what you confirm)
     #[arg(long)]
     yes: bool,
+    /// On a clinic server: an administrator's URL on the server's own database
+    /// (postgres://postgres@HOST/postgres), for the rights to build and rename
+    /// the clinic's database
+    #[arg(long)]
+    admin_url: Option<String>,
 }
 
 fn mib(bytes: u64) -> String {
@@ -133,6 +138,9 @@ pub fn restore(
     glass: Option<BreakGlass>,
     out: Out,
 ) -> Result<(), Failure> {
+    if let Some(url) = frontdesk::storage::db::server_url(db) {
+        return restore_on_server(url, a, user, out);
+    }
     let actor = restorer(db, a, user, glass)?;
     if a.check_only {
         let keys = frontdesk::storage::audit_key::KeyFolder::new(
@@ -168,4 +176,83 @@ pub fn restore(
         )
     });
     Ok(())
+}
+
+/// A clinic server's backup: checked by a signed-in admin (`--check-only`), or
+/// restored with the server administrator's URL — whose holder may do anything
+/// to the clinic's database anyway, also when it is too broken to sign in to.
+fn restore_on_server(
+    url: &str,
+    a: &RestoreArgs,
+    user: Option<String>,
+    out: Out,
+) -> Result<(), Failure> {
+    use frontdesk::storage::pg::dump;
+    if a.check_only {
+        let desk = Frontdesk::open_default(Path::new(url))?;
+        let actor = signin::sign_in(&desk, user)?;
+        let c = desk.check_server_backup(&actor, &a.path)?;
+        out.print(&c, || server_check_text(&c));
+        return Ok(());
+    }
+    let admin_url = a.admin_url.as_deref().ok_or_else(|| {
+        Error::invalid(
+            "restoring a clinic server's backup needs --admin-url postgres://ADMIN@HOST/postgres \
+             (a role that may create and rename databases)",
+        )
+    })?;
+    let actor = format!(
+        "server administrator (OS user {})",
+        signin::current_os_user()
+    );
+    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
+        frontdesk::storage::audit_key::KeyFolder::default_dir(),
+    );
+    let r = dump::restore(
+        &dump::RestoreRequest {
+            admin_url,
+            desk_url: url,
+            archive: &a.path,
+            actor: &actor,
+            now: SystemClock.now(),
+            confirmed: a.yes,
+        },
+        &keys,
+    )?;
+    out.print(&r, || {
+        let safety = r
+            .safety_copy
+            .as_deref()
+            .map(|p| {
+                format!(
+                    "\nThe database it replaced is kept on the server as {p} (closed to \
+                     connections; drop it when you no longer need it)."
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "{}\nRestored into the server database {} in {} ms.{safety}\nThe desks reconnect by \
+             themselves.",
+            server_check_text(&r.restored),
+            r.database,
+            r.millis
+        )
+    });
+    Ok(())
+}
+
+fn server_check_text(c: &frontdesk::storage::pg::dump::ServerBackupCheck) -> String {
+    let audit = match c.seals_verified {
+        Some(n) => format!("audit log intact ({n} sealed events verified"),
+        None => "audit log NOT verified (this PC has not the clinic's audit key".into(),
+    };
+    format!(
+        "{} can be restored: schema version {}, {} appointments, {} patients, {audit}, {} not \
+         sealed yet).",
+        c.path,
+        c.schema_version,
+        c.rows("appointment"),
+        c.rows("patient"),
+        c.unsealed
+    )
 }

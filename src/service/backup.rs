@@ -17,7 +17,22 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::settings;
 use crate::storage::backup::{self, BackupCheck, BackupFile, BackupResult, RestoreReport};
+use crate::storage::pg::dump::{self, ServerBackupCheck};
 use crate::Frontdesk;
+
+/// A clinic server's backups are restored from the command line, with the
+/// server administrator's URL.
+const SERVER_RESTORE: &str = "a clinic server's backup is restored on the command line, with the \
+     server administrator's URL: frontdesk --db postgres://… restore FILE --admin-url postgres://…";
+
+/// The newest backup ending in `suffix` in `folder` (safety copies aside).
+fn newest(folder: &Path, suffix: &str) -> Result<Option<i64>> {
+    Ok(backup::list_folder_ending(folder, suffix)?
+        .into_iter()
+        .filter(|b| !b.safety_copy)
+        .map(|b| b.taken_at)
+        .max())
+}
 
 /// An automatic backup is due when the newest one is at least this old.
 pub const BACKUP_INTERVAL_SECS: i64 = 86_400;
@@ -77,7 +92,12 @@ impl Frontdesk {
 
     /// Whether an automatic backup is due: there is none yet, or the newest is
     /// [`BACKUP_INTERVAL_SECS`] old or more.
+    /// On a clinic server none is ever due: the server's backups are taken from
+    /// one PC on a schedule (`frontdesk backup`), not by every desk that starts.
     pub fn backup_due(&self) -> Result<bool> {
+        if self.on_server() {
+            return Ok(false);
+        }
         let last = self.last_backup_at()?;
         Ok(last.is_none_or(|at| self.now() - at >= BACKUP_INTERVAL_SECS))
     }
@@ -85,7 +105,8 @@ impl Frontdesk {
     /// The backup folder, retention and the backups in the folder.
     pub fn list_backups(&self, actor: &Actor) -> Result<BackupList> {
         let settings = self.backup_settings(actor)?;
-        let backups = backup::list_folder(Path::new(&settings.folder))?;
+        let backups =
+            backup::list_folder_ending(Path::new(&settings.folder), self.backup_suffix())?;
         let last_backup_at = self.last_backup_at()?;
         Ok(BackupList {
             settings,
@@ -98,6 +119,9 @@ impl Frontdesk {
     /// cannot be restored).
     pub fn check_backup(&self, actor: &Actor, candidate: &Path) -> Result<BackupCheck> {
         actor.require(Action::ManageBackups)?;
+        if self.on_server() {
+            return Err(Error::invalid(SERVER_RESTORE));
+        }
         backup::verify(candidate, self.path(), &self.writer()?.seal().folder)
     }
 
@@ -126,6 +150,9 @@ impl Frontdesk {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RestoreReport> {
         actor.require(Action::ManageBackups)?;
+        if self.on_server() {
+            return Err(Error::invalid(SERVER_RESTORE));
+        }
         progress(Progress::phase(Phase::CheckingBackup));
         let check = self.check_backup(actor, candidate)?;
         if check.needs_confirmation() && !confirmed {
@@ -142,7 +169,57 @@ impl Frontdesk {
         backup::restore_with(actor, &db, candidate, now, confirmed, &keys, progress)
     }
 
+    /// Verifies a clinic server's backup (`pg_dump`'s archive) against this
+    /// server's schema without restoring it (see [`dump::verify`]).
+    pub fn check_server_backup(
+        &self,
+        actor: &Actor,
+        candidate: &Path,
+    ) -> Result<ServerBackupCheck> {
+        actor.require(Action::ManageBackups)?;
+        let (server, _, keys) = self.server_store().ok_or_else(|| {
+            Error::invalid(
+                "this clinic is in a file: check its backups with `restore --check-only`",
+            )
+        })?;
+        dump::verify(server, candidate, keys)
+    }
+
+    /// How this clinic's backup files end (a file's copies, or a server's archives).
+    fn backup_suffix(&self) -> &'static str {
+        if self.on_server() {
+            backup::SERVER_SUFFIX
+        } else {
+            backup::SUFFIX
+        }
+    }
+
+    /// The backup folder in effect: the setting, else [`Self::default_backup_folder`].
+    pub(crate) fn backup_folder(&self, c: &crate::storage::Conn) -> PathBuf {
+        backup::folder_setting(c).unwrap_or_else(|| self.default_backup_folder())
+    }
+
+    /// The backup folder when none is set: beside the clinic file, or for a
+    /// server in this PC's data folder under the database's name.
+    pub(crate) fn default_backup_folder(&self) -> PathBuf {
+        if !self.on_server() {
+            return backup::default_backup_folder(self.path());
+        }
+        let url = self.path().to_string_lossy();
+        let database = url.split('?').next().unwrap_or_default();
+        let database = database.rsplit('/').next().unwrap_or_default();
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(crate::storage::db::APP_IDENTIFIER)
+            .join("server-backups")
+            .join(database)
+    }
+
     fn last_backup_at(&self) -> Result<Option<i64>> {
+        if self.on_server() {
+            let folder = self.in_read(|c| Ok(self.backup_folder(c)))?;
+            return newest(&folder, backup::SERVER_SUFFIX);
+        }
         let db = self.path().to_path_buf();
         let (recorded, folder) = self.read(|c| {
             Ok((
@@ -150,12 +227,74 @@ impl Frontdesk {
                 backup::backup_folder(&crate::storage::Conn::Lite(c), &db),
             ))
         })?;
-        let in_folder = backup::list_folder(&folder)?
-            .into_iter()
-            .filter(|b| !b.safety_copy)
-            .map(|b| b.taken_at)
-            .max();
-        Ok(recorded.max(in_folder))
+        Ok(recorded.max(newest(&folder, backup::SUFFIX)?))
+    }
+
+    /// A server backup: `pg_dump` with the desks' role (the log sealed first),
+    /// checked as a restore would before it takes its name; audited; retention.
+    fn take_server_backup(
+        &self,
+        actor: &Actor,
+        dest: Option<PathBuf>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BackupResult> {
+        let (server, url, keys) = self.server_store().expect("on a server");
+        let now = self.now();
+        let (folder, keep) = self.in_read(|c| Ok((self.backup_folder(c), backup::retention(c))))?;
+        let started = Instant::now();
+        server.seal_now(keys)?;
+        let name = backup::file_name_ending(now, backup::SERVER_SUFFIX);
+        let mut checked = None;
+        let write = |partial: &Path| {
+            progress(Progress::phase(Phase::CopyingPages));
+            dump::dump(url, partial)?;
+            progress(Progress::phase(Phase::CheckingBackup));
+            checked = Some(dump::verify(server, partial, keys)?);
+            Ok(())
+        };
+        let ((target, bytes), in_folder) = match dest {
+            None => (backup::write_file_in(&folder, &name, write)?, true),
+            Some(d) if d.is_dir() => (backup::write_file_in(&d, &name, write)?, false),
+            Some(p) => (backup::write_file_at(&p, write)?, false),
+        };
+        let millis = started.elapsed().as_millis() as u64;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let detail = match checked {
+            Some(c) => format!(
+                "{name}: {} appointments, {} audit events",
+                c.rows("appointment"),
+                c.rows("audit_event")
+            ),
+            None => name.clone(),
+        };
+        self.in_write("backup.create", |tx| {
+            audit(tx, now, actor, "backup.create", "backup", None, &detail)
+        })?;
+        let pruned = if in_folder {
+            backup::prune_ending(&folder, backup::SERVER_SUFFIX, keep)?
+        } else {
+            Vec::new()
+        };
+        tracing::info!(
+            millis,
+            bytes,
+            pruned = pruned.len(),
+            "server backup written"
+        );
+        Ok(BackupResult {
+            file: BackupFile {
+                name,
+                path: target.display().to_string(),
+                taken_at: now,
+                bytes,
+                safety_copy: false,
+            },
+            millis,
+            pruned,
+        })
     }
 
     fn take_backup(
@@ -164,10 +303,11 @@ impl Frontdesk {
         dest: Option<PathBuf>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BackupResult> {
+        if self.on_server() {
+            return self.take_server_backup(actor, dest, progress);
+        }
         let now = self.now();
-        let db = self.path().to_path_buf();
-        let (folder, keep) =
-            self.in_read(|c| Ok((backup::backup_folder(c, &db), backup::retention(c))))?;
+        let (folder, keep) = self.in_read(|c| Ok((self.backup_folder(c), backup::retention(c))))?;
         let started = Instant::now();
         let phases = (Phase::CopyingPages, Phase::CheckingBackup);
         // a pooled read connection: the snapshot never blocks the desks' writes;

@@ -21,10 +21,7 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::payments::{check_setting as check_payment_setting, DEFAULT_LATE_CANCEL_HOURS};
 use crate::service::{payment_keys, DepositPolicy, PaymentSettings, DEFAULT_CURRENCY};
-use crate::storage::backup::{
-    backup_folder, default_backup_folder, keys, retention, Retention, DEFAULT_KEEP_DAILY,
-    DEFAULT_KEEP_WEEKLY,
-};
+use crate::storage::backup::{keys, retention, Retention, DEFAULT_KEEP_DAILY, DEFAULT_KEEP_WEEKLY};
 use crate::storage::settings as store;
 use crate::Frontdesk;
 
@@ -166,7 +163,6 @@ impl Frontdesk {
     /// first, then any other stored key, read-only).
     pub fn list_settings(&self, actor: &Actor) -> Result<Vec<Setting>> {
         actor.require(Action::ManageSettings)?;
-        let db = self.path().to_path_buf();
         self.in_read(|c| {
             let clinic = ClinicSettings::load(c)?;
             let d = ClinicSettings::default();
@@ -184,8 +180,8 @@ impl Frontdesk {
                         (clinic.idle_minutes.to_string(), d.idle_minutes.to_string())
                     }
                     keys::BACKUP_FOLDER => (
-                        backup_folder(c, &db).display().to_string(),
-                        default_backup_folder(&db).display().to_string(),
+                        self.backup_folder(c).display().to_string(),
+                        self.default_backup_folder().display().to_string(),
                     ),
                     keys::BACKUP_KEEP_DAILY => {
                         (keep.keep_daily.to_string(), DEFAULT_KEEP_DAILY.to_string())
@@ -351,10 +347,9 @@ impl Frontdesk {
     /// The backup folder and retention in effect.
     pub fn backup_settings(&self, actor: &Actor) -> Result<BackupSettings> {
         actor.require(Action::ManageBackups)?;
-        let db = self.path().to_path_buf();
         self.in_read(|c| {
             Ok(BackupSettings {
-                folder: backup_folder(c, &db).display().to_string(),
+                folder: self.backup_folder(c).display().to_string(),
                 retention: retention(c),
             })
         })

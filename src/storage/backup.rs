@@ -105,9 +105,14 @@ pub fn default_backup_folder(db: &Path) -> PathBuf {
 
 /// The backup folder in effect for the database at `db`.
 pub fn backup_folder(conn: &crate::storage::Conn, db: &Path) -> PathBuf {
+    folder_setting(conn).unwrap_or_else(|| default_backup_folder(db))
+}
+
+/// The backup folder setting, when one is set.
+pub fn folder_setting(conn: &crate::storage::Conn) -> Option<PathBuf> {
     match crate::storage::settings::get(conn, keys::BACKUP_FOLDER) {
-        Ok(Some(v)) if !v.trim().is_empty() => PathBuf::from(v),
-        _ => default_backup_folder(db),
+        Ok(Some(v)) if !v.trim().is_empty() => Some(PathBuf::from(v)),
+        _ => None,
     }
 }
 
@@ -135,7 +140,10 @@ pub use verify::{file_sha256, file_sha256_with, verify, BackupCheck};
 const PREFIX: &str = "frontdesk-";
 /// Safety copies taken by a restore: `frontdesk-before-restore-YYYYMMDD-HHMMSS.sqlite3`.
 const SAFETY_PREFIX: &str = "frontdesk-before-restore-";
-const SUFFIX: &str = ".sqlite3";
+/// A clinic file's backups: SQLite databases.
+pub const SUFFIX: &str = ".sqlite3";
+/// A clinic server's backups: `pg_dump`'s archives, `frontdesk-YYYYMMDD-HHMMSS.pgdump`.
+pub const SERVER_SUFFIX: &str = ".pgdump";
 const PARTIAL: &str = ".partial";
 const NAME_TIME: &str = "%Y%m%d-%H%M%S";
 /// How long a backup step may keep meeting a lock before the backup gives up.
@@ -187,7 +195,12 @@ pub struct BackupResult {
 
 /// The file name of a backup taken at `at` (UTC).
 pub fn file_name(at: i64) -> String {
-    format!("{PREFIX}{}{SUFFIX}", utc(at).format(NAME_TIME))
+    file_name_ending(at, SUFFIX)
+}
+
+/// The file name of a backup taken at `at` (UTC) ending in `suffix`.
+pub fn file_name_ending(at: i64, suffix: &str) -> String {
+    format!("{PREFIX}{}{suffix}", utc(at).format(NAME_TIME))
 }
 
 fn utc(at: i64) -> NaiveDateTime {
@@ -198,11 +211,15 @@ fn utc(at: i64) -> NaiveDateTime {
 
 /// The time a backup file name says it was taken, and whether it is a safety copy.
 pub fn parse_file_name(name: &str) -> Option<(i64, bool)> {
+    parse_file_name_ending(name, SUFFIX)
+}
+
+fn parse_file_name_ending(name: &str, suffix: &str) -> Option<(i64, bool)> {
     let (stamp, safety) = match name.strip_prefix(SAFETY_PREFIX) {
         Some(rest) => (rest, true),
         None => (name.strip_prefix(PREFIX)?, false),
     };
-    let stamp = stamp.strip_suffix(SUFFIX)?;
+    let stamp = stamp.strip_suffix(suffix)?;
     // a second backup within one second gets `-2`, `-3`… after the time
     let stamp = stamp.get(..15)?;
     let at = NaiveDateTime::parse_from_str(stamp, NAME_TIME)
@@ -214,6 +231,11 @@ pub fn parse_file_name(name: &str) -> Option<(i64, bool)> {
 
 /// The backups in `folder`, newest first (nothing when the folder does not exist).
 pub fn list_folder(folder: &Path) -> Result<Vec<BackupFile>> {
+    list_folder_ending(folder, SUFFIX)
+}
+
+/// [`list_folder`] for the backups whose names end in `suffix`.
+pub fn list_folder_ending(folder: &Path, suffix: &str) -> Result<Vec<BackupFile>> {
     let entries = match std::fs::read_dir(folder) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -227,7 +249,7 @@ pub fn list_folder(folder: &Path) -> Result<Vec<BackupFile>> {
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((taken_at, safety_copy)) = parse_file_name(&name) else {
+        let Some((taken_at, safety_copy)) = parse_file_name_ending(&name, suffix) else {
             continue;
         };
         let Ok(meta) = entry.metadata() else { continue };
@@ -277,7 +299,12 @@ pub fn to_prune(backups: &[BackupFile], keep: Retention) -> Vec<&BackupFile> {
 /// Deletes what retention does not keep, and `.partial` files older than an hour
 /// (left by a crashed backup). Returns the names deleted.
 pub fn prune(folder: &Path, keep: Retention) -> Result<Vec<String>> {
-    let backups = list_folder(folder)?;
+    prune_ending(folder, SUFFIX, keep)
+}
+
+/// [`prune`] among the backups whose names end in `suffix`.
+pub fn prune_ending(folder: &Path, suffix: &str, keep: Retention) -> Result<Vec<String>> {
+    let backups = list_folder_ending(folder, suffix)?;
     let mut deleted = Vec::new();
     for b in to_prune(&backups, keep) {
         match std::fs::remove_file(&b.path) {
@@ -305,9 +332,12 @@ pub fn prune(folder: &Path, keep: Retention) -> Result<Vec<String>> {
 /// second backup in the same second gets a `-2`, `-3`… suffix).
 fn candidates<'a>(folder: &'a Path, first: &str) -> impl Iterator<Item = PathBuf> + 'a {
     let first = first.to_string();
-    let stem = first.trim_end_matches(SUFFIX).to_string();
+    let (stem, suffix) = match first.rfind('.') {
+        Some(dot) => (first[..dot].to_string(), first[dot..].to_string()),
+        None => (first.clone(), String::new()),
+    };
     std::iter::once(folder.join(&first))
-        .chain((2..1000).map(move |n| folder.join(format!("{stem}-{n}{SUFFIX}"))))
+        .chain((2..1000).map(move |n| folder.join(format!("{stem}-{n}{suffix}"))))
 }
 
 /// Writes a consistent copy of the database `src` is connected to at `dest`:
@@ -327,6 +357,16 @@ pub fn write_backup_with(
     phases: (Phase, Phase),
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64> {
+    write_file_at(dest, |partial| copy_checked(src, partial, phases, progress)).map(|(_, b)| b)
+}
+
+/// A backup file `write` makes at the path it is given (a temporary file of its
+/// own beside `dest`), moved to exactly `dest` when whole — never over a file
+/// already there; returns where it went and its size.
+pub(crate) fn write_file_at(
+    dest: &Path,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<(PathBuf, u64)> {
     let dir = dest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -335,8 +375,8 @@ pub fn write_backup_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = write_partial(src, dir, &name, phases, progress)?;
-    publish(&partial, dir, std::iter::once(dest.to_path_buf())).map(|(_, bytes)| bytes)
+    let partial = write_partial(dir, &name, write)?;
+    publish(&partial, dir, std::iter::once(dest.to_path_buf()))
 }
 
 /// [`write_backup_with`] into `folder` under `name` or, when a file holds it,
@@ -350,18 +390,29 @@ pub fn write_backup_in_with(
     phases: (Phase, Phase),
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(PathBuf, u64)> {
-    let partial = write_partial(src, folder, name, phases, progress)?;
+    write_file_in(folder, name, |partial| {
+        copy_checked(src, partial, phases, progress)
+    })
+}
+
+/// A backup file `write` makes at the path it is given, moved into `folder`
+/// under `name` or the first free `-2`, `-3`… variant, as
+/// [`write_backup_in_with`] does; returns where it went and its size.
+pub(crate) fn write_file_in(
+    folder: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<(PathBuf, u64)> {
+    let partial = write_partial(folder, name, write)?;
     publish(&partial, folder, candidates(folder, name))
 }
 
-/// The checked copy in a temporary file of its own in `dir` (the folder made if
-/// missing); removed again if anything fails.
+/// What `write` made in a temporary file of its own in `dir` (the folder made
+/// if missing); removed again if anything fails.
 fn write_partial(
-    src: &Connection,
     dir: &Path,
     name: &str,
-    (copying, checking): (Phase, Phase),
-    progress: &mut dyn FnMut(Progress),
+    write: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<PathBuf> {
     crate::platform::create_private_dir(dir).map_err(|e| {
         Error::invalid(format!(
@@ -379,7 +430,7 @@ fn write_partial(
         std::process::id(),
         WRITES.fetch_add(1, Ordering::Relaxed)
     ));
-    let outcome = copy_checked(src, &partial, (copying, checking), progress);
+    let outcome = write(&partial);
     if outcome.is_err() {
         let _ = std::fs::remove_file(&partial);
     }

@@ -185,7 +185,10 @@ impl Clinic {
     pub fn count(&self, sql: &str) -> i64 {
         match &self.server {
             Some((admin, _)) => {
-                let row = admin.session().unwrap().query_one(sql, &[]).unwrap();
+                // (a pooled session a server restore ended is passed over)
+                let row = (0..4)
+                    .find_map(|_| admin.session().unwrap().query_one(sql, &[]).ok())
+                    .unwrap_or_else(|| admin.session().unwrap().query_one(sql, &[]).unwrap());
                 match row.try_get::<_, i64>(0) {
                     Ok(n) => n,
                     Err(_) => i64::from(row.get::<_, i32>(0)),

@@ -45,6 +45,8 @@ mod payments;
 mod permissions;
 /// The PostgreSQL backend against a real server (FRONTDESK_TEST_PG).
 mod pg;
+/// A clinic server's backups (pg_dump archives), checked and restored.
+mod pg_backup;
 /// Simulated power cuts under SQLite and the group sync: acknowledged writes survive.
 mod power_cut;
 /// Files and folders only the clinic's OS user can read, whatever the umask.

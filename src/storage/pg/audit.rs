@@ -39,11 +39,14 @@ pub struct AuditVerdict {
 
 const EVENT: &str = "e.id, e.at, e.actor, e.action, e.entity, e.entity_id, e.detail, e.state";
 
-fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
-    let mut m = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+/// An audit row's fields as the seal covers them, in [`EVENT`]'s order: numbers
+/// in decimal, a missing entity id empty (as a backup's COPY text has them, bar
+/// its NULL marker).
+pub(crate) type EventFields = [String; 8];
+
+fn fields(r: &Row) -> EventFields {
     let entity_id: Option<i64> = r.get(5);
-    let mut parts = vec![
-        previous.to_string(),
+    [
         r.get::<_, i64>(0).to_string(),
         r.get::<_, i64>(1).to_string(),
         r.get(2),
@@ -51,14 +54,21 @@ fn mac(key: &AuditKey, previous: &str, r: &Row) -> String {
         r.get(4),
         entity_id.map(|n| n.to_string()).unwrap_or_default(),
         r.get(6),
-    ];
+        r.get(7),
+    ]
+}
+
+/// The seal of the row with `fields` after the seal `previous`.
+pub(crate) fn mac(key: &AuditKey, previous: &str, fields: &EventFields) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
     // the record's state after the change (schema 2); rows without one keep the
     // MAC they were sealed with before it existed
-    let state: String = r.get(7);
-    if !state.is_empty() {
-        parts.push(state);
-    }
-    for part in parts {
+    let parts = if fields[7].is_empty() {
+        &fields[..7]
+    } else {
+        &fields[..]
+    };
+    for part in std::iter::once(previous).chain(parts.iter().map(String::as_str)) {
         m.update(&(part.len() as u64).to_le_bytes());
         m.update(part.as_bytes());
     }
@@ -93,7 +103,7 @@ impl PgClinic {
         let mut macs = Vec::with_capacity(rows.len());
         let mut last = previous;
         for r in &rows {
-            last = mac(key, &last, r);
+            last = mac(key, &last, &fields(r));
             ids.push(r.get::<_, i64>(0));
             macs.push(last.clone());
         }
@@ -141,7 +151,8 @@ impl PgClinic {
             {
                 anchored_seal_missing = false;
             }
-            let intact = r.get::<_, Option<i64>>(0).is_some() && mac(key, &previous, r) == stored;
+            let intact =
+                r.get::<_, Option<i64>>(0).is_some() && mac(key, &previous, &fields(r)) == stored;
             if !intact && first_bad_seal.is_none() {
                 first_bad_seal = Some(seq);
             }
@@ -161,6 +172,27 @@ impl PgClinic {
             anchored_seal_missing,
             unsealed: unsealed as u64,
         })
+    }
+}
+
+impl PgClinic {
+    /// Seals what the desks wrote so far, now, when this PC has the clinic's key
+    /// (a backup taken next holds a log sealed up to it); returns how many.
+    pub fn seal_now(&self, keys: &KeyFolder) -> Result<u64> {
+        let clinic: Option<String> = self
+            .session()?
+            .query_opt("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
+            .map_err(to_error)?
+            .map(|r| r.get(0));
+        let Some(clinic) =
+            clinic.filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            return Ok(0);
+        };
+        match keys.load(&clinic)? {
+            Some(key) => self.seal_audit(&key, &keys.server_anchor(&clinic)?),
+            None => Ok(0),
+        }
     }
 }
 

@@ -54,6 +54,7 @@ use crate::storage::metrics::{Metrics, MetricsSnapshot};
 pub use crate::storage::otp::NoCode;
 
 pub mod audit;
+pub mod dump;
 pub mod move_in;
 pub mod setup;
 mod tx;

@@ -28,7 +28,7 @@ pub struct Setup {
 }
 
 /// A database or role name Frontdesk is willing to put into DDL.
-fn identifier(what: &str, name: &str) -> Result<()> {
+pub(super) fn identifier(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -200,7 +200,7 @@ pub fn setup(r: &SetupRequest<'_>) -> Result<Setup> {
 }
 
 /// `admin_url` pointed at `database` (keeping its user and password).
-fn url_for_admin(admin_url: &str, database: &str) -> Result<String> {
+pub(super) fn url_for_admin(admin_url: &str, database: &str) -> Result<String> {
     let (base, query) = match admin_url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (admin_url, None),
@@ -218,7 +218,7 @@ fn url_for_admin(admin_url: &str, database: &str) -> Result<String> {
 
 /// The desks' rights: reading and writing the clinic's rows, nothing on the
 /// schema, and on the audit log and its seals only adding.
-fn grants(database: &str, role: &str) -> String {
+pub(super) fn grants(database: &str, role: &str) -> String {
     format!(
         "REVOKE ALL ON DATABASE {database} FROM PUBLIC;
          GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};

@@ -39,6 +39,10 @@ pub struct ServerTx {
 /// up to about three seconds in all under the heaviest contention measured.
 const ATTEMPTS: u64 = 48;
 
+/// Pooled sessions found closed by the server that one transaction passes over
+/// before it says the server is unreachable (more than a desk's pool holds).
+const STALE_SESSIONS: u32 = 16;
+
 /// The pause before attempt `n + 1`: growing to 64 ms, with jitter so that the
 /// desks that clashed do not clash again in step.
 fn backoff(n: u64) -> Duration {
@@ -100,10 +104,18 @@ impl PgClinic {
         } else {
             "BEGIN ISOLATION LEVEL SERIALIZABLE"
         };
-        let mut retries = 0u64;
+        let (mut retries, mut stale) = (0u64, 0u32);
         loop {
             let mut session = self.session()?;
-            session.batch_execute(begin).map_err(to_error)?;
+            if let Err(e) = session.batch_execute(begin) {
+                // a pooled session the server closed while it idled (a restart,
+                // a restore): nothing was sent, so another one is taken
+                if is_broken(&e, &session) && stale < STALE_SESSIONS {
+                    stale += 1;
+                    continue;
+                }
+                return Err(to_error(e));
+            }
             let tx = ServerTx {
                 session: RefCell::new(session),
                 retry: Cell::new(false),
