@@ -192,6 +192,10 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A patient's audited state on the clinic server: its version alone (the
+/// server has no digest function holding the key).
+pub(crate) const SERVER_PATIENT_STATE: &str = "'version=' || version";
+
 /// The query for the state of an audited record of `entity`, if it is one.
 fn state_sql(entity: &str) -> Option<String> {
     AUDITED
@@ -205,9 +209,9 @@ fn state_sql(entity: &str) -> Option<String> {
 /// digest function holding the key.
 fn state_of(conn: &Conn, entity: &str, entity_id: Option<i64>) -> rusqlite::Result<String> {
     let sql = match (conn, entity) {
-        (Conn::Server(_), "patient") => {
-            Some("SELECT 'version=' || version FROM patient WHERE id = ?1".to_string())
-        }
+        (Conn::Server(_), "patient") => Some(format!(
+            "SELECT {SERVER_PATIENT_STATE} FROM patient WHERE id = ?1"
+        )),
         _ => state_sql(entity),
     };
     Ok(match (sql, entity_id) {

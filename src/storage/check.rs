@@ -1,8 +1,10 @@
-//! `frontdesk check`: SQLite's own integrity checks, the invariants Frontdesk
+//! `frontdesk check`: on a file, SQLite's own integrity checks, the invariants Frontdesk
 //! promises (each a query that must return nothing), the schema exactly as the
 //! migrations make it, and the audit log: its chain sealed with the clinic's key,
 //! its head where the anchor outside the database says, and every audited record
-//! in the state its last audit row recorded.
+//! in the state its last audit row recorded. On a clinic server the same
+//! invariants and audit checks, the log's seals in place of its chain
+//! ([`run_on_server`]).
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -10,7 +12,9 @@ use ts_rs::TS;
 
 use crate::error::Result;
 use crate::storage::audit;
-use crate::storage::audit_key::Seal;
+use crate::storage::audit_key::{KeyFolder, Seal};
+use crate::storage::pg::PgClinic;
+use crate::storage::Conn;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -34,12 +38,13 @@ pub struct CheckReport {
     pub items: Vec<CheckItem>,
 }
 
-/// The invariants as (name, query returning offending rows as text).
+/// The invariants as (name, query returning offending rows as text), in SQL
+/// both backends speak.
 const INVARIANTS: &[(&str, &str)] = &[
     (
         "at most one live appointment per slot",
         "SELECT 'slot ' || slot_id || ' has ' || count(*) || ' live appointments' FROM appointment
-         WHERE status <> 'CANCELLED' AND overbooked = 0 GROUP BY slot_id HAVING count(*) > 1",
+         WHERE status <> 'CANCELLED' AND NOT overbooked GROUP BY slot_id HAVING count(*) > 1",
     ),
     (
         "every appointment's doctor is its slot's doctor",
@@ -49,18 +54,18 @@ const INVARIANTS: &[(&str, &str)] = &[
         "no two slots of one doctor overlap",
         "SELECT 'slot ' || id || ' overlaps an earlier slot' FROM (
            SELECT id, start_at, max(end_at) OVER (PARTITION BY doctor_id ORDER BY start_at, id
-                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM slot)
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM slot) AS w
          WHERE prev_end > start_at",
     ),
     (
         "every appointment's status is its last history entry",
-        "SELECT 'appointment ' || a.id FROM appointment a WHERE a.status IS NOT
+        "SELECT 'appointment ' || a.id FROM appointment a WHERE a.status IS DISTINCT FROM
            (SELECT h.to_status FROM appointment_status_history h WHERE h.appointment_id = a.id ORDER BY h.id DESC LIMIT 1)",
     ),
     (
         "no live appointment in a blocked slot",
         "SELECT 'appointment ' || a.id FROM appointment a JOIN slot s ON s.id = a.slot_id
-         WHERE s.blocked = 1 AND a.status IN ('PENDING', 'CONFIRMED')",
+         WHERE s.blocked AND a.status IN ('PENDING', 'CONFIRMED')",
     ),
     (
         "templates of one doctor do not overlap",
@@ -91,22 +96,23 @@ const INVARIANTS: &[(&str, &str)] = &[
         "a refund returns part of one payment of its appointment, never more than it took",
         "SELECT 'payment ' || l.refund_of FROM ledger l LEFT JOIN ledger p ON p.id = l.refund_of
          WHERE l.kind = 'REFUND' GROUP BY l.refund_of
-         HAVING max(p.kind) IS NOT 'PAYMENT' OR max(p.appointment_id) <> max(l.appointment_id)
+         HAVING max(p.kind) IS DISTINCT FROM 'PAYMENT' OR max(p.appointment_id) <> max(l.appointment_id)
              OR sum(l.amount_minor) > max(p.amount_minor)",
     ),
     (
         "no appointment keeps more than it was charged, or waives more",
         "SELECT 'appointment ' || appointment_id FROM ledger GROUP BY appointment_id HAVING
-           total(CASE kind WHEN 'PAYMENT' THEN amount_minor WHEN 'REFUND' THEN -amount_minor END)
-             > total(CASE kind WHEN 'CHARGE' THEN amount_minor WHEN 'WAIVE' THEN -amount_minor END)
-           OR total(CASE kind WHEN 'WAIVE' THEN amount_minor END) > total(CASE kind WHEN 'CHARGE' THEN amount_minor END)",
+           coalesce(sum(CASE kind WHEN 'PAYMENT' THEN amount_minor WHEN 'REFUND' THEN -amount_minor END), 0)
+             > coalesce(sum(CASE kind WHEN 'CHARGE' THEN amount_minor WHEN 'WAIVE' THEN -amount_minor END), 0)
+           OR coalesce(sum(CASE kind WHEN 'WAIVE' THEN amount_minor END), 0)
+             > coalesce(sum(CASE kind WHEN 'CHARGE' THEN amount_minor END), 0)",
     ),
     (
         "a cancelled or missed appointment owes nothing",
         "SELECT 'appointment ' || a.id FROM appointment a JOIN ledger l ON l.appointment_id = a.id
          WHERE a.status IN ('CANCELLED', 'NO_SHOW') GROUP BY a.id
-         HAVING total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor WHEN 'WAIVE' THEN -l.amount_minor
-                                  WHEN 'PAYMENT' THEN -l.amount_minor ELSE l.amount_minor END) <> 0",
+         HAVING sum(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor WHEN 'WAIVE' THEN -l.amount_minor
+                                WHEN 'PAYMENT' THEN -l.amount_minor ELSE l.amount_minor END) <> 0",
     ),
     (
         "every ledger row was written with its audit row, and none audited is gone",
@@ -151,7 +157,7 @@ fn limit_invariants() -> [(String, String); 2] {
                 CODE_TTL_SECS / 60
             ),
             format!(
-                "SELECT 'passcode row ' || rowid FROM otp_code
+                "SELECT 'passcode issued at ' || created_at FROM otp_code
                  WHERE attempts > {MAX_ATTEMPTS} OR expires_at - created_at <> {CODE_TTL_SECS}"
             ),
         ),
@@ -202,12 +208,7 @@ pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport
         "the schema, triggers included, is exactly what the migrations make",
         crate::storage::db::schema_differences(conn)?,
     );
-    for (name, sql) in INVARIANTS {
-        add(name, strings(conn, sql)?);
-    }
-    for (name, sql) in limit_invariants() {
-        add(&name, strings(conn, &sql)?);
-    }
+    invariants(&Conn::Lite(conn), &mut add)?;
     let chain = audit::verify_chain(
         &crate::storage::Conn::Lite(conn),
         seal.key.as_ref(),
@@ -226,14 +227,139 @@ pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport
             anchor_problems(conn, seal)?,
         );
     }
+    reconcile(&Conn::Lite(conn), &mut add)?;
+    Ok(CheckReport {
+        ok: items.iter().all(|i| i.ok),
+        items,
+    })
+}
+
+/// The invariants, on either backend.
+fn invariants(conn: &Conn, add: &mut impl FnMut(&str, Vec<String>)) -> Result<()> {
+    for (name, sql) in INVARIANTS {
+        add(name, texts(conn, sql)?);
+    }
+    for (name, sql) in limit_invariants() {
+        add(&name, texts(conn, &sql)?);
+    }
+    Ok(())
+}
+
+fn texts(conn: &Conn, sql: &str) -> rusqlite::Result<Vec<String>> {
+    conn.all(sql, &[], |r| r.get(0))
+}
+
+/// Every audited record against its last sealed audit row, on either backend.
+fn reconcile(conn: &Conn, add: &mut impl FnMut(&str, Vec<String>)) -> Result<()> {
     let mut unaudited = Vec::new();
     for (entity, table, state) in audit::AUDITED {
-        unaudited.extend(strings(conn, &reconcile_sql(entity, table, state))?);
+        let (state, sealed) = match conn {
+            Conn::Lite(_) => (*state, "e.keyed = 1"),
+            Conn::Server(_) => (
+                if *entity == "patient" {
+                    audit::SERVER_PATIENT_STATE
+                } else {
+                    *state
+                },
+                "EXISTS (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id)",
+            ),
+        };
+        unaudited.extend(texts(conn, &reconcile_sql(entity, table, state, sealed))?);
     }
     add(
         "every staff member, appointment, patient and ledger row is as its last audit row recorded",
         unaudited,
     );
+    Ok(())
+}
+
+/// Audit rows a sealer has had time to seal (written a minute ago or more).
+const SEAL_GRACE_SECS: i64 = 60;
+
+/// Every check on the clinic server, in one read-only transaction (`conn`) and
+/// with the audit key of this PC (`keys`): the schema's version, the
+/// invariants, the audit log's seals under the clinic's key and its end against
+/// this PC's anchor, rows left unsealed, and every audited record against its
+/// last sealed audit row. (The server itself keeps its pages whole and its
+/// foreign keys enforced: the file's integrity and foreign key checks have no
+/// counterpart to run.)
+pub fn run_on_server(
+    conn: &Conn,
+    server: &PgClinic,
+    keys: &KeyFolder,
+    now: i64,
+) -> Result<CheckReport> {
+    let mut items = Vec::new();
+    let mut add = |name: &str, problems: Vec<String>| {
+        items.push(CheckItem {
+            name: name.into(),
+            ok: problems.is_empty(),
+            detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; "),
+        });
+    };
+    let version = server.check_schema()?;
+    add(
+        &format!("the schema is this Frontdesk's (version {version})"),
+        Vec::new(),
+    );
+    invariants(conn, &mut add)?;
+    let clinic: String = crate::storage::settings::get(conn, "clinic.id")?.unwrap_or_default();
+    let (seals, anchor) = match keys.load(&clinic)? {
+        None => {
+            let missing = format!(
+                "this PC has not the clinic's audit key ({}): run the check on a desk that has it",
+                keys.key_path(&clinic).display()
+            );
+            (vec![missing.clone()], vec![missing])
+        }
+        Some(key) => {
+            let verdict = server.verify_audit(&key, &keys.server_anchor(&clinic)?)?;
+            (
+                verdict
+                    .first_bad_seal
+                    .map(|seq| {
+                        format!(
+                            "seal {seq} does not verify: a sealed row was changed or removed, or \
+                             a seal was changed"
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+                verdict
+                    .anchored_seal_missing
+                    .then(|| {
+                        "the newest seal this PC recorded is gone or changed: sealed rows were \
+                         removed"
+                            .to_string()
+                    })
+                    .into_iter()
+                    .collect(),
+            )
+        }
+    };
+    add("the audit log's seals verify under the clinic's key", seals);
+    add(
+        "the audit log ends where the anchor on this PC says",
+        anchor,
+    );
+    let unsealed: i64 = conn.value(
+        "SELECT count(*) FROM audit_event e WHERE e.at <= ?1
+           AND NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id)",
+        &[&(now - SEAL_GRACE_SECS)],
+    )?;
+    add(
+        "every audit row older than a minute is sealed",
+        (unsealed > 0)
+            .then(|| {
+                format!(
+                    "{unsealed} rows are not sealed: no desk with the clinic's audit key has run \
+                     since they were written"
+                )
+            })
+            .into_iter()
+            .collect(),
+    );
+    reconcile(conn, &mut add)?;
     Ok(CheckReport {
         ok: items.iter().all(|i| i.ok),
         items,
@@ -264,13 +390,13 @@ fn anchor_problems(conn: &Connection, seal: &Seal) -> Result<Vec<String>> {
 
 /// Records whose state differs from what their last sealed audit row recorded.
 /// Records whose last audited change predates sealed audit rows are not compared.
-fn reconcile_sql(entity: &str, table: &str, state: &str) -> String {
+fn reconcile_sql(entity: &str, table: &str, state: &str, sealed: &str) -> String {
     format!(
         "SELECT '{entity} ' || t.id || ' is ' || ({state}) || ' but its last audit row (' || last.id || ') recorded ' || last.state
          FROM {table} t
          JOIN audit_event last ON last.id = (
              SELECT max(e.id) FROM audit_event e
-             WHERE e.entity = '{entity}' AND e.entity_id = t.id AND e.keyed = 1 AND e.state <> '')
-         WHERE last.state IS NOT ({state})"
+             WHERE e.entity = '{entity}' AND e.entity_id = t.id AND {sealed} AND e.state <> '')
+         WHERE last.state IS DISTINCT FROM ({state})"
     )
 }

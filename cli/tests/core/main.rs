@@ -47,6 +47,8 @@ mod permissions;
 mod pg;
 /// A clinic server's backups (pg_dump archives), checked and restored.
 mod pg_backup;
+/// `frontdesk check` on a clinic server.
+mod pg_check;
 /// Simulated power cuts under SQLite and the group sync: acknowledged writes survive.
 mod power_cut;
 /// Files and folders only the clinic's OS user can read, whatever the umask.
