@@ -374,18 +374,26 @@ impl Frontdesk {
         max_writes: usize,
     ) -> Result<Plan> {
         let (inputs, existing, tz) = self.in_read(|c| {
-            // one snapshot for the inputs and the slots (rolled back on drop: reads only)
-            let snapshot = c.lite()?.unchecked_transaction()?;
-            let snapshot = Connection::Lite(&snapshot);
-            let inputs = read_inputs(&snapshot, from, to, doctor_id)?;
-            let tz: Tz = inputs
-                .time_zone
-                .parse()
-                .map_err(|_| Error::Internal("the clinic time zone did not parse".into()))?;
-            let window = (day_bounds(from, tz).0, day_bounds(to, tz).1);
-            let existing =
-                generated::existing(&snapshot, window.0 - DAY, window.1 + DAY, doctor_id)?;
-            Ok((inputs, existing, tz))
+            let read = |snapshot: &Connection| -> Result<_> {
+                let inputs = read_inputs(snapshot, from, to, doctor_id)?;
+                let tz: Tz = inputs
+                    .time_zone
+                    .parse()
+                    .map_err(|_| Error::Internal("the clinic time zone did not parse".into()))?;
+                let window = (day_bounds(from, tz).0, day_bounds(to, tz).1);
+                let existing =
+                    generated::existing(snapshot, window.0 - DAY, window.1 + DAY, doctor_id)?;
+                Ok((inputs, existing, tz))
+            };
+            match c {
+                // one snapshot for the inputs and the slots (rolled back on drop: reads only)
+                Connection::Lite(file) => {
+                    let snapshot = file.unchecked_transaction()?;
+                    read(&Connection::Lite(&snapshot))
+                }
+                // the server's read is one read-only SERIALIZABLE transaction already
+                Connection::Server(_) => read(c),
+            }
         })?;
         let window = (day_bounds(from, tz).0, day_bounds(to, tz).1);
         let mut slots = plan_slots(&inputs.templates, &inputs.time_off, from, to, tz, now);

@@ -42,7 +42,7 @@ pub fn delete_unreferenced(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
 
 /// Blocks a slot only if it has no live appointment; returns whether it did.
 pub fn block_if_free(conn: &Conn, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.run("UPDATE slot SET blocked = 1 WHERE id = ?1 AND blocked = 0
+    Ok(conn.run("UPDATE slot SET blocked = TRUE WHERE id = ?1 AND NOT blocked
                AND NOT EXISTS (SELECT 1 FROM appointment WHERE slot_id = ?1 AND status <> 'CANCELLED')", &[&id])?
         > 0)
 }

@@ -22,7 +22,7 @@ use frontdesk::{
 };
 use serde_json::json;
 
-use crate::fixture::{Clinic, NOW, PASSWORD};
+use crate::fixture::{NOW, PASSWORD};
 
 /// Records the operations under test refer to.
 struct Ids {
@@ -415,6 +415,9 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         }),
         ("check_backup", Action::ManageBackups, |d, a, i| {
             ok(d.check_backup(a, &i.dir.join("missing.sqlite3")))
+        }),
+        ("check_server_backup", Action::ManageBackups, |d, a, i| {
+            ok(d.check_server_backup(a, &i.dir.join("missing.dump")))
         }),
         // the most destructive operation: on a second handle (it consumes the
         // handle it runs on); with the walk's desk open it is refused as in use
@@ -833,9 +836,8 @@ fn the_permission_table_covers_every_operation_that_takes_an_actor() {
     );
 }
 
-#[test]
-fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role_and_signed_out() {
-    let c = Clinic::new();
+on_both! {
+    fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role_and_signed_out(c) {
     let admin_id = c.account("ada", Role::Admin);
     c.account("rita", Role::Receptionist);
     let doctor = c.doctor("Dr. Perm");
@@ -932,4 +934,5 @@ fn every_operation_is_allowed_or_refused_exactly_as_the_table_says_for_each_role
             "receptionist and {action:?}"
         );
     }
+}
 }

@@ -152,9 +152,8 @@ fn a_restore_reports_each_phase_and_bytes_and_pages_up_to_all_of_them() {
     drop(dir);
 }
 
-#[test]
-fn generating_a_year_of_slots_reports_the_parts_written_up_to_all_of_them() {
-    let c = Clinic::new();
+on_both! {
+    fn generating_a_year_of_slots_reports_the_parts_written_up_to_all_of_them(c) {
     let doctor = c.doctor("Dr. Year");
     for weekday in 1..=5 {
         template(&c, doctor, weekday, "08:00", "16:00", 15);
@@ -191,6 +190,7 @@ fn generating_a_year_of_slots_reports_the_parts_written_up_to_all_of_them() {
         parts + 1,
         "one report before the first part and one after each"
     );
+}
 }
 
 #[test]

@@ -246,9 +246,8 @@ fn statuses(c: &Clinic, booked: &[frontdesk::Appointment]) -> Vec<AppointmentSta
         .collect()
 }
 
-#[test]
-fn cancelling_the_rest_of_a_series_refuses_when_another_desk_confirmed_an_occurrence_meanwhile() {
-    let c = Clinic::new();
+on_both! {
+    fn cancelling_the_rest_of_a_series_refuses_when_another_desk_confirmed_an_occurrence_meanwhile(c) {
     let booked = weekly_series(&c);
     let desk_a = c.reopen();
     let seen = seen_rest(&desk_a, &c, booked[1].id);
@@ -292,10 +291,10 @@ fn cancelling_the_rest_of_a_series_refuses_when_another_desk_confirmed_an_occurr
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn cancelling_the_rest_of_a_series_refuses_when_another_desk_moved_an_occurrence_meanwhile() {
-    let c = Clinic::new();
+on_both! {
+    fn cancelling_the_rest_of_a_series_refuses_when_another_desk_moved_an_occurrence_meanwhile(c) {
     let booked = weekly_series(&c);
     let desk_a = c.reopen();
     let seen = seen_rest(&desk_a, &c, booked[1].id);
@@ -327,10 +326,10 @@ fn cancelling_the_rest_of_a_series_refuses_when_another_desk_moved_an_occurrence
         "no occurrence should be cancelled, the moved one included"
     );
 }
+}
 
-#[test]
-fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw() {
-    let c = Clinic::new();
+on_both! {
+    fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw(c) {
     let booked = weekly_series(&c);
     let err = c
         .desk
@@ -355,6 +354,7 @@ fn cancelling_the_rest_of_a_series_needs_the_occurrences_the_desk_saw() {
         0,
         "nothing should be cancelled"
     );
+}
 }
 
 // ---------------------------------------------------------------- outbox

@@ -1,11 +1,11 @@
 use chrono::NaiveDate;
 use frontdesk::domain::clinic::{day_bounds, format_local};
-use frontdesk::SlotFilter;
 use frontdesk::{
     AppointmentStatus, BookRequest, Error, GenerationReport, NewTemplate, NewTimeOff,
     NewWaitlistEntry, SeenAppointment, SeriesMode, SeriesRequest, SlotMode, TimeRange,
     WaitlistFilter, WaitlistStatus,
 };
+use frontdesk::{AuditFilter, SlotFilter};
 use proptest::prelude::*;
 
 use crate::fixture::{Clinic, NOW};
@@ -14,9 +14,8 @@ pub fn day(s: &str) -> NaiveDate {
     s.parse().expect("a YYYY-MM-DD date")
 }
 
-/// A clinic in `zone` (the fixture starts in UTC).
-pub fn clinic_in(zone: &str) -> Clinic {
-    let c = Clinic::new();
+/// `c` (a clinic file or a clinic server; the fixture starts in UTC) moved to `zone`.
+pub fn in_zone(c: Clinic, zone: &str) -> Clinic {
     let mut s = c.desk.settings().unwrap();
     s.time_zone = zone.into();
     c.desk.update_clinic_settings(&c.admin(), &s).unwrap();
@@ -99,9 +98,9 @@ fn book(c: &Clinic, slot: i64, patient: i64) -> frontdesk::Appointment {
         .unwrap()
 }
 
-#[test]
-fn generating_twice_creates_nothing_new_and_no_slot_overlaps() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn generating_twice_creates_nothing_new_and_no_slot_overlaps(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Weekly");
     for weekday in 1..=5 {
         template(&c, d, weekday, "08:00", "12:00", 30);
@@ -133,10 +132,11 @@ fn generating_twice_creates_nothing_new_and_no_slot_overlaps() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn templates_of_one_doctor_may_not_overlap_but_other_doctors_may_share_the_times() {
-    let c = Clinic::new();
+on_both! {
+    fn templates_of_one_doctor_may_not_overlap_but_other_doctors_may_share_the_times(c) {
+    // (the fixture clinic, in UTC)
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     template(&c, a, 1, "08:00", "12:00", 30);
     let clash = NewTemplate {
@@ -161,10 +161,11 @@ fn templates_of_one_doctor_may_not_overlap_but_other_doctors_may_share_the_times
         "receptionists do not edit templates"
     );
 }
+}
 
-#[test]
-fn time_off_and_breaks_leave_their_hours_empty() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn time_off_and_breaks_leave_their_hours_empty(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     for d in [a, b] {
         c.desk
@@ -243,10 +244,11 @@ fn time_off_and_breaks_leave_their_hours_empty() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn regeneration_after_a_template_change_removes_free_slots_and_keeps_booked_ones() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn regeneration_after_a_template_change_removes_free_slots_and_keeps_booked_ones(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Change");
     let p = c.patient("Maria Booked", "0151 2345 6789");
     let t = template(&c, d, 1, "08:00", "10:00", 30);
@@ -306,10 +308,11 @@ fn regeneration_after_a_template_change_removes_free_slots_and_keeps_booked_ones
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn time_off_added_later_clears_free_slots_reports_booked_ones_and_never_touches_hand_made_slots() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn time_off_added_later_clears_free_slots_reports_booked_ones_and_never_touches_hand_made_slots(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Later");
     let p = c.patient("Maria Booked", "0151 2345 6789");
     template(&c, d, 2, "08:00", "10:00", 60); // Tuesdays
@@ -367,10 +370,11 @@ fn time_off_added_later_clears_free_slots_reports_booked_ones_and_never_touches_
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_free_slot_that_no_longer_fits_but_has_a_cancelled_appointment_is_blocked_not_deleted() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn a_free_slot_that_no_longer_fits_but_has_a_cancelled_appointment_is_blocked_not_deleted(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. History");
     let p = c.patient("Maria Cancelled", "0151 2345 6789");
     let t = template(&c, d, 2, "08:00", "09:00", 60);
@@ -393,7 +397,10 @@ fn a_free_slot_that_no_longer_fits_but_has_a_cancelled_appointment_is_blocked_no
         [Some(slot)],
         "reported as blocked"
     );
-    let blocked = c.count(&format!("SELECT blocked FROM slot WHERE id = {slot}"));
+    // (a flag is 0/1 on the file and a boolean on the server: counted, it is 1 either way)
+    let blocked = c.count(&format!(
+        "SELECT count(*) FROM slot WHERE id = {slot} AND blocked"
+    ));
     assert_eq!(
         blocked, 1,
         "kept for the cancelled appointment's history, but nobody can book it"
@@ -409,10 +416,11 @@ fn a_free_slot_that_no_longer_fits_but_has_a_cancelled_appointment_is_blocked_no
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn generation_never_creates_slots_in_the_past() {
-    let c = Clinic::new(); // UTC; now is Monday 2030-01-07 08:00
+on_both! {
+    fn generation_never_creates_slots_in_the_past(c) {
+    // the fixture clinic: UTC; now is Monday 2030-01-07 08:00
     let d = c.doctor("Dr. Today");
     template(&c, d, 1, "06:00", "10:00", 60);
     let r = generate(&c, "2030-01-07", "2030-01-07");
@@ -423,16 +431,18 @@ fn generation_never_creates_slots_in_the_past() {
     );
     assert!(r.created.iter().all(|s| s.start_at > NOW));
 }
+}
 
 /// The local wall-clock starts of a doctor's slots on each day clocks change.
 fn dst_case(
+    c: Clinic,
     zone: &str,
     spring: &str,
     autumn: &str,
     spring_starts: &[&str],
     autumn_starts: &[&str],
 ) {
-    let c = clinic_in(zone);
+    let c = in_zone(c, zone);
     let d = c.doctor("Dr. Night");
     template(&c, d, 7, "00:30", "04:00", 30); // Sundays, across the change
     template(&c, d, 7, "09:00", "10:00", 30);
@@ -476,10 +486,11 @@ fn dst_case(
     c.assert_check();
 }
 
-#[test]
-fn slots_keep_their_local_times_across_daylight_saving_changes_in_berlin() {
+on_both! {
+    fn slots_keep_their_local_times_across_daylight_saving_changes_in_berlin(c) {
     // 2030-03-31 02:00 -> 03:00 and 2030-10-27 03:00 -> 02:00
     dst_case(
+        c,
         "Europe/Berlin",
         "2030-03-31",
         "2030-10-27",
@@ -489,11 +500,13 @@ fn slots_keep_their_local_times_across_daylight_saving_changes_in_berlin() {
         ],
     );
 }
+}
 
-#[test]
-fn slots_keep_their_local_times_across_daylight_saving_changes_in_new_york() {
+on_both! {
+    fn slots_keep_their_local_times_across_daylight_saving_changes_in_new_york(c) {
     // 2030-03-10 02:00 -> 03:00 and 2030-11-03 02:00 -> 01:00
     dst_case(
+        c,
         "America/New_York",
         "2030-03-10",
         "2030-11-03",
@@ -503,10 +516,11 @@ fn slots_keep_their_local_times_across_daylight_saving_changes_in_new_york() {
         ],
     );
 }
+}
 
 /// A doctor with a Monday 09:00-10:00 template and ten Mondays of slots from 2030-01-14.
-fn weekly_clinic() -> (Clinic, i64, i64) {
-    let c = clinic_in("Europe/Berlin");
+fn weekly_clinic(c: Clinic) -> (Clinic, i64, i64) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Series");
     template(&c, d, 1, "09:00", "10:00", 30);
     generate(&c, "2030-01-14", "2030-03-24");
@@ -526,9 +540,9 @@ fn series(first: i64, patient: i64, every: u32, count: u32, mode: SeriesMode) ->
     }
 }
 
-#[test]
-fn an_all_or_nothing_series_rolls_back_fully_when_one_date_is_taken() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn an_all_or_nothing_series_rolls_back_fully_when_one_date_is_taken(c) {
+    let (c, d, p) = weekly_clinic(c);
     let other = c.patient("Otto Other", "0151 2345 0000");
     let first = slot_ids(&c, d, "2030-01-14")[0];
     let taken = slot_ids(&c, d, "2030-02-11")[0]; // the fifth Monday
@@ -557,10 +571,11 @@ fn an_all_or_nothing_series_rolls_back_fully_when_one_date_is_taken() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_partial_series_books_what_is_free_and_reports_the_skipped_dates() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn a_partial_series_books_what_is_free_and_reports_the_skipped_dates(c) {
+    let (c, d, p) = weekly_clinic(c);
     let other = c.patient("Otto Other", "0151 2345 0000");
     let first = slot_ids(&c, d, "2030-01-14")[1]; // 09:30
     book(&c, slot_ids(&c, d, "2030-01-28")[1], other);
@@ -603,10 +618,11 @@ fn a_partial_series_books_what_is_free_and_reports_the_skipped_dates() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn a_series_until_a_date_stops_there_and_skips_weeks_without_a_slot() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn a_series_until_a_date_stops_there_and_skips_weeks_without_a_slot(c) {
+    let (c, d, p) = weekly_clinic(c);
     let req = SeriesRequest {
         count: None,
         until: Some("2030-04-07".into()),
@@ -632,10 +648,11 @@ fn a_series_until_a_date_stops_there_and_skips_weeks_without_a_slot() {
     );
     assert!(r.skipped.iter().all(|s| s.reason.contains("no slot")));
 }
+}
 
-#[test]
-fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched(c) {
+    let (c, d, p) = weekly_clinic(c);
     let r = c
         .desk
         .book_series(
@@ -697,10 +714,11 @@ fn cancelling_the_rest_of_a_series_leaves_earlier_occurrences_untouched() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn only_an_admin_with_a_reason_may_overbook_a_taken_slot_and_it_shows() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn only_an_admin_with_a_reason_may_overbook_a_taken_slot_and_it_shows(c) {
+    let (c, d, p) = weekly_clinic(c);
     let q = c.patient("Quentin Squeeze", "0151 2345 1111");
     let slot = slot_ids(&c, d, "2030-01-14")[0];
     let err = c.desk.overbook(&c.admin(), slot, q, "urgent").unwrap_err();
@@ -766,11 +784,11 @@ fn only_an_admin_with_a_reason_may_overbook_a_taken_slot_and_it_shows() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn the_waitlist_offers_a_freed_slot_to_matching_patients_oldest_first_and_closes_the_entry_on_booking(
-) {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn the_waitlist_offers_a_freed_slot_to_matching_patients_oldest_first_and_closes_the_entry_on_booking(c) {
+    let (c, d, p) = weekly_clinic(c);
     let (early, late, picky) = (
         c.patient("Anna Early", "0151 2345 2222"),
         c.patient("Bert Later", "0151 2345 3333"),
@@ -860,10 +878,11 @@ fn the_waitlist_offers_a_freed_slot_to_matching_patients_oldest_first_and_closes
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn late_cancellations_and_no_shows_are_counted_per_patient() {
-    let (c, d, p) = weekly_clinic();
+on_both! {
+    fn late_cancellations_and_no_shows_are_counted_per_patient(c) {
+    let (c, d, p) = weekly_clinic(c);
     let ids = slot_ids(&c, d, "2030-01-14");
     let (early, late) = (
         book(&c, ids[0], p),
@@ -918,46 +937,509 @@ fn late_cancellations_and_no_shows_are_counted_per_patient() {
         "one late cancellation, one no-show: {a:?}"
     );
 }
+}
+
+type Plan = (u8, u16, u16, u16);
+
+fn plans() -> impl Strategy<Value = Vec<Plan>> {
+    prop::collection::vec(
+        (
+            1u8..=7,
+            0u16..20,
+            1u16..8,
+            prop::sample::select(vec![15u16, 20, 30, 45, 60]),
+        ),
+        1..6,
+    )
+}
+
+/// Random templates and a clinic day off on `c` (moved to New York), a week
+/// generated and partly booked, then other templates and the week generated again.
+fn random_week_regenerated(
+    c: Clinic,
+    plans: &[Plan],
+    off_day: i64,
+    second: &[Plan],
+) -> Result<(), TestCaseError> {
+    let c = in_zone(c, "America/New_York");
+    let d = c.doctor("Dr. Random");
+    let add_all = |plans: &[Plan]| -> Vec<i64> {
+        plans
+            .iter()
+            .filter_map(|(weekday, start_h, hours, len)| {
+                let end_h = (start_h + hours).min(24);
+                c.desk
+                    .add_template(
+                        &c.admin(),
+                        &NewTemplate {
+                            doctor_id: d,
+                            weekday: *weekday,
+                            start: format!("{start_h:02}:00"),
+                            end: format!("{end_h:02}:00"),
+                            slot_minutes: *len,
+                            mode: SlotMode::InPerson,
+                            breaks: vec![],
+                        },
+                    )
+                    .ok()
+                    .map(|t| t.id)
+            })
+            .collect()
+    };
+    let first = add_all(plans);
+    let off = (day("2030-03-04") + chrono::Duration::days(off_day)).to_string();
+    c.desk
+        .add_time_off(
+            &c.admin(),
+            &NewTimeOff {
+                doctor_id: None,
+                from_date: off.clone(),
+                to_date: off.clone(),
+                hours: None,
+                note: String::new(),
+            },
+        )
+        .unwrap();
+    generate(&c, "2030-03-04", "2030-03-17");
+    // book a few, change the week, regenerate
+    let p = c.patient("Pat Random", "0151 2345 6789");
+    let free: Vec<i64> = c
+        .desk
+        .list_slots(
+            &c.admin(),
+            &SlotFilter {
+                from: NOW,
+                to: NOW + 400 * 86_400,
+                doctor_id: Some(d),
+                free_only: true,
+            },
+        )
+        .unwrap()
+        .iter()
+        .step_by(7)
+        .map(|v| v.slot.id)
+        .collect();
+    for s in &free {
+        book(&c, *s, p);
+    }
+    for t in first {
+        c.desk.remove_template(&c.admin(), t).unwrap();
+    }
+    add_all(second);
+    let r = generate(&c, "2030-03-04", "2030-03-17");
+    prop_assert!(
+        r.kept_booked
+            .iter()
+            .all(|k| k.slot_id.is_some_and(|id| free.contains(&id))),
+        "only booked slots are kept"
+    );
+    prop_assert_eq!(
+        c.count("SELECT count(*) FROM appointment WHERE status = 'PENDING'") as usize,
+        free.len(),
+        "every booking survives"
+    );
+    let on_day_off = c.count(&format!(
+        "SELECT count(*) FROM slot WHERE start_at >= {} AND start_at < {}",
+        day_bounds(day(&off), chrono_tz::America::New_York).0,
+        day_bounds(day(&off), chrono_tz::America::New_York).1
+    ));
+    prop_assert_eq!(on_day_off, 0, "no slot on the clinic's day off");
+    let overlapping = c.count(
+        "SELECT count(*) FROM slot s JOIN slot t ON t.doctor_id = s.doctor_id AND t.id < s.id
+           AND t.start_at < s.end_at AND s.start_at < t.end_at",
+    );
+    prop_assert_eq!(overlapping, 0, "no two slots of the doctor overlap");
+    if c.server.is_some() {
+        c.assert_check();
+    } else {
+        let report = c.desk.check().unwrap();
+        prop_assert!(
+            report.ok,
+            "check failed: {:?}",
+            report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()
+        );
+    }
+    Ok(())
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
     #[test]
     fn random_templates_time_off_and_regeneration_never_store_overlapping_slots(
-        plans in prop::collection::vec((1u8..=7, 0u16..20, 1u16..8, prop::sample::select(vec![15u16, 20, 30, 45, 60])), 1..6),
+        plans in plans(),
         off_day in 0i64..14,
-        second in prop::collection::vec((1u8..=7, 0u16..20, 1u16..8, prop::sample::select(vec![15u16, 20, 30, 45, 60])), 1..6),
+        second in plans(),
     ) {
-        let c = clinic_in("America/New_York");
-        let d = c.doctor("Dr. Random");
-        let add_all = |plans: &[(u8, u16, u16, u16)]| -> Vec<i64> {
-            plans.iter().filter_map(|(weekday, start_h, hours, len)| {
-                let end_h = (start_h + hours).min(24);
-                c.desk.add_template(&c.admin(), &NewTemplate {
-                    doctor_id: d, weekday: *weekday,
-                    start: format!("{start_h:02}:00"), end: format!("{end_h:02}:00"),
-                    slot_minutes: *len, mode: SlotMode::InPerson, breaks: vec![],
-                }).ok().map(|t| t.id)
-            }).collect()
-        };
-        let first = add_all(&plans);
-        let off = (day("2030-03-04") + chrono::Duration::days(off_day)).to_string();
-        c.desk.add_time_off(&c.admin(), &NewTimeOff { doctor_id: None, from_date: off.clone(), to_date: off.clone(), hours: None, note: String::new() }).unwrap();
-        generate(&c, "2030-03-04", "2030-03-17");
-        // book a few, change the week, regenerate
-        let p = c.patient("Pat Random", "0151 2345 6789");
-        let free: Vec<i64> = c.desk.list_slots(&c.admin(), &SlotFilter { from: NOW, to: NOW + 400 * 86_400, doctor_id: Some(d), free_only: true })
-            .unwrap().iter().step_by(7).map(|v| v.slot.id).collect();
-        for s in &free { book(&c, *s, p); }
-        for t in first { c.desk.remove_template(&c.admin(), t).unwrap(); }
-        add_all(&second);
-        let r = generate(&c, "2030-03-04", "2030-03-17");
-        prop_assert!(r.kept_booked.iter().all(|k| k.slot_id.is_some_and(|id| free.contains(&id))), "only booked slots are kept");
-        prop_assert_eq!(c.count("SELECT count(*) FROM appointment WHERE status = 'PENDING'") as usize, free.len(), "every booking survives");
-        let on_day_off = c.count(&format!(
-            "SELECT count(*) FROM slot WHERE start_at >= {} AND start_at < {}",
-            day_bounds(day(&off), chrono_tz::America::New_York).0, day_bounds(day(&off), chrono_tz::America::New_York).1));
-        prop_assert_eq!(on_day_off, 0, "no slot on the clinic's day off");
-        let report = c.desk.check().unwrap();
-        prop_assert!(report.ok, "check failed: {:?}", report.items.iter().filter(|i| !i.ok).collect::<Vec<_>>());
+        random_week_regenerated(Clinic::new(), &plans, off_day, &second)?;
     }
+
+    #[test]
+    fn random_templates_time_off_and_regeneration_never_store_overlapping_slots_on_postgres(
+        plans in plans(),
+        off_day in 0i64..14,
+        second in plans(),
+    ) {
+        // each case on a fresh database of its own name (dropped at the next case)
+        let name = crate::fixture::database_name(&format!("{}::random_week", module_path!()));
+        if let Some(c) = Clinic::on_server(&name) {
+            random_week_regenerated(c, &plans, off_day, &second)?;
+        }
+    }
+}
+
+on_both! {
+    fn templates_time_off_generation_waitlist_series_and_overbooking_record_their_audit_events(c) {
+    let (c, d, p) = weekly_clinic(c);
+    let admin = c.admin();
+    let newest = |c: &Clinic| {
+        c.desk
+            .list_audit(
+                &admin,
+                &AuditFilter {
+                    limit: Some(1),
+                    ..Default::default()
+                },
+            )
+            .unwrap()[0]
+            .id
+    };
+    let before = newest(&c);
+    let q = c.patient("Quentin Squeeze", "0151 2345 1111");
+    let w = c.patient("Wanda Waiting", "0151 2345 2222");
+    let t = template(&c, d, 2, "09:00", "10:00", 30); // Tuesdays
+    let off = c
+        .desk
+        .add_time_off(
+            &admin,
+            &NewTimeOff {
+                doctor_id: Some(d),
+                from_date: "2030-01-15".into(),
+                to_date: "2030-01-15".into(),
+                hours: Some(TimeRange {
+                    start: "09:30".into(),
+                    end: "10:00".into(),
+                }),
+                note: "dentist".into(),
+            },
+        )
+        .unwrap();
+    generate(&c, "2030-01-15", "2030-01-22");
+    let waiting = c
+        .desk
+        .waitlist_add(
+            &c.receptionist(),
+            &NewWaitlistEntry {
+                patient_id: w,
+                doctor_id: d,
+                note: "any time".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mondays: Vec<i64> = ["2030-01-14", "2030-01-21", "2030-01-28"]
+        .iter()
+        .map(|date| slot_ids(&c, d, date)[0])
+        .collect();
+    let r = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &series(mondays[0], p, 1, 3, SeriesMode::AllOrNothing),
+        )
+        .unwrap();
+    let squeezed = c.desk.overbook(&admin, mondays[0], q, "acute pain").unwrap();
+    let seen: Vec<SeenAppointment> = c
+        .desk
+        .series_rest(&admin, r.booked[1].id)
+        .unwrap()
+        .iter()
+        .map(SeenAppointment::of)
+        .collect();
+    c.desk
+        .cancel_series_rest(&admin, r.booked[1].id, &seen, "moved away")
+        .unwrap();
+    let from_waitlist = c
+        .desk
+        .book_from_waitlist(&c.receptionist(), waiting.id, mondays[1])
+        .unwrap();
+    let removed = c
+        .desk
+        .waitlist_add(
+            &c.receptionist(),
+            &NewWaitlistEntry {
+                patient_id: q,
+                doctor_id: d,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    c.desk.waitlist_remove(&c.receptionist(), removed.id).unwrap();
+    c.desk.remove_time_off(&admin, off.id).unwrap();
+    c.desk.remove_template(&admin, t).unwrap();
+
+    let mut events = c
+        .desk
+        .list_audit(
+            &admin,
+            &AuditFilter {
+                from: Some(NOW),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    events.retain(|e| e.id > before);
+    events.reverse();
+    // one line per row: who | what, on which record | the detail
+    let got: Vec<String> = events
+        .iter()
+        .map(|e| match e.entity_id {
+            Some(id) => format!("{} | {} {} {id} | {}", e.actor, e.action, e.entity, e.detail),
+            None => format!("{} | {} {} | {}", e.actor, e.action, e.entity, e.detail),
+        })
+        .collect();
+    let (ada, rita, cli) = (
+        "Ada Admin (#1)",
+        "Rita Desk (#2)",
+        "cli (local administrator)",
+    );
+    let generated = "2030-01-15..2030-01-22 doctor all";
+    let work = "created 3, removed 0, retired 0, kept booked 0, skipped 0";
+    let (s, b, m) = (r.series_id, &r.booked, &mondays);
+    let (entry, gone, moved) = (waiting.id, removed.id, from_waitlist.id);
+    let expected = vec![
+        format!("{cli} | patient.add patient {q} | "),
+        format!("{cli} | patient.add patient {w} | "),
+        format!("{ada} | template.add template {t} | doctor {d} Tuesday 09:00–10:00"),
+        format!("{ada} | timeoff.add time_off {} | doctor {d} 2030-01-15..2030-01-15", off.id),
+        format!("{ada} | slots.generate.part slot | {generated}, part 1 of 1: {work}"),
+        format!("{ada} | slots.generate slot | {generated} in 1 parts: {work}"),
+        format!("{rita} | waitlist.add waitlist_entry {entry} | doctor {d}"),
+        format!("{rita} | appointment.book appointment {} | slot {}, series {s}", b[0].id, m[0]),
+        format!("{rita} | appointment.book appointment {} | slot {}, series {s}", b[1].id, m[1]),
+        format!("{rita} | appointment.book appointment {} | slot {}, series {s}", b[2].id, m[2]),
+        format!("{rita} | series.book series {s} | every 1 weeks: 3 booked, 0 skipped"),
+        format!("{ada} | appointment.overbook appointment {} | slot {}", squeezed.id, m[0]),
+        format!(
+            "{ada} | appointment.status appointment {} | PENDING -> CANCELLED (rest of series {s})",
+            b[1].id
+        ),
+        format!(
+            "{ada} | appointment.status appointment {} | PENDING -> CANCELLED (rest of series {s})",
+            b[2].id
+        ),
+        format!("{rita} | appointment.book appointment {moved} | slot {}, waitlist entry {entry}", m[1]),
+        format!("{rita} | waitlist.book waitlist_entry {entry} | appointment {moved}"),
+        format!("{rita} | waitlist.add waitlist_entry {gone} | doctor {d}"),
+        format!("{rita} | waitlist.remove waitlist_entry {gone} | "),
+        format!("{ada} | timeoff.remove time_off {} | ", off.id),
+        format!("{ada} | template.remove template {t} | "),
+    ];
+    assert_eq!(
+        got, expected,
+        "each operation's audit rows, in order: who, what, which record, the detail"
+    );
+    c.assert_check();
+}
+}
+
+on_both! {
+    fn the_schedule_waitlist_and_series_listings_answer_their_filters(c) {
+    let (c, d, p) = weekly_clinic(c);
+    let other_doctor = c.doctor("Dr. Other");
+    let admin = c.admin();
+    let t = c
+        .desk
+        .add_template(
+            &admin,
+            &NewTemplate {
+                doctor_id: other_doctor,
+                weekday: 3,
+                start: "08:00".into(),
+                end: "12:00".into(),
+                slot_minutes: 60,
+                mode: SlotMode::Video,
+                breaks: vec![TimeRange {
+                    start: "10:00".into(),
+                    end: "10:30".into(),
+                }],
+            },
+        )
+        .unwrap();
+    let all = c.desk.list_templates(&c.receptionist(), None).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|t| (t.doctor_id, t.weekday, t.start.as_str(), t.end.as_str()))
+            .collect::<Vec<_>>(),
+        [(d, 1, "09:00", "10:00"), (other_doctor, 3, "08:00", "12:00")],
+        "every doctor's templates, by doctor"
+    );
+    let theirs = c
+        .desk
+        .list_templates(&c.receptionist(), Some(other_doctor))
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        (
+            theirs[0].id,
+            theirs[0].slot_minutes,
+            theirs[0].mode,
+            theirs[0].breaks.clone()
+        ),
+        (
+            t.id,
+            60,
+            SlotMode::Video,
+            vec![TimeRange {
+                start: "10:00".into(),
+                end: "10:30".into(),
+            }]
+        ),
+        "one doctor's template with its break"
+    );
+
+    let off = |doctor: Option<i64>, from: &str, to: &str| {
+        c.desk
+            .add_time_off(
+                &admin,
+                &NewTimeOff {
+                    doctor_id: doctor,
+                    from_date: from.into(),
+                    to_date: to.into(),
+                    hours: None,
+                    note: format!("{from} off"),
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let early = off(Some(d), "2030-02-04", "2030-02-08");
+    let holiday = off(None, "2030-02-18", "2030-02-18");
+    let theirs_off = off(Some(other_doctor), "2030-03-01", "2030-03-10");
+    let listed = |from: Option<&str>, to: Option<&str>, doctor: Option<i64>| -> Vec<i64> {
+        c.desk
+            .list_time_off(&c.receptionist(), from, to, doctor)
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect()
+    };
+    assert_eq!(listed(None, None, None), [early, holiday, theirs_off]);
+    assert_eq!(
+        listed(Some("2030-02-08"), None, None),
+        [early, holiday, theirs_off],
+        "the range touches the last day of the first"
+    );
+    assert_eq!(listed(Some("2030-02-09"), Some("2030-02-28"), None), [holiday]);
+    assert_eq!(
+        listed(None, None, Some(other_doctor)),
+        [holiday, theirs_off],
+        "a doctor's own time off and the clinic's"
+    );
+
+    let q = c.patient("Quentin Queue", "0151 2345 1111");
+    let wait = |patient, doctor| {
+        c.clock.advance(60);
+        c.desk
+            .waitlist_add(
+                &c.receptionist(),
+                &NewWaitlistEntry {
+                    patient_id: patient,
+                    doctor_id: doctor,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let (e1, e2, e3) = (wait(p, d), wait(q, d), wait(q, other_doctor));
+    c.desk.waitlist_remove(&c.receptionist(), e2).unwrap();
+    let entries = |filter: WaitlistFilter| -> Vec<i64> {
+        c.desk
+            .waitlist_list(&c.receptionist(), &filter)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(entries(WaitlistFilter::default()), [e1, e3], "the open ones");
+    assert_eq!(
+        entries(WaitlistFilter {
+            include_closed: true,
+            ..Default::default()
+        }),
+        [e1, e2, e3],
+        "oldest first, the removed one too"
+    );
+    assert_eq!(
+        entries(WaitlistFilter {
+            doctor_id: Some(d),
+            include_closed: true,
+            ..Default::default()
+        }),
+        [e1, e2]
+    );
+    assert_eq!(
+        entries(WaitlistFilter {
+            patient_id: Some(q),
+            ..Default::default()
+        }),
+        [e3]
+    );
+
+    let r = c
+        .desk
+        .book_series(
+            &c.receptionist(),
+            &series(
+                slot_ids(&c, d, "2030-01-14")[1],
+                p,
+                2,
+                3,
+                SeriesMode::AllOrNothing,
+            ),
+        )
+        .unwrap();
+    let single = book(&c, slot_ids(&c, d, "2030-01-21")[0], q);
+    assert_eq!(
+        c.desk
+            .appointment_series_id(&c.receptionist(), r.booked[1].id)
+            .unwrap(),
+        Some(r.series_id)
+    );
+    assert_eq!(
+        c.desk
+            .appointment_series_id(&c.receptionist(), single.id)
+            .unwrap(),
+        None
+    );
+    let ids = |list: Vec<frontdesk::Appointment>| list.iter().map(|a| a.id).collect::<Vec<_>>();
+    let booked = ids(r.booked.clone());
+    assert_eq!(
+        ids(c.desk.list_series(&c.receptionist(), r.series_id).unwrap()),
+        booked
+    );
+    assert_eq!(
+        ids(c.desk.series_rest(&c.receptionist(), r.booked[1].id).unwrap()),
+        booked[1..],
+        "the rest from the second occurrence on"
+    );
+    let view = c
+        .desk
+        .day_view(&c.receptionist(), day("2030-01-14"), Some(d))
+        .unwrap();
+    assert_eq!(
+        (view.date.as_str(), view.time_zone.as_str()),
+        ("2030-01-14", "Europe/Berlin")
+    );
+    assert_eq!(
+        view.slots
+            .iter()
+            .map(|v| v.appointments.iter().map(|a| a.patient_id).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        [vec![], vec![p]],
+        "09:00 free, 09:30 the series' first"
+    );
+    c.assert_check();
+}
 }

@@ -6,11 +6,11 @@ use frontdesk::SlotFilter;
 use frontdesk::{BookRequest, Error, NewWaitlistEntry, WaitlistFilter, WaitlistStatus};
 
 use crate::fixture::Clinic;
-use crate::scheduling::{clinic_in, day, generate, template};
+use crate::scheduling::{day, generate, in_zone, template};
 
-#[test]
-fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_or_overlaps() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_or_overlaps(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Busy");
     let mut templates: Vec<i64> = (1..=5)
         .map(|wd| template(&c, d, wd, "08:00", "12:00", 30))
@@ -118,10 +118,10 @@ fn regenerating_slots_while_four_desks_book_the_same_days_never_loses_a_booking_
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn two_desks_booking_the_last_slot_from_the_waitlist_give_exactly_one_winner() {
-    let c = Clinic::new();
+on_both! {
+    fn two_desks_booking_the_last_slot_from_the_waitlist_give_exactly_one_winner(c) {
     let d = c.doctor("Dr. Popular");
     let slot = c.slots(d, 1)[0];
     let entries: Vec<i64> = (0..2)
@@ -191,6 +191,7 @@ fn two_desks_booking_the_last_slot_from_the_waitlist_give_exactly_one_winner() {
     );
     c.assert_check();
 }
+}
 
 /// The local start `hh:mm` of `date` in the clinic's zone, as UTC seconds.
 fn at(c: &Clinic, date: &str, hh_mm: &str) -> i64 {
@@ -227,6 +228,22 @@ fn book_at(desk: &frontdesk::Frontdesk, c: &Clinic, slot_id: i64, patient: i64) 
 type Layout = Vec<(i64, i64, i64, Option<i64>, bool, Option<String>)>;
 
 fn layout(c: &Clinic) -> Layout {
+    if let Some((server, _)) = &c.server {
+        return server
+            .session()
+            .unwrap()
+            .query(
+                "SELECT s.doctor_id, s.start_at, s.end_at, s.template_id, s.blocked,
+                        (SELECT string_agg(a.status, ',' ORDER BY a.id) FROM appointment a
+                          WHERE a.slot_id = s.id)
+                 FROM slot s ORDER BY s.doctor_id, s.start_at",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect();
+    }
     c.desk
         .read(|conn| {
             let mut stmt = conn.prepare(
@@ -249,13 +266,26 @@ fn layout(c: &Clinic) -> Layout {
         .unwrap()
 }
 
+/// A second empty clinic on the backend a test runs on: another file, or
+/// another database (named after `name`) on the server. Make it only once the
+/// test's own clinic is dropped: each clinic on the server holds the server
+/// (see [`crate::fixture::server::shared`]), and a thread must not take that
+/// hold twice.
+fn another_like(on_server: bool, name: &str) -> Clinic {
+    if on_server {
+        Clinic::on_server(&crate::fixture::database_name(name)).expect("the test's server")
+    } else {
+        Clinic::new()
+    }
+}
+
 /// Two doctors had two weeks of 30-minute mornings generated; one of Dr. A's slots
 /// is booked and one carries a cancelled appointment; then Dr. A switched to
 /// 20-minute slots and took Thursday the 24th off. The next generation creates,
 /// removes, blocks, keeps booked and skips. Returns the clinic, Dr. A, Dr. B and a
 /// patient.
-fn clinic_with_a_changed_week() -> (Clinic, i64, i64, i64) {
-    let c = clinic_in("Europe/Berlin");
+fn clinic_with_a_changed_week(c: Clinic) -> (Clinic, i64, i64, i64) {
+    let c = in_zone(c, "Europe/Berlin");
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     let p = c.patient("Maria Booked", "0151 2345 6789");
     let old: Vec<i64> = (1..=5)
@@ -308,9 +338,9 @@ fn counts(r: &frontdesk::GenerationReport) -> [usize; 6] {
     ]
 }
 
-#[test]
-fn a_generation_in_parts_lets_a_desk_book_between_parts_and_ends_as_one_transaction_would() {
-    let (c, a, b, p) = clinic_with_a_changed_week();
+on_both! {
+    fn a_generation_in_parts_lets_a_desk_book_between_parts_and_ends_as_one_transaction_would(c) {
+    let (c, a, b, p) = clinic_with_a_changed_week(c);
     // Dr. A's old 10:00-10:30 slot on the 22nd no longer fits (it would be removed);
     // Dr. B's 11:00 on the 25th stays as it is
     let doomed = slot_at(&c, a, "2030-01-22", "10:00");
@@ -352,9 +382,15 @@ fn a_generation_in_parts_lets_a_desk_book_between_parts_and_ends_as_one_transact
         !r.removed.iter().any(|s| s.slot_id == Some(doomed)),
         "the slot booked between two parts is not removed"
     );
+    let in_parts = layout(&c);
+    c.assert_check();
+    let on_server = c.server.is_some();
+    drop(desk);
+    drop(c);
 
     // the same clinic, the same bookings made before one single-part generation
-    let (reference, ra, rb, rp) = clinic_with_a_changed_week();
+    let reference = another_like(on_server, &format!("{}::reference", module_path!()));
+    let (reference, ra, rb, rp) = clinic_with_a_changed_week(reference);
     book_at(
         &reference.desk,
         &reference,
@@ -379,17 +415,17 @@ fn a_generation_in_parts_lets_a_desk_book_between_parts_and_ends_as_one_transact
         counts(&one)
     );
     assert_eq!(
-        layout(&c),
+        in_parts,
         layout(&reference),
         "the same slots, blocks and bookings as after one transaction"
     );
-    c.assert_check();
+    reference.assert_check();
+}
 }
 
-#[test]
-fn a_generation_stopped_midway_is_finished_by_running_it_again_with_the_result_of_one_run() {
-    let (c, _, _, _) = clinic_with_a_changed_week();
-    let (reference, _, _, _) = clinic_with_a_changed_week();
+on_both! {
+    fn a_generation_stopped_midway_is_finished_by_running_it_again_with_the_result_of_one_run(c) {
+    let (c, _, _, _) = clinic_with_a_changed_week(c);
     let before = layout(&c);
     let runs = "SELECT count(*) FROM audit_event WHERE action = 'slots.generate'";
     let part_rows = "SELECT count(*) FROM audit_event WHERE action = 'slots.generate.part'";
@@ -419,17 +455,7 @@ fn a_generation_stopped_midway_is_finished_by_running_it_again_with_the_result_o
     c.assert_check();
 
     let rerun = generate(&c, "2030-01-14", "2030-01-25");
-    let one = generate(&reference, "2030-01-14", "2030-01-25");
-    assert_eq!(
-        layout(&c),
-        layout(&reference),
-        "the rerun ends where one uninterrupted run ends"
-    );
-    assert!(
-        rerun.created.len() + rerun.removed.len() + rerun.retired.len()
-            < one.created.len() + one.removed.len() + one.retired.len(),
-        "the rerun did only what the stopped run had left"
-    );
+    let after_rerun = layout(&c);
     assert_eq!(
         c.count(runs),
         runs_before + 1,
@@ -446,11 +472,30 @@ fn a_generation_stopped_midway_is_finished_by_running_it_again_with_the_result_o
         "a third run finds nothing left to do"
     );
     c.assert_check();
+    let on_server = c.server.is_some();
+    drop(c);
+
+    // the same clinic, generated in one uninterrupted run
+    let reference = another_like(on_server, &format!("{}::reference", module_path!()));
+    let (reference, _, _, _) = clinic_with_a_changed_week(reference);
+    let one = generate(&reference, "2030-01-14", "2030-01-25");
+    assert_eq!(
+        after_rerun,
+        layout(&reference),
+        "the rerun ends where one uninterrupted run ends"
+    );
+    assert!(
+        rerun.created.len() + rerun.removed.len() + rerun.retired.len()
+            < one.created.len() + one.removed.len() + one.retired.len(),
+        "the rerun did only what the stopped run had left"
+    );
+    reference.assert_check();
+}
 }
 
-#[test]
-fn applying_a_preview_after_the_template_was_replaced_under_the_same_id_is_refused_as_stale() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn applying_a_preview_after_the_template_was_replaced_under_the_same_id_is_refused_as_stale(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let d = c.doctor("Dr. Preview");
     let t = template(&c, d, 1, "08:00", "10:00", 30);
     let (from, to) = (day("2030-01-14"), day("2030-01-14"));
@@ -467,6 +512,13 @@ fn applying_a_preview_after_the_template_was_replaced_under_the_same_id_is_refus
     // the templates' count and highest id are what they were at the preview
     let other = c.reopen();
     other.remove_template(&c.admin(), t).unwrap();
+    if c.server.is_some() {
+        // SQLite hands the highest id out again by itself; a server's identity
+        // never does, so it is wound back to the freed id here
+        c.count(&format!(
+            "SELECT setval(pg_get_serial_sequence('schedule_template', 'id'), {t}, false)"
+        ));
+    }
     let replaced = other
         .add_template(
             &c.admin(),
@@ -481,7 +533,7 @@ fn applying_a_preview_after_the_template_was_replaced_under_the_same_id_is_refus
             },
         )
         .unwrap();
-    assert_eq!(replaced.id, t, "SQLite reused the deleted template's id");
+    assert_eq!(replaced.id, t, "the replacement has the deleted template's id");
     let stale =
         c.desk
             .generate_slots_as_previewed(&c.admin(), from, to, None, &preview.preview_token);
@@ -515,10 +567,11 @@ fn applying_a_preview_after_the_template_was_replaced_under_the_same_id_is_refus
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn booking_a_slot_the_preview_would_remove_makes_it_stale_and_booking_one_it_keeps_does_not() {
-    let c = clinic_in("Europe/Berlin");
+on_both! {
+    fn booking_a_slot_the_preview_would_remove_makes_it_stale_and_booking_one_it_keeps_does_not(c) {
+    let c = in_zone(c, "Europe/Berlin");
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
     let p = c.patient("Maria Booked", "0151 2345 6789");
     let t = template(&c, a, 1, "08:00", "10:00", 30);
@@ -570,4 +623,5 @@ fn booking_a_slot_the_preview_would_remove_makes_it_stale_and_booking_one_it_kee
     );
     assert_eq!(counts(&done), counts(&fresh));
     c.assert_check();
+}
 }

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use frontdesk::{Actor, AppointmentStatus, BookRequest, Error, Role, Undo, UNDO_LIMIT_SECS};
+use frontdesk::{
+    Actor, AppointmentStatus, AuditFilter, BookRequest, Error, Role, Undo, UNDO_LIMIT_SECS,
+};
 
 use serde_json::json;
 
@@ -23,31 +25,36 @@ fn other_receptionist() -> Actor {
     Actor::staff(3, "Otto Desk", Role::Receptionist)
 }
 
-/// The audit actions recorded for one appointment, oldest first.
+/// The audit actions recorded for one record, oldest first (as the admins'
+/// audit listing shows them).
 fn audit_actions(c: &Clinic, entity: &str, id: i64) -> Vec<String> {
-    c.desk
-        .read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT action FROM audit_event WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(rusqlite::params![entity, id], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
-        })
-        .unwrap()
+    let mut events = c
+        .desk
+        .list_audit(
+            &Actor::local_admin(),
+            &AuditFilter {
+                entity: Some(entity.into()),
+                entity_id: Some(id),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    events.reverse();
+    events.into_iter().map(|e| e.action).collect()
 }
 
-/// A clinic with one doctor, two slots and a patient.
-fn clinic() -> (Clinic, Vec<i64>, i64) {
-    let c = Clinic::new();
+/// `c` with one doctor, two slots and a patient.
+fn clinic(c: Clinic) -> (Clinic, Vec<i64>, i64) {
     let d = c.doctor("Dr. Undo");
     let slots = c.slots(d, 2);
     let p = c.patient("Una Undo", "0151 2345 6789");
     (c, slots, p)
 }
 
-#[test]
-fn a_receptionist_undoes_their_own_booking_and_the_slot_is_free_again() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn a_receptionist_undoes_their_own_booking_and_the_slot_is_free_again(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let booked = c.desk.book(&rita, &req(slots[0], p)).unwrap();
     c.clock.advance(9);
@@ -84,10 +91,11 @@ fn a_receptionist_undoes_their_own_booking_and_the_slot_is_free_again() {
         .expect("the slot is free again");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undone_cancellation_books_the_same_slot_again_in_its_earlier_status() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undone_cancellation_books_the_same_slot_again_in_its_earlier_status(c) {
+    let (c, slots, p) = clinic(c);
     let admin = c.admin();
     let a = c.desk.book(&c.receptionist(), &req(slots[0], p)).unwrap();
     let a = c
@@ -146,10 +154,11 @@ fn an_undone_cancellation_books_the_same_slot_again_in_its_earlier_status() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undone_check_in_puts_back_the_status_the_history_names() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undone_check_in_puts_back_the_status_the_history_names(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let a = c.desk.book(&rita, &req(slots[0], p)).unwrap();
     let a = c
@@ -199,10 +208,11 @@ fn an_undone_check_in_puts_back_the_status_the_history_names() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undone_block_unblocks_the_slot_once() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undone_block_unblocks_the_slot_once(c) {
+    let (c, slots, p) = clinic(c);
     let admin = c.admin();
     c.desk.set_slot_blocked(&admin, slots[1], true).unwrap();
     let undone = c
@@ -236,10 +246,11 @@ fn an_undone_block_unblocks_the_slot_once() {
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undo_is_refused_after_the_window() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undo_is_refused_after_the_window(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let booked = c.desk.book(&rita, &req(slots[0], p)).unwrap();
     c.desk.set_slot_blocked(&c.admin(), slots[1], true).unwrap();
@@ -274,10 +285,11 @@ fn an_undo_is_refused_after_the_window() {
     assert_eq!(a.status, AppointmentStatus::Pending, "nothing changed");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undo_of_another_person_s_change_is_refused() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undo_of_another_person_s_change_is_refused(c) {
+    let (c, slots, p) = clinic(c);
     let booked = c.desk.book(&c.receptionist(), &req(slots[0], p)).unwrap();
     let err = c
         .desk
@@ -314,10 +326,11 @@ fn an_undo_of_another_person_s_change_is_refused() {
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undo_is_refused_when_the_record_changed_meanwhile() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undo_is_refused_when_the_record_changed_meanwhile(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let booked = c.desk.book(&rita, &req(slots[0], p)).unwrap();
     c.desk
@@ -376,10 +389,11 @@ fn an_undo_is_refused_when_the_record_changed_meanwhile() {
     assert!(matches!(err, Error::Invalid(_)), "{err:?}");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undone_cancellation_is_refused_when_the_slot_was_taken_meanwhile() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undone_cancellation_is_refused_when_the_slot_was_taken_meanwhile(c) {
+    let (c, slots, p) = clinic(c);
     let admin = c.admin();
     let a = c.desk.book(&admin, &req(slots[0], p)).unwrap();
     let cancelled = c
@@ -416,11 +430,18 @@ fn an_undone_cancellation_is_refused_when_the_slot_was_taken_meanwhile() {
     assert_eq!(a.status, AppointmentStatus::Cancelled, "it stays cancelled");
     c.assert_check();
 }
+}
 
-#[test]
-fn an_undone_cancellation_racing_another_desk_s_booking_of_the_slot_has_one_winner() {
-    for round in 0..20 {
-        let (c, slots, p) = clinic();
+on_both! {
+    fn an_undone_cancellation_racing_another_desk_s_booking_of_the_slot_has_one_winner(c) {
+    let (c, _, p) = clinic(c);
+    let d = c.doctor("Dr. Race");
+    // each round on a slot of its own, with a racer of its own
+    let racers: Vec<i64> = (0..20)
+        .map(|round| c.patient(&format!("Racer {round}"), &format!("0151 2345 {:04}", 100 + round)))
+        .collect();
+    for (round, other) in racers.into_iter().enumerate() {
+        let slots = c.slots(d, 1);
         let admin = c.admin();
         let a = c.desk.book(&admin, &req(slots[0], p)).unwrap();
         let cancelled = c
@@ -433,7 +454,6 @@ fn an_undone_cancellation_racing_another_desk_s_booking_of_the_slot_has_one_winn
                 "phoned",
             )
             .unwrap();
-        let other = c.patient("Racer", "0151 2345 0005");
         let second = Arc::new(c.reopen());
         let barrier = Arc::new(Barrier::new(2));
         let (undo, book) = std::thread::scope(|s| {
@@ -473,10 +493,11 @@ fn an_undone_cancellation_racing_another_desk_s_booking_of_the_slot_has_one_winn
         c.assert_check();
     }
 }
+}
 
-#[test]
-fn an_undo_is_done_once() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn an_undo_is_done_once(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let booked = c.desk.book(&rita, &req(slots[0], p)).unwrap();
     let what = Undo::Book {
@@ -491,10 +512,11 @@ fn an_undo_is_done_once() {
     );
     c.assert_check();
 }
+}
 
-#[test]
-fn money_is_never_undone_silently() {
-    let (c, slots, p) = clinic();
+on_both! {
+    fn money_is_never_undone_silently(c) {
+    let (c, slots, p) = clinic(c);
     let rita = c.receptionist();
     let check_up = c
         .desk
@@ -555,6 +577,7 @@ fn money_is_never_undone_silently() {
         "{err:?}"
     );
     c.assert_check();
+}
 }
 
 fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
