@@ -99,6 +99,20 @@ pub fn backups(ctx: &Ctx, cmd: BackupsCmd) -> Result<(), Error> {
     Ok(())
 }
 
+pub fn accept_restore(ctx: &Ctx) -> Result<(), Error> {
+    let a = ctx.desk.accept_restore(&ctx.actor)?;
+    let tz = ctx.desk.settings()?.tz();
+    ctx.out.print(&a, || {
+        format!(
+            "Accepted the restore of {}: all {} seals verify; this PC seals again from seal {}.",
+            frontdesk::domain::clinic::format_local(a.restored_at, tz),
+            a.sealed,
+            a.head_seq
+        )
+    });
+    Ok(())
+}
+
 /// Who restores: the break-glass owner, the OS user onto a path without a
 /// database, else a staff member signed in on a desk that is closed again before
 /// the restore. Refuses before the sign-in writes anything when other desks are

@@ -107,7 +107,8 @@ enum Command {
     /// Appointments: list, show, change status
     #[command(subcommand)]
     Appointment(appointments::AppointmentCmd),
-    /// Check the database: SQLite integrity and every Frontdesk invariant
+    /// Check the database: every Frontdesk invariant and the audit log (on a file
+    /// also SQLite's integrity)
     Check,
     /// Contention metrics: lock waits and holds, busy retries, refused races
     Stats,
@@ -121,6 +122,10 @@ enum Command {
     /// server: every table copied, counted and the audit log sealed there; the file
     /// then takes no more changes (admins; every desk must be closed)
     MoveTo(server::MoveToArgs),
+    /// After the clinic server's database was restored from a backup: take the
+    /// restored audit log as this PC's, so this PC seals it again (admins; refused
+    /// unless every seal verifies and the log records the restore)
+    AcceptRestore,
     /// Many processes booking a few slots at once (optionally killed at random), then proof nothing was lost
     Stress(stress::StressArgs),
     /// Write the man pages (roff) the package installs into a folder
@@ -396,6 +401,7 @@ fn run(cli: Cli, out: Out) -> Result<(), Failure> {
         Command::Reschedule(a) => appointments::reschedule(&ctx, a),
         Command::Appointment(c) => appointments::appointment(&ctx, c),
         Command::Check => admin::check(&ctx),
+        Command::AcceptRestore => backup::accept_restore(&ctx),
         Command::Stats => admin::stats(&ctx),
         Command::Bench(_)
         | Command::Server(_)

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::service::audit;
 use crate::service::settings;
 use crate::storage::backup::{self, BackupCheck, BackupFile, BackupResult, RestoreReport};
+use crate::storage::pg::audit::AcceptedRestore;
 use crate::storage::pg::dump::{self, ServerBackupCheck};
 use crate::Frontdesk;
 
@@ -183,6 +184,45 @@ impl Frontdesk {
             )
         })?;
         dump::verify(server, candidate, keys)
+    }
+
+    /// On a clinic server whose database was restored from a backup: takes the
+    /// restored audit log as this PC's, so this PC seals again (see
+    /// [`crate::storage::pg::PgClinic::accept_restore`] for what must hold).
+    /// Audited.
+    pub fn accept_restore(&self, actor: &Actor) -> Result<AcceptedRestore> {
+        actor.require(Action::ManageBackups)?;
+        let (server, _, keys) = self.server_store().ok_or_else(|| {
+            Error::invalid("this is for a clinic server: a file's restore moves its anchor itself")
+        })?;
+        let clinic = self
+            .in_read(|c| Ok(crate::storage::settings::get(c, "clinic.id")?))?
+            .unwrap_or_default();
+        let key = keys.load(&clinic)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "this PC has not the clinic's audit key ({}), so it neither seals nor has a \
+                 restore to accept",
+                keys.key_path(&clinic).display()
+            ))
+        })?;
+        let accepted = server.accept_restore(&key, &keys.server_anchor(&clinic)?)?;
+        let now = self.now();
+        let detail = format!(
+            "this PC's audit anchor moved to seal {} of the restored log",
+            accepted.head_seq
+        );
+        self.in_write("audit.accept_restore", |tx| {
+            audit(
+                tx,
+                now,
+                actor,
+                "audit.accept_restore",
+                "audit",
+                None,
+                &detail,
+            )
+        })?;
+        Ok(accepted)
     }
 
     /// How this clinic's backup files end (a file's copies, or a server's archives).

@@ -239,6 +239,19 @@ impl AnchorFile {
         anchor
     }
 
+    /// When the anchor was last written (Unix seconds, this PC's clock), `None`
+    /// while none was.
+    pub fn written_at(&self) -> Option<i64> {
+        let f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = f.metadata().ok().filter(|m| m.len() > 0)?;
+        let at = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(at.as_secs() as i64)
+    }
+
     /// Records `(id, hash)` as the newest saved row unless the anchor is already
     /// at or past it. `keyed_from` is kept from the file once set.
     pub fn advance(&self, keyed_from: i64, id: i64, hash: &str) -> Result<()> {

@@ -419,6 +419,9 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("check_server_backup", Action::ManageBackups, |d, a, i| {
             ok(d.check_server_backup(a, &i.dir.join("missing.dump")))
         }),
+        ("accept_restore", Action::ManageBackups, |d, a, _| {
+            ok(d.accept_restore(a))
+        }),
         // the most destructive operation: on a second handle (it consumes the
         // handle it runs on); with the walk's desk open it is refused as in use
         // once the permission lets it through, so it never replaces the file

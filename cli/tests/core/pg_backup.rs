@@ -118,8 +118,23 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
     assert_eq!(check.seals_verified, Some(events), "{check:?}");
     assert_eq!(check.unsealed, 0);
 
+    // another desk PC with the clinic's key seals what is written after the
+    // backup: its anchor is then past anything the backup holds
+    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
+        frontdesk::storage::audit_key::KeyFolder::default_dir(),
+    );
+    let other_pc = tempfile::tempdir().unwrap();
+    let other_keys =
+        frontdesk::storage::audit_key::KeyFolder::for_server(other_pc.path().to_path_buf());
+    std::fs::copy(
+        keys.key_path(&check.clinic_id),
+        other_keys.key_path(&check.clinic_id),
+    )
+    .unwrap();
     // more bookings after the backup, then the restore takes the clinic back
     book_n(&c, 3);
+    let other = PgClinic::connect(&url, 1).unwrap();
+    assert!(other.seal_now(&other_keys).unwrap() > 0);
     assert_eq!(one(&url, "SELECT count(*) FROM appointment"), 8);
     let (ok, said) = restore(&url, &admin_url, &file, &[]);
     assert!(ok, "{said}");
@@ -128,6 +143,15 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
     // the desk that was open reconnects by itself and books on
     book_n(&c, 1);
     assert_eq!(one(&url, "SELECT count(*) FROM appointment"), 6);
+    assert_eq!(
+        one(
+            &url,
+            "SELECT count(*) FROM audit_event e JOIN audit_seal s ON s.event_id = e.id
+             WHERE e.action = 'backup.restore'"
+        ),
+        1,
+        "the restore seals its own row"
+    );
     // ids go on after the restored ones; the restore is in the log
     assert_eq!(
         one(
@@ -141,12 +165,23 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
         6,
         "ids collide after a restore"
     );
+    // the other PC's sealer holds off (its newest seal is not in the restored
+    // log) until its admin accepts the restore, which the log records
+    let other = PgClinic::connect(&url, 1).unwrap();
+    let err = other.seal_now(&other_keys).unwrap_err();
+    assert!(err.to_string().contains("restored"), "{err}");
+    let accepted = other
+        .accept_restore(
+            &other_keys.load(&check.clinic_id).unwrap().unwrap(),
+            &other_keys.server_anchor(&check.clinic_id).unwrap(),
+        )
+        .unwrap();
+    assert!(accepted.sealed > events, "{accepted:?}");
+    book_n(&c, 2);
+    assert!(other.seal_now(&other_keys).unwrap() > 0);
     // the restored log's seals verify and the new rows are sealed after them
-    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
-        frontdesk::storage::audit_key::KeyFolder::default_dir(),
-    );
     let clinic = PgClinic::connect(&url, 1).unwrap();
-    assert!(clinic.seal_now(&keys).unwrap() > 0);
+    clinic.seal_now(&keys).unwrap();
     let id: String = clinic
         .session()
         .unwrap()

@@ -116,4 +116,23 @@ fn check_on_the_server_finds_the_newest_sealed_rows_removed() {
         found.contains("newest seal this PC recorded is gone"),
         "{found}"
     );
+    // the desks write on: nothing seals over the gap, so it stays found
+    c.patient("Pat After", "+4915112345672");
+    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
+        frontdesk::storage::audit_key::KeyFolder::default_dir(),
+    );
+    let err = admin.seal_now(&keys).unwrap_err();
+    assert!(
+        err.to_string().contains("lost or changed its seal"),
+        "{err}"
+    );
+    let found = failed(&c).join("\n");
+    assert!(
+        found.contains("newest seal this PC recorded is gone"),
+        "{found}"
+    );
+    // and it is not passed off as a restore
+    let err = c.desk.accept_restore(&c.admin()).unwrap_err();
+    assert!(err.to_string().contains("records no restore"), "{err}");
+    assert!(admin.seal_now(&keys).is_err());
 }

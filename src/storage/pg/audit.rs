@@ -20,8 +20,8 @@ use postgres::Row;
 use sha2::Sha256;
 
 use super::{to_error, PgClinic};
-use crate::error::Result;
-use crate::storage::audit_key::{AnchorFile, AuditKey, KeyFolder};
+use crate::error::{Error, Result};
+use crate::storage::audit_key::{Anchor, AnchorFile, AuditKey, KeyFolder};
 
 /// What [`PgClinic::verify_audit`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,23 @@ impl PgClinic {
         let mut tx = s.transaction().map_err(to_error)?;
         tx.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
             .map_err(to_error)?;
+        // never on top of a log that lost the seal this PC recorded last: rows
+        // removed from its end would be covered by the new seals
+        if let Some(a) = anchor.read()?.filter(|a| a.head_id > 0) {
+            let there: Option<String> = tx
+                .query_opt("SELECT mac FROM audit_seal WHERE seq = $1", &[&a.head_id])
+                .map_err(to_error)?
+                .map(|r| r.get(0));
+            if there.as_deref() != Some(a.head_hash.as_str()) {
+                return Err(Error::Unusable(format!(
+                    "the audit log on the clinic server lost or changed its seal {} that this PC \
+                     recorded: sealed rows were removed or changed, or the database was restored \
+                     from a backup. Nothing more is sealed from this PC until an administrator \
+                     looks: `frontdesk check`, then, after a restore, `frontdesk accept-restore`",
+                    a.head_id
+                )));
+            }
+        }
         let previous: String = tx
             .query_opt("SELECT mac FROM audit_seal ORDER BY seq DESC LIMIT 1", &[])
             .map_err(to_error)?
@@ -128,6 +145,10 @@ impl PgClinic {
     /// Walks the seals in order and recomputes each under `key`, and checks
     /// that the seal `anchor` names is there as it was written.
     pub fn verify_audit(&self, key: &AuditKey, anchor: &AnchorFile) -> Result<AuditVerdict> {
+        self.verify_seals(key, anchor.read()?.filter(|a| a.head_id > 0))
+    }
+
+    fn verify_seals(&self, key: &AuditKey, anchored: Option<Anchor>) -> Result<AuditVerdict> {
         let mut s = self.session()?;
         let rows = s
             .query(
@@ -140,7 +161,6 @@ impl PgClinic {
             .map_err(to_error)?;
         let mut previous = String::new();
         let mut first_bad_seal = None;
-        let anchored = anchor.read()?.filter(|a| a.head_id > 0);
         let mut anchored_seal_missing = anchored.is_some();
         for r in &rows {
             let seq: i64 = r.get(8);
@@ -193,6 +213,72 @@ impl PgClinic {
             Some(key) => self.seal_audit(&key, &keys.server_anchor(&clinic)?),
             None => Ok(0),
         }
+    }
+}
+
+/// How far apart two PCs' clocks may be when [`PgClinic::accept_restore`]
+/// compares the restore's time with this PC's last seal.
+const CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// What [`PgClinic::accept_restore`] took as this PC's anchor.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AcceptedRestore {
+    /// Seals verified from the first.
+    pub sealed: u64,
+    /// The newest seal, now this PC's anchor.
+    pub head_seq: i64,
+    /// When the restore took place (Unix seconds).
+    pub restored_at: i64,
+}
+
+impl PgClinic {
+    /// After the clinic's database was restored from a backup, a PC whose
+    /// anchor names a seal the restored log does not have takes the restored
+    /// log's newest seal as its anchor — only when every seal verifies from the
+    /// first under `key`, and the log holds a sealed restore (`backup.restore`)
+    /// that took place after this PC last sealed. Sealed rows removed without a
+    /// restore, or under an old restore, are never accepted.
+    pub fn accept_restore(&self, key: &AuditKey, anchor: &AnchorFile) -> Result<AcceptedRestore> {
+        let verdict = self.verify_seals(key, None)?;
+        if let Some(seq) = verdict.first_bad_seal {
+            return Err(Error::invalid(format!(
+                "seal {seq} of the audit log does not verify: a sealed row was changed or \
+                 removed. Nothing was accepted"
+            )));
+        }
+        let mut s = self.session()?;
+        let restored_at: Option<i64> = s
+            .query_one(
+                "SELECT max(e.at) FROM audit_event e JOIN audit_seal s ON s.event_id = e.id
+                 WHERE e.action = 'backup.restore'",
+                &[],
+            )
+            .map_err(to_error)?
+            .get(0);
+        let last_sealed = anchor.written_at().unwrap_or(i64::MIN);
+        let Some(restored_at) =
+            restored_at.filter(|at| *at >= last_sealed.saturating_sub(CLOCK_SKEW_SECS))
+        else {
+            return Err(Error::invalid(
+                "the audit log records no restore from a backup since this PC last sealed it, so \
+                 its missing seals were removed, not restored over. Nothing was accepted; keep \
+                 the database as it is for whoever looks into it",
+            ));
+        };
+        let (head_seq, mac): (i64, String) = s
+            .query_opt(
+                "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .map_err(to_error)?
+            .map(|r| (r.get(0), r.get(1)))
+            .ok_or_else(|| Error::invalid("the audit log has no seals"))?;
+        anchor.reset(0, head_seq, &mac)?;
+        Ok(AcceptedRestore {
+            sealed: verdict.sealed,
+            head_seq,
+            restored_at,
+        })
     }
 }
 

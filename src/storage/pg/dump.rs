@@ -619,19 +619,22 @@ pub fn restore(r: &RestoreRequest<'_>, keys: &KeyFolder) -> Result<ServerRestore
         rename_when_closed(&mut s, database, safety)?;
     }
     rename_when_closed(&mut s, &building, database)?;
-    // the anchor on this PC follows the restored log's newest seal
-    if let Some((seq, mac)) =
-        PgClinic::connect(&super::setup::url_for_admin(r.admin_url, database)?, 1)?
-            .session()?
-            .query_opt(
-                "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .map_err(to_error)?
-            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
+    // the anchor on this PC follows the restored log's newest seal, and the
+    // restore's own row is sealed after it (the other PCs' sealers hold off
+    // until an administrator accepts the restore there)
+    let restored = PgClinic::connect(&super::setup::url_for_admin(r.admin_url, database)?, 1)?;
+    if let Some((seq, mac)) = restored
+        .session()?
+        .query_opt(
+            "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(to_error)?
+        .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
     {
         keys.server_anchor(&check.clinic_id)?.reset(0, seq, &mac)?;
     }
+    restored.seal_now(keys)?;
     Ok(ServerRestore {
         restored: check,
         database: database.to_string(),
