@@ -94,6 +94,10 @@ pub struct OpenOptions {
 /// The variable that sets how long a write waits for the lock (seconds, 1–600).
 pub const LOCK_TIMEOUT_ENV: &str = "FRONTDESK_LOCK_TIMEOUT";
 
+/// How long a read connection waits for a lock a checkpoint or another process
+/// holds before failing.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The write deadline: `FRONTDESK_LOCK_TIMEOUT` seconds when set and valid, else 10 s.
 fn lock_deadline_from_env() -> Duration {
     std::env::var(LOCK_TIMEOUT_ENV)
@@ -205,7 +209,7 @@ impl Frontdesk {
             options.ack_before_sync,
             metrics.clone(),
         )?;
-        let pool = storage::db::build_pool(&path, options.pool_size, Duration::from_secs(5))?;
+        let pool = storage::db::build_pool(&path, options.pool_size, READ_BUSY_TIMEOUT)?;
         let moved_to =
             storage::settings::get(&storage::Conn::Lite(&*pool.get()?), service::MOVED_TO_KEY)?;
         Ok(Frontdesk {
@@ -362,6 +366,22 @@ impl Frontdesk {
     /// Runs `f` on a pooled read connection of the clinic file.
     pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
         let conn = self.file()?.pool.get()?;
+        f(&conn)
+    }
+
+    /// Runs `f` on a read connection of the clinic file opened for it alone (with
+    /// the pool's key and settings) and closed after it: nothing a connection
+    /// keeps from its earlier reads can colour what `f` finds. (FTS5 keeps the
+    /// structure of an index as it last read it, and its part of
+    /// `PRAGMA integrity_check` walks that copy without asking whether others
+    /// have written since: on a pooled connection it reads segments merged away
+    /// since, or misses ones written since.)
+    pub(crate) fn read_fresh<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.file()?;
+        let conn = storage::db::open_connection(&self.path, READ_BUSY_TIMEOUT)?;
         f(&conn)
     }
 

@@ -40,7 +40,9 @@ impl Frontdesk {
             let now = self.now();
             return self.in_read(|c| crate::storage::check::run_on_server(c, server, keys, now));
         }
-        self.in_read(|c| self.check_copy_inner(c, true))
+        // on a connection of its own: a pooled one would check the name index as
+        // it last read it (see `read_fresh`), not as it is
+        self.read_fresh(|c| self.check_copy_inner(&Conn::Lite(c), true))
     }
 
     /// The same checks on another copy of this clinic's database (a backup), with

@@ -185,6 +185,9 @@ fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
 
 /// Runs every check on `conn`, with the clinic's audit seal; `anchored`: compare
 /// the log's end with the anchor (not for a copy, which may be older).
+/// `conn` is best opened for the check: FTS5's part of `integrity_check` walks
+/// the index structure the connection last read, which on a long-lived
+/// connection may predate others' writes (see `Frontdesk::read_fresh`).
 pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport> {
     let mut items = Vec::new();
     let mut add = |name: &str, problems: Vec<String>| {

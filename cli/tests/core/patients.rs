@@ -266,3 +266,52 @@ on_both! {
         .is_err());
 }
 }
+
+/// `check` on one long-lived desk between patients added one at a time: the
+/// name index merges its segments as it grows (after 16, removing the old ones),
+/// and the check must see the index as it is, not as the desk's read connection
+/// last saw it (which reported the merged-away segments as corruption).
+#[test]
+fn check_passes_between_patients_added_one_at_a_time_on_one_desk() {
+    let c = Clinic::new();
+    c.patient("Ann First", "+4915100000000");
+    c.assert_check();
+    for i in 0..40 {
+        c.patient(&format!("Patient Number{i}"), &format!("+49151234{i:05}"));
+        c.assert_check();
+    }
+    let found = c
+        .desk
+        .search_patients(&c.receptionist(), "number", 100)
+        .unwrap();
+    assert_eq!(found.len(), 40, "every patient is found by name");
+}
+
+/// The other face of the same: a long-lived desk's check finds a name index
+/// damaged after its last check (a segment written since then, removed).
+#[test]
+fn check_on_a_long_lived_desk_finds_a_name_index_damaged_since_its_last_check() {
+    let c = Clinic::new();
+    c.assert_check();
+    c.patient("Ann First", "+4915100000000");
+    let raw = frontdesk::storage::db::open_keyed(c.path()).unwrap();
+    let removed = raw
+        .execute(
+            "DELETE FROM patient_name_fts_data WHERE id = (SELECT max(id) FROM patient_name_fts_data)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(removed, 1);
+    drop(raw);
+    let report = c.desk.check().unwrap();
+    let integrity = report
+        .items
+        .iter()
+        .find(|i| i.name == "SQLite integrity_check")
+        .unwrap();
+    assert!(
+        !integrity.ok && integrity.detail.contains("patient_name_fts"),
+        "the damaged index is reported: {integrity:?}"
+    );
+    assert!(!report.ok);
+}
