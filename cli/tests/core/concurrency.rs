@@ -226,3 +226,47 @@ on_both! {
     c.assert_check();
 }
 }
+
+on_both! {
+    fn blocking_a_slot_while_it_is_booked_never_leaves_a_booking_in_a_blocked_slot(c) {
+    // on the server the booking is READ COMMITTED (fd_book) and the blocking
+    // SERIALIZABLE: the block decides on its snapshot, so the booking must make
+    // it run again, never let it block a slot that got booked meanwhile
+    let doctor = c.doctor("Dr. Race");
+    let patient = c.patient("Pat Race", "0151 2345 9999");
+    let slots = c.slots(doctor, 60);
+    let desks = [Arc::new(c.reopen()), Arc::new(c.reopen())];
+    let (admin, desk_actor) = (c.admin(), c.receptionist());
+    let (mut booked, mut blocked) = (0, 0);
+    for slot in slots {
+        let barrier = Arc::new(Barrier::new(2));
+        let booking = {
+            let (desk, barrier, actor) = (desks[0].clone(), barrier.clone(), desk_actor.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                book(&desk, &actor, slot, patient).is_ok()
+            })
+        };
+        let blocking = {
+            let (desk, barrier, actor) = (desks[1].clone(), barrier.clone(), admin.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                desk.set_slot_blocked(&actor, slot, true).is_ok()
+            })
+        };
+        let (b, k) = (booking.join().unwrap(), blocking.join().unwrap());
+        assert!(!(b && k), "slot {slot}: booked and blocked both succeeded");
+        booked += usize::from(b);
+        blocked += usize::from(k);
+    }
+    assert_eq!(booked + blocked, 60, "one of the two wins every round");
+    assert_eq!(
+        c.count(
+            "SELECT count(*) FROM appointment a JOIN slot s ON s.id = a.slot_id
+             WHERE s.blocked AND a.status <> 'CANCELLED'"
+        ),
+        0
+    );
+    c.assert_check();
+}
+}

@@ -43,7 +43,7 @@ fn fresh(name: &str) -> Option<Db> {
 fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
     let url = crate::fixture::server::fresh_database(admin_url, name);
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
-    assert_eq!(clinic.migrate().expect("migrate"), 2);
+    assert_eq!(clinic.migrate().expect("migrate"), 3);
     Db {
         clinic,
         url,
@@ -787,7 +787,7 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
     // (the test server trusts local connections, so the role signs in without the password)
     let desk = PgClinic::connect(&desk_url, 2).unwrap();
-    assert_eq!(desk.check_schema().unwrap(), 2);
+    assert_eq!(desk.check_schema().unwrap(), 3);
     let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
     let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
     let patient = desk

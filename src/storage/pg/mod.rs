@@ -63,6 +63,7 @@ mod tx;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("schema-1.sql")),
     (2, include_str!("schema-2.sql")),
+    (3, include_str!("schema-3.sql")),
 ];
 
 /// Attempts of one write when the server answers "deadlock" or "serialization
