@@ -1,8 +1,9 @@
-//! Read-only queries for exports and reports. They stream rows to a callback so a
-//! year of appointments is never held in memory at once.
+//! Read-only queries for exports and reports, in SQL both backends speak. They
+//! hand rows to a callback one at a time (streamed from the file, so a year of
+//! appointments is never held in memory at once there).
 
+use crate::storage::sql::Cols;
 use crate::storage::Conn;
-use rusqlite::params;
 
 use crate::domain::payments::Balance;
 
@@ -37,38 +38,35 @@ pub fn appointments_between(
     to: i64,
     mut each: impl FnMut(ExportAppointment) -> crate::Result<()>,
 ) -> crate::Result<()> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.start_at, d.name, p.name, p.phone, a.status, a.reason, a.overbooked, a.created_by, a.id,
-                total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'WAIVE' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'PAYMENT' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'REFUND' THEN l.amount_minor END)
-         FROM appointment a
-         JOIN slot s ON s.id = a.slot_id
-         JOIN doctor d ON d.id = a.doctor_id
-         JOIN patient p ON p.id = a.patient_id
-         LEFT JOIN ledger l ON l.appointment_id = a.id
-         WHERE s.start_at >= ?1 AND s.start_at < ?2
-         GROUP BY a.id
-         ORDER BY s.start_at, d.name, a.id",
-    )?;
-    let mut rows = stmt.query(params![from, to])?;
-    while let Some(r) = rows.next()? {
-        each(ExportAppointment {
-            start_at: r.get(0)?,
-            doctor: r.get(1)?,
-            patient: r.get(2)?,
-            phone: r.get(3)?,
-            status: r.get(4)?,
-            reason: r.get(5)?,
-            overbooked: r.get(6)?,
-            booked_by: r.get(7)?,
-            id: r.get(8)?,
-            balance: balance_at(r, 9)?,
-        })?;
-    }
-    Ok(())
+    conn.each(
+        &format!(
+            "SELECT s.start_at, d.name, p.name, p.phone, a.status, a.reason, a.overbooked, a.created_by, a.id,
+                    {BALANCE}
+             FROM appointment a
+             JOIN slot s ON s.id = a.slot_id
+             JOIN doctor d ON d.id = a.doctor_id
+             JOIN patient p ON p.id = a.patient_id
+             LEFT JOIN ledger l ON l.appointment_id = a.id
+             WHERE s.start_at >= ?1 AND s.start_at < ?2
+             GROUP BY a.id, s.start_at, d.name, p.name, p.phone
+             ORDER BY s.start_at, d.name, a.id"
+        ),
+        &[&from, &to],
+        |r| {
+            each(ExportAppointment {
+                start_at: r.get(0)?,
+                doctor: r.get(1)?,
+                patient: r.get(2)?,
+                phone: r.get(3)?,
+                status: r.get(4)?,
+                reason: r.get(5)?,
+                overbooked: r.get(6)?,
+                booked_by: r.get(7)?,
+                id: r.get(8)?,
+                balance: balance_at(r, 9)?,
+            })
+        },
+    )
 }
 
 /// One patient as exported.
@@ -94,23 +92,21 @@ pub fn patients(
     conn: &Conn,
     mut each: impl FnMut(ExportPatient) -> crate::Result<()>,
 ) -> crate::Result<()> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    conn.each(
         "SELECT id, name, phone, phone_verified_at, date_of_birth, notes, created_at FROM patient ORDER BY name, id",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        each(ExportPatient {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            phone: r.get(2)?,
-            phone_verified_at: r.get(3)?,
-            date_of_birth: r.get(4)?,
-            notes: r.get(5)?,
-            created_at: r.get(6)?,
-        })?;
-    }
-    Ok(())
+        &[],
+        |r| {
+            each(ExportPatient {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                phone: r.get(2)?,
+                phone_verified_at: r.get(3)?,
+                date_of_birth: r.get(4)?,
+                notes: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        },
+    )
 }
 
 /// A slot for utilisation: (doctor id, doctor name, start, blocked, has a live
@@ -121,19 +117,18 @@ pub fn slot_usage(
     to: i64,
     mut each: impl FnMut(i64, &str, i64, bool, bool),
 ) -> crate::Result<()> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
+    conn.each(
         "SELECT s.doctor_id, d.name, s.start_at, s.blocked,
                 EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id AND a.status <> 'CANCELLED')
          FROM slot s JOIN doctor d ON d.id = s.doctor_id
          WHERE s.start_at >= ?1 AND s.start_at < ?2",
-    )?;
-    let mut rows = stmt.query(params![from, to])?;
-    while let Some(r) = rows.next()? {
-        let name: String = r.get(1)?;
-        each(r.get(0)?, &name, r.get(2)?, r.get(3)?, r.get(4)?);
-    }
-    Ok(())
+        &[&from, &to],
+        |r| {
+            let name: String = r.get(1)?;
+            each(r.get(0)?, &name, r.get(2)?, r.get(3)?, r.get(4)?);
+            Ok(())
+        },
+    )
 }
 
 /// An appointment for the outcome counts: (doctor id, doctor name, slot start,
@@ -144,40 +139,46 @@ pub fn appointment_outcomes(
     to: i64,
     mut each: impl FnMut(i64, &str, i64, &str, Option<i64>, Balance),
 ) -> crate::Result<()> {
-    let conn = conn.lite()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.doctor_id, d.name, s.start_at, a.status,
-                CASE WHEN a.status = 'CANCELLED' THEN
-                  (SELECT max(h.at) FROM appointment_status_history h
-                    WHERE h.appointment_id = a.id AND h.to_status = 'CANCELLED') END,
-                total(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'WAIVE' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'PAYMENT' THEN l.amount_minor END),
-                total(CASE l.kind WHEN 'REFUND' THEN l.amount_minor END)
-         FROM appointment a JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
-         LEFT JOIN ledger l ON l.appointment_id = a.id
-         WHERE s.start_at >= ?1 AND s.start_at < ?2
-         GROUP BY a.id",
-    )?;
-    let mut rows = stmt.query(params![from, to])?;
-    while let Some(r) = rows.next()? {
-        let name: String = r.get(1)?;
-        let status: String = r.get(3)?;
-        each(
-            r.get(0)?,
-            &name,
-            r.get(2)?,
-            &status,
-            r.get(4)?,
-            balance_at(r, 5)?,
-        );
-    }
-    Ok(())
+    conn.each(
+        &format!(
+            "SELECT a.doctor_id, d.name, s.start_at, a.status,
+                    CASE WHEN a.status = 'CANCELLED' THEN
+                      (SELECT max(h.at) FROM appointment_status_history h
+                        WHERE h.appointment_id = a.id AND h.to_status = 'CANCELLED') END,
+                    {BALANCE}
+             FROM appointment a JOIN slot s ON s.id = a.slot_id JOIN doctor d ON d.id = a.doctor_id
+             LEFT JOIN ledger l ON l.appointment_id = a.id
+             WHERE s.start_at >= ?1 AND s.start_at < ?2
+             GROUP BY a.id, d.name, s.start_at"
+        ),
+        &[&from, &to],
+        |r| {
+            let name: String = r.get(1)?;
+            let status: String = r.get(3)?;
+            each(
+                r.get(0)?,
+                &name,
+                r.get(2)?,
+                &status,
+                r.get(4)?,
+                balance_at(r, 5)?,
+            );
+            Ok(())
+        },
+    )
 }
 
-/// The four ledger sums a query selected from column `i` on (as `total()`s).
-fn balance_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Balance> {
-    let sum = |k: usize| r.get::<_, f64>(i + k).map(|v| v as i64);
+/// An appointment's four ledger sums (charged, waived, paid, refunded), as
+/// integers on both backends (the server's `sum` of BIGINTs is a NUMERIC).
+const BALANCE: &str =
+    "CAST(coalesce(sum(CASE l.kind WHEN 'CHARGE' THEN l.amount_minor END), 0) AS BIGINT),
+     CAST(coalesce(sum(CASE l.kind WHEN 'WAIVE' THEN l.amount_minor END), 0) AS BIGINT),
+     CAST(coalesce(sum(CASE l.kind WHEN 'PAYMENT' THEN l.amount_minor END), 0) AS BIGINT),
+     CAST(coalesce(sum(CASE l.kind WHEN 'REFUND' THEN l.amount_minor END), 0) AS BIGINT)";
+
+/// The four ledger sums a query selected from column `i` on ([`BALANCE`]).
+fn balance_at(r: &Cols<'_>, i: usize) -> rusqlite::Result<Balance> {
+    let sum = |k: usize| r.get::<i64>(i + k);
     Ok(Balance {
         charged: sum(0)?,
         waived: sum(1)?,

@@ -259,6 +259,33 @@ fn server_params<'a>(
 }
 
 impl Conn<'_> {
+    /// Each row of `sql` handed to `f` in turn, for reads too long to collect
+    /// (exports, reports): streamed from the file; on the server the rows come
+    /// in one answer.
+    pub fn each(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Cols<'_>) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        match self {
+            Conn::Lite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(values(params)))?;
+                while let Some(r) = rows.next()? {
+                    f(&Cols::Lite(r))?;
+                }
+                Ok(())
+            }
+            Conn::Server(tx) => {
+                for r in tx.query(&numbered(sql), &server_params(&values(params)))? {
+                    f(&Cols::Server(&r))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Every row of `sql`, each read by `f`.
     pub fn all<T>(
         &self,

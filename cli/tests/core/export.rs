@@ -16,9 +16,8 @@ const AWKWARD: [&str; 4] = [
     "=HYPERLINK(\"evil\")",
 ];
 
-#[test]
-fn appointment_and_patient_csv_round_trip_names_with_commas_quotes_and_non_ascii() {
-    let c = Clinic::new();
+on_both! {
+    fn appointment_and_patient_csv_round_trip_names_with_commas_quotes_and_non_ascii(c) {
     let doctor = c.doctor("Dr. Ñúñez, \"Chief\"");
     let slots = c.slots(doctor, AWKWARD.len());
     let phones = [
@@ -111,10 +110,10 @@ fn appointment_and_patient_csv_round_trip_names_with_commas_quotes_and_non_ascii
         );
     }
 }
+}
 
-#[test]
-fn exports_are_admin_only_and_a_range_ending_before_it_starts_is_refused() {
-    let c = Clinic::new();
+on_both! {
+    fn exports_are_admin_only_and_a_range_ending_before_it_starts_is_refused(c) {
     let err = c
         .desk
         .export_patients_csv(&c.receptionist(), Vec::new())
@@ -134,10 +133,10 @@ fn exports_are_admin_only_and_a_range_ending_before_it_starts_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("ends before it starts"), "{err}");
 }
+}
 
-#[test]
-fn the_day_sheet_lists_each_doctors_slots_with_patients_free_and_blocked_and_escapes_html() {
-    let c = Clinic::new();
+on_both! {
+    fn the_day_sheet_lists_each_doctors_slots_with_patients_free_and_blocked_and_escapes_html(c) {
     let doctor = c.doctor("Dr. <Sheet>");
     let slots = c.slots(doctor, 3);
     let p = c.patient("Ann & Bob", "0151 2345 6789");
@@ -188,4 +187,5 @@ fn the_day_sheet_lists_each_doctors_slots_with_patients_free_and_blocked_and_esc
         "names are escaped in HTML"
     );
     assert!(!html.contains("<Sheet>"), "no raw markup from data");
+}
 }

@@ -73,9 +73,8 @@ fn paid_booking(c: &Clinic, slot: i64, patient: i64, paid: i64) -> (i64, Option<
     (booked.appointment.id, payment)
 }
 
-#[test]
-fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt() {
-    let c = Clinic::new();
+on_both! {
+    fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let p = c.patient("Ann Pay", "0151 2345 0001");
     let t = check_up(&c);
@@ -147,6 +146,7 @@ fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt() {
         "the report sums the money per doctor"
     );
     c.assert_check();
+}
 }
 
 on_both! {

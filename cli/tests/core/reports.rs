@@ -8,9 +8,8 @@ fn date(s: &str) -> chrono::NaiveDate {
     frontdesk::domain::clinic::parse_date(s).unwrap()
 }
 
-#[test]
-fn a_weekly_report_counts_bookings_cancellations_late_ones_no_shows_and_utilisation() {
-    let c = Clinic::new();
+on_both! {
+    fn a_weekly_report_counts_bookings_cancellations_late_ones_no_shows_and_utilisation(c) {
     let admin = c.admin();
     let doctor = c.doctor("Dr. Report");
     let other = c.doctor("Dr. Idle");
@@ -165,4 +164,5 @@ fn a_weekly_report_counts_bookings_cancellations_late_ones_no_shows_and_utilisat
         ),
         Err(frontdesk::Error::Forbidden(_))
     ));
+}
 }
