@@ -99,8 +99,9 @@ impl Frontdesk {
                 &actor.label(),
                 self.now(),
             )?;
-            return self
-                .in_read(|c| appointments::get(c, id)?.ok_or(Error::NotFound("appointment")));
+            return server.read_one(|tx| {
+                appointments::get(&Conn::Server(tx), id)?.ok_or(Error::NotFound("appointment"))
+            });
         }
         Ok(self.book_with(actor, req, "book", |_, _, _| Ok(()))?.0)
     }

@@ -86,6 +86,25 @@ impl ServerTx {
 }
 
 impl PgClinic {
+    /// Runs `f`, a read of **one statement**, outside any transaction (one
+    /// statement sees one snapshot by itself): one round trip where a
+    /// transaction takes three. A pooled session the server closed is passed
+    /// over, as in [`PgClinic::transact`].
+    pub fn read_one<T>(&self, f: impl Fn(&ServerTx) -> Result<T>) -> Result<T> {
+        let mut stale = 0;
+        loop {
+            let tx = ServerTx {
+                session: RefCell::new(self.session()?),
+                retry: Cell::new(false),
+                broken: Cell::new(false),
+            };
+            match f(&tx) {
+                Err(_) if tx.broken.get() && stale < STALE_SESSIONS => stale += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// Runs `f` in one SERIALIZABLE transaction (read-only when `read_only`),
     /// running it again when the server asks (a serialization failure, a
     /// deadlock), and commits. A session that broke before the commit leaves
