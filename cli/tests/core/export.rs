@@ -3,8 +3,6 @@
 use frontdesk::service::export::{APPOINTMENT_COLUMNS, PATIENT_COLUMNS};
 use frontdesk::{AppointmentStatus, BookRequest};
 
-use crate::fixture::Clinic;
-
 fn date(s: &str) -> chrono::NaiveDate {
     frontdesk::domain::clinic::parse_date(s).unwrap()
 }

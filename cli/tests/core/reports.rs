@@ -2,7 +2,7 @@
 
 use frontdesk::{AppointmentStatus, BookRequest, ReportPeriod, SlotMode};
 
-use crate::fixture::{Clinic, NOW};
+use crate::fixture::NOW;
 
 fn date(s: &str) -> chrono::NaiveDate {
     frontdesk::domain::clinic::parse_date(s).unwrap()
