@@ -244,9 +244,15 @@ fn restore_on_server(
                 )
             })
             .unwrap_or_default();
+        let warnings: String = r
+            .warnings
+            .iter()
+            .map(|w| format!("\nWarning: {w}"))
+            .collect();
         format!(
             "{}\nRestored into the server database {} in {} ms.{safety}\nThe desks reconnect by \
-             themselves.",
+             themselves. On every other desk PC that has the clinic's audit key, an admin runs \
+             `frontdesk --db URL accept-restore`: until then that PC seals nothing.{warnings}",
             server_check_text(&r.restored),
             r.database,
             r.millis

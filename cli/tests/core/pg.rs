@@ -827,6 +827,10 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
         "SELECT setval('audit_event_id', 10000000)".into(),
         "DROP TRIGGER audit_event_number ON audit_event".into(),
         "CREATE OR REPLACE FUNCTION fd_book(a TEXT) RETURNS int LANGUAGE sql AS 'SELECT 1'".into(),
+        // a restore's row is what other PCs accept a shortened log on
+        "INSERT INTO audit_event (at, actor, action, entity, detail)
+         VALUES (4102444800, 'x', 'backup.restore', 'backup', '')"
+            .into(),
     ] {
         let err = s.batch_execute(&forbidden).unwrap_err();
         assert_eq!(

@@ -234,6 +234,26 @@ fn a_changed_foreign_newer_or_unreadable_server_backup_is_refused_and_nothing_ch
     let said = refused(&c.desk.path().join("nothing"), &[], "missing file");
     assert!(!said.is_empty());
 
+    // audit rows written after the last seal (by a desk whose PC has no key, or
+    // in the moment before the snapshot): nothing shows whether they were
+    // changed, so the restore asks
+    let unsealed = dir.path().join("unsealed.pgdump");
+    // (the sealers' turn held meanwhile: the desk's sealer cannot seal it first)
+    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
+    let mut turn = sealers.session().unwrap();
+    let mut turn = turn.transaction().unwrap();
+    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
+        .unwrap();
+    admin_run(
+        &admin_db,
+        "INSERT INTO audit_event (at, actor, action, entity, detail)
+         VALUES (1, 'Rita', 'note', 'note', 'written after the last seal')",
+    );
+    dump::dump(&url, &unsealed).unwrap();
+    turn.commit().unwrap();
+    let said = refused(&unsealed, &[], "unsealed rows");
+    assert!(said.contains("not sealed when it was taken"), "{said}");
+
     // a sealed audit row changed on the server (by someone with the server's
     // rights), then dumped: the seals do not verify
     let forged = dir.path().join("forged.pgdump");

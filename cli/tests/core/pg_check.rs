@@ -91,6 +91,16 @@ fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  the audit log's seals"));
+
+    // a ledger audit row naming no record: its finding is built from a NULL,
+    // and is still a finding (not a failed check)
+    run("INSERT INTO audit_event (at, actor, action, entity, detail)
+         VALUES (1, 'x', 'ledger.x', 'ledger', '')");
+    let found = failed(&c).join("\n");
+    assert!(
+        found.contains("every ledger row was written with its audit row"),
+        "{found}"
+    );
 }
 
 #[test]

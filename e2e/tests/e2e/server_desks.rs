@@ -148,3 +148,44 @@ async fn a_desk_on_its_first_start_connects_to_the_clinic_server_and_keeps_it() 
     again.wait_for("[data-testid=login-form]").await;
     again.close().await;
 }
+
+/// A clinic server's backup from the app's Backups screen: `pg_dump`, checked,
+/// listed under its `.pgdump` name.
+#[tokio::test]
+async fn an_admin_backs_up_the_clinic_server_from_the_backups_screen() {
+    let Some(clinic) = Clinic::on_server("server_backup") else {
+        return;
+    };
+    let doctor = seed::clinic_with_doctor(&clinic);
+    let patient = seed::patient(&clinic, "Bea Backup", "0151 2345 7102");
+    let slot = seed::slot_tomorrow(&clinic, doctor, "09:00");
+    seed::book(&clinic, slot, patient);
+    let folder = clinic.dir().join("server-backups");
+    seed::run(
+        &clinic,
+        &[
+            "settings",
+            "set",
+            "backup.folder",
+            &folder.display().to_string(),
+        ],
+    );
+    let desk = clinic.open_desk().await;
+    desk.wait_for("[data-testid=login-form]").await;
+    sign_in(&desk, seed::ADMIN.0, seed::ADMIN.1).await;
+    click(&desk, "[data-testid=rail-admin]").await;
+    click(&desk, "#admin-tab-backups").await;
+    click(&desk, "#backup-now").await;
+    desk.wait_for_text(".backup-table", ".pgdump").await;
+    desk.screenshot("server-backup").await;
+    let written: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        written.len() == 1
+            && written[0].starts_with("frontdesk-")
+            && written[0].ends_with(".pgdump"),
+        "one checked archive in the backup folder: {written:?}"
+    );
+}

@@ -149,7 +149,11 @@ impl PgClinic {
     }
 
     fn verify_seals(&self, key: &AuditKey, anchored: Option<Anchor>) -> Result<AuditVerdict> {
-        let mut s = self.session()?;
+        let mut session = self.session()?;
+        let mut s = session.transaction().map_err(to_error)?;
+        // the whole log in one statement, however long it has grown
+        s.batch_execute("SET LOCAL statement_timeout = 0")
+            .map_err(to_error)?;
         let rows = s
             .query(
                 &format!(

@@ -448,7 +448,14 @@ pub(crate) fn to_error(e: postgres::Error) -> Error {
         _ if *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED => {
             Error::Busy
         }
-        _ if code.code().starts_with("08") || code.code().starts_with("57P") => unreachable(db),
+        // (3D000: the database is not there — for a moment while a restore
+        // swaps it in)
+        _ if code.code().starts_with("08")
+            || code.code().starts_with("57P")
+            || *code == SqlState::INVALID_CATALOG_NAME =>
+        {
+            unreachable(db)
+        }
         _ => Error::Internal(format!("clinic server: {db}")),
     }
 }

@@ -56,3 +56,21 @@ BEGIN
     VALUES (p_now, p_actor, 'appointment.book', 'appointment', aid, 'slot ' || p_slot, st);
     out_id := aid;
 END $$;
+
+-- `frontdesk check` compares each audited record with its last sealed audit row:
+-- by record, not by a scan of the whole log per record.
+CREATE INDEX audit_event_by_entity ON audit_event (entity, entity_id);
+
+-- A restore's audit row is what lets the other desk PCs accept a log that got
+-- shorter (`frontdesk accept-restore`), so only the database's owner — the
+-- administrator who restores — may write one; the desks' role may not.
+CREATE FUNCTION fd_audit_restore_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.action = 'backup.restore' AND NOT pg_has_role(current_user,
+            (SELECT relowner FROM pg_class WHERE oid = 'audit_event'::regclass), 'MEMBER') THEN
+        RAISE EXCEPTION 'only the administrator records a restore' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_event_restore_row BEFORE INSERT ON audit_event
+    FOR EACH ROW EXECUTE FUNCTION fd_audit_restore_row();
