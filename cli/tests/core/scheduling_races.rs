@@ -625,3 +625,81 @@ on_both! {
     c.assert_check();
 }
 }
+
+on_both! {
+    // on the server the plain booking is READ COMMITTED (fd_book) and the series
+    // SERIALIZABLE: a date the series saw free and a desk booked meanwhile must be
+    // skipped (the series runs again and sees it), never fail the whole series
+    fn a_series_booking_what_is_free_skips_a_date_a_desk_books_meanwhile(c) {
+    let c = in_zone(c, "Europe/Berlin");
+    let d = c.doctor("Dr. Weekly");
+    template(&c, d, 1, "09:00", "11:00", 30);
+    generate(&c, "2030-01-14", "2030-12-30");
+    let petra = c.patient("Petra Weekly", "0151 2345 6789");
+    let otto = c.patient("Otto Other", "0151 2345 0000");
+    // the Mondays' slots, by date and time
+    let slots: Vec<frontdesk::SlotView> = c
+        .desk
+        .list_slots(
+            &c.admin(),
+            &SlotFilter {
+                from: 0,
+                to: i64::MAX,
+                doctor_id: Some(d),
+                free_only: false,
+            },
+        )
+        .unwrap();
+    let desks = [std::sync::Arc::new(c.reopen()), std::sync::Arc::new(c.reopen())];
+    // a round per 09:00-09:30 … 10:30 start in the first weeks: the series takes
+    // three weeks from it, the desk books its second week at the same moment
+    let per_week = 4;
+    for round in 0..12 {
+        let first = slots[(round / per_week) * 3 * per_week + round % per_week].slot.id;
+        let second = slots[(round / per_week) * 3 * per_week + per_week + round % per_week].slot.id;
+        let barrier = Arc::new(Barrier::new(2));
+        let series = {
+            let (desk, barrier, actor) = (desks[0].clone(), barrier.clone(), c.receptionist());
+            thread::spawn(move || {
+                barrier.wait();
+                desk.book_series(
+                    &actor,
+                    &frontdesk::SeriesRequest {
+                        first_slot_id: first,
+                        patient_id: petra,
+                        every_weeks: 1,
+                        count: Some(3),
+                        until: None,
+                        mode: frontdesk::SeriesMode::BookWhatIsFree,
+                        reason: String::new(),
+                    },
+                )
+            })
+        };
+        let single = {
+            let (desk, barrier, actor) = (desks[1].clone(), barrier.clone(), c.receptionist());
+            thread::spawn(move || {
+                barrier.wait();
+                desk.book(
+                    &actor,
+                    &BookRequest {
+                        slot_id: second,
+                        patient_id: otto,
+                        reason: String::new(),
+                    },
+                )
+            })
+        };
+        let (series, single) = (series.join().unwrap(), single.join().unwrap());
+        let series = series.unwrap_or_else(|e| panic!("round {round}: the series failed: {e}"));
+        let took_second = series.booked.iter().any(|a| a.slot_id == second);
+        match single {
+            Ok(_) => assert!(!took_second, "round {round}: both booked slot {second}"),
+            Err(Error::SlotTaken) => assert!(took_second, "round {round}: nobody booked {second}"),
+            Err(e) => panic!("round {round}: the desk's booking failed: {e}"),
+        }
+        assert_eq!(series.booked.len() + series.skipped.len(), 3);
+    }
+    c.assert_check();
+}
+}

@@ -30,6 +30,14 @@ pub struct ServerTx {
     retry: Cell<bool>,
     /// The session broke.
     broken: Cell<bool>,
+    /// The partial unique index refused a second live appointment in a slot:
+    /// a booking committed after this transaction's snapshot, where its own
+    /// check saw the slot free (a READ COMMITTED booking, `fd_book`, is outside
+    /// the server's serializable guarantee, so it is no serialization failure).
+    slot_taken: Cell<bool>,
+    /// A statement failed: the server aborted the transaction, whatever the
+    /// closure made of the error.
+    failed: Cell<bool>,
 }
 
 /// Attempts of one service transaction before a serialization failure reaches
@@ -38,6 +46,11 @@ pub struct ServerTx {
 /// so this path waits and tries again far longer than the one-round-trip writes:
 /// up to about three seconds in all under the heaviest contention measured.
 const ATTEMPTS: u64 = 48;
+
+/// Attempts after a slot was found taken by a booking made since the
+/// transaction's snapshot: the next attempt sees that booking, so one is enough
+/// for a rule that checks (a series skips the date); a second refusal is final.
+const SLOT_TAKEN_ATTEMPTS: u32 = 2;
 
 /// Pooled sessions found closed by the server that one transaction passes over
 /// before it says the server is unreachable (more than a desk's pool holds).
@@ -57,8 +70,14 @@ pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 impl ServerTx {
     fn failed(&self, e: postgres::Error) -> rusqlite::Error {
+        self.failed.set(true);
         if is_retryable(&e) {
             self.retry.set(true);
+        }
+        if e.as_db_error()
+            .is_some_and(|db| db.constraint() == Some("appointment_one_live_per_slot"))
+        {
+            self.slot_taken.set(true);
         }
         if is_broken(&e, &self.session.borrow()) {
             self.broken.set(true);
@@ -97,6 +116,8 @@ impl PgClinic {
                 session: RefCell::new(self.session()?),
                 retry: Cell::new(false),
                 broken: Cell::new(false),
+                slot_taken: Cell::new(false),
+                failed: Cell::new(false),
             };
             match f(&tx) {
                 Err(_) if tx.broken.get() && stale < STALE_SESSIONS => stale += 1,
@@ -123,7 +144,7 @@ impl PgClinic {
         } else {
             "BEGIN ISOLATION LEVEL SERIALIZABLE"
         };
-        let (mut retries, mut stale) = (0u64, 0u32);
+        let (mut retries, mut stale, mut slot_retries) = (0u64, 0u32, 0u32);
         loop {
             let mut session = self.session()?;
             if let Err(e) = session.batch_execute(begin) {
@@ -139,11 +160,22 @@ impl PgClinic {
                 session: RefCell::new(session),
                 retry: Cell::new(false),
                 broken: Cell::new(false),
+                slot_taken: Cell::new(false),
+                failed: Cell::new(false),
             };
             let started = Instant::now();
             let outcome = f(&tx);
             let session = &mut *tx.session.borrow_mut();
             let outcome = match outcome {
+                // the closure went on past a failed statement: the server has
+                // aborted the transaction, and its COMMIT would roll back quietly
+                Ok(_) if tx.failed.get() => {
+                    let _ = session.batch_execute("ROLLBACK");
+                    Err(crate::error::Error::Internal(format!(
+                        "{op}: a statement failed inside the transaction and was passed over; \
+                         nothing was saved"
+                    )))
+                }
                 Ok(value) => match session.batch_execute("COMMIT") {
                     Ok(()) => Ok(value),
                     Err(e) if is_retryable(&e) => {
@@ -173,6 +205,10 @@ impl PgClinic {
                 Err(_) if tx.retry.get() && retries + 1 < ATTEMPTS => {
                     retries += 1;
                     std::thread::sleep(backoff(retries));
+                }
+                Err(_) if tx.slot_taken.get() && slot_retries < SLOT_TAKEN_ATTEMPTS => {
+                    slot_retries += 1;
+                    retries += 1;
                 }
                 Err(e) => {
                     if !read_only {
