@@ -38,6 +38,27 @@ pub struct CheckReport {
     pub items: Vec<CheckItem>,
 }
 
+impl CheckItem {
+    /// A check named `name` that held when nothing was found (the first ten
+    /// findings are kept).
+    fn of(name: &str, problems: Vec<String>) -> Self {
+        CheckItem {
+            name: name.into(),
+            ok: problems.is_empty(),
+            detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; "),
+        }
+    }
+}
+
+impl CheckReport {
+    fn of(items: Vec<CheckItem>) -> Self {
+        CheckReport {
+            ok: items.iter().all(|i| i.ok),
+            items,
+        }
+    }
+}
+
 /// The invariants as (name, query returning offending rows as text), in SQL
 /// both backends speak.
 const INVARIANTS: &[(&str, &str)] = &[
@@ -190,13 +211,7 @@ fn strings(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
 /// connection may predate others' writes (see `Frontdesk::read_fresh`).
 pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport> {
     let mut items = Vec::new();
-    let mut add = |name: &str, problems: Vec<String>| {
-        items.push(CheckItem {
-            name: name.into(),
-            ok: problems.is_empty(),
-            detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; "),
-        });
-    };
+    let mut add = |name: &str, problems: Vec<String>| items.push(CheckItem::of(name, problems));
     let integrity = strings(conn, "PRAGMA integrity_check")?;
     add(
         "SQLite integrity_check",
@@ -231,10 +246,7 @@ pub fn run(conn: &Connection, seal: &Seal, anchored: bool) -> Result<CheckReport
         );
     }
     reconcile(&Conn::Lite(conn), &mut add)?;
-    Ok(CheckReport {
-        ok: items.iter().all(|i| i.ok),
-        items,
-    })
+    Ok(CheckReport::of(items))
 }
 
 /// The invariants, on either backend.
@@ -297,13 +309,7 @@ pub fn run_on_server(
     now: i64,
 ) -> Result<CheckReport> {
     let mut items = Vec::new();
-    let mut add = |name: &str, problems: Vec<String>| {
-        items.push(CheckItem {
-            name: name.into(),
-            ok: problems.is_empty(),
-            detail: problems.into_iter().take(10).collect::<Vec<_>>().join("; "),
-        });
-    };
+    let mut add = |name: &str, problems: Vec<String>| items.push(CheckItem::of(name, problems));
     // a big clinic's checks run longer than a desk's statement may
     conn.run("SET LOCAL statement_timeout = 0", &[])?;
     let version = server.check_schema()?;
@@ -369,10 +375,7 @@ pub fn run_on_server(
             .collect(),
     );
     reconcile(conn, &mut add)?;
-    Ok(CheckReport {
-        ok: items.iter().all(|i| i.ok),
-        items,
-    })
+    Ok(CheckReport::of(items))
 }
 
 /// The newest row any desk on this computer saw saved must still be there, with

@@ -98,9 +98,11 @@ fn missing_tool(name: &str, e: std::io::Error) -> Error {
     ))
 }
 
-/// libpq's settings for `url` as the desk's own sessions use it: a server on
-/// another PC only over TLS with its certificate verified.
-fn libpq_env(cmd: &mut Command, url: &str) -> Result<()> {
+/// Points `cmd` (a libpq program) at `url` as the desk's own sessions use it:
+/// a server on another PC only over TLS with its certificate verified; a
+/// password in the URL handed over in the environment, never on the command
+/// line (where every user of the PC can read it).
+fn connect_to(cmd: &mut Command, url: &str) -> Result<()> {
     let (plain, _) = super::take_param(url, "sslrootcert");
     let config: postgres::Config = plain
         .parse()
@@ -108,6 +110,10 @@ fn libpq_env(cmd: &mut Command, url: &str) -> Result<()> {
     if !super::on_this_pc(&config) && !url.contains("sslmode=") {
         cmd.env("PGSSLMODE", "verify-full");
     }
+    if let Some(password) = config.get_password() {
+        cmd.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref());
+    }
+    cmd.arg("--dbname").arg(super::without_password(url));
     Ok(())
 }
 
@@ -127,10 +133,8 @@ pub fn dump(url: &str, to: &Path) -> Result<()> {
         "--no-privileges",
         "--file",
     ])
-    .arg(to)
-    .arg("--dbname")
-    .arg(url);
-    libpq_env(&mut cmd, url)?;
+    .arg(to);
+    connect_to(&mut cmd, url)?;
     run(cmd, "pg_dump")?;
     std::fs::File::open(to)
         .and_then(|f| f.sync_all())
@@ -163,6 +167,12 @@ impl Archive {
         if let Some(t) = table {
             cmd.arg(format!("--table={t}"));
         }
+        // (a relative name starting with `-` is no option)
+        let path = if path.is_relative() {
+            Path::new(".").join(path)
+        } else {
+            path.to_path_buf()
+        };
         let mut child = cmd
             .arg(path)
             .stdin(Stdio::null())
