@@ -109,7 +109,7 @@ impl PgClinic {
     /// statement sees one snapshot by itself): one round trip where a
     /// transaction takes three. A pooled session the server closed is passed
     /// over, as in [`PgClinic::transact`].
-    pub fn read_one<T>(&self, f: impl Fn(&ServerTx) -> Result<T>) -> Result<T> {
+    pub(crate) fn read_one<T>(&self, f: impl Fn(&ServerTx) -> Result<T>) -> Result<T> {
         let mut stale = 0;
         loop {
             let tx = ServerTx {
