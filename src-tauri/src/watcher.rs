@@ -172,6 +172,7 @@ fn watch(watcher: &Watcher, wake: mpsc::Sender<()>, woken: &Receiver<()>, reopen
     let mut told = false;
     let mut last = None;
     let mut settle_until: Option<Instant> = None;
+    let mut gone = false;
     loop {
         let wait = match settle_until {
             Some(until) if until > Instant::now() => SETTLE_STEP,
@@ -193,6 +194,20 @@ fn watch(watcher: &Watcher, wake: mpsc::Sender<()>, woken: &Receiver<()>, reopen
             watcher.released.store(true, Ordering::SeqCst);
             continue;
         };
+        if desk.file_replaced() && !desk.path().exists() {
+            // deleted, not replaced: nothing to reopen (opening the path would
+            // make an empty clinic there); the desk refuses writes meanwhile
+            if !gone {
+                tracing::error!(
+                    "the database file {} was deleted under this desk; it takes no more \
+                     changes until the file is back",
+                    desk.path().display()
+                );
+                gone = true;
+            }
+            continue;
+        }
+        gone = false;
         if desk.file_replaced() {
             tracing::warn!("the database file was replaced under this desk; reopening it");
             probe = None;
