@@ -173,6 +173,18 @@ impl Clinic {
         );
     }
 
+    /// The problems `check` reports, a line each (empty when it passes).
+    pub fn check_failures(&self) -> String {
+        let report = self.desk.check().unwrap();
+        report
+            .items
+            .iter()
+            .filter(|i| !i.ok)
+            .map(|i| format!("{}: {}", i.name, i.detail))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Counts rows with a SQL query returning one integer (on a server, one it
     /// understands too).
     pub fn count(&self, sql: &str) -> i64 {

@@ -30,18 +30,6 @@ fn clinic_with_history() -> (Clinic, i64, i64, i64) {
     (c, staff, patient, appointment)
 }
 
-/// The problems `check` reports, as text.
-fn failures(c: &Clinic) -> String {
-    let report = c.desk.check().unwrap();
-    report
-        .items
-        .iter()
-        .filter(|i| !i.ok)
-        .map(|i| format!("{}: {}", i.name, i.detail))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Runs raw SQL on the file, as a forger with a sqlite3 shell would.
 fn forge(c: &Clinic, sql: &str) {
     let conn = frontdesk::storage::db::open_keyed(c.path()).unwrap();
@@ -65,7 +53,7 @@ fn trigger_sql(c: &Clinic, name: &str) -> String {
 #[test]
 fn an_untouched_clinic_passes_check() {
     let (c, _, _, _) = clinic_with_history();
-    assert_eq!(failures(&c), "", "nothing to report");
+    assert_eq!(c.check_failures(), "", "nothing to report");
 }
 
 #[test]
@@ -80,7 +68,7 @@ fn deleting_the_newest_audit_rows_behind_a_dropped_and_recreated_trigger_is_foun
             last - 2
         ),
     );
-    let found = failures(&c);
+    let found = c.check_failures();
     assert!(
         found.contains(&format!("ends before row {last}")),
         "the anchor outside the database names the removed head: {found}"
@@ -162,7 +150,7 @@ fn rewriting_a_middle_row_and_recomputing_every_later_hash_is_found() {
     rechain_with_plain_sha256(&conn, middle, false);
     conn.execute_batch(&format!("{trigger};")).unwrap();
     drop(conn);
-    let found = failures(&c);
+    let found = c.check_failures();
     assert!(
         found.contains(&format!("audit row {middle}")),
         "the rewritten row is named: {found}"
@@ -226,7 +214,7 @@ fn making_a_receptionist_an_admin_with_raw_sql_is_found() {
         &c,
         &format!("UPDATE staff SET role = 'ADMIN' WHERE id = {staff}"),
     );
-    let found = failures(&c);
+    let found = c.check_failures();
     assert!(
         found.contains(&format!("staff {staff} is role=ADMIN")),
         "the account is named with what changed: {found}"
@@ -245,7 +233,7 @@ fn editing_a_patient_or_an_appointment_with_raw_sql_is_found() {
                SELECT {appointment}, 'PENDING', 'CONFIRMED', 0, 'forger';"
         ),
     );
-    let found = failures(&c);
+    let found = c.check_failures();
     assert!(
         found.contains(&format!("patient {patient} is")),
         "the edited patient is named: {found}"
@@ -267,7 +255,7 @@ fn a_trigger_added_to_the_database_is_found() {
         &c,
         "CREATE TRIGGER copy_patients AFTER INSERT ON patient BEGIN SELECT 1; END;",
     );
-    let found = failures(&c);
+    let found = c.check_failures();
     assert!(
         found.contains("extra trigger copy_patients"),
         "the extra trigger is named: {found}"

@@ -10,16 +10,6 @@ use frontdesk::BookRequest;
 
 use crate::fixture::{frontdesk_bin, Clinic};
 
-fn failed(c: &Clinic) -> Vec<String> {
-    let report = c.desk.check().unwrap();
-    report
-        .items
-        .iter()
-        .filter(|i| !i.ok)
-        .map(|i| format!("{}: {}", i.name, i.detail))
-        .collect()
-}
-
 #[test]
 fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
     let Some(c) = Clinic::on_server("srv_check") else {
@@ -44,7 +34,7 @@ fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
                 .id
         })
         .collect();
-    assert_eq!(failed(&c), Vec::<String>::new());
+    assert_eq!(c.check_failures(), "");
     // the command line says the same, and needs no sign-in
     let out = Command::new(frontdesk_bin())
         .args(["--db", &c.path().display().to_string(), "check"])
@@ -67,7 +57,7 @@ fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
         "UPDATE appointment SET status = 'CONFIRMED' WHERE id = {}",
         booked[0]
     ));
-    let found = failed(&c).join("\n");
+    let found = c.check_failures();
     assert!(
         found.contains("status is its last history entry"),
         "{found}"
@@ -77,13 +67,13 @@ fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
         "UPDATE appointment SET status = 'PENDING' WHERE id = {}",
         booked[0]
     ));
-    assert_eq!(failed(&c), Vec::<String>::new());
+    assert_eq!(c.check_failures(), "");
 
     // a sealed audit row reworded
     run(
         "UPDATE audit_event SET actor = 'nobody' WHERE id = (SELECT min(event_id) FROM audit_seal)",
     );
-    let found = failed(&c).join("\n");
+    let found = c.check_failures();
     assert!(found.contains("does not verify"), "{found}");
     let out = Command::new(frontdesk_bin())
         .args(["--db", &url, "check"])
@@ -96,7 +86,7 @@ fn check_on_the_server_finds_what_was_changed_behind_the_desks() {
     // and is still a finding (not a failed check)
     run("INSERT INTO audit_event (at, actor, action, entity, detail)
          VALUES (1, 'x', 'ledger.x', 'ledger', '')");
-    let found = failed(&c).join("\n");
+    let found = c.check_failures();
     assert!(
         found.contains("every ledger row was written with its audit row"),
         "{found}"
@@ -110,7 +100,7 @@ fn check_on_the_server_finds_the_newest_sealed_rows_removed() {
     };
     c.doctor("Dr. Tail");
     c.patient("Pat Tail", "+4915112345671");
-    assert_eq!(failed(&c), Vec::<String>::new());
+    assert_eq!(c.check_failures(), "");
     let admin = PgClinic::connect(&c.path().display().to_string(), 1).unwrap();
     admin
         .session()
@@ -121,7 +111,7 @@ fn check_on_the_server_finds_the_newest_sealed_rows_removed() {
                (SELECT 1 FROM audit_seal s WHERE s.event_id = e.id);",
         )
         .unwrap();
-    let found = failed(&c).join("\n");
+    let found = c.check_failures();
     assert!(
         found.contains("newest seal this PC recorded is gone"),
         "{found}"
@@ -136,7 +126,7 @@ fn check_on_the_server_finds_the_newest_sealed_rows_removed() {
         err.to_string().contains("lost or changed its seal"),
         "{err}"
     );
-    let found = failed(&c).join("\n");
+    let found = c.check_failures();
     assert!(
         found.contains("newest seal this PC recorded is gone"),
         "{found}"

@@ -69,6 +69,16 @@ fn backoff(n: u64) -> Duration {
 pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 impl ServerTx {
+    fn on(session: Session) -> Self {
+        ServerTx {
+            session: RefCell::new(session),
+            retry: Cell::new(false),
+            broken: Cell::new(false),
+            slot_taken: Cell::new(false),
+            failed: Cell::new(false),
+        }
+    }
+
     fn failed(&self, e: postgres::Error) -> rusqlite::Error {
         self.failed.set(true);
         if is_retryable(&e) {
@@ -112,13 +122,7 @@ impl PgClinic {
     pub(crate) fn read_one<T>(&self, f: impl Fn(&ServerTx) -> Result<T>) -> Result<T> {
         let mut stale = 0;
         loop {
-            let tx = ServerTx {
-                session: RefCell::new(self.session()?),
-                retry: Cell::new(false),
-                broken: Cell::new(false),
-                slot_taken: Cell::new(false),
-                failed: Cell::new(false),
-            };
+            let tx = ServerTx::on(self.session()?);
             match f(&tx) {
                 Err(_) if tx.broken.get() && stale < STALE_SESSIONS => stale += 1,
                 outcome => return outcome,
@@ -156,13 +160,7 @@ impl PgClinic {
                 }
                 return Err(to_error(e));
             }
-            let tx = ServerTx {
-                session: RefCell::new(session),
-                retry: Cell::new(false),
-                broken: Cell::new(false),
-                slot_taken: Cell::new(false),
-                failed: Cell::new(false),
-            };
+            let tx = ServerTx::on(session);
             let started = Instant::now();
             let outcome = f(&tx);
             let session = &mut *tx.session.borrow_mut();
