@@ -256,3 +256,51 @@ fn watch(watcher: &Watcher, wake: mpsc::Sender<()>, woken: &Receiver<()>, reopen
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file deleted under the desk is not "reopened" (that would make
+    /// an empty clinic at its path); one replaced under it (a restore this desk
+    /// did not see) is.
+    #[test]
+    fn a_deleted_database_file_is_not_reopened_and_a_replaced_one_is() {
+        let (dir, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let db = dir.path().join("clinic.sqlite3");
+        let desk = Arc::new(
+            Frontdesk::open(
+                &db,
+                frontdesk::OpenOptions {
+                    keys_dir: Some(keys.path().to_path_buf()),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        );
+        let watcher = Arc::new(Watcher::default());
+        let reopened = Arc::new(AtomicBool::new(false));
+        let seen = reopened.clone();
+        start(desk.clone(), watcher.clone(), move || {
+            seen.store(true, Ordering::SeqCst)
+        });
+        std::fs::remove_file(&db).unwrap();
+        std::thread::sleep(FALLBACK_POLL * 3);
+        assert!(
+            !reopened.load(Ordering::SeqCst),
+            "a deleted file was reopened"
+        );
+        assert!(!db.exists(), "nothing was made at the deleted file's path");
+
+        std::fs::write(&db, b"another file at the path").unwrap();
+        let deadline = Instant::now() + FALLBACK_POLL * 5;
+        while !reopened.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            reopened.load(Ordering::SeqCst),
+            "a replaced file is reopened"
+        );
+        drop(desk);
+    }
+}

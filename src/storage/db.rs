@@ -255,9 +255,18 @@ pub fn configure_connection(conn: &Connection, busy_timeout: Duration) -> rusqli
     Ok(())
 }
 
-/// Opens one connection with the app's settings (used for the writer and tools).
+/// How the clinic's connections open its file: never creating it. Only
+/// [`prepare_schema`] makes a new database; a connection opened later (the
+/// pool's, the watcher's, a check's) at a path whose file was deleted fails
+/// instead of leaving an empty clinic there.
+fn existing_file() -> OpenFlags {
+    OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+/// Opens one connection with the app's settings (used for the writer and tools)
+/// to the database at `path`, which must exist.
 pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
-    let conn = open_file(path, OpenFlags::default())?;
+    let conn = open_file(path, existing_file())?;
     configure_connection(&conn, busy_timeout)
         .map_err(|e| crate::storage::cipher::explain_not_a_database(e, path))?;
     Ok(conn)
@@ -350,11 +359,12 @@ pub(crate) fn prepare_schema(
     }
     let outcome = (|| {
         if is_new()? {
+            // the one place a database file is made
+            let conn = open_file(path, OpenFlags::default())?;
             if let Some(folder) = new_key_folder {
                 let key = crate::storage::cipher::DbKey::generate();
                 // kept before the first page is written: no encrypted file without its key
                 crate::storage::cipher::store(&key, folder)?;
-                let conn = open_file(path, OpenFlags::default())?;
                 key.apply(&conn)?;
                 let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             }
@@ -452,13 +462,15 @@ pub fn schema_differences(conn: &Connection) -> Result<Vec<String>> {
 pub(crate) fn build_pool(path: &Path, size: u32, busy_timeout: Duration) -> Result<Pool> {
     // the key is looked up once; a pooled connection is keyed before its first read
     let key = crate::storage::cipher::key_of(path)?;
-    let manager = SqliteConnectionManager::file(path).with_init(move |c| {
-        crate::storage::cipher::quiet_logging(c);
-        if let Some(key) = &key {
-            key.apply(c)?;
-        }
-        configure_connection(c, busy_timeout)
-    });
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(existing_file())
+        .with_init(move |c| {
+            crate::storage::cipher::quiet_logging(c);
+            if let Some(key) = &key {
+                key.apply(c)?;
+            }
+            configure_connection(c, busy_timeout)
+        });
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
