@@ -8,7 +8,7 @@ use crate::domain::model::{Appointment, AppointmentDetail, AppointmentStatus, Sl
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, Result};
 use crate::service::audit;
-use crate::service::payments::settle_closing;
+use crate::service::payments::{settle_closing, settles_money};
 use crate::storage::appointments::{self, NewAppointment};
 use crate::storage::Conn;
 use crate::storage::{doctors, patients, slots};
@@ -87,21 +87,19 @@ impl Frontdesk {
     ///
     /// On a clinic server the booking is one call of the server's `fd_book`
     /// (READ COMMITTED, the slot row locked and updated, the same checks and
-    /// refusals, the same rows written): the desks' commonest write never waits
-    /// on SERIALIZABLE's retries (see the README's design notes).
+    /// refusals, the same rows written, the appointment read back in the same
+    /// round trip): the desks' commonest write never waits on SERIALIZABLE's
+    /// retries (see the README's design notes).
     pub fn book(&self, actor: &Actor, req: &BookRequest) -> Result<Appointment> {
         if let Some((server, ..)) = self.server_store() {
             let reason = booking_reason(actor, req)?;
-            let id = server.book(
+            return server.book(
                 req.slot_id,
                 req.patient_id,
                 &reason,
                 &actor.label(),
                 self.now(),
-            )?;
-            return server.read_one(|tx| {
-                appointments::get(&Conn::Server(tx), id)?.ok_or(Error::NotFound("appointment"))
-            });
+            );
         }
         Ok(self.book_with(actor, req, "book", |_, _, _| Ok(()))?.0)
     }
@@ -232,6 +230,25 @@ impl Frontdesk {
         }
         let now = self.now();
         let label = actor.label();
+        // On a clinic server a move that settles no money is one call of the
+        // server's `fd_change_status` (READ COMMITTED, the appointment row
+        // locked, the version and the state machine checked, the same rows
+        // written). Such a move never makes an appointment live or not live, so
+        // no SERIALIZABLE decision elsewhere (a payment, a slot's occupancy)
+        // depends on it; a cancellation or a no-show, which refunds and charges
+        // by the ledger, stays in the SERIALIZABLE transaction below.
+        if let Some((server, ..)) = self.server_store() {
+            if !settles_money(to) {
+                return server.change_status(
+                    appointment_id,
+                    expected_version,
+                    to,
+                    &note,
+                    &label,
+                    now,
+                );
+            }
+        }
         self.in_write("status", |tx| {
             let current =
                 appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))?;

@@ -548,6 +548,12 @@ fn describe(plan: &ClosingPlan, currency: &str) -> ClosingEffect {
     }
 }
 
+/// Whether moving an appointment to `to` settles its money (refunds, waives,
+/// charges by the cancellation policy): a cancellation and a no-show do.
+pub(crate) fn settles_money(to: AppointmentStatus) -> bool {
+    matches!(to, AppointmentStatus::Cancelled | AppointmentStatus::NoShow)
+}
+
 /// Settles an appointment's money as it is cancelled or marked a no-show, inside
 /// that change's write transaction (the cancellation policy in the module docs).
 pub(crate) fn settle_closing(
@@ -557,7 +563,7 @@ pub(crate) fn settle_closing(
     to: AppointmentStatus,
     now: i64,
 ) -> Result<()> {
-    if !matches!(to, AppointmentStatus::Cancelled | AppointmentStatus::NoShow) {
+    if !settles_money(to) {
         return Ok(());
     }
     let plan = closing_plan(tx, appointment, to, now)?;

@@ -13,7 +13,7 @@ const SELECT: &str = "SELECT a.id, a.slot_id, a.doctor_id, d.name, a.patient_id,
     JOIN doctor d ON d.id = a.doctor_id
     JOIN patient p ON p.id = a.patient_id";
 
-fn from_row(r: &Cols<'_>) -> rusqlite::Result<Appointment> {
+pub(crate) fn from_row(r: &Cols<'_>) -> rusqlite::Result<Appointment> {
     Ok(Appointment {
         id: r.get(0)?,
         slot_id: r.get(1)?,

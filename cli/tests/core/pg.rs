@@ -43,7 +43,7 @@ fn fresh(name: &str) -> Option<Db> {
 fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
     let url = crate::fixture::server::fresh_database(admin_url, name);
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
-    assert_eq!(clinic.migrate().expect("migrate"), 3);
+    assert_eq!(clinic.migrate().expect("migrate"), 4);
     Db {
         clinic,
         url,
@@ -150,7 +150,7 @@ fn booking_on_the_server_refuses_exactly_as_on_sqlite() {
             .book(&sq.receptionist(), &request(slot, patient))
             .map(|a| a.id)
     };
-    let pg_book = |slot, patient| pg.book(slot, patient, "", "Rita Desk", NOW);
+    let pg_book = |slot, patient| pg.book(slot, patient, "", "Rita Desk", NOW).map(|a| a.id);
 
     assert!(pg_book(slots[0], patient).is_ok() && sq_book(sq_slots[0], sq_patient).is_ok());
     type Case = (&'static str, Result<i64, Error>, Result<i64, Error>);
@@ -217,6 +217,7 @@ fn status_changes_on_the_server_follow_the_state_machine_defined_in_rust() {
         for to in AppointmentStatus::ALL {
             let id = pg
                 .book(slots.next().unwrap(), patient, "", "Rita", NOW)
+                .map(|a| a.id)
                 .unwrap();
             let mut version = 1;
             for step in path_to(from) {
@@ -256,7 +257,10 @@ fn a_stale_status_change_on_the_server_is_a_conflict_naming_who_changed_it() {
     let Some(db) = fresh("stale") else { return };
     let pg = &db.clinic;
     let (_, slots, patient) = db.day(1);
-    let id = pg.book(slots[0], patient, "", "Rita", NOW).unwrap();
+    let id = pg
+        .book(slots[0], patient, "", "Rita", NOW)
+        .map(|a| a.id)
+        .unwrap();
     pg.change_status(
         id,
         1,
@@ -387,6 +391,7 @@ fn thirty_two_threads_on_one_slot_on_the_server_exactly_one_wins_every_round() {
                 std::thread::spawn(move || {
                     barrier.wait();
                     pg.book(slot, patient, "", &format!("desk-{i}"), NOW)
+                        .map(|a| a.id)
                 })
             })
             .collect();
@@ -458,7 +463,10 @@ fn pg_worker_process() {
                 let rounds = if forever { usize::MAX } else { 60 };
                 for i in 0..rounds {
                     let slot = slots[(i * 7 + t * 3) % slots.len()];
-                    match pg.book(slot, patient, "", &format!("worker-{t}"), NOW) {
+                    match pg
+                        .book(slot, patient, "", &format!("worker-{t}"), NOW)
+                        .map(|a| a.id)
+                    {
                         Ok(id) => {
                             writeln!(out.lock().unwrap(), "ack {id} {slot}").unwrap();
                             if i % 3 == 0 {
@@ -591,7 +599,10 @@ fn desks_killed_mid_write_leave_no_half_booking_on_the_server() {
                 .change_status(id, version, AppointmentStatus::Cancelled, "after", "t", NOW)
                 .unwrap();
         }
-        db.clinic.book(slot, patient, "", "after", NOW).unwrap();
+        db.clinic
+            .book(slot, patient, "", "after", NOW)
+            .map(|a| a.id)
+            .unwrap();
     }
     db.assert_invariants();
 }
@@ -603,9 +614,17 @@ fn a_booking_notifies_the_other_desks_when_it_commits() {
     let mut listener = db.clinic.listen().unwrap();
     // a refused booking says nothing
     db.clinic.set_slot_blocked(slots[1], true).unwrap();
-    assert!(db.clinic.book(slots[1], patient, "", "Rita", NOW).is_err());
+    assert!(db
+        .clinic
+        .book(slots[1], patient, "", "Rita", NOW)
+        .map(|a| a.id)
+        .is_err());
     let started = Instant::now();
-    let id = db.clinic.book(slots[0], patient, "", "Rita", NOW).unwrap();
+    let id = db
+        .clinic
+        .book(slots[0], patient, "", "Rita", NOW)
+        .map(|a| a.id)
+        .unwrap();
     let heard = listener.next(Duration::from_secs(2)).unwrap();
     assert_eq!(heard, Some(format!("appointment {id}")));
     println!(
@@ -682,7 +701,9 @@ fn a_server_restart_mid_run_loses_no_acknowledged_booking_and_the_desks_recover(
                 while !stop.load(Ordering::Relaxed) {
                     let slot = slots[next.fetch_add(1, Ordering::Relaxed) as usize];
                     let after = restarted.load(Ordering::Relaxed);
-                    let r = pg.book(slot, patient, "", &format!("desk-{d}"), NOW);
+                    let r = pg
+                        .book(slot, patient, "", &format!("desk-{d}"), NOW)
+                        .map(|a| a.id);
                     let mut o = outcome.lock().unwrap();
                     match r {
                         Ok(id) => o.0.push((id, slot, after)),
@@ -787,13 +808,16 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
     // (the test server trusts local connections, so the role signs in without the password)
     let desk = PgClinic::connect(&desk_url, 2).unwrap();
-    assert_eq!(desk.check_schema().unwrap(), 3);
+    assert_eq!(desk.check_schema().unwrap(), 4);
     let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
     let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
     let patient = desk
         .add_patient("Sam Setup", "+4915199999999", NOW)
         .unwrap();
-    let id = desk.book(slot, patient, "", "Rita", NOW).unwrap();
+    let id = desk
+        .book(slot, patient, "", "Rita", NOW)
+        .map(|a| a.id)
+        .unwrap();
     let mut s = desk.session().unwrap();
     // the log's numbers come from its sequence, whatever an INSERT names
     let placed: i64 = s
@@ -888,6 +912,7 @@ fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_show
             std::thread::spawn(move || {
                 for slot in slots.iter().skip(d).step_by(8) {
                     pg.book(*slot, patient, "", &format!("desk-{d}"), NOW)
+                        .map(|a| a.id)
                         .unwrap();
                 }
             })
@@ -1065,7 +1090,7 @@ fn concurrent_bookings_and_cancellations_on_the_server_are_linearizable() {
                     let roll = rng.random_range(0..100);
                     let (invoked, op, ret) = if roll < 45 {
                         let invoked = clock.fetch_add(1, Ordering::SeqCst);
-                        let ret = match desk.book(slot, patient, "", "lin", NOW) {
+                        let ret = match desk.book(slot, patient, "", "lin", NOW).map(|a| a.id) {
                             Ok(id) => SlotRet::Booked(id),
                             Err(Error::SlotTaken) => SlotRet::Taken,
                             Err(e) => panic!("booking failed unexpectedly: {e:?}"),
@@ -1225,7 +1250,10 @@ fn status_changes_on_the_server_refuse_exactly_as_on_sqlite() {
         .book(&desk, &request(sq_slot, sq_patient))
         .unwrap()
         .id;
-    let pg_a = pg.book(slot, patient, "", &desk.label(), NOW).unwrap();
+    let pg_a = pg
+        .book(slot, patient, "", &desk.label(), NOW)
+        .map(|a| a.id)
+        .unwrap();
     sq.desk
         .change_status(&admin, sq_a, 1, AppointmentStatus::Confirmed, "")
         .unwrap();
@@ -1426,7 +1454,11 @@ fn a_clinic_file_moves_to_the_server_whole_and_then_takes_no_more_changes() {
         "SELECT min(s.id) FROM slot s WHERE s.start_at > {NOW} + 86400 AND NOT s.blocked
                AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id)"
     ));
-    let booked = db.clinic.book(free, 1, "", "Rita", NOW).unwrap();
+    let booked = db
+        .clinic
+        .book(free, 1, "", "Rita", NOW)
+        .map(|a| a.id)
+        .unwrap();
     assert!(booked > moved_max, "{booked} after {moved_max}");
 
     // the file: still readable, but no desk can carry on writing in it

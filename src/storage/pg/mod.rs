@@ -29,10 +29,11 @@
 //! commit and the notifier costs a desk one repaint delay (its fallback is
 //! re-reading on a timer), never a write.
 //!
-//! The desks' services reach the server through [`crate::storage::Conn`] and the
-//! SERIALIZABLE transactions of `tx.rs`; the one-round-trip writes here are the
-//! measured fast path (`frontdesk bench --postgres`) and the proofs' subject, not
-//! yet what the desks call (see the README's design note on isolation).
+//! A desk's booking and its status changes that settle no money (confirm,
+//! arrive, complete) are the one-round-trip writes here, the appointment read
+//! back in the same statement; every other change of the desks' services
+//! reaches the server through [`crate::storage::Conn`] and the SERIALIZABLE
+//! transactions of `tx.rs` (see the README's design note on isolation).
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -42,11 +43,12 @@ use std::time::{Duration, Instant};
 use postgres::config::{Host, SslMode};
 pub use postgres::error::SqlState;
 use postgres::tls::MakeTlsConnect;
+use postgres::types::Type;
 use postgres::Client;
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::domain::model::AppointmentStatus;
+use crate::domain::model::{Appointment, AppointmentStatus};
 use crate::domain::passcodes::{self, limits};
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, ErrorCode, Result};
@@ -64,6 +66,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("schema-1.sql")),
     (2, include_str!("schema-2.sql")),
     (3, include_str!("schema-3.sql")),
+    (4, include_str!("schema-4.sql")),
 ];
 
 /// Attempts of one write when the server answers "deadlock" or "serialization
@@ -145,13 +148,14 @@ fn notifier(config: postgres::Config, tls: DeskTls, notes: mpsc::Receiver<String
     }
 }
 
-/// An appointment's status as it is after [`PgClinic::change_status`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusNow {
-    /// Status.
-    pub status: AppointmentStatus,
-    /// Version (bumped by every change).
-    pub version: i64,
+/// How many columns `fd_appointment` answers (those of
+/// `storage::appointments`' SELECT); a statement's own columns follow them.
+const APPOINTMENT_COLUMNS: usize = 19;
+
+/// The appointment in the first [`APPOINTMENT_COLUMNS`] columns of `row`.
+fn appointment_of(row: &postgres::Row) -> Result<Appointment> {
+    crate::storage::appointments::from_row(&crate::storage::sql::Cols::Server(row))
+        .map_err(|e| Error::Internal(format!("an appointment the server answered: {e}")))
 }
 
 /// A verification attempt reserved on a phone's live code.
@@ -745,7 +749,9 @@ impl PgClinic {
         self.metrics.local_snapshot()
     }
 
-    /// Books a free slot for a patient: one round trip. `SlotTaken` when a live
+    /// Books a free slot for a patient and answers the appointment as the desk
+    /// shows it: one round trip (`fd_book`, the row read back by
+    /// `fd_appointment` in the same statement). `SlotTaken` when a live
     /// appointment holds it; the same refusals as on SQLite otherwise.
     pub fn book(
         &self,
@@ -754,22 +760,35 @@ impl PgClinic {
         reason: &str,
         actor: &str,
         now: i64,
-    ) -> Result<i64> {
+    ) -> Result<Appointment> {
         let key = request_key();
-        let id: i64 = self.measured("book", true, |c| {
-            c.query_one(
-                "SELECT out_id, out_wait_us FROM fd_book($1, $2, $3, $4, $5, $6)",
-                &[&key, &slot_id, &patient_id, &reason, &actor, &now],
-            )
-            .map(|r| (r.get(0), r.get(1)))
+        let booked = self.measured("book", true, |c| {
+            let row = c.query_typed_one(
+                "SELECT f.*, b.out_wait_us FROM fd_book($1, $2, $3, $4, $5, $6) b,
+                 LATERAL fd_appointment(b.out_id) f",
+                &[
+                    (&key, Type::TEXT),
+                    (&slot_id, Type::INT8),
+                    (&patient_id, Type::INT8),
+                    (&reason, Type::TEXT),
+                    (&actor, Type::TEXT),
+                    (&now, Type::INT8),
+                ],
+            )?;
+            let wait = row.get(APPOINTMENT_COLUMNS);
+            Ok((row, wait))
         })?;
-        self.announce(format!("appointment {id}"));
-        Ok(id)
+        let booked = appointment_of(&booked)?;
+        self.announce(format!("appointment {}", booked.id));
+        Ok(booked)
     }
 
-    /// Changes an appointment's status on the version the caller saw: one round
-    /// trip. `Conflict` when it changed meanwhile, `InvalidTransition` when the
-    /// state machine forbids the move.
+    /// Changes an appointment's status on the version the caller saw and
+    /// answers the appointment as it is now: one round trip (`fd_change_status`,
+    /// the row read back in the same statement). `Conflict` when it changed
+    /// meanwhile, `InvalidTransition` when the state machine forbids the move.
+    /// What a move settles in money (a cancellation, a no-show) is the
+    /// desk's status service's, not this.
     pub fn change_status(
         &self,
         appointment_id: i64,
@@ -778,52 +797,45 @@ impl PgClinic {
         note: &str,
         actor: &str,
         now: i64,
-    ) -> Result<StatusNow> {
+    ) -> Result<Appointment> {
         let moves = allowed_moves();
         let key = request_key();
         let row = self.measured("status", true, |c| {
-            c.query_one(
-                "SELECT outcome, status, version, updated_by, updated_at, wait_us
-                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8)",
+            let row = c.query_typed_one(
+                "SELECT f.*, c.wait_us, c.outcome
+                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8) c,
+                 LATERAL fd_appointment(c.out_id) f",
                 &[
-                    &key,
-                    &appointment_id,
-                    &expected_version,
-                    &to.as_str(),
-                    &moves,
-                    &note,
-                    &actor,
-                    &now,
+                    (&key, Type::TEXT),
+                    (&appointment_id, Type::INT8),
+                    (&expected_version, Type::INT8),
+                    (&to.as_str(), Type::TEXT),
+                    (&moves, Type::TEXT_ARRAY),
+                    (&note, Type::TEXT),
+                    (&actor, Type::TEXT),
+                    (&now, Type::INT8),
                 ],
-            )
-            .map(|r| {
-                let wait = r.get(5);
-                (r, wait)
-            })
+            )?;
+            let wait = row.get(APPOINTMENT_COLUMNS);
+            Ok((row, wait))
         })?;
-        let status: String = row.get(1);
-        let status: AppointmentStatus = status
-            .parse()
-            .map_err(|_| Error::Internal(format!("unknown status {status:?} on the server")))?;
-        match row.get::<_, &str>(0) {
+        let now = appointment_of(&row)?;
+        match row.get::<_, &str>(APPOINTMENT_COLUMNS + 1) {
             "ok" => {
                 self.announce(format!("appointment {appointment_id}"));
-                Ok(StatusNow {
-                    status,
-                    version: row.get(2),
-                })
+                Ok(now)
             }
             "stale" => {
                 self.metrics.record_refusal("status", ErrorCode::Conflict);
                 Err(Error::Conflict {
                     what: "the appointment",
-                    changed_by: row.get(3),
-                    changed_at: row.get(4),
-                    current: status.to_string(),
+                    changed_by: now.updated_by,
+                    changed_at: now.updated_at,
+                    current: now.status.to_string(),
                 })
             }
             _ => Err(Error::InvalidTransition {
-                from: status.to_string(),
+                from: now.status.to_string(),
                 to: to.to_string(),
             }),
         }

@@ -7,9 +7,9 @@
 //! outcome of some one-at-a-time order — without a lock per rule: when the server
 //! cannot promise it, it refuses one transaction with a serialization failure,
 //! and [`PgClinic::transact`] runs the closure again on a fresh transaction. So
-//! every rule written once in Rust holds on both backends. (The three hottest
-//! writes also have one-round-trip functions with row locks, see the module
-//! above; this path is for everything else.)
+//! every rule written once in Rust holds on both backends. (A desk's booking and
+//! its everyday status changes go through one-round-trip functions with row
+//! locks instead, see the module above; this path is for everything else.)
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -115,21 +115,6 @@ impl ServerTx {
 }
 
 impl PgClinic {
-    /// Runs `f`, a read of **one statement**, outside any transaction (one
-    /// statement sees one snapshot by itself): one round trip where a
-    /// transaction takes three. A pooled session the server closed is passed
-    /// over, as in [`PgClinic::transact`].
-    pub(crate) fn read_one<T>(&self, f: impl Fn(&ServerTx) -> Result<T>) -> Result<T> {
-        let mut stale = 0;
-        loop {
-            let tx = ServerTx::on(self.session()?);
-            match f(&tx) {
-                Err(_) if tx.broken.get() && stale < STALE_SESSIONS => stale += 1,
-                outcome => return outcome,
-            }
-        }
-    }
-
     /// Runs `f` in one SERIALIZABLE transaction (read-only when `read_only`),
     /// running it again when the server asks (a serialization failure, a
     /// deadlock), and commits. A session that broke before the commit leaves
