@@ -242,19 +242,19 @@ pub(super) fn rows(
         })?;
         let book = with_hold(
             s.row(
-                &format!("pg book (fd_book, one round trip), {desks} desk(s)"),
+                &format!("pg book (fd_book, the row read back: one round trip), {desks} desk(s)"),
                 took,
             ),
             &run,
             "book",
         );
-        // pending appointments for the status changes, written in bulk (about
-        // three times what booking managed in the same time)
-        let want = book.ops as i64 * 3 + 1000;
+        // pending appointments for the three status rows, written in bulk
+        // (more than booking managed in the same time, for each)
+        let want = book.ops as i64 * 4 + 2000;
         rows.push(book);
 
         // what a desk does: the booking service (permission and reason checked
-        // on the desk, then fd_book, then the appointment read back)
+        // on the desk, then fd_book with the appointment read back)
         let slots = next_slot.clone();
         let desk = Arc::new(frontdesk::Frontdesk::open(
             &db.url,
@@ -277,7 +277,7 @@ pub(super) fn rows(
             .map(|_| ())
         })?;
         rows.push(s.row(
-            &format!("pg desk booking (the booking service: fd_book, read back), {desks} desk(s)"),
+            &format!("pg desk booking (the booking service: permission, reason, fd_book), {desks} desk(s)"),
             took,
         ));
         let from = next_slot.fetch_add(want, Ordering::Relaxed);
@@ -316,28 +316,40 @@ pub(super) fn rows(
         })?;
         rows.push(with_hold(
             s.row(
-                &format!("pg status change (fd_change_status), {desks} desk(s)"),
+                &format!("pg status change (fd_change_status, the row read back: one round trip), {desks} desk(s)"),
                 took,
             ),
             &run,
             "status",
         ));
-        // what a desk does: the status service (permission, state machine,
-        // version, charges by the cancellation policy, history, audit) in one
-        // SERIALIZABLE transaction, retried inside
-        let (s, took) = measure(&clinic, desks, phase, move |_, _| {
-            let i = desk_next.fetch_add(1, Ordering::Relaxed) as usize;
-            let Some(&id) = desk_ids.get(i) else {
-                return Err(Error::Internal("the bench ran out of appointments".into()));
-            };
-            status_desk
-                .change_status(&status_actor, id, 1, AppointmentStatus::Confirmed, "")
-                .map(|_| ())
-        })?;
-        rows.push(s.row(
-            &format!("pg desk status change (the status service, SERIALIZABLE), {desks} desk(s)"),
-            took,
-        ));
+        // what a desk does: the status service. A confirmation (permission and
+        // note checked on the desk, then fd_change_status); a cancellation (the
+        // same checks, then one SERIALIZABLE transaction: state machine,
+        // version, the ledger settled by the cancellation policy, history,
+        // audit, retried inside)
+        for (to, note, label) in [
+            (
+                AppointmentStatus::Confirmed,
+                "",
+                "pg desk confirmation (the status service: permission, note, fd_change_status)",
+            ),
+            (
+                AppointmentStatus::Cancelled,
+                "bench",
+                "pg desk cancellation (the status service, SERIALIZABLE: the ledger settled)",
+            ),
+        ] {
+            let (desk, actor) = (status_desk.clone(), status_actor.clone());
+            let (ids, next) = (desk_ids.clone(), desk_next.clone());
+            let (s, took) = measure(&clinic, desks, phase, move |_, _| {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&id) = ids.get(i) else {
+                    return Err(Error::Internal("the bench ran out of appointments".into()));
+                };
+                desk.change_status(&actor, id, 1, to, note).map(|_| ())
+            })?;
+            rows.push(s.row(&format!("{label}, {desks} desk(s)"), took));
+        }
 
         let phones = Arc::new(AtomicI64::new(desks as i64 * 10_000_000));
         let run = fresh(&db)?;
@@ -364,7 +376,7 @@ pub(super) fn rows(
             "otp.request",
         ));
         let n = rows.len();
-        for r in &mut rows[n - 7..] {
+        for r in &mut rows[n - 8..] {
             r.vs_floor = Some(r.ops_per_sec / floor_rate.max(1e-9));
         }
     }
