@@ -202,6 +202,81 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
     assert_eq!(kept.len(), 1, "{kept:?}");
 }
 
+/// A restore run on a PC without the clinic's audit key cannot seal the
+/// restored log; the desk PCs that have the key hold their sealers off (their
+/// newest seal is gone) until their administrator accepts the restore, which
+/// the log's restore row — written only by the database's owner — allows even
+/// unsealed. Before, acceptance asked for a sealed restore row, which only a PC
+/// with the key could make and none would: sealing stopped for good.
+#[test]
+fn a_restore_from_a_pc_without_the_audit_key_is_accepted_and_sealed_where_the_key_is() {
+    let Some(admin_url) = server() else { return };
+    let Some(c) = Clinic::on_server("srv_keyless") else {
+        return;
+    };
+    let url = c.path().display().to_string();
+    drop_safety_copies(&admin_url, "fd_srv_keyless");
+    book_n(&c, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clinic.pgdump");
+    c.desk.backup_now(&c.admin(), Some(file.clone())).unwrap();
+    // this PC (it has the key) seals what is written after the backup
+    book_n(&c, 2);
+    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
+        frontdesk::storage::audit_key::KeyFolder::default_dir(),
+    );
+    let clinic = PgClinic::connect(&url, 1).unwrap();
+    assert!(clinic.seal_now(&keys).unwrap() > 0);
+
+    let keyless = tempfile::tempdir().unwrap();
+    let out = Command::new(frontdesk_bin())
+        .env("FRONTDESK_KEYS_DIR", keyless.path())
+        .args(["--db", &url, "restore"])
+        .arg(&file)
+        .args(["--admin-url", &admin_url, "--yes"])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("accept-restore"),
+        "says what to do next: {said}"
+    );
+    assert_eq!(one(&url, "SELECT count(*) FROM appointment"), 3);
+    let restore_row =
+        "SELECT count(*) FROM audit_event e LEFT JOIN audit_seal s ON s.event_id = e.id
+         WHERE e.action = 'backup.restore' AND s.event_id IS NULL";
+    assert_eq!(one(&url, restore_row), 1, "the restore's row, unsealed");
+
+    // the PC with the key holds off, then its administrator accepts
+    let clinic = PgClinic::connect(&url, 1).unwrap();
+    let err = clinic.seal_now(&keys).unwrap_err();
+    assert!(err.to_string().contains("restored"), "{err}");
+    let id: String = clinic
+        .session()
+        .unwrap()
+        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
+        .unwrap()
+        .get(0);
+    let key = keys.load(&id).unwrap().unwrap();
+    clinic
+        .accept_restore(&key, &keys.server_anchor(&id).unwrap())
+        .unwrap();
+    assert!(clinic.seal_now(&keys).unwrap() > 0, "sealing goes on");
+    assert_eq!(one(&url, restore_row), 0, "the restore's row is sealed");
+    let verdict = clinic
+        .verify_audit(&key, &keys.server_anchor(&id).unwrap())
+        .unwrap();
+    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
+    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
+    assert_eq!(verdict.unsealed, 0);
+    drop_safety_copies(&admin_url, "fd_srv_keyless");
+}
+
 #[test]
 fn a_changed_foreign_newer_or_unreadable_server_backup_is_refused_and_nothing_changes() {
     let Some(admin_url) = server() else { return };

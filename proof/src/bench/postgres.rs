@@ -422,9 +422,17 @@ fn targets(rows: &[BenchRow]) -> Vec<Target> {
         .map(|r| r.max_us)
         .max()
         .unwrap_or(0);
+    // the floor's own worst case in the same phase: what the machine adds to
+    // any write at that load (on 2 cores, 32 desks' threads share them with 32
+    // server processes)
+    let floor_worst = find(rows, "pg floor", 32).map_or(0, |r| r.max_us);
     out.push(Target {
         goal: "PostgreSQL worst case < 100 ms at 32 desks (booking, status, passcode)".into(),
-        measured: format!("{:.1} ms", worst as f64 / 1000.0),
+        measured: format!(
+            "{:.1} ms (the floor's own: {:.1} ms)",
+            worst as f64 / 1000.0,
+            floor_worst as f64 / 1000.0
+        ),
         met: worst < 100_000,
     });
     let failures: u64 = rows

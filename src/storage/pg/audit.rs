@@ -239,9 +239,13 @@ impl PgClinic {
     /// After the clinic's database was restored from a backup, a PC whose
     /// anchor names a seal the restored log does not have takes the restored
     /// log's newest seal as its anchor — only when every seal verifies from the
-    /// first under `key`, and the log holds a sealed restore (`backup.restore`)
-    /// that took place after this PC last sealed. Sealed rows removed without a
-    /// restore, or under an old restore, are never accepted.
+    /// first under `key`, and the log holds a restore (`backup.restore`) that
+    /// took place after this PC last sealed. Sealed rows removed without a
+    /// restore, or under an old restore, are never accepted. The restore's row
+    /// may be unsealed (a restore run on a PC without the key cannot seal it;
+    /// this PC's sealer seals it next): only the database's owner may write
+    /// one (schema 3), never the desks' role, and the owner may do anything a
+    /// restore does anyway.
     pub fn accept_restore(&self, key: &AuditKey, anchor: &AnchorFile) -> Result<AcceptedRestore> {
         let verdict = self.verify_seals(key, None)?;
         if let Some(seq) = verdict.first_bad_seal {
@@ -253,8 +257,7 @@ impl PgClinic {
         let mut s = self.session()?;
         let restored_at: Option<i64> = s
             .query_one(
-                "SELECT max(e.at) FROM audit_event e JOIN audit_seal s ON s.event_id = e.id
-                 WHERE e.action = 'backup.restore'",
+                "SELECT max(at) FROM audit_event WHERE action = 'backup.restore'",
                 &[],
             )
             .map_err(to_error)?

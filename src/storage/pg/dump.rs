@@ -709,8 +709,9 @@ pub fn restore(r: &RestoreRequest<'_>, keys: &KeyFolder) -> Result<ServerRestore
     let mut warnings = Vec::new();
     if let Err(e) = seal_restored(r.admin_url, database, &check.clinic_id, keys) {
         warnings.push(format!(
-            "the restored audit log could not be sealed from this PC ({e}); run `frontdesk \
-             check` on a desk that has the clinic's audit key"
+            "the restored audit log could not be sealed from this PC ({e}); on each desk PC \
+             that has the clinic's audit key, run `frontdesk accept-restore` there: its \
+             sealer then seals the restored log"
         ));
     }
     Ok(ServerRestore {
