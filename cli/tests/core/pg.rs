@@ -878,6 +878,59 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
     );
 }
 
+/// A sealer reads the whole log only now and then; between, the rows above the
+/// newest it saw and the ids it found missing. A row whose transaction stayed
+/// open across its rounds, and one whose id was skipped by a rollback, must not
+/// make it lose a row.
+#[test]
+fn a_row_committed_after_later_rows_were_sealed_is_sealed_by_the_next_round() {
+    use frontdesk::storage::audit_key::{AuditKey, KeyFolder};
+    let Some(db) = fresh("audit_late_row") else {
+        return;
+    };
+    let key = AuditKey::random();
+    let keys = tempfile::tempdir().unwrap();
+    let folder = KeyFolder::new(
+        keys.path().to_path_buf(),
+        std::path::Path::new("/nonexistent/db"),
+    )
+    .unwrap();
+    let anchor = folder.anchor("pg-audit-late").unwrap();
+    let row = |action: &str| {
+        format!("INSERT INTO audit_event (at, actor, action, entity) VALUES ({NOW}, 'test', '{action}', 'x')")
+    };
+    let pg = &db.clinic;
+    let mut s = pg.session().unwrap();
+    s.batch_execute(&row("first")).unwrap();
+    assert_eq!(
+        pg.seal_audit(&key, &anchor).unwrap(),
+        1,
+        "the whole-log round"
+    );
+    // a desk's transaction takes an id and stays open; one that rolls back
+    // takes the next; rows after them commit and are sealed
+    let mut open = pg.session().unwrap();
+    let mut late = open.transaction().unwrap();
+    late.batch_execute(&row("late")).unwrap();
+    let mut gone = pg.session().unwrap();
+    let mut rolled_back = gone.transaction().unwrap();
+    rolled_back.batch_execute(&row("rolled back")).unwrap();
+    rolled_back.rollback().unwrap();
+    s.batch_execute(&row("after")).unwrap();
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 1);
+    s.batch_execute(&row("later still")).unwrap();
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 1);
+    late.commit().unwrap();
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 1, "the late row");
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 0);
+    let verdict = pg.verify_audit(&key, &anchor).unwrap();
+    assert_eq!(
+        (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
+        (4, 0, None),
+        "{verdict:?}"
+    );
+}
+
 #[test]
 fn the_audit_log_is_sealed_while_desks_write_and_any_change_to_a_sealed_row_shows() {
     use frontdesk::storage::audit_key::{AuditKey, KeyFolder};

@@ -110,6 +110,8 @@ pub struct PgClinic {
     metrics: Metrics,
     /// The notifier thread's queue, started by the first change.
     notes: Mutex<Option<mpsc::Sender<String>>>,
+    /// Where this handle's audit sealing left off.
+    seal_cursor: Mutex<Option<audit::SealCursor>>,
 }
 
 /// The notifier: sends the queued notes as NOTIFYs, all queued at once in one
@@ -515,6 +517,7 @@ impl PgClinic {
             tls,
             metrics: Metrics::default(),
             notes: Mutex::new(None),
+            seal_cursor: Mutex::new(None),
         })
     }
 
@@ -536,6 +539,7 @@ impl PgClinic {
             tls: other.tls.clone(),
             metrics: Metrics::default(),
             notes: Mutex::new(None),
+            seal_cursor: Mutex::new(None),
         }
     }
 
