@@ -212,6 +212,12 @@ fn state_of(conn: &Conn, entity: &str, entity_id: Option<i64>) -> rusqlite::Resu
         (Conn::Server(_), "patient") => Some(format!(
             "SELECT {SERVER_PATIENT_STATE} FROM patient WHERE id = ?1"
         )),
+        // an appointment also changes outside the SERIALIZABLE transactions on
+        // a server (`fd_change_status`): its row is locked as its state is
+        // read, so a change committed since this transaction's snapshot makes
+        // it run again (a serialization failure) instead of recording a state
+        // already gone, and one not committed yet waits until this row is in
+        (Conn::Server(_), "appointment") => state_sql(entity).map(|sql| sql + " FOR SHARE"),
         _ => state_sql(entity),
     };
     Ok(match (sql, entity_id) {

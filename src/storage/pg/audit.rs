@@ -8,11 +8,12 @@
 //! row (the desks' role may do nothing else to the log), and a sealer chains the
 //! rows afterwards, in commit order: under an advisory lock only sealers take, it
 //! seals every committed row not sealed yet (a row that commits later is sealed
-//! by a later round). A round reads the rows above the newest it saw and the ids
-//! it found missing below it, and the whole log once a minute ([`SealCursor`]). Each seal is HMAC-SHA-256(key, previous seal's MAC, the
-//! row's fields); the key is outside the database, so someone who can change rows
-//! on the server (a superuser, a restored dump) cannot make a changed row or a
-//! removed seal verify. The newest seal is also written to the desk's anchor file
+//! by a later round; a round reads the rows above the newest it saw and the ids
+//! it found missing below it, and the whole log every 30 s, [`SealCursor`]).
+//! Each seal is HMAC-SHA-256(key, previous seal's MAC, the row's fields); the
+//! key is outside the database, so someone who can change rows on the server (a
+//! superuser, a restored dump) cannot make a changed row or a removed seal
+//! verify. The newest seal is also written to the desk's anchor file
 //! (outside the server, as the SQLite log's head is), so removing the newest
 //! rows together with their seals is found too.
 
@@ -28,7 +29,8 @@ use crate::storage::audit_key::{Anchor, AnchorFile, AuditKey, KeyFolder};
 /// it reads only the rows above the newest it saw and the ids it found missing
 /// below that (rows of transactions still open then): on a log of a million
 /// rows the whole read took 425 ms, every 2 s for each desk with the key.
-const WHOLE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// (Well inside the minute `check` allows a row to stay unsealed.)
+const WHOLE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How far below the newest id a whole-log round notes the missing ids. A
 /// transaction open across more ids than this has its row sealed by the next
@@ -36,9 +38,12 @@ const WHOLE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 const MISSING_WINDOW: i64 = 10_000;
 
 /// Where a sealer's rounds left off: every audit id up to `above` was seen
-/// committed (and so sealed) or is in `missing`.
+/// committed (and so sealed) or is in `missing`, in the database `database`
+/// (its oid: a restore puts a new database in the clinic's place, whose ids
+/// start again below `above`).
 #[derive(Debug)]
 pub(crate) struct SealCursor {
+    database: u32,
     above: i64,
     missing: Vec<i64>,
     whole_at: std::time::Instant,
@@ -142,12 +147,17 @@ impl PgClinic {
                 )));
             }
         }
-        let previous: String = tx
-            .query_opt("SELECT mac FROM audit_seal ORDER BY seq DESC LIMIT 1", &[])
-            .map_err(to_error)?
-            .map(|r| r.get(0))
-            .unwrap_or_default();
-        let cursor = cursor.filter(|c| c.whole_at.elapsed() < WHOLE_LOG_EVERY);
+        let head = tx
+            .query_one(
+                "SELECT (SELECT mac FROM audit_seal ORDER BY seq DESC LIMIT 1),
+                        (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .map_err(to_error)?;
+        let previous: String = head.get::<_, Option<String>>(0).unwrap_or_default();
+        let database: u32 = head.get(1);
+        let cursor =
+            cursor.filter(|c| c.database == database && c.whole_at.elapsed() < WHOLE_LOG_EVERY);
         let (rows, next) = match cursor {
             Some(c) => {
                 // the rows above the last round's newest and the ids it missed,
@@ -174,6 +184,7 @@ impl PgClinic {
                     .filter(|id| !seen.contains(id))
                     .collect();
                 let next = SealCursor {
+                    database,
                     above,
                     missing,
                     whole_at: c.whole_at,
@@ -194,6 +205,7 @@ impl PgClinic {
                     )
                     .map_err(to_error)?;
                 let next = SealCursor {
+                    database,
                     above: top.get(0),
                     missing: top.get(1),
                     whole_at: std::time::Instant::now(),

@@ -79,3 +79,11 @@ END $$;
 -- neighbouring appointments "conflict"), and their retries made the slowest
 -- wait seconds. It holds no rows, and no backup carries it.
 CREATE TABLE write_turn ();
+
+-- The triggers that guard the audit log (its numbering, the owner-only restore
+-- row) name their table and sequence by a search path a session cannot put its
+-- own temporary objects in front of: a desk's temporary "audit_event" or
+-- "audit_event_id" would otherwise answer for the real one inside them. (The
+-- desks' role also no longer gets TEMPORARY from `server setup`.)
+ALTER FUNCTION fd_audit_number() SET search_path = pg_catalog, public, pg_temp;
+ALTER FUNCTION fd_audit_restore_row() SET search_path = pg_catalog, public, pg_temp;

@@ -221,7 +221,8 @@ pub(super) fn url_for_admin(admin_url: &str, database: &str) -> Result<String> {
 pub(super) fn grants(database: &str, role: &str) -> String {
     format!(
         "REVOKE ALL ON DATABASE {database} FROM PUBLIC;
-         GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};
+         GRANT CONNECT ON DATABASE {database} TO {role};
+         REVOKE TEMPORARY ON DATABASE {database} FROM {role};
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;
          GRANT USAGE ON SCHEMA public TO {role};
          REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
