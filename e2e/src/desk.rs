@@ -146,18 +146,36 @@ impl Desk {
 
     /// The first element matching `css`, waiting up to [`WAIT_TIMEOUT`] for it.
     pub async fn wait_for(&self, css: &str) -> Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(WAIT_TIMEOUT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: no element matched {css:?} within {WAIT_TIMEOUT:?}: {e}{}",
-                    self.name,
-                    self.app_problems()
-                )
-            })
+        {
+            Ok(element) => element,
+            Err(e) => panic!(
+                "{}: no element matched {css:?} within {WAIT_TIMEOUT:?}: {e}{}{}",
+                self.name,
+                self.page_text().await,
+                self.app_problems()
+            ),
+        }
+    }
+
+    /// What the window shows (its visible text, shortened), for a failure's
+    /// message: a CI log has no screenshot to look at.
+    pub async fn page_text(&self) -> String {
+        let text = self
+            .client
+            .execute(
+                "return document.body ? document.body.innerText.slice(0, 1500) : '(no body)';",
+                Vec::new(),
+            )
+            .await
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|e| format!("(could not read it: {e})"));
+        format!("\n  the window shows: {text:?}")
     }
 
     /// Waits until the element matching `css` has text containing `expected` and

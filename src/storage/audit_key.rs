@@ -263,6 +263,17 @@ impl AnchorFile {
         self.write_if(keyed_from, id, hash, |_| true)
     }
 
+    /// Empties the anchor: no row is anchored (a restored log without seals).
+    pub fn clear(&self) -> Result<()> {
+        let failed =
+            |e: std::io::Error| Error::Internal(format!("cannot clear the audit anchor: {e}"));
+        let f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.lock().map_err(failed)?;
+        let outcome = f.set_len(0).map_err(failed);
+        let _ = f.unlock();
+        outcome
+    }
+
     fn write_if(
         &self,
         keyed_from: i64,

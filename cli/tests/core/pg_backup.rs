@@ -277,6 +277,80 @@ fn a_restore_from_a_pc_without_the_audit_key_is_accepted_and_sealed_where_the_ke
     drop_safety_copies(&admin_url, "fd_srv_keyless");
 }
 
+/// A backup whose log holds no seal at all (taken where no desk had the key),
+/// restored with confirmation on a PC that has the key: the restoring PC's
+/// anchor is emptied and the whole log sealed from its first row. Before, the
+/// anchor was written without a seal's MAC, read back as damaged, and this PC
+/// never sealed again; and accepting such a restore elsewhere was refused
+/// ("the audit log has no seals").
+#[test]
+fn a_backup_without_any_seal_restored_where_the_key_is_is_sealed_from_its_first_row() {
+    let Some(admin_url) = server() else { return };
+    let Some(c) = Clinic::on_server("srv_sealless") else {
+        return;
+    };
+    let url = c.path().display().to_string();
+    let database = "fd_srv_sealless";
+    let admin_db = format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0);
+    drop_safety_copies(&admin_url, database);
+    book_n(&c, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sealless.pgdump");
+    // the log as no desk with the key ever saw it (the sealers' turn held, so
+    // none seals it meanwhile)
+    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
+    let mut turn = sealers.session().unwrap();
+    let mut turn = turn.transaction().unwrap();
+    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
+        .unwrap();
+    admin_run(&admin_db, "DELETE FROM audit_seal");
+    dump::dump(&url, &file).unwrap();
+    turn.commit().unwrap();
+
+    let (ok, said) = restore(&url, &admin_url, &file, &["--yes"]);
+    assert!(ok, "{said}");
+    assert!(!said.contains("could not be sealed"), "{said}");
+    let unsealed = "SELECT count(*) FROM audit_event e LEFT JOIN audit_seal s ON s.event_id = e.id
+                    WHERE s.event_id IS NULL";
+    assert_eq!(one(&url, unsealed), 0, "the restore sealed the whole log");
+    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
+        frontdesk::storage::audit_key::KeyFolder::default_dir(),
+    );
+    let clinic = PgClinic::connect(&url, 1).unwrap();
+    let id: String = clinic
+        .session()
+        .unwrap()
+        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
+        .unwrap()
+        .get(0);
+    let key = keys.load(&id).unwrap().unwrap();
+    let anchor = keys.server_anchor(&id).unwrap();
+    book_n(&c, 1);
+    assert!(clinic.seal_now(&keys).unwrap() > 0, "sealing goes on");
+    let verdict = clinic.verify_audit(&key, &anchor).unwrap();
+    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
+    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
+    assert_eq!(verdict.unsealed, 0);
+
+    // a seal-less log accepted on another PC: its anchor is emptied (the
+    // restore ended the sessions on the database it replaced)
+    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
+    let mut turn = sealers.session().unwrap();
+    let mut turn = turn.transaction().unwrap();
+    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
+        .unwrap();
+    admin_run(&admin_db, "DELETE FROM audit_seal");
+    let other = tempfile::tempdir().unwrap();
+    let other_anchor = frontdesk::storage::audit_key::KeyFolder::for_server(other.path().into())
+        .server_anchor(&id)
+        .unwrap();
+    let accepted = clinic.accept_restore(&key, &other_anchor).unwrap();
+    turn.commit().unwrap();
+    assert_eq!(accepted.head_seq, 0, "{accepted:?}");
+    assert!(other_anchor.read().unwrap().is_none());
+    drop_safety_copies(&admin_url, database);
+}
+
 #[test]
 fn a_changed_foreign_newer_or_unreadable_server_backup_is_refused_and_nothing_changes() {
     let Some(admin_url) = server() else { return };

@@ -343,6 +343,24 @@ pub struct AcceptedRestore {
 }
 
 impl PgClinic {
+    /// Moves `anchor` to the log's newest seal, or empties it when the log has
+    /// none (a backup sealed by no PC); returns the seal's number (0: none).
+    pub(crate) fn anchor_at_newest_seal(&self, anchor: &AnchorFile) -> Result<i64> {
+        let newest: Option<(i64, String)> = self
+            .session()?
+            .query_opt(
+                "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .map_err(to_error)?
+            .map(|r| (r.get(0), r.get(1)));
+        match &newest {
+            Some((seq, mac)) => anchor.reset(0, *seq, mac)?,
+            None => anchor.clear()?,
+        }
+        Ok(newest.map_or(0, |(seq, _)| seq))
+    }
+
     /// After the clinic's database was restored from a backup, a PC whose
     /// anchor names a seal the restored log does not have takes the restored
     /// log's newest seal as its anchor — only when every seal verifies from the
@@ -379,15 +397,8 @@ impl PgClinic {
                  the database as it is for whoever looks into it",
             ));
         };
-        let (head_seq, mac): (i64, String) = s
-            .query_opt(
-                "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .map_err(to_error)?
-            .map(|r| (r.get(0), r.get(1)))
-            .ok_or_else(|| Error::invalid("the audit log has no seals"))?;
-        anchor.reset(0, head_seq, &mac)?;
+        drop(s);
+        let head_seq = self.anchor_at_newest_seal(anchor)?;
         Ok(AcceptedRestore {
             sealed: verdict.sealed,
             head_seq,

@@ -770,15 +770,7 @@ fn swap(
 /// administrator accepts the restore there (`frontdesk accept-restore`).
 fn seal_restored(admin_url: &str, database: &str, clinic: &str, keys: &KeyFolder) -> Result<()> {
     let restored = PgClinic::connect(&super::setup::url_for_admin(admin_url, database)?, 1)?;
-    let (seq, mac) = restored
-        .session()?
-        .query_opt(
-            "SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .map_err(to_error)?
-        .map_or((0, String::new()), |row| (row.get(0), row.get(1)));
-    keys.server_anchor(clinic)?.reset(0, seq, &mac)?;
+    restored.anchor_at_newest_seal(&keys.server_anchor(clinic)?)?;
     restored.seal_now(keys).map(|_| ())
 }
 
