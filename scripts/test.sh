@@ -60,8 +60,24 @@ target/debug/frontdesk bench --quick --postgres "$FRONTDESK_TEST_PG"
 step "end-to-end tests under Xvfb"
 # `--workspace --test e2e` selects only the e2e test binary while keeping the
 # workspace's feature set, so nothing is recompiled for this step.
-xvfb-run -a -s "-screen 0 1366x768x24" env FRONTDESK_E2E=1 \
-    cargo test --workspace --test e2e -- --test-threads=1
+# A test that fails is run once more on its own: a real window on a shared
+# 2-core machine has slow moments a person would wait out. Whatever fails twice
+# fails the run; whatever passed only the second time is named as flaky below.
+e2e() {
+    xvfb-run -a -s "-screen 0 1366x768x24" env FRONTDESK_E2E=1 \
+        cargo test --workspace --test e2e -- --test-threads=1 "$@"
+}
+e2e_log=target/e2e-first-run.log
+if ! e2e 2>&1 | tee "$e2e_log"; then
+    mapfile -t failed < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$e2e_log")
+    if [ "${#failed[@]}" -eq 0 ]; then
+        echo "the end-to-end tests failed before any test ran (see above)" >&2
+        exit 1
+    fi
+    step "end-to-end: once more on their own: ${failed[*]}"
+    e2e --exact "${failed[@]}"
+    echo "FLAKY (failed once, then passed on their own): ${failed[*]}" >&2
+fi
 
 step "package: the .deb and .rpm from this tree (scripts/package.sh; a release build)"
 scripts/package.sh
