@@ -43,7 +43,7 @@ fn fresh(name: &str) -> Option<Db> {
 fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
     let url = crate::fixture::server::fresh_database(admin_url, name);
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
-    assert_eq!(clinic.migrate().expect("migrate"), 4);
+    assert_eq!(clinic.migrate().expect("migrate"), 5);
     Db {
         clinic,
         url,
@@ -808,7 +808,7 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
     // (the test server trusts local connections, so the role signs in without the password)
     let desk = PgClinic::connect(&desk_url, 2).unwrap();
-    assert_eq!(desk.check_schema().unwrap(), 4);
+    assert_eq!(desk.check_schema().unwrap(), 5);
     let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
     let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
     let patient = desk
@@ -942,6 +942,53 @@ fn a_row_committed_after_later_rows_were_sealed_is_sealed_by_the_next_round() {
     assert_eq!(
         (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
         (4, 0, None),
+        "{verdict:?}"
+    );
+}
+
+/// A backlog bigger than one sealing round (a log moved in, or desks that
+/// wrote while no sealer ran) is sealed in rounds of at most 500 rows, each its
+/// own transaction: one transaction for the whole log wrote megabytes of WAL at
+/// once, and every desk's commit in that moment waited for its flush. A row of
+/// a transaction open across the rounds is sealed once it commits.
+#[test]
+fn a_backlog_is_sealed_in_bounded_rounds_and_a_row_left_open_across_them_after() {
+    use frontdesk::storage::audit_key::AuditKey;
+    let Some(db) = fresh("audit_backlog") else {
+        return;
+    };
+    let key = AuditKey::random();
+    let (_keys, anchor) = test_anchor("pg-audit-backlog");
+    let pg = &db.clinic;
+    let rows = |n: i64| {
+        format!(
+            "INSERT INTO audit_event (at, actor, action, entity)
+             SELECT {NOW}, 'test', 'backlog', 'x' FROM generate_series(1, {n})"
+        )
+    };
+    let mut s = pg.session().unwrap();
+    s.batch_execute(&rows(300)).unwrap();
+    let mut open = pg.session().unwrap();
+    let mut late = open.transaction().unwrap();
+    late.batch_execute(&audit_row("late")).unwrap();
+    s.batch_execute(&rows(900)).unwrap();
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 1200);
+    let rounds: Vec<i64> = s
+        .query(
+            "SELECT count(*) FROM audit_seal GROUP BY xmin::text ORDER BY min(seq)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rounds, [500, 500, 200], "rows sealed per transaction");
+    late.commit().unwrap();
+    assert_eq!(pg.seal_audit(&key, &anchor).unwrap(), 1, "the late row");
+    let verdict = pg.verify_audit(&key, &anchor).unwrap();
+    assert_eq!(
+        (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
+        (1201, 0, None),
         "{verdict:?}"
     );
 }

@@ -67,6 +67,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("schema-2.sql")),
     (3, include_str!("schema-3.sql")),
     (4, include_str!("schema-4.sql")),
+    (5, include_str!("schema-5.sql")),
 ];
 
 /// Attempts of one write when the server answers "deadlock" or "serialization
@@ -847,63 +848,56 @@ impl PgClinic {
 
     /// Issues a passcode if the rate limits allow it: the phone's live code is
     /// replaced (never two), the message queued and claimed; returns the message's
-    /// id. Requests for one phone (and from one desk) are serialized by advisory
-    /// locks, so two desks cannot both pass a limit.
+    /// id. One round trip (`fd_request_passcode`, schema 5): requests for one
+    /// phone (and from one desk) are serialized by advisory locks, so two desks
+    /// cannot both pass a limit. The limits travel as parameters, and the
+    /// histories come back so the desk's own rule (`check_request`) says why a
+    /// request was refused — and refuses one the server let through otherwise.
     pub fn request_passcode(&self, p: &PasscodeIssue<'_>) -> Result<i64> {
         let hour_ago = p.now - limits::HOUR_SECS;
         let day_ago = p.now - limits::DAY_SECS;
         let expires = p.now + limits::CODE_TTL_SECS;
-        let mut refused = None;
-        let issued = self.measured("otp.request", false, |c| {
-            refused = None;
-            let mut tx = c.transaction()?;
-            // two lock spaces (1: phones, 2: desks) so a phone never shares a key with a desk
-            let asked = Instant::now();
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(1, hashtext($1)), pg_advisory_xact_lock(2, hashtext($2))",
-                &[&p.phone, &p.desk],
+        let max = |n: usize| n as i32;
+        let row = self.measured("otp.request", false, |c| {
+            let row = c.query_typed_one(
+                "SELECT out_id, by_phone, by_desk, failed, wait_us
+                 FROM fd_request_passcode($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    (&p.phone, Type::TEXT),
+                    (&p.desk, Type::TEXT),
+                    (&p.code_hash, Type::TEXT),
+                    (&p.now, Type::INT8),
+                    (&expires, Type::INT8),
+                    (&hour_ago, Type::INT8),
+                    (&day_ago, Type::INT8),
+                    (&p.body, Type::TEXT),
+                    (&p.token, Type::TEXT),
+                    (&p.actor, Type::TEXT),
+                    (&limits::MIN_REQUEST_GAP_SECS, Type::INT8),
+                    (&max(limits::MAX_REQUESTS_PER_PHONE_PER_HOUR), Type::INT4),
+                    (&max(limits::MAX_REQUESTS_PER_DESK_PER_HOUR), Type::INT4),
+                    (&max(limits::MAX_FAILED_VERIFICATIONS_PER_PHONE_PER_DAY), Type::INT4),
+                ],
             )?;
-            let wait = asked.elapsed().as_micros() as i64;
-            let lists = tx.query_one(
-                "SELECT
-                   ARRAY(SELECT requested_at FROM otp_request WHERE phone = $1 AND requested_at > $3 ORDER BY requested_at),
-                   ARRAY(SELECT requested_at FROM otp_request WHERE desk = $2 AND requested_at > $3 ORDER BY requested_at),
-                   ARRAY(SELECT attempted_at FROM otp_attempt WHERE phone = $1 AND NOT ok AND attempted_at > $4 ORDER BY attempted_at)",
-                &[&p.phone, &p.desk, &hour_ago, &day_ago],
-            )?;
-            let (by_phone, by_desk, failed): (Vec<i64>, Vec<i64>, Vec<i64>) =
-                (lists.get(0), lists.get(1), lists.get(2));
-            if let Err(e) = passcodes::check_request(&by_phone, &by_desk, &failed, p.now) {
-                refused = Some(e);
-                return Ok((None, wait));
-            }
-            let id: i64 = tx
-                .query_one(
-                    "SELECT fd_issue_passcode($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    &[
-                        &p.phone,
-                        &p.desk,
-                        &p.code_hash,
-                        &p.now,
-                        &expires,
-                        &hour_ago,
-                        &p.body,
-                        &p.token,
-                        &p.actor,
-                    ],
-                )?
-                .get(0);
-            tx.commit()?;
-            Ok((Some(id), wait))
+            let wait = row.get(4);
+            Ok((row, wait))
         })?;
-        match (issued, refused) {
-            (Some(id), _) => Ok(id),
-            (None, Some(e)) => {
+        let issued: Option<i64> = row.get(0);
+        let (by_phone, by_desk, failed): (Vec<i64>, Vec<i64>, Vec<i64>) =
+            (row.get(1), row.get(2), row.get(3));
+        match (
+            issued,
+            passcodes::check_request(&by_phone, &by_desk, &failed, p.now),
+        ) {
+            (Some(id), Ok(())) => Ok(id),
+            (None, Err(e)) => {
                 self.metrics.record_refusal("otp.request", e.code());
                 Err(e)
             }
-            (None, None) => Err(Error::Internal(
-                "passcode neither issued nor refused".into(),
+            (Some(_), Err(_)) | (None, Ok(())) => Err(Error::Internal(
+                "the clinic server decided a passcode request otherwise than this desk's \
+                 limits would"
+                    .into(),
             )),
         }
     }
