@@ -295,7 +295,17 @@ impl Frontdesk {
                 Some(appointment_id),
                 &format!("{} -> {}", current.status, to),
             )?;
-            appointments::get(tx, appointment_id)?.ok_or(Error::NotFound("appointment"))
+            // what `set_status` wrote, without reading it again inside the lock
+            Ok(Appointment {
+                status: to,
+                cancel_reason: cancel_reason
+                    .map(str::to_string)
+                    .or(current.cancel_reason.clone()),
+                version: current.version + 1,
+                updated_by: label.clone(),
+                updated_at: now,
+                ..current
+            })
         })
     }
 

@@ -119,15 +119,25 @@ pub struct PaymentSettings {
 impl PaymentSettings {
     /// Loads them, with defaults for keys never set.
     pub fn load(conn: &Conn) -> Result<Self> {
-        let get = |k| settings::get(conn, k);
+        // one query: a cancellation reads them inside its write transaction
+        let [currency, address, tax_number, late_cancel_hours, late_deposit] = settings::get_many(
+            conn,
+            [
+                keys::CURRENCY,
+                keys::ADDRESS,
+                keys::TAX_NUMBER,
+                keys::LATE_CANCEL_HOURS,
+                keys::LATE_DEPOSIT,
+            ],
+        )?;
         Ok(PaymentSettings {
-            currency: get(keys::CURRENCY)?.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
-            address: get(keys::ADDRESS)?.unwrap_or_default(),
-            tax_number: get(keys::TAX_NUMBER)?.unwrap_or_default(),
-            late_cancel_hours: get(keys::LATE_CANCEL_HOURS)?
+            currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
+            address: address.unwrap_or_default(),
+            tax_number: tax_number.unwrap_or_default(),
+            late_cancel_hours: late_cancel_hours
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_LATE_CANCEL_HOURS),
-            late_deposit: get(keys::LATE_DEPOSIT)?
+            late_deposit: late_deposit
                 .and_then(|v| DepositPolicy::parse(&v).ok())
                 .unwrap_or(DepositPolicy::Keep),
         })
@@ -386,13 +396,18 @@ struct Stamp {
 }
 
 fn stamp(conn: &Conn, now: i64) -> Result<Stamp> {
-    // two settings, not the whole clinic's: this runs inside the write lock
-    let tz = settings::get(conn, crate::domain::clinic::keys::TIME_ZONE)?
+    // two settings in one query, not the whole clinic's: this runs inside the
+    // write lock
+    let [tz, currency] = settings::get_many(
+        conn,
+        [crate::domain::clinic::keys::TIME_ZONE, keys::CURRENCY],
+    )?;
+    let tz = tz
         .and_then(|z| crate::domain::clinic::parse_time_zone(&z).ok())
         .unwrap_or(chrono_tz::UTC);
     let day = today(now, tz);
     Ok(Stamp {
-        currency: settings::get(conn, keys::CURRENCY)?.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
+        currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.into()),
         day: day.format("%Y-%m-%d").to_string(),
         year: i64::from(day.year()),
     })

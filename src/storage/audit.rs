@@ -196,34 +196,39 @@ pub(crate) const AUDITED: &[(&str, &str, &str)] = &[
 /// server has no digest function holding the key).
 pub(crate) const SERVER_PATIENT_STATE: &str = "'version=' || version";
 
-/// The query for the state of an audited record of `entity`, if it is one.
-fn state_sql(entity: &str) -> Option<String> {
+/// The query for the state of an audited record of `entity`, if it is one, its
+/// id the parameter `id` (e.g. `?1`).
+fn state_sql(entity: &str, id: &str) -> Option<String> {
     AUDITED
         .iter()
         .find(|(e, _, _)| *e == entity)
-        .map(|(_, table, state)| format!("SELECT {state} FROM {table} WHERE id = ?1"))
+        .map(|(_, table, state)| format!("SELECT {state} FROM {table} WHERE id = {id}"))
 }
 
-/// The state an audited change left its record in (empty for other entities).
-/// A patient's on the clinic server is its version alone: the server has no
-/// digest function holding the key.
+/// The state an audited change left its record in (empty for other entities),
+/// in a clinic file.
 fn state_of(conn: &Conn, entity: &str, entity_id: Option<i64>) -> rusqlite::Result<String> {
-    let sql = match (conn, entity) {
-        (Conn::Server(_), "patient") => Some(format!(
-            "SELECT {SERVER_PATIENT_STATE} FROM patient WHERE id = ?1"
+    Ok(match (state_sql(entity, "?1"), entity_id) {
+        (Some(sql), Some(id)) => conn.opt(&sql, &[&id], |r| r.get(0))?.unwrap_or_default(),
+        _ => String::new(),
+    })
+}
+
+/// [`state_sql`] on the clinic server. A patient's state there is its version
+/// alone: the server has no digest function holding the key.
+fn server_state_sql(entity: &str, id: &str) -> Option<String> {
+    match entity {
+        "patient" => Some(format!(
+            "SELECT {SERVER_PATIENT_STATE} FROM patient WHERE id = {id}"
         )),
         // an appointment also changes outside the SERIALIZABLE transactions on
         // a server (`fd_change_status`): its row is locked as its state is
         // read, so a change committed since this transaction's snapshot makes
         // it run again (a serialization failure) instead of recording a state
         // already gone, and one not committed yet waits until this row is in
-        (Conn::Server(_), "appointment") => state_sql(entity).map(|sql| sql + " FOR SHARE"),
-        _ => state_sql(entity),
-    };
-    Ok(match (sql, entity_id) {
-        (Some(sql), Some(id)) => conn.opt(&sql, &[&id], |r| r.get(0))?.unwrap_or_default(),
-        _ => String::new(),
-    })
+        "appointment" => state_sql(entity, id).map(|sql| sql + " FOR SHARE"),
+        _ => state_sql(entity, id),
+    }
 }
 
 /// Appends one event, chained to the last one and sealed with the clinic's key,
@@ -238,21 +243,25 @@ pub fn record(
     entity_id: Option<i64>,
     detail: &str,
 ) -> rusqlite::Result<()> {
-    let state = state_of(conn, entity, entity_id)?;
     let conn = match conn {
         Conn::Lite(c) => c,
         Conn::Server(_) => {
             // the row only: the server numbers it and a sealer chains it afterwards,
             // in commit order (see `storage::pg::audit`), so writers never queue
-            // on the log's head
+            // on the log's head; the record's state read in the same statement
+            let state = server_state_sql(entity, "?5")
+                .map_or_else(|| "''".to_string(), |sql| format!("coalesce(({sql}), '')"));
             conn.run(
-                "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                &[&at, &actor, &action, &entity, &entity_id, &detail, &state],
+                &format!(
+                    "INSERT INTO audit_event (at, actor, action, entity, entity_id, detail, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, {state})"
+                ),
+                &[&at, &actor, &action, &entity, &entity_id, &detail],
             )?;
             return Ok(());
         }
     };
+    let state = state_of(&Conn::Lite(conn), entity, entity_id)?;
     let prev: String = conn
         .prepare_cached("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| r.get(0))

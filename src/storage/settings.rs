@@ -33,6 +33,32 @@ pub fn get(conn: &Conn, key: &str) -> rusqlite::Result<Option<String>> {
     })
 }
 
+/// Reads several settings in one query, in the order of `keys`.
+pub fn get_many<const N: usize>(
+    conn: &Conn,
+    keys: [&str; N],
+) -> rusqlite::Result<[Option<String>; N]> {
+    let marks: Vec<String> = (1..=N).map(|i| format!("?{i}")).collect();
+    let params: Vec<&dyn crate::storage::sql::Param> = keys
+        .iter()
+        .map(|k| k as &dyn crate::storage::sql::Param)
+        .collect();
+    let found = conn.all(
+        &format!(
+            "SELECT key, value FROM setting WHERE key IN ({})",
+            marks.join(", ")
+        ),
+        &params,
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+    )?;
+    Ok(keys.map(|k| {
+        found
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    }))
+}
+
 /// Writes one setting (insert or replace).
 pub fn set(conn: &Conn, key: &str, value: &str) -> rusqlite::Result<()> {
     conn.run(

@@ -157,7 +157,7 @@ on_both! {
     // server's own copy of the appointment query: it must agree with the
     // desk's, column for column)
     let d = c.doctor("Dr. A");
-    let s = c.slots(d, 1)[0];
+    let [s, other] = c.slots(d, 2)[..] else { unreachable!() };
     let p = c
         .desk
         .add_patient(
@@ -194,6 +194,17 @@ on_both! {
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert_eq!(a, read(a.id));
+    // a cancellation (it settles the ledger: the SERIALIZABLE path on a server)
+    let b = c.desk.book(&c.receptionist(), &req(other, p.id)).unwrap();
+    let b = c
+        .desk
+        .change_status(&c.admin(), b.id, b.version, Cancelled, "the patient called")
+        .unwrap();
+    assert_eq!(
+        (b.status, b.version, b.cancel_reason.as_deref()),
+        (Cancelled, 2, Some("the patient called"))
+    );
+    assert_eq!(b, read(b.id), "cancelled");
     c.assert_check();
     }
 }
