@@ -582,6 +582,10 @@ pub(crate) fn settle_closing(
         return Ok(());
     }
     let plan = closing_plan(tx, appointment, to, now)?;
+    if plan.refunds.is_empty() && plan.waive == 0 {
+        // nothing paid, nothing charged: no entry, and no query for its stamp
+        return Ok(());
+    }
     let s = stamp(tx, now)?;
     let desk = desk_of(actor);
     let label = actor.label();
