@@ -993,6 +993,73 @@ fn a_backlog_is_sealed_in_bounded_rounds_and_a_row_left_open_across_them_after()
     );
 }
 
+/// Two desks whose PCs have the key seal one backlog at once, round by round
+/// (their rounds take turns, one chunk each): every row is sealed once, in one
+/// chain that verifies from the first seal, while a third desk keeps writing.
+#[test]
+fn two_desks_sealing_one_backlog_in_rounds_seal_every_row_once_in_one_chain() {
+    use frontdesk::storage::audit_key::AuditKey;
+    let Some(db) = fresh("audit_backlog_two") else {
+        return;
+    };
+    let key = AuditKey::random();
+    let (_keys_a, anchor_a) = test_anchor("pg-audit-two-a");
+    let (_keys_b, anchor_b) = test_anchor("pg-audit-two-b");
+    db.clinic
+        .session()
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO audit_event (at, actor, action, entity)
+             SELECT 1, 'test', 'backlog', 'x' FROM generate_series(1, 2400)",
+        )
+        .unwrap();
+    let sealed = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let desk = PgClinic::connect(&db.url, 1).unwrap();
+            for i in 0..200 {
+                desk.session()
+                    .unwrap()
+                    .batch_execute(&audit_row(&format!("meanwhile {i}")))
+                    .unwrap();
+            }
+        });
+        let sealers: Vec<_> = [&anchor_a, &anchor_b]
+            .into_iter()
+            .map(|anchor| {
+                let (key, url) = (&key, &db.url);
+                scope.spawn(move || {
+                    let desk = PgClinic::connect(url, 2).unwrap();
+                    desk.seal_audit(key, anchor).unwrap()
+                })
+            })
+            .collect();
+        writer.join().unwrap();
+        sealers.into_iter().map(|t| t.join().unwrap()).sum::<u64>()
+    });
+    // what the writer wrote after both had finished is left to the next round
+    let rest = db.clinic.seal_audit(&key, &anchor_a).unwrap();
+    assert_eq!(sealed + rest, 2600, "every row sealed once");
+    let s = &mut db.clinic.session().unwrap();
+    let twice: i64 = s
+        .query_one(
+            "SELECT count(*) FROM (SELECT event_id FROM audit_seal GROUP BY event_id
+                                   HAVING count(*) > 1) d",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(twice, 0);
+    for anchor in [&anchor_a, &anchor_b] {
+        let verdict = db.clinic.verify_audit(&key, anchor).unwrap();
+        assert_eq!(
+            (verdict.sealed, verdict.unsealed, verdict.first_bad_seal),
+            (2600, 0, None),
+            "{verdict:?}"
+        );
+        assert!(!verdict.anchored_seal_missing, "{verdict:?}");
+    }
+}
+
 /// A restore puts a new database in the clinic's place, whose audit ids start
 /// again below where a running desk's sealer had got to: its next round must
 /// read the whole new log, not only the ids above its old newest.

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use frontdesk::storage::audit_key::KeyFolder;
 use frontdesk::storage::pg::{dump, PgClinic};
 use frontdesk::BookRequest;
 
@@ -87,6 +88,53 @@ fn drop_safety_copies(admin_url: &str, database: &str) -> Vec<String> {
     names
 }
 
+/// `database` on the server of `admin_url`, as its administrator.
+fn admin_db_url(admin_url: &str, database: &str) -> String {
+    format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0)
+}
+
+/// This PC's key folder for clinic servers (the tests' own, see the fixture).
+fn this_pc_keys() -> KeyFolder {
+    KeyFolder::for_server(KeyFolder::default_dir())
+}
+
+/// The clinic's id on the server.
+fn clinic_id(clinic: &PgClinic) -> String {
+    clinic
+        .session()
+        .unwrap()
+        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Every seal of the log verifies under `keys`' key, the seal its anchor names
+/// is there, and no row is left unsealed.
+fn assert_log_verifies(clinic: &PgClinic, keys: &KeyFolder, id: &str) {
+    let verdict = clinic
+        .verify_audit(
+            &keys.load(id).unwrap().unwrap(),
+            &keys.server_anchor(id).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
+    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
+    assert_eq!(verdict.unsealed, 0);
+}
+
+/// Runs `f` while the sealers' turn is held on `admin_db`: no desk's sealer
+/// seals anything meanwhile.
+fn while_sealers_wait<T>(admin_db: &str, f: impl FnOnce() -> T) -> T {
+    let sealers = PgClinic::connect(admin_db, 1).unwrap();
+    let mut session = sealers.session().unwrap();
+    let mut turn = session.transaction().unwrap();
+    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
+        .unwrap();
+    let out = f();
+    turn.commit().unwrap();
+    out
+}
+
 #[test]
 fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_replaced() {
     let Some(admin_url) = server() else { return };
@@ -120,12 +168,9 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
 
     // another desk PC with the clinic's key seals what is written after the
     // backup: its anchor is then past anything the backup holds
-    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
-        frontdesk::storage::audit_key::KeyFolder::default_dir(),
-    );
+    let keys = this_pc_keys();
     let other_pc = tempfile::tempdir().unwrap();
-    let other_keys =
-        frontdesk::storage::audit_key::KeyFolder::for_server(other_pc.path().to_path_buf());
+    let other_keys = KeyFolder::for_server(other_pc.path().to_path_buf());
     std::fs::copy(
         keys.key_path(&check.clinic_id),
         other_keys.key_path(&check.clinic_id),
@@ -182,21 +227,7 @@ fn a_server_backup_restores_whole_with_its_seals_and_keeps_the_database_it_repla
     // the restored log's seals verify and the new rows are sealed after them
     let clinic = PgClinic::connect(&url, 1).unwrap();
     clinic.seal_now(&keys).unwrap();
-    let id: String = clinic
-        .session()
-        .unwrap()
-        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
-        .unwrap()
-        .get(0);
-    let verdict = clinic
-        .verify_audit(
-            &keys.load(&id).unwrap().unwrap(),
-            &keys.server_anchor(&id).unwrap(),
-        )
-        .unwrap();
-    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
-    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
-    assert_eq!(verdict.unsealed, 0);
+    assert_log_verifies(&clinic, &keys, &clinic_id(&clinic));
     // the database it replaced is kept, with the 8 appointments
     let kept = drop_safety_copies(&admin_url, database);
     assert_eq!(kept.len(), 1, "{kept:?}");
@@ -222,9 +253,7 @@ fn a_restore_from_a_pc_without_the_audit_key_is_accepted_and_sealed_where_the_ke
     c.desk.backup_now(&c.admin(), Some(file.clone())).unwrap();
     // this PC (it has the key) seals what is written after the backup
     book_n(&c, 2);
-    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
-        frontdesk::storage::audit_key::KeyFolder::default_dir(),
-    );
+    let keys = this_pc_keys();
     let clinic = PgClinic::connect(&url, 1).unwrap();
     assert!(clinic.seal_now(&keys).unwrap() > 0);
 
@@ -256,24 +285,16 @@ fn a_restore_from_a_pc_without_the_audit_key_is_accepted_and_sealed_where_the_ke
     let clinic = PgClinic::connect(&url, 1).unwrap();
     let err = clinic.seal_now(&keys).unwrap_err();
     assert!(err.to_string().contains("restored"), "{err}");
-    let id: String = clinic
-        .session()
-        .unwrap()
-        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
-        .unwrap()
-        .get(0);
-    let key = keys.load(&id).unwrap().unwrap();
+    let id = clinic_id(&clinic);
     clinic
-        .accept_restore(&key, &keys.server_anchor(&id).unwrap())
+        .accept_restore(
+            &keys.load(&id).unwrap().unwrap(),
+            &keys.server_anchor(&id).unwrap(),
+        )
         .unwrap();
     assert!(clinic.seal_now(&keys).unwrap() > 0, "sealing goes on");
     assert_eq!(one(&url, restore_row), 0, "the restore's row is sealed");
-    let verdict = clinic
-        .verify_audit(&key, &keys.server_anchor(&id).unwrap())
-        .unwrap();
-    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
-    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
-    assert_eq!(verdict.unsealed, 0);
+    assert_log_verifies(&clinic, &keys, &id);
     drop_safety_copies(&admin_url, "fd_srv_keyless");
 }
 
@@ -291,21 +312,17 @@ fn a_backup_without_any_seal_restored_where_the_key_is_is_sealed_from_its_first_
     };
     let url = c.path().display().to_string();
     let database = "fd_srv_sealless";
-    let admin_db = format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0);
+    let admin_db = admin_db_url(&admin_url, database);
     drop_safety_copies(&admin_url, database);
     book_n(&c, 2);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sealless.pgdump");
     // the log as no desk with the key ever saw it (the sealers' turn held, so
     // none seals it meanwhile)
-    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
-    let mut turn = sealers.session().unwrap();
-    let mut turn = turn.transaction().unwrap();
-    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
-        .unwrap();
-    admin_run(&admin_db, "DELETE FROM audit_seal");
-    dump::dump(&url, &file).unwrap();
-    turn.commit().unwrap();
+    while_sealers_wait(&admin_db, || {
+        admin_run(&admin_db, "DELETE FROM audit_seal");
+        dump::dump(&url, &file).unwrap();
+    });
 
     let (ok, said) = restore(&url, &admin_url, &file, &["--yes"]);
     assert!(ok, "{said}");
@@ -313,39 +330,24 @@ fn a_backup_without_any_seal_restored_where_the_key_is_is_sealed_from_its_first_
     let unsealed = "SELECT count(*) FROM audit_event e LEFT JOIN audit_seal s ON s.event_id = e.id
                     WHERE s.event_id IS NULL";
     assert_eq!(one(&url, unsealed), 0, "the restore sealed the whole log");
-    let keys = frontdesk::storage::audit_key::KeyFolder::for_server(
-        frontdesk::storage::audit_key::KeyFolder::default_dir(),
-    );
+    let keys = this_pc_keys();
     let clinic = PgClinic::connect(&url, 1).unwrap();
-    let id: String = clinic
-        .session()
-        .unwrap()
-        .query_one("SELECT value FROM setting WHERE key = 'clinic.id'", &[])
-        .unwrap()
-        .get(0);
-    let key = keys.load(&id).unwrap().unwrap();
-    let anchor = keys.server_anchor(&id).unwrap();
+    let id = clinic_id(&clinic);
     book_n(&c, 1);
     assert!(clinic.seal_now(&keys).unwrap() > 0, "sealing goes on");
-    let verdict = clinic.verify_audit(&key, &anchor).unwrap();
-    assert_eq!(verdict.first_bad_seal, None, "{verdict:?}");
-    assert!(!verdict.anchored_seal_missing, "{verdict:?}");
-    assert_eq!(verdict.unsealed, 0);
+    assert_log_verifies(&clinic, &keys, &id);
 
-    // a seal-less log accepted on another PC: its anchor is emptied (the
-    // restore ended the sessions on the database it replaced)
-    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
-    let mut turn = sealers.session().unwrap();
-    let mut turn = turn.transaction().unwrap();
-    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
-        .unwrap();
-    admin_run(&admin_db, "DELETE FROM audit_seal");
+    // a seal-less log accepted on another PC: its anchor is emptied
     let other = tempfile::tempdir().unwrap();
-    let other_anchor = frontdesk::storage::audit_key::KeyFolder::for_server(other.path().into())
+    let other_anchor = KeyFolder::for_server(other.path().into())
         .server_anchor(&id)
         .unwrap();
-    let accepted = clinic.accept_restore(&key, &other_anchor).unwrap();
-    turn.commit().unwrap();
+    let accepted = while_sealers_wait(&admin_db, || {
+        admin_run(&admin_db, "DELETE FROM audit_seal");
+        clinic
+            .accept_restore(&keys.load(&id).unwrap().unwrap(), &other_anchor)
+            .unwrap()
+    });
     assert_eq!(accepted.head_seq, 0, "{accepted:?}");
     assert!(other_anchor.read().unwrap().is_none());
     drop_safety_copies(&admin_url, database);
@@ -359,7 +361,7 @@ fn a_changed_foreign_newer_or_unreadable_server_backup_is_refused_and_nothing_ch
     };
     let url = c.path().display().to_string();
     let database = "fd_srv_backup_bad";
-    let admin_db = format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0);
+    let admin_db = admin_db_url(&admin_url, database);
     drop_safety_copies(&admin_url, database);
     book_n(&c, 4);
     let dir = tempfile::tempdir().unwrap();
@@ -388,18 +390,14 @@ fn a_changed_foreign_newer_or_unreadable_server_backup_is_refused_and_nothing_ch
     // changed, so the restore asks
     let unsealed = dir.path().join("unsealed.pgdump");
     // (the sealers' turn held meanwhile: the desk's sealer cannot seal it first)
-    let sealers = PgClinic::connect(&admin_db, 1).unwrap();
-    let mut turn = sealers.session().unwrap();
-    let mut turn = turn.transaction().unwrap();
-    turn.execute("SELECT pg_advisory_xact_lock(7436, 2)", &[])
-        .unwrap();
-    admin_run(
-        &admin_db,
-        "INSERT INTO audit_event (at, actor, action, entity, detail)
-         VALUES (1, 'Rita', 'note', 'note', 'written after the last seal')",
-    );
-    dump::dump(&url, &unsealed).unwrap();
-    turn.commit().unwrap();
+    while_sealers_wait(&admin_db, || {
+        admin_run(
+            &admin_db,
+            "INSERT INTO audit_event (at, actor, action, entity, detail)
+             VALUES (1, 'Rita', 'note', 'note', 'written after the last seal')",
+        );
+        dump::dump(&url, &unsealed).unwrap();
+    });
     let said = refused(&unsealed, &[], "unsealed rows");
     assert!(said.contains("not sealed when it was taken"), "{said}");
 
