@@ -127,6 +127,12 @@ impl AppointmentStatus {
         )
     }
 
+    /// Moving an appointment here settles its money by the cancellation policy
+    /// (refunds, the charge waived or kept): the statuses that take no payment.
+    pub fn settles_money(self) -> bool {
+        !self.takes_payment()
+    }
+
     /// A live appointment occupies its slot (everything but cancelled).
     pub fn occupies_slot(self) -> bool {
         self != AppointmentStatus::Cancelled

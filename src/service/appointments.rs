@@ -8,7 +8,7 @@ use crate::domain::model::{Appointment, AppointmentDetail, AppointmentStatus, Sl
 use crate::domain::scheduling::SlotRefusal;
 use crate::error::{Error, Result};
 use crate::service::audit;
-use crate::service::payments::{settle_closing, settles_money};
+use crate::service::payments::settle_closing;
 use crate::storage::appointments::{self, NewAppointment};
 use crate::storage::Conn;
 use crate::storage::{doctors, patients, slots};
@@ -230,23 +230,21 @@ impl Frontdesk {
         }
         let now = self.now();
         let label = actor.label();
-        // On a clinic server a move that settles no money is one call of the
-        // server's `fd_change_status` (READ COMMITTED, the appointment row
-        // locked, the version and the state machine checked, the same rows
-        // written). Such a move never makes an appointment live or not live, so
-        // no SERIALIZABLE decision elsewhere (a payment, a slot's occupancy)
-        // depends on it; a cancellation or a no-show, which refunds and charges
-        // by the ledger, stays in the SERIALIZABLE transaction below.
+        // On a clinic server a move is one call of the server's
+        // `fd_change_status` (READ COMMITTED, the appointment row locked, the
+        // version and the state machine checked, the same rows written) unless
+        // it settles money: a cancellation or a no-show of an appointment with
+        // ledger rows refunds and waives by them, in the SERIALIZABLE
+        // transaction below. The SERIALIZABLE decisions that read an
+        // appointment's status (a payment, a slot's occupancy) meet this one
+        // at its row: a ledger row's foreign key locks it as the row is
+        // written, and a booking of the freed slot is ordered after it or
+        // before it.
         if let Some((server, ..)) = self.server_store() {
-            if !settles_money(to) {
-                return server.change_status(
-                    appointment_id,
-                    expected_version,
-                    to,
-                    &note,
-                    &label,
-                    now,
-                );
+            if let Some(changed) =
+                server.change_status(appointment_id, expected_version, to, &note, &label, now)?
+            {
+                return Ok(changed);
             }
         }
         self.in_write("status", |tx| {

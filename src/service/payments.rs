@@ -563,12 +563,6 @@ fn describe(plan: &ClosingPlan, currency: &str) -> ClosingEffect {
     }
 }
 
-/// Whether moving an appointment to `to` settles its money (refunds, waives,
-/// charges by the cancellation policy): a cancellation and a no-show do.
-pub(crate) fn settles_money(to: AppointmentStatus) -> bool {
-    matches!(to, AppointmentStatus::Cancelled | AppointmentStatus::NoShow)
-}
-
 /// Settles an appointment's money as it is cancelled or marked a no-show, inside
 /// that change's write transaction (the cancellation policy in the module docs).
 pub(crate) fn settle_closing(
@@ -578,7 +572,7 @@ pub(crate) fn settle_closing(
     to: AppointmentStatus,
     now: i64,
 ) -> Result<()> {
-    if !settles_money(to) {
+    if !to.settles_money() {
         return Ok(());
     }
     let plan = closing_plan(tx, appointment, to, now)?;
@@ -959,7 +953,7 @@ impl Frontdesk {
         self.in_read(|c| {
             let a = appointments::get(c, appointment_id)?.ok_or(Error::NotFound("appointment"))?;
             let currency = PaymentSettings::load(c)?.currency;
-            if !matches!(to, AppointmentStatus::Cancelled | AppointmentStatus::NoShow) {
+            if !to.settles_money() {
                 return Ok(ClosingEffect {
                     currency,
                     ..ClosingEffect::default()

@@ -175,6 +175,13 @@ pub struct NewEntry<'a> {
 /// Appends one row; a payment or refund takes the next receipt number of its year
 /// (max + 1 inside the write transaction: rolled back with it, so there are no
 /// gaps, and the UNIQUE index refuses a duplicate). Its id.
+///
+/// On a clinic server the row's foreign key locks its appointment row (FOR KEY
+/// SHARE) as it is written. A desk closes an appointment without ledger rows in
+/// one READ COMMITTED call (`fd_change_status`, schema 6) that looks for them
+/// under that row's FOR UPDATE lock, so the two meet there: the call waits for
+/// a row being written, and a SERIALIZABLE writer that finds the appointment
+/// changed since its snapshot fails and runs again on what is there now.
 pub fn append(conn: &Conn, e: &NewEntry<'_>) -> rusqlite::Result<i64> {
     let receipt_no: Option<i64> = match e.receipt_year {
         Some(year) => Some(conn.value(

@@ -275,18 +275,53 @@ on_both! {
 /// `write_turn`): without the turn, cancellations of neighbouring appointments
 /// refused each other as serialization failures (the server tracks their reads
 /// by index page) and the core ran them again, up to seconds for the slowest.
+/// These cancellations refund a deposit each, so they are such writes (one
+/// without money is a single call, schema 6), and their refunds number their
+/// receipts in one gapless run.
 #[test]
-fn cancellations_at_many_desks_on_the_server_take_turns_and_never_run_twice() {
+fn cancellations_refunding_at_many_desks_on_the_server_take_turns_and_never_run_twice() {
+    use frontdesk::domain::payments::{LedgerKind, PaymentMethod};
     let Some(c) = crate::fixture::Clinic::on_server("cancel_turns") else {
         return;
     };
     let doctor = c.doctor("Dr. A");
     let patient = c.patient("Ann", "0151 2345 6789");
     let admin = c.admin();
+    // no hour counts as late: each cancellation refunds the deposit
+    c.desk
+        .set_setting(&admin, "payments.late_cancel_hours", "0")
+        .unwrap();
+    let check_up = c
+        .desk
+        .add_appointment_type(
+            &admin,
+            &frontdesk::NewAppointmentType {
+                name: "Check-up".into(),
+                price_minor: 5000,
+                default_reason: String::new(),
+            },
+        )
+        .unwrap()
+        .id;
+    let deposit = frontdesk::NewPayment {
+        amount_minor: 2000,
+        method: PaymentMethod::Cash,
+        reference: String::new(),
+    };
     let booked: Vec<frontdesk::Appointment> = c
         .slots(doctor, 64)
         .into_iter()
-        .map(|slot| book(&c.desk, &admin, slot, patient).unwrap())
+        .map(|slot| {
+            let req = BookRequest {
+                slot_id: slot,
+                patient_id: patient,
+                reason: String::new(),
+            };
+            c.desk
+                .pay_and_book(&admin, &req, Some(check_up), Some(&deposit))
+                .unwrap()
+                .appointment
+        })
         .collect();
     let before = c.desk.metrics().unwrap();
     let before = before.get("status").map_or(0, |m| m.busy_retries);
@@ -314,6 +349,27 @@ fn cancellations_at_many_desks_on_the_server_take_turns_and_never_run_twice() {
     assert_eq!(
         c.count("SELECT count(*) FROM appointment WHERE status = 'CANCELLED'"),
         64
+    );
+    for a in &booked {
+        let account = c.desk.appointment_account(&admin, a.id).unwrap();
+        let refunds = account
+            .entries
+            .iter()
+            .filter(|e| e.kind == LedgerKind::Refund);
+        assert_eq!(
+            (refunds.count(), account.balance.refunded, account.due),
+            (1, 2000, 0),
+            "one refund of the deposit, nothing owed: {:?}",
+            account.entries
+        );
+    }
+    // 64 deposits, then 64 refunds: receipts 1 to 128 of the year, each once
+    assert_eq!(
+        c.count(
+            "SELECT count(DISTINCT receipt_no) FROM ledger
+             WHERE receipt_no BETWEEN 1 AND 128 AND kind IN ('PAYMENT', 'REFUND')"
+        ),
+        128
     );
     c.assert_check();
 }

@@ -43,7 +43,7 @@ fn fresh(name: &str) -> Option<Db> {
 fn fresh_on(admin_url: &str, name: &str, server_use: Use) -> Db {
     let url = crate::fixture::server::fresh_database(admin_url, name);
     let clinic = PgClinic::connect(&url, 40).expect("connect to the test database");
-    assert_eq!(clinic.migrate().expect("migrate"), 5);
+    assert_eq!(clinic.migrate().expect("migrate"), 6);
     Db {
         clinic,
         url,
@@ -224,11 +224,12 @@ fn status_changes_on_the_server_follow_the_state_machine_defined_in_rust() {
                 version = pg
                     .change_status(id, version, step, "because", "Ada", NOW)
                     .unwrap()
+                    .expect("no ledger row: nothing to settle")
                     .version;
             }
             let outcome = pg.change_status(id, version, to, "because", "Ada", NOW);
             if from.can_become(to) {
-                let now = outcome.unwrap();
+                let now = outcome.unwrap().expect("no ledger row: nothing to settle");
                 assert_eq!(
                     (now.status, now.version),
                     (to, version + 1),
@@ -808,7 +809,7 @@ fn server_setup_makes_a_desk_role_that_books_but_cannot_change_the_schema_or_the
 
     // (the test server trusts local connections, so the role signs in without the password)
     let desk = PgClinic::connect(&desk_url, 2).unwrap();
-    assert_eq!(desk.check_schema().unwrap(), 5);
+    assert_eq!(desk.check_schema().unwrap(), 6);
     let doctor = desk.add_doctor("Dr. Setup", NOW).unwrap();
     let slot = desk.add_slots(doctor, NOW + 3600, 30, 1, NOW).unwrap()[0];
     let patient = desk
@@ -1836,4 +1837,225 @@ fn a_desk_on_the_server_hears_another_desks_booking_at_once() {
         delays[delays.len() / 2],
         delays[delays.len() - 1]
     );
+}
+
+/// A payment of 10.00 written straight to the ledger inside a server
+/// transaction, as a payment service writes it (`store::append`), for
+/// appointment `a` of `patient`.
+fn pay_ten(tx: &frontdesk::storage::pg::ServerTx, a: i64, patient: i64) -> frontdesk::Result<i64> {
+    use frontdesk::domain::payments::{LedgerKind, PaymentMethod};
+    use frontdesk::storage::payments::{append, NewEntry};
+    Ok(append(
+        &frontdesk::storage::Conn::Server(tx),
+        &NewEntry {
+            appointment_id: a,
+            patient_id: patient,
+            kind: LedgerKind::Payment,
+            amount_minor: 1000,
+            currency: "EUR",
+            method: Some(PaymentMethod::Cash),
+            reference: "",
+            refund_of: None,
+            reason: "",
+            receipt_year: Some(2030),
+            desk: "test",
+            actor: "test",
+            now: NOW,
+            day: "2030-01-07",
+        },
+    )?)
+}
+
+/// A booked appointment without ledger rows, cancelled in time by the clinic's
+/// policy (a deposit would be refunded): (clinic, appointment, patient).
+fn unpaid_appointment(name: &str) -> Option<(Clinic, i64, i64)> {
+    let c = Clinic::on_server(name)?;
+    // the slots start in an hour: with no hours counted as late, a cancellation
+    // now is in time and refunds what was paid
+    c.desk
+        .set_setting(&c.admin(), "payments.late_cancel_hours", "0")
+        .unwrap();
+    let slot = c.slots(c.doctor("Dr. Ledger"), 1)[0];
+    let patient = c.patient("Lea Ledger", "0151 2345 0101");
+    let a = c
+        .desk
+        .book(&c.receptionist(), &request(slot, patient))
+        .unwrap()
+        .id;
+    Some((c, a, patient))
+}
+
+#[test]
+fn a_desk_cancelling_while_a_payment_is_written_waits_for_it_and_refunds_it() {
+    // A cancellation of an appointment without ledger rows is one READ
+    // COMMITTED call that looks for them under the appointment row's lock. A
+    // payment written in a transaction still open holds a lock on that row
+    // (its foreign key's), so the cancellation waits, then finds the payment
+    // and settles it.
+    let Some((c, a, patient)) = unpaid_appointment("cancel_waits_for_payment") else {
+        return;
+    };
+    let (pg, _) = c.server.as_ref().unwrap();
+    let (written, heard) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let payer = s.spawn(|| {
+            pg.transact("payment", false, |tx| {
+                let id = pay_ten(tx, a, patient)?;
+                let _ = written.send(());
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(id)
+            })
+        });
+        heard.recv().unwrap();
+        c.desk
+            .change_status(&c.admin(), a, 1, AppointmentStatus::Cancelled, "called off")
+            .unwrap();
+        payer.join().unwrap().expect("the payment commits first");
+    });
+    let account = c.desk.appointment_account(&c.admin(), a).unwrap();
+    assert_eq!(
+        (account.balance.paid, account.balance.refunded),
+        (1000, 1000),
+        "the cancellation refunds the payment made before it: {:?}",
+        account.entries
+    );
+}
+
+#[test]
+fn a_payment_whose_snapshot_predates_a_desk_s_cancellation_is_refused_on_retry() {
+    // The other order: a SERIALIZABLE payment read the appointment as booked,
+    // then a desk cancelled it in one call (no ledger row yet: nothing to
+    // settle). The payment's ledger row locks the appointment row (its foreign
+    // key), which fails the payment's transaction (the row changed after its
+    // snapshot), and its retry sees the cancellation and refuses. Without that
+    // lock the payment commits on a cancelled appointment and is never refunded
+    // (both tests fail with the foreign key dropped).
+    let Some((c, a, patient)) = unpaid_appointment("payment_after_cancel") else {
+        return;
+    };
+    let (pg, _) = c.server.as_ref().unwrap();
+    let (read, heard) = std::sync::mpsc::channel();
+    let (cancelled, go_on) = std::sync::mpsc::channel();
+    let attempts = &AtomicI64::new(0);
+    let paid = std::thread::scope(|s| {
+        let payer = s.spawn(move || {
+            pg.transact("payment", false, |tx| {
+                let conn = frontdesk::storage::Conn::Server(tx);
+                let now = frontdesk::storage::appointments::get(&conn, a)?.unwrap();
+                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                    read.send(()).unwrap();
+                    go_on.recv().unwrap();
+                }
+                if !now.status.takes_payment() {
+                    return Err(Error::invalid("the appointment was cancelled"));
+                }
+                pay_ten(tx, a, patient)
+            })
+        });
+        heard.recv().unwrap();
+        c.desk
+            .change_status(&c.admin(), a, 1, AppointmentStatus::Cancelled, "called off")
+            .unwrap();
+        cancelled.send(()).unwrap();
+        payer.join().unwrap()
+    });
+    assert!(
+        matches!(paid, Err(Error::Invalid(_))),
+        "the payment is refused on its retry: {paid:?}"
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "one retry");
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM ledger WHERE appointment_id = {a}"
+        )),
+        0,
+        "no money on the cancelled appointment"
+    );
+}
+
+#[test]
+fn a_desk_closes_an_appointment_in_one_call_unless_it_has_money_to_settle() {
+    // One call of fd_change_status keys its history row with the desk's
+    // request key; the settling transaction writes none.
+    let Some((c, unpaid, patient)) = unpaid_appointment("close_in_one_call") else {
+        return;
+    };
+    let keyed = |a: i64| {
+        c.count(&format!(
+            "SELECT count(*) FROM appointment_status_history
+             WHERE appointment_id = {a} AND to_status IN ('CANCELLED', 'NO_SHOW')
+               AND request_key IS NOT NULL"
+        ))
+    };
+    let admin = c.admin();
+    let close = |a: i64, to| {
+        let version = c
+            .desk
+            .get_appointment(&admin, a)
+            .unwrap()
+            .appointment
+            .version;
+        c.desk
+            .change_status(&admin, a, version, to, "called off")
+            .unwrap()
+    };
+    let closed = close(unpaid, AppointmentStatus::Cancelled);
+    assert_eq!(
+        (closed.status, closed.version, keyed(unpaid)),
+        (AppointmentStatus::Cancelled, 2, 1)
+    );
+    // a deposit paid: the cancellation refunds it in the settling transaction
+    let check_up = c
+        .desk
+        .add_appointment_type(
+            &admin,
+            &frontdesk::NewAppointmentType {
+                name: "Check-up".into(),
+                price_minor: 5000,
+                default_reason: String::new(),
+            },
+        )
+        .unwrap()
+        .id;
+    let deposit = frontdesk::NewPayment {
+        amount_minor: 2000,
+        method: frontdesk::domain::payments::PaymentMethod::Cash,
+        reference: String::new(),
+    };
+    let slots = c.slots(c.doctor("Dr. Money"), 2);
+    let paid: Vec<i64> = slots
+        .iter()
+        .map(|&slot| {
+            c.desk
+                .pay_and_book(
+                    &admin,
+                    &request(slot, patient),
+                    Some(check_up),
+                    Some(&deposit),
+                )
+                .unwrap()
+                .appointment
+                .id
+        })
+        .collect();
+    close(paid[0], AppointmentStatus::Cancelled);
+    let account = c.desk.appointment_account(&admin, paid[0]).unwrap();
+    assert_eq!(
+        (account.balance.refunded, account.due, keyed(paid[0])),
+        (2000, 0, 0)
+    );
+    // a no-show keeps the deposit and waives the rest of the charge
+    close(paid[1], AppointmentStatus::Confirmed);
+    let missed = close(paid[1], AppointmentStatus::NoShow);
+    let account = c.desk.appointment_account(&admin, paid[1]).unwrap();
+    assert_eq!(
+        (
+            missed.status,
+            account.balance.waived,
+            account.due,
+            keyed(paid[1])
+        ),
+        (AppointmentStatus::NoShow, 3000, 0, 0)
+    );
+    c.assert_check();
 }

@@ -30,8 +30,9 @@
 //! re-reading on a timer), never a write.
 //!
 //! A desk's booking and its status changes that settle no money (confirm,
-//! arrive, complete) are the one-round-trip writes here, the appointment read
-//! back in the same statement; every other change of the desks' services
+//! arrive, complete, and closing an appointment that has no ledger row) are the
+//! one-round-trip writes here, the appointment read back in the same statement;
+//! every other change of the desks' services
 //! reaches the server through [`crate::storage::Conn`] and the SERIALIZABLE
 //! transactions of `tx.rs` (see the README's design note on isolation).
 
@@ -68,6 +69,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("schema-3.sql")),
     (4, include_str!("schema-4.sql")),
     (5, include_str!("schema-5.sql")),
+    (6, include_str!("schema-6.sql")),
 ];
 
 /// Attempts of one write when the server answers "deadlock" or "serialization
@@ -792,8 +794,13 @@ impl PgClinic {
     /// answers the appointment as it is now: one round trip (`fd_change_status`,
     /// the row read back in the same statement). `Conflict` when it changed
     /// meanwhile, `InvalidTransition` when the state machine forbids the move.
-    /// What a move settles in money (a cancellation, a no-show) is the
-    /// desk's status service's, not this.
+    ///
+    /// A move that settles money (a cancellation, a no-show) is made here only
+    /// when the appointment has no ledger row, so nothing to settle; otherwise
+    /// nothing changes and the answer is `None`: the settling is the desk's
+    /// status service's (its SERIALIZABLE transaction). A ledger row's foreign
+    /// key locks its appointment's row as it is written, so none can slip in
+    /// between the check and the move (schema-6.sql).
     pub fn change_status(
         &self,
         appointment_id: i64,
@@ -802,13 +809,14 @@ impl PgClinic {
         note: &str,
         actor: &str,
         now: i64,
-    ) -> Result<Appointment> {
+    ) -> Result<Option<Appointment>> {
         let moves = allowed_moves();
         let key = request_key();
+        let unless_ledger = to.settles_money();
         let row = self.measured("status", true, |c| {
             let row = c.query_typed_one(
                 "SELECT f.*, c.wait_us, c.outcome
-                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8) c,
+                 FROM fd_change_status($1, $2, $3, $4, $5, $6, $7, $8, $9) c,
                  LATERAL fd_appointment(c.out_id) f",
                 &[
                     (&key, Type::TEXT),
@@ -819,6 +827,7 @@ impl PgClinic {
                     (&note, Type::TEXT),
                     (&actor, Type::TEXT),
                     (&now, Type::INT8),
+                    (&unless_ledger, Type::BOOL),
                 ],
             )?;
             let wait = row.get(APPOINTMENT_COLUMNS);
@@ -828,8 +837,9 @@ impl PgClinic {
         match row.get::<_, &str>(APPOINTMENT_COLUMNS + 1) {
             "ok" => {
                 self.announce(format!("appointment {appointment_id}"));
-                Ok(now)
+                Ok(Some(now))
             }
+            "money" => Ok(None),
             "stale" => {
                 self.metrics.record_refusal("status", ErrorCode::Conflict);
                 Err(Error::Conflict {
