@@ -523,7 +523,13 @@ fn closing_plan(
     let mut refunds = Vec::new();
     if refund_all {
         for p in entries.iter().filter(|e| e.kind == LedgerKind::Payment) {
-            let left = p.amount_minor - store::refunded_of(tx, p.id)?;
+            // a payment's refunds are rows of its own appointment
+            let refunded: i64 = entries
+                .iter()
+                .filter(|e| e.kind == LedgerKind::Refund && e.refund_of == Some(p.id))
+                .map(|e| e.amount_minor)
+                .sum();
+            let left = p.amount_minor - refunded;
             if let (true, Some(method)) = (left > 0, p.method) {
                 refunds.push((p.id, method, left));
             }

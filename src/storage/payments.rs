@@ -173,8 +173,9 @@ pub struct NewEntry<'a> {
 }
 
 /// Appends one row; a payment or refund takes the next receipt number of its year
-/// (max + 1 inside the write transaction: rolled back with it, so there are no
-/// gaps, and the UNIQUE index refuses a duplicate). Its id.
+/// (max + 1, read by the INSERT itself inside the write transaction: rolled back
+/// with it, so there are no gaps, and the UNIQUE index refuses a duplicate). Its
+/// id.
 ///
 /// On a clinic server the row's foreign key locks its appointment row (FOR KEY
 /// SHARE) as it is written. A desk closes an appointment without ledger rows in
@@ -183,17 +184,14 @@ pub struct NewEntry<'a> {
 /// a row being written, and a SERIALIZABLE writer that finds the appointment
 /// changed since its snapshot fails and runs again on what is there now.
 pub fn append(conn: &Conn, e: &NewEntry<'_>) -> rusqlite::Result<i64> {
-    let receipt_no: Option<i64> = match e.receipt_year {
-        Some(year) => Some(conn.value(
-            "SELECT coalesce(max(receipt_no), 0) + 1 FROM ledger WHERE receipt_year = ?1",
-            &[&year],
-        )?),
-        None => None,
-    };
     conn.value(
         "INSERT INTO ledger (appointment_id, patient_id, kind, amount_minor, currency, method, reference,
                              refund_of, reason, receipt_year, receipt_no, desk, created_by, created_at, day)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 CASE WHEN ?10 IS NOT NULL THEN
+                     (SELECT coalesce(max(receipt_no), 0) + 1 FROM ledger WHERE receipt_year = ?10)
+                 END,
+                 ?11, ?12, ?13, ?14) RETURNING id",
         &[
             &e.appointment_id,
             &e.patient_id,
@@ -205,7 +203,6 @@ pub fn append(conn: &Conn, e: &NewEntry<'_>) -> rusqlite::Result<i64> {
             &e.refund_of,
             &e.reason,
             &e.receipt_year,
-            &receipt_no,
             &e.desk,
             &e.actor,
             &e.now,
