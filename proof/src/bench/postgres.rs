@@ -240,18 +240,21 @@ pub(super) fn rows(
     let patient = clinic.add_patient("Bench Patient", "+4915100000000", NOW)?;
     let next_slot = Arc::new(AtomicI64::new(first_slot));
     // as pgbench does before its runs: the bulk load vacuumed (its rows' hint
-    // bits set, the planner's statistics made) and checkpointed (needs the
-    // server's superuser or pg_checkpoint; skipped otherwise), so the measured
-    // phases do not pay for the setup
-    {
-        let mut s = clinic.session()?;
-        s.batch_execute("VACUUM ANALYZE").map_err(server_error)?;
-        let _ = s.batch_execute("CHECKPOINT");
-    }
+    // bits set, the planner's statistics made), so the measured phases do not
+    // pay for the setup
+    clinic
+        .session()?
+        .batch_execute("VACUUM ANALYZE")
+        .map_err(server_error)?;
 
     let mut rows = Vec::new();
     let mut floors = Vec::new();
     for desks in DESKS {
+        // and checkpointed before each desk count (needs the server's superuser
+        // or pg_checkpoint; skipped otherwise): a run writes a gigabyte of WAL,
+        // and a checkpoint the previous count's writes set off would otherwise
+        // run through this one's phases
+        let _ = clinic.session()?.batch_execute("CHECKPOINT");
         progress(&format!(
             "PostgreSQL, {desks} desk(s): floor, classic booking, fd_book, status change, passcode"
         ));
