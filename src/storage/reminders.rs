@@ -151,7 +151,22 @@ pub fn insert(
 
 /// Claims a failed reminder for another attempt, being sent as `outbox_id`;
 /// returns the attempts it has now, or `None` if it is no longer failed.
+///
+/// On a clinic server the appointment's row is locked first (`FOR SHARE`), as
+/// a first reminder's foreign key locks it: a desk cancels in one READ
+/// COMMITTED call outside the sweep's turn (`fd_change_status`), so a
+/// cancellation committed after the sweep's snapshot must fail the sweep's
+/// SERIALIZABLE transaction here, and its retry skips the cancelled
+/// appointment. Without the lock the claim succeeds and a reminder goes out
+/// after the desk was told "cancelled".
 pub fn retry(conn: &Conn, id: i64, outbox_id: i64, now: i64) -> rusqlite::Result<Option<i64>> {
+    if let Conn::Server(_) = conn {
+        conn.run(
+            "SELECT 1 FROM appointment a JOIN reminder r ON r.appointment_id = a.id
+             WHERE r.id = ?1 FOR SHARE OF a",
+            &[&id],
+        )?;
+    }
     conn.opt("UPDATE reminder SET status = 'SENDING', outbox_id = ?2, attempts = attempts + 1, attempted_at = ?3,
              history_id = (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = reminder.appointment_id)
          WHERE id = ?1 AND status = 'FAILED'

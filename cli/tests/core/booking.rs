@@ -157,7 +157,7 @@ on_both! {
     // server's own copy of the appointment query: it must agree with the
     // desk's, column for column)
     let d = c.doctor("Dr. A");
-    let [s, other] = c.slots(d, 2)[..] else { unreachable!() };
+    let [s, other, paid] = c.slots(d, 3)[..] else { unreachable!() };
     let p = c
         .desk
         .add_patient(
@@ -194,17 +194,44 @@ on_both! {
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert_eq!(a, read(a.id));
-    // a cancellation (it settles the ledger: the SERIALIZABLE path on a server)
+    // a cancellation with nothing to settle (one call on a server), then one
+    // that refunds a deposit (the SERIALIZABLE transaction on a server, which
+    // answers the appointment it wrote without reading it again)
     let b = c.desk.book(&c.receptionist(), &req(other, p.id)).unwrap();
-    let b = c
+    let check_up = c
         .desk
-        .change_status(&c.admin(), b.id, b.version, Cancelled, "the patient called")
-        .unwrap();
-    assert_eq!(
-        (b.status, b.version, b.cancel_reason.as_deref()),
-        (Cancelled, 2, Some("the patient called"))
-    );
-    assert_eq!(b, read(b.id), "cancelled");
+        .add_appointment_type(
+            &c.admin(),
+            &frontdesk::NewAppointmentType {
+                name: "Check-up".into(),
+                price_minor: 5000,
+                default_reason: String::new(),
+            },
+        )
+        .unwrap()
+        .id;
+    let deposit = frontdesk::NewPayment {
+        amount_minor: 2000,
+        method: frontdesk::domain::payments::PaymentMethod::Cash,
+        reference: String::new(),
+    };
+    let e = c
+        .desk
+        .pay_and_book(&c.admin(), &req(paid, p.id), Some(check_up), Some(&deposit))
+        .unwrap()
+        .appointment;
+    for (booked, what) in [(b, "unpaid"), (e, "paid")] {
+        let closed = c
+            .desk
+            .change_status(&c.admin(), booked.id, booked.version, Cancelled, "the patient called")
+            .unwrap();
+        assert_eq!(
+            (closed.status, closed.version, closed.cancel_reason.as_deref()),
+            (Cancelled, 2, Some("the patient called")),
+            "{what}"
+        );
+        assert_eq!(closed, read(closed.id), "{what}");
+    }
     c.assert_check();
     }
 }

@@ -1921,6 +1921,43 @@ fn a_desk_cancelling_while_a_payment_is_written_waits_for_it_and_refunds_it() {
     );
 }
 
+/// Runs `write` in a SERIALIZABLE transaction on the server that reads
+/// appointment `a` first; on its first attempt a desk cancels `a` (in one call:
+/// no ledger row) after that read and before `write`. `write` gets the
+/// appointment as the attempt read it. Its outcome, and the attempts made.
+fn after_a_cancellation_it_did_not_see<T: Send>(
+    c: &Clinic,
+    a: i64,
+    write: impl Fn(&frontdesk::storage::pg::ServerTx, &frontdesk::Appointment) -> frontdesk::Result<T>
+        + Sync,
+) -> (frontdesk::Result<T>, i64) {
+    let (pg, _) = c.server.as_ref().unwrap();
+    let (read, heard) = std::sync::mpsc::channel();
+    let (cancelled, go_on) = std::sync::mpsc::channel();
+    let attempts = &AtomicI64::new(0);
+    let write = &write;
+    let outcome = std::thread::scope(|s| {
+        let writer = s.spawn(move || {
+            pg.transact("write", false, |tx| {
+                let conn = frontdesk::storage::Conn::Server(tx);
+                let now = frontdesk::storage::appointments::get(&conn, a)?.unwrap();
+                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                    read.send(()).unwrap();
+                    go_on.recv().unwrap();
+                }
+                write(tx, &now)
+            })
+        });
+        heard.recv().unwrap();
+        c.desk
+            .change_status(&c.admin(), a, 1, AppointmentStatus::Cancelled, "called off")
+            .unwrap();
+        cancelled.send(()).unwrap();
+        writer.join().unwrap()
+    });
+    (outcome, attempts.load(Ordering::SeqCst))
+}
+
 #[test]
 fn a_payment_whose_snapshot_predates_a_desk_s_cancellation_is_refused_on_retry() {
     // The other order: a SERIALIZABLE payment read the appointment as booked,
@@ -1929,47 +1966,87 @@ fn a_payment_whose_snapshot_predates_a_desk_s_cancellation_is_refused_on_retry()
     // key), which fails the payment's transaction (the row changed after its
     // snapshot), and its retry sees the cancellation and refuses. Without that
     // lock the payment commits on a cancelled appointment and is never refunded
-    // (both tests fail with the foreign key dropped).
+    // (tried by hand: both tests fail with the foreign key dropped).
     let Some((c, a, patient)) = unpaid_appointment("payment_after_cancel") else {
         return;
     };
-    let (pg, _) = c.server.as_ref().unwrap();
-    let (read, heard) = std::sync::mpsc::channel();
-    let (cancelled, go_on) = std::sync::mpsc::channel();
-    let attempts = &AtomicI64::new(0);
-    let paid = std::thread::scope(|s| {
-        let payer = s.spawn(move || {
-            pg.transact("payment", false, |tx| {
-                let conn = frontdesk::storage::Conn::Server(tx);
-                let now = frontdesk::storage::appointments::get(&conn, a)?.unwrap();
-                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
-                    read.send(()).unwrap();
-                    go_on.recv().unwrap();
-                }
-                if !now.status.takes_payment() {
-                    return Err(Error::invalid("the appointment was cancelled"));
-                }
-                pay_ten(tx, a, patient)
-            })
-        });
-        heard.recv().unwrap();
-        c.desk
-            .change_status(&c.admin(), a, 1, AppointmentStatus::Cancelled, "called off")
-            .unwrap();
-        cancelled.send(()).unwrap();
-        payer.join().unwrap()
+    let (paid, attempts) = after_a_cancellation_it_did_not_see(&c, a, |tx, now| {
+        if !now.status.takes_payment() {
+            return Err(Error::invalid("the appointment was cancelled"));
+        }
+        pay_ten(tx, a, patient)
     });
     assert!(
         matches!(paid, Err(Error::Invalid(_))),
         "the payment is refused on its retry: {paid:?}"
     );
-    assert_eq!(attempts.load(Ordering::SeqCst), 2, "one retry");
+    assert_eq!(attempts, 2, "one retry");
     assert_eq!(
         c.count(&format!(
             "SELECT count(*) FROM ledger WHERE appointment_id = {a}"
         )),
         0,
         "no money on the cancelled appointment"
+    );
+}
+
+#[test]
+fn a_reminder_retry_whose_snapshot_predates_a_desk_s_cancellation_is_not_claimed() {
+    // The reminder sweep claims a failed reminder for another attempt in a
+    // SERIALIZABLE transaction that read the appointment as booked; a desk
+    // cancels it meanwhile in one call. The claim locks the appointment row, so
+    // the sweep's transaction fails and its retry skips the cancelled
+    // appointment: no reminder goes out after the desk was told "cancelled".
+    let Some((c, a, _)) = unpaid_appointment("reminder_after_cancel") else {
+        return;
+    };
+    let (reminder, outbox): (i64, i64) = {
+        let (pg, _) = c.server.as_ref().unwrap();
+        let mut s = pg.session().unwrap();
+        let outbox: i64 = s
+            .query_one(
+                "INSERT INTO outbox (phone, body, status, kind, created_at)
+                 VALUES ('+4915123450101', '', 'FAILED', 'REMINDER', $1) RETURNING id",
+                &[&NOW],
+            )
+            .unwrap()
+            .get(0);
+        let reminder: i64 = s
+            .query_one(
+                "INSERT INTO reminder (appointment_id, start_at, outbox_id, status, attempts, created_at,
+                                       attempted_at, history_id)
+                 SELECT a.id, s.start_at, $2, 'FAILED', 1, $3, $3,
+                        (SELECT max(h.id) FROM appointment_status_history h WHERE h.appointment_id = a.id)
+                 FROM appointment a JOIN slot s ON s.id = a.slot_id WHERE a.id = $1 RETURNING id",
+                &[&a, &outbox, &NOW],
+            )
+            .unwrap()
+            .get(0);
+        (reminder, outbox)
+    };
+    let (claimed, attempts) = after_a_cancellation_it_did_not_see(&c, a, |tx, now| {
+        if !now.status.occupies_slot() {
+            return Ok(None);
+        }
+        let conn = frontdesk::storage::Conn::Server(tx);
+        Ok(frontdesk::storage::reminders::retry(
+            &conn,
+            reminder,
+            outbox,
+            NOW + 60,
+        )?)
+    });
+    assert_eq!(
+        (claimed.unwrap(), attempts),
+        (None, 2),
+        "the retry sees the cancellation and claims nothing"
+    );
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM reminder WHERE id = {reminder} AND status = 'FAILED' AND attempts = 1"
+        )),
+        1,
+        "the reminder is not claimed again"
     );
 }
 

@@ -20,6 +20,9 @@
 -- SERIALIZABLE snapshot predates a closing made here finds the row changed when
 -- its foreign key locks it: its transaction fails, and its retry sees the
 -- appointment closed and refuses. (cli/tests/core/pg.rs tries both orders.)
+-- The second order rests on the `SELECT … FOR UPDATE` below coming before the
+-- UPDATE: a plain UPDATE of columns outside the key would not stop a FOR KEY
+-- SHARE lock, and such a payment would commit on the closed appointment.
 DROP FUNCTION fd_change_status(TEXT, BIGINT, BIGINT, TEXT, TEXT[], TEXT, TEXT, BIGINT);
 
 CREATE FUNCTION fd_change_status(p_key TEXT, p_id BIGINT, p_version BIGINT, p_to TEXT, p_allowed TEXT[],
@@ -63,8 +66,8 @@ BEGIN
     END IF;
 END $$;
 
--- What was already refunded of a payment is summed over its refunds whenever a
--- refund or a cancellation is written; without an index that read walked the
--- whole ledger (measured: 207 refunding cancellations/s at one desk on a bench
--- ledger of 12,000 rows). The file gained the same index (migration 13).
+-- What was already refunded of a payment is summed over its refunds whenever an
+-- admin refunds it (a cancellation counted them the same way until this
+-- version; it now counts the appointment's own rows); without an index that
+-- read walked the whole ledger. The file gained the same index (migration 13).
 CREATE INDEX ledger_refunds ON ledger (refund_of) WHERE refund_of IS NOT NULL;

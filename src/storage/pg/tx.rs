@@ -16,9 +16,9 @@
 //! other far more often than they truly conflicted, and the retries made the
 //! slowest wait seconds (measured: cancellations at 32 desks 157/s, worst case
 //! 0.9 s, without the turn). The one-round-trip writes (booking, the everyday
-//! status changes, passcodes) do not take it. (A desk's booking and
-//! its everyday status changes go through one-round-trip functions with row
-//! locks instead, see the module above; this path is for everything else.)
+//! status changes, closing an appointment with nothing to settle, passcodes)
+//! do not take it: they go through one-round-trip functions with row locks
+//! instead, see the module above; this path is for everything else.
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
