@@ -136,20 +136,35 @@ pub async fn wait_day_loaded(desk: &Desk) {
     }
 }
 
-/// Signs in on the login screen and waits for the signed-in frame.
+/// Signs in on the login screen and waits for the signed-in frame. The fields
+/// are read back before Enter and typed again if they do not hold what was
+/// typed: on a loaded CI machine a sign-in was refused as "wrong username or
+/// password" with the right ones sent (the form re-rendered while they were
+/// typed), where a person would have seen the field and typed again.
 pub async fn sign_in(desk: &Desk, username: &str, password: &str) {
-    fill(
-        desk,
-        "[data-testid=login-form] input[name=username]",
-        username,
-    )
-    .await;
-    fill(
-        desk,
-        "[data-testid=login-form] input[name=password]",
-        password,
-    )
-    .await;
+    let fields = [
+        ("[data-testid=login-form] input[name=username]", username),
+        ("[data-testid=login-form] input[name=password]", password),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for (css, text) in fields {
+            fill(desk, css, text).await;
+        }
+        let mut held = Vec::new();
+        for (css, _) in fields {
+            let value = desk.find(css).await.prop("value").await.ok().flatten();
+            held.push(value.unwrap_or_default());
+        }
+        if held == [username, password] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: the sign-in fields hold {held:?}, not what was typed",
+            desk.name()
+        );
+    }
     desk.find("[data-testid=login-form] input[name=password]")
         .await
         .send_keys(&String::from(char::from(Key::Enter)))
