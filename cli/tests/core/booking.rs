@@ -198,28 +198,7 @@ on_both! {
     // that refunds a deposit (the SERIALIZABLE transaction on a server, which
     // answers the appointment it wrote without reading it again)
     let b = c.desk.book(&c.receptionist(), &req(other, p.id)).unwrap();
-    let check_up = c
-        .desk
-        .add_appointment_type(
-            &c.admin(),
-            &frontdesk::NewAppointmentType {
-                name: "Check-up".into(),
-                price_minor: 5000,
-                default_reason: String::new(),
-            },
-        )
-        .unwrap()
-        .id;
-    let deposit = frontdesk::NewPayment {
-        amount_minor: 2000,
-        method: frontdesk::domain::payments::PaymentMethod::Cash,
-        reference: String::new(),
-    };
-    let e = c
-        .desk
-        .pay_and_book(&c.admin(), &req(paid, p.id), Some(check_up), Some(&deposit))
-        .unwrap()
-        .appointment;
+    let e = c.book_paid(paid, p.id, 2000).appointment;
     for (booked, what) in [(b, "unpaid"), (e, "paid")] {
         let closed = c
             .desk

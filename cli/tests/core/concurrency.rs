@@ -280,7 +280,7 @@ on_both! {
 /// receipts in one gapless run.
 #[test]
 fn cancellations_refunding_at_many_desks_on_the_server_take_turns_and_never_run_twice() {
-    use frontdesk::domain::payments::{LedgerKind, PaymentMethod};
+    use frontdesk::domain::payments::LedgerKind;
     let Some(c) = crate::fixture::Clinic::on_server("cancel_turns") else {
         return;
     };
@@ -291,37 +291,10 @@ fn cancellations_refunding_at_many_desks_on_the_server_take_turns_and_never_run_
     c.desk
         .set_setting(&admin, "payments.late_cancel_hours", "0")
         .unwrap();
-    let check_up = c
-        .desk
-        .add_appointment_type(
-            &admin,
-            &frontdesk::NewAppointmentType {
-                name: "Check-up".into(),
-                price_minor: 5000,
-                default_reason: String::new(),
-            },
-        )
-        .unwrap()
-        .id;
-    let deposit = frontdesk::NewPayment {
-        amount_minor: 2000,
-        method: PaymentMethod::Cash,
-        reference: String::new(),
-    };
     let booked: Vec<frontdesk::Appointment> = c
         .slots(doctor, 64)
         .into_iter()
-        .map(|slot| {
-            let req = BookRequest {
-                slot_id: slot,
-                patient_id: patient,
-                reason: String::new(),
-            };
-            c.desk
-                .pay_and_book(&admin, &req, Some(check_up), Some(&deposit))
-                .unwrap()
-                .appointment
-        })
+        .map(|slot| c.book_paid(slot, patient, 2000).appointment)
         .collect();
     let before = c.desk.metrics().unwrap();
     let before = before.get("status").map_or(0, |m| m.busy_retries);

@@ -13,6 +13,15 @@ use tempfile::TempDir;
 /// A fixed "now": 2030-01-07 08:00 UTC, a Monday.
 pub const NOW: i64 = 1_894_003_200;
 
+/// A payment of `minor` units in cash.
+pub fn cash(minor: i64) -> frontdesk::NewPayment {
+    frontdesk::NewPayment {
+        amount_minor: minor,
+        method: frontdesk::domain::payments::PaymentMethod::Cash,
+        reference: String::new(),
+    }
+}
+
 /// A clinic database in a temp dir, with a manual clock, on a "PC" whose
 /// passcode senders file (in the temp dir too) describes the recording sender.
 pub struct Clinic {
@@ -121,6 +130,46 @@ impl Clinic {
             .add_doctor(&Actor::local_admin(), name, "General practice")
             .unwrap()
             .id
+    }
+
+    /// A check-up at 50.00 EUR (added the first time it is asked for); its id.
+    pub fn check_up(&self) -> i64 {
+        let types = self
+            .desk
+            .list_appointment_types(&self.admin(), true)
+            .unwrap();
+        if let Some(t) = types.iter().find(|t| t.name == "Check-up") {
+            return t.id;
+        }
+        self.desk
+            .add_appointment_type(
+                &Actor::local_admin(),
+                &frontdesk::NewAppointmentType {
+                    name: "Check-up".into(),
+                    price_minor: 5000,
+                    default_reason: "Routine check-up".into(),
+                },
+            )
+            .unwrap()
+            .id
+    }
+
+    /// `slot` booked at the desk for `patient` as a [check-up](Self::check_up),
+    /// with `paid` (minor units) taken in cash, or nothing when it is 0.
+    pub fn book_paid(&self, slot: i64, patient: i64, paid: i64) -> frontdesk::Booked {
+        let request = frontdesk::BookRequest {
+            slot_id: slot,
+            patient_id: patient,
+            reason: String::new(),
+        };
+        self.desk
+            .pay_and_book(
+                &self.receptionist(),
+                &request,
+                Some(self.check_up()),
+                (paid > 0).then(|| cash(paid)).as_ref(),
+            )
+            .unwrap()
     }
 
     /// `n` consecutive 30-minute slots for `doctor` starting an hour from now.

@@ -15,7 +15,7 @@ use frontdesk::{
     NewPayment, OpenOptions,
 };
 
-use crate::fixture::{Clinic, NOW};
+use crate::fixture::{cash, Clinic, NOW};
 
 fn request(slot: i64, patient: i64) -> BookRequest {
     BookRequest {
@@ -25,45 +25,9 @@ fn request(slot: i64, patient: i64) -> BookRequest {
     }
 }
 
-fn cash(minor: i64) -> NewPayment {
-    NewPayment {
-        amount_minor: minor,
-        method: PaymentMethod::Cash,
-        reference: String::new(),
-    }
-}
-
-/// A check-up at 50.00 EUR (added the first time).
-fn check_up(c: &Clinic) -> i64 {
-    let types = c.desk.list_appointment_types(&c.admin(), true).unwrap();
-    if let Some(t) = types.iter().find(|t| t.name == "Check-up") {
-        return t.id;
-    }
-    c.desk
-        .add_appointment_type(
-            &Actor::local_admin(),
-            &NewAppointmentType {
-                name: "Check-up".into(),
-                price_minor: 5000,
-                default_reason: "Routine check-up".into(),
-            },
-        )
-        .unwrap()
-        .id
-}
-
 /// A booked check-up with `paid` taken at the desk; (appointment id, payment ledger id).
 fn paid_booking(c: &Clinic, slot: i64, patient: i64, paid: i64) -> (i64, Option<i64>) {
-    let t = check_up(c);
-    let booked = c
-        .desk
-        .pay_and_book(
-            &c.receptionist(),
-            &request(slot, patient),
-            Some(t),
-            (paid > 0).then(|| cash(paid)).as_ref(),
-        )
-        .unwrap();
+    let booked = c.book_paid(slot, patient, paid);
     let payment = booked
         .account
         .entries
@@ -77,7 +41,7 @@ on_both! {
     fn pay_and_book_charges_the_price_takes_the_deposit_and_numbers_the_receipt(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
     let p = c.patient("Ann Pay", "0151 2345 0001");
-    let t = check_up(&c);
+    let t = c.check_up();
     let booked = c
         .desk
         .pay_and_book(
@@ -152,7 +116,7 @@ on_both! {
 on_both! {
     fn a_doctor_s_own_price_is_charged_for_their_appointments(c) {
     let (a, b) = (c.doctor("Dr. A"), c.doctor("Dr. B"));
-    let t = check_up(&c);
+    let t = c.check_up();
     c.desk
         .set_doctor_price(
             &Actor::local_admin(),
@@ -182,7 +146,7 @@ on_both! {
     fn bad_payments_are_refused_before_anything_is_written(c) {
     let slot = c.slots(c.doctor("Dr. A"), 2);
     let p = c.patient("Ann Bad", "0151 2345 0003");
-    let t = check_up(&c);
+    let t = c.check_up();
     let desk = c.receptionist();
     let rows =
         || c.count("SELECT count(*) FROM ledger") + c.count("SELECT count(*) FROM appointment");
@@ -230,7 +194,7 @@ on_both! {
 on_both! {
     fn thirty_two_threads_paying_and_booking_one_slot_give_one_appointment_and_one_payment(c) {
     let slot = c.slots(c.doctor("Dr. A"), 1)[0];
-    let t = check_up(&c);
+    let t = c.check_up();
     let patients: Vec<i64> = (0..32)
         .map(|i| c.patient(&format!("P{i}"), &format!("0151 2346 {i:04}")))
         .collect();

@@ -2082,38 +2082,10 @@ fn a_desk_closes_an_appointment_in_one_call_unless_it_has_money_to_settle() {
         (AppointmentStatus::Cancelled, 2, 1)
     );
     // a deposit paid: the cancellation refunds it in the settling transaction
-    let check_up = c
-        .desk
-        .add_appointment_type(
-            &admin,
-            &frontdesk::NewAppointmentType {
-                name: "Check-up".into(),
-                price_minor: 5000,
-                default_reason: String::new(),
-            },
-        )
-        .unwrap()
-        .id;
-    let deposit = frontdesk::NewPayment {
-        amount_minor: 2000,
-        method: frontdesk::domain::payments::PaymentMethod::Cash,
-        reference: String::new(),
-    };
-    let slots = c.slots(c.doctor("Dr. Money"), 2);
-    let paid: Vec<i64> = slots
-        .iter()
-        .map(|&slot| {
-            c.desk
-                .pay_and_book(
-                    &admin,
-                    &request(slot, patient),
-                    Some(check_up),
-                    Some(&deposit),
-                )
-                .unwrap()
-                .appointment
-                .id
-        })
+    let paid: Vec<i64> = c
+        .slots(c.doctor("Dr. Money"), 2)
+        .into_iter()
+        .map(|slot| c.book_paid(slot, patient, 2000).appointment.id)
         .collect();
     close(paid[0], AppointmentStatus::Cancelled);
     let account = c.desk.appointment_account(&admin, paid[0]).unwrap();
