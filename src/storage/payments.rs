@@ -289,12 +289,14 @@ pub fn has_other_currency(conn: &Conn, currency: &str) -> rusqlite::Result<bool>
     )
 }
 
+/// What was already refunded of payment `?1` (the `ledger_refunds` index finds
+/// its refunds; the tests read the plan of this query).
+pub const REFUNDED_OF: &str =
+    "SELECT CAST(coalesce(sum(amount_minor), 0) AS BIGINT) FROM ledger WHERE refund_of = ?1";
+
 /// What was already refunded of a payment.
 pub fn refunded_of(conn: &Conn, payment_id: i64) -> rusqlite::Result<i64> {
-    conn.value(
-        "SELECT CAST(coalesce(sum(amount_minor), 0) AS BIGINT) FROM ledger WHERE refund_of = ?1",
-        &[&payment_id],
-    )
+    conn.value(REFUNDED_OF, &[&payment_id])
 }
 
 /// Per method, payments minus refunds taken by `desk` on the clinic-local `day`.

@@ -830,3 +830,34 @@ on_both! {
         .unwrap();
 }
 }
+
+on_both! {
+    fn a_payment_s_refunds_are_found_by_an_index_not_by_reading_the_whole_ledger(c) {
+    // what was already refunded of a payment is summed inside the write lock
+    // whenever an admin refunds it; without an index that read walked the
+    // whole ledger, years of it in a clinic
+    let sql = frontdesk::storage::payments::REFUNDED_OF.replace("?1", "1");
+    let plan = match &c.server {
+        Some((pg, _)) => {
+            let mut session = pg.session().unwrap();
+            let mut tx = session.transaction().unwrap();
+            // on a near-empty table the planner would scan it anyway
+            tx.batch_execute("SET LOCAL enable_seqscan = off").unwrap();
+            let rows = tx.query(&format!("EXPLAIN {sql}"), &[]).unwrap();
+            rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()
+        }
+        None => c
+            .desk
+            .read(|conn| {
+                let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let steps = plan.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(steps.collect::<Result<Vec<_>, _>>()?)
+            })
+            .unwrap(),
+    };
+    assert!(
+        plan.iter().any(|step| step.contains("ledger_refunds")),
+        "{plan:#?}"
+    );
+    }
+}
