@@ -11,7 +11,7 @@
 //! before it, outside any lock, on the desk's own CPU.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use frontdesk::error::{Error, Result};
@@ -81,45 +81,67 @@ fn create(url: &str) -> Result<BenchDb> {
 }
 
 /// How long the desks run an operation, untimed, before its clock starts.
-const WARM_UP: Duration = Duration::from_millis(250);
+const WARM_UP: Duration = Duration::from_secs(1);
 
-/// Runs `op(clinic, desk)` from `desks` threads for `phase`. The desks first
-/// run it together for [`WARM_UP`], untimed: a handle's pool opens its sessions
-/// on demand, and a new session's first call loads what the server caches per
-/// session (the functions compiled, their plans), as a desk does once when it
-/// starts, not with a booking. One untimed call each left sessions to open
-/// after the clock started: each phase began with every desk waiting
-/// 60–150 ms at once.
+/// Runs `op(clinic, desk)` from `desks` threads, each in a loop, and times the
+/// calls that begin within `phase` once the desks are warm: after [`WARM_UP`],
+/// and after each desk has finished a call. The clock starts while the desks
+/// keep going.
+///
+/// A desk keeps its sessions all day; a phase's handle opens new ones. A new
+/// session's first calls load what the server caches per session (the
+/// functions compiled, their plans), and its server process is new. With a
+/// 250 ms warm-up, every call over 90 ms in the 32-desk rows (up to 270 ms,
+/// against 30–50 ms at p99) began in its phase's first half second; with a
+/// second, they no longer gather there. Nor do desks start in step: an
+/// earlier version held them at a barrier after the warm-up and let them go
+/// together, all sending in the same instant after a pause.
 fn measure(
     clinic: &Arc<PgClinic>,
     desks: usize,
     phase: Duration,
     op: impl Fn(&PgClinic, usize) -> Result<()> + Send + Sync + 'static,
 ) -> Result<(Samples, Duration)> {
+    use std::sync::atomic::{AtomicU64, AtomicUsize};
     let op = Arc::new(op);
-    let barrier = Arc::new(Barrier::new(desks + 1));
+    let base = Instant::now();
+    // when the clock started, in ns after `base` (0: not yet), and how many
+    // desks have finished a call
+    let start = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..desks)
         .map(|desk| {
-            let (clinic, barrier, op) = (clinic.clone(), barrier.clone(), op.clone());
+            let (clinic, op) = (clinic.clone(), op.clone());
+            let (start, running) = (start.clone(), running.clone());
             std::thread::spawn(move || -> Result<Samples> {
                 let mut samples = Samples::default();
-                let warm = Instant::now() + WARM_UP;
-                while Instant::now() < warm {
-                    let _ = op(&clinic, desk);
-                }
-                barrier.wait();
-                let end = Instant::now() + phase;
-                while Instant::now() < end {
+                let mut first = true;
+                loop {
+                    let since = start.load(Ordering::Acquire);
                     let t = Instant::now();
+                    let timed = since != 0;
+                    if timed && t >= base + Duration::from_nanos(since) + phase {
+                        return Ok(samples);
+                    }
                     let r = op(&clinic, desk);
-                    samples.outcome(t, &r);
+                    if timed {
+                        samples.outcome(t, &r);
+                    }
+                    if first {
+                        first = false;
+                        running.fetch_add(1, Ordering::AcqRel);
+                    }
+                    if !timed
+                        && base.elapsed() >= WARM_UP
+                        && running.load(Ordering::Acquire) == desks
+                    {
+                        let now = base.elapsed().as_nanos() as u64;
+                        let _ = start.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+                    }
                 }
-                Ok(samples)
             })
         })
         .collect();
-    barrier.wait();
-    let started = Instant::now();
     let mut all = Samples::default();
     for t in threads {
         all.merge(
@@ -127,6 +149,7 @@ fn measure(
                 .map_err(|_| Error::Internal("a bench thread panicked".into()))??,
         );
     }
+    let started = base + Duration::from_nanos(start.load(Ordering::Acquire));
     Ok((all, started.elapsed()))
 }
 
@@ -214,6 +237,78 @@ fn pending(clinic: &PgClinic, from: i64, n: i64, patient: i64, deposit: bool) ->
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The bench clinic's free slots: each booking and each pending appointment
+/// takes the next one. Slots are added in chunks between the timed phases, so
+/// a row never runs out while its clock runs.
+struct Slots {
+    clinic: Arc<PgClinic>,
+    doctor: i64,
+    next: Arc<AtomicI64>,
+    /// The first slot id not yet written, and the start of the next chunk.
+    end: (i64, i64),
+}
+
+impl Slots {
+    /// Back-to-back 5-minute slots, written 100,000 to a statement (each
+    /// statement stays well inside the sessions' statement_timeout).
+    const CHUNK: i64 = 100_000;
+
+    fn new(clinic: Arc<PgClinic>, doctor: i64) -> Result<Slots> {
+        let first = clinic.add_slots(doctor, NOW + 3600, 5, Self::CHUNK, NOW)?[0];
+        Ok(Slots {
+            clinic,
+            doctor,
+            next: Arc::new(AtomicI64::new(first)),
+            end: (first + Self::CHUNK, NOW + 3600 + Self::CHUNK * 300),
+        })
+    }
+
+    /// Makes sure `n` more slots are free.
+    fn room(&mut self, n: i64) -> Result<()> {
+        while self.end.0 - self.next.load(Ordering::Relaxed) < n {
+            let ids = self
+                .clinic
+                .add_slots(self.doctor, self.end.1, 5, Self::CHUNK, NOW)?;
+            if ids.first() != Some(&self.end.0) {
+                return Err(Error::Internal(
+                    "the bench's slots are not contiguous".into(),
+                ));
+            }
+            self.end = (self.end.0 + Self::CHUNK, self.end.1 + Self::CHUNK * 300);
+        }
+        Ok(())
+    }
+
+    /// `n` free slots, the first one's id.
+    fn take(&mut self, n: i64) -> Result<i64> {
+        self.room(n)?;
+        Ok(self.next.fetch_add(n, Ordering::Relaxed))
+    }
+}
+
+/// One status row's appointments, each changed once, in order.
+struct Queue {
+    ids: Vec<i64>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Queue {
+    fn new(ids: Vec<i64>) -> Arc<Queue> {
+        Arc::new(Queue {
+            ids,
+            next: Default::default(),
+        })
+    }
+
+    fn take(&self) -> Result<i64> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.ids.get(i).copied().ok_or_else(|| {
+            // (a failure the run reports: the row outran what was written for it)
+            Error::Internal("the bench ran out of appointments".into())
+        })
+    }
+}
+
 /// The rows and targets of the server run.
 pub(super) fn rows(
     url: &str,
@@ -229,16 +324,9 @@ pub(super) fn rows(
     let db = create(url)?;
     let clinic = db.clinic.clone();
     let doctor = clinic.add_doctor("Dr. Bench", NOW)?;
-    let slot_count: i64 = if opts.quick { 100_000 } else { 500_000 };
-    // back-to-back 5-minute slots, written 100,000 to a statement (each statement
-    // stays well inside the sessions' statement_timeout)
-    const CHUNK: i64 = 100_000;
-    let first_slot = clinic.add_slots(doctor, NOW + 3600, 5, CHUNK, NOW)?[0];
-    for chunk in 1..slot_count / CHUNK {
-        clinic.add_slots(doctor, NOW + 3600 + chunk * CHUNK * 300, 5, CHUNK, NOW)?;
-    }
+    let mut slots = Slots::new(clinic.clone(), doctor)?;
+    slots.room(if opts.quick { 100_000 } else { 500_000 })?;
     let patient = clinic.add_patient("Bench Patient", "+4915100000000", NOW)?;
-    let next_slot = Arc::new(AtomicI64::new(first_slot));
     // as pgbench does before its runs: the bulk load vacuumed (its rows' hint
     // bits set, the planner's statistics made), so the measured phases do not
     // pay for the setup
@@ -273,19 +361,27 @@ pub(super) fn rows(
         );
         floors.push(floor.ops_per_sec);
         let floor_rate = floor.ops_per_sec;
+        // the slots or appointments written for each row of this desk count:
+        // half as many again as the floor's one-row writes managed in a phase
+        // and its warm-up (every row here writes more than one row)
+        let most = (floor.ops as f64 * 1.5 * (phase + WARM_UP).as_secs_f64() / phase.as_secs_f64())
+            as i64
+            + 500;
         rows.push(floor);
 
-        let slots = next_slot.clone();
+        slots.room(most)?;
+        let next = slots.next.clone();
         let (s, took) = measure(&clinic, desks, phase, move |c, _| {
-            classic_book(c, slots.fetch_add(1, Ordering::Relaxed), patient)
+            classic_book(c, next.fetch_add(1, Ordering::Relaxed), patient)
         })?;
         rows.push(s.row(&format!("pg classic booking (client-side SELECT … FOR UPDATE, 5 round trips), {desks} desk(s)"), took));
 
-        let slots = next_slot.clone();
+        slots.room(most)?;
+        let next = slots.next.clone();
         let run = fresh(&db)?;
         let (s, took) = measure(&run, desks, phase, move |c, desk| {
             c.book(
-                slots.fetch_add(1, Ordering::Relaxed),
+                next.fetch_add(1, Ordering::Relaxed),
                 patient,
                 "",
                 &format!("desk-{desk}"),
@@ -293,22 +389,19 @@ pub(super) fn rows(
             )
             .map(|_| ())
         })?;
-        let book = with_hold(
+        rows.push(with_hold(
             s.row(
                 &format!("pg book (fd_book, the row read back: one round trip), {desks} desk(s)"),
                 took,
             ),
             &run,
             "book",
-        );
-        // pending appointments for the three status rows, written in bulk
-        // (more than booking managed in the same time, for each)
-        let want = book.ops as i64 * 4 + 2000;
-        rows.push(book);
+        ));
 
         // what a desk does: the booking service (permission and reason checked
         // on the desk, then fd_book with the appointment read back)
-        let slots = next_slot.clone();
+        slots.room(most)?;
+        let next = slots.next.clone();
         let desk = Arc::new(frontdesk::Frontdesk::open(
             &db.url,
             frontdesk::OpenOptions {
@@ -322,7 +415,7 @@ pub(super) fn rows(
             desk.book(
                 &actor,
                 &frontdesk::BookRequest {
-                    slot_id: slots.fetch_add(1, Ordering::Relaxed),
+                    slot_id: next.fetch_add(1, Ordering::Relaxed),
                     patient_id: patient,
                     reason: String::new(),
                 },
@@ -333,19 +426,22 @@ pub(super) fn rows(
             &format!("pg desk booking (the booking service: permission, reason, fd_book), {desks} desk(s)"),
             took,
         ));
-        let from = next_slot.fetch_add(want, Ordering::Relaxed);
-        let ids = Arc::new(pending(&clinic, from, want, patient, false)?);
-        let booked = Arc::new(AtomicI64::new(0));
-        let (desk_ids, desk_next) = (ids.clone(), booked.clone());
+
+        // pending appointments for each status row, written in bulk before it
+        let mut queue = |n: i64, deposit: bool| -> Result<Arc<Queue>> {
+            Ok(Queue::new(pending(
+                &clinic,
+                slots.take(n)?,
+                n,
+                patient,
+                deposit,
+            )?))
+        };
+        let ids = queue(most, false)?;
         let run = fresh(&db)?;
         let (s, took) = measure(&run, desks, phase, move |c, desk| {
-            let i = booked.fetch_add(1, Ordering::Relaxed) as usize;
-            let Some(&id) = ids.get(i) else {
-                // (a failure the run reports: the bulk insert above was too small)
-                return Err(Error::Internal("the bench ran out of appointments".into()));
-            };
             c.change_status(
-                id,
+                ids.take()?,
                 1,
                 AppointmentStatus::Confirmed,
                 "",
@@ -369,42 +465,35 @@ pub(super) fn rows(
         // same checks, then one SERIALIZABLE transaction in turns: state
         // machine, version, the refund by the cancellation policy and its
         // receipt number, history, audit, retried inside)
-        let paid_want = if opts.quick { 2_000 } else { 6_000 };
-        let from = next_slot.fetch_add(paid_want, Ordering::Relaxed);
-        let paid_ids = Arc::new(pending(&clinic, from, paid_want, patient, true)?);
-        let paid_next = Arc::new(AtomicI64::new(0));
-        for (to, note, label, (ids, next)) in [
+        for (to, note, label, deposit) in [
             (
                 AppointmentStatus::Confirmed,
                 "",
                 "pg desk confirmation (the status service: permission, note, fd_change_status)",
-                (&desk_ids, &desk_next),
+                false,
             ),
             (
                 AppointmentStatus::Cancelled,
                 "bench",
                 "pg desk cancellation, nothing paid (the status service: fd_change_status finds no ledger row)",
-                (&desk_ids, &desk_next),
+                false,
             ),
             (
                 AppointmentStatus::Cancelled,
                 "bench",
                 "pg desk cancellation refunding a deposit (SERIALIZABLE, in turns: refund, receipt, history, audit)",
-                (&paid_ids, &paid_next),
+                true,
             ),
         ] {
+            // (the refunding cancellations run at a tenth of the others' pace)
+            let ids = queue(if deposit { most / 4 } else { most }, deposit)?;
             let (desk, actor) = (status_desk.clone(), status_actor.clone());
-            let (ids, next) = (ids.clone(), next.clone());
             let (s, took) = measure(&clinic, desks, phase, move |_, _| {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&id) = ids.get(i) else {
-                    return Err(Error::Internal("the bench ran out of appointments".into()));
-                };
-                desk.change_status(&actor, id, 1, to, note).map(|_| ())
+                desk.change_status(&actor, ids.take()?, 1, to, note)
+                    .map(|_| ())
             })?;
             rows.push(s.row(&format!("{label}, {desks} desk(s)"), took));
         }
-
         let phones = Arc::new(AtomicI64::new(desks as i64 * 10_000_000));
         let run = fresh(&db)?;
         let (s, took) = measure(&run, desks, phase, move |c, _| {
