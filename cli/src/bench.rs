@@ -11,7 +11,8 @@ use crate::output::Out;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Short runs and a smaller scale clinic (under 30 s; for CI, not for publishing)
+    /// Short runs and a smaller scale clinic (under 30 s, about a minute more with
+    /// --postgres; for CI, not for publishing)
     #[arg(long)]
     quick: bool,
     /// Only the runs that book beside long jobs (a year of slot generation, passcode

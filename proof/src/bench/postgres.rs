@@ -86,9 +86,11 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// Runs `op(clinic, desk)` from `desks` threads, each in a loop, and times the
 /// calls that begin within `phase` once the desks are warm: after [`WARM_UP`],
 /// and after each desk has finished a call. The clock starts while the desks
-/// keep going. A desk stops early when `op` has nothing left to do (`None`:
-/// the slots or appointments written for the row ran out), and the row is
-/// then measured over the shorter time.
+/// keep going. The calls counted are those that began in the phase, over the
+/// phase's length. A desk stops early when `op` has nothing left to do
+/// (`None`: the slots or appointments written for the row ran out), and the
+/// row is then measured up to the last desk's stop; a row that ran out before
+/// its clock started is an error, not a row of zeros.
 ///
 /// A desk keeps its sessions all day; a phase's handle opens new ones. A new
 /// session's first calls load what the server caches per session (the
@@ -115,21 +117,22 @@ fn measure(
         .map(|desk| {
             let (clinic, op) = (clinic.clone(), op.clone());
             let (start, running) = (start.clone(), running.clone());
-            std::thread::spawn(move || -> Result<Samples> {
+            std::thread::spawn(move || -> Result<(Samples, Instant)> {
                 let mut samples = Samples::default();
                 let mut first = true;
                 loop {
                     let since = start.load(Ordering::Acquire);
                     let t = Instant::now();
                     let timed = since != 0;
-                    if timed && t >= base + Duration::from_nanos(since) + phase {
-                        return Ok(samples);
+                    let end = base + Duration::from_nanos(since) + phase;
+                    if timed && t >= end {
+                        return Ok((samples, end));
                     }
                     let Some(r) = op(&clinic, desk) else {
                         // (a desk that ran out before the clock started lets
                         // the others start it)
                         running.fetch_add(usize::from(first), Ordering::AcqRel);
-                        return Ok(samples);
+                        return Ok((samples, t));
                     };
                     if timed {
                         samples.outcome(t, &r);
@@ -150,14 +153,23 @@ fn measure(
         })
         .collect();
     let mut all = Samples::default();
+    let mut stopped = base;
     for t in threads {
-        all.merge(
-            t.join()
-                .map_err(|_| Error::Internal("a bench thread panicked".into()))??,
-        );
+        let (samples, at) = t
+            .join()
+            .map_err(|_| Error::Internal("a bench thread panicked".into()))??;
+        all.merge(samples);
+        stopped = stopped.max(at);
     }
-    let started = base + Duration::from_nanos(start.load(Ordering::Acquire));
-    Ok((all, started.elapsed()))
+    match start.load(Ordering::Acquire) {
+        0 => Err(Error::Internal(
+            "a bench row ran out of slots or appointments before its clock started".into(),
+        )),
+        since => {
+            let started = base + Duration::from_nanos(since);
+            Ok((all, stopped.saturating_duration_since(started).min(phase)))
+        }
+    }
 }
 
 /// A new handle on the bench database: its contention figures cover one run.
@@ -247,15 +259,26 @@ fn pending(clinic: &PgClinic, slots: &[i64], patient: i64, deposit: bool) -> Res
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// `VACUUM ANALYZE` of `tables` (all of them when empty).
+fn vacuum(clinic: &PgClinic, tables: &str) -> Result<()> {
+    clinic
+        .session()?
+        .batch_execute(&format!("VACUUM ANALYZE {tables}"))
+        .map_err(server_error)
+}
+
 /// The bench clinic's free slots: each booking and each pending appointment
-/// takes the next one. Slots are added in chunks between the timed phases, so
-/// a row never runs out while its clock runs.
+/// takes the next one. Slots are added in chunks between the timed phases,
+/// never while a clock runs.
 struct Slots {
     clinic: Arc<PgClinic>,
     doctor: i64,
+    /// The next free slot's id.
     next: i64,
-    /// The first slot id not yet written, and the start of the next chunk.
-    end: (i64, i64),
+    /// The first slot id not yet written.
+    written: i64,
+    /// When the next chunk's first slot starts.
+    next_start: i64,
 }
 
 impl Slots {
@@ -269,22 +292,25 @@ impl Slots {
             clinic,
             doctor,
             next: first,
-            end: (first + Self::CHUNK, NOW + 3600 + Self::CHUNK * 300),
+            written: first + Self::CHUNK,
+            next_start: NOW + 3600 + Self::CHUNK * 300,
         })
     }
 
     /// Makes sure `n` more slots are free.
     fn room(&mut self, n: i64) -> Result<()> {
-        while self.end.0 - self.next < n {
+        while self.written - self.next < n {
             let ids = self
                 .clinic
-                .add_slots(self.doctor, self.end.1, 5, Self::CHUNK, NOW)?;
-            if ids.first() != Some(&self.end.0) {
+                .add_slots(self.doctor, self.next_start, 5, Self::CHUNK, NOW)?;
+            if ids.first() != Some(&self.written) {
                 return Err(Error::Internal(
                     "the bench's slots are not contiguous".into(),
                 ));
             }
-            self.end = (self.end.0 + Self::CHUNK, self.end.1 + Self::CHUNK * 300);
+            self.written += Self::CHUNK;
+            self.next_start += Self::CHUNK * 300;
+            vacuum(&self.clinic, "slot")?;
         }
         Ok(())
     }
@@ -339,11 +365,8 @@ pub(super) fn rows(
     let patient = clinic.add_patient("Bench Patient", "+4915100000000", NOW)?;
     // as pgbench does before its runs: the bulk load vacuumed (its rows' hint
     // bits set, the planner's statistics made), so the measured phases do not
-    // pay for the setup
-    clinic
-        .session()?
-        .batch_execute("VACUUM ANALYZE")
-        .map_err(server_error)?;
+    // pay for the setup; so is each bulk write between the phases
+    vacuum(&clinic, "")?;
 
     let mut rows = Vec::new();
     let mut floors = Vec::new();
@@ -372,12 +395,16 @@ pub(super) fn rows(
         );
         floors.push(floor.ops_per_sec);
         let floor_rate = floor.ops_per_sec;
-        // the slots or appointments written for each row of this desk count:
-        // twice what the floor's one-row writes managed in a phase and its
-        // warm-up (every row here writes more than one row; a row that still
-        // runs out ends early, on a machine that sped up after the floor)
-        let most = (floor.ops as f64 * 2.0 * (phase + WARM_UP).as_secs_f64() / phase.as_secs_f64())
-            as i64
+        // the slots or appointments written for each row of this desk count,
+        // from what the floor's one-row writes managed in a phase and its
+        // warm-up: at 8 and 32 desks, where the machine's cores are the limit,
+        // every row here runs at under 0.6 × the floor, and twice is ample; at
+        // 1 desk every write waits for the disk, whose pace moved up to
+        // 2.7-fold between one phase and the next on this machine: four times
+        // (a row that still runs out ends early)
+        let times = if desks == 1 { 4.0 } else { 2.0 };
+        let most = (floor.ops as f64 * times * (phase + WARM_UP).as_secs_f64()
+            / phase.as_secs_f64()) as i64
             + 500;
         rows.push(floor);
 
@@ -431,12 +458,9 @@ pub(super) fn rows(
 
         // pending appointments for each status row, written in bulk before it
         let mut queue = |n: i64, deposit: bool| -> Result<Arc<Queue>> {
-            Ok(Queue::new(pending(
-                &clinic,
-                &slots.take(n)?.ids,
-                patient,
-                deposit,
-            )?))
+            let ids = pending(&clinic, &slots.take(n)?.ids, patient, deposit)?;
+            vacuum(&clinic, "appointment, ledger")?;
+            Ok(Queue::new(ids))
         };
         let ids = queue(most, false)?;
         let run = fresh(&db)?;
@@ -488,7 +512,8 @@ pub(super) fn rows(
                 true,
             ),
         ] {
-            // (the refunding cancellations run at a tenth of the others' pace)
+            // (the refunding cancellations run at a tenth of the others' pace
+            // or less: a quarter leaves room)
             let ids = queue(if deposit { most / 4 } else { most }, deposit)?;
             let (desk, actor) = (status_desk.clone(), status_actor.clone());
             let (s, took) = measure(&clinic, desks, phase, move |_, _| {
