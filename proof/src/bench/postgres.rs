@@ -10,6 +10,7 @@
 //! The passcode row measures the storage write only; the argon2 hash happens
 //! before it, outside any lock, on the desk's own CPU.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,7 +129,14 @@ fn measure(
                     if timed && t >= end {
                         return Ok((samples, end));
                     }
-                    let Some(r) = op(&clinic, desk) else {
+                    // (a desk that panics stops as one that ran out would,
+                    // so the others are not left waiting for it)
+                    let call = std::panic::catch_unwind(AssertUnwindSafe(|| op(&clinic, desk)));
+                    let Ok(call) = call else {
+                        running.fetch_add(usize::from(first), Ordering::AcqRel);
+                        return Err(Error::Internal("a bench desk panicked".into()));
+                    };
+                    let Some(r) = call else {
                         // (a desk that ran out before the clock started lets
                         // the others start it)
                         running.fetch_add(usize::from(first), Ordering::AcqRel);
@@ -152,12 +160,13 @@ fn measure(
             })
         })
         .collect();
+    // every desk joined before an error is answered: none left running
+    let ended: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
     let mut all = Samples::default();
     let mut stopped = base;
-    for t in threads {
-        let (samples, at) = t
-            .join()
-            .map_err(|_| Error::Internal("a bench thread panicked".into()))??;
+    for desk in ended {
+        let (samples, at) =
+            desk.map_err(|_| Error::Internal("a bench thread panicked".into()))??;
         all.merge(samples);
         stopped = stopped.max(at);
     }
