@@ -101,11 +101,11 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// second, they no longer gather there. Nor do desks start in step: an
 /// earlier version held them at a barrier after the warm-up and let them go
 /// together, all sending in the same instant after a pause.
-fn measure(
-    clinic: &Arc<PgClinic>,
+fn measure<C: Send + Sync + 'static>(
+    clinic: &Arc<C>,
     desks: usize,
     phase: Duration,
-    op: impl Fn(&PgClinic, usize) -> Option<Result<()>> + Send + Sync + 'static,
+    op: impl Fn(&C, usize) -> Option<Result<()>> + Send + Sync + 'static,
 ) -> Result<(Samples, Duration)> {
     use std::sync::atomic::{AtomicU64, AtomicUsize};
     let op = Arc::new(op);
@@ -129,25 +129,23 @@ fn measure(
                     if timed && t >= end {
                         return Ok((samples, end));
                     }
-                    // (a desk that panics stops as one that ran out would,
-                    // so the others are not left waiting for it)
+                    // (a desk that panics stops as one that runs out does, so
+                    // the others are not left waiting for it)
                     let call = std::panic::catch_unwind(AssertUnwindSafe(|| op(&clinic, desk)));
+                    // (a desk that stops before the clock started lets the
+                    // others start it)
+                    if first {
+                        first = false;
+                        running.fetch_add(1, Ordering::AcqRel);
+                    }
                     let Ok(call) = call else {
-                        running.fetch_add(usize::from(first), Ordering::AcqRel);
                         return Err(Error::Internal("a bench desk panicked".into()));
                     };
                     let Some(r) = call else {
-                        // (a desk that ran out before the clock started lets
-                        // the others start it)
-                        running.fetch_add(usize::from(first), Ordering::AcqRel);
                         return Ok((samples, t));
                     };
                     if timed {
                         samples.outcome(t, &r);
-                    }
-                    if first {
-                        first = false;
-                        running.fetch_add(1, Ordering::AcqRel);
                     }
                     if !timed
                         && base.elapsed() >= WARM_UP
@@ -308,6 +306,9 @@ impl Slots {
 
     /// Makes sure `n` more slots are free.
     fn room(&mut self, n: i64) -> Result<()> {
+        if self.written - self.next >= n {
+            return Ok(());
+        }
         while self.written - self.next < n {
             let ids = self
                 .clinic
@@ -319,9 +320,8 @@ impl Slots {
             }
             self.written += Self::CHUNK;
             self.next_start += Self::CHUNK * 300;
-            vacuum(&self.clinic, "slot")?;
         }
-        Ok(())
+        vacuum(&self.clinic, "slot")
     }
 
     /// `n` free slots, in order.
@@ -637,4 +637,67 @@ fn targets(rows: &[BenchRow]) -> Vec<Target> {
         met: failures == 0,
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    const PHASE: Duration = Duration::from_millis(300);
+
+    /// An op that answers `None` after `n` calls in all, across the desks.
+    fn calls(n: usize) -> impl Fn(&(), usize) -> Option<Result<()>> + Send + Sync {
+        let done = AtomicUsize::new(0);
+        move |_, _| {
+            (done.fetch_add(1, Ordering::Relaxed) < n).then(|| {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            })
+        }
+    }
+
+    #[test]
+    fn a_row_that_runs_out_before_its_clock_starts_is_an_error_not_a_row_of_zeros() {
+        let err = measure(&Arc::new(()), 4, PHASE, calls(10)).unwrap_err();
+        assert!(
+            err.to_string().contains("before its clock started"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_calls_after_the_warm_up_are_timed_over_the_phase() {
+        let (s, took) = measure(&Arc::new(()), 4, PHASE, calls(usize::MAX)).unwrap();
+        // four desks at about 1 ms a call: some 1,200 timed calls in the
+        // phase, none of the warm-up's 4,000
+        assert!(!s.lat.is_empty() && s.lat.len() < 2_000, "{}", s.lat.len());
+        assert_eq!(took, PHASE);
+    }
+
+    #[test]
+    fn a_row_that_runs_out_in_its_phase_is_measured_up_to_its_last_call() {
+        // work for the warm-up and 200 ms more, in a phase of a second
+        let until = Instant::now() + WARM_UP + Duration::from_millis(200);
+        let (s, took) = measure(&Arc::new(()), 4, Duration::from_secs(1), move |_, _| {
+            (Instant::now() < until).then(|| {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert!(took < Duration::from_millis(500), "{took:?}");
+        assert!(s.errors == 0 && !s.lat.is_empty());
+    }
+
+    #[test]
+    fn a_desk_that_panics_fails_the_row_without_leaving_the_others_waiting() {
+        let err = measure(&Arc::new(()), 4, PHASE, |_, desk| {
+            assert_ne!(desk, 2, "desk 2 fails");
+            std::thread::sleep(Duration::from_millis(1));
+            Some(Ok(()))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+    }
 }
