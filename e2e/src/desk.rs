@@ -198,9 +198,10 @@ impl Desk {
                     .await;
                 panic!(
                     "{}: {css:?} did not show {expected:?} within {WAIT_TIMEOUT:?}; last text: \
-                     {last_seen:?} (the window: {}){}",
+                     {last_seen:?} (the window: {}){}{}",
                     self.name,
                     shot.display(),
+                    self.page_text().await,
                     self.app_problems()
                 );
             }

@@ -7,7 +7,9 @@
 //! and as soon as its account is deactivated, its password is reset or changed
 //! elsewhere, or its role changes: each lookup re-reads the staff row (one indexed
 //! read) and compares its session generation with the one the session started
-//! with. A session whose person must choose a new password (after an admin's
+//! with. While a session changes its own password, its other lookups wait for
+//! the change to end and compare with the generation it recorded: the change
+//! commits a new generation a moment before the session records it. A session whose person must choose a new password (after an admin's
 //! reset) may only do that ([`SessionStore::change_password`]); every other lookup
 //! is refused with [`Error::PasswordChangeRequired`].
 //!
@@ -19,7 +21,8 @@
 //! from the [`Frontdesk`] clock, so tests expire sessions with a manual clock.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use rand::TryRngCore;
 use serde::Serialize;
@@ -58,6 +61,9 @@ struct Entry {
     generation: i64,
     started_at: i64,
     last_seen: i64,
+    /// A password change of this session is under way: it may have committed a
+    /// new generation it has not recorded here yet.
+    changing_password: bool,
 }
 
 /// Failed sign-ins at this desk, in a row.
@@ -72,8 +78,14 @@ struct DeskFailures {
 #[derive(Debug, Default)]
 pub struct SessionStore {
     sessions: Mutex<HashMap<String, Entry>>,
+    /// Signalled when a session's password change ends.
+    password_changed: Condvar,
     desk_failures: Mutex<DeskFailures>,
 }
+
+/// The longest a lookup waits for its session's password change to end (the
+/// change's hashing and one write; far longer means something is wrong).
+const PASSWORD_CHANGE_WAIT: Duration = Duration::from_secs(30);
 
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 32];
@@ -157,6 +169,7 @@ impl SessionStore {
                 generation: verified.generation,
                 started_at: now,
                 last_seen: now,
+                changing_password: false,
             },
         );
         Ok(Session {
@@ -198,11 +211,44 @@ impl SessionStore {
             e.last_seen = now;
             (e.staff_id, e.generation)
         };
-        match desk.session_state(staff_id)? {
-            Some((actor, current)) if current == generation => Ok(actor),
-            _ => {
+        match self.current_actor(desk, token, staff_id, generation)? {
+            Some(actor) => Ok(actor),
+            None => {
                 self.lock().remove(token);
                 Err(Error::Unauthenticated)
+            }
+        }
+    }
+
+    /// The session's actor while `generation` (what the session recorded) is
+    /// still its staff row's; `None` once it is not. A newer generation seen
+    /// while this session's own password change is under way may be the change's
+    /// own, committed but not recorded yet: the lookup waits for the change to
+    /// end and compares again with what it recorded.
+    fn current_actor(
+        &self,
+        desk: &Frontdesk,
+        token: &str,
+        staff_id: i64,
+        mut generation: i64,
+    ) -> Result<Option<Actor>> {
+        loop {
+            match desk.session_state(staff_id)? {
+                Some((actor, current)) if current == generation => return Ok(Some(actor)),
+                _ => {}
+            }
+            let sessions = self.lock();
+            let (sessions, _) = self
+                .password_changed
+                .wait_timeout_while(sessions, PASSWORD_CHANGE_WAIT, |s| {
+                    s.get(token).is_some_and(|e| e.changing_password)
+                })
+                .unwrap_or_else(|p| p.into_inner());
+            match sessions.get(token) {
+                Some(e) if !e.changing_password && e.generation != generation => {
+                    generation = e.generation;
+                }
+                _ => return Ok(None),
             }
         }
     }
@@ -226,14 +272,10 @@ impl SessionStore {
             }
             (e.staff_id, e.generation)
         };
-        match desk.session_state(staff_id)? {
-            Some((actor, current)) if current == generation => {
-                if actor.must_change_password {
-                    return Err(Error::PasswordChangeRequired);
-                }
-                Ok(actor)
-            }
-            _ => Err(Error::Unauthenticated),
+        match self.current_actor(desk, token, staff_id, generation)? {
+            Some(actor) if actor.must_change_password => Err(Error::PasswordChangeRequired),
+            Some(actor) => Ok(actor),
+            None => Err(Error::Unauthenticated),
         }
     }
 
@@ -255,10 +297,10 @@ impl SessionStore {
         new: &str,
     ) -> Result<(Actor, StaffMember)> {
         let actor = self.live_actor(desk, token)?;
+        let mut changing = ChangingPassword::start(self, token)?;
         let (member, generation) = desk.change_own_password_in_session(&actor, current, new)?;
-        if let Some(e) = self.lock().get_mut(token) {
-            e.generation = generation;
-        }
+        changing.generation = Some(generation);
+        drop(changing);
         // re-read: a change of role or a deactivation after the password change
         // ends this session too
         let actor = self.live_actor(desk, token)?;
@@ -281,5 +323,44 @@ impl SessionStore {
             .values()
             .filter(|e| now - e.last_seen < idle && now - e.started_at < MAX_SESSION_SECS)
             .count()
+    }
+}
+
+/// A session's password change under way: its lookups wait for it rather than
+/// end the session on the generation it commits. Dropping it ends the change,
+/// recording the new generation if it was set, and wakes the waiting lookups.
+struct ChangingPassword<'a> {
+    store: &'a SessionStore,
+    token: &'a str,
+    generation: Option<i64>,
+}
+
+impl<'a> ChangingPassword<'a> {
+    fn start(store: &'a SessionStore, token: &'a str) -> Result<Self> {
+        let mut sessions = store.lock();
+        let e = sessions.get_mut(token).ok_or(Error::Unauthenticated)?;
+        if e.changing_password {
+            return Err(Error::invalid(
+                "your password is being changed already; wait for that change to finish",
+            ));
+        }
+        e.changing_password = true;
+        Ok(Self {
+            store,
+            token,
+            generation: None,
+        })
+    }
+}
+
+impl Drop for ChangingPassword<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.store.lock().get_mut(self.token) {
+            e.changing_password = false;
+            if let Some(generation) = self.generation {
+                e.generation = generation;
+            }
+        }
+        self.store.password_changed.notify_all();
     }
 }
