@@ -241,6 +241,15 @@ impl Frontdesk {
                 .unwrap_or_else(storage::audit_key::KeyFolder::default_dir),
         );
         let sealer = server.start_sealer(&keys)?;
+        // desks on several PCs keep one time line: the server's
+        let clock: Arc<dyn Clock> = if options.clock.is_this_pcs() {
+            Arc::new(clock::ServerClock::start(
+                options.clock,
+                server.time_reader(),
+            )?)
+        } else {
+            options.clock
+        };
         Ok(Frontdesk {
             path: PathBuf::from(storage::pg::without_password(url)),
             store: Store::Server {
@@ -250,7 +259,7 @@ impl Frontdesk {
                 _sealer: sealer,
             },
             metrics: Arc::new(Metrics::default()),
-            clock: options.clock,
+            clock,
             senders_file: options
                 .senders_file
                 .unwrap_or_else(senders::default_senders_file),

@@ -2108,3 +2108,64 @@ fn a_desk_closes_an_appointment_in_one_call_unless_it_has_money_to_settle() {
     );
     c.assert_check();
 }
+
+/// This PC's clock, an hour fast.
+struct HourFast;
+
+impl frontdesk::clock::Clock for HourFast {
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+    fn now_ms(&self) -> i64 {
+        frontdesk::clock::SystemClock.now_ms() + 3_600_000
+    }
+    fn is_this_pcs(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_desk_whose_clock_is_an_hour_fast_stamps_its_writes_with_the_server_s_time() {
+    use frontdesk::clock::Clock;
+    let Some(db) = fresh("server_clock") else {
+        return;
+    };
+    db.clinic
+        .session()
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO setting (key, value) VALUES
+                 ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
+        )
+        .unwrap();
+    let hour_fast = || frontdesk::OpenOptions {
+        clock: Arc::new(HourFast),
+        ..frontdesk::OpenOptions::default()
+    };
+    let desk = frontdesk::Frontdesk::open(std::path::Path::new(&db.url), hour_fast()).unwrap();
+    let server_now = || db.count("SELECT extract(epoch FROM now())::int8");
+    let before = server_now();
+    let mut settings = desk.settings().unwrap();
+    settings.phone_country = "DE".into();
+    desk.update_clinic_settings(&frontdesk::Actor::local_admin(), &settings)
+        .unwrap();
+    let after = server_now();
+    let at = db.count("SELECT max(at) FROM audit_event");
+    assert!(
+        (before - 1..=after + 1).contains(&at),
+        "the audit row is stamped {at}, the server's time was {before}..{after} \
+         (this PC's: {})",
+        HourFast.now()
+    );
+    assert!(
+        (desk.now() - server_now()).abs() <= 1,
+        "the desk tells the server's time"
+    );
+    // on a file this PC's clock is the only one
+    let dir = tempfile::tempdir().unwrap();
+    let file = frontdesk::Frontdesk::open(dir.path().join("clinic.sqlite3"), hour_fast()).unwrap();
+    assert!(
+        file.now() >= frontdesk::clock::SystemClock.now() + 3_590,
+        "a file keeps this PC's time"
+    );
+}

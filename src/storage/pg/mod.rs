@@ -568,6 +568,22 @@ impl PgClinic {
         unreachable(why)
     }
 
+    /// Reads the server's clock (Unix milliseconds) in one round trip on a
+    /// session of this pool, for [`crate::clock::ServerClock`].
+    pub(crate) fn time_reader(&self) -> crate::clock::ReadServerTime {
+        let pool = self.pool.clone();
+        Box::new(move || {
+            let mut session = pool.get().map_err(unreachable)?;
+            let row = session
+                .query_one(
+                    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8",
+                    &[],
+                )
+                .map_err(to_error)?;
+            Ok(row.get(0))
+        })
+    }
+
     /// Tells the other desks, after a commit, that `note` changed.
     fn announce(&self, note: String) {
         let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
