@@ -1,13 +1,15 @@
 //! Which database file this desk opens.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::RwLock;
 
-/// The clinic database file this app instance works on, chosen once at start-up.
+/// The clinic database file this app instance works on, chosen at start-up (and
+/// chosen again when an admin disconnects the desk from its clinic server).
 ///
 /// Several desks (app instances) share one clinic by pointing at the same file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabaseLocation(PathBuf);
+#[derive(Debug)]
+pub struct DatabaseLocation(RwLock<PathBuf>);
 
 impl DatabaseLocation {
     /// Environment variable naming the database file; overrides the default location.
@@ -23,22 +25,33 @@ impl DatabaseLocation {
         from_env: Option<OsString>,
         app_data_dir: impl FnOnce() -> Result<PathBuf, E>,
     ) -> Result<Self, E> {
-        frontdesk::storage::db::location(from_env, app_data_dir).map(Self)
+        frontdesk::storage::db::location(from_env, app_data_dir).map(Self::at)
     }
 
-    /// The database file.
     /// A clinic server's URL this desk was connected to.
     pub fn server(url: String) -> Self {
-        Self(PathBuf::from(url))
+        Self::at(PathBuf::from(url))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.0
+    fn at(path: PathBuf) -> Self {
+        Self(RwLock::new(path))
+    }
+
+    /// The database file (or server URL).
+    pub fn path(&self) -> PathBuf {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The desk now works on `path`.
+    pub fn set(&self, path: PathBuf) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = path;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn data_dir() -> Result<PathBuf, ()> {

@@ -50,6 +50,41 @@ impl Frontdesk {
         self.change_clinic_settings(actor, &ClinicSettingsChange::all(new))
     }
 
+    /// An admin disconnects this desk from its clinic server ("Connect to the
+    /// clinic server" undone): the disconnection is audited on the server, then
+    /// this desk forgets the server's address, so it opens its own file from now
+    /// on. The clinic on the server and the other desks are untouched. Refused on
+    /// a file, and on a desk started with `FRONTDESK_DB` or `--db` rather than on
+    /// the address it remembers (it would start on the server again).
+    pub fn disconnect_desk(&self, actor: &Actor) -> Result<()> {
+        actor.require(Action::ManageSettings)?;
+        if !self.on_server() {
+            return Err(Error::invalid(
+                "this desk works on its own file; it is not connected to a clinic server",
+            ));
+        }
+        let here = self.path().display().to_string();
+        let from_env = std::env::var_os(crate::storage::db::DB_ENV).is_some_and(|v| !v.is_empty());
+        if from_env || crate::storage::db::remembered_server().as_deref() != Some(here.as_str()) {
+            return Err(Error::invalid(
+                "this desk was started on the clinic server by FRONTDESK_DB or --db, not by the address it keeps; start it without them",
+            ));
+        }
+        let now = self.now();
+        self.in_write("settings", |tx| {
+            audit(
+                tx,
+                now,
+                actor,
+                "desk.disconnect",
+                "setting",
+                None,
+                "a desk forgot the clinic server's address",
+            )
+        })?;
+        crate::storage::db::forget_server()
+    }
+
     /// Validates and saves the clinic settings a change names; the others are left
     /// as they are in the database. Each named key is compared with its value read
     /// inside the write transaction and written (and audited) only when it differs.

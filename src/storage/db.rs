@@ -112,6 +112,22 @@ pub fn remembered_server() -> Option<String> {
     server_url(Path::new(url)).map(str::to_string)
 }
 
+/// Forgets the clinic server this desk was connected to ([`remember_server`]);
+/// nothing to forget is fine.
+pub fn forget_server() -> Result<()> {
+    match std::fs::remove_file(server_file()) {
+        Ok(()) => {
+            crate::platform::sync_dir(&desk_config_dir());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Unusable(format!(
+            "cannot forget the clinic server's address in {}: {e}",
+            server_file().display()
+        ))),
+    }
+}
+
 /// Remembers `url` (its password left out) as this desk's clinic server, in a
 /// file only this user can read, written whole or not at all.
 pub fn remember_server(url: &str) -> Result<()> {

@@ -387,6 +387,11 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("create_demo_clinic", Action::ManageSettings, |d, a, _| {
             ok(d.create_demo_clinic(a))
         }),
+        // refused past the permission here: the test desk was not connected to
+        // its server by "Connect to the clinic server" (end to end it is)
+        ("disconnect_desk", Action::ManageSettings, |d, a, _| {
+            ok(d.disconnect_desk(a))
+        }),
         ("list_settings", Action::ManageSettings, |d, a, _| {
             ok(d.list_settings(a))
         }),

@@ -1,6 +1,6 @@
 //! Settings: validated, audited, admin-only; the backup folder must take files.
 
-use frontdesk::Error;
+use frontdesk::{Actor, Error};
 
 use crate::fixture::Clinic;
 
@@ -167,4 +167,29 @@ fn the_clinic_language_is_part_of_the_clinic_settings_every_desk_reads() {
         )
         .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "{err}");
+}
+
+on_both! {
+    fn a_desk_is_disconnected_from_its_server_only_by_an_admin_and_only_from_one_it_keeps(c) {
+    let refused = c.desk.disconnect_desk(&c.receptionist());
+    assert!(
+        matches!(refused, Err(Error::Forbidden(_))),
+        "a receptionist may not: {refused:?}"
+    );
+    let refused = c.desk.disconnect_desk(&Actor::local_admin());
+    let Err(Error::Invalid(why)) = &refused else {
+        panic!("an admin is told why not: {refused:?}");
+    };
+    let expected = if c.desk.on_server() {
+        "FRONTDESK_DB"
+    } else {
+        "its own file"
+    };
+    assert!(why.contains(expected), "{why}");
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_event WHERE action = 'desk.disconnect'"),
+        0,
+        "nothing was recorded"
+    );
+}
 }

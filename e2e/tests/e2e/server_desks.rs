@@ -101,7 +101,8 @@ async fn two_windows_on_one_clinic_server_see_each_others_booking() {
 }
 
 #[tokio::test]
-async fn a_desk_on_its_first_start_connects_to_the_clinic_server_and_keeps_it() {
+async fn a_desk_on_its_first_start_connects_to_the_clinic_server_keeps_it_and_an_admin_disconnects_it(
+) {
     let Some(server) = Clinic::on_server("connect_server") else {
         return;
     };
@@ -139,14 +140,42 @@ async fn a_desk_on_its_first_start_connects_to_the_clinic_server_and_keeps_it() 
     desk.close().await;
 
     // started again with nothing set, the desk opens the server it was connected to
-    let again = new_pc
-        .open_desk_with_env(&[("FRONTDESK_DB", std::path::Path::new(""))])
-        .await;
+    // (its own file would be in its data folder, kept in the test's folder)
+    let data = new_pc.dir().join("data");
+    let nothing_set = [
+        ("FRONTDESK_DB", std::path::Path::new("")),
+        ("XDG_DATA_HOME", data.as_path()),
+    ];
+    let again = new_pc.open_desk_with_env(&nothing_set).await;
     again
         .wait_for_text("[data-testid=db-path]", &server.db_path_text())
         .await;
     again.wait_for("[data-testid=login-form]").await;
+
+    // an admin disconnects it: the desk forgets the server and opens its own
+    // (empty) file, at once and at its next start; the server's clinic is kept
+    sign_in(&again, seed::ADMIN.0, seed::ADMIN.1).await;
+    click(&again, "[data-testid=rail-admin]").await;
+    click(&again, "#admin-tab-settings").await;
+    again
+        .wait_for_text("[data-testid=this-desk]", &server.db_path_text())
+        .await;
+    click(&again, "[data-testid=disconnect-desk]").await;
+    again.screenshot("disconnect_server-confirm").await;
+    click(&again, "[data-testid=this-desk] [data-testid=confirm-yes]").await;
+    again.wait_for("[data-testid=first-run-form]").await;
+    again
+        .wait_for_text("[data-testid=db-path]", &data.display().to_string())
+        .await;
     again.close().await;
+    let later = new_pc.open_desk_with_env(&nothing_set).await;
+    later.wait_for("[data-testid=first-run-form]").await;
+    later.close().await;
+    let log = seed::run(&server, &["audit", "--entity", "setting"]).to_string();
+    assert!(
+        log.contains("desk.disconnect"),
+        "the disconnection is in the clinic's audit log: {log}"
+    );
 }
 
 /// A clinic server's backup from the app's Backups screen: `pg_dump`, checked,

@@ -160,7 +160,7 @@ mod tests {
         let opened = app.state::<DatabaseLocation>();
         assert_eq!(
             info["db_path"].as_str().map(Path::new),
-            Some(opened.path()),
+            Some(opened.path().as_path()),
             "db_path must name the file the desk opened; got {info}"
         );
     }

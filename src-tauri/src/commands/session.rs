@@ -80,7 +80,7 @@ pub async fn startup(
         Err(e) => {
             let key_needed = (e.code == frontdesk::ErrorCode::KeyNeeded)
                 .then(|| {
-                    frontdesk::storage::cipher::file_kind(location.path())
+                    frontdesk::storage::cipher::file_kind(&location.path())
                         .ok()?
                         .key_id()
                 })
@@ -206,24 +206,63 @@ pub async fn connect_to_server<R: tauri::Runtime>(
     })
     .await?;
     let shown = server.path().display().to_string();
+    switch_database(app, Ok(server)).await?;
+    Ok(shown)
+}
+
+/// An admin disconnects this desk from its clinic server (see
+/// [`Frontdesk::disconnect_desk`]): the window's session ends and the desk reopens
+/// on its own file — the first-run screen when that holds no clinic yet, the
+/// unlock screen when its key is not on this PC. Returns the file as the footer
+/// shows it.
+#[tauri::command(async)]
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub async fn disconnect_from_server<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<String, CommandError> {
+    use tauri::Manager;
+    // FRONTDESK_DB is unset: the core refuses a desk started with it
+    let file = DatabaseLocation::resolve(None, || app.path().app_data_dir())
+        .map_err(CommandError::internal)?
+        .path();
+    as_actor(&state, |desk, actor| desk.disconnect_desk(actor)).await?;
+    state.sign_out();
+    // as at the next start without the server: a file that does not open says
+    // why in the window (or asks for its recovery key)
+    let opened = {
+        let file = file.clone();
+        super::blocking(move || Ok(Frontdesk::open(&file, frontdesk::OpenOptions::default())))
+            .await?
+    };
+    app.state::<DatabaseLocation>().set(file.clone());
+    switch_database(app, opened).await?;
+    Ok(file.display().to_string())
+}
+
+/// Replaces the open database with `next` once the running commands are done
+/// with it, the watcher following.
+async fn switch_database<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    next: frontdesk::Result<Frontdesk>,
+) -> Result<(), CommandError> {
     tauri::async_runtime::spawn_blocking(move || {
         use tauri::Manager;
         let state = app.state::<AppState>();
         let watcher = app.state::<Arc<Watcher>>();
         watcher.pause();
-        let file = state.close_for_restore(std::time::Duration::from_secs(30));
-        if let Err(e) = file {
+        let old = state.close_for_restore(std::time::Duration::from_secs(30));
+        if let Err(e) = old {
             watcher.resume(state.desk().ok().as_ref());
             return Err(e);
         }
-        drop(file);
-        state.reopened(Ok(server));
+        drop(old);
+        state.reopened(next);
         watcher.resume(state.desk().ok().as_ref());
         Ok(())
     })
     .await
-    .map_err(CommandError::internal)??;
-    Ok(shown)
+    .map_err(CommandError::internal)?
 }
 
 /// Signs in at this window.

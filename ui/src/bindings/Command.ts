@@ -7,6 +7,7 @@ export type Command =
   | "first_run"
   | "open_demo_clinic"
   | "connect_to_server"
+  | "disconnect_from_server"
   | "login"
   | "logout"
   | "touch"

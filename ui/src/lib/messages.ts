@@ -328,6 +328,7 @@ const en = {
     "database.change_key": "Database key changed",
     "database.encrypt": "Database encrypted",
     "demo.create": "Demo clinic created",
+    "desk.disconnect": "Desk disconnected from the server",
     "doctor.add": "Doctor added",
     "doctor.deactivate": "Doctor deactivated",
     "export.appointments": "Appointments exported",
@@ -564,6 +565,12 @@ const en = {
   inUse: (name: string, program: string) => `In use: ${name} (${program})`,
   cannotSendPasscodes: (why: string) => `Passcodes cannot be sent: ${why}`,
   backupsAndOther: "Backups and other settings",
+  thisDesk: "This desk",
+  thisDeskOnServer: (server: string) => `This desk works on the clinic server ${server}.`,
+  disconnectHelp:
+    "Disconnecting makes this desk forget the server and open its own file instead. The clinic on the server and the other desks carry on unchanged; you are signed out here.",
+  disconnectDesk: "Disconnect this desk from the server",
+  disconnectConfirm: "Disconnect this desk from the clinic server? It then opens its own file.",
   defaultValue: (v: string) => `default ${v}`,
   /** Settings' descriptions where the desk's language has its own (else the core's). */
   settingDescriptions: {} as Record<string, string>,
@@ -1098,6 +1105,7 @@ const de: Messages = {
     "database.change_key": "Datenbankschlüssel geändert",
     "database.encrypt": "Datenbank verschlüsselt",
     "demo.create": "Demo-Praxis angelegt",
+    "desk.disconnect": "Empfang vom Server getrennt",
     "doctor.add": "Arzt/Ärztin hinzugefügt",
     "doctor.deactivate": "Arzt/Ärztin deaktiviert",
     "export.appointments": "Termine exportiert",
@@ -1332,6 +1340,12 @@ const de: Messages = {
   inUse: (name, program) => `In Gebrauch: ${name} (${program})`,
   cannotSendPasscodes: (why) => `Codes können nicht versendet werden: ${why}`,
   backupsAndOther: "Sicherungen und weitere Einstellungen",
+  thisDesk: "Dieser Empfang",
+  thisDeskOnServer: (server: string) => `Dieser Empfang arbeitet auf dem Praxisserver ${server}.`,
+  disconnectHelp:
+    "Beim Trennen vergisst dieser Empfang den Server und öffnet stattdessen seine eigene Datei. Die Praxis auf dem Server und die anderen Empfänge arbeiten unverändert weiter; Sie werden hier abgemeldet.",
+  disconnectDesk: "Diesen Empfang vom Server trennen",
+  disconnectConfirm: "Diesen Empfang vom Praxisserver trennen? Er öffnet dann seine eigene Datei.",
   defaultValue: (v) => `Standard ${v}`,
   settingDescriptions: {
     "clinic.name": "Name der Praxis in der oberen Leiste und auf Ausdrucken.",
