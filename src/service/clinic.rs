@@ -50,13 +50,10 @@ impl Frontdesk {
         self.change_clinic_settings(actor, &ClinicSettingsChange::all(new))
     }
 
-    /// An admin disconnects this desk from its clinic server ("Connect to the
-    /// clinic server" undone): the disconnection is audited on the server, then
-    /// this desk forgets the server's address, so it opens its own file from now
-    /// on. The clinic on the server and the other desks are untouched. Refused on
-    /// a file, and on a desk started with `FRONTDESK_DB` or `--db` rather than on
-    /// the address it remembers (it would start on the server again).
-    pub fn disconnect_desk(&self, actor: &Actor) -> Result<()> {
+    /// Whether `actor` may disconnect this desk from its clinic server now (see
+    /// [`Frontdesk::disconnect_desk`]): an admin's permission, a desk on a server,
+    /// started on the address it remembers.
+    pub fn may_disconnect_desk(&self, actor: &Actor) -> Result<()> {
         actor.require(Action::ManageSettings)?;
         if !self.on_server() {
             return Err(Error::invalid(
@@ -70,8 +67,21 @@ impl Frontdesk {
                 "this desk was started on the clinic server by FRONTDESK_DB or --db, not by the address it keeps; start it without them",
             ));
         }
+        Ok(())
+    }
+
+    /// An admin disconnects this desk from its clinic server ("Connect to the
+    /// clinic server" undone): this desk forgets the server's address, so it
+    /// opens its own file from now on, and the disconnection is audited on the
+    /// server (when that fails, the address is kept again). The clinic on the
+    /// server and the other desks are untouched. Refused as
+    /// [`Frontdesk::may_disconnect_desk`] says.
+    pub fn disconnect_desk(&self, actor: &Actor) -> Result<()> {
+        self.may_disconnect_desk(actor)?;
+        let here = self.path().display().to_string();
+        crate::storage::db::forget_server()?;
         let now = self.now();
-        self.in_write("settings", |tx| {
+        let audited = self.in_write("settings", |tx| {
             audit(
                 tx,
                 now,
@@ -81,8 +91,12 @@ impl Frontdesk {
                 None,
                 "a desk forgot the clinic server's address",
             )
-        })?;
-        crate::storage::db::forget_server()
+        });
+        if let Err(e) = audited {
+            crate::storage::db::remember_server(&here)?;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Validates and saves the clinic settings a change names; the others are left

@@ -245,9 +245,9 @@ impl SessionStore {
                 })
                 .unwrap_or_else(|p| p.into_inner());
             match sessions.get(token) {
-                Some(e) if !e.changing_password && e.generation != generation => {
-                    generation = e.generation;
-                }
+                // still changing after the wait: not known to have ended
+                Some(e) if e.changing_password => return Err(Error::Busy),
+                Some(e) if e.generation != generation => generation = e.generation,
                 _ => return Ok(None),
             }
         }

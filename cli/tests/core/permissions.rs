@@ -392,6 +392,9 @@ fn operations() -> Vec<(&'static str, Action, Call)> {
         ("disconnect_desk", Action::ManageSettings, |d, a, _| {
             ok(d.disconnect_desk(a))
         }),
+        ("may_disconnect_desk", Action::ManageSettings, |d, a, _| {
+            ok(d.may_disconnect_desk(a))
+        }),
         ("list_settings", Action::ManageSettings, |d, a, _| {
             ok(d.list_settings(a))
         }),

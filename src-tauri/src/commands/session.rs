@@ -206,7 +206,7 @@ pub async fn connect_to_server<R: tauri::Runtime>(
     })
     .await?;
     let shown = server.path().display().to_string();
-    switch_database(app, Ok(server)).await?;
+    switch_database(app, |_| Ok(Ok(server))).await?;
     Ok(shown)
 }
 
@@ -214,7 +214,7 @@ pub async fn connect_to_server<R: tauri::Runtime>(
 /// [`Frontdesk::disconnect_desk`]): the window's session ends and the desk reopens
 /// on its own file — the first-run screen when that holds no clinic yet, the
 /// unlock screen when its key is not on this PC. Returns the file as the footer
-/// shows it.
+/// shows it. Until the server is forgotten, a failure leaves the desk on it.
 #[tauri::command(async)]
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn disconnect_from_server<R: tauri::Runtime>(
@@ -226,40 +226,56 @@ pub async fn disconnect_from_server<R: tauri::Runtime>(
     let file = DatabaseLocation::resolve(None, || app.path().app_data_dir())
         .map_err(CommandError::internal)?
         .path();
-    as_actor(&state, |desk, actor| desk.disconnect_desk(actor)).await?;
-    state.sign_out();
-    // as at the next start without the server: a file that does not open says
-    // why in the window (or asks for its recovery key)
-    let opened = {
-        let file = file.clone();
-        super::blocking(move || Ok(Frontdesk::open(&file, frontdesk::OpenOptions::default())))
-            .await?
-    };
-    app.state::<DatabaseLocation>().set(file.clone());
-    switch_database(app, opened).await?;
+    // refused (a role, a file, FRONTDESK_DB) before the desk is closed
+    let actor = as_actor(&state, |desk, actor| {
+        desk.may_disconnect_desk(actor)?;
+        Ok(actor.clone())
+    })
+    .await?;
+    let (handle, opened_file) = (app.clone(), file.clone());
+    switch_database(app, move |server| {
+        server.disconnect_desk(&actor)?;
+        handle.state::<AppState>().sign_out();
+        handle.state::<DatabaseLocation>().set(opened_file.clone());
+        // as at the next start without the server: a file that does not open
+        // says why in the window (or asks for its recovery key)
+        Ok(Frontdesk::open(
+            &opened_file,
+            frontdesk::OpenOptions::default(),
+        ))
+    })
+    .await?;
     Ok(file.display().to_string())
 }
 
-/// Replaces the open database with `next` once the running commands are done
-/// with it, the watcher following.
-async fn switch_database<R: tauri::Runtime>(
-    app: tauri::AppHandle<R>,
-    next: frontdesk::Result<Frontdesk>,
-) -> Result<(), CommandError> {
+/// Replaces the open database with what `next` opens, once the running commands
+/// are done with it, the watcher following. When `next` fails, the database
+/// stays as it was.
+async fn switch_database<R, F>(app: tauri::AppHandle<R>, next: F) -> Result<(), CommandError>
+where
+    R: tauri::Runtime,
+    F: FnOnce(&Frontdesk) -> Result<frontdesk::Result<Frontdesk>, CommandError> + Send + 'static,
+{
     tauri::async_runtime::spawn_blocking(move || {
         use tauri::Manager;
         let state = app.state::<AppState>();
         let watcher = app.state::<Arc<Watcher>>();
         watcher.pause();
-        let old = state.close_for_restore(std::time::Duration::from_secs(30));
-        if let Err(e) = old {
-            watcher.resume(state.desk().ok().as_ref());
-            return Err(e);
-        }
-        drop(old);
-        state.reopened(next);
+        let switched = state
+            .close_for_restore(std::time::Duration::from_secs(30))
+            .map(|old| match next(&old) {
+                Ok(opened) => {
+                    drop(old);
+                    state.reopened(opened);
+                    Ok(())
+                }
+                Err(e) => {
+                    state.reopened(Ok(old));
+                    Err(e)
+                }
+            });
         watcher.resume(state.desk().ok().as_ref());
-        Ok(())
+        switched?
     })
     .await
     .map_err(CommandError::internal)?

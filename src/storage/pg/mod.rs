@@ -569,18 +569,21 @@ impl PgClinic {
     }
 
     /// Reads the server's clock (Unix milliseconds) in one round trip on a
-    /// session of this pool, for [`crate::clock::ServerClock`].
+    /// session of this pool, for [`crate::clock::ServerClock`]: the session is
+    /// taken first, so the times around the query do not include waiting for it.
     pub(crate) fn time_reader(&self) -> crate::clock::ReadServerTime {
         let pool = self.pool.clone();
-        Box::new(move || {
+        Box::new(move |pc: &dyn crate::clock::Clock| {
             let mut session = pool.get().map_err(unreachable)?;
+            let before = pc.now_ms();
             let row = session
                 .query_one(
                     "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8",
                     &[],
                 )
                 .map_err(to_error)?;
-            Ok(row.get(0))
+            let after = pc.now_ms();
+            Ok((before, row.get(0), after))
         })
     }
 
