@@ -9,9 +9,10 @@
 //! read) and compares its session generation with the one the session started
 //! with. While a session changes its own password, its other lookups wait for
 //! the change to end and compare with the generation it recorded: the change
-//! commits a new generation a moment before the session records it. A session whose person must choose a new password (after an admin's
-//! reset) may only do that ([`SessionStore::change_password`]); every other lookup
-//! is refused with [`Error::PasswordChangeRequired`].
+//! commits a new generation a moment before the session records it. A session
+//! whose person must choose a new password (after an admin's reset) may only do
+//! that ([`SessionStore::change_password`]); every other lookup is refused with
+//! [`Error::PasswordChangeRequired`].
 //!
 //! The store is also the desk's sign-in throttle: after
 //! [`crate::FREE_FAILED_LOGINS`] failed sign-ins in a row at this desk, whatever
