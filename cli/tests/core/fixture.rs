@@ -78,14 +78,7 @@ impl Clinic {
         let url = server::fresh_database(&admin_url, name);
         let admin = frontdesk::storage::pg::PgClinic::connect(&url, 2).unwrap();
         admin.migrate().expect("migrate the test database");
-        admin
-            .session()
-            .unwrap()
-            .batch_execute(
-                "INSERT INTO setting (key, value) VALUES
-                     ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
-            )
-            .unwrap();
+        server::name_the_clinic(&admin);
         let dir = tempfile::tempdir().expect("temp dir");
         frontdesk::senders::recording::write(dir.path()).expect("write the senders file");
         let clock = Arc::new(ManualClock::new(NOW));
@@ -436,6 +429,18 @@ pub mod server {
     use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
     use frontdesk::storage::pg::PgClinic;
+
+    /// Names a migrated server database's clinic "Test Clinic", in UTC.
+    pub fn name_the_clinic(clinic: &PgClinic) {
+        clinic
+            .session()
+            .unwrap()
+            .batch_execute(
+                "INSERT INTO setting (key, value) VALUES
+                     ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
+            )
+            .unwrap();
+    }
 
     /// A `postgres://` URL of a role that may create databases.
     pub const SERVER: &str = "FRONTDESK_TEST_PG";

@@ -2130,14 +2130,7 @@ fn a_desk_whose_clock_is_an_hour_fast_stamps_its_writes_with_the_server_s_time()
     let Some(db) = fresh("server_clock") else {
         return;
     };
-    db.clinic
-        .session()
-        .unwrap()
-        .batch_execute(
-            "INSERT INTO setting (key, value) VALUES
-                 ('clinic.name', 'Test Clinic'), ('clinic.time_zone', 'UTC')",
-        )
-        .unwrap();
+    crate::fixture::server::name_the_clinic(&db.clinic);
     let hour_fast = || frontdesk::OpenOptions {
         clock: Arc::new(HourFast),
         ..frontdesk::OpenOptions::default()
