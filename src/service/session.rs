@@ -289,7 +289,9 @@ impl SessionStore {
     /// The signed-in person changes their own password (see
     /// [`Frontdesk::change_own_password`]); this session carries on, their other
     /// sessions end. Also the way out of "must change password". Returns the
-    /// actor, now free to work.
+    /// actor, now free to work, as the account stood when the change committed.
+    /// A role change, reset or deactivation that commits during the change ends
+    /// the session instead: [`Error::Unauthenticated`], the password unchanged.
     pub fn change_password(
         &self,
         desk: &Frontdesk,
@@ -299,13 +301,25 @@ impl SessionStore {
     ) -> Result<(Actor, StaffMember)> {
         let actor = self.live_actor(desk, token)?;
         let mut changing = ChangingPassword::start(self, token)?;
-        let (member, generation) = desk.change_own_password_in_session(&actor, current, new)?;
-        changing.generation = Some(generation);
-        drop(changing);
-        // re-read: a change of role or a deactivation after the password change
-        // ends this session too
-        let actor = self.live_actor(desk, token)?;
-        Ok((actor, member))
+        // the change is made only while the account is still on the session's
+        // generation: a role change or a reset committed since the lookup above
+        // ends the session instead
+        let changed =
+            desk.change_own_password_in_session(&actor, Some(changing.held), current, new);
+        let (member, verified) = match changed {
+            Ok(changed) => changed,
+            Err(e) => {
+                drop(changing);
+                if matches!(e, Error::Unauthenticated) {
+                    self.logout(token);
+                }
+                return Err(e);
+            }
+        };
+        changing.generation = Some(verified.generation);
+        // the answer says the change was made, with the account as it stood
+        // then: one that changes after it ends the session at its next lookup
+        Ok((verified.actor, member))
     }
 
     /// Ends a session (unknown tokens are ignored).
@@ -333,6 +347,8 @@ impl SessionStore {
 struct ChangingPassword<'a> {
     store: &'a SessionStore,
     token: &'a str,
+    /// The generation the session held when the change started.
+    held: i64,
     generation: Option<i64>,
 }
 
@@ -349,6 +365,7 @@ impl<'a> ChangingPassword<'a> {
         Ok(Self {
             store,
             token,
+            held: e.generation,
             generation: None,
         })
     }

@@ -79,8 +79,13 @@ enum Target {
 enum Purpose<'a> {
     /// Signing in.
     SignIn,
-    /// Changing one's own password to the one hashed as `new_hash`.
-    ChangePassword { new_hash: &'a str },
+    /// Changing one's own password to the one hashed as `new_hash`; in a
+    /// session, only while the account's session generation is still `session`
+    /// (the one the session holds).
+    ChangePassword {
+        new_hash: &'a str,
+        session: Option<i64>,
+    },
 }
 
 /// A checked password: who, and the session generation the check was made on.
@@ -128,18 +133,23 @@ impl Frontdesk {
         current: &str,
         new: &str,
     ) -> Result<StaffMember> {
-        self.change_own_password_in_session(actor, current, new)
+        self.change_own_password_in_session(actor, None, current, new)
             .map(|(m, _)| m)
     }
 
-    /// [`Frontdesk::change_own_password`], also telling the new session generation
-    /// (the session it was made in carries on with it).
+    /// [`Frontdesk::change_own_password`] in a session that holds session
+    /// generation `session`, also telling who made the change as the account
+    /// stood when it committed and the new generation (the session carries on
+    /// with it). [`Error::Unauthenticated`], nothing changed, when the account's
+    /// generation moved on meanwhile (a role change, a reset, a deactivation):
+    /// that ended the session.
     pub(crate) fn change_own_password_in_session(
         &self,
         actor: &Actor,
+        session: Option<i64>,
         current: &str,
         new: &str,
-    ) -> Result<(StaffMember, i64)> {
+    ) -> Result<(StaffMember, Verified)> {
         let Some(id) = actor.staff_id else {
             return Err(Error::invalid(
                 "the command-line administrator has no password of its own; use `frontdesk staff change-password USERNAME` or `staff reset-password`",
@@ -149,7 +159,7 @@ impl Frontdesk {
             .in_read(|c| Ok(staff::get(c, id)?))?
             .ok_or(Error::Unauthenticated)?
             .member;
-        self.change_password_of(&me.username, Some(id), current, new)
+        self.change_password_of(&me.username, Some((id, session)), current, new)
             .map_err(|e| match e {
                 Error::LoginFailed => Error::invalid("your current password is not right"),
                 other => other,
@@ -167,10 +177,10 @@ impl Frontdesk {
     fn change_password_of(
         &self,
         username: &str,
-        expected_id: Option<i64>,
+        expected: Option<(i64, Option<i64>)>,
         current: &str,
         new: &str,
-    ) -> Result<(StaffMember, i64)> {
+    ) -> Result<(StaffMember, Verified)> {
         // the new password's checks and hash come first, outside every transaction
         let found = self.in_read(|c| Ok(staff::by_username(c, username.trim())?))?;
         let display_name = found.as_ref().map_or_else(
@@ -184,7 +194,7 @@ impl Frontdesk {
                 "the new password must differ from the current one",
             ));
         }
-        if let Some(expected) = expected_id {
+        if let Some((expected, _)) = expected {
             if found.as_ref().map(|f| f.member.id) != Some(expected) {
                 return Err(Error::Unauthenticated);
             }
@@ -195,6 +205,7 @@ impl Frontdesk {
             current,
             Purpose::ChangePassword {
                 new_hash: &new_hash,
+                session: expected.and_then(|(_, session)| session),
             },
         )?;
         let id = verified
@@ -205,7 +216,7 @@ impl Frontdesk {
             .in_read(|c| Ok(staff::get(c, id)?))?
             .ok_or(Error::NotFound("staff member"))?
             .member;
-        Ok((m, verified.generation))
+        Ok((m, verified))
     }
 
     /// The one password check behind signing in and changing one's password (see
@@ -326,13 +337,19 @@ impl Frontdesk {
                             )?;
                             Ok(Ok(Verified { actor, generation }))
                         }
-                        Purpose::ChangePassword { new_hash } => {
-                            let Some(generation) =
-                                staff::change_own_password(tx, id, hash, new_hash, now)?
+                        Purpose::ChangePassword { new_hash, session } => {
+                            let Some(generation) = staff::change_own_password(
+                                tx, id, hash, new_hash, session, now,
+                            )?
                             else {
-                                return Ok(Err(Error::invalid(
-                                    "your password was changed meanwhile; sign in with the new one",
-                                )));
+                                // the password, or in a session the account,
+                                // changed since it was checked
+                                return Ok(Err(match session {
+                                    Some(_) => Error::Unauthenticated,
+                                    None => Error::invalid(
+                                        "your password was changed meanwhile; sign in with the new one",
+                                    ),
+                                }));
                             };
                             audit(
                                 tx,

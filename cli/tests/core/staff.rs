@@ -1051,6 +1051,62 @@ on_both! {
 }
 }
 
+on_both! {
+    fn a_role_change_during_one_s_own_password_change_ends_the_session(c) {
+    // A role change (or a reset) ends the person's sessions. One that committed
+    // while their own password change was being checked used to be swallowed:
+    // the change committed the next generation and the session carried on,
+    // with the new role. Each round moves rita's role at another moment of
+    // her change; the session must end whenever it lands.
+    let rita = c.account("rita", Role::Receptionist);
+    // (another admin, so rita may be moved back from admin)
+    c.account("ada", Role::Admin);
+    let cli = Actor::local_admin();
+    let here = SessionStore::new();
+    let passwords = [PASSWORD, "sunflower marble kettle"];
+    // how long a change takes here, to spread the role changes over it
+    let s = here.login(&c.desk, "rita", PASSWORD).unwrap();
+    let took = std::time::Instant::now();
+    here.change_password(&c.desk, &s.token, passwords[0], passwords[1])
+        .expect("a change with nothing beside it");
+    let took = took.elapsed();
+    let mut password = 1;
+    let rounds = 10u32;
+    for round in 0..rounds {
+        let s = here.login(&c.desk, "rita", passwords[password]).unwrap();
+        let role = if round % 2 == 0 { Role::Admin } else { Role::Receptionist };
+        let changed = std::thread::scope(|scope| {
+            let mover = scope.spawn(|| {
+                std::thread::sleep(took * round / rounds);
+                c.desk.change_role(&cli, rita, role).expect("the admin moves rita");
+            });
+            let changed =
+                here.change_password(&c.desk, &s.token, passwords[password], passwords[1 - password]);
+            mover.join().unwrap();
+            changed
+        });
+        match &changed {
+            Ok((actor, _)) => {
+                let before = if round % 2 == 0 { Role::Receptionist } else { Role::Admin };
+                assert_eq!(actor.role, before, "round {round}: a change that answers done was made before the move");
+                password = 1 - password;
+            }
+            Err(Error::Unauthenticated) => {}
+            Err(e) => panic!("round {round}: the change answers done or signed out: {e:?}"),
+        }
+        assert!(
+            matches!(here.actor(&c.desk, &s.token), Err(Error::Unauthenticated)),
+            "round {round} (role moved after {:?} of a {took:?} change; the change: {changed:?}): the session ended",
+            took * round / rounds,
+        );
+        c.desk
+            .authenticate("rita", passwords[password])
+            .unwrap_or_else(|e| panic!("round {round}: the password the answer named works: {e:?}"));
+    }
+    c.assert_check();
+}
+}
+
 #[test]
 fn a_wrong_current_password_refuses_the_change_and_counts_as_a_failed_sign_in() {
     let c = Clinic::new();
