@@ -82,7 +82,7 @@ fn create(url: &str) -> Result<BenchDb> {
 }
 
 /// How long the desks run an operation, untimed, before its clock starts.
-const WARM_UP: Duration = Duration::from_secs(1);
+const WARM_UP: Duration = Duration::from_secs(2);
 
 /// Runs `op(clinic, desk)` from `desks` threads, each in a loop, and times the
 /// calls that begin within `phase` once the desks are warm: after [`WARM_UP`],
@@ -98,7 +98,10 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// functions compiled, their plans), and its server process is new. With a
 /// 250 ms warm-up, every call over 90 ms in the 32-desk rows (up to 270 ms,
 /// against 30–50 ms at p99) began in its phase's first half second; with a
-/// second, they no longer gather there. Nor do desks start in step: an
+/// second, they no longer gather there. Two seconds, since each row starts
+/// just after a checkpoint ([`settle`]): the first write to each page after
+/// one logs the whole page, and with a one-second warm-up calls of up to
+/// 112 ms gathered in the clock's first second. Nor do desks start in step: an
 /// earlier version held them at a barrier after the warm-up and let them go
 /// together, all sending in the same instant after a pause.
 fn measure<C: Send + Sync + 'static>(
@@ -266,12 +269,34 @@ fn pending(clinic: &PgClinic, slots: &[i64], patient: i64, deposit: bool) -> Res
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// `VACUUM ANALYZE` of `tables` (all of them when empty).
-fn vacuum(clinic: &PgClinic, tables: &str) -> Result<()> {
-    clinic
-        .session()?
-        .batch_execute(&format!("VACUUM ANALYZE {tables}"))
-        .map_err(server_error)
+/// Before each row, untimed, as pgbench does before its runs: a checkpoint
+/// (needs the server's superuser or pg_checkpoint; skipped otherwise), then
+/// every table vacuumed (the bulk writes' hint bits set, the planner's
+/// statistics made, what the last row wrote cleaned up; the pages the vacuum
+/// writes log their full images here, not in the row). Without it, the
+/// server's autovacuum, woken each minute, and a checkpoint set off by the
+/// WAL that the earlier rows wrote (a run writes gigabytes) landed in the
+/// measured phases at random and cleaned up after the rows before: a run's
+/// worst requests at 32 desks (83 and 89 ms against a p99 of 35–45 ms) came in
+/// the seconds when the autovacuum of the audit and history tables, or such a
+/// checkpoint, ran beside them. What each row leaves it pays for before the
+/// next one, not in the middle of some other row.
+fn settle(clinic: &PgClinic) -> Result<()> {
+    let mut s = clinic.session()?;
+    let _ = s.batch_execute("CHECKPOINT");
+    s.batch_execute("VACUUM ANALYZE").map_err(server_error)
+}
+
+/// One row: the server settled ([`settle`]), then [`measure`]d.
+fn settled<C: Send + Sync + 'static>(
+    server: &PgClinic,
+    on: &Arc<C>,
+    desks: usize,
+    phase: Duration,
+    op: impl Fn(&C, usize) -> Option<Result<()>> + Send + Sync + 'static,
+) -> Result<(Samples, Duration)> {
+    settle(server)?;
+    measure(on, desks, phase, op)
 }
 
 /// The bench clinic's free slots: each booking and each pending appointment
@@ -321,7 +346,7 @@ impl Slots {
             self.written += Self::CHUNK;
             self.next_start += Self::CHUNK * 300;
         }
-        vacuum(&self.clinic, "slot")
+        Ok(())
     }
 
     /// `n` free slots, in order.
@@ -372,23 +397,14 @@ pub(super) fn rows(
     let mut slots = Slots::new(clinic.clone(), doctor)?;
     slots.room(if opts.quick { 100_000 } else { 500_000 })?;
     let patient = clinic.add_patient("Bench Patient", "+4915100000000", NOW)?;
-    // as pgbench does before its runs: the bulk load vacuumed (its rows' hint
-    // bits set, the planner's statistics made), so the measured phases do not
-    // pay for the setup; so is each bulk write between the phases
-    vacuum(&clinic, "")?;
 
     let mut rows = Vec::new();
     let mut floors = Vec::new();
     for desks in DESKS {
-        // and checkpointed before each desk count (needs the server's superuser
-        // or pg_checkpoint; skipped otherwise): a run writes a gigabyte of WAL,
-        // and a checkpoint the previous count's writes set off would otherwise
-        // run through this one's phases
-        let _ = clinic.session()?.batch_execute("CHECKPOINT");
         progress(&format!(
             "PostgreSQL, {desks} desk(s): floor, classic booking, fd_book, status change, passcode"
         ));
-        let (s, took) = measure(&clinic, desks, phase, |c, desk| {
+        let (s, took) = settled(&clinic, &clinic, desks, phase, |c, desk| {
             Some(c.session().and_then(|mut s| {
                 s.execute(
                     "UPDATE bench_floor SET n = n + 1 WHERE id = $1",
@@ -418,14 +434,14 @@ pub(super) fn rows(
         rows.push(floor);
 
         let free = slots.take(most)?;
-        let (s, took) = measure(&clinic, desks, phase, move |c, _| {
+        let (s, took) = settled(&clinic, &clinic, desks, phase, move |c, _| {
             Some(classic_book(c, free.take()?, patient))
         })?;
         rows.push(s.row(&format!("pg classic booking (client-side SELECT … FOR UPDATE, 5 round trips), {desks} desk(s)"), took));
 
         let free = slots.take(most)?;
         let run = fresh(&db)?;
-        let (s, took) = measure(&run, desks, phase, move |c, desk| {
+        let (s, took) = settled(&clinic, &run, desks, phase, move |c, desk| {
             Some(
                 c.book(free.take()?, patient, "", &format!("desk-{desk}"), NOW)
                     .map(|_| ()),
@@ -452,7 +468,7 @@ pub(super) fn rows(
         )?);
         let actor = frontdesk::Actor::local_admin();
         let (status_desk, status_actor) = (desk.clone(), actor.clone());
-        let (s, took) = measure(&clinic, desks, phase, move |_, _| {
+        let (s, took) = settled(&clinic, &clinic, desks, phase, move |_, _| {
             let request = frontdesk::BookRequest {
                 slot_id: free.take()?,
                 patient_id: patient,
@@ -468,12 +484,11 @@ pub(super) fn rows(
         // pending appointments for each status row, written in bulk before it
         let mut queue = |n: i64, deposit: bool| -> Result<Arc<Queue>> {
             let ids = pending(&clinic, &slots.take(n)?.ids, patient, deposit)?;
-            vacuum(&clinic, "appointment, ledger")?;
             Ok(Queue::new(ids))
         };
         let ids = queue(most, false)?;
         let run = fresh(&db)?;
-        let (s, took) = measure(&run, desks, phase, move |c, desk| {
+        let (s, took) = settled(&clinic, &run, desks, phase, move |c, desk| {
             Some(
                 c.change_status(
                     ids.take()?,
@@ -525,14 +540,14 @@ pub(super) fn rows(
             // or less: a quarter leaves room)
             let ids = queue(if deposit { most / 4 } else { most }, deposit)?;
             let (desk, actor) = (status_desk.clone(), status_actor.clone());
-            let (s, took) = measure(&clinic, desks, phase, move |_, _| {
+            let (s, took) = settled(&clinic, &clinic, desks, phase, move |_, _| {
                 Some(desk.change_status(&actor, ids.take()?, 1, to, note).map(|_| ()))
             })?;
             rows.push(s.row(&format!("{label}, {desks} desk(s)"), took));
         }
         let phones = Arc::new(AtomicI64::new(desks as i64 * 10_000_000));
         let run = fresh(&db)?;
-        let (s, took) = measure(&run, desks, phase, move |c, _| {
+        let (s, took) = settled(&clinic, &run, desks, phase, move |c, _| {
             let n = phones.fetch_add(1, Ordering::Relaxed);
             let phone = format!("+49152{n:08}");
             Some(
