@@ -92,6 +92,17 @@ enum Purpose<'a> {
 pub(crate) struct Verified {
     pub(crate) actor: Actor,
     pub(crate) generation: i64,
+    /// After a password change, the account as the change left it (read in the
+    /// change's transaction).
+    pub(crate) changed: Option<StaffMember>,
+}
+
+/// Whether the session a password change is made in ended before it got to
+/// the account `c` (a role change, a reset, a password change elsewhere or a
+/// deactivation since): the change is then refused, and counts as no failure.
+fn session_ended(purpose: Purpose<'_>, c: &staff::Credentials) -> bool {
+    matches!(purpose, Purpose::ChangePassword { session: Some(g), .. }
+        if g != c.session_generation || !c.member.active)
 }
 
 fn wrong_credentials() -> Error {
@@ -194,28 +205,25 @@ impl Frontdesk {
                 "the new password must differ from the current one",
             ));
         }
+        let session = expected.and_then(|(_, session)| session);
         if let Some((expected, _)) = expected {
             if found.as_ref().map(|f| f.member.id) != Some(expected) {
                 return Err(Error::Unauthenticated);
             }
         }
         let new_hash = password::hash_secret(new.as_bytes())?;
-        let verified = self.check_password(
+        let mut verified = self.check_password(
             username,
             current,
             Purpose::ChangePassword {
                 new_hash: &new_hash,
-                session: expected.and_then(|(_, session)| session),
+                session,
             },
         )?;
-        let id = verified
-            .actor
-            .staff_id
-            .ok_or_else(|| Error::Internal("a checked password names its account".into()))?;
-        let m = self
-            .in_read(|c| Ok(staff::get(c, id)?))?
-            .ok_or(Error::NotFound("staff member"))?
-            .member;
+        let m = verified
+            .changed
+            .take()
+            .ok_or_else(|| Error::Internal("a password change read its account back".into()))?;
         Ok((m, verified))
     }
 
@@ -241,6 +249,9 @@ impl Frontdesk {
             }
             staff::prune_unknown(tx, now - FORGET_FAILED_LOGINS_SECS)?;
             let found = staff::by_username(tx, username)?;
+            if found.as_ref().is_some_and(|c| session_ended(purpose, c)) {
+                return Ok(Err(Error::Unauthenticated));
+            }
             let (failures, id) = match &found {
                 Some(c) => (c.member.failures(), Some(c.member.id)),
                 None => (staff::unknown_failures(tx, username)?, None),
@@ -309,7 +320,13 @@ impl Frontdesk {
         let now = self.now();
         self.in_write("staff.login", |tx| {
             if let (true, Some(id)) = (ok, id) {
-                let m = staff::get(tx, id)?.ok_or_else(wrong_credentials)?.member;
+                let c = staff::get(tx, id)?.ok_or_else(wrong_credentials)?;
+                if session_ended(purpose, &c) {
+                    // the password was right: the attempt reserved is no failure
+                    staff::record_success(tx, id, hash, None, now)?;
+                    return Ok(Err(Error::Unauthenticated));
+                }
+                let m = c.member;
                 if m.active {
                     let actor = actor_of(&m);
                     return match purpose {
@@ -335,21 +352,19 @@ impl Frontdesk {
                                 Some(id),
                                 detail,
                             )?;
-                            Ok(Ok(Verified { actor, generation }))
+                            Ok(Ok(Verified {
+                                actor,
+                                generation,
+                                changed: None,
+                            }))
                         }
-                        Purpose::ChangePassword { new_hash, session } => {
-                            let Some(generation) = staff::change_own_password(
-                                tx, id, hash, new_hash, session, now,
-                            )?
+                        Purpose::ChangePassword { new_hash, .. } => {
+                            let Some(generation) =
+                                staff::change_own_password(tx, id, hash, new_hash, now)?
                             else {
-                                // the password, or in a session the account,
-                                // changed since it was checked
-                                return Ok(Err(match session {
-                                    Some(_) => Error::Unauthenticated,
-                                    None => Error::invalid(
-                                        "your password was changed meanwhile; sign in with the new one",
-                                    ),
-                                }));
+                                return Ok(Err(Error::invalid(
+                                    "your password was changed meanwhile; sign in with the new one",
+                                )));
                             };
                             audit(
                                 tx,
@@ -364,7 +379,12 @@ impl Frontdesk {
                                 must_change_password: false,
                                 ..actor
                             };
-                            Ok(Ok(Verified { actor, generation }))
+                            let changed = staff::get(tx, id)?.map(|c| c.member);
+                            Ok(Ok(Verified {
+                                actor,
+                                generation,
+                                changed,
+                            }))
                         }
                     };
                 }

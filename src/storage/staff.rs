@@ -151,16 +151,13 @@ pub fn record_success(
 
 /// The person's own new password, replacing `verified` (the hash their current
 /// password was checked against) only if it is still the stored one: clears the
-/// failures, the lock and "must change", and ends their other sessions. With
-/// `session`, only while the session generation is still that one. Returns the
-/// new session generation, or `None` when the password (or that generation)
-/// changed meanwhile.
+/// failures, the lock and "must change", and ends their other sessions. Returns
+/// the new session generation, or `None` when the password changed meanwhile.
 pub fn change_own_password(
     conn: &Conn,
     id: i64,
     verified: &str,
     hash: &str,
-    session: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     conn.opt(
@@ -168,9 +165,8 @@ pub fn change_own_password(
                 last_failed_at = NULL, locked_at = NULL,
                 session_generation = session_generation + 1, updated_at = ?4
          WHERE id = ?1 AND password_hash = ?2
-           AND session_generation = COALESCE(?5, session_generation)
          RETURNING session_generation",
-        &[&id, &verified, &hash, &now, &session],
+        &[&id, &verified, &hash, &now],
         |r| r.get(0),
     )
 }

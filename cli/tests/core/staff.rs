@@ -16,15 +16,9 @@ fn new_staff(username: &str, role: Role, password: &str) -> NewStaff {
 }
 
 fn failed_logins(c: &Clinic, username: &str) -> i64 {
-    c.desk
-        .read(|conn| {
-            Ok(conn.query_row(
-                "SELECT failed_logins FROM staff WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap()
+    c.count(&format!(
+        "SELECT failed_logins FROM staff WHERE username = '{username}'"
+    ))
 }
 
 fn audit_count(c: &Clinic, action: &str) -> i64 {
@@ -1052,56 +1046,79 @@ on_both! {
 }
 
 on_both! {
-    fn a_role_change_during_one_s_own_password_change_ends_the_session(c) {
-    // A role change (or a reset) ends the person's sessions. One that committed
-    // while their own password change was being checked used to be swallowed:
-    // the change committed the next generation and the session carried on,
-    // with the new role. Each round moves rita's role at another moment of
-    // her change; the session must end whenever it lands.
+    fn a_change_of_the_account_during_one_s_own_password_change_ends_the_session(c) {
+    // A role change, an admin's reset or a deactivation ends the person's
+    // sessions. One that committed while their own password change was being
+    // checked used to be swallowed: the change committed the next generation
+    // and the session carried on (with the new role), or it answered "your
+    // current password is not right" and counted a failed sign-in. Each round
+    // moves rita's account at another moment of her change: the session must
+    // end whenever it lands, the answer must say truly whether the password
+    // changed, and a right password must count no failure.
     let rita = c.account("rita", Role::Receptionist);
     // (another admin, so rita may be moved back from admin)
     c.account("ada", Role::Admin);
     let cli = Actor::local_admin();
     let here = SessionStore::new();
-    let passwords = [PASSWORD, "sunflower marble kettle"];
-    // how long a change takes here, to spread the role changes over it
+    let choices = ["sunflower marble kettle", "copper meadow violin"];
+    let reset_to = "granite orchard lantern";
+    // how long a change takes here, to spread the moves over it
     let s = here.login(&c.desk, "rita", PASSWORD).unwrap();
     let took = std::time::Instant::now();
-    here.change_password(&c.desk, &s.token, passwords[0], passwords[1])
+    here.change_password(&c.desk, &s.token, PASSWORD, choices[0])
         .expect("a change with nothing beside it");
     let took = took.elapsed();
-    let mut password = 1;
-    let rounds = 10u32;
+    let mut password = choices[0];
+    let mut role = Role::Receptionist;
+    let rounds = 12u32;
     for round in 0..rounds {
-        let s = here.login(&c.desk, "rita", passwords[password]).unwrap();
-        let role = if round % 2 == 0 { Role::Admin } else { Role::Receptionist };
+        let s = here.login(&c.desk, "rita", password).unwrap();
+        let new = if password == choices[0] { choices[1] } else { choices[0] };
+        let last = round == rounds - 1;
         let changed = std::thread::scope(|scope| {
             let mover = scope.spawn(|| {
                 std::thread::sleep(took * round / rounds);
-                c.desk.change_role(&cli, rita, role).expect("the admin moves rita");
+                let moved = if last {
+                    c.desk.deactivate_staff(&cli, rita)
+                } else if round % 2 == 1 {
+                    c.desk.reset_password(&cli, rita, reset_to)
+                } else {
+                    let to = if role == Role::Admin { Role::Receptionist } else { Role::Admin };
+                    c.desk.change_role(&cli, rita, to)
+                };
+                moved.expect("the admin moves rita's account");
             });
-            let changed =
-                here.change_password(&c.desk, &s.token, passwords[password], passwords[1 - password]);
+            let changed = here.change_password(&c.desk, &s.token, password, new);
             mover.join().unwrap();
             changed
         });
         match &changed {
             Ok((actor, _)) => {
-                let before = if round % 2 == 0 { Role::Receptionist } else { Role::Admin };
-                assert_eq!(actor.role, before, "round {round}: a change that answers done was made before the move");
-                password = 1 - password;
+                assert_eq!(actor.role, role, "round {round}: a change that answers done was made before the move");
+                password = new;
             }
             Err(Error::Unauthenticated) => {}
             Err(e) => panic!("round {round}: the change answers done or signed out: {e:?}"),
         }
         assert!(
             matches!(here.actor(&c.desk, &s.token), Err(Error::Unauthenticated)),
-            "round {round} (role moved after {:?} of a {took:?} change; the change: {changed:?}): the session ended",
+            "round {round} (moved after {:?} of a {took:?} change; the change: {changed:?}): the session ended",
             took * round / rounds,
         );
-        c.desk
-            .authenticate("rita", passwords[password])
+        assert_eq!(failed_logins(&c, "rita"), 0, "round {round}: a right password counted no failure");
+        if last {
+            break;
+        }
+        if round % 2 == 1 {
+            password = reset_to;
+        } else {
+            role = if role == Role::Admin { Role::Receptionist } else { Role::Admin };
+        }
+        let now = c
+            .desk
+            .authenticate("rita", password)
             .unwrap_or_else(|e| panic!("round {round}: the password the answer named works: {e:?}"));
+        assert_eq!(now.role, role, "round {round}: the move was made");
     }
     c.assert_check();
 }
