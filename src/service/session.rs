@@ -302,8 +302,8 @@ impl SessionStore {
         let actor = self.live_actor(desk, token)?;
         let mut changing = ChangingPassword::start(self, token)?;
         // the change is made only while the account is still on the session's
-        // generation: a role change or a reset committed since the lookup above
-        // ends the session instead
+        // generation: a role change, a reset or a deactivation committed since
+        // the lookup above ends the session instead
         let changed =
             desk.change_own_password_in_session(&actor, Some(changing.held), current, new);
         let (member, verified) = match changed {
