@@ -92,8 +92,7 @@ enum Purpose<'a> {
 pub(crate) struct Verified {
     pub(crate) actor: Actor,
     pub(crate) generation: i64,
-    /// After a password change, the account as the change left it (read in the
-    /// change's transaction).
+    /// After a password change, the account as the change left it.
     pub(crate) changed: Option<StaffMember>,
 }
 
@@ -170,7 +169,7 @@ impl Frontdesk {
             .in_read(|c| Ok(staff::get(c, id)?))?
             .ok_or(Error::Unauthenticated)?
             .member;
-        self.change_password_of(&me.username, Some((id, session)), current, new)
+        self.change_password_of(&me.username, Some(id), session, current, new)
             .map_err(|e| match e {
                 Error::LoginFailed => Error::invalid("your current password is not right"),
                 other => other,
@@ -181,14 +180,15 @@ impl Frontdesk {
     /// command line's `staff change-password`, where nobody is signed in). Refused
     /// like a sign-in when the current password is wrong.
     pub fn change_password(&self, username: &str, current: &str, new: &str) -> Result<StaffMember> {
-        self.change_password_of(username, None, current, new)
+        self.change_password_of(username, None, None, current, new)
             .map(|(m, _)| m)
     }
 
     fn change_password_of(
         &self,
         username: &str,
-        expected: Option<(i64, Option<i64>)>,
+        expected_id: Option<i64>,
+        session: Option<i64>,
         current: &str,
         new: &str,
     ) -> Result<(StaffMember, Verified)> {
@@ -205,8 +205,7 @@ impl Frontdesk {
                 "the new password must differ from the current one",
             ));
         }
-        let session = expected.and_then(|(_, session)| session);
-        if let Some((expected, _)) = expected {
+        if let Some(expected) = expected_id {
             if found.as_ref().map(|f| f.member.id) != Some(expected) {
                 return Err(Error::Unauthenticated);
             }
@@ -359,7 +358,7 @@ impl Frontdesk {
                             }))
                         }
                         Purpose::ChangePassword { new_hash, .. } => {
-                            let Some(generation) =
+                            let Some(changed) =
                                 staff::change_own_password(tx, id, hash, new_hash, now)?
                             else {
                                 return Ok(Err(Error::invalid(
@@ -379,11 +378,10 @@ impl Frontdesk {
                                 must_change_password: false,
                                 ..actor
                             };
-                            let changed = staff::get(tx, id)?.map(|c| c.member);
                             Ok(Ok(Verified {
                                 actor,
-                                generation,
-                                changed,
+                                generation: changed.session_generation,
+                                changed: Some(changed.member),
                             }))
                         }
                     };

@@ -152,22 +152,25 @@ pub fn record_success(
 /// The person's own new password, replacing `verified` (the hash their current
 /// password was checked against) only if it is still the stored one: clears the
 /// failures, the lock and "must change", and ends their other sessions. Returns
-/// the new session generation, or `None` when the password changed meanwhile.
+/// the account as the change left it (with its new session generation), or
+/// `None` when the password changed meanwhile.
 pub fn change_own_password(
     conn: &Conn,
     id: i64,
     verified: &str,
     hash: &str,
     now: i64,
-) -> rusqlite::Result<Option<i64>> {
+) -> rusqlite::Result<Option<Credentials>> {
     conn.opt(
-        "UPDATE staff SET password_hash = ?3, must_change_password = FALSE, failed_logins = 0,
-                last_failed_at = NULL, locked_at = NULL,
-                session_generation = session_generation + 1, updated_at = ?4
-         WHERE id = ?1 AND password_hash = ?2
-         RETURNING session_generation",
+        &format!(
+            "UPDATE staff SET password_hash = ?3, must_change_password = FALSE, failed_logins = 0,
+                    last_failed_at = NULL, locked_at = NULL,
+                    session_generation = session_generation + 1, updated_at = ?4
+             WHERE id = ?1 AND password_hash = ?2
+             RETURNING {COLUMNS}"
+        ),
         &[&id, &verified, &hash, &now],
-        |r| r.get(0),
+        from_row,
     )
 }
 
